@@ -1,0 +1,71 @@
+//! PostgreSQL adapters (sqlx). Migrations live in the workspace's `migrations/` folder.
+
+mod rooms;
+mod tokens;
+mod users;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chat_shared::ports::{Probe, StoreError};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub use rooms::PgRoomStore;
+pub use tokens::PgRefreshTokenStore;
+pub use users::PgUserStore;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Opens a pool. Connecting is lazy, so a node starts (and reports not ready) while PostgreSQL
+/// is still down, and recovers by itself when it comes back.
+pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy(url)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Sorts a driver error into what a caller can act on: connection trouble is `Unavailable`.
+pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
+    let unavailable = match &err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            true
+        }
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 53: insufficient resources; 57P: operator intervention.
+            code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
+        }),
+        _ => false,
+    };
+    if unavailable { StoreError::unavailable(err) } else { StoreError::other(err) }
+}
+
+/// Whether the error is a violation of the named unique constraint or index.
+pub(crate) fn violates(err: &sqlx::Error, constraint: &str) -> bool {
+    err.as_database_error().and_then(|db| db.constraint()).is_some_and(|c| c == constraint)
+}
+
+/// A stored value that no longer parses as a domain value: corrupt data, never user error.
+pub(crate) fn corrupt(what: &str, reason: String) -> StoreError {
+    StoreError::other(format!("stored {what} is invalid: {reason}"))
+}
+
+/// `/readyz` check: one round trip to the database.
+pub struct PgProbe(pub PgPool);
+
+#[async_trait]
+impl Probe for PgProbe {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        sqlx::query("select 1").execute(&self.0).await.map(|_| ()).map_err(|_| "unreachable".to_owned())
+    }
+}

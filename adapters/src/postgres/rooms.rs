@@ -1,0 +1,291 @@
+use async_trait::async_trait;
+use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, Seq, UserId};
+use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{corrupt, store_error};
+
+#[derive(Clone)]
+pub struct PgRoomStore {
+    pool: PgPool,
+}
+
+impl PgRoomStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+const ROOM_COLUMNS: &str = "r.id, r.name, r.type, r.created_by, r.created_at, r.is_active";
+const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq";
+
+#[derive(sqlx::FromRow)]
+struct RoomRow {
+    id: Uuid,
+    name: String,
+    #[sqlx(rename = "type")]
+    room_type: String,
+    created_by: Uuid,
+    created_at: DateTime<Utc>,
+    is_active: bool,
+}
+
+impl TryFrom<RoomRow> for Room {
+    type Error = StoreError;
+
+    fn try_from(row: RoomRow) -> Result<Self, StoreError> {
+        Ok(Room {
+            id: RoomId::from_uuid(row.id),
+            name: RoomName::parse(&row.name).map_err(|e| corrupt("room name", e))?,
+            room_type: row.room_type.parse().map_err(|e| corrupt("room type", e))?,
+            created_by: UserId::from_uuid(row.created_by),
+            created_at: row.created_at,
+            is_active: row.is_active,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ParticipantRow {
+    user_id: Uuid,
+    role: String,
+    joined_at: DateTime<Utc>,
+    last_read_seq: i64,
+}
+
+impl TryFrom<ParticipantRow> for Participant {
+    type Error = StoreError;
+
+    fn try_from(row: ParticipantRow) -> Result<Self, StoreError> {
+        Ok(Participant {
+            user_id: UserId::from_uuid(row.user_id),
+            role: row.role.parse().map_err(|e| corrupt("role", e))?,
+            joined_at: row.joined_at,
+            last_read_seq: seq_from_db(row.last_read_seq),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    #[sqlx(flatten)]
+    room: RoomRow,
+    role: String,
+    last_read_seq: i64,
+    unread_count: i64,
+}
+
+/// Sequence numbers are u64 in the domain and bigint in PostgreSQL; JetStream sequences stay far
+/// below 2^63, and negatives never occur, so clamping only guards against corrupt rows.
+fn seq_from_db(seq: i64) -> Seq {
+    seq.max(0) as Seq
+}
+
+pub(crate) fn seq_to_db(seq: Seq) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+fn direct_key(a: UserId, b: UserId) -> String {
+    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+    format!("{low}:{high}")
+}
+
+async fn insert_room(
+    tx: &mut sqlx::PgConnection,
+    room: &Room,
+    direct_key: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "insert into rooms (id, name, type, created_by, direct_key, created_at, is_active)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (direct_key) do nothing",
+    )
+    .bind(room.id.as_uuid())
+    .bind(room.name.as_str())
+    .bind(room.room_type.as_str())
+    .bind(room.created_by.as_uuid())
+    .bind(direct_key)
+    .bind(room.created_at)
+    .bind(room.is_active)
+    .execute(&mut *tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+async fn insert_participants(
+    tx: &mut sqlx::PgConnection,
+    room: &Room,
+    participants: &[(UserId, Role)],
+) -> Result<(), sqlx::Error> {
+    let users: Vec<Uuid> = participants.iter().map(|(u, _)| u.as_uuid()).collect();
+    let roles: Vec<&str> = participants.iter().map(|(_, r)| r.as_str()).collect();
+    sqlx::query(
+        "insert into participants (room_id, user_id, role, joined_at)
+         select $1, u, r, $4 from unnest($2::uuid[], $3::text[]) as t (u, r)",
+    )
+    .bind(room.id.as_uuid())
+    .bind(users)
+    .bind(roles)
+    .bind(room.created_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl RoomStore for PgRoomStore {
+    async fn create(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        insert_room(&mut tx, room, None).await.map_err(store_error)?;
+        insert_participants(&mut tx, room, participants).await.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn create_direct(&self, room: &Room, other: UserId) -> Result<DirectRoomOutcome, StoreError> {
+        let key = direct_key(room.created_by, other);
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        if insert_room(&mut tx, room, Some(&key)).await.map_err(store_error)? {
+            let participants = [(room.created_by, Role::Owner), (other, Role::Member)];
+            insert_participants(&mut tx, room, &participants).await.map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+            return Ok(DirectRoomOutcome::Created(room.clone()));
+        }
+        // The pair's room exists (perhaps committed by a concurrent call a moment ago).
+        let existing = sqlx::query_as::<_, RoomRow>(&format!(
+            "select {ROOM_COLUMNS} from rooms r where r.direct_key = $1"
+        ))
+        .bind(&key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        Ok(DirectRoomOutcome::Existing(existing.try_into()?))
+    }
+
+    async fn get(&self, id: RoomId) -> Result<Option<Room>, StoreError> {
+        sqlx::query_as::<_, RoomRow>(&format!("select {ROOM_COLUMNS} from rooms r where r.id = $1"))
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?
+            .map(Room::try_from)
+            .transpose()
+    }
+
+    async fn participant(&self, room: RoomId, user: UserId) -> Result<Option<Participant>, StoreError> {
+        sqlx::query_as::<_, ParticipantRow>(&format!(
+            "select {PARTICIPANT_COLUMNS} from participants p
+             where p.room_id = $1 and p.user_id = $2 and p.is_active"
+        ))
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?
+        .map(Participant::try_from)
+        .transpose()
+    }
+
+    async fn members(&self, room: RoomId) -> Result<Vec<Participant>, StoreError> {
+        sqlx::query_as::<_, ParticipantRow>(&format!(
+            "select {PARTICIPANT_COLUMNS} from participants p
+             where p.room_id = $1 and p.is_active order by p.joined_at, p.user_id"
+        ))
+        .bind(room.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(Participant::try_from)
+        .collect()
+    }
+
+    async fn add_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> Result<AddMemberOutcome, StoreError> {
+        // Inserts, or reactivates a row whose user had left; an active row is left untouched
+        // and then read back below. Rejoining keeps the read marker.
+        let added = sqlx::query_as::<_, ParticipantRow>(&format!(
+            "insert into participants as p (room_id, user_id, role, joined_at)
+             values ($1, $2, $3, $4)
+             on conflict (room_id, user_id) do update
+                 set role = excluded.role, joined_at = excluded.joined_at, is_active = true
+                 where not p.is_active
+             returning {PARTICIPANT_COLUMNS}"
+        ))
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .bind(role.as_str())
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        if let Some(row) = added {
+            return Ok(AddMemberOutcome::Added(row.try_into()?));
+        }
+        let existing = self
+            .participant(room, user)
+            .await?
+            .ok_or_else(|| StoreError::other("participant vanished while being added"))?;
+        Ok(AddMemberOutcome::AlreadyMember(existing))
+    }
+
+    async fn remove_member(&self, room: RoomId, user: UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "update participants set is_active = false
+             where room_id = $1 and user_id = $2 and is_active",
+        )
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
+        // The unread count walks the (room_id, seq) index from the read marker on.
+        let rows = sqlx::query_as::<_, SummaryRow>(&format!(
+            "select {ROOM_COLUMNS}, p.role, p.last_read_seq,
+                    (select count(*) from messages m
+                     where m.room_id = r.id and m.seq > p.last_read_seq) as unread_count
+             from participants p join rooms r on r.id = p.room_id
+             where p.user_id = $1 and p.is_active
+             order by r.created_at desc, r.id desc"
+        ))
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(RoomSummary {
+                    room: row.room.try_into()?,
+                    role: row.role.parse().map_err(|e| corrupt("role", e))?,
+                    last_read_seq: seq_from_db(row.last_read_seq),
+                    unread_count: row.unread_count.max(0) as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_read(&self, room: RoomId, user: UserId, seq: Seq) -> Result<Option<Seq>, StoreError> {
+        let marker: Option<i64> = sqlx::query_scalar(
+            "update participants set last_read_seq = greatest(last_read_seq, $3)
+             where room_id = $1 and user_id = $2 and is_active
+             returning last_read_seq",
+        )
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .bind(seq_to_db(seq))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(marker.map(seq_from_db))
+    }
+}

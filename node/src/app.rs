@@ -1,0 +1,128 @@
+//! Builds a node from its configuration and runs it until a shutdown future resolves.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chat_adapters::argon2::Argon2Hasher;
+use chat_adapters::jwt::JwtIssuer;
+use chat_adapters::postgres::{self, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore};
+use chat_shared::ports::{Clock, SystemClock, TokenIssuer};
+use chat_shared::usecases::{AuthService, RoomService, UserService};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+
+use crate::config::{Mode, NodeConfig};
+use crate::readiness::Readiness;
+use crate::{http, telemetry};
+
+/// Everything a request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<AuthService>,
+    pub users: Arc<UserService>,
+    pub rooms: Arc<RoomService>,
+    pub issuer: Arc<dyn TokenIssuer>,
+    pub clock: Arc<dyn Clock>,
+    pub readiness: Arc<Readiness>,
+    pub metrics: PrometheusHandle,
+}
+
+/// A node bound to its port and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    config: NodeConfig,
+    node_id: String,
+}
+
+impl Application {
+    /// Connects the adapters the configuration selects, applies migrations and binds the
+    /// listener (port 0 picks a free port; see [`Application::local_addr`]).
+    pub async fn build(config: NodeConfig) -> anyhow::Result<Self> {
+        let urls = match config.mode().map_err(anyhow::Error::msg)? {
+            Mode::Cluster(urls) => urls,
+            Mode::Embedded => bail!(
+                "embedded mode is not available yet: set NATS_URL, DATABASE_URL and REDIS_URL \
+                 to run a cluster node"
+            ),
+        };
+        let secret = config.cluster_jwt_secret().map_err(anyhow::Error::msg)?;
+        let pool = postgres::connect_lazy(urls.database.expose(), config.db_max_connections)
+            .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;
+        postgres::migrate(&pool).await.context("applying database migrations")?;
+
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let access_ttl = chrono::Duration::from_std(config.access_token_ttl).context("access token ttl")?;
+        let refresh_ttl =
+            chrono::Duration::from_std(config.refresh_token_ttl).context("refresh token ttl")?;
+        let issuer: Arc<dyn TokenIssuer> = Arc::new(JwtIssuer::new(secret, access_ttl));
+        let concurrency = config
+            .hash_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let hasher = Argon2Hasher::new(config.argon2_memory_kib, config.argon2_iterations, concurrency)
+            .map_err(|e| anyhow::anyhow!("invalid Argon2 settings: {e}"))?;
+
+        let users = Arc::new(PgUserStore::new(pool.clone()));
+        let state = AppState {
+            auth: Arc::new(AuthService::new(
+                users.clone(),
+                Arc::new(PgRefreshTokenStore::new(pool.clone())),
+                Arc::new(hasher),
+                issuer.clone(),
+                clock.clone(),
+                refresh_ttl,
+            )),
+            users: Arc::new(UserService::new(users.clone())),
+            rooms: Arc::new(RoomService::new(Arc::new(PgRoomStore::new(pool.clone())), users, clock.clone())),
+            issuer,
+            clock,
+            readiness: Arc::new(Readiness::new(vec![Arc::new(PgProbe(pool))])),
+            metrics: telemetry::metrics_handle(),
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {} (--listen)", config.listen))?;
+        let node_id = config.node_id();
+        Ok(Self { listener, state, config, node_id })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Serves until `shutdown` resolves, then drains: readiness turns 503, the listener stops
+    /// accepting, and requests in flight finish before this returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        tracing::info!(node_id = %self.node_id, %addr, "chat-node listening");
+        let readiness = self.state.readiness.clone();
+        let router = http::router(self.state, &self.config);
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                readiness.start_draining();
+            })
+            .await
+            .context("serving HTTP")?;
+        tracing::info!("chat-node stopped");
+        Ok(())
+    }
+}
+
+/// `chat-node migrate`: applies pending migrations and exits.
+pub async fn migrate(config: &NodeConfig) -> anyhow::Result<()> {
+    let Mode::Cluster(urls) = config.mode().map_err(anyhow::Error::msg)? else {
+        bail!("nothing to migrate: set DATABASE_URL (with NATS_URL and REDIS_URL) for a cluster database");
+    };
+    let pool =
+        postgres::connect_lazy(urls.database.expose(), 1).context("DATABASE_URL is not a valid URL")?;
+    postgres::migrate(&pool).await.context("applying database migrations")?;
+    tracing::info!("migrations applied");
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! Every setting is a flag and an environment variable; the flag wins.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "chat-node", version, about = "Connection node of the chat cluster")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: NodeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeConfig {
+    /// Address to bind for REST, WebSocket and metrics.
+    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Name of this node in logs, metrics and presence [default: generated].
+    #[arg(long, env = "CHAT_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// NATS server(s), comma separated.
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<Secret>,
+
+    /// Redis URL.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<Secret>,
+
+    /// HS256 key shared by all nodes, at least 32 bytes.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// Sends per second allowed per connection; 0 = unlimited.
+    #[arg(long, env = "CHAT_SEND_RATE", default_value_t = 20)]
+    pub send_rate: u32,
+
+    /// Burst of sends allowed above the rate.
+    #[arg(long, env = "CHAT_SEND_BURST", default_value_t = 50)]
+    pub send_burst: u32,
+
+    /// Folder of the embedded mode's database and key.
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "./chat-data")]
+    pub data_dir: PathBuf,
+
+    /// Lifetime of access tokens.
+    #[arg(long, env = "CHAT_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub access_token_ttl: Duration,
+
+    /// Lifetime of refresh tokens.
+    #[arg(long, env = "CHAT_REFRESH_TOKEN_TTL", default_value = "30days", value_parser = humantime::parse_duration)]
+    pub refresh_token_ttl: Duration,
+
+    /// Origins allowed to call the API from a browser, comma separated; `*` for any. Empty:
+    /// same origin only.
+    #[arg(long, env = "CHAT_CORS_ORIGINS", value_delimiter = ',', default_value = "")]
+    pub cors_origins: Vec<String>,
+
+    /// Largest REST request body, in bytes.
+    #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Time limit for one REST request.
+    #[arg(long, env = "CHAT_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// PostgreSQL connections in this node's pool.
+    #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Argon2id memory cost in KiB (OWASP recommends at least 19456).
+    #[arg(long, env = "CHAT_ARGON2_MEMORY_KIB", default_value_t = 19456)]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id iterations.
+    #[arg(long, env = "CHAT_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+
+    /// Password hashes computed at once [default: number of CPUs].
+    #[arg(long, env = "CHAT_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "CHAT_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+/// A setting that must not appear in logs or `Debug` output.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The URLs of a cluster node's backing services.
+#[derive(Debug, Clone)]
+pub struct ClusterUrls {
+    pub nats: String,
+    pub database: Secret,
+    pub redis: Secret,
+}
+
+/// How the node runs, decided by which service URLs are set.
+#[derive(Debug)]
+pub enum Mode {
+    /// No service URLs: one self-contained process.
+    Embedded,
+    /// All three: a stateless node of a cluster.
+    Cluster(ClusterUrls),
+}
+
+impl NodeConfig {
+    /// Decides the mode; a partial set of URLs is an error that names what is missing.
+    pub fn mode(&self) -> Result<Mode, String> {
+        let nats = self.nats_url.clone().filter(|s| !s.trim().is_empty());
+        let database = self.database_url.clone().filter(|s| !s.0.trim().is_empty());
+        let redis = self.redis_url.clone().filter(|s| !s.0.trim().is_empty());
+        match (nats, database, redis) {
+            (None, None, None) => Ok(Mode::Embedded),
+            (Some(nats), Some(database), Some(redis)) => {
+                Ok(Mode::Cluster(ClusterUrls { nats, database, redis }))
+            }
+            (nats, database, redis) => {
+                let missing: Vec<&str> = [
+                    nats.is_none().then_some("NATS_URL (--nats-url)"),
+                    database.is_none().then_some("DATABASE_URL (--database-url)"),
+                    redis.is_none().then_some("REDIS_URL (--redis-url)"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                Err(format!(
+                    "a cluster node needs NATS_URL, DATABASE_URL and REDIS_URL together \
+                     (set none of them for embedded mode); missing: {}",
+                    missing.join(", ")
+                ))
+            }
+        }
+    }
+
+    /// The JWT key of a cluster node: required, and long enough for HS256.
+    pub fn cluster_jwt_secret(&self) -> Result<&[u8], String> {
+        let secret = self
+            .jwt_secret
+            .as_ref()
+            .ok_or("JWT_SECRET (--jwt-secret) is required in cluster mode, shared by all nodes")?;
+        if secret.0.len() < 32 {
+            return Err("JWT_SECRET (--jwt-secret) must be at least 32 bytes".into());
+        }
+        Ok(secret.0.as_bytes())
+    }
+
+    pub fn node_id(&self) -> String {
+        self.node_id
+            .clone()
+            .unwrap_or_else(|| format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> NodeConfig {
+        let mut argv = vec!["chat-node"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap().config
+    }
+
+    #[test]
+    fn no_service_urls_means_embedded_mode() {
+        assert!(matches!(parse(&[]).mode(), Ok(Mode::Embedded)));
+    }
+
+    #[test]
+    fn all_three_urls_mean_a_cluster_node() {
+        let config =
+            parse(&["--nats-url", "nats://a", "--database-url", "postgres://b", "--redis-url", "redis://c"]);
+        assert!(matches!(config.mode(), Ok(Mode::Cluster(_))));
+    }
+
+    #[test]
+    fn a_partial_set_of_urls_names_what_is_missing() {
+        let err = parse(&["--database-url", "postgres://b"]).mode().unwrap_err();
+        assert!(
+            err.contains("NATS_URL") && err.contains("REDIS_URL") && !err.contains("missing: DATABASE_URL")
+        );
+    }
+
+    #[test]
+    fn a_malformed_setting_is_a_clear_error() {
+        let err = Cli::try_parse_from(["chat-node", "--listen", "nowhere"]).unwrap_err().to_string();
+        assert!(err.contains("--listen"), "{err}");
+        let err = Cli::try_parse_from(["chat-node", "--send-rate", "lots"]).unwrap_err().to_string();
+        assert!(err.contains("--send-rate"), "{err}");
+    }
+
+    #[test]
+    fn a_short_or_missing_jwt_secret_is_refused() {
+        assert!(parse(&[]).cluster_jwt_secret().is_err());
+        assert!(parse(&["--jwt-secret", "short"]).cluster_jwt_secret().is_err());
+        assert!(parse(&["--jwt-secret", &"k".repeat(32)]).cluster_jwt_secret().is_ok());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let config = parse(&[
+            "--jwt-secret",
+            "super-secret-value-that-is-long-enough",
+            "--database-url",
+            "postgres://u:pw@h/db",
+        ]);
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("super-secret") && !shown.contains("pw@h"));
+    }
+}

@@ -1,0 +1,118 @@
+//! `/auth/*`: register, login, refresh, logout.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chat_shared::domain::{DisplayName, Password, RefreshToken, User, Username};
+use chat_shared::error::FieldErrors;
+use chat_shared::usecases::{Registration, Session};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::extract::JsonBody;
+use super::{reject_invalid, required};
+use crate::app::AppState;
+
+#[derive(Deserialize)]
+pub struct RegisterRequest {
+    username: Option<String>,
+    password: Option<String>,
+    display_name: Option<String>,
+}
+
+impl RegisterRequest {
+    fn try_into_domain(self) -> Result<Registration, ApiError> {
+        let mut fields = FieldErrors::default();
+        let username = required(&mut fields, "username", &self.username).map(Username::parse);
+        let username = username.and_then(|r| fields.check("username", r));
+        let password = required(&mut fields, "password", &self.password).map(Password::parse);
+        let password = password.and_then(|r| fields.check("password", r));
+        let display_name = match &self.display_name {
+            Some(name) => fields.check("display_name", DisplayName::parse(name)),
+            None => None,
+        };
+        reject_invalid(fields)?;
+        match (username, password) {
+            (Some(username), Some(password)) => Ok(Registration { username, password, display_name }),
+            _ => Err(ApiError::Internal),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: Option<String>,
+}
+
+impl RefreshRequest {
+    fn token(&self) -> Result<RefreshToken, ApiError> {
+        let mut fields = FieldErrors::default();
+        let token = required(&mut fields, "refresh_token", &self.refresh_token);
+        reject_invalid(fields)?;
+        Ok(RefreshToken::from_client(token.unwrap_or_default()))
+    }
+}
+
+#[derive(Serialize)]
+pub struct SessionResponse {
+    user: User,
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+impl From<Session> for SessionResponse {
+    fn from(session: Session) -> Self {
+        Self {
+            user: session.user,
+            access_token: session.access.token,
+            refresh_token: session.refresh.expose().to_owned(),
+            token_type: "Bearer",
+            expires_in: session.access.expires_in_secs,
+        }
+    }
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RegisterRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let session = state.auth.register(body.try_into_domain()?).await?;
+    Ok((StatusCode::CREATED, Json(SessionResponse::from(session))))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> Result<Json<SessionResponse>, ApiError> {
+    let mut fields = FieldErrors::default();
+    let username = required(&mut fields, "username", &body.username);
+    let password = required(&mut fields, "password", &body.password);
+    reject_invalid(fields)?;
+    let session = state.auth.login(username.unwrap_or_default(), password.unwrap_or_default()).await?;
+    Ok(Json(session.into()))
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<Json<SessionResponse>, ApiError> {
+    let session = state.auth.refresh(&body.token()?).await?;
+    Ok(Json(session.into()))
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<StatusCode, ApiError> {
+    state.auth.logout(&body.token()?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

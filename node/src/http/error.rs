@@ -1,0 +1,133 @@
+//! The one error type of the HTTP layer: the contract's status and code, a message fit for a
+//! client, and nothing internal.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chat_shared::error::{Error, FieldErrors};
+use serde_json::{Map, Value, json};
+
+#[derive(Debug)]
+pub enum ApiError {
+    InvalidInput { message: String, fields: FieldErrors },
+    Unauthorized(&'static str),
+    Forbidden(&'static str),
+    NotFound(String),
+    Conflict(&'static str),
+    PayloadTooLarge,
+    Unavailable(String),
+    Internal,
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::InvalidInput { message: message.into(), fields: FieldErrors::default() }
+    }
+
+    pub fn invalid_field(field: &str, reason: impl Into<String>) -> Self {
+        let mut fields = FieldErrors::default();
+        fields.add(field, reason);
+        ApiError::InvalidInput { message: "the request is invalid".into(), fields }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidInput { .. } => "invalid_input",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal => "internal",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::InvalidInput { message, .. } => message.clone(),
+            ApiError::Unauthorized(m) | ApiError::Forbidden(m) | ApiError::Conflict(m) => (*m).to_owned(),
+            ApiError::NotFound(m) | ApiError::Unavailable(m) => m.clone(),
+            ApiError::PayloadTooLarge => "the request body is too large".into(),
+            ApiError::Internal => "internal error".into(),
+        }
+    }
+
+    /// The `{"code", "message", "fields"?}` object, shared with WebSocket replies.
+    pub fn body(&self) -> Value {
+        let mut error = Map::new();
+        error.insert("code".into(), self.code().into());
+        error.insert("message".into(), self.message().into());
+        if let ApiError::InvalidInput { fields, .. } = self
+            && !fields.is_empty()
+        {
+            let fields: Map<String, Value> = fields.iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
+            error.insert("fields".into(), fields.into());
+        }
+        Value::Object(error)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::InvalidInput(fields) => {
+                ApiError::InvalidInput { message: "the request is invalid".into(), fields }
+            }
+            Error::Unauthorized => ApiError::Unauthorized("invalid credentials"),
+            Error::Forbidden(why) => ApiError::Forbidden(why),
+            Error::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            Error::Conflict(why) => ApiError::Conflict(why),
+            Error::Unavailable(source) => {
+                tracing::warn!(error = %source, "a backing service is unavailable");
+                ApiError::Unavailable("a backing service is unavailable; retry later".into())
+            }
+            Error::Internal(source) => {
+                tracing::error!(error = ?source, "internal error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status(), Json(json!({ "error": self.body() }))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_show_nothing_of_their_cause() {
+        let err: ApiError = Error::Internal("syntax error at or near SELECT".into()).into();
+        let body = err.body().to_string();
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.contains("SELECT"), "{body}");
+    }
+
+    #[test]
+    fn invalid_input_lists_each_field() {
+        let mut fields = FieldErrors::default();
+        fields.add("username", "too short");
+        fields.add("password", "too short");
+        let err: ApiError = Error::InvalidInput(fields).into();
+        assert_eq!(err.body()["fields"]["username"], "too short");
+        assert_eq!(err.body()["fields"]["password"], "too short");
+    }
+}

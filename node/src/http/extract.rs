@@ -1,0 +1,149 @@
+//! Request extractors whose every rejection is an [`ApiError`] in the contract's shape.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use chat_shared::domain::UserId;
+use chat_shared::ports::TokenError;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::app::AppState;
+
+/// A JSON body. Malformed JSON and values of the wrong type or unknown variants are
+/// `invalid_input` naming the field; a body over the limit is `payload_too_large`.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::invalid("the request body could not be read")
+    }
+}
+
+/// Parses JSON, naming the field at fault when the shape is wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            ApiError::invalid(format!("malformed JSON: {inner}"))
+        } else {
+            ApiError::invalid_field(&path, strip_position(&inner.to_string()))
+        }
+    })?;
+    deserializer.end().map_err(|_| ApiError::invalid("malformed JSON: trailing characters"))?;
+    Ok(value)
+}
+
+/// serde_json appends " at line L column C", which means nothing to a field-level reason.
+fn strip_position(reason: &str) -> String {
+    match reason.rfind(" at line ") {
+        Some(at) => reason[..at].to_owned(),
+        None => reason.to_owned(),
+    }
+}
+
+/// A path parameter; a malformed one (an id that is not a UUID) is `invalid_input`.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|rejection: PathRejection| {
+                ApiError::invalid(format!("bad path: {}", rejection.body_text()))
+            })
+    }
+}
+
+/// The caller, authenticated by `Authorization: Bearer <access token>`.
+pub struct AuthUser(pub UserId);
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let header =
+            parts.headers.get(AUTHORIZATION).ok_or(ApiError::Unauthorized("missing bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .ok_or(ApiError::Unauthorized("malformed authorization header"))?;
+        match state.issuer.verify(token.trim(), state.clock.now()) {
+            Ok(claims) => Ok(AuthUser(claims.user_id)),
+            Err(TokenError::Expired) => Err(ApiError::Unauthorized("token expired")),
+            Err(TokenError::Invalid) => Err(ApiError::Unauthorized("invalid token")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: Option<String>,
+        count: Option<u32>,
+    }
+
+    fn fields_of(err: ApiError) -> Vec<String> {
+        match err {
+            ApiError::InvalidInput { fields, .. } => fields.iter().map(|(k, _)| k.to_owned()).collect(),
+            other => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field() {
+        let err = parse_json::<Body>(br#"{"name": 5}"#).unwrap_err();
+        assert_eq!(fields_of(err), vec!["name"]);
+    }
+
+    #[test]
+    fn malformed_json_is_invalid_input_without_fields() {
+        for bad in [&b"{"[..], b"", b"nonsense", b"{\"name\": \"a\"} trailing", b"[1,2]"] {
+            let err = parse_json::<Body>(bad).unwrap_err();
+            assert_eq!(err.code(), "invalid_input");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_for_forward_compatibility() {
+        assert!(parse_json::<Body>(br#"{"name": "a", "extra": true}"#).is_ok());
+    }
+}

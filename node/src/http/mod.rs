@@ -1,0 +1,93 @@
+//! REST routes, and the layers every request passes through.
+
+mod auth;
+pub mod error;
+mod extract;
+mod metrics;
+mod ops;
+mod rooms;
+mod users;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::routing::{get, post};
+use chat_shared::error::FieldErrors;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::config::NodeConfig;
+use error::ApiError;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState, config: &NodeConfig) -> Router {
+    let api = Router::new()
+        .route("/auth/register", post(auth::register))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/logout", post(auth::logout))
+        .route("/users/me", get(users::me).patch(users::update_me))
+        .route("/users/{id}", get(users::get))
+        .route("/rooms", post(rooms::create).get(rooms::list_mine))
+        .route("/rooms/{id}", get(rooms::get))
+        .route("/rooms/{id}/members", get(rooms::members).post(rooms::add_member))
+        .route("/rooms/{id}/members/{user_id}", axum::routing::delete(rooms::remove_member))
+        .route("/rooms/{id}/read", post(rooms::mark_read))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));
+
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics::record))
+        .layer(cors(&config.cors_origins))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), uri = %request.uri().path(), request_id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<&str> = origins.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    let allow = if origins.contains(&"*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
+}
+
+/// A required field: records "is required" when absent.
+fn required<'a>(fields: &mut FieldErrors, name: &str, value: &'a Option<String>) -> Option<&'a str> {
+    if value.is_none() {
+        fields.add(name, "is required");
+    }
+    value.as_deref()
+}
+
+/// Turns gathered field errors into the error to return, if there were any.
+fn reject_invalid(fields: FieldErrors) -> Result<(), ApiError> {
+    if fields.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidInput { message: "the request is invalid".into(), fields })
+    }
+}

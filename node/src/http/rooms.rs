@@ -1,0 +1,140 @@
+//! `/rooms/*`: rooms, membership and read markers.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, UserId};
+use chat_shared::error::FieldErrors;
+use chat_shared::usecases::NewRoom;
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::extract::{ApiPath, AuthUser, JsonBody};
+use super::{reject_invalid, required};
+use crate::app::AppState;
+
+#[derive(Deserialize)]
+pub struct CreateRoomRequest {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    room_type: Option<String>,
+    member_ids: Option<Vec<String>>,
+}
+
+impl CreateRoomRequest {
+    fn try_into_domain(self) -> Result<NewRoom, ApiError> {
+        let mut fields = FieldErrors::default();
+        let name = self.name.as_deref().and_then(|raw| fields.check("name", RoomName::parse(raw)));
+        let room_type = required(&mut fields, "type", &self.room_type)
+            .and_then(|raw| fields.check("type", raw.parse::<RoomType>()));
+        let mut member_ids = Vec::new();
+        for raw in self.member_ids.unwrap_or_default() {
+            match raw.parse::<UserId>() {
+                Ok(id) => member_ids.push(id),
+                Err(_) => fields.add("member_ids", format!("{raw:?} is not a user id")),
+            }
+        }
+        reject_invalid(fields)?;
+        let room_type = room_type.ok_or(ApiError::Internal)?;
+        Ok(NewRoom { name, room_type, member_ids })
+    }
+}
+
+#[derive(Deserialize)]
+pub struct AddMemberRequest {
+    user_id: Option<String>,
+    role: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ReadRequest {
+    seq: Option<u64>,
+}
+
+#[derive(Serialize)]
+pub struct RoomList {
+    rooms: Vec<RoomSummary>,
+}
+
+#[derive(Serialize)]
+pub struct MemberList {
+    members: Vec<Participant>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    JsonBody(body): JsonBody<CreateRoomRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (room, created) = state.rooms.create(caller, body.try_into_domain()?).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(room)))
+}
+
+pub async fn list_mine(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Json<RoomList>, ApiError> {
+    Ok(Json(RoomList { rooms: state.rooms.list_mine(caller).await? }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<Json<Room>, ApiError> {
+    Ok(Json(state.rooms.get(caller, id).await?))
+}
+
+pub async fn members(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<Json<MemberList>, ApiError> {
+    Ok(Json(MemberList { members: state.rooms.members(caller, id).await? }))
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<RoomId>,
+    JsonBody(body): JsonBody<AddMemberRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut fields = FieldErrors::default();
+    let target = required(&mut fields, "user_id", &body.user_id)
+        .and_then(|raw| fields.check("user_id", raw.parse::<UserId>()));
+    let role = match body.role.as_deref() {
+        None | Some("member") => Some(Role::Member),
+        Some("admin") => Some(Role::Admin),
+        Some(_) => {
+            fields.add("role", "must be member or admin");
+            None
+        }
+    };
+    reject_invalid(fields)?;
+    let (target, role) = target.zip(role).ok_or(ApiError::Internal)?;
+    let (participant, created) = state.rooms.add_member(caller, id, target, role).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(participant)))
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath((id, target)): ApiPath<(RoomId, UserId)>,
+) -> Result<StatusCode, ApiError> {
+    state.rooms.remove_member(caller, id, target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn mark_read(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<RoomId>,
+    JsonBody(body): JsonBody<ReadRequest>,
+) -> Result<StatusCode, ApiError> {
+    let seq = body.seq.ok_or_else(|| ApiError::invalid_field("seq", "is required"))?;
+    state.rooms.mark_read(caller, id, seq).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

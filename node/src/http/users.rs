@@ -1,0 +1,42 @@
+//! `/users/*`: profiles.
+
+use axum::Json;
+use axum::extract::State;
+use chat_shared::domain::{DisplayName, User, UserId};
+use chat_shared::error::FieldErrors;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::extract::{ApiPath, AuthUser, JsonBody};
+use super::{reject_invalid, required};
+use crate::app::AppState;
+
+#[derive(Deserialize)]
+pub struct UpdateMeRequest {
+    display_name: Option<String>,
+}
+
+pub async fn me(State(state): State<AppState>, AuthUser(caller): AuthUser) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.users.me(caller).await?))
+}
+
+pub async fn update_me(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    JsonBody(body): JsonBody<UpdateMeRequest>,
+) -> Result<Json<User>, ApiError> {
+    let mut fields = FieldErrors::default();
+    let name = required(&mut fields, "display_name", &body.display_name)
+        .and_then(|raw| fields.check("display_name", DisplayName::parse(raw)));
+    reject_invalid(fields)?;
+    let name = name.ok_or(ApiError::Internal)?;
+    Ok(Json(state.users.rename(caller, &name).await?))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    AuthUser(_): AuthUser,
+    ApiPath(id): ApiPath<UserId>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.users.get(id).await?))
+}

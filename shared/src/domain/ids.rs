@@ -1,0 +1,59 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $generate:path) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh, random id.
+            pub fn generate() -> Self {
+                Self($generate())
+            }
+
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self).map_err(|_| "must be a UUID".to_owned())
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A user's id (UUIDv4).
+    UserId,
+    Uuid::new_v4
+);
+uuid_id!(
+    /// A room's id (UUIDv4).
+    RoomId,
+    Uuid::new_v4
+);
+uuid_id!(
+    /// A message's id: UUIDv7, so ids sort by creation time and index well.
+    MessageId,
+    Uuid::now_v7
+);

@@ -1,0 +1,160 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{MessageId, RoomId, UserId, char_len};
+
+/// A message's position in its room. Strictly increasing within a room; not dense.
+pub type Seq = u64;
+
+/// A message body: 1–4000 characters, not only white space.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Content(String);
+
+impl Content {
+    pub const MAX_CHARS: usize = 4000;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.trim().is_empty() {
+            return Err("must not be empty".into());
+        }
+        if char_len(raw) > Self::MAX_CHARS {
+            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What a message is (`text` by default): 1–32 of `a-z 0-9 _ . -`, so clients can add kinds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageKind(String);
+
+impl MessageKind {
+    pub fn text() -> Self {
+        Self("text".into())
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let valid_chars =
+            raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        if !(1..=32).contains(&raw.len()) || !valid_chars {
+            return Err("must be 1 to 32 of a-z, 0-9, '_', '.', '-'".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for MessageKind {
+    fn default() -> Self {
+        Self::text()
+    }
+}
+
+/// Free-form data a client attaches to a message: a JSON object of at most 4 KiB, or nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Metadata(Option<serde_json::Map<String, serde_json::Value>>);
+
+impl Metadata {
+    pub const MAX_BYTES: usize = 4096;
+
+    pub fn parse(raw: Option<serde_json::Value>) -> Result<Self, String> {
+        match raw {
+            None | Some(serde_json::Value::Null) => Ok(Self(None)),
+            Some(serde_json::Value::Object(map)) => {
+                let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
+                if size > Self::MAX_BYTES {
+                    return Err(format!("must be at most {} bytes", Self::MAX_BYTES));
+                }
+                Ok(Self(Some(map)))
+            }
+            Some(_) => Err("must be a JSON object or null".into()),
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.0.as_ref()
+    }
+}
+
+/// The sender's own id for a message, which makes a retried send safe: 1–64 characters, no
+/// control characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientMsgId(String);
+
+impl ClientMsgId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if !(1..=64).contains(&char_len(raw)) || raw.chars().any(char::is_control) {
+            return Err("must be 1 to 64 characters without control characters".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A message as stored and delivered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub room_id: RoomId,
+    pub seq: Seq,
+    pub sender_id: UserId,
+    pub content: Content,
+    pub kind: MessageKind,
+    pub metadata: Metadata,
+    pub client_msg_id: Option<ClientMsgId>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn content_must_be_one_to_four_thousand_characters() {
+        assert!(Content::parse("").is_err());
+        assert!(Content::parse("  \n ").is_err());
+        assert!(Content::parse("hi").is_ok());
+        assert!(Content::parse(&"字".repeat(4000)).is_ok());
+        assert!(Content::parse(&"x".repeat(4001)).is_err());
+    }
+
+    #[test]
+    fn kinds_are_short_lowercase_tokens() {
+        assert!(MessageKind::parse("image").is_ok());
+        assert!(MessageKind::parse("Image").is_err());
+        assert!(MessageKind::parse("").is_err());
+        assert!(MessageKind::parse(&"k".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn metadata_is_an_object_or_null_of_at_most_four_kibibytes() {
+        assert!(Metadata::parse(None).unwrap().as_object().is_none());
+        assert!(Metadata::parse(Some(json!(null))).is_ok());
+        assert!(Metadata::parse(Some(json!({"a": 1}))).is_ok());
+        assert!(Metadata::parse(Some(json!([1, 2]))).is_err());
+        assert!(Metadata::parse(Some(json!("text"))).is_err());
+        assert!(Metadata::parse(Some(json!({"a": "x".repeat(4100)}))).is_err());
+    }
+
+    #[test]
+    fn client_message_ids_are_bounded() {
+        assert!(ClientMsgId::parse("c-1").is_ok());
+        assert!(ClientMsgId::parse("").is_err());
+        assert!(ClientMsgId::parse(&"c".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,18 @@
+//! Domain types. Every constructor validates, so a value that exists is a valid one.
+
+mod ids;
+mod message;
+mod room;
+mod token;
+mod user;
+
+pub use ids::{MessageId, RoomId, UserId};
+pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, Seq};
+pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomType};
+pub use token::{AccessClaims, AccessToken, RefreshToken, RefreshTokenRecord, TokenHash};
+pub use user::{DisplayName, Password, PasswordHash, User, Username};
+
+/// Counts characters the way a person does for length limits (Unicode scalar values).
+fn char_len(s: &str) -> usize {
+    s.chars().count()
+}

@@ -1,0 +1,11 @@
+//! In-process adapters: the storage of the embedded mode and of use-case tests.
+
+mod clock;
+mod rooms;
+mod tokens;
+mod users;
+
+pub use clock::ManualClock;
+pub use rooms::MemoryRoomStore;
+pub use tokens::MemoryRefreshTokenStore;
+pub use users::MemoryUserStore;

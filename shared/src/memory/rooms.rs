@@ -1,0 +1,155 @@
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
+use crate::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError};
+
+#[derive(Default)]
+pub struct MemoryRoomStore {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    rooms: HashMap<RoomId, Room>,
+    /// Every participant row ever made, active or not, in join order per room.
+    participants: HashMap<RoomId, Vec<Row>>,
+    /// Direct rooms by their ordered pair of users.
+    direct: HashMap<(UserId, UserId), RoomId>,
+}
+
+#[derive(Clone)]
+struct Row {
+    participant: Participant,
+    active: bool,
+}
+
+fn pair(a: UserId, b: UserId) -> (UserId, UserId) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+impl MemoryRoomStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    fn insert(&mut self, room: &Room, participants: &[(UserId, Role)]) {
+        self.rooms.insert(room.id, room.clone());
+        let rows = participants
+            .iter()
+            .map(|(user_id, role)| Row {
+                participant: Participant {
+                    user_id: *user_id,
+                    role: *role,
+                    joined_at: room.created_at,
+                    last_read_seq: 0,
+                },
+                active: true,
+            })
+            .collect();
+        self.participants.insert(room.id, rows);
+    }
+
+    fn row_mut(&mut self, room: RoomId, user: UserId) -> Option<&mut Row> {
+        self.participants.get_mut(&room)?.iter_mut().find(|r| r.participant.user_id == user)
+    }
+}
+
+#[async_trait]
+impl RoomStore for MemoryRoomStore {
+    async fn create(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<(), StoreError> {
+        self.lock().insert(room, participants);
+        Ok(())
+    }
+
+    async fn create_direct(&self, room: &Room, other: UserId) -> Result<DirectRoomOutcome, StoreError> {
+        let mut state = self.lock();
+        let key = pair(room.created_by, other);
+        if let Some(existing) = state.direct.get(&key).and_then(|id| state.rooms.get(id)) {
+            return Ok(DirectRoomOutcome::Existing(existing.clone()));
+        }
+        state.insert(room, &[(room.created_by, Role::Owner), (other, Role::Member)]);
+        state.direct.insert(key, room.id);
+        Ok(DirectRoomOutcome::Created(room.clone()))
+    }
+
+    async fn get(&self, id: RoomId) -> Result<Option<Room>, StoreError> {
+        Ok(self.lock().rooms.get(&id).cloned())
+    }
+
+    async fn participant(&self, room: RoomId, user: UserId) -> Result<Option<Participant>, StoreError> {
+        Ok(self.lock().row_mut(room, user).filter(|r| r.active).map(|r| r.participant.clone()))
+    }
+
+    async fn members(&self, room: RoomId) -> Result<Vec<Participant>, StoreError> {
+        let state = self.lock();
+        let rows = state.participants.get(&room).map(Vec::as_slice).unwrap_or_default();
+        Ok(rows.iter().filter(|r| r.active).map(|r| r.participant.clone()).collect())
+    }
+
+    async fn add_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> Result<AddMemberOutcome, StoreError> {
+        let mut state = self.lock();
+        let fresh = Participant { user_id: user, role, joined_at: at, last_read_seq: 0 };
+        if let Some(row) = state.row_mut(room, user) {
+            if row.active {
+                return Ok(AddMemberOutcome::AlreadyMember(row.participant.clone()));
+            }
+            // Rejoining keeps the read marker: what was read stays read.
+            row.participant = Participant { last_read_seq: row.participant.last_read_seq, ..fresh };
+            row.active = true;
+            return Ok(AddMemberOutcome::Added(row.participant.clone()));
+        }
+        state.participants.entry(room).or_default().push(Row { participant: fresh.clone(), active: true });
+        Ok(AddMemberOutcome::Added(fresh))
+    }
+
+    async fn remove_member(&self, room: RoomId, user: UserId) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        match state.row_mut(room, user) {
+            Some(row) if row.active => {
+                row.active = false;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
+        let state = self.lock();
+        let mut summaries: Vec<RoomSummary> = state
+            .participants
+            .iter()
+            .filter_map(|(room_id, rows)| {
+                let row = rows.iter().find(|r| r.active && r.participant.user_id == user)?;
+                let room = state.rooms.get(room_id)?;
+                Some(RoomSummary {
+                    room: room.clone(),
+                    role: row.participant.role,
+                    last_read_seq: row.participant.last_read_seq,
+                    unread_count: 0,
+                })
+            })
+            .collect();
+        summaries.sort_by(|a, b| b.room.created_at.cmp(&a.room.created_at).then(b.room.id.cmp(&a.room.id)));
+        Ok(summaries)
+    }
+
+    async fn mark_read(&self, room: RoomId, user: UserId, seq: Seq) -> Result<Option<Seq>, StoreError> {
+        let mut state = self.lock();
+        Ok(state.row_mut(room, user).filter(|r| r.active).map(|row| {
+            row.participant.last_read_seq = row.participant.last_read_seq.max(seq);
+            row.participant.last_read_seq
+        }))
+    }
+}

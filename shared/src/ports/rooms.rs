@@ -1,0 +1,56 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use crate::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
+
+pub enum DirectRoomOutcome {
+    Created(Room),
+    /// The pair already had a direct room; this is it.
+    Existing(Room),
+}
+
+pub enum AddMemberOutcome {
+    Added(Participant),
+    /// The user was an active participant already; nothing changed.
+    AlreadyMember(Participant),
+}
+
+/// Rooms and their participants. A participant row is never deleted: leaving marks it inactive,
+/// and joining again reactivates it with a fresh role and join time.
+#[async_trait]
+pub trait RoomStore: Send + Sync {
+    /// Stores a group or channel room with its initial participants.
+    async fn create(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<(), StoreError>;
+
+    /// Stores a direct room between its creator and `other`, unless that pair (in either order)
+    /// has one already, in which case that room is returned. Safe under concurrent calls.
+    async fn create_direct(&self, room: &Room, other: UserId) -> Result<DirectRoomOutcome, StoreError>;
+
+    async fn get(&self, id: RoomId) -> Result<Option<Room>, StoreError>;
+
+    /// The user's membership, if active.
+    async fn participant(&self, room: RoomId, user: UserId) -> Result<Option<Participant>, StoreError>;
+
+    /// Active participants, in the order they joined.
+    async fn members(&self, room: RoomId) -> Result<Vec<Participant>, StoreError>;
+
+    async fn add_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> Result<AddMemberOutcome, StoreError>;
+
+    /// Ends a membership; `false` when the user was not an active participant.
+    async fn remove_member(&self, room: RoomId, user: UserId) -> Result<bool, StoreError>;
+
+    /// The user's active rooms, most recently created first, with read state.
+    async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError>;
+
+    /// Moves the user's read marker to `seq` if that is forward, and returns the marker as it
+    /// stands afterwards (never lower than before, even under concurrent calls). `None` when the
+    /// user is not an active participant.
+    async fn mark_read(&self, room: RoomId, user: UserId, seq: Seq) -> Result<Option<Seq>, StoreError>;
+}

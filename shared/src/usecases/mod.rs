@@ -1,0 +1,12 @@
+//! Use cases: each public method is one thing a client can ask for, with its rules.
+
+mod auth;
+mod rooms;
+mod users;
+
+pub use auth::{AuthService, Registration, Session};
+pub use rooms::{NewRoom, RoomService};
+pub use users::UserService;
+
+#[cfg(test)]
+pub(crate) mod testkit;

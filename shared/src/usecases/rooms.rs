@@ -1,0 +1,362 @@
+use std::sync::Arc;
+
+use crate::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, UserId};
+use crate::error::{Error, FieldErrors};
+use crate::ports::{AddMemberOutcome, Clock, DirectRoomOutcome, RoomStore, UserStore};
+
+/// A room as the client asked for it. `name` may be absent only for direct rooms.
+#[derive(Debug)]
+pub struct NewRoom {
+    pub name: Option<RoomName>,
+    pub room_type: RoomType,
+    pub member_ids: Vec<UserId>,
+}
+
+/// Rooms and membership, with the contract's rules for who may see and change what.
+pub struct RoomService {
+    rooms: Arc<dyn RoomStore>,
+    users: Arc<dyn UserStore>,
+    clock: Arc<dyn Clock>,
+}
+
+/// How many members a room may be created with in one request.
+const MAX_INITIAL_MEMBERS: usize = 1000;
+
+impl RoomService {
+    pub fn new(rooms: Arc<dyn RoomStore>, users: Arc<dyn UserStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { rooms, users, clock }
+    }
+
+    /// Creates a room owned by `actor`. The flag is `false` when a direct room for the pair
+    /// existed already and is returned instead.
+    pub async fn create(&self, actor: UserId, request: NewRoom) -> Result<(Room, bool), Error> {
+        let mut members: Vec<UserId> = Vec::with_capacity(request.member_ids.len());
+        for id in request.member_ids {
+            if id != actor && !members.contains(&id) {
+                members.push(id);
+            }
+        }
+        let mut fields = FieldErrors::default();
+        if members.len() > MAX_INITIAL_MEMBERS {
+            fields.add("member_ids", format!("at most {MAX_INITIAL_MEMBERS} members"));
+        }
+        if request.room_type == RoomType::Direct && members.len() != 1 {
+            fields.add("member_ids", "a direct room has exactly one other member");
+        }
+        if request.room_type != RoomType::Direct && request.name.is_none() {
+            fields.add("name", "is required");
+        }
+        fields.into_result()?;
+        for id in &members {
+            if self.users.by_id(*id).await?.is_none() {
+                return Err(Error::invalid("member_ids", format!("no user with id {id}")));
+            }
+        }
+        let name = match request.name {
+            Some(name) => name,
+            None => RoomName::parse("direct").map_err(|e| Error::Internal(e.into()))?,
+        };
+        let room = Room {
+            id: RoomId::generate(),
+            name,
+            room_type: request.room_type,
+            created_by: actor,
+            created_at: self.clock.now(),
+            is_active: true,
+        };
+        if request.room_type == RoomType::Direct {
+            return match self.rooms.create_direct(&room, members[0]).await? {
+                DirectRoomOutcome::Created(room) => Ok((room, true)),
+                DirectRoomOutcome::Existing(room) => Ok((room, false)),
+            };
+        }
+        let participants: Vec<(UserId, Role)> = std::iter::once((actor, Role::Owner))
+            .chain(members.into_iter().map(|id| (id, Role::Member)))
+            .collect();
+        self.rooms.create(&room, &participants).await?;
+        Ok((room, true))
+    }
+
+    pub async fn list_mine(&self, actor: UserId) -> Result<Vec<RoomSummary>, Error> {
+        Ok(self.rooms.rooms_of(actor).await?)
+    }
+
+    /// The room, if `actor` may see it: participants see their rooms, anyone sees a channel.
+    pub async fn get(&self, actor: UserId, room: RoomId) -> Result<Room, Error> {
+        let (room, _) = self.visible(actor, room).await?;
+        Ok(room)
+    }
+
+    pub async fn members(&self, actor: UserId, room: RoomId) -> Result<Vec<Participant>, Error> {
+        self.visible(actor, room).await?;
+        Ok(self.rooms.members(room).await?)
+    }
+
+    /// The caller's active membership of a room, or why they have none. What messaging checks
+    /// before letting anyone read or write a room.
+    pub async fn membership(&self, actor: UserId, room: RoomId) -> Result<(Room, Participant), Error> {
+        let (room, participant) = self.visible(actor, room).await?;
+        participant.map(|p| (room, p)).ok_or(Error::Forbidden("not a participant of this room"))
+    }
+
+    /// Adds `target`. Owners and admins add to groups and channels; anyone may add themselves to
+    /// a channel as a member; direct rooms take no new members. The flag is `false` when
+    /// `target` was a member already.
+    pub async fn add_member(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+        target: UserId,
+        role: Role,
+    ) -> Result<(Participant, bool), Error> {
+        if role == Role::Owner {
+            return Err(Error::invalid("role", "must be member or admin"));
+        }
+        let room = self.rooms.get(room_id).await?.ok_or(Error::NotFound("room"))?;
+        let actor_role = self.rooms.participant(room_id, actor).await?.map(|p| p.role);
+        let self_join_channel =
+            room.room_type == RoomType::Channel && target == actor && role == Role::Member;
+        if actor_role.is_none() && room.room_type != RoomType::Channel {
+            return Err(Error::Forbidden("not a participant of this room"));
+        }
+        if room.room_type == RoomType::Direct {
+            return Err(Error::Forbidden("direct rooms take no new members"));
+        }
+        if !self_join_channel && !actor_role.is_some_and(Role::manages_members) {
+            return Err(Error::Forbidden("only the owner or an admin adds members"));
+        }
+        if self.users.by_id(target).await?.is_none() {
+            return Err(Error::NotFound("user"));
+        }
+        match self.rooms.add_member(room_id, target, role, self.clock.now()).await? {
+            AddMemberOutcome::Added(p) => Ok((p, true)),
+            AddMemberOutcome::AlreadyMember(p) => Ok((p, false)),
+        }
+    }
+
+    /// Removes `target`. Anyone may leave; removing someone else takes a role above theirs and
+    /// at least admin.
+    pub async fn remove_member(&self, actor: UserId, room_id: RoomId, target: UserId) -> Result<(), Error> {
+        let (_, actor_participant) = self.visible(actor, room_id).await?;
+        if target != actor {
+            let actor_role = actor_participant
+                .map(|p| p.role)
+                .ok_or(Error::Forbidden("not a participant of this room"))?;
+            let target_role =
+                self.rooms.participant(room_id, target).await?.ok_or(Error::NotFound("participant"))?.role;
+            if !actor_role.manages_members() || actor_role <= target_role {
+                return Err(Error::Forbidden("not allowed to remove this member"));
+            }
+        }
+        if self.rooms.remove_member(room_id, target).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound("participant"))
+        }
+    }
+
+    /// Moves the caller's read marker forward and returns where it stands.
+    pub async fn mark_read(&self, actor: UserId, room: RoomId, seq: Seq) -> Result<Seq, Error> {
+        self.membership(actor, room).await?;
+        self.rooms
+            .mark_read(room, actor, seq)
+            .await?
+            .ok_or(Error::Forbidden("not a participant of this room"))
+    }
+
+    async fn visible(&self, actor: UserId, room_id: RoomId) -> Result<(Room, Option<Participant>), Error> {
+        let room = self.rooms.get(room_id).await?.ok_or(Error::NotFound("room"))?;
+        let participant = self.rooms.participant(room_id, actor).await?;
+        if participant.is_none() && room.room_type != RoomType::Channel {
+            return Err(Error::Forbidden("not a participant of this room"));
+        }
+        Ok((room, participant))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usecases::testkit::Kit;
+
+    fn group(members: Vec<UserId>) -> NewRoom {
+        NewRoom {
+            name: Some(RoomName::parse("team").unwrap()),
+            room_type: RoomType::Group,
+            member_ids: members,
+        }
+    }
+
+    fn channel() -> NewRoom {
+        NewRoom {
+            name: Some(RoomName::parse("news").unwrap()),
+            room_type: RoomType::Channel,
+            member_ids: vec![],
+        }
+    }
+
+    fn direct(other: UserId) -> NewRoom {
+        NewRoom { name: None, room_type: RoomType::Direct, member_ids: vec![other] }
+    }
+
+    #[tokio::test]
+    async fn the_creator_owns_the_room_and_members_join_as_members() {
+        let kit = Kit::new();
+        let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+        let (room, created) = kit.rooms.create(ann, group(vec![bob, bob, ann])).await.unwrap();
+        assert!(created);
+        let members = kit.rooms.members(bob, room.id).await.unwrap();
+        let roles: Vec<_> = members.iter().map(|p| (p.user_id, p.role)).collect();
+        assert_eq!(roles, vec![(ann, Role::Owner), (bob, Role::Member)]);
+    }
+
+    #[tokio::test]
+    async fn a_direct_room_is_unique_per_pair_in_either_order() {
+        let kit = Kit::new();
+        let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+        let (first, created) = kit.rooms.create(ann, direct(bob)).await.unwrap();
+        assert!(created);
+        let (again, created_again) = kit.rooms.create(bob, direct(ann)).await.unwrap();
+        assert!(!created_again);
+        assert_eq!(first.id, again.id);
+    }
+
+    #[tokio::test]
+    async fn a_direct_room_needs_exactly_one_other_existing_member() {
+        let kit = Kit::new();
+        let (ann, bob, cid) = (kit.user("ann").await, kit.user("bob").await, kit.user("cid").await);
+        for members in [vec![], vec![ann], vec![bob, cid]] {
+            let err = kit.rooms.create(ann, direct_with(members)).await.unwrap_err();
+            assert!(matches!(err, Error::InvalidInput(_)));
+        }
+        let err = kit.rooms.create(ann, direct(UserId::generate())).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput(_)));
+    }
+
+    fn direct_with(member_ids: Vec<UserId>) -> NewRoom {
+        NewRoom { name: None, room_type: RoomType::Direct, member_ids }
+    }
+
+    #[tokio::test]
+    async fn a_group_needs_a_name() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let request = NewRoom { name: None, room_type: RoomType::Group, member_ids: vec![] };
+        assert!(matches!(kit.rooms.create(ann, request).await, Err(Error::InvalidInput(_))));
+    }
+
+    #[tokio::test]
+    async fn outsiders_cannot_see_a_group_but_can_see_a_channel() {
+        let kit = Kit::new();
+        let (ann, eve) = (kit.user("ann").await, kit.user("eve").await);
+        let (team, _) = kit.rooms.create(ann, group(vec![])).await.unwrap();
+        let (news, _) = kit.rooms.create(ann, channel()).await.unwrap();
+        assert!(matches!(kit.rooms.get(eve, team.id).await, Err(Error::Forbidden(_))));
+        assert!(matches!(kit.rooms.members(eve, team.id).await, Err(Error::Forbidden(_))));
+        assert_eq!(kit.rooms.get(eve, news.id).await.unwrap().id, news.id);
+        assert!(matches!(kit.rooms.get(eve, RoomId::generate()).await, Err(Error::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn only_owners_and_admins_add_members_to_a_group() {
+        let kit = Kit::new();
+        let (ann, bob, cid, dan) =
+            (kit.user("ann").await, kit.user("bob").await, kit.user("cid").await, kit.user("dan").await);
+        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let err = kit.rooms.add_member(bob, team.id, cid, Role::Member).await.unwrap_err();
+        assert!(matches!(err, Error::Forbidden(_)));
+        let err = kit.rooms.add_member(dan, team.id, dan, Role::Member).await.unwrap_err();
+        assert!(matches!(err, Error::Forbidden(_)));
+        let (admin, created) = kit.rooms.add_member(ann, team.id, cid, Role::Admin).await.unwrap();
+        assert!(created && admin.role == Role::Admin);
+        let (_, created) = kit.rooms.add_member(cid, team.id, dan, Role::Member).await.unwrap();
+        assert!(created);
+        let (_, created) = kit.rooms.add_member(cid, team.id, dan, Role::Member).await.unwrap();
+        assert!(!created, "adding a member twice changes nothing");
+    }
+
+    #[tokio::test]
+    async fn anyone_joins_a_channel_but_only_as_a_member() {
+        let kit = Kit::new();
+        let (ann, eve, bob) = (kit.user("ann").await, kit.user("eve").await, kit.user("bob").await);
+        let (news, _) = kit.rooms.create(ann, channel()).await.unwrap();
+        let (p, _) = kit.rooms.add_member(eve, news.id, eve, Role::Member).await.unwrap();
+        assert_eq!(p.role, Role::Member);
+        let err = kit.rooms.add_member(bob, news.id, bob, Role::Admin).await.unwrap_err();
+        assert!(matches!(err, Error::Forbidden(_)));
+        let err = kit.rooms.add_member(eve, news.id, bob, Role::Member).await.unwrap_err();
+        assert!(matches!(err, Error::Forbidden(_)));
+    }
+
+    #[tokio::test]
+    async fn direct_rooms_take_no_new_members() {
+        let kit = Kit::new();
+        let (ann, bob, cid) = (kit.user("ann").await, kit.user("bob").await, kit.user("cid").await);
+        let (dm, _) = kit.rooms.create(ann, direct(bob)).await.unwrap();
+        let err = kit.rooms.add_member(ann, dm.id, cid, Role::Member).await.unwrap_err();
+        assert!(matches!(err, Error::Forbidden(_)));
+    }
+
+    #[tokio::test]
+    async fn adding_an_unknown_user_or_to_an_unknown_room_is_not_found() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let (team, _) = kit.rooms.create(ann, group(vec![])).await.unwrap();
+        let err = kit.rooms.add_member(ann, team.id, UserId::generate(), Role::Member).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)));
+        let err = kit.rooms.add_member(ann, RoomId::generate(), ann, Role::Member).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)));
+    }
+
+    #[tokio::test]
+    async fn members_leave_and_only_higher_roles_remove_others() {
+        let kit = Kit::new();
+        let (ann, bob, cid) = (kit.user("ann").await, kit.user("bob").await, kit.user("cid").await);
+        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        kit.rooms.add_member(ann, team.id, cid, Role::Admin).await.unwrap();
+        // A member cannot remove anyone else; an admin cannot remove the owner.
+        assert!(matches!(kit.rooms.remove_member(bob, team.id, cid).await, Err(Error::Forbidden(_))));
+        assert!(matches!(kit.rooms.remove_member(cid, team.id, ann).await, Err(Error::Forbidden(_))));
+        kit.rooms.remove_member(cid, team.id, bob).await.unwrap();
+        assert!(matches!(kit.rooms.get(bob, team.id).await, Err(Error::Forbidden(_))));
+        kit.rooms.remove_member(cid, team.id, cid).await.unwrap();
+        assert!(matches!(kit.rooms.remove_member(ann, team.id, bob).await, Err(Error::NotFound(_))));
+        let ids: Vec<_> = kit.rooms.members(ann, team.id).await.unwrap().iter().map(|p| p.user_id).collect();
+        assert_eq!(ids, vec![ann]);
+    }
+
+    #[tokio::test]
+    async fn a_member_who_left_can_be_added_again() {
+        let kit = Kit::new();
+        let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        kit.rooms.remove_member(bob, team.id, bob).await.unwrap();
+        let (_, created) = kit.rooms.add_member(ann, team.id, bob, Role::Member).await.unwrap();
+        assert!(created);
+        assert_eq!(kit.rooms.get(bob, team.id).await.unwrap().id, team.id);
+    }
+
+    #[tokio::test]
+    async fn my_rooms_list_only_active_memberships_with_my_role() {
+        let kit = Kit::new();
+        let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let (news, _) = kit.rooms.create(bob, channel()).await.unwrap();
+        let mine = kit.rooms.list_mine(bob).await.unwrap();
+        let mut roles: Vec<_> = mine.iter().map(|s| (s.room.id, s.role)).collect();
+        roles.sort_by_key(|(id, _)| *id == team.id);
+        assert_eq!(roles, vec![(news.id, Role::Owner), (team.id, Role::Member)]);
+        kit.rooms.remove_member(bob, team.id, bob).await.unwrap();
+        assert_eq!(kit.rooms.list_mine(bob).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_read_marker_never_moves_back() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let (team, _) = kit.rooms.create(ann, group(vec![])).await.unwrap();
+        assert_eq!(kit.rooms.mark_read(ann, team.id, 10).await.unwrap(), 10);
+        assert_eq!(kit.rooms.mark_read(ann, team.id, 4).await.unwrap(), 10);
+        assert_eq!(kit.rooms.mark_read(ann, team.id, 12).await.unwrap(), 12);
+    }
+}

@@ -1,0 +1,96 @@
+//! Use cases wired to in-memory adapters, with a transparent hasher and token format so tests
+//! run fast and read plainly.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use uuid::Uuid;
+
+use crate::domain::{AccessClaims, AccessToken, Password, PasswordHash, User, UserId, Username};
+use crate::memory::{ManualClock, MemoryRefreshTokenStore, MemoryRoomStore, MemoryUserStore};
+use crate::ports::{PasswordHasher, TokenError, TokenIssuer, UserStore};
+use crate::usecases::{AuthService, RoomService, UserService};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Stores the password with a marker; only for tests, where hashing cost buys nothing.
+struct MarkerHasher;
+
+#[async_trait]
+impl PasswordHasher for MarkerHasher {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, BoxError> {
+        Ok(PasswordHash::new(format!("plain:{}", password.expose())))
+    }
+
+    async fn verify(&self, password: &str, hash: Option<&PasswordHash>) -> Result<bool, BoxError> {
+        Ok(hash.is_some_and(|h| h.as_str() == format!("plain:{password}")))
+    }
+}
+
+/// Tokens of the form `user-id|expiry-seconds`.
+struct PlainIssuer;
+
+impl TokenIssuer for PlainIssuer {
+    fn issue(&self, user: UserId, now: DateTime<Utc>) -> AccessToken {
+        let exp = (now + Duration::minutes(15)).timestamp();
+        AccessToken { token: format!("{user}|{exp}"), expires_in_secs: 900 }
+    }
+
+    fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError> {
+        let (user, exp) = token.split_once('|').ok_or(TokenError::Invalid)?;
+        let user_id = user.parse().map_err(|_| TokenError::Invalid)?;
+        let exp: i64 = exp.parse().map_err(|_| TokenError::Invalid)?;
+        let expires_at = Utc.timestamp_opt(exp, 0).single().ok_or(TokenError::Invalid)?;
+        if expires_at <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(AccessClaims { user_id, expires_at, token_id: Uuid::nil() })
+    }
+}
+
+pub(crate) struct Kit {
+    pub clock: Arc<ManualClock>,
+    pub issuer: Arc<dyn TokenIssuer>,
+    pub user_store: Arc<MemoryUserStore>,
+    pub auth: AuthService,
+    pub users: UserService,
+    pub rooms: RoomService,
+}
+
+impl Kit {
+    pub fn new() -> Self {
+        let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()));
+        let issuer: Arc<dyn TokenIssuer> = Arc::new(PlainIssuer);
+        let user_store = Arc::new(MemoryUserStore::default());
+        let room_store = Arc::new(MemoryRoomStore::default());
+        let auth = AuthService::new(
+            user_store.clone(),
+            Arc::new(MemoryRefreshTokenStore::default()),
+            Arc::new(MarkerHasher),
+            issuer.clone(),
+            clock.clone(),
+            Duration::days(30),
+        );
+        Kit {
+            users: UserService::new(user_store.clone()),
+            rooms: RoomService::new(room_store, user_store.clone(), clock.clone()),
+            clock,
+            issuer,
+            user_store,
+            auth,
+        }
+    }
+
+    /// Stores a user directly and returns their id.
+    pub async fn user(&self, name: &str) -> UserId {
+        let user = User {
+            id: UserId::generate(),
+            username: Username::parse(name).unwrap(),
+            display_name: crate::domain::DisplayName::parse(name).unwrap(),
+            created_at: Utc::now(),
+        };
+        self.user_store.insert(&user, &PasswordHash::new("x".into())).await.unwrap();
+        user.id
+    }
+}

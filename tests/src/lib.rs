@@ -1,0 +1,250 @@
+//! The harness of the end-to-end tests: nodes started in-process on port 0 against the real
+//! PostgreSQL, NATS and Redis, each test with a database of its own.
+//!
+//! Services are found through `CHAT_TEST_DATABASE_URL` (an admin URL; default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), `NATS_URL` and `REDIS_URL` (defaults on
+//! 127.0.0.1). Set `TEST_LOG=1` to see the nodes' logs.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use chat_node::Application;
+use chat_node::config::Cli;
+use clap::Parser;
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::oneshot;
+
+pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
+fn admin_url() -> String {
+    std::env::var("CHAT_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn nats_url() -> String {
+    std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A database that exists for one test and is dropped after it.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDatabase {
+    pub async fn create() -> anyhow::Result<Self> {
+        let name = format!("chat_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_url();
+        let mut conn = PgConnection::connect(&admin).await.context("connecting to PostgreSQL")?;
+        sqlx::query(&format!("create database {name}")).execute(&mut conn).await?;
+        conn.close().await?;
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+        let url = format!("{base}/{name}");
+        let pool = PgPool::connect(&url).await?;
+        Ok(Self { name, url, pool })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // The test's runtime may be blocked in this very drop, so the clean-up runs on a small
+        // runtime of its own; `with (force)` ends the connections still open to the database.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            rt.block_on(async move {
+                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+                    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A node serving on a free port until dropped.
+pub struct TestNode {
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestNode {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Asks the node to shut down gracefully and waits until it has.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Node arguments for a test against `db`, followed by `extra` flags.
+pub fn node_args(db: &TestDatabase, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "chat-node",
+        "--listen",
+        "127.0.0.1:0",
+        "--nats-url",
+        &nats_url(),
+        "--database-url",
+        &db.url,
+        "--redis-url",
+        &redis_url(),
+        "--jwt-secret",
+        JWT_SECRET,
+        // Cheap hashes keep the suite fast; the production cost is the default.
+        "--argon2-memory-kib",
+        "1024",
+        "--argon2-iterations",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+pub async fn start_node(args: Vec<String>) -> anyhow::Result<TestNode> {
+    if std::env::var_os("TEST_LOG").is_some() {
+        chat_node::telemetry::init_tracing("text");
+    }
+    let cli = Cli::try_parse_from(args)?;
+    let app = Application::build(cli.config).await?;
+    let addr = app.local_addr();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    Ok(TestNode { addr, shutdown: Some(tx), task: Some(task) })
+}
+
+/// One database and one node on it, with a typed HTTP client.
+pub struct TestApp {
+    pub db: TestDatabase,
+    pub node: TestNode,
+    pub http: reqwest::Client,
+}
+
+/// What a call answered: the status and the JSON body (`Null` when empty).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    /// The contract's error code, if this is an error answer.
+    pub fn code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+}
+
+/// A registered user and their tokens.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> anyhow::Result<Self> {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra: &[&str]) -> anyhow::Result<Self> {
+        let db = TestDatabase::create().await?;
+        let node = start_node(node_args(&db, extra)).await?;
+        Ok(Self { db, node, http: reqwest::Client::new() })
+    }
+
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
+        let mut request = self.http.request(method, self.node.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the node answers");
+        Self::answer(response).await
+    }
+
+    /// Sends a raw body with a JSON content type.
+    pub async fn call_raw(&self, method: &str, path: &str, token: Option<&str>, body: Vec<u8>) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
+        let mut request =
+            self.http.request(method, self.node.url(path)).header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.body(body).send().await.expect("the node answers");
+        Self::answer(response).await
+    }
+
+    async fn answer(response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("a readable body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Answer { status, body, headers }
+    }
+
+    pub async fn register(&self, username: &str) -> Account {
+        let password = format!("{username}-password");
+        let answer = self
+            .call("POST", "/auth/register", None, Some(json!({ "username": username, "password": password })))
+            .await;
+        assert_eq!(answer.status, 201, "registering {username}: {:?}", answer.body);
+        Account {
+            id: answer.body["user"]["id"].as_str().expect("a user id").to_owned(),
+            username: username.to_owned(),
+            password,
+            access: answer.body["access_token"].as_str().expect("an access token").to_owned(),
+            refresh: answer.body["refresh_token"].as_str().expect("a refresh token").to_owned(),
+        }
+    }
+
+    /// Creates a room as `owner` and returns its id.
+    pub async fn create_room(&self, owner: &Account, room_type: &str, members: &[&Account]) -> String {
+        let ids: Vec<&str> = members.iter().map(|a| a.id.as_str()).collect();
+        let body = json!({ "name": format!("{room_type} room"), "type": room_type, "member_ids": ids });
+        let answer = self.call("POST", "/rooms", Some(&owner.access), Some(body)).await;
+        assert!(answer.status == 201 || answer.status == 200, "creating a room: {:?}", answer.body);
+        answer.body["id"].as_str().expect("a room id").to_owned()
+    }
+}

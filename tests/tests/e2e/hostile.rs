@@ -1,0 +1,172 @@
+//! Malformed, oversized, unauthorized and hostile input: each gets the contract's answer, and
+//! no answer ever shows internals.
+
+use chat_tests::{Answer, TestApp};
+use serde_json::{Value, json};
+
+fn assert_invalid(answer: &Answer, field: Option<&str>) {
+    assert_eq!((answer.status, answer.code()), (400, Some("invalid_input")), "{:?}", answer.body);
+    if let Some(field) = field {
+        assert!(
+            answer.body["error"]["fields"][field].is_string(),
+            "no reason for {field}: {:?}",
+            answer.body
+        );
+    }
+}
+
+fn assert_no_internals(answer: &Answer) {
+    let text = answer.body.to_string().to_lowercase();
+    for leak in ["select ", "insert ", "sqlx", "postgres", "panicked", "stack", "src/", ".rs:"] {
+        assert!(!text.contains(leak), "{leak:?} leaked in {text}");
+    }
+}
+
+#[tokio::test]
+async fn registration_names_every_invalid_field() {
+    let app = TestApp::spawn().await.unwrap();
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"password": "long-enough"}), "username"),
+        (json!({"username": "ann"}), "password"),
+        (json!({"username": "an", "password": "long-enough"}), "username"),
+        (json!({"username": "a".repeat(33), "password": "long-enough"}), "username"),
+        (json!({"username": "ann smith", "password": "long-enough"}), "username"),
+        (json!({"username": "<script>", "password": "long-enough"}), "username"),
+        (json!({"username": "ann", "password": "short"}), "password"),
+        (json!({"username": "ann", "password": "p".repeat(129)}), "password"),
+        (json!({"username": "ann", "password": "long-enough", "display_name": ""}), "display_name"),
+        (
+            json!({"username": "ann", "password": "long-enough", "display_name": "d".repeat(65)}),
+            "display_name",
+        ),
+        (json!({"username": 42, "password": "long-enough"}), "username"),
+        (json!({"username": "ann", "password": ["long-enough"]}), "password"),
+        (json!({"username": null, "password": "long-enough"}), "username"),
+    ];
+    for (body, field) in cases {
+        let answer = app.call("POST", "/auth/register", None, Some(body.clone())).await;
+        assert_invalid(&answer, Some(field));
+    }
+    let both =
+        app.call("POST", "/auth/register", None, Some(json!({"username": "x", "password": "y"}))).await;
+    assert_invalid(&both, Some("username"));
+    assert_invalid(&both, Some("password"));
+}
+
+#[tokio::test]
+async fn malformed_json_is_invalid_input() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("ann").await;
+    for raw in [&b"{"[..], b"not json", b"", b"[]", b"\"text\"", b"{\"username\": \"ann\",}", b"\xff\xfe"] {
+        let answer = app.call_raw("POST", "/auth/login", None, raw.to_vec()).await;
+        assert_invalid(&answer, None);
+        let answer = app.call_raw("POST", "/rooms", Some(&ann.access), raw.to_vec()).await;
+        assert_invalid(&answer, None);
+    }
+}
+
+#[tokio::test]
+async fn room_requests_name_every_invalid_field() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("ann").await;
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"name": "x"}), "type"),
+        (json!({"name": "x", "type": "secret"}), "type"),
+        (json!({"name": "x", "type": 3}), "type"),
+        (json!({"type": "group"}), "name"),
+        (json!({"name": "", "type": "group"}), "name"),
+        (json!({"name": "n".repeat(101), "type": "group"}), "name"),
+        (json!({"name": "x", "type": "group", "member_ids": ["nope"]}), "member_ids"),
+        (json!({"name": "x", "type": "group", "member_ids": "nope"}), "member_ids"),
+        (json!({"name": "x", "type": "group", "member_ids": [uuid::Uuid::new_v4()]}), "member_ids"),
+        (json!({"type": "direct", "member_ids": []}), "member_ids"),
+        (json!({"type": "direct"}), "member_ids"),
+    ];
+    for (body, field) in cases {
+        let answer = app.call("POST", "/rooms", Some(&ann.access), Some(body.clone())).await;
+        assert_invalid(&answer, Some(field));
+    }
+    let room = app.create_room(&ann, "group", &[]).await;
+    let members = format!("/rooms/{room}/members");
+    assert_invalid(&app.call("POST", &members, Some(&ann.access), Some(json!({}))).await, Some("user_id"));
+    assert_invalid(
+        &app.call("POST", &members, Some(&ann.access), Some(json!({"user_id": "x"}))).await,
+        Some("user_id"),
+    );
+    let bad_role = json!({"user_id": ann.id, "role": "owner"});
+    assert_invalid(&app.call("POST", &members, Some(&ann.access), Some(bad_role)).await, Some("role"));
+    let read = format!("/rooms/{room}/read");
+    assert_invalid(&app.call("POST", &read, Some(&ann.access), Some(json!({"seq": -1}))).await, Some("seq"));
+    assert_invalid(&app.call("POST", &read, Some(&ann.access), Some(json!({"seq": "7"}))).await, Some("seq"));
+    assert_invalid(&app.call("POST", &read, Some(&ann.access), Some(json!({}))).await, Some("seq"));
+    assert_invalid(
+        &app.call("PATCH", "/users/me", Some(&ann.access), Some(json!({"display_name": "\u{7}"}))).await,
+        Some("display_name"),
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_payload_too_large() {
+    let app = TestApp::spawn().await.unwrap();
+    let big = json!({"username": "ann", "password": "x".repeat(70 * 1024)});
+    let answer = app.call("POST", "/auth/register", None, Some(big)).await;
+    assert_eq!((answer.status, answer.code()), (413, Some("payload_too_large")));
+    // The node is still fine afterwards.
+    app.register("ann").await;
+}
+
+#[tokio::test]
+async fn every_authenticated_route_refuses_a_missing_token() {
+    let app = TestApp::spawn().await.unwrap();
+    let id = uuid::Uuid::new_v4();
+    let routes = [
+        ("GET", "/users/me".to_owned()),
+        ("PATCH", "/users/me".to_owned()),
+        ("GET", format!("/users/{id}")),
+        ("GET", "/rooms".to_owned()),
+        ("POST", "/rooms".to_owned()),
+        ("GET", format!("/rooms/{id}")),
+        ("GET", format!("/rooms/{id}/members")),
+        ("POST", format!("/rooms/{id}/members")),
+        ("DELETE", format!("/rooms/{id}/members/{id}")),
+        ("POST", format!("/rooms/{id}/read")),
+    ];
+    for (method, path) in routes {
+        let answer = app.call(method, &path, None, Some(json!({}))).await;
+        assert_eq!((answer.status, answer.code()), (401, Some("unauthorized")), "{method} {path}");
+        let answer = app.call(method, &path, Some("Bearer-less nonsense"), Some(json!({}))).await;
+        assert_eq!(answer.status, 401, "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn hostile_strings_are_stored_as_data_and_never_leak_internals() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("ann").await;
+    let hostile = ["'; drop table users; --", "<script>alert(1)</script>", "\u{0}", "%s%s%n", "{{7*7}}"];
+    for text in hostile {
+        for answer in [
+            app.call("POST", "/auth/login", None, Some(json!({"username": text, "password": text}))).await,
+            app.call("POST", "/rooms", Some(&ann.access), Some(json!({"name": text, "type": "group"}))).await,
+            app.call("PATCH", "/users/me", Some(&ann.access), Some(json!({"display_name": text}))).await,
+            app.call("POST", "/auth/refresh", None, Some(json!({"refresh_token": text}))).await,
+        ] {
+            assert!(answer.status < 500, "{text:?}: {:?}", answer.body);
+            assert_no_internals(&answer);
+        }
+    }
+    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(users, 1);
+    let rooms = app.call("GET", "/rooms", Some(&ann.access), None).await;
+    let names: Vec<&str> =
+        rooms.body["rooms"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"<script>alert(1)</script>"), "stored verbatim: {names:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_refused_in_the_contract_shape() {
+    let app = TestApp::spawn().await.unwrap();
+    let answer = app.call("PUT", "/auth/login", None, None).await;
+    assert_eq!(answer.status, 405);
+    assert!(answer.code().is_some());
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests: one binary, real services, a database per test.
+
+mod auth;
+mod hostile;
+mod ops;
+mod rooms;
+mod users;
