@@ -2,5 +2,9 @@
 //! that technology's errors into the ports' error types.
 
 pub mod argon2;
+pub mod config;
+pub mod jetstream;
 pub mod jwt;
+pub mod nats;
 pub mod postgres;
+pub mod telemetry;

@@ -6,16 +6,22 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chat_adapters::argon2::Argon2Hasher;
+use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::jwt::JwtIssuer;
-use chat_adapters::postgres::{self, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore};
+use chat_adapters::nats::NatsLog;
+use chat_adapters::postgres::{self, PgMessageStore, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore};
 use chat_shared::ports::{Clock, SystemClock, TokenIssuer};
-use chat_shared::usecases::{AuthService, RoomService, UserService};
+use chat_shared::usecases::{AuthService, MessageService, RoomService, UserService};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{Mode, NodeConfig};
+use crate::http;
 use crate::readiness::Readiness;
-use crate::{http, telemetry};
+use crate::ws::{Hub, WsSettings};
+use chat_adapters::telemetry;
 
 /// Everything a request handler can reach.
 #[derive(Clone)]
@@ -23,6 +29,13 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     pub users: Arc<UserService>,
     pub rooms: Arc<RoomService>,
+    pub messages: Arc<MessageService>,
+    pub hub: Hub,
+    pub ws: Arc<WsSettings>,
+    /// Every WebSocket session, so shutdown can wait for them.
+    pub sessions: TaskTracker,
+    /// Cancelled at shutdown: sessions close with 1012.
+    pub shutdown: CancellationToken,
     pub issuer: Arc<dyn TokenIssuer>,
     pub clock: Arc<dyn Clock>,
     pub readiness: Arc<Readiness>,
@@ -64,7 +77,31 @@ impl Application {
         let hasher = Argon2Hasher::new(config.argon2_memory_kib, config.argon2_iterations, concurrency)
             .map_err(|e| anyhow::anyhow!("invalid Argon2 settings: {e}"))?;
 
+        let nats = NatsLog::connect(&urls.nats, &config.stream.stream_prefix, config.stream.settings())
+            .await
+            .context("connecting to NATS (--nats-url) and preparing the message stream")?;
+        let log = Arc::new(JetStreamLog::new(nats.clone()));
+
         let users = Arc::new(PgUserStore::new(pool.clone()));
+        let rooms = Arc::new(RoomService::new(
+            Arc::new(PgRoomStore::new(pool.clone())),
+            users.clone(),
+            clock.clone(),
+        ));
+        let messages = Arc::new(MessageService::new(
+            rooms.clone(),
+            log.clone(),
+            Arc::new(PgMessageStore::new(pool.clone())),
+            clock.clone(),
+            config.max_replay.max(1),
+        ));
+        let ws = WsSettings {
+            max_frame_bytes: config.max_frame_bytes,
+            outbound_queue: config.outbound_queue,
+            send_rate: config.send_rate,
+            send_burst: config.send_burst,
+            max_sends_in_flight: config.max_sends_in_flight.max(1),
+        };
         let state = AppState {
             auth: Arc::new(AuthService::new(
                 users.clone(),
@@ -75,10 +112,15 @@ impl Application {
                 refresh_ttl,
             )),
             users: Arc::new(UserService::new(users.clone())),
-            rooms: Arc::new(RoomService::new(Arc::new(PgRoomStore::new(pool.clone())), users, clock.clone())),
+            rooms,
+            messages,
+            hub: Hub::new(log.clone(), log),
+            ws: Arc::new(ws),
+            sessions: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
             issuer,
             clock,
-            readiness: Arc::new(Readiness::new(vec![Arc::new(PgProbe(pool))])),
+            readiness: Arc::new(Readiness::new(vec![Arc::new(PgProbe(pool)), Arc::new(nats.probe())])),
             metrics: telemetry::metrics_handle(),
         };
         let listener = TcpListener::bind(config.listen)
@@ -102,14 +144,20 @@ impl Application {
         let addr = self.local_addr();
         tracing::info!(node_id = %self.node_id, %addr, "chat-node listening");
         let readiness = self.state.readiness.clone();
+        let sessions = self.state.sessions.clone();
+        let close_sessions = self.state.shutdown.clone();
         let router = http::router(self.state, &self.config);
         axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 readiness.start_draining();
+                close_sessions.cancel();
             })
             .await
             .context("serving HTTP")?;
+        // Sessions finish their in-flight sends and close with 1012 before the process exits.
+        sessions.close();
+        sessions.wait().await;
         tracing::info!("chat-node stopped");
         Ok(())
     }

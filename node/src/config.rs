@@ -97,6 +97,25 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
 
+    #[command(flatten)]
+    pub stream: chat_adapters::config::StreamArgs,
+
+    /// Most missed messages one `join` with `since` returns; beyond it, `recovered` is false.
+    #[arg(long, env = "CHAT_MAX_REPLAY", default_value_t = 10_000)]
+    pub max_replay: usize,
+
+    /// Largest WebSocket frame in bytes (larger: close 1009).
+    #[arg(long, env = "CHAT_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Frames queued for one connection before it counts as too slow (close 4002).
+    #[arg(long, env = "CHAT_OUTBOUND_QUEUE", default_value_t = 1024)]
+    pub outbound_queue: usize,
+
+    /// Sends of one connection awaiting acknowledgement at once.
+    #[arg(long, env = "CHAT_MAX_SENDS_IN_FLIGHT", default_value_t = 64)]
+    pub max_sends_in_flight: usize,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "CHAT_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

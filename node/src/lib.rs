@@ -3,8 +3,10 @@
 
 pub mod app;
 pub mod config;
-mod http;
+pub mod http;
 mod readiness;
-pub mod telemetry;
+mod ws;
+
+pub use chat_adapters::telemetry;
 
 pub use app::{Application, migrate};

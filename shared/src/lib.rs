@@ -9,4 +9,5 @@ pub mod domain;
 pub mod error;
 pub mod memory;
 pub mod ports;
+pub mod protocol;
 pub mod usecases;

@@ -5,6 +5,8 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), `NATS_URL` and `REDIS_URL` (defaults on
 //! 127.0.0.1). Set `TEST_LOG=1` to see the nodes' logs.
 
+pub mod ws;
+
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -28,6 +30,17 @@ fn nats_url() -> String {
 
 fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Runs a clean-up from `Drop`. The test's runtime may be blocked in that very drop, so the
+/// clean-up gets a small runtime of its own on another thread.
+fn clean_up(work: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(work);
+        }
+    })
+    .join();
 }
 
 /// A database that exists for one test and is dropped after it.
@@ -54,19 +67,93 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let name = self.name.clone();
-        // The test's runtime may be blocked in this very drop, so the clean-up runs on a small
-        // runtime of its own; `with (force)` ends the connections still open to the database.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-            rt.block_on(async move {
-                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-                    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
+        // `with (force)` ends the connections still open to the database.
+        clean_up(async move {
+            if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+                let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        });
+    }
+}
+
+/// A message stream of one test: its own prefix, deleted when the test ends.
+pub struct TestStream {
+    pub prefix: String,
+}
+
+impl TestStream {
+    pub fn new() -> Self {
+        Self { prefix: format!("t{}", uuid::Uuid::new_v4().simple()) }
+    }
+}
+
+impl Default for TestStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestStream {
+    fn drop(&mut self) {
+        let stream = format!("{}_messages", self.prefix);
+        clean_up(async move {
+            if let Ok(client) = async_nats::connect(nats_url()).await {
+                let _ = async_nats::jetstream::new(client).delete_stream(&stream).await;
+            }
+        });
+    }
+}
+
+/// A persister running in this process until dropped or stopped.
+pub struct TestPersister {
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestPersister {
+    pub async fn start(db: &TestDatabase, stream: &TestStream) -> anyhow::Result<Self> {
+        let args = [
+            "chat-persister",
+            "--listen",
+            "127.0.0.1:0",
+            "--nats-url",
+            &nats_url(),
+            "--database-url",
+            &db.url,
+            "--stream-prefix",
+            &stream.prefix,
+            "--batch-size",
+            "100",
+            // A crashed persister's batch comes back to the others this soon.
+            "--ack-wait",
+            "2s",
+        ];
+        let persister = chat_persister::Persister::build(chat_persister::Cli::try_parse_from(args)?).await?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(persister.run_until(async move {
+            let _ = rx.await;
+        }));
+        Ok(Self { shutdown: Some(tx), task })
+    }
+
+    /// Ends it abruptly, as a crash would: nothing in hand is acknowledged.
+    pub fn crash(self) {
+        self.task.abort();
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await?
+    }
+}
+
+impl Drop for TestPersister {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -102,8 +189,8 @@ impl Drop for TestNode {
     }
 }
 
-/// Node arguments for a test against `db`, followed by `extra` flags.
-pub fn node_args(db: &TestDatabase, extra: &[&str]) -> Vec<String> {
+/// Node arguments for a test against `db` and `stream`, followed by `extra` flags.
+pub fn node_args(db: &TestDatabase, stream: &TestStream, extra: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
         "chat-node",
         "--listen",
@@ -116,6 +203,8 @@ pub fn node_args(db: &TestDatabase, extra: &[&str]) -> Vec<String> {
         &redis_url(),
         "--jwt-secret",
         JWT_SECRET,
+        "--stream-prefix",
+        &stream.prefix,
         // Cheap hashes keep the suite fast; the production cost is the default.
         "--argon2-memory-kib",
         "1024",
@@ -145,9 +234,12 @@ pub async fn start_node(args: Vec<String>) -> anyhow::Result<TestNode> {
 
 /// One database and one node on it, with a typed HTTP client.
 pub struct TestApp {
-    pub db: TestDatabase,
     pub node: TestNode,
     pub http: reqwest::Client,
+    pub extra_args: Vec<String>,
+    // Dropped last, after the node that uses them.
+    pub stream: TestStream,
+    pub db: TestDatabase,
 }
 
 /// What a call answered: the status and the JSON body (`Null` when empty).
@@ -182,8 +274,41 @@ impl TestApp {
 
     pub async fn spawn_with(extra: &[&str]) -> anyhow::Result<Self> {
         let db = TestDatabase::create().await?;
-        let node = start_node(node_args(&db, extra)).await?;
-        Ok(Self { db, node, http: reqwest::Client::new() })
+        let stream = TestStream::new();
+        let node = start_node(node_args(&db, &stream, extra)).await?;
+        let extra_args = extra.iter().map(|s| s.to_string()).collect();
+        Ok(Self { db, stream, node, http: reqwest::Client::new(), extra_args })
+    }
+
+    /// Another node of the same cluster.
+    pub async fn add_node(&self) -> anyhow::Result<TestNode> {
+        let extra: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
+        start_node(node_args(&self.db, &self.stream, &extra)).await
+    }
+
+    pub async fn start_persister(&self) -> anyhow::Result<TestPersister> {
+        TestPersister::start(&self.db, &self.stream).await
+    }
+
+    /// A WebSocket client of `node`, authenticated by query token.
+    pub async fn ws(&self, node: &TestNode, account: &Account, codec: ws::Codec) -> ws::WsClient {
+        ws::WsClient::connect(node.addr, Some(&account.access), codec).await.expect("a WebSocket connection")
+    }
+
+    /// Waits until PostgreSQL holds `count` messages of the room, or the wait ends.
+    pub async fn persisted(&self, room: &str, count: i64, wait: std::time::Duration) -> i64 {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let rows: i64 = sqlx::query_scalar("select count(*) from messages where room_id = $1::uuid")
+                .bind(room)
+                .fetch_one(&self.db.pool)
+                .await
+                .expect("counting messages");
+            if rows >= count || tokio::time::Instant::now() >= deadline {
+                return rows;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {

@@ -1,5 +1,6 @@
 //! PostgreSQL adapters (sqlx). Migrations live in the workspace's `migrations/` folder.
 
+mod messages;
 mod rooms;
 mod tokens;
 mod users;
@@ -11,6 +12,7 @@ use chat_shared::ports::{Probe, StoreError};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+pub use messages::PgMessageStore;
 pub use rooms::PgRoomStore;
 pub use tokens::PgRefreshTokenStore;
 pub use users::PgUserStore;

@@ -79,7 +79,7 @@ struct SummaryRow {
 
 /// Sequence numbers are u64 in the domain and bigint in PostgreSQL; JetStream sequences stay far
 /// below 2^63, and negatives never occur, so clamping only guards against corrupt rows.
-fn seq_from_db(seq: i64) -> Seq {
+pub(crate) fn seq_from_db(seq: i64) -> Seq {
     seq.max(0) as Seq
 }
 
@@ -190,7 +190,10 @@ impl RoomStore for PgRoomStore {
     async fn members(&self, room: RoomId) -> Result<Vec<Participant>, StoreError> {
         sqlx::query_as::<_, ParticipantRow>(&format!(
             "select {PARTICIPANT_COLUMNS} from participants p
-             where p.room_id = $1 and p.is_active order by p.joined_at, p.user_id"
+             where p.room_id = $1 and p.is_active
+             order by p.joined_at,
+                      case p.role when 'owner' then 0 when 'admin' then 1 else 2 end,
+                      p.user_id"
         ))
         .bind(room.as_uuid())
         .fetch_all(&self.pool)

@@ -2,7 +2,7 @@
 //! client, and nothing internal.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chat_shared::error::{Error, FieldErrors};
 use serde_json::{Map, Value, json};
@@ -15,6 +15,7 @@ pub enum ApiError {
     NotFound(String),
     Conflict(&'static str),
     PayloadTooLarge,
+    RateLimited,
     Unavailable(String),
     Internal,
 }
@@ -38,6 +39,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -51,6 +53,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::RateLimited => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal => "internal",
         }
@@ -62,6 +65,7 @@ impl ApiError {
             ApiError::Unauthorized(m) | ApiError::Forbidden(m) | ApiError::Conflict(m) => (*m).to_owned(),
             ApiError::NotFound(m) | ApiError::Unavailable(m) => m.clone(),
             ApiError::PayloadTooLarge => "the request body is too large".into(),
+            ApiError::RateLimited => "sending too fast; slow down".into(),
             ApiError::Internal => "internal error".into(),
         }
     }
@@ -105,7 +109,11 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), Json(json!({ "error": self.body() }))).into_response()
+        let mut response = (self.status(), Json(json!({ "error": self.body() }))).into_response();
+        if let ApiError::RateLimited = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

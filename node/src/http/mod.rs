@@ -2,7 +2,8 @@
 
 mod auth;
 pub mod error;
-mod extract;
+pub mod extract;
+mod messages;
 mod metrics;
 mod ops;
 mod rooms;
@@ -39,6 +40,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/rooms/{id}/members", get(rooms::members).post(rooms::add_member))
         .route("/rooms/{id}/members/{user_id}", axum::routing::delete(rooms::remove_member))
         .route("/rooms/{id}/read", post(rooms::mark_read))
+        .route("/rooms/{id}/messages", get(messages::history).post(messages::send))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));
 
@@ -47,6 +49,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/ws", get(crate::ws::upgrade))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::record))

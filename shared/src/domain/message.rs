@@ -18,6 +18,9 @@ impl Content {
         if raw.trim().is_empty() {
             return Err("must not be empty".into());
         }
+        if raw.contains('\0') {
+            return Err("must not contain NUL characters".into());
+        }
         if char_len(raw) > Self::MAX_CHARS {
             return Err(format!("must be at most {} characters", Self::MAX_CHARS));
         }
@@ -71,6 +74,9 @@ impl Metadata {
         match raw {
             None | Some(serde_json::Value::Null) => Ok(Self(None)),
             Some(serde_json::Value::Object(map)) => {
+                if map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)) {
+                    return Err("must not contain NUL characters".into());
+                }
                 let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
                 if size > Self::MAX_BYTES {
                     return Err(format!("must be at most {} bytes", Self::MAX_BYTES));
@@ -83,6 +89,17 @@ impl Metadata {
 
     pub fn as_object(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
         self.0.as_ref()
+    }
+}
+
+/// Whether a JSON value holds a NUL character anywhere, which JSON allows and PostgreSQL's
+/// text and jsonb do not: such a message could be acknowledged and then never stored.
+fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
     }
 }
 
@@ -131,6 +148,7 @@ mod tests {
         assert!(Content::parse("hi").is_ok());
         assert!(Content::parse(&"字".repeat(4000)).is_ok());
         assert!(Content::parse(&"x".repeat(4001)).is_err());
+        assert!(Content::parse("nul\0inside").is_err());
     }
 
     #[test]
@@ -149,6 +167,8 @@ mod tests {
         assert!(Metadata::parse(Some(json!([1, 2]))).is_err());
         assert!(Metadata::parse(Some(json!("text"))).is_err());
         assert!(Metadata::parse(Some(json!({"a": "x".repeat(4100)}))).is_err());
+        assert!(Metadata::parse(Some(json!({"a": ["ok", {"b": "nul\u{0}"}]}))).is_err());
+        assert!(Metadata::parse(Some(json!({"nul\u{0}key": 1}))).is_err());
     }
 
     #[test]

@@ -3,12 +3,16 @@
 
 mod clock;
 mod crypto;
+mod messages;
 mod rooms;
 mod tokens;
 mod users;
 
 pub use clock::{Clock, SystemClock};
 pub use crypto::{PasswordHasher, TokenError, TokenIssuer};
+pub use messages::{
+    Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog, MessageStore, PageQuery,
+};
 pub use rooms::{AddMemberOutcome, DirectRoomOutcome, RoomStore};
 pub use tokens::RefreshTokenStore;
 pub use users::{InsertUserError, UserStore};

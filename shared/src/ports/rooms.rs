@@ -32,7 +32,8 @@ pub trait RoomStore: Send + Sync {
     /// The user's membership, if active.
     async fn participant(&self, room: RoomId, user: UserId) -> Result<Option<Participant>, StoreError>;
 
-    /// Active participants, in the order they joined.
+    /// Active participants, in the order they joined (those who joined together: owner first,
+    /// then admins, then members).
     async fn members(&self, room: RoomId) -> Result<Vec<Participant>, StoreError>;
 
     async fn add_member(

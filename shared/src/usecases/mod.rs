@@ -1,10 +1,12 @@
 //! Use cases: each public method is one thing a client can ask for, with its rules.
 
 mod auth;
+mod messages;
 mod rooms;
 mod users;
 
 pub use auth::{AuthService, Registration, Session};
+pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay};
 pub use rooms::{NewRoom, RoomService};
 pub use users::UserService;
 

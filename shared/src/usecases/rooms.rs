@@ -99,6 +99,16 @@ impl RoomService {
         participant.map(|p| (room, p)).ok_or(Error::Forbidden("not a participant of this room"))
     }
 
+    /// The room, for following it live: participants join their rooms, and anyone who joins a
+    /// channel becomes its member.
+    pub async fn join(&self, actor: UserId, room_id: RoomId) -> Result<Room, Error> {
+        let (room, participant) = self.visible(actor, room_id).await?;
+        if participant.is_none() {
+            self.rooms.add_member(room_id, actor, Role::Member, self.clock.now()).await?;
+        }
+        Ok(room)
+    }
+
     /// Adds `target`. Owners and admins add to groups and channels; anyone may add themselves to
     /// a channel as a member; direct rooms take no new members. The flag is `false` when
     /// `target` was a member already.

@@ -8,9 +8,12 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
 use crate::domain::{AccessClaims, AccessToken, Password, PasswordHash, User, UserId, Username};
-use crate::memory::{ManualClock, MemoryRefreshTokenStore, MemoryRoomStore, MemoryUserStore};
-use crate::ports::{PasswordHasher, TokenError, TokenIssuer, UserStore};
-use crate::usecases::{AuthService, RoomService, UserService};
+use crate::memory::{
+    ManualClock, MemoryMessageLog, MemoryMessageStore, MemoryRefreshTokenStore, MemoryRoomStore,
+    MemoryUserStore,
+};
+use crate::ports::{MessageStore, PasswordHasher, TokenError, TokenIssuer, UserStore};
+use crate::usecases::{AuthService, MessageService, RoomService, UserService};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -55,11 +58,18 @@ pub(crate) struct Kit {
     pub user_store: Arc<MemoryUserStore>,
     pub auth: AuthService,
     pub users: UserService,
-    pub rooms: RoomService,
+    pub rooms: Arc<RoomService>,
+    pub log: Arc<MemoryMessageLog>,
+    pub store: Arc<MemoryMessageStore>,
+    pub messages: MessageService,
 }
 
 impl Kit {
     pub fn new() -> Self {
+        Self::with_max_replay(1000)
+    }
+
+    pub fn with_max_replay(max_replay: usize) -> Self {
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()));
         let issuer: Arc<dyn TokenIssuer> = Arc::new(PlainIssuer);
         let user_store = Arc::new(MemoryUserStore::default());
@@ -72,9 +82,21 @@ impl Kit {
             clock.clone(),
             Duration::days(30),
         );
+        let rooms = Arc::new(RoomService::new(room_store, user_store.clone(), clock.clone()));
+        let log = Arc::new(MemoryMessageLog::default());
+        let store = Arc::new(MemoryMessageStore::default());
         Kit {
             users: UserService::new(user_store.clone()),
-            rooms: RoomService::new(room_store, user_store.clone(), clock.clone()),
+            messages: MessageService::new(
+                rooms.clone(),
+                log.clone(),
+                store.clone(),
+                clock.clone(),
+                max_replay,
+            ),
+            rooms,
+            log,
+            store,
             clock,
             issuer,
             user_store,
@@ -92,5 +114,10 @@ impl Kit {
         };
         self.user_store.insert(&user, &PasswordHash::new("x".into())).await.unwrap();
         user.id
+    }
+
+    /// Moves everything in the log to the store, as the persister does.
+    pub async fn persist_all(&self) {
+        self.store.insert_batch(&self.log.all()).await.unwrap();
     }
 }

@@ -2,6 +2,8 @@
 
 mod auth;
 mod hostile;
+mod messaging;
 mod ops;
 mod rooms;
 mod users;
+mod ws_input;

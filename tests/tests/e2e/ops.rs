@@ -1,4 +1,4 @@
-use chat_tests::{TestApp, TestDatabase, node_args, start_node};
+use chat_tests::{TestApp, TestDatabase, TestStream, node_args, start_node};
 
 #[tokio::test]
 async fn health_and_readiness_answer_while_postgres_is_reachable() {
@@ -30,7 +30,8 @@ async fn every_response_carries_a_request_id() {
 #[tokio::test]
 async fn a_node_without_a_reachable_database_refuses_to_start_with_a_clear_error() {
     let db = TestDatabase::create().await.unwrap();
-    let mut args = node_args(&db, &[]);
+    let stream = TestStream::new();
+    let mut args = node_args(&db, &stream, &[]);
     let at = args.iter().position(|a| a == "--database-url").unwrap();
     args[at + 1] = "postgres://postgres@127.0.0.1:1/none".into();
     let err = start_node(args).await.err().expect("migrations cannot run without a database");

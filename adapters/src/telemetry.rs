@@ -1,4 +1,4 @@
-//! Logs, metrics and process signals.
+//! Logs, metrics and process signals, the same for every binary of the cluster.
 
 use std::sync::OnceLock;
 use std::time::Duration;

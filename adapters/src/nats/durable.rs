@@ -1,0 +1,244 @@
+//! The persister's durable pull consumer: every stored message, handed to one of the processes
+//! sharing the consumer's name, until one acknowledges it.
+
+use std::time::Duration;
+
+use async_nats::Subject;
+use async_nats::jetstream::consumer::{Consumer, pull};
+use async_nats::jetstream::message::Acker;
+use async_nats::jetstream::{self, AckKind};
+use bytes::Bytes;
+use futures::StreamExt;
+
+use super::NatsError;
+
+/// A durable consumer of every room; see [`NatsLog::durable_consumer`](super::NatsLog::durable_consumer).
+#[derive(Clone)]
+pub struct DurableConsumer {
+    consumer: Consumer<pull::Config>,
+    /// For `pending`, which needs no `&mut` through the stream (the consumer's own `info` does).
+    stream: jetstream::stream::Stream,
+}
+
+impl DurableConsumer {
+    pub(super) fn new(consumer: Consumer<pull::Config>, stream: jetstream::stream::Stream) -> Self {
+        Self { consumer, stream }
+    }
+
+    /// Up to `max` messages: at once if some are waiting, else the first that arrive within
+    /// `wait`, else none. Each must be acknowledged, or it comes back after the consumer's
+    /// `ack_wait`.
+    ///
+    /// Errors: [`NatsError::Unavailable`] when the pull request cannot be sent; `Other` when the
+    /// server refuses it (e.g. the consumer was deleted). Messages that arrived before a refusal
+    /// are returned rather than lost.
+    pub async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, NatsError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let mut batch = self.consumer.fetch().max_messages(max).expires(wait).messages().await?;
+        let mut deliveries = Vec::new();
+        while let Some(message) = batch.next().await {
+            match message {
+                Ok(message) => deliveries.push(Delivery::new(message)?),
+                Err(err) if deliveries.is_empty() => return Err(NatsError::Other(err)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "pull request ended early");
+                    break;
+                }
+            }
+        }
+        Ok(deliveries)
+    }
+
+    /// Messages not yet delivered to any process, the backlog a lag metric reports. Messages
+    /// delivered and not yet acknowledged are not counted.
+    pub async fn pending(&self) -> Result<u64, NatsError> {
+        let name = &self.consumer.cached_info().name;
+        Ok(self.stream.consumer_info(name).await?.num_pending)
+    }
+}
+
+/// One delivery of a stored message. Acknowledging is a fire-and-forget publish: a lost
+/// acknowledgement means one more delivery, so whatever handles it must be idempotent.
+pub struct Delivery {
+    /// The message's stream sequence, the same on every delivery.
+    pub stream_seq: u64,
+    /// How many times it has been delivered, this one included.
+    pub delivered: i64,
+    pub payload: Bytes,
+    subject: Subject,
+    acker: Acker,
+}
+
+impl Delivery {
+    fn new(message: jetstream::Message) -> Result<Self, NatsError> {
+        let info = message.info().map_err(NatsError::other)?;
+        let (stream_seq, delivered) = (info.stream_sequence, info.delivered);
+        let (message, acker) = message.split();
+        Ok(Self { stream_seq, delivered, payload: message.payload, subject: message.subject, acker })
+    }
+
+    /// The room the message was appended to (the last token of `{P}.msg.<room>`).
+    pub fn room(&self) -> &str {
+        self.subject.rsplit('.').next().unwrap_or_default()
+    }
+
+    /// Done with: never delivered again.
+    pub async fn ack(&self) -> Result<(), NatsError> {
+        self.acker.ack().await.map_err(NatsError::other)
+    }
+
+    /// Not handled now: delivered again after `delay` (at once for zero), up to the consumer's
+    /// `max_deliver`.
+    pub async fn nak(&self, delay: Duration) -> Result<(), NatsError> {
+        let delay = (!delay.is_zero()).then_some(delay);
+        self.acker.ack_with(AckKind::Nak(delay)).await.map_err(NatsError::other)
+    }
+
+    /// Never to be handled (a poison message): not delivered again, and not acknowledged either.
+    pub async fn term(&self) -> Result<(), NatsError> {
+        self.acker.ack_with(AckKind::Term).await.map_err(NatsError::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::super::NatsLog;
+    use super::super::testing::TestLog;
+    use super::*;
+
+    const ROOM: &str = "0195f4e2-8a7c-7d3e-9b1a-00000000000a";
+    const SHORT: Duration = Duration::from_millis(200);
+
+    async fn append_n(log: &NatsLog, n: usize) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        for i in 0..n {
+            let payload = Bytes::from(format!("m{i}"));
+            seqs.push(log.append(ROOM, &format!("id{i}"), payload).await.unwrap().seq);
+        }
+        seqs
+    }
+
+    async fn take_all(consumer: &DurableConsumer) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        loop {
+            let batch = consumer.fetch(10, SHORT).await.unwrap();
+            if batch.is_empty() {
+                return seqs;
+            }
+            for delivery in batch {
+                delivery.ack().await.unwrap();
+                seqs.push(delivery.stream_seq);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_tells_its_seq_room_and_payload() {
+        let log = TestLog::start().await;
+        let seqs = append_n(&log, 1).await;
+        let consumer = log.durable_consumer("persister", Duration::from_secs(30), 5).await.unwrap();
+
+        let deliveries = consumer.fetch(10, SHORT).await.unwrap();
+
+        assert_eq!(deliveries.len(), 1);
+        let delivery = &deliveries[0];
+        assert_eq!((delivery.stream_seq, delivery.delivered), (seqs[0], 1));
+        assert_eq!((delivery.room(), &delivery.payload[..]), (ROOM, &b"m0"[..]));
+    }
+
+    #[tokio::test]
+    async fn two_processes_sharing_a_durable_name_each_get_different_messages() {
+        let log = TestLog::start().await;
+        let other_process = log.connect_again().await;
+        let seqs = append_n(&log, 200).await;
+        let ack_wait = Duration::from_secs(30);
+        let first = log.durable_consumer("persister", ack_wait, 5).await.unwrap();
+        let second = other_process.durable_consumer("persister", ack_wait, 5).await.unwrap();
+
+        let (by_first, by_second) = tokio::join!(take_all(&first), take_all(&second));
+
+        assert!(!by_first.is_empty() && !by_second.is_empty(), "the work was not shared");
+        let all: BTreeSet<u64> = by_first.iter().chain(&by_second).copied().collect();
+        assert_eq!(all.len(), by_first.len() + by_second.len(), "a message came twice");
+        assert_eq!(all, seqs.into_iter().collect());
+    }
+
+    #[tokio::test]
+    async fn a_nakked_message_is_delivered_again() {
+        let log = TestLog::start().await;
+        let seqs = append_n(&log, 1).await;
+        let consumer = log.durable_consumer("persister", Duration::from_secs(30), 5).await.unwrap();
+        let delivery = consumer.fetch(1, SHORT).await.unwrap().pop().unwrap();
+
+        delivery.nak(Duration::ZERO).await.unwrap();
+
+        let again = consumer.fetch(1, Duration::from_secs(2)).await.unwrap().pop().unwrap();
+        assert_eq!((again.stream_seq, again.delivered), (seqs[0], 2));
+    }
+
+    #[tokio::test]
+    async fn a_terminated_message_is_not_delivered_again_unlike_an_unacknowledged_one() {
+        let log = TestLog::start().await;
+        let seqs = append_n(&log, 2).await;
+        let ack_wait = Duration::from_millis(500);
+        let consumer = log.durable_consumer("persister", ack_wait, 5).await.unwrap();
+        let deliveries = consumer.fetch(2, SHORT).await.unwrap();
+        assert_eq!(deliveries.len(), 2);
+
+        deliveries[0].term().await.unwrap();
+
+        let again = consumer.fetch(2, Duration::from_secs(2)).await.unwrap();
+        let again: Vec<(u64, i64)> = again.iter().map(|d| (d.stream_seq, d.delivered)).collect();
+        assert_eq!(again, [(seqs[1], 2)]);
+    }
+
+    #[tokio::test]
+    async fn a_message_is_not_delivered_after_max_deliver_attempts() {
+        let log = TestLog::start().await;
+        append_n(&log, 1).await;
+        let consumer = log.durable_consumer("persister", Duration::from_secs(30), 2).await.unwrap();
+        for _ in 0..2 {
+            let delivery = consumer.fetch(1, Duration::from_secs(2)).await.unwrap().pop().unwrap();
+            delivery.nak(Duration::ZERO).await.unwrap();
+        }
+
+        assert!(consumer.fetch(1, SHORT).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn pending_counts_the_messages_not_yet_delivered() {
+        let log = TestLog::start().await;
+        append_n(&log, 5).await;
+        let consumer = log.durable_consumer("persister", Duration::from_secs(30), 5).await.unwrap();
+        assert_eq!(consumer.pending().await.unwrap(), 5);
+
+        consumer.fetch(2, SHORT).await.unwrap();
+
+        assert_eq!(consumer.pending().await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_fetch_with_nothing_to_deliver_returns_empty_after_the_wait() {
+        let log = TestLog::start().await;
+        let consumer = log.durable_consumer("persister", Duration::from_secs(30), 5).await.unwrap();
+
+        let started = std::time::Instant::now();
+        let deliveries = consumer.fetch(10, SHORT).await.unwrap();
+
+        assert!(deliveries.is_empty());
+        assert!(started.elapsed() >= SHORT);
+    }
+
+    #[tokio::test]
+    async fn a_consumer_name_with_a_dot_is_rejected() {
+        let log = TestLog::start().await;
+
+        let result = log.durable_consumer("per.sister", Duration::from_secs(30), 5).await;
+
+        assert!(matches!(result, Err(NatsError::InvalidName { what: "consumer name", .. })));
+    }
+}

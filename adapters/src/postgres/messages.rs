@@ -1,0 +1,170 @@
+use async_trait::async_trait;
+use chat_shared::domain::{
+    ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId,
+};
+use chat_shared::ports::{MessageStore, PageQuery, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::rooms::{seq_from_db, seq_to_db};
+use super::{corrupt, store_error};
+
+#[derive(Clone)]
+pub struct PgMessageStore {
+    pool: PgPool,
+}
+
+impl PgMessageStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+const COLUMNS: &str = "id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at";
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: Uuid,
+    room_id: Uuid,
+    seq: i64,
+    sender_id: Uuid,
+    content: String,
+    kind: String,
+    metadata: Option<serde_json::Value>,
+    client_msg_id: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+
+    fn try_from(row: MessageRow) -> Result<Self, StoreError> {
+        Ok(Message {
+            id: MessageId::from_uuid(row.id),
+            room_id: RoomId::from_uuid(row.room_id),
+            seq: seq_from_db(row.seq),
+            sender_id: UserId::from_uuid(row.sender_id),
+            content: Content::parse(&row.content).map_err(|e| corrupt("content", e))?,
+            kind: MessageKind::parse(&row.kind).map_err(|e| corrupt("kind", e))?,
+            metadata: Metadata::parse(row.metadata).map_err(|e| corrupt("metadata", e))?,
+            client_msg_id: row
+                .client_msg_id
+                .map(|c| ClientMsgId::parse(&c))
+                .transpose()
+                .map_err(|e| corrupt("client_msg_id", e))?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[async_trait]
+impl MessageStore for PgMessageStore {
+    async fn insert_batch(&self, messages: &[Message]) -> Result<u64, StoreError> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let mut ids = Vec::with_capacity(messages.len());
+        let mut rooms = Vec::with_capacity(messages.len());
+        let mut seqs = Vec::with_capacity(messages.len());
+        let mut senders = Vec::with_capacity(messages.len());
+        let mut contents = Vec::with_capacity(messages.len());
+        let mut kinds = Vec::with_capacity(messages.len());
+        let mut metadata = Vec::with_capacity(messages.len());
+        let mut client_ids = Vec::with_capacity(messages.len());
+        let mut times = Vec::with_capacity(messages.len());
+        for m in messages {
+            ids.push(m.id.as_uuid());
+            rooms.push(m.room_id.as_uuid());
+            seqs.push(seq_to_db(m.seq));
+            senders.push(m.sender_id.as_uuid());
+            contents.push(m.content.as_str());
+            kinds.push(m.kind.as_str());
+            metadata.push(m.metadata.as_object().map(|o| serde_json::Value::Object(o.clone()).to_string()));
+            client_ids.push(m.client_msg_id.as_ref().map(ClientMsgId::as_str));
+            times.push(m.created_at);
+        }
+        // One statement for the whole batch; any unique key already taken (id, room and seq,
+        // room and client id) means the message is stored already, so it is skipped.
+        let done = sqlx::query(
+            "insert into messages
+                 (id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at)
+             select i, r, s, se, c, k, m::jsonb, cm, t
+             from unnest($1::uuid[], $2::uuid[], $3::int8[], $4::uuid[], $5::text[], $6::text[],
+                         $7::text[], $8::text[], $9::timestamptz[])
+                  as u (i, r, s, se, c, k, m, cm, t)
+             on conflict do nothing",
+        )
+        .bind(ids)
+        .bind(rooms)
+        .bind(seqs)
+        .bind(senders)
+        .bind(contents)
+        .bind(kinds)
+        .bind(metadata)
+        .bind(client_ids)
+        .bind(times)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn page(&self, room: RoomId, query: PageQuery) -> Result<Vec<Message>, StoreError> {
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let before = query.before.map(seq_to_db);
+        let rows = match query.after {
+            Some(after) => {
+                sqlx::query_as::<_, MessageRow>(&format!(
+                    "select {COLUMNS} from messages
+                     where room_id = $1 and seq > $2 and ($3::int8 is null or seq < $3)
+                     order by seq asc limit $4"
+                ))
+                .bind(room.as_uuid())
+                .bind(seq_to_db(after))
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query_as::<_, MessageRow>(&format!(
+                    "select {COLUMNS} from messages
+                     where room_id = $1 and ($2::int8 is null or seq < $2)
+                     order by seq desc limit $3"
+                ))
+                .bind(room.as_uuid())
+                .bind(before)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(store_error)?;
+        let mut messages = rows.into_iter().map(Message::try_from).collect::<Result<Vec<_>, _>>()?;
+        messages.sort_by_key(|m| m.seq);
+        Ok(messages)
+    }
+
+    async fn max_seq(&self, room: RoomId) -> Result<Seq, StoreError> {
+        let max: Option<i64> = sqlx::query_scalar("select max(seq) from messages where room_id = $1")
+            .bind(room.as_uuid())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(max.map_or(0, seq_from_db))
+    }
+
+    async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError> {
+        sqlx::query_as::<_, MessageRow>(&format!(
+            "select {COLUMNS} from messages where room_id = $1 and client_msg_id = $2"
+        ))
+        .bind(room.as_uuid())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?
+        .map(Message::try_from)
+        .transpose()
+    }
+}

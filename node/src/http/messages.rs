@@ -1,0 +1,101 @@
+//! `/rooms/{id}/messages`: history and sending over REST.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chat_shared::domain::{ClientMsgId, Content, Message, MessageKind, Metadata, RoomId, Seq};
+use chat_shared::error::FieldErrors;
+use chat_shared::ports::PageQuery;
+use chat_shared::usecases::{DEFAULT_PAGE, MAX_PAGE, NewMessage};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::extract::{ApiPath, AuthUser, JsonBody};
+use super::{reject_invalid, required};
+use crate::app::AppState;
+
+#[derive(Deserialize)]
+pub struct SendRequest {
+    content: Option<String>,
+    client_msg_id: Option<String>,
+    kind: Option<String>,
+    metadata: Option<serde_json::Value>,
+}
+
+impl SendRequest {
+    fn try_into_domain(self, room: RoomId) -> Result<NewMessage, ApiError> {
+        let mut fields = FieldErrors::default();
+        let content = required(&mut fields, "content", &self.content)
+            .and_then(|raw| fields.check("content", Content::parse(raw)));
+        let kind = match self.kind.as_deref() {
+            Some(raw) => fields.check("kind", MessageKind::parse(raw)),
+            None => Some(MessageKind::text()),
+        };
+        let client_msg_id = match self.client_msg_id.as_deref() {
+            Some(raw) => fields.check("client_msg_id", ClientMsgId::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let metadata = fields.check("metadata", Metadata::parse(self.metadata));
+        reject_invalid(fields)?;
+        match (content, kind, client_msg_id, metadata) {
+            (Some(content), Some(kind), Some(client_msg_id), Some(metadata)) => {
+                Ok(NewMessage { room, content, kind, metadata, client_msg_id })
+            }
+            _ => Err(ApiError::Internal),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct PageResponse {
+    messages: Vec<Message>,
+    has_more: bool,
+}
+
+/// Reads `before`, `after` and `limit` from a query string, naming what is malformed.
+pub fn page_query(params: &HashMap<String, String>) -> Result<PageQuery, ApiError> {
+    let mut fields = FieldErrors::default();
+    let mut seq = |name: &str| -> Option<Seq> {
+        let raw = params.get(name)?;
+        fields.check(name, raw.parse::<Seq>().map_err(|_| "must be a non-negative integer".to_owned()))
+    };
+    let before = seq("before");
+    let after = seq("after");
+    let limit = match params.get("limit") {
+        None => Some(DEFAULT_PAGE),
+        Some(raw) => fields.check(
+            "limit",
+            raw.parse::<usize>()
+                .ok()
+                .filter(|l| (1..=MAX_PAGE).contains(l))
+                .ok_or_else(|| format!("must be 1 to {MAX_PAGE}")),
+        ),
+    };
+    reject_invalid(fields)?;
+    Ok(PageQuery { before, after, limit: limit.unwrap_or(DEFAULT_PAGE) })
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(room): ApiPath<RoomId>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<PageResponse>, ApiError> {
+    let page = state.messages.history(caller, room, page_query(&params)?).await?;
+    Ok(Json(PageResponse { messages: page.messages, has_more: page.has_more }))
+}
+
+pub async fn send(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(room): ApiPath<RoomId>,
+    JsonBody(body): JsonBody<SendRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let request = body.try_into_domain(room)?;
+    let (message, duplicate) = state.messages.send(caller, request, false).await?;
+    let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(message)))
+}

@@ -1,0 +1,387 @@
+//! One WebSocket connection: reads client frames, runs them, and writes replies and the live
+//! messages of the rooms it joined, in seq order and without duplicates.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use bytes::Bytes;
+use chat_shared::domain::{RoomId, Seq, UserId};
+use chat_shared::error::FieldErrors;
+use chat_shared::ports::PageQuery;
+use chat_shared::protocol::{
+    ClientFrame, Codec, Command, ErrorBody, FrameError, SendCommand, ServerFrame, decode_client_frame,
+    encode, encode_reply,
+};
+use chat_shared::usecases::{DEFAULT_PAGE, NewMessage};
+use futures::stream::{FuturesUnordered, SplitSink};
+use futures::{SinkExt, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::close;
+use super::hub::{Outbound, Subscriber};
+use crate::app::AppState;
+use crate::http::error::ApiError;
+
+/// Limits of one connection.
+#[derive(Debug, Clone)]
+pub struct WsSettings {
+    pub max_frame_bytes: usize,
+    /// Frames a connection may have queued before it counts as too slow (closed with 4002).
+    pub outbound_queue: usize,
+    /// Sends per second; 0 = unlimited.
+    pub send_rate: u32,
+    pub send_burst: u32,
+    /// Sends of one connection awaiting their acknowledgement at once.
+    pub max_sends_in_flight: usize,
+}
+
+/// Malformed frames tolerated per window before the connection is closed with 1008.
+const MALFORMED_LIMIT: u32 = 10;
+const MALFORMED_WINDOW: Duration = Duration::from_secs(10);
+/// Sends refused by the rate limit, in a row, before the connection is closed with 4008.
+const RATE_STRIKES_LIMIT: u32 = 100;
+
+/// How long a closing connection waits for the client to confirm the close.
+const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+type Sink = SplitSink<WebSocket, WsMessage>;
+
+pub async fn run(
+    state: AppState,
+    socket: WebSocket,
+    codec: Codec,
+    user: UserId,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) {
+    let (sink, mut stream) = socket.split();
+    let (queue, mut inbox) = mpsc::channel(state.ws.outbound_queue.max(1));
+    let too_slow = CancellationToken::new();
+    let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+    let mut session = Session {
+        subscriber: Subscriber { id, codec, queue, too_slow: too_slow.clone() },
+        limiter: limiter(&state.ws),
+        state,
+        user,
+        sink,
+        joined: HashMap::new(),
+        malformed: (Instant::now(), 0),
+        rate_strikes: 0,
+    };
+    metrics::gauge!("chat_ws_connections").increment(1.0);
+    let mut sends = FuturesUnordered::new();
+    let mut expiry = Box::pin(tokio::time::sleep(until(expires_at, &session.state)));
+    let shutdown = session.state.shutdown.clone();
+
+    let ending: Option<(u16, &'static str)> = loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break Some((close::SERVICE_RESTART, "server restarting")),
+            () = too_slow.cancelled() => {
+                metrics::counter!("chat_ws_slow_consumer_closes_total").increment(1);
+                break Some((close::TOO_SLOW, "too slow; reconnect and join with since"));
+            }
+            () = &mut expiry => break Some((close::UNAUTHORIZED, "token expired")),
+            Some(reply) = sends.next(), if !sends.is_empty() => {
+                if session.write(reply).await.is_err() { break None; }
+            }
+            Some(Outbound::Message { room, seq, frame }) = inbox.recv() => {
+                if session.is_new(room, seq) && session.write(frame).await.is_err() { break None; }
+            }
+            incoming = stream.next() => {
+                let bytes = match incoming {
+                    None | Some(Ok(WsMessage::Close(_))) => break None,
+                    Some(Ok(WsMessage::Text(text))) => Bytes::from(text),
+                    Some(Ok(WsMessage::Binary(bytes))) => bytes,
+                    Some(Ok(_)) => continue,
+                    Some(Err(err)) => break too_big(&err).then_some((close::TOO_BIG, "frame too large")),
+                };
+                metrics::counter!("chat_ws_frames_in_total").increment(1);
+                match decode_client_frame(codec, &bytes) {
+                    Ok(frame) => match session.handle(frame, &mut sends, &mut expiry).await {
+                        Ok(()) => {}
+                        Err(Ending(code, reason)) => break Some((code, reason)),
+                    },
+                    Err(err) => {
+                        if let Some(ending) = session.malformed(err).await { break Some(ending); }
+                    }
+                }
+            }
+        }
+    };
+    // In-flight sends finish: their senders learn the outcome before the socket closes.
+    while let Some(reply) = sends.next().await {
+        let _ = session.write(reply).await;
+    }
+    for room in session.joined.keys() {
+        session.state.hub.unsubscribe(*room, id).await;
+    }
+    if let Some((code, reason)) = ending {
+        let _ = session.sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+        // Complete the closing handshake: reading until the client's close means the socket
+        // is not torn down with unread input, which would reset it and lose the close code.
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+            while let Some(Ok(frame)) = stream.next().await {
+                if matches!(frame, WsMessage::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    let _ = session.sink.close().await;
+    metrics::gauge!("chat_ws_connections").decrement(1.0);
+}
+
+struct Ending(u16, &'static str);
+
+struct Session {
+    state: AppState,
+    user: UserId,
+    subscriber: Subscriber,
+    sink: Sink,
+    /// Rooms this connection follows, each with the highest seq it has been given.
+    joined: HashMap<RoomId, Seq>,
+    limiter: Option<DefaultDirectRateLimiter>,
+    malformed: (Instant, u32),
+    rate_strikes: u32,
+}
+
+type SendFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Bytes> + Send>>;
+
+impl Session {
+    fn codec(&self) -> Codec {
+        self.subscriber.codec
+    }
+
+    /// Whether a live message is news to this connection, and if so marks it given.
+    fn is_new(&mut self, room: RoomId, seq: Seq) -> bool {
+        match self.joined.get_mut(&room) {
+            Some(mark) if seq > *mark => {
+                *mark = seq;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn write(&mut self, frame: Bytes) -> Result<(), axum::Error> {
+        if frame.is_empty() {
+            return Ok(());
+        }
+        metrics::counter!("chat_ws_frames_out_total").increment(1);
+        let message = match self.codec() {
+            Codec::Json => match Utf8Bytes::try_from(frame) {
+                Ok(text) => WsMessage::Text(text),
+                Err(_) => return Ok(()),
+            },
+            Codec::MsgPack => WsMessage::Binary(frame),
+        };
+        self.sink.send(message).await
+    }
+
+    async fn handle(
+        &mut self,
+        frame: ClientFrame,
+        sends: &mut FuturesUnordered<SendFuture>,
+        expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
+    ) -> Result<(), Ending> {
+        let id = frame.id;
+        metrics::counter!("chat_ws_commands_total", "type" => frame.command.name()).increment(1);
+        let result: Result<Value, ApiError> = match frame.command {
+            Command::Join { room, since } => self.join(room, since).await,
+            Command::Leave { room } => {
+                if self.joined.remove(&room).is_some() {
+                    self.state.hub.unsubscribe(room, self.subscriber.id).await;
+                }
+                Ok(json!({}))
+            }
+            Command::Send(send) => {
+                if !self.allow_send() {
+                    self.rate_strikes += 1;
+                    metrics::counter!("chat_ws_rate_limited_total").increment(1);
+                    if self.rate_strikes >= RATE_STRIKES_LIMIT {
+                        return Err(Ending(close::RATE_LIMITED, "sending too fast"));
+                    }
+                    Err(ApiError::RateLimited)
+                } else {
+                    self.rate_strikes = 0;
+                    if sends.len() >= self.state.ws.max_sends_in_flight
+                        && let Some(reply) = sends.next().await
+                    {
+                        let _ = self.write(reply).await;
+                    }
+                    sends.push(self.send(id, send));
+                    return Ok(());
+                }
+            }
+            Command::History { room, before, after, limit } => {
+                let query = PageQuery { before, after, limit: limit.map_or(DEFAULT_PAGE, |l| l as usize) };
+                let page = if self.joined.contains_key(&room) {
+                    self.state.messages.page(room, query).await
+                } else {
+                    self.state.messages.history(self.user, room, query).await
+                };
+                page.map(|p| json!({ "messages": p.messages, "has_more": p.has_more }))
+                    .map_err(ApiError::from)
+            }
+            Command::Read { room, seq } => self
+                .state
+                .rooms
+                .mark_read(self.user, room, seq)
+                .await
+                .map(|_| json!({}))
+                .map_err(ApiError::from),
+            Command::Typing { .. } => {
+                Err(ApiError::Unavailable("typing indicators are not available yet".into()))
+            }
+            Command::Ping => {
+                if let Some(id) = id {
+                    let _ = self.write(reply_ok(self.codec(), id, json!({}))).await;
+                }
+                let _ = self.write(encode(self.codec(), &ServerFrame::Pong)).await;
+                return Ok(());
+            }
+            Command::Auth { token } => match super::authenticate(&self.state, &token).await {
+                Some((user, expires_at)) if user == self.user => {
+                    expiry.as_mut().reset(tokio::time::Instant::now() + until(expires_at, &self.state));
+                    Ok(json!({}))
+                }
+                _ => return Err(Ending(close::UNAUTHORIZED, "invalid or expired token")),
+            },
+        };
+        let frame = match (id, result) {
+            (Some(id), Ok(value)) => reply_ok(self.codec(), id, value),
+            (Some(id), Err(err)) => reply_err(self.codec(), id, &err),
+            (None, Ok(_)) => return Ok(()),
+            (None, Err(err)) => error_frame(self.codec(), &err),
+        };
+        let _ = self.write(frame).await;
+        Ok(())
+    }
+
+    /// Subscribes first and reads afterwards, so nothing stored in between is missed; what
+    /// both deliver is dropped by seq.
+    async fn join(&mut self, room: RoomId, since: Option<Seq>) -> Result<Value, ApiError> {
+        let room_info = self.state.rooms.join(self.user, room).await?;
+        let newly = !self.joined.contains_key(&room);
+        if newly {
+            self.state
+                .hub
+                .subscribe(room, self.subscriber.clone())
+                .await
+                .map_err(chat_shared::error::Error::from)?;
+            self.joined.insert(room, Seq::MAX);
+        }
+        let read = match since {
+            Some(since) => self.state.messages.replay(room, since).await.map(|r| (r.messages, r.recovered)),
+            None => {
+                let query = PageQuery { before: None, after: None, limit: DEFAULT_PAGE };
+                self.state.messages.page(room, query).await.map(|p| (p.messages, true))
+            }
+        };
+        let (messages, recovered) = match read {
+            Ok(read) => read,
+            Err(err) => {
+                if newly {
+                    self.joined.remove(&room);
+                    self.state.hub.unsubscribe(room, self.subscriber.id).await;
+                }
+                return Err(err.into());
+            }
+        };
+        let newest = messages.last().map(|m| m.seq).unwrap_or(0).max(since.unwrap_or(0));
+        // Until now live messages were held back (mark at MAX); from here on only those after
+        // the replay pass.
+        self.joined.insert(room, newest);
+        metrics::gauge!("chat_ws_joined_rooms").increment(if newly { 1.0 } else { 0.0 });
+        Ok(json!({ "room": room_info, "online": [], "messages": messages, "recovered": recovered }))
+    }
+
+    fn send(&self, id: Option<u64>, send: SendCommand) -> SendFuture {
+        let state = self.state.clone();
+        let codec = self.codec();
+        let user = self.user;
+        let joined = self.joined.contains_key(&send.room);
+        Box::pin(async move {
+            let request = NewMessage {
+                room: send.room,
+                content: send.content,
+                kind: send.kind,
+                metadata: send.metadata,
+                client_msg_id: send.client_msg_id,
+            };
+            let result = state.messages.send(user, request, joined).await.map_err(ApiError::from);
+            match (id, result) {
+                (Some(id), Ok((message, _))) => reply_ok(codec, id, json!({ "message": message })),
+                (Some(id), Err(err)) => reply_err(codec, id, &err),
+                (None, Ok(_)) => Bytes::new(),
+                (None, Err(err)) => error_frame(codec, &err),
+            }
+        })
+    }
+
+    fn allow_send(&self) -> bool {
+        self.limiter.as_ref().is_none_or(|l| l.check().is_ok())
+    }
+
+    /// Answers a frame that could not be parsed; too many in a short time end the connection.
+    async fn malformed(&mut self, err: FrameError) -> Option<(u16, &'static str)> {
+        metrics::counter!("chat_ws_malformed_frames_total").increment(1);
+        let (since, count) = &mut self.malformed;
+        if since.elapsed() > MALFORMED_WINDOW {
+            *since = Instant::now();
+            *count = 0;
+        }
+        *count += 1;
+        if *count > MALFORMED_LIMIT {
+            return Some((close::POLICY, "too many malformed frames"));
+        }
+        let frame = encode(self.codec(), &err.into_frame());
+        let _ = self.write(frame).await;
+        None
+    }
+}
+
+fn limiter(settings: &WsSettings) -> Option<DefaultDirectRateLimiter> {
+    let rate = NonZeroU32::new(settings.send_rate)?;
+    let burst = NonZeroU32::new(settings.send_burst.max(settings.send_rate)).unwrap_or(rate);
+    Some(RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
+}
+
+fn until(expires_at: chrono::DateTime<chrono::Utc>, state: &AppState) -> Duration {
+    (expires_at - state.clock.now()).to_std().unwrap_or(Duration::ZERO)
+}
+
+/// tungstenite reports a frame or message over the limit as a capacity error.
+fn too_big(err: &axum::Error) -> bool {
+    let text = err.to_string();
+    text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big")
+}
+
+fn reply_ok(codec: Codec, id: u64, result: Value) -> Bytes {
+    encode_reply(codec, id, &result)
+}
+
+fn error_body(err: &ApiError) -> ErrorBody {
+    let fields = match err {
+        ApiError::InvalidInput { fields, .. } => fields.clone(),
+        _ => FieldErrors::default(),
+    };
+    ErrorBody { code: err.code(), message: err.message(), fields }
+}
+
+fn reply_err(codec: Codec, id: u64, err: &ApiError) -> Bytes {
+    encode(codec, &ServerFrame::reply_err(id, error_body(err)))
+}
+
+fn error_frame(codec: Codec, err: &ApiError) -> Bytes {
+    encode(codec, &ServerFrame::Error { error: error_body(err) })
+}

@@ -1,0 +1,153 @@
+//! The persister: a durable consumer of the message stream that writes each message to
+//! PostgreSQL exactly once, in batches, acknowledging only what is committed.
+
+mod consume;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chat_adapters::config::StreamArgs;
+use chat_adapters::nats::{DurableConsumer, NatsLog};
+use chat_adapters::postgres::{self, PgMessageStore, PgProbe};
+use chat_adapters::telemetry;
+use chat_shared::ports::Probe;
+use clap::Parser;
+use tokio::net::TcpListener;
+
+pub use consume::ConsumeSettings;
+
+#[derive(Debug, Parser)]
+#[command(name = "chat-persister", version, about = "Writes the chat message stream to PostgreSQL")]
+pub struct Cli {
+    /// Address for /healthz, /readyz and /metrics.
+    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+
+    /// Name of this persister in logs and metrics [default: generated].
+    #[arg(long, env = "CHAT_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// NATS server(s), comma separated.
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: String,
+
+    /// PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+
+    #[command(flatten)]
+    pub stream: StreamArgs,
+
+    /// Durable consumer name; persisters with the same name share the work.
+    #[arg(long, env = "CHAT_PERSISTER_CONSUMER", default_value = "persister")]
+    pub consumer: String,
+
+    /// Most messages written in one transaction.
+    #[arg(long, env = "CHAT_PERSISTER_BATCH", default_value_t = 500)]
+    pub batch_size: usize,
+
+    /// How long a fetch waits for a batch to fill.
+    #[arg(long, env = "CHAT_PERSISTER_FETCH_WAIT", default_value = "50ms", value_parser = humantime::parse_duration)]
+    pub fetch_wait: Duration,
+
+    /// How long a fetched message may stay unacknowledged before the stream hands it to another
+    /// persister: how soon a crashed persister's batch is written by the others.
+    #[arg(long, env = "CHAT_PERSISTER_ACK_WAIT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub ack_wait: Duration,
+
+    /// PostgreSQL connections in the pool.
+    #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 4)]
+    pub db_max_connections: u32,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "CHAT_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+pub struct Persister {
+    listener: TcpListener,
+    consumer: DurableConsumer,
+    store: Arc<PgMessageStore>,
+    probes: Arc<Vec<Arc<dyn Probe>>>,
+    settings: ConsumeSettings,
+}
+
+impl Persister {
+    pub async fn build(cli: Cli) -> anyhow::Result<Self> {
+        let pool = postgres::connect_lazy(&cli.database_url, cli.db_max_connections)
+            .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;
+        postgres::migrate(&pool).await.context("applying database migrations")?;
+        let nats = NatsLog::connect(&cli.nats_url, &cli.stream.stream_prefix, cli.stream.settings())
+            .await
+            .context("connecting to NATS (--nats-url)")?;
+        // Unlimited deliveries: a message is only ever dropped deliberately (poison), never
+        // because PostgreSQL was down longer than some retry budget.
+        let consumer = nats
+            .durable_consumer(&cli.consumer, cli.ack_wait, -1)
+            .await
+            .context("creating the durable consumer")?;
+        let probes: Vec<Arc<dyn Probe>> = vec![Arc::new(PgProbe(pool.clone())), Arc::new(nats.probe())];
+        let listener = TcpListener::bind(cli.listen)
+            .await
+            .with_context(|| format!("binding {} (--listen)", cli.listen))?;
+        let node_id = cli.node_id.clone().unwrap_or_else(|| "persister".into());
+        tracing::info!(node_id, consumer = %cli.consumer, "persister ready");
+        Ok(Self {
+            listener,
+            consumer,
+            store: Arc::new(PgMessageStore::new(pool)),
+            probes: Arc::new(probes),
+            settings: ConsumeSettings { batch_size: cli.batch_size.max(1), fetch_wait: cli.fetch_wait },
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Consumes until `shutdown` resolves; the batch in hand is finished first.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let router = Router::new()
+            .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(|| async { telemetry::metrics_handle().render() }))
+            .with_state(self.probes.clone());
+        let mut http_stop = stop_rx.clone();
+        let http = tokio::spawn(
+            axum::serve(self.listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = http_stop.wait_for(|stop| *stop).await;
+                })
+                .into_future(),
+        );
+        let consuming = tokio::spawn(consume::run(self.consumer, self.store, self.settings, stop_rx));
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        consuming.await.context("the consumer task failed")?;
+        let _ = http.await;
+        tracing::info!("persister stopped");
+        Ok(())
+    }
+}
+
+async fn readyz(State(probes): State<Arc<Vec<Arc<dyn Probe>>>>) -> Response {
+    let checks =
+        probes.iter().map(|p| async move { p.check().await.err().map(|why| format!("{}: {why}", p.name())) });
+    let failures: Vec<String> = futures::future::join_all(checks).await.into_iter().flatten().collect();
+    if failures.is_empty() {
+        Json(serde_json::json!({ "status": "ready" })).into_response()
+    } else {
+        let body = serde_json::json!({ "error": { "code": "unavailable", "message": failures.join("; ") } });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    }
+}

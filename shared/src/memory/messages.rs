@@ -1,0 +1,169 @@
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use tokio::sync::broadcast;
+
+use crate::domain::{ClientMsgId, Message, MessageId, RoomId, Seq};
+use crate::ports::{
+    Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog, MessageStore, PageQuery, StoreError,
+};
+
+/// How many live messages a slow in-process subscriber may fall behind before it skips some
+/// (and, seeing the gap, reads them back from the log).
+const LIVE_BUFFER: usize = 4096;
+
+/// An in-process message log with a live feed: seqs are global and increasing, like a stream's.
+#[derive(Default)]
+pub struct MemoryMessageLog {
+    state: Mutex<LogState>,
+}
+
+#[derive(Default)]
+struct LogState {
+    messages: BTreeMap<Seq, Message>,
+    last_seq: Seq,
+    last_by_room: HashMap<RoomId, Seq>,
+    dedup: HashMap<String, Seq>,
+    live: HashMap<RoomId, broadcast::Sender<LiveMessage>>,
+}
+
+impl MemoryMessageLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets every dedup key, as a log does when its duplicate window passes.
+    pub fn forget_dedup_keys(&self) {
+        self.lock().dedup.clear();
+    }
+
+    /// Every message held, ascending: what a persister would consume.
+    pub fn all(&self) -> Vec<Message> {
+        self.lock().messages.values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl MessageLog for MemoryMessageLog {
+    async fn append(&self, message: &Message, dedup_key: &str) -> Result<Appended, LogError> {
+        let mut state = self.lock();
+        if let Some(seq) = state.dedup.get(dedup_key) {
+            return Ok(Appended::Duplicate(*seq));
+        }
+        state.last_seq += 1;
+        let seq = state.last_seq;
+        let stored = Message { seq, ..message.clone() };
+        let previous_seq = state.last_by_room.insert(stored.room_id, seq).unwrap_or(0);
+        state.dedup.insert(dedup_key.to_owned(), seq);
+        state.messages.insert(seq, stored.clone());
+        if let Some(live) = state.live.get(&stored.room_id) {
+            // No receivers is fine: nobody watches the room right now.
+            let _ = live.send(LiveMessage { message: stored, previous_seq });
+        }
+        Ok(Appended::New(seq))
+    }
+
+    async fn get(&self, seq: Seq) -> Result<Option<Message>, LogError> {
+        Ok(self.lock().messages.get(&seq).cloned())
+    }
+
+    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError> {
+        let state = self.lock();
+        let range = state.messages.range(after.saturating_add(1)..);
+        Ok(range.map(|(_, m)| m).filter(|m| m.room_id == room).take(limit).cloned().collect())
+    }
+}
+
+#[async_trait]
+impl LiveFeed for MemoryMessageLog {
+    async fn subscribe(&self, room: RoomId) -> Result<LiveStream, LogError> {
+        let receiver = {
+            let mut state = self.lock();
+            state.live.retain(|_, sender| sender.receiver_count() > 0);
+            state.live.entry(room).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).subscribe()
+        };
+        let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(live) => return Some((live, receiver)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        Ok(Box::pin(stream))
+    }
+}
+
+/// An in-process message store with the same uniqueness rules as the database's.
+#[derive(Default)]
+pub struct MemoryMessageStore {
+    state: Mutex<StoreState>,
+}
+
+#[derive(Default)]
+struct StoreState {
+    by_room: HashMap<RoomId, BTreeMap<Seq, Message>>,
+    ids: HashSet<MessageId>,
+    client_ids: HashMap<(RoomId, ClientMsgId), Seq>,
+}
+
+impl MemoryMessageStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, StoreState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl MessageStore for MemoryMessageStore {
+    async fn insert_batch(&self, messages: &[Message]) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let mut inserted = 0;
+        for m in messages {
+            let client_key = m.client_msg_id.clone().map(|c| (m.room_id, c));
+            let taken = state.ids.contains(&m.id)
+                || state.by_room.get(&m.room_id).is_some_and(|r| r.contains_key(&m.seq))
+                || client_key.as_ref().is_some_and(|k| state.client_ids.contains_key(k));
+            if taken {
+                continue;
+            }
+            state.ids.insert(m.id);
+            if let Some(key) = client_key {
+                state.client_ids.insert(key, m.seq);
+            }
+            state.by_room.entry(m.room_id).or_default().insert(m.seq, m.clone());
+            inserted += 1;
+        }
+        Ok(inserted)
+    }
+
+    async fn page(&self, room: RoomId, query: PageQuery) -> Result<Vec<Message>, StoreError> {
+        let state = self.lock();
+        let Some(messages) = state.by_room.get(&room) else { return Ok(Vec::new()) };
+        let low = query.after.map_or(0, |a| a.saturating_add(1));
+        let high = query.before.unwrap_or(Seq::MAX);
+        if low >= high {
+            return Ok(Vec::new());
+        }
+        let range = messages.range(low..high).map(|(_, m)| m.clone());
+        let mut page: Vec<Message> = if query.after.is_some() {
+            range.take(query.limit).collect()
+        } else {
+            range.rev().take(query.limit).collect()
+        };
+        page.sort_by_key(|m| m.seq);
+        Ok(page)
+    }
+
+    async fn max_seq(&self, room: RoomId) -> Result<Seq, StoreError> {
+        let state = self.lock();
+        Ok(state.by_room.get(&room).and_then(|r| r.keys().next_back().copied()).unwrap_or(0))
+    }
+
+    async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError> {
+        let state = self.lock();
+        let seq = state.client_ids.get(&(room, id.clone()));
+        Ok(seq.and_then(|seq| state.by_room.get(&room)?.get(seq).cloned()))
+    }
+}

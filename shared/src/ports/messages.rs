@@ -1,0 +1,97 @@
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use futures::Stream;
+
+use super::{BoxError, StoreError};
+use crate::domain::{ClientMsgId, Message, RoomId, Seq};
+
+/// The failure of the message log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The log cannot be reached or did not confirm in time; the message may or may not have
+    /// been stored, so the sender must retry with the same `client_msg_id`.
+    #[error("message log unavailable")]
+    Unavailable(#[source] BoxError),
+    #[error("message log failure")]
+    Other(#[source] BoxError),
+}
+
+impl From<LogError> for crate::error::Error {
+    fn from(err: LogError) -> Self {
+        match err {
+            LogError::Unavailable(source) => crate::error::Error::Unavailable(source),
+            LogError::Other(source) => crate::error::Error::Internal(source),
+        }
+    }
+}
+
+/// What appending did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored under this new seq.
+    New(Seq),
+    /// A message with the same dedup key was stored already, under this seq.
+    Duplicate(Seq),
+}
+
+/// The durable, ordered log every message passes through before it is acknowledged: JetStream
+/// in a cluster. Its seq is the message's seq: strictly increasing within a room.
+#[async_trait]
+pub trait MessageLog: Send + Sync {
+    /// Stores `message` (its `seq` is ignored) durably and returns the seq it got. A second
+    /// append with the same `dedup_key` within the log's window stores nothing and returns the
+    /// first one's seq. Many appends may be in flight at once.
+    async fn append(&self, message: &Message, dedup_key: &str) -> Result<Appended, LogError>;
+
+    /// The message stored under `seq`, if the log still holds it.
+    async fn get(&self, seq: Seq) -> Result<Option<Message>, LogError>;
+
+    /// The room's messages with a seq above `after`, ascending, at most `limit`.
+    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError>;
+}
+
+/// A message as the live feed hands it over, with the seq of the room's message before it so a
+/// subscriber can tell when it missed one.
+#[derive(Debug, Clone)]
+pub struct LiveMessage {
+    pub message: Message,
+    /// Seq of the room's previous message in the log; 0 when there was none.
+    pub previous_seq: Seq,
+}
+
+pub type LiveStream = Pin<Box<dyn Stream<Item = LiveMessage> + Send>>;
+
+/// Messages of one room as they are stored, pushed to every node that subscribes. Delivery
+/// may skip messages under pressure; `previous_seq` reveals the gap, and the log fills it.
+#[async_trait]
+pub trait LiveFeed: Send + Sync {
+    /// Starts receiving the room's new messages. Dropping the stream ends the subscription.
+    async fn subscribe(&self, room: RoomId) -> Result<LiveStream, LogError>;
+}
+
+/// Which page of a room's history: messages with `after < seq < before`, at most `limit`.
+/// With `after` the page starts right above it and reads forward; otherwise it ends right below
+/// `before` (or at the newest message) and reads backward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageQuery {
+    pub before: Option<Seq>,
+    pub after: Option<Seq>,
+    pub limit: usize,
+}
+
+/// Messages at rest (PostgreSQL in a cluster), written by the persister.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Writes a batch in one transaction. Idempotent: a message whose id, (room, seq) or
+    /// (room, client_msg_id) is stored already is skipped. Returns how many were new.
+    async fn insert_batch(&self, messages: &[Message]) -> Result<u64, StoreError>;
+
+    /// Up to `query.limit` messages of the page, ascending by seq.
+    async fn page(&self, room: RoomId, query: PageQuery) -> Result<Vec<Message>, StoreError>;
+
+    /// The highest stored seq of the room; 0 when none.
+    async fn max_seq(&self, room: RoomId) -> Result<Seq, StoreError>;
+
+    async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError>;
+}

@@ -1,0 +1,398 @@
+//! Frames the server sends, each encoded once into shareable bytes.
+
+use bytes::Bytes;
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use super::{Codec, FrameError};
+use crate::domain::{Message, RoomId, Seq, UserId};
+use crate::error::FieldErrors;
+
+/// A frame from the server. Serializes as an object whose `type` is the variant's name in
+/// snake case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// The one answer to a client frame that had an `id`.
+    Reply(Reply),
+    /// A room's message. Fan-out should use [`encode_message_frame`], which skips the clone.
+    Message {
+        message: Message,
+    },
+    Presence {
+        room: RoomId,
+        user_id: UserId,
+        state: PresenceState,
+    },
+    Typing {
+        room: RoomId,
+        user_id: UserId,
+    },
+    Read {
+        room: RoomId,
+        user_id: UserId,
+        seq: Seq,
+    },
+    Member {
+        room: RoomId,
+        user_id: UserId,
+        change: MemberChange,
+    },
+    /// A failure of a frame that had no `id`, or that could not be read at all.
+    Error {
+        error: ErrorBody,
+    },
+    Pong,
+}
+
+impl ServerFrame {
+    /// `{"type": "reply", "id", "ok": true, ...result}`.
+    pub fn reply_ok(id: u64, result: Map<String, Value>) -> Self {
+        ServerFrame::Reply(Reply { id, outcome: Ok(result) })
+    }
+
+    /// `{"type": "reply", "id", "ok": false, "error": {...}}`.
+    pub fn reply_err(id: u64, error: ErrorBody) -> Self {
+        ServerFrame::Reply(Reply { id, outcome: Err(error) })
+    }
+}
+
+/// A reply: on success the result's fields sit beside `type`, `id` and `ok` (so they must not
+/// use those names), on failure an `error` does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub id: u64,
+    pub outcome: Result<Map<String, Value>, ErrorBody>,
+}
+
+impl Serialize for Reply {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The enclosing `ServerFrame` adds `type`.
+        match &self.outcome {
+            Ok(result) => ReplyOkFields { id: self.id, ok: true, result }.serialize(serializer),
+            Err(error) => ReplyErrFields { id: self.id, ok: false, error }.serialize(serializer),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ReplyOkFields<'a, R: ?Sized> {
+    id: u64,
+    ok: bool,
+    #[serde(flatten)]
+    result: &'a R,
+}
+
+#[derive(Serialize)]
+struct ReplyErrFields<'a> {
+    id: u64,
+    ok: bool,
+    error: &'a ErrorBody,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PresenceState {
+    Online,
+    Offline,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberChange {
+    Added,
+    Removed,
+}
+
+/// `{"code", "message", "fields"?}`: the error object of replies and `error` frames, the same
+/// as REST's. `fields` is left out when empty.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ErrorBody {
+    /// One of the contract's codes (`invalid_input`, `forbidden`, ...).
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "FieldErrors::is_empty", serialize_with = "field_map")]
+    pub fields: FieldErrors,
+}
+
+impl ErrorBody {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        ErrorBody { code, message: message.into(), fields: FieldErrors::default() }
+    }
+
+    pub fn invalid_input(message: impl Into<String>, fields: FieldErrors) -> Self {
+        ErrorBody { code: "invalid_input", message: message.into(), fields }
+    }
+
+    /// What is sent when a frame could not be encoded: nothing about why.
+    fn internal() -> Self {
+        ErrorBody::new("internal", "internal error")
+    }
+}
+
+impl From<FrameError> for ErrorBody {
+    fn from(err: FrameError) -> Self {
+        ErrorBody { code: err.code.as_str(), message: err.message, fields: err.fields }
+    }
+}
+
+impl FrameError {
+    /// The answer to a refused frame: a failed `reply` when its id is known, else an `error`.
+    pub fn into_frame(self) -> ServerFrame {
+        match self.id {
+            Some(id) => ServerFrame::reply_err(id, self.into()),
+            None => ServerFrame::Error { error: self.into() },
+        }
+    }
+}
+
+fn field_map<S: Serializer>(fields: &FieldErrors, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(fields.iter())
+}
+
+/// Encodes a frame for one codec.
+pub fn encode(codec: Codec, frame: &ServerFrame) -> Bytes {
+    let reply_id = match frame {
+        ServerFrame::Reply(reply) => Some(reply.id),
+        _ => None,
+    };
+    codec.to_vec(frame).map(Bytes::from).unwrap_or_else(|_| encode_failure(codec, reply_id))
+}
+
+/// Encodes `{"type": "message", "message": ...}` straight from a borrowed message, the same
+/// bytes as `encode(codec, &ServerFrame::Message { .. })` without cloning it. Fan-out calls this
+/// once per codec and hands every recipient a clone of the `Bytes`.
+pub fn encode_message_frame(codec: Codec, message: &Message) -> Bytes {
+    #[derive(Serialize)]
+    struct MessageFrame<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        message: &'a Message,
+    }
+    codec
+        .to_vec(&MessageFrame { kind: "message", message })
+        .map(Bytes::from)
+        .unwrap_or_else(|_| encode_failure(codec, None))
+}
+
+/// Encodes a successful reply whose result is any value that serializes as a struct or map, its
+/// fields flattened beside `type`, `id` and `ok`, without first building a `serde_json::Value`.
+/// A result of any other shape becomes a failed reply (`internal`), so the id still gets exactly
+/// one answer.
+pub fn encode_reply<R: Serialize + ?Sized>(codec: Codec, id: u64, result: &R) -> Bytes {
+    #[derive(Serialize)]
+    struct ReplyOkFrame<'a, R: ?Sized> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        id: u64,
+        ok: bool,
+        #[serde(flatten)]
+        result: &'a R,
+    }
+    let frame = ReplyOkFrame { kind: "reply", id, ok: true, result };
+    codec.to_vec(&frame).map(Bytes::from).unwrap_or_else(|_| encode_failure(codec, Some(id)))
+}
+
+/// Only a reply result that is not an object can fail to encode; the client still learns that
+/// its request got an answer.
+fn encode_failure(codec: Codec, reply_id: Option<u64>) -> Bytes {
+    let frame = match reply_id {
+        Some(id) => ServerFrame::reply_err(id, ErrorBody::internal()),
+        None => ServerFrame::Error { error: ErrorBody::internal() },
+    };
+    codec.to_vec(&frame).map(Bytes::from).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::{ClientMsgId, Content, MessageId, MessageKind, Metadata};
+    use crate::protocol::decode_client_frame;
+
+    fn message() -> Message {
+        Message {
+            id: MessageId::generate(),
+            room_id: RoomId::generate(),
+            seq: 42,
+            sender_id: UserId::generate(),
+            content: Content::parse("hello").unwrap(),
+            kind: MessageKind::text(),
+            metadata: Metadata::parse(Some(json!({"k": [1, "two"]}))).unwrap(),
+            client_msg_id: Some(ClientMsgId::parse("c-1").unwrap()),
+            created_at: DateTime::from_timestamp(1_700_000_000, 123_000_000).unwrap(),
+        }
+    }
+
+    fn message_json(m: &Message) -> Value {
+        json!({
+            "id": m.id.to_string(), "room_id": m.room_id.to_string(), "seq": 42,
+            "sender_id": m.sender_id.to_string(), "content": "hello", "kind": "text",
+            "metadata": {"k": [1, "two"]}, "client_msg_id": "c-1",
+            "created_at": "2023-11-14T22:13:20.123Z"
+        })
+    }
+
+    fn as_json(bytes: &Bytes) -> Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    fn as_msgpack(bytes: &Bytes) -> Value {
+        rmp_serde::from_slice(bytes).unwrap()
+    }
+
+    fn invalid_room() -> FieldErrors {
+        let mut fields = FieldErrors::default();
+        fields.add("room", "must be a UUID");
+        fields
+    }
+
+    /// One of every frame, with the JSON it must become.
+    fn every_frame() -> Vec<(ServerFrame, Value)> {
+        let (room, user) = (RoomId::generate(), UserId::generate());
+        let m = message();
+        let mut result = Map::new();
+        result.insert("message".into(), serde_json::to_value(&m).unwrap());
+        vec![
+            (
+                ServerFrame::reply_ok(3, result),
+                json!({"type": "reply", "id": 3, "ok": true, "message": message_json(&m)}),
+            ),
+            (ServerFrame::reply_ok(4, Map::new()), json!({"type": "reply", "id": 4, "ok": true})),
+            (
+                ServerFrame::reply_err(5, ErrorBody::new("forbidden", "not a participant")),
+                json!({"type": "reply", "id": 5, "ok": false, "error": {"code": "forbidden", "message": "not a participant"}}),
+            ),
+            (
+                ServerFrame::reply_err(
+                    6,
+                    ErrorBody::invalid_input("the frame has invalid fields", invalid_room()),
+                ),
+                json!({"type": "reply", "id": 6, "ok": false, "error": {
+                    "code": "invalid_input", "message": "the frame has invalid fields",
+                    "fields": {"room": "must be a UUID"}
+                }}),
+            ),
+            (
+                ServerFrame::Message { message: m.clone() },
+                json!({"type": "message", "message": message_json(&m)}),
+            ),
+            (
+                ServerFrame::Presence { room, user_id: user, state: PresenceState::Online },
+                json!({"type": "presence", "room": room.to_string(), "user_id": user.to_string(), "state": "online"}),
+            ),
+            (
+                ServerFrame::Presence { room, user_id: user, state: PresenceState::Offline },
+                json!({"type": "presence", "room": room.to_string(), "user_id": user.to_string(), "state": "offline"}),
+            ),
+            (
+                ServerFrame::Typing { room, user_id: user },
+                json!({"type": "typing", "room": room.to_string(), "user_id": user.to_string()}),
+            ),
+            (
+                ServerFrame::Read { room, user_id: user, seq: 9 },
+                json!({"type": "read", "room": room.to_string(), "user_id": user.to_string(), "seq": 9}),
+            ),
+            (
+                ServerFrame::Member { room, user_id: user, change: MemberChange::Added },
+                json!({"type": "member", "room": room.to_string(), "user_id": user.to_string(), "change": "added"}),
+            ),
+            (
+                ServerFrame::Member { room, user_id: user, change: MemberChange::Removed },
+                json!({"type": "member", "room": room.to_string(), "user_id": user.to_string(), "change": "removed"}),
+            ),
+            (
+                ServerFrame::Error { error: ErrorBody::new("rate_limited", "sending too fast; slow down") },
+                json!({"type": "error", "error": {"code": "rate_limited", "message": "sending too fast; slow down"}}),
+            ),
+            (ServerFrame::Pong, json!({"type": "pong"})),
+        ]
+    }
+
+    #[test]
+    fn every_frame_encodes_to_the_contracts_json() {
+        for (frame, expected) in every_frame() {
+            assert_eq!(as_json(&encode(Codec::Json, &frame)), expected);
+        }
+    }
+
+    #[test]
+    fn msgpack_encodes_the_same_structures_as_maps_with_string_keys() {
+        for (frame, expected) in every_frame() {
+            let bytes = encode(Codec::MsgPack, &frame);
+            // fixmap, map16 or map32: never an array, whatever the frame.
+            assert!(matches!(bytes[0], 0x80..=0x8f | 0xde | 0xdf), "{expected}");
+            // Ids are UUID strings here too, not 16 raw bytes; a non-string key would not decode.
+            assert_eq!(as_msgpack(&bytes), expected);
+        }
+    }
+
+    #[test]
+    fn the_message_frame_for_fan_out_equals_the_encoded_message_variant() {
+        let m = message();
+        for codec in [Codec::Json, Codec::MsgPack] {
+            assert_eq!(
+                encode_message_frame(codec, &m),
+                encode(codec, &ServerFrame::Message { message: m.clone() })
+            );
+        }
+    }
+
+    #[test]
+    fn a_typed_reply_flattens_its_fields_like_a_map_result() {
+        #[derive(Serialize)]
+        struct Page<'a> {
+            messages: &'a [Message],
+            has_more: bool,
+        }
+        let m = message();
+        let page = Page { messages: std::slice::from_ref(&m), has_more: true };
+        let map = match serde_json::to_value(&page).unwrap() {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let expected =
+            json!({"type": "reply", "id": 8, "ok": true, "messages": [message_json(&m)], "has_more": true});
+        assert_eq!(as_json(&encode_reply(Codec::Json, 8, &page)), expected);
+        assert_eq!(as_msgpack(&encode_reply(Codec::MsgPack, 8, &page)), expected);
+        for codec in [Codec::Json, Codec::MsgPack] {
+            assert_eq!(encode_reply(codec, 8, &map), encode(codec, &ServerFrame::reply_ok(8, map.clone())));
+        }
+        assert_eq!(
+            as_json(&encode_reply(Codec::Json, 1, &json!({}))),
+            json!({"type": "reply", "id": 1, "ok": true})
+        );
+    }
+
+    #[test]
+    fn a_reply_whose_result_is_not_an_object_still_answers_its_id() {
+        for codec in [Codec::Json, Codec::MsgPack] {
+            let bytes = encode_reply(codec, 11, &json!([1, 2]));
+            let value = if codec.is_binary() { as_msgpack(&bytes) } else { as_json(&bytes) };
+            assert_eq!(
+                value,
+                json!({"type": "reply", "id": 11, "ok": false, "error": {"code": "internal", "message": "internal error"}})
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_frame_with_an_id_becomes_a_failed_reply() {
+        let err = decode_client_frame(Codec::Json, br#"{"type":"leave","id":12,"room":"x"}"#).unwrap_err();
+        let expected = json!({"type": "reply", "id": 12, "ok": false, "error": {
+            "code": "invalid_input", "message": "the frame has invalid fields", "fields": {"room": "must be a UUID"}
+        }});
+        assert_eq!(as_json(&encode(Codec::Json, &err.into_frame())), expected);
+    }
+
+    #[test]
+    fn an_unreadable_frame_becomes_an_error_frame_without_fields() {
+        let err = decode_client_frame(Codec::Json, b"[1]").unwrap_err();
+        let value = as_json(&encode(Codec::Json, &err.into_frame()));
+        assert_eq!(value["type"], "error");
+        assert_eq!(value["error"]["code"], "invalid_input");
+        assert!(value["error"].get("fields").is_none());
+    }
+}

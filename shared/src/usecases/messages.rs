@@ -1,0 +1,302 @@
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId};
+use crate::error::Error;
+use crate::ports::{Appended, Clock, MessageLog, MessageStore, PageQuery};
+use crate::usecases::RoomService;
+
+/// A message as its sender asked for it, validated.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub room: RoomId,
+    pub content: Content,
+    pub kind: MessageKind,
+    pub metadata: Metadata,
+    pub client_msg_id: Option<ClientMsgId>,
+}
+
+/// A page of history, ascending by seq.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub messages: Vec<Message>,
+    /// More messages lie beyond the page in its reading direction.
+    pub has_more: bool,
+}
+
+/// The messages a client missed, for a resume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    pub messages: Vec<Message>,
+    /// `false` when the server could not supply every message after the resume point; the
+    /// client then pages history.
+    pub recovered: bool,
+}
+
+pub const MAX_PAGE: usize = 200;
+pub const DEFAULT_PAGE: usize = 50;
+
+/// Sending and reading messages. A message is acknowledged only once the log holds it; the
+/// persister moves it to the store later, so reads merge the store with the log's tail.
+pub struct MessageService {
+    rooms: Arc<RoomService>,
+    log: Arc<dyn MessageLog>,
+    store: Arc<dyn MessageStore>,
+    clock: Arc<dyn Clock>,
+    max_replay: usize,
+}
+
+impl MessageService {
+    /// `max_replay` bounds how many missed messages one resume returns.
+    pub fn new(
+        rooms: Arc<RoomService>,
+        log: Arc<dyn MessageLog>,
+        store: Arc<dyn MessageStore>,
+        clock: Arc<dyn Clock>,
+        max_replay: usize,
+    ) -> Self {
+        Self { rooms, log, store, clock, max_replay }
+    }
+
+    /// Stores a message durably and returns it with its seq; `true` when it is the original of
+    /// a repeated `client_msg_id`, which is then neither stored nor delivered again.
+    /// `membership_checked` skips the participant check for a caller that has just made it.
+    pub async fn send(
+        &self,
+        sender: UserId,
+        request: NewMessage,
+        membership_checked: bool,
+    ) -> Result<(Message, bool), Error> {
+        if !membership_checked {
+            self.rooms.membership(sender, request.room).await?;
+        }
+        // Past the log's duplicate window, the store remembers client ids.
+        if let Some(client_id) = &request.client_msg_id
+            && let Some(original) = self.store.by_client_msg_id(request.room, client_id).await?
+        {
+            return Ok((original, true));
+        }
+        let mut message = Message {
+            id: MessageId::generate(),
+            room_id: request.room,
+            seq: 0,
+            sender_id: sender,
+            content: request.content,
+            kind: request.kind,
+            metadata: request.metadata,
+            client_msg_id: request.client_msg_id,
+            created_at: self.clock.now(),
+        };
+        let dedup_key = match &message.client_msg_id {
+            Some(client_id) => format!("{}:{}", message.room_id, client_id.as_str()),
+            None => message.id.to_string(),
+        };
+        match self.log.append(&message, &dedup_key).await? {
+            Appended::New(seq) => {
+                message.seq = seq;
+                Ok((message, false))
+            }
+            Appended::Duplicate(seq) => Ok((self.original(&message, seq).await?, true)),
+        }
+    }
+
+    /// The first message stored under a repeated client id.
+    async fn original(&self, attempt: &Message, seq: Seq) -> Result<Message, Error> {
+        if let Some(original) = self.log.get(seq).await? {
+            return Ok(original);
+        }
+        let client_id =
+            attempt.client_msg_id.as_ref().ok_or(Error::Internal("duplicate without client id".into()))?;
+        self.store
+            .by_client_msg_id(attempt.room_id, client_id)
+            .await?
+            .ok_or(Error::Internal("the original of a duplicate is gone".into()))
+    }
+
+    /// A page of the room's history, for anyone who may read the room.
+    pub async fn history(&self, reader: UserId, room: RoomId, query: PageQuery) -> Result<Page, Error> {
+        if !(1..=MAX_PAGE).contains(&query.limit) {
+            return Err(Error::invalid("limit", format!("must be 1 to {MAX_PAGE}")));
+        }
+        self.rooms.get(reader, room).await?;
+        self.page(room, query).await
+    }
+
+    /// A page without the access check, for callers that made it already (a joined socket).
+    /// `query.limit` must be at least 1.
+    pub async fn page(&self, room: RoomId, query: PageQuery) -> Result<Page, Error> {
+        let wanted = query.limit + 1;
+        let stored = self.store.page(room, PageQuery { limit: wanted, ..query }).await?;
+        // Messages the log acknowledged but the persister has not written yet.
+        let persisted_up_to = self.store.max_seq(room).await?;
+        let tail_from = persisted_up_to.max(query.after.unwrap_or(0));
+        let tail = self.log.read_after(room, tail_from, self.max_replay.max(wanted)).await?;
+
+        let mut merged: BTreeMap<Seq, Message> = BTreeMap::new();
+        let in_range =
+            |m: &Message| query.after.is_none_or(|a| m.seq > a) && query.before.is_none_or(|b| m.seq < b);
+        for message in stored.into_iter().chain(tail).filter(in_range) {
+            merged.entry(message.seq).or_insert(message);
+        }
+        let has_more = merged.len() > query.limit;
+        let messages: Vec<Message> = if query.after.is_some() {
+            merged.into_values().take(query.limit).collect()
+        } else {
+            let skip = merged.len().saturating_sub(query.limit);
+            merged.into_values().skip(skip).collect()
+        };
+        Ok(Page { messages, has_more })
+    }
+
+    /// Every message of the room after `since`, up to the replay bound, for a resume.
+    pub async fn replay(&self, room: RoomId, since: Seq) -> Result<Replay, Error> {
+        let query = PageQuery { before: None, after: Some(since), limit: self.max_replay };
+        let page = self.page(room, query).await?;
+        Ok(Replay { messages: page.messages, recovered: !page.has_more })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{RoomName, RoomType};
+    use crate::usecases::NewRoom;
+    use crate::usecases::testkit::Kit;
+
+    fn text(room: RoomId, content: &str, client_id: Option<&str>) -> NewMessage {
+        NewMessage {
+            room,
+            content: Content::parse(content).unwrap(),
+            kind: MessageKind::text(),
+            metadata: Metadata::default(),
+            client_msg_id: client_id.map(|c| ClientMsgId::parse(c).unwrap()),
+        }
+    }
+
+    async fn group(kit: &Kit, owner: UserId, members: Vec<UserId>) -> RoomId {
+        let request = NewRoom {
+            name: Some(RoomName::parse("team").unwrap()),
+            room_type: RoomType::Group,
+            member_ids: members,
+        };
+        kit.rooms.create(owner, request).await.unwrap().0.id
+    }
+
+    #[tokio::test]
+    async fn a_sent_message_gets_an_increasing_seq_and_shows_in_history() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let room = group(&kit, ann, vec![]).await;
+        let (first, _) = kit.messages.send(ann, text(room, "one", None), false).await.unwrap();
+        let (second, _) = kit.messages.send(ann, text(room, "two", None), false).await.unwrap();
+        assert!(second.seq > first.seq);
+        let page = kit
+            .messages
+            .history(ann, room, PageQuery { before: None, after: None, limit: 50 })
+            .await
+            .unwrap();
+        let contents: Vec<&str> = page.messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(contents, ["one", "two"]);
+        assert!(!page.has_more);
+    }
+
+    #[tokio::test]
+    async fn outsiders_can_neither_send_nor_read() {
+        let kit = Kit::new();
+        let (ann, eve) = (kit.user("ann").await, kit.user("eve").await);
+        let room = group(&kit, ann, vec![]).await;
+        assert!(matches!(
+            kit.messages.send(eve, text(room, "hi", None), false).await,
+            Err(Error::Forbidden(_))
+        ));
+        let query = PageQuery { before: None, after: None, limit: 10 };
+        assert!(matches!(kit.messages.history(eve, room, query).await, Err(Error::Forbidden(_))));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_client_id_returns_the_original_and_stores_nothing_new() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let room = group(&kit, ann, vec![]).await;
+        let (original, duplicate) =
+            kit.messages.send(ann, text(room, "once", Some("c1")), false).await.unwrap();
+        assert!(!duplicate);
+        let (again, duplicate) =
+            kit.messages.send(ann, text(room, "twice?", Some("c1")), false).await.unwrap();
+        assert!(duplicate);
+        assert_eq!(again, original);
+        // After the log forgot the key, the store still knows it.
+        kit.persist_all().await;
+        kit.log.forget_dedup_keys();
+        let (late, duplicate) = kit.messages.send(ann, text(room, "late", Some("c1")), false).await.unwrap();
+        assert!(duplicate);
+        assert_eq!(late.id, original.id);
+    }
+
+    #[tokio::test]
+    async fn history_merges_persisted_messages_with_the_unpersisted_tail() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let room = group(&kit, ann, vec![]).await;
+        for i in 0..5 {
+            kit.messages.send(ann, text(room, &format!("m{i}"), None), true).await.unwrap();
+        }
+        kit.persist_all().await;
+        for i in 5..8 {
+            kit.messages.send(ann, text(room, &format!("m{i}"), None), true).await.unwrap();
+        }
+        let newest =
+            kit.messages.page(room, PageQuery { before: None, after: None, limit: 4 }).await.unwrap();
+        let contents: Vec<&str> = newest.messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(contents, ["m4", "m5", "m6", "m7"]);
+        assert!(newest.has_more);
+        let older = kit
+            .messages
+            .page(room, PageQuery { before: Some(newest.messages[0].seq), after: None, limit: 10 })
+            .await
+            .unwrap();
+        assert_eq!(older.messages.len(), 4);
+        assert!(!older.has_more);
+        let after = kit
+            .messages
+            .page(room, PageQuery { before: None, after: Some(older.messages[1].seq), limit: 3 })
+            .await
+            .unwrap();
+        let contents: Vec<&str> = after.messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(contents, ["m2", "m3", "m4"]);
+        assert!(after.has_more);
+    }
+
+    #[tokio::test]
+    async fn a_replay_returns_everything_after_the_resume_point_or_says_it_cannot() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let room = group(&kit, ann, vec![]).await;
+        let mut seqs = Vec::new();
+        for i in 0..6 {
+            seqs.push(kit.messages.send(ann, text(room, &format!("m{i}"), None), true).await.unwrap().0.seq);
+        }
+        kit.persist_all().await;
+        let replay = kit.messages.replay(room, seqs[2]).await.unwrap();
+        assert_eq!(replay.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), seqs[3..]);
+        assert!(replay.recovered);
+        let small = Kit::with_max_replay(2);
+        let bob = small.user("bob").await;
+        let room = group(&small, bob, vec![]).await;
+        for i in 0..3 {
+            small.messages.send(bob, text(room, &format!("m{i}"), None), true).await.unwrap();
+        }
+        assert!(!small.messages.replay(room, 0).await.unwrap().recovered);
+    }
+
+    #[tokio::test]
+    async fn a_limit_outside_one_to_two_hundred_is_invalid() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let room = group(&kit, ann, vec![]).await;
+        for limit in [0, 201] {
+            let query = PageQuery { before: None, after: None, limit };
+            assert!(matches!(kit.messages.history(ann, room, query).await, Err(Error::InvalidInput(_))));
+        }
+    }
+}
