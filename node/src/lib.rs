@@ -2,6 +2,7 @@
 //! the adapters of `chat-adapters`. `main` is a thin wrapper around [`Application`].
 
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod http;
 mod readiness;

@@ -73,6 +73,33 @@ pub struct Cli {
     pub log_format: String,
 }
 
+/// The command line: reads the configuration, sets up telemetry, and runs until SIGTERM. A
+/// library function so that tests can run the very same entry point as a process.
+pub fn cli_main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("chat-persister: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        telemetry::init_tracing(&cli.log_format);
+        let result = match Persister::build(cli).await {
+            Ok(persister) => persister.run_until(telemetry::shutdown_signal()).await,
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("chat-persister: {err:#}");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 pub struct Persister {
     listener: TcpListener,
     consumer: DurableConsumer,

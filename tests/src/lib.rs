@@ -5,6 +5,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), `NATS_URL` and `REDIS_URL` (defaults on
 //! 127.0.0.1). Set `TEST_LOG=1` to see the nodes' logs.
 
+pub mod process;
 pub mod ws;
 
 use std::net::SocketAddr;
@@ -24,7 +25,7 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn nats_url() -> String {
+pub fn nats_url() -> String {
     std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 

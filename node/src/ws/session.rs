@@ -123,6 +123,7 @@ pub async fn run(
     for room in session.joined.keys() {
         session.state.hub.unsubscribe(*room, id).await;
     }
+    metrics::gauge!("chat_ws_joined_rooms").decrement(session.joined.len() as f64);
     if let Some((code, reason)) = ending {
         let _ = session.sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
         // Complete the closing handshake: reading until the client's close means the socket
@@ -200,6 +201,7 @@ impl Session {
             Command::Leave { room } => {
                 if self.joined.remove(&room).is_some() {
                     self.state.hub.unsubscribe(room, self.subscriber.id).await;
+                    metrics::gauge!("chat_ws_joined_rooms").decrement(1.0);
                 }
                 Ok(json!({}))
             }
@@ -301,7 +303,9 @@ impl Session {
         // Until now live messages were held back (mark at MAX); from here on only those after
         // the replay pass.
         self.joined.insert(room, newest);
-        metrics::gauge!("chat_ws_joined_rooms").increment(if newly { 1.0 } else { 0.0 });
+        if newly {
+            metrics::gauge!("chat_ws_joined_rooms").increment(1.0);
+        }
         Ok(json!({ "room": room_info, "online": [], "messages": messages, "recovered": recovered }))
     }
 

@@ -1,0 +1,107 @@
+//! Nodes and persisters as real processes, for tests that kill them.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+use crate::{TestDatabase, TestStream, nats_url, node_args};
+
+pub struct Process {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+/// A free port on the loopback, for a process that binds it a moment later.
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("a bound address")
+}
+
+impl Process {
+    async fn spawn(binary: &str, args: Vec<String>, addr: SocketAddr) -> anyhow::Result<Self> {
+        let logs = std::env::var_os("TEST_LOG").is_some();
+        let child = Command::new(binary)
+            .args(args)
+            .env("RUST_LOG", if logs { "info" } else { "warn" })
+            .stdout(if logs { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if logs { Stdio::inherit() } else { Stdio::null() })
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut process = Self { child, addr };
+        process.wait_until_healthy().await?;
+        Ok(process)
+    }
+
+    /// A `chat-node` process (`binary` is the test package's `CARGO_BIN_EXE_…`).
+    pub async fn node(
+        binary: &str,
+        db: &TestDatabase,
+        stream: &TestStream,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
+        let addr = free_addr();
+        let mut args = node_args(db, stream, extra);
+        args.remove(0);
+        let at = args.iter().position(|a| a == "--listen").expect("node args name --listen");
+        args[at + 1] = addr.to_string();
+        Self::spawn(binary, args, addr).await
+    }
+
+    /// A `chat-persister` process.
+    pub async fn persister(binary: &str, db: &TestDatabase, stream: &TestStream) -> anyhow::Result<Self> {
+        let addr = free_addr();
+        let args = [
+            "--listen",
+            &addr.to_string(),
+            "--nats-url",
+            &nats_url(),
+            "--database-url",
+            &db.url,
+            "--stream-prefix",
+            &stream.prefix,
+            "--batch-size",
+            "100",
+            "--ack-wait",
+            "2s",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        Self::spawn(binary, args, addr).await
+    }
+
+    async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
+        let url = format!("http://{}/healthz", self.addr);
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait()? {
+                anyhow::bail!("the process exited during start-up: {status}");
+            }
+            if reqwest::get(&url).await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("the process did not become healthy")
+    }
+
+    /// SIGKILL: no goodbye, nothing flushed.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// SIGKILL without waiting for the process to be reaped.
+    pub fn kill_now(mut self) {
+        let _ = self.child.start_kill();
+    }
+
+    /// SIGTERM, then waits for the exit and returns its code.
+    pub async fn terminate(mut self, wait: Duration) -> anyhow::Result<Option<i32>> {
+        let pid = self.child.id().ok_or_else(|| anyhow::anyhow!("the process is gone"))?;
+        let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await?;
+        anyhow::ensure!(status.success(), "kill -TERM failed");
+        let exit = tokio::time::timeout(wait, self.child.wait()).await??;
+        Ok(exit.code())
+    }
+}

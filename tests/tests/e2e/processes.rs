@@ -1,0 +1,97 @@
+//! Real processes killed with SIGKILL or stopped with SIGTERM while clients talk to them.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chat_tests::TestApp;
+use chat_tests::process::Process;
+use chat_tests::ws::{Codec, WsClient};
+use serde_json::{Value, json};
+
+const NODE: &str = env!("CARGO_BIN_EXE_chat-node-under-test");
+const PERSISTER: &str = env!("CARGO_BIN_EXE_chat-persister-under-test");
+const WAIT: Duration = Duration::from_secs(5);
+
+fn seq(message: &Value) -> u64 {
+    message["seq"].as_u64().expect("a seq")
+}
+
+#[tokio::test]
+async fn a_node_killed_mid_conversation_loses_nothing_for_clients_that_resume_on_the_other() {
+    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let room = app.create_room(&ann, "group", &[&bob]).await;
+    let doomed = Process::node(NODE, &app.db, &app.stream, &["--send-rate", "0"]).await.unwrap();
+
+    let mut sender = WsClient::connect(doomed.addr, Some(&ann.access), Codec::Json).await.unwrap();
+    let mut reader = WsClient::connect(doomed.addr, Some(&bob.access), Codec::MsgPack).await.unwrap();
+    assert_eq!(reader.request(json!({"type": "join", "room": room})).await.unwrap()["ok"], true);
+
+    // Ann talks through the doomed node; it dies under her between two sends.
+    let mut acked: Vec<u64> = Vec::new();
+    for n in 0..40 {
+        let reply = sender.request(json!({"type": "send", "room": room, "content": format!("m{n}"), "client_msg_id": format!("c{n}")})).await.unwrap();
+        acked.push(seq(&reply["message"]));
+    }
+    let before_kill = reader.collect_messages(&room, 40, WAIT).await;
+    let last_seen = seq(before_kill.last().unwrap());
+    doomed.kill().await;
+
+    // The last send is retried on the surviving node with the same client id, as a client
+    // that never saw the reply would; then the conversation goes on there.
+    let mut sender = app.ws(&app.node, &ann, Codec::Json).await;
+    let retried = sender
+        .request(json!({"type": "send", "room": room, "content": "m39", "client_msg_id": "c39"}))
+        .await
+        .unwrap();
+    assert_eq!(seq(&retried["message"]), acked[39], "a retried send is the same message");
+    for n in 40..60 {
+        let reply = sender.request(json!({"type": "send", "room": room, "content": format!("m{n}"), "client_msg_id": format!("c{n}")})).await.unwrap();
+        acked.push(seq(&reply["message"]));
+    }
+
+    let mut reader = app.ws(&app.node, &bob, Codec::MsgPack).await;
+    let resumed = reader.request(json!({"type": "join", "room": room, "since": last_seen})).await.unwrap();
+    assert_eq!(resumed["recovered"], true);
+    let mut seen: Vec<u64> = before_kill.iter().map(seq).collect();
+    seen.extend(resumed["messages"].as_array().unwrap().iter().map(seq));
+    assert_eq!(seen, acked, "every acknowledged message once, in order");
+}
+
+#[tokio::test]
+async fn a_persister_killed_with_sigkill_and_restarted_writes_every_acknowledged_message_once() {
+    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
+    let ann = app.register("ann").await;
+    let room = app.create_room(&ann, "group", &[]).await;
+    let mut persister = Some(Process::persister(PERSISTER, &app.db, &app.stream).await.unwrap());
+    let mut sender = app.ws(&app.node, &ann, Codec::Json).await;
+    let mut ids = HashSet::new();
+    for n in 0..500 {
+        if n == 200 {
+            app.persisted(&room, 100, WAIT).await;
+            persister.take().expect("running").kill_now();
+        }
+        let reply =
+            sender.request(json!({"type": "send", "room": room, "content": format!("m{n}")})).await.unwrap();
+        ids.insert(reply["message"]["id"].as_str().unwrap().to_owned());
+    }
+    let _restarted = Process::persister(PERSISTER, &app.db, &app.stream).await.unwrap();
+    assert_eq!(app.persisted(&room, 500, Duration::from_secs(30)).await, 500);
+    let stored: Vec<String> =
+        sqlx::query_scalar("select id::text from messages").fetch_all(&app.db.pool).await.unwrap();
+    assert_eq!(stored.into_iter().collect::<HashSet<_>>(), ids);
+}
+
+#[tokio::test]
+async fn sigterm_closes_sessions_with_1012_and_exits_cleanly() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("ann").await;
+    let node = Process::node(NODE, &app.db, &app.stream, &[]).await.unwrap();
+    let mut client = WsClient::connect(node.addr, Some(&ann.access), Codec::Json).await.unwrap();
+    assert_eq!(client.request(json!({"type": "ping"})).await.unwrap()["ok"], true);
+    let addr = node.addr;
+    let exit = tokio::spawn(node.terminate(Duration::from_secs(10)));
+    assert_eq!(client.close_code(WAIT).await, Some(1012));
+    assert_eq!(exit.await.unwrap().unwrap(), Some(0));
+    assert!(WsClient::connect(addr, Some(&ann.access), Codec::Json).await.is_err(), "no new connections");
+}
