@@ -8,10 +8,13 @@ use anyhow::{Context, bail};
 use chat_adapters::argon2::Argon2Hasher;
 use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::jwt::JwtIssuer;
-use chat_adapters::nats::NatsLog;
+use chat_adapters::nats::{NatsEvents, NatsLog};
 use chat_adapters::postgres::{self, PgMessageStore, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore};
+use chat_adapters::redis_presence::RedisPresence;
 use chat_shared::ports::{Clock, SystemClock, TokenIssuer};
-use chat_shared::usecases::{AuthService, MessageService, RoomService, UserService};
+use chat_shared::usecases::{
+    AuthService, MessageService, PresenceService, PresenceSettings, RoomService, UserService,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +33,7 @@ pub struct AppState {
     pub users: Arc<UserService>,
     pub rooms: Arc<RoomService>,
     pub messages: Arc<MessageService>,
+    pub presence: Arc<PresenceService>,
     pub hub: Hub,
     pub ws: Arc<WsSettings>,
     /// Every WebSocket session, so shutdown can wait for them.
@@ -81,11 +85,26 @@ impl Application {
             .await
             .context("connecting to NATS (--nats-url) and preparing the message stream")?;
         let log = Arc::new(JetStreamLog::new(nats.clone()));
+        let events = Arc::new(NatsEvents::new(nats.clone()));
+        let node_id = config.node_id();
+        let redis = RedisPresence::connect(urls.redis.expose(), &config.redis_prefix, &node_id)
+            .await
+            .context("REDIS_URL (--redis-url) is not a valid Redis URL")?;
+        let presence = Arc::new(PresenceService::new(
+            Arc::new(redis.clone()),
+            events.clone(),
+            PresenceSettings {
+                grace: config.presence_grace,
+                count_threshold: config.presence_count_threshold,
+                typing_interval: std::time::Duration::from_secs(2),
+            },
+        ));
 
         let users = Arc::new(PgUserStore::new(pool.clone()));
         let rooms = Arc::new(RoomService::new(
             Arc::new(PgRoomStore::new(pool.clone())),
             users.clone(),
+            events.clone(),
             clock.clone(),
         ));
         let messages = Arc::new(MessageService::new(
@@ -114,19 +133,22 @@ impl Application {
             users: Arc::new(UserService::new(users.clone())),
             rooms,
             messages,
-            hub: Hub::new(log.clone(), log),
+            presence,
+            hub: Hub::new(log.clone(), log, events),
             ws: Arc::new(ws),
             sessions: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             issuer,
             clock,
-            readiness: Arc::new(Readiness::new(vec![Arc::new(PgProbe(pool)), Arc::new(nats.probe())])),
+            readiness: Arc::new(Readiness::new(
+                vec![Arc::new(PgProbe(pool)), Arc::new(nats.probe())],
+                vec![Arc::new(redis.probe())],
+            )),
             metrics: telemetry::metrics_handle(),
         };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {} (--listen)", config.listen))?;
-        let node_id = config.node_id();
         Ok(Self { listener, state, config, node_id })
     }
 
@@ -146,6 +168,11 @@ impl Application {
         let readiness = self.state.readiness.clone();
         let sessions = self.state.sessions.clone();
         let close_sessions = self.state.shutdown.clone();
+        let heartbeat = tokio::spawn(presence_heartbeat(
+            self.state.presence.clone(),
+            self.config.presence_ttl,
+            self.state.shutdown.clone(),
+        ));
         let router = http::router(self.state, &self.config);
         axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
@@ -158,8 +185,24 @@ impl Application {
         // Sessions finish their in-flight sends and close with 1012 before the process exits.
         sessions.close();
         sessions.wait().await;
+        let _ = heartbeat.await;
         tracing::info!("chat-node stopped");
         Ok(())
+    }
+}
+
+/// Beats every third of `ttl` until shutdown, so this node's presence outlives a missed beat.
+async fn presence_heartbeat(
+    presence: Arc<PresenceService>,
+    ttl: std::time::Duration,
+    stop: CancellationToken,
+) {
+    let mut beat = tokio::time::interval((ttl / 3).max(std::time::Duration::from_millis(100)));
+    loop {
+        tokio::select! {
+            _ = beat.tick() => presence.heartbeat(ttl).await,
+            () = stop.cancelled() => return,
+        }
     }
 }
 

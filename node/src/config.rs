@@ -116,6 +116,24 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_MAX_SENDS_IN_FLIGHT", default_value_t = 64)]
     pub max_sends_in_flight: usize,
 
+    /// Prefix of this deployment's Redis keys.
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
+    pub redis_prefix: String,
+
+    /// How long a node's presence entries outlive its last heartbeat (it beats every third of
+    /// this): the longest a dead node's users stay online.
+    #[arg(long, env = "CHAT_PRESENCE_TTL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub presence_ttl: Duration,
+
+    /// How long a user stays online after their last connection closes, so a quick reconnect
+    /// does not flap.
+    #[arg(long, env = "CHAT_PRESENCE_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub presence_grace: Duration,
+
+    /// Online users above which a room's presence is only a count, without per-user events.
+    #[arg(long, env = "CHAT_PRESENCE_COUNT_THRESHOLD", default_value_t = 1000)]
+    pub presence_count_threshold: u64,
+
     /// Log format: `text` or `json`.
     #[arg(long, env = "CHAT_LOG_FORMAT", default_value = "text")]
     pub log_format: String,

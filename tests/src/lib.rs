@@ -79,7 +79,7 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A message stream of one test: its own prefix, deleted when the test ends.
+/// A message stream and Redis key prefix of one test, deleted when the test ends.
 pub struct TestStream {
     pub prefix: String,
 }
@@ -99,12 +99,25 @@ impl Default for TestStream {
 impl Drop for TestStream {
     fn drop(&mut self) {
         let stream = format!("{}_messages", self.prefix);
+        let keys = format!("{}:*", self.prefix);
         clean_up(async move {
             if let Ok(client) = async_nats::connect(nats_url()).await {
                 let _ = async_nats::jetstream::new(client).delete_stream(&stream).await;
             }
+            let _ = delete_redis_keys(&keys).await;
         });
     }
+}
+
+/// Deletes the keys matching `pattern` (tests only: it uses KEYS).
+async fn delete_redis_keys(pattern: &str) -> Result<(), fred::error::Error> {
+    use fred::prelude::*;
+    let client = Builder::from_config(Config::from_url(&redis_url())?).build()?;
+    client.init().await?;
+    let script = "local keys = redis.call('KEYS', ARGV[1]) \
+                  for _, key in ipairs(keys) do redis.call('DEL', key) end return #keys";
+    let _: i64 = client.eval(script, Vec::<String>::new(), vec![pattern.to_owned()]).await?;
+    client.quit().await
 }
 
 /// A persister running in this process until dropped or stopped.
@@ -206,6 +219,10 @@ pub fn node_args(db: &TestDatabase, stream: &TestStream, extra: &[&str]) -> Vec<
         JWT_SECRET,
         "--stream-prefix",
         &stream.prefix,
+        "--redis-prefix",
+        &stream.prefix,
+        "--presence-grace",
+        "200ms",
         // Cheap hashes keep the suite fast; the production cost is the default.
         "--argon2-memory-kib",
         "1024",
@@ -215,7 +232,18 @@ pub fn node_args(db: &TestDatabase, stream: &TestStream, extra: &[&str]) -> Vec<
     .iter()
     .map(|s| s.to_string())
     .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
+    // A flag in `extra` that the defaults set already replaces the default's value.
+    let mut extra = extra.iter();
+    while let Some(flag) = extra.next() {
+        match args.iter().position(|a| a == flag) {
+            Some(at) if flag.starts_with("--") => {
+                if let Some(value) = extra.next() {
+                    args[at + 1] = value.to_string();
+                }
+            }
+            _ => args.push(flag.to_string()),
+        }
+    }
     args
 }
 

@@ -4,6 +4,7 @@
 
 mod durable;
 mod error;
+mod events;
 mod live;
 mod names;
 mod stream;
@@ -24,6 +25,7 @@ use futures::StreamExt;
 
 pub use durable::{Delivery, DurableConsumer};
 pub use error::NatsError;
+pub use events::NatsEvents;
 pub use live::{LiveMessage, LiveSubscription};
 pub use stream::StreamSettings;
 

@@ -39,6 +39,12 @@ impl Names {
         Ok(format!("{}.msg.{}", self.prefix, token("room", room)?))
     }
 
+    /// `{P}.events.<room>`: a room's ephemeral events (presence, typing, reads, membership),
+    /// outside the stream's subjects so they are never stored.
+    pub(super) fn events(&self, room: &str) -> Result<String, NatsError> {
+        Ok(format!("{}.events.{}", self.prefix, token("room", room)?))
+    }
+
     /// `{P}.live.<room>`: where a room's stored messages are republished.
     pub(super) fn live(&self, room: &str) -> Result<String, NatsError> {
         Ok(format!("{}.live.{}", self.prefix, token("room", room)?))

@@ -19,6 +19,8 @@ impl PgRoomStore {
 }
 
 const ROOM_COLUMNS: &str = "r.id, r.name, r.type, r.created_by, r.created_at, r.is_active";
+/// Unread counts stop here; a client shows it as "999+".
+const UNREAD_CAP: i64 = 1000;
 const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq";
 
 #[derive(sqlx::FromRow)]
@@ -252,11 +254,13 @@ impl RoomStore for PgRoomStore {
     }
 
     async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
-        // The unread count walks the (room_id, seq) index from the read marker on.
+        // The unread count reads the (room_id, seq) index from the read marker on, and stops
+        // at UNREAD_CAP entries, so a room with a long unread history costs no more than that.
         let rows = sqlx::query_as::<_, SummaryRow>(&format!(
             "select {ROOM_COLUMNS}, p.role, p.last_read_seq,
-                    (select count(*) from messages m
-                     where m.room_id = r.id and m.seq > p.last_read_seq) as unread_count
+                    (select count(*) from (select 1 from messages m
+                         where m.room_id = r.id and m.seq > p.last_read_seq
+                         limit {UNREAD_CAP}) as unread) as unread_count
              from participants p join rooms r on r.id = p.room_id
              where p.user_id = $1 and p.is_active
              order by r.created_at desc, r.id desc"

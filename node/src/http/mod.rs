@@ -40,6 +40,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/rooms/{id}/members", get(rooms::members).post(rooms::add_member))
         .route("/rooms/{id}/members/{user_id}", axum::routing::delete(rooms::remove_member))
         .route("/rooms/{id}/read", post(rooms::mark_read))
+        .route("/rooms/{id}/presence", get(rooms::presence))
         .route("/rooms/{id}/messages", get(messages::history).post(messages::send))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));

@@ -15,7 +15,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
 
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.readiness.check().await {
-        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Ok(ready) if ready.degraded.is_empty() => Json(json!({ "status": "ready" })).into_response(),
+        Ok(ready) => Json(json!({ "status": "degraded", "degraded": ready.degraded })).into_response(),
         Err(reason) => ApiError::Unavailable(reason).into_response(),
     }
 }

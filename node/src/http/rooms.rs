@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, UserId};
 use chat_shared::error::FieldErrors;
-use chat_shared::usecases::NewRoom;
+use chat_shared::usecases::{NewRoom, Online};
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
@@ -137,4 +137,13 @@ pub async fn mark_read(
     let seq = body.seq.ok_or_else(|| ApiError::invalid_field("seq", "is required"))?;
     state.rooms.mark_read(caller, id, seq).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn presence(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<Json<Online>, ApiError> {
+    state.rooms.get(caller, id).await?;
+    Ok(Json(state.presence.online(id).await))
 }

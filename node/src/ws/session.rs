@@ -66,7 +66,7 @@ pub async fn run(
     let too_slow = CancellationToken::new();
     let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let mut session = Session {
-        subscriber: Subscriber { id, codec, queue, too_slow: too_slow.clone() },
+        subscriber: Subscriber { id, user, codec, queue, too_slow: too_slow.clone() },
         limiter: limiter(&state.ws),
         state,
         user,
@@ -92,8 +92,17 @@ pub async fn run(
             Some(reply) = sends.next(), if !sends.is_empty() => {
                 if session.write(reply).await.is_err() { break None; }
             }
-            Some(Outbound::Message { room, seq, frame }) = inbox.recv() => {
-                if session.is_new(room, seq) && session.write(frame).await.is_err() { break None; }
+            Some(outbound) = inbox.recv() => {
+                let written = match outbound {
+                    Outbound::Message { room, seq, frame } if session.is_new(room, seq) => session.write(frame).await,
+                    Outbound::Message { .. } => Ok(()),
+                    Outbound::Event(frame) => session.write(frame).await,
+                    Outbound::Removed { room } => {
+                        session.stop_following(room).await;
+                        Ok(())
+                    }
+                };
+                if written.is_err() { break None; }
             }
             incoming = stream.next() => {
                 let bytes = match incoming {
@@ -120,10 +129,10 @@ pub async fn run(
     while let Some(reply) = sends.next().await {
         let _ = session.write(reply).await;
     }
-    for room in session.joined.keys() {
-        session.state.hub.unsubscribe(*room, id).await;
+    let rooms: Vec<RoomId> = session.joined.keys().copied().collect();
+    for room in rooms {
+        session.stop_following(room).await;
     }
-    metrics::gauge!("chat_ws_joined_rooms").decrement(session.joined.len() as f64);
     if let Some((code, reason)) = ending {
         let _ = session.sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
         // Complete the closing handshake: reading until the client's close means the socket
@@ -199,10 +208,7 @@ impl Session {
         let result: Result<Value, ApiError> = match frame.command {
             Command::Join { room, since } => self.join(room, since).await,
             Command::Leave { room } => {
-                if self.joined.remove(&room).is_some() {
-                    self.state.hub.unsubscribe(room, self.subscriber.id).await;
-                    metrics::gauge!("chat_ws_joined_rooms").decrement(1.0);
-                }
+                self.stop_following(room).await;
                 Ok(json!({}))
             }
             Command::Send(send) => {
@@ -241,9 +247,7 @@ impl Session {
                 .await
                 .map(|_| json!({}))
                 .map_err(ApiError::from),
-            Command::Typing { .. } => {
-                Err(ApiError::Unavailable("typing indicators are not available yet".into()))
-            }
+            Command::Typing { room } => self.typing(room).await,
             Command::Ping => {
                 if let Some(id) = id {
                     let _ = self.write(reply_ok(self.codec(), id, json!({}))).await;
@@ -269,17 +273,32 @@ impl Session {
         Ok(())
     }
 
+    /// Ends this connection's interest in a room, if it had any.
+    async fn stop_following(&mut self, room: RoomId) {
+        if self.joined.remove(&room).is_some() {
+            self.state.hub.unsubscribe(room, self.subscriber.id).await;
+            self.state.presence.left(room, self.user).await;
+            metrics::gauge!("chat_ws_joined_rooms").decrement(1.0);
+        }
+    }
+
+    async fn typing(&mut self, room: RoomId) -> Result<Value, ApiError> {
+        if !self.joined.contains_key(&room) {
+            self.state.rooms.membership(self.user, room).await?;
+        }
+        if !self.state.presence.typing(room, self.user).await {
+            metrics::counter!("chat_typing_throttled_total").increment(1);
+        }
+        Ok(json!({}))
+    }
+
     /// Subscribes first and reads afterwards, so nothing stored in between is missed; what
     /// both deliver is dropped by seq.
     async fn join(&mut self, room: RoomId, since: Option<Seq>) -> Result<Value, ApiError> {
         let room_info = self.state.rooms.join(self.user, room).await?;
         let newly = !self.joined.contains_key(&room);
         if newly {
-            self.state
-                .hub
-                .subscribe(room, self.subscriber.clone())
-                .await
-                .map_err(chat_shared::error::Error::from)?;
+            self.state.hub.subscribe(room, self.subscriber.clone()).await?;
             self.joined.insert(room, Seq::MAX);
         }
         let read = match since {
@@ -303,10 +322,19 @@ impl Session {
         // Until now live messages were held back (mark at MAX); from here on only those after
         // the replay pass.
         self.joined.insert(room, newest);
-        if newly {
+        let online = if newly {
             metrics::gauge!("chat_ws_joined_rooms").increment(1.0);
-        }
-        Ok(json!({ "room": room_info, "online": [], "messages": messages, "recovered": recovered }))
+            self.state.presence.joined(room, self.user).await
+        } else {
+            self.state.presence.online(room).await
+        };
+        Ok(json!({
+            "room": room_info,
+            "online": online.online,
+            "online_count": online.count,
+            "messages": messages,
+            "recovered": recovered,
+        }))
     }
 
     fn send(&self, id: Option<u64>, send: SendCommand) -> SendFuture {

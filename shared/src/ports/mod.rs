@@ -4,6 +4,7 @@
 mod clock;
 mod crypto;
 mod messages;
+mod presence;
 mod rooms;
 mod tokens;
 mod users;
@@ -13,6 +14,7 @@ pub use crypto::{PasswordHasher, TokenError, TokenIssuer};
 pub use messages::{
     Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog, MessageStore, PageQuery,
 };
+pub use presence::{EventBus, EventStream, PresenceError, PresenceStore, RoomEvent};
 pub use rooms::{AddMemberOutcome, DirectRoomOutcome, RoomStore};
 pub use tokens::RefreshTokenStore;
 pub use users::{InsertUserError, UserStore};

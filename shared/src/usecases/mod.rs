@@ -2,11 +2,13 @@
 
 mod auth;
 mod messages;
+mod presence;
 mod rooms;
 mod users;
 
 pub use auth::{AuthService, Registration, Session};
 pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay};
+pub use presence::{Online, PresenceService, PresenceSettings};
 pub use rooms::{NewRoom, RoomService};
 pub use users::UserService;
 

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use crate::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, UserId};
 use crate::error::{Error, FieldErrors};
-use crate::ports::{AddMemberOutcome, Clock, DirectRoomOutcome, RoomStore, UserStore};
+use crate::ports::{AddMemberOutcome, Clock, DirectRoomOutcome, EventBus, RoomEvent, RoomStore, UserStore};
 
 /// A room as the client asked for it. `name` may be absent only for direct rooms.
 #[derive(Debug)]
@@ -12,10 +12,12 @@ pub struct NewRoom {
     pub member_ids: Vec<UserId>,
 }
 
-/// Rooms and membership, with the contract's rules for who may see and change what.
+/// Rooms and membership, with the contract's rules for who may see and change what. Those
+/// watching a room learn of membership changes and read markers through the event bus.
 pub struct RoomService {
     rooms: Arc<dyn RoomStore>,
     users: Arc<dyn UserStore>,
+    events: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
 }
 
@@ -23,8 +25,21 @@ pub struct RoomService {
 const MAX_INITIAL_MEMBERS: usize = 1000;
 
 impl RoomService {
-    pub fn new(rooms: Arc<dyn RoomStore>, users: Arc<dyn UserStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { rooms, users, clock }
+    pub fn new(
+        rooms: Arc<dyn RoomStore>,
+        users: Arc<dyn UserStore>,
+        events: Arc<dyn EventBus>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { rooms, users, events, clock }
+    }
+
+    /// Best effort: the change is stored either way, and watchers that miss the event see the
+    /// new state on their next read.
+    async fn announce(&self, room: RoomId, event: RoomEvent) {
+        if let Err(err) = self.events.publish(room, &event).await {
+            tracing::warn!(%room, error = %err, "room event not published");
+        }
     }
 
     /// Creates a room owned by `actor`. The flag is `false` when a direct room for the pair
@@ -105,6 +120,7 @@ impl RoomService {
         let (room, participant) = self.visible(actor, room_id).await?;
         if participant.is_none() {
             self.rooms.add_member(room_id, actor, Role::Member, self.clock.now()).await?;
+            self.announce(room_id, RoomEvent::Member { user_id: actor, added: true }).await;
         }
         Ok(room)
     }
@@ -139,7 +155,10 @@ impl RoomService {
             return Err(Error::NotFound("user"));
         }
         match self.rooms.add_member(room_id, target, role, self.clock.now()).await? {
-            AddMemberOutcome::Added(p) => Ok((p, true)),
+            AddMemberOutcome::Added(p) => {
+                self.announce(room_id, RoomEvent::Member { user_id: target, added: true }).await;
+                Ok((p, true))
+            }
             AddMemberOutcome::AlreadyMember(p) => Ok((p, false)),
         }
     }
@@ -159,6 +178,7 @@ impl RoomService {
             }
         }
         if self.rooms.remove_member(room_id, target).await? {
+            self.announce(room_id, RoomEvent::Member { user_id: target, added: false }).await;
             Ok(())
         } else {
             Err(Error::NotFound("participant"))
@@ -168,10 +188,13 @@ impl RoomService {
     /// Moves the caller's read marker forward and returns where it stands.
     pub async fn mark_read(&self, actor: UserId, room: RoomId, seq: Seq) -> Result<Seq, Error> {
         self.membership(actor, room).await?;
-        self.rooms
+        let marker = self
+            .rooms
             .mark_read(room, actor, seq)
             .await?
-            .ok_or(Error::Forbidden("not a participant of this room"))
+            .ok_or(Error::Forbidden("not a participant of this room"))?;
+        self.announce(room, RoomEvent::Read { user_id: actor, seq: marker }).await;
+        Ok(marker)
     }
 
     async fn visible(&self, actor: UserId, room_id: RoomId) -> Result<(Room, Option<Participant>), Error> {

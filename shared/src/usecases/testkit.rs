@@ -82,7 +82,8 @@ impl Kit {
             clock.clone(),
             Duration::days(30),
         );
-        let rooms = Arc::new(RoomService::new(room_store, user_store.clone(), clock.clone()));
+        let events = Arc::new(crate::memory::MemoryEventBus::default());
+        let rooms = Arc::new(RoomService::new(room_store, user_store.clone(), events, clock.clone()));
         let log = Arc::new(MemoryMessageLog::default());
         let store = Arc::new(MemoryMessageStore::default());
         Kit {

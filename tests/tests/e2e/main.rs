@@ -4,6 +4,7 @@ mod auth;
 mod hostile;
 mod messaging;
 mod ops;
+mod presence;
 mod processes;
 mod rooms;
 mod users;

@@ -1,0 +1,184 @@
+//! The command line: one subcommand per scenario, each with its own flags and defaults.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "chat-bench", version, about = "Load generator for the chat cluster")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Scenarios. `connections` (how many idle sockets a node holds) and `ceilings` (a rate sweep
+/// to the knee) will join these as further variants with their own argument structs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rooms of members on WebSockets, senders at a paced or unbounded rate: acknowledged
+    /// sends/s, deliveries/s, ack and delivery latency, and a completeness check.
+    Throughput(ThroughputArgs),
+    /// A throughput run, then how long PostgreSQL takes to hold every acknowledged message.
+    Persist(PersistArgs),
+}
+
+/// The WebSocket subprotocol the bench's connections speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Codec {
+    /// `chat.v1.json`: JSON in text frames.
+    Json,
+    /// `chat.v1.msgpack`: MessagePack maps in binary frames.
+    Msgpack,
+}
+
+impl Codec {
+    pub fn subprotocol(self) -> &'static str {
+        match self {
+            Codec::Json => "chat.v1.json",
+            Codec::Msgpack => "chat.v1.msgpack",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::Json => "json",
+            Codec::Msgpack => "msgpack",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ThroughputArgs {
+    /// Base URLs of the chat-node instances (loopback only), comma separated; users are spread
+    /// over them round-robin.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
+    pub nodes: Vec<String>,
+    /// Group rooms to create.
+    #[arg(long, default_value_t = 100)]
+    pub rooms: u32,
+    /// Members per room, each on its own WebSocket.
+    #[arg(long, default_value_t = 10)]
+    pub members: u32,
+    /// Members of each room that send [default: all of them].
+    #[arg(long)]
+    pub senders_per_room: Option<u32>,
+    /// Sends per second over all senders, spread evenly; 0 sends flat out.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate: f64,
+    /// Seconds of measured sending, after the warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of sending before measuring starts; its messages are still checked for completeness.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Most unacknowledged sends per sending connection.
+    #[arg(long, default_value_t = 8)]
+    pub in_flight: u32,
+    #[arg(long, value_enum, default_value_t = Codec::Json)]
+    pub codec: Codec,
+    /// Bytes of each message's content (the timing tag included, so at least about 30).
+    #[arg(long, default_value_t = 100)]
+    pub content_bytes: usize,
+    /// Leave `client_msg_id` out of sends (the server then skips its idempotency lookup).
+    #[arg(long)]
+    pub no_client_msg_id: bool,
+    /// After sending ends, the drain waits until no frame arrived for this many seconds...
+    #[arg(long, default_value_t = 1.0)]
+    pub drain_idle: f64,
+    /// ...or at most this many seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub drain_max: f64,
+    /// Local source addresses for the WebSockets (127.0.0.x), used round-robin; needed past
+    /// about 28k connections to one node.
+    #[arg(long, value_delimiter = ',')]
+    pub bind: Vec<IpAddr>,
+    /// REST requests (register, create room) and WebSocket handshakes in flight during setup.
+    #[arg(long, default_value_t = 16)]
+    pub setup_concurrency: usize,
+    /// Free text copied into the RESULT line, to tell runs apart in scripts.
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+impl ThroughputArgs {
+    pub fn senders_per_room(&self) -> u32 {
+        self.senders_per_room.unwrap_or(self.members).min(self.members)
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration)
+    }
+
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup)
+    }
+
+    /// Refuses settings the server would reject or that make no scenario.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.rooms >= 1, "--rooms must be at least 1");
+        anyhow::ensure!((1..=1001).contains(&self.members), "--members must be 1 to 1001");
+        anyhow::ensure!(self.senders_per_room() >= 1, "--senders-per-room must be at least 1");
+        anyhow::ensure!(self.rate >= 0.0 && self.rate.is_finite(), "--rate must be 0 or more");
+        anyhow::ensure!(self.duration > 0.0 && self.duration.is_finite(), "--duration must be above 0");
+        anyhow::ensure!(self.warmup >= 0.0 && self.warmup.is_finite(), "--warmup must be 0 or more");
+        anyhow::ensure!(self.in_flight >= 1, "--in-flight must be at least 1");
+        anyhow::ensure!((1..=4000).contains(&self.content_bytes), "--content-bytes must be 1 to 4000");
+        anyhow::ensure!(self.drain_idle > 0.0 && self.drain_max >= self.drain_idle, "bad drain settings");
+        anyhow::ensure!(self.setup_concurrency >= 1, "--setup-concurrency must be at least 1");
+        for ip in &self.bind {
+            anyhow::ensure!(ip.is_loopback(), "--bind {ip} is not a loopback address");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PersistArgs {
+    /// PostgreSQL of the cluster under test (loopback only), to count persisted messages.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Seconds after the send phase ends to wait for every acknowledged message to be stored.
+    #[arg(long, default_value_t = 120.0)]
+    pub persist_timeout: f64,
+    /// How often to count the stored messages, in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    pub poll_ms: u64,
+    #[command(flatten)]
+    pub throughput: ThroughputArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_match_the_documented_scenario() {
+        let cli = Cli::parse_from(["chat-bench", "throughput"]);
+        let Command::Throughput(args) = cli.command else { panic!("not throughput") };
+        assert_eq!((args.rooms, args.members, args.senders_per_room()), (100, 10, 10));
+        assert_eq!((args.in_flight, args.content_bytes, args.codec), (8, 100, Codec::Json));
+        args.validate().unwrap();
+    }
+
+    #[test]
+    fn nodes_are_comma_separated() {
+        let cli = Cli::parse_from([
+            "chat-bench",
+            "throughput",
+            "--nodes",
+            "http://127.0.0.1:8080,http://127.0.0.1:8082",
+            "--senders-per-room",
+            "20",
+        ]);
+        let Command::Throughput(args) = cli.command else { panic!("not throughput") };
+        assert_eq!(args.nodes.len(), 2);
+        assert_eq!(args.senders_per_room(), 10, "capped at the members");
+    }
+}

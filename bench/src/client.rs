@@ -1,0 +1,209 @@
+//! A WebSocket client of `GET /ws` in either codec: connects (optionally from a chosen local
+//! address), encodes the client frames the bench sends and decodes the server frames it reads.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures::{SinkExt, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{WebSocketStream, client_async_with_config};
+
+use crate::cli::Codec;
+use crate::target::Node;
+
+pub type Socket = WebSocketStream<TcpStream>;
+
+/// How long a `join` may take to be answered during setup.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Opens a WebSocket to `node` authenticated by `token` (in the query) and speaking `codec`.
+/// `local` binds the source address, so one machine can open more than the ~28k connections a
+/// single source address allows towards one port.
+pub async fn connect(
+    node: &Node,
+    token: &str,
+    codec: Codec,
+    local: Option<IpAddr>,
+) -> anyhow::Result<Socket> {
+    let socket = if node.addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    if let Some(ip) = local {
+        socket.bind(SocketAddr::new(ip, 0)).with_context(|| format!("binding {ip}"))?;
+    }
+    let stream = socket.connect(node.addr).await.with_context(|| format!("connecting to {}", node.addr))?;
+    stream.set_nodelay(true)?;
+    let mut request = node.ws_url(token).into_client_request()?;
+    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(codec.subprotocol()));
+    let config = WebSocketConfig::default();
+    let (ws, response) = client_async_with_config(request, stream, Some(config))
+        .await
+        .with_context(|| format!("WebSocket handshake with {}", node.addr))?;
+    let chosen = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok());
+    if chosen != Some(codec.subprotocol()) {
+        bail!("the server chose subprotocol {chosen:?}, not {}", codec.subprotocol());
+    }
+    Ok(ws)
+}
+
+/// Sends `join` for `room` with request id 0 and waits for its reply, skipping anything else.
+pub async fn join(ws: &mut Socket, codec: Codec, room: &str) -> anyhow::Result<()> {
+    ws.send(encode(codec, &JoinFrame { kind: "join", id: 0, room })?).await?;
+    let reply = tokio::time::timeout(JOIN_TIMEOUT, async {
+        while let Some(message) = ws.next().await {
+            let message = message?;
+            let Some(bytes) = payload(&message) else {
+                if let Message::Close(close) = message {
+                    bail!("closed during join: {close:?}");
+                }
+                continue;
+            };
+            let frame = decode(codec, bytes)?;
+            if frame.kind == "reply" && frame.id == Some(0) {
+                if frame.ok == Some(true) {
+                    return Ok(());
+                }
+                let code = frame.error.map(|e| e.code.into_owned()).unwrap_or_default();
+                bail!("join refused: {code}");
+            }
+        }
+        bail!("the connection ended during join")
+    })
+    .await;
+    reply.context("join timed out")?
+}
+
+#[derive(Serialize)]
+struct JoinFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: u64,
+    room: &'a str,
+}
+
+/// `{"type": "send", "id", "room", "content", "client_msg_id"?}`
+#[derive(Serialize)]
+pub struct SendFrame<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: u64,
+    pub room: &'a str,
+    pub content: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<&'a str>,
+}
+
+/// Encodes a client frame: JSON text, or a MessagePack map with string keys.
+pub fn encode<T: Serialize>(codec: Codec, frame: &T) -> anyhow::Result<Message> {
+    Ok(match codec {
+        Codec::Json => Message::Text(serde_json::to_string(frame)?.into()),
+        Codec::Msgpack => Message::Binary(rmp_serde::to_vec_named(frame)?.into()),
+    })
+}
+
+/// The bytes of a data frame.
+pub fn payload(message: &Message) -> Option<&[u8]> {
+    match message {
+        Message::Text(text) => Some(text.as_bytes()),
+        Message::Binary(bytes) => Some(bytes),
+        _ => None,
+    }
+}
+
+/// The fields of server frames the bench reads; everything else is skipped. Strings borrow
+/// from the frame where the codec allows.
+#[derive(Debug, Deserialize)]
+pub struct ServerFrame<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(default)]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub ok: Option<bool>,
+    #[serde(default, borrow)]
+    pub message: Option<WireMessage<'a>>,
+    #[serde(default, borrow)]
+    pub error: Option<WireError<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireMessage<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub room_id: Cow<'a, str>,
+    pub seq: u64,
+    #[serde(borrow)]
+    pub content: Cow<'a, str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireError<'a> {
+    #[serde(borrow)]
+    pub code: Cow<'a, str>,
+}
+
+pub fn decode(codec: Codec, bytes: &[u8]) -> anyhow::Result<ServerFrame<'_>> {
+    Ok(match codec {
+        Codec::Json => serde_json::from_slice(bytes)?,
+        Codec::Msgpack => rmp_serde::from_slice(bytes)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const ROOM: &str = "0190f5a4-7d2e-7c3a-9a9b-1d2e3f405060";
+
+    fn message_frame() -> serde_json::Value {
+        json!({"type": "message", "message": {
+            "id": "0190f5a4-7d2e-7c3a-9a9b-1d2e3f405061", "room_id": ROOM, "seq": 17,
+            "sender_id": "0190f5a4-7d2e-7c3a-9a9b-1d2e3f405062", "content": "1:2:3;xx", "kind": "text",
+            "metadata": null, "client_msg_id": "c", "created_at": "2024-01-01T00:00:00Z"}})
+    }
+
+    #[test]
+    fn a_message_frame_decodes_in_both_codecs() {
+        let value = message_frame();
+        let json_bytes = serde_json::to_vec(&value).unwrap();
+        let msgpack_bytes = rmp_serde::to_vec_named(&value).unwrap();
+        for (codec, bytes) in [(Codec::Json, &json_bytes), (Codec::Msgpack, &msgpack_bytes)] {
+            let frame = decode(codec, bytes).unwrap();
+            assert_eq!(frame.kind, "message");
+            let message = frame.message.unwrap();
+            assert_eq!((message.room_id.as_ref(), message.seq), (ROOM, 17));
+            assert_eq!(message.content, "1:2:3;xx");
+        }
+    }
+
+    #[test]
+    fn replies_decode_with_their_outcome() {
+        let ok =
+            serde_json::to_vec(&json!({"type": "reply", "id": 4, "ok": true, "room": {}, "messages": []}))
+                .unwrap();
+        let frame = decode(Codec::Json, &ok).unwrap();
+        assert_eq!((frame.id, frame.ok), (Some(4), Some(true)));
+        let refused = json!({"type": "reply", "id": 5, "ok": false, "error": {"code": "rate_limited", "message": "slow down"}});
+        let bytes = rmp_serde::to_vec_named(&refused).unwrap();
+        let frame = decode(Codec::Msgpack, &bytes).unwrap();
+        assert_eq!(frame.error.unwrap().code, "rate_limited");
+    }
+
+    #[test]
+    fn a_send_frame_is_a_map_with_string_keys() {
+        let frame = SendFrame { kind: "send", id: 9, room: ROOM, content: "hi", client_msg_id: None };
+        let Message::Binary(bytes) = encode(Codec::Msgpack, &frame).unwrap() else { panic!("not binary") };
+        let value: serde_json::Value = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(value, json!({"type": "send", "id": 9, "room": ROOM, "content": "hi"}));
+        let Message::Text(text) = encode(Codec::Json, &frame).unwrap() else { panic!("not text") };
+        assert_eq!(serde_json::from_str::<serde_json::Value>(text.as_str()).unwrap()["id"], 9);
+    }
+}

@@ -1,0 +1,210 @@
+//! The completeness check, pure: every acknowledged message of a room reached every member
+//! connection exactly once, in strictly increasing seq order, carrying the acknowledged id.
+
+use std::collections::HashSet;
+use std::ops::AddAssign;
+
+use serde::Serialize;
+
+/// A message the server acknowledged to its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acked {
+    pub seq: u64,
+    pub id: u128,
+}
+
+/// A `message` frame one connection received, in arrival order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub seq: u64,
+    pub id: u128,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Completeness {
+    /// Acknowledged messages times the member connections that should have received them.
+    pub expected: u64,
+    /// `message` frames received.
+    pub delivered: u64,
+    /// Expected deliveries that never came.
+    pub missing: u64,
+    /// Frames for a seq the connection had already received.
+    pub duplicated: u64,
+    /// Frames whose seq was below one received earlier on the connection.
+    pub out_of_order: u64,
+    /// Frames whose message id differs from the id acknowledged for that seq.
+    pub mismatched_id: u64,
+    /// Two different acknowledged messages of one room with the same seq.
+    pub conflicting_acks: u64,
+    /// Frames for a seq nobody was acknowledged (a send whose reply was lost, or a stranger's).
+    pub unacknowledged: u64,
+}
+
+impl Completeness {
+    /// No loss, duplicate, reordering or mix-up. Unacknowledged deliveries are reported but
+    /// are no failure: a message may be stored although its reply never arrived.
+    pub fn is_clean(&self) -> bool {
+        self.missing == 0
+            && self.duplicated == 0
+            && self.out_of_order == 0
+            && self.mismatched_id == 0
+            && self.conflicting_acks == 0
+    }
+}
+
+impl AddAssign for Completeness {
+    fn add_assign(&mut self, o: Completeness) {
+        self.expected += o.expected;
+        self.delivered += o.delivered;
+        self.missing += o.missing;
+        self.duplicated += o.duplicated;
+        self.out_of_order += o.out_of_order;
+        self.mismatched_id += o.mismatched_id;
+        self.conflicting_acks += o.conflicting_acks;
+        self.unacknowledged += o.unacknowledged;
+    }
+}
+
+/// A room's acknowledgements sorted by seq, ready for [`check_connection`].
+#[derive(Debug, Clone, Default)]
+pub struct RoomAcks {
+    acked: Vec<Acked>,
+    conflicts: u64,
+}
+
+impl RoomAcks {
+    /// Sorts by seq; the same message acknowledged twice counts once, two messages under one
+    /// seq are a conflict.
+    pub fn new(mut acked: Vec<Acked>) -> RoomAcks {
+        acked.sort_unstable_by_key(|a| (a.seq, a.id));
+        acked.dedup();
+        let mut conflicts = 0;
+        acked.dedup_by(|later, earlier| {
+            let same_seq = later.seq == earlier.seq;
+            conflicts += u64::from(same_seq);
+            same_seq
+        });
+        RoomAcks { acked, conflicts }
+    }
+
+    pub fn len(&self) -> usize {
+        self.acked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.acked.is_empty()
+    }
+
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts
+    }
+}
+
+/// Checks what one member connection of the room received, in arrival order.
+pub fn check_connection(room: &RoomAcks, delivered: &[Delivered]) -> Completeness {
+    let acked = &room.acked;
+    let mut seen = vec![false; acked.len()];
+    let mut seen_unacked: HashSet<u64> = HashSet::new();
+    let mut highest: Option<u64> = None;
+    let mut c = Completeness {
+        expected: acked.len() as u64,
+        delivered: delivered.len() as u64,
+        ..Completeness::default()
+    };
+    for d in delivered {
+        let position = acked.binary_search_by_key(&d.seq, |a| a.seq).ok();
+        let repeated = match position {
+            Some(i) => std::mem::replace(&mut seen[i], true),
+            None => !seen_unacked.insert(d.seq),
+        };
+        if repeated {
+            c.duplicated += 1;
+            continue;
+        }
+        if highest.is_some_and(|h| d.seq < h) {
+            c.out_of_order += 1;
+        }
+        highest = highest.max(Some(d.seq));
+        match position {
+            Some(i) if acked[i].id != d.id => c.mismatched_id += 1,
+            Some(_) => {}
+            None => c.unacknowledged += 1,
+        }
+    }
+    c.missing = seen.iter().filter(|s| !**s).count() as u64;
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acks(seqs: &[u64]) -> RoomAcks {
+        RoomAcks::new(seqs.iter().map(|&seq| Acked { seq, id: u128::from(seq) * 10 }).collect())
+    }
+
+    fn got(seqs: &[u64]) -> Vec<Delivered> {
+        seqs.iter().map(|&seq| Delivered { seq, id: u128::from(seq) * 10 }).collect()
+    }
+
+    #[test]
+    fn every_message_once_and_in_order_is_clean() {
+        // Seqs are a stream's sequence shared by all rooms: increasing, not dense.
+        let c = check_connection(&acks(&[3, 9, 4, 20]), &got(&[3, 4, 9, 20]));
+        assert!(c.is_clean(), "{c:?}");
+        assert_eq!((c.expected, c.delivered), (4, 4));
+    }
+
+    #[test]
+    fn a_message_never_received_is_missing() {
+        let c = check_connection(&acks(&[1, 2, 3, 4]), &got(&[1, 3]));
+        assert_eq!(c.missing, 2);
+        assert!(!c.is_clean());
+    }
+
+    #[test]
+    fn a_message_received_twice_is_a_duplicate_not_a_reordering() {
+        let c = check_connection(&acks(&[1, 2, 3]), &got(&[1, 2, 2, 3, 1]));
+        assert_eq!((c.duplicated, c.out_of_order, c.missing), (2, 0, 0));
+        assert!(!c.is_clean());
+    }
+
+    #[test]
+    fn a_lower_seq_after_a_higher_one_is_out_of_order() {
+        let c = check_connection(&acks(&[1, 2, 3, 4]), &got(&[1, 3, 2, 4]));
+        assert_eq!((c.out_of_order, c.duplicated, c.missing), (1, 0, 0));
+        assert!(!c.is_clean());
+    }
+
+    #[test]
+    fn a_different_id_under_an_acknowledged_seq_is_a_mismatch() {
+        let mut delivered = got(&[1, 2]);
+        delivered[1].id = 999;
+        let c = check_connection(&acks(&[1, 2]), &delivered);
+        assert_eq!(c.mismatched_id, 1);
+        assert!(!c.is_clean());
+    }
+
+    #[test]
+    fn deliveries_nobody_was_acknowledged_are_reported_but_not_a_failure() {
+        let c = check_connection(&acks(&[1, 3]), &got(&[1, 2, 3, 2]));
+        assert_eq!((c.unacknowledged, c.duplicated), (1, 1));
+        assert_eq!(c.missing, 0);
+    }
+
+    #[test]
+    fn two_messages_acknowledged_under_one_seq_conflict() {
+        let room =
+            RoomAcks::new(vec![Acked { seq: 5, id: 1 }, Acked { seq: 5, id: 2 }, Acked { seq: 5, id: 1 }]);
+        assert_eq!((room.len(), room.conflicts()), (1, 1));
+    }
+
+    #[test]
+    fn totals_add_up_over_connections() {
+        let room = acks(&[1, 2]);
+        let mut total = Completeness::default();
+        total += check_connection(&room, &got(&[1, 2]));
+        total += check_connection(&room, &got(&[2]));
+        assert_eq!((total.expected, total.delivered, total.missing), (4, 3, 1));
+    }
+}

@@ -1,0 +1,158 @@
+//! The persist scenario: a throughput run while counting the run's rows in PostgreSQL, then
+//! how long after sending ended the persister has stored every acknowledged message.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::cli::PersistArgs;
+use crate::report::{self, PersistResults};
+use crate::{target, throughput};
+
+/// One count of the run's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub at: Instant,
+    pub rows: u64,
+}
+
+/// The goal once the run has ended: this many rows, by this deadline.
+type Goal = Option<(u64, Instant)>;
+
+pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
+    args.throughput.validate()?;
+    target::check_database_url(&args.database_url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&args.database_url)
+        .await
+        .context("connecting to --database-url")?;
+
+    let prepared = throughput::prepare(&args.throughput).await?;
+    let rooms = prepared.room_ids()?;
+    let (goal_tx, goal_rx) = watch::channel::<Goal>(None);
+    let poll_every = Duration::from_millis(args.poll_ms.max(1));
+    let poller = tokio::spawn(poll(pool, rooms, poll_every, goal_rx));
+
+    let outcome = prepared.run().await?;
+    let deadline = outcome.send_ended + Duration::from_secs_f64(args.persist_timeout);
+    let _ = goal_tx.send(Some((outcome.acked_unique, deadline)));
+    let samples = poller.await??;
+    let times = Times {
+        send_started: outcome.send_started,
+        send_ended: outcome.send_ended,
+        last_ack: outcome.last_reply,
+    };
+    let persist = evaluate(&samples, outcome.acked_unique, times);
+
+    let ok = outcome.results.is_clean() && persist.reached;
+    print!("{}", report::table(&args.throughput, &outcome.results));
+    print!("{}", report::persist_table(&persist));
+    throughput::warn(&outcome.results);
+    if !persist.reached {
+        eprintln!(
+            "FAILED: PostgreSQL did not hold every acknowledged message within {} s",
+            args.persist_timeout
+        );
+    }
+    if persist.final_rows > persist.target_rows {
+        eprintln!(
+            "WARNING: more rows than acknowledged messages ({} > {})",
+            persist.final_rows, persist.target_rows
+        );
+    }
+    println!("{}", report::result_line("persist", &args.throughput, &outcome.results, Some(&persist), ok));
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Counts the rooms' rows until the goal is met or its deadline passes.
+async fn poll(
+    pool: sqlx::PgPool,
+    rooms: Vec<uuid::Uuid>,
+    every: Duration,
+    goal: watch::Receiver<Goal>,
+) -> anyhow::Result<Vec<Sample>> {
+    let mut samples = Vec::new();
+    loop {
+        let rows: i64 = sqlx::query_scalar("select count(*) from messages where room_id = any($1)")
+            .bind(&rooms)
+            .fetch_one(&pool)
+            .await
+            .context("counting the run's messages")?;
+        let now = Instant::now();
+        samples.push(Sample { at: now, rows: rows as u64 });
+        if let Some((target, deadline)) = *goal.borrow()
+            && (rows as u64 >= target || now >= deadline)
+        {
+            return Ok(samples);
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// When the run's send phase began and ended, and when its last send was acknowledged.
+#[derive(Debug, Clone, Copy)]
+pub struct Times {
+    pub send_started: Instant,
+    pub send_ended: Instant,
+    pub last_ack: Instant,
+}
+
+/// Reads the catch-up from the counts taken during and after the run.
+pub fn evaluate(samples: &[Sample], target: u64, times: Times) -> PersistResults {
+    let Times { send_started, send_ended, last_ack } = times;
+    let final_rows = samples.last().map_or(0, |s| s.rows);
+    let rows_at_send_end = samples.iter().take_while(|s| s.at <= send_ended).last().map_or(0, |s| s.rows);
+    let reached_at = samples.iter().find(|s| s.rows >= target).map(|s| s.at);
+    let end = reached_at.or(samples.last().map(|s| s.at)).unwrap_or(send_ended);
+    let catch_up_secs = end.saturating_duration_since(send_ended).as_secs_f64();
+    let span = end.saturating_duration_since(send_started).as_secs_f64();
+    PersistResults {
+        target_rows: target,
+        final_rows,
+        reached: reached_at.is_some(),
+        rows_at_send_end,
+        catch_up_secs,
+        catch_up_after_last_ack_secs: end.saturating_duration_since(last_ack).as_secs_f64(),
+        rows_per_sec: if span > 0.0 { final_rows.min(target) as f64 / span } else { 0.0 },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catch_up_counts_from_the_end_of_sending_to_the_first_full_count() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let samples = [
+            Sample { at: at(0), rows: 0 },
+            Sample { at: at(5_000), rows: 400 },
+            Sample { at: at(10_000), rows: 900 },
+            Sample { at: at(10_500), rows: 990 },
+            Sample { at: at(11_000), rows: 1_000 },
+        ];
+        let times = Times { send_started: at(0), send_ended: at(10_000), last_ack: at(10_400) };
+        let p = evaluate(&samples, 1_000, times);
+        assert!(p.reached);
+        assert_eq!(p.rows_at_send_end, 900);
+        assert!((p.catch_up_secs - 1.0).abs() < 1e-6, "{p:?}");
+        assert!((p.catch_up_after_last_ack_secs - 0.6).abs() < 1e-6, "{p:?}");
+        assert!((p.rows_per_sec - 1_000.0 / 11.0).abs() < 1e-6, "{p:?}");
+    }
+
+    #[test]
+    fn a_count_that_never_arrives_is_not_reached() {
+        let start = Instant::now();
+        let samples = [Sample { at: start + Duration::from_secs(30), rows: 10 }];
+        let end = start + Duration::from_secs(10);
+        let p = evaluate(&samples, 11, Times { send_started: start, send_ended: end, last_ack: end });
+        assert!(!p.reached);
+        assert_eq!((p.final_rows, p.catch_up_secs), (10, 20.0));
+    }
+}

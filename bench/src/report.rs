@@ -1,0 +1,309 @@
+//! What a run prints: a table for people on stdout, and one `RESULT {json}` line for scripts
+//! with the scenario, the results, the machine and the bench version.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cli::ThroughputArgs;
+use crate::completeness::Completeness;
+use crate::latency::Summary;
+
+/// The machine the run happened on; the servers share it with the bench.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    pub cores: usize,
+    pub cpu_model: String,
+}
+
+impl Machine {
+    pub fn detect() -> Machine {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        Machine { cores, cpu_model: cpu_model(&cpuinfo).unwrap_or_else(|| "unknown".into()) }
+    }
+}
+
+fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, model)| model.trim().to_owned())
+}
+
+/// CPU seconds this process has used so far (user + system, all threads).
+pub fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_secs_of_stat(&stat).unwrap_or(0.0)
+}
+
+fn cpu_secs_of_stat(stat: &str) -> Option<f64> {
+    // Fields after the command name (which may hold spaces, hence the last ')'): state is
+    // field 3, utime 14 and stime 15, in clock ticks of 1/100 s on Linux.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// CPU seconds the whole machine has been busy so far (every core, every process).
+pub fn machine_busy_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    busy_secs_of_proc_stat(&stat).unwrap_or(0.0)
+}
+
+fn busy_secs_of_proc_stat(stat: &str) -> Option<f64> {
+    // `cpu  user nice system idle iowait irq softirq steal ...`, in ticks of 1/100 s.
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<f64> = line.split_whitespace().skip(1).filter_map(|t| t.parse().ok()).collect();
+    let busy = [0, 1, 2, 5, 6, 7].iter().filter_map(|&i| ticks.get(i)).sum::<f64>();
+    Some(busy / 100.0)
+}
+
+/// Everything a throughput run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThroughputResults {
+    pub run_prefix: String,
+    pub users: u64,
+    pub senders: u64,
+    pub register_secs: f64,
+    pub rooms_secs: f64,
+    pub connect_secs: f64,
+    /// Length of the measured window (the send phase after the warm-up).
+    pub window_secs: f64,
+    /// Send frames written over the whole send phase, warm-up included.
+    pub sends: u64,
+    /// Sends answered `ok: true`, warm-up included.
+    pub acked: u64,
+    /// Sends answered `ok: false`, by error code.
+    pub refused: BTreeMap<String, u64>,
+    /// Sends that got no reply at all.
+    pub unanswered: u64,
+    /// Paced ticks skipped because the connection already had `--in-flight` sends waiting.
+    pub skipped_sends: u64,
+    pub sends_per_sec: f64,
+    pub acks_per_sec: f64,
+    /// `message` frames received by every member connection, the sender's own copy included.
+    pub deliveries_per_sec: f64,
+    /// The same without the sender's own copy.
+    pub deliveries_to_others_per_sec: f64,
+    pub ack_latency: Summary,
+    pub delivery_latency: Summary,
+    pub completeness: Completeness,
+    /// `error` frames by code.
+    pub error_frames: BTreeMap<String, u64>,
+    /// Frames that did not decode, or messages of another room or without the bench's tag.
+    pub undecodable_frames: u64,
+    pub foreign_messages: u64,
+    /// Connections that ended before the bench closed them, by close code or error.
+    pub early_closes: BTreeMap<String, u64>,
+    /// Seconds from the end of sending until the last frame arrived (the drain).
+    pub drain_secs: f64,
+    /// CPU the bench itself used during the send phase and drain, in cores.
+    pub bench_cpu_cores: f64,
+    /// CPU the whole machine used meanwhile (servers, bench and anything else), in cores.
+    pub machine_cpu_cores: f64,
+}
+
+impl ThroughputResults {
+    /// Whether the run saw every message delivered as the contract promises.
+    pub fn is_clean(&self) -> bool {
+        self.completeness.is_clean() && self.unanswered == 0 && self.early_closes.is_empty()
+    }
+}
+
+/// Persistence catch-up after a throughput run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersistResults {
+    /// Distinct acknowledged messages, the row count to reach.
+    pub target_rows: u64,
+    pub final_rows: u64,
+    pub reached: bool,
+    /// Rows in PostgreSQL when sending ended.
+    pub rows_at_send_end: u64,
+    /// Seconds from the end of sending until the count was reached (or the timeout).
+    pub catch_up_secs: f64,
+    /// Seconds from the last acknowledgement (in-flight sends are answered after sending
+    /// stops) until the count was reached: the persister's own lag.
+    pub catch_up_after_last_ack_secs: f64,
+    /// Rows written per second from the first send until the count was reached.
+    pub rows_per_sec: f64,
+}
+
+pub fn params_json(args: &ThroughputArgs) -> Value {
+    json!({
+        "nodes": args.nodes,
+        "rooms": args.rooms,
+        "members": args.members,
+        "senders_per_room": args.senders_per_room(),
+        "rate": args.rate,
+        "duration_secs": args.duration,
+        "warmup_secs": args.warmup,
+        "in_flight": args.in_flight,
+        "codec": args.codec.name(),
+        "content_bytes": args.content_bytes,
+        "client_msg_id": !args.no_client_msg_id,
+    })
+}
+
+/// The line scripts grep for: `RESULT ` and one JSON object.
+pub fn result_line(
+    scenario: &str,
+    args: &ThroughputArgs,
+    throughput: &ThroughputResults,
+    persist: Option<&PersistResults>,
+    ok: bool,
+) -> String {
+    let mut value = json!({
+        "bench": "chat-bench",
+        "version": env!("CARGO_PKG_VERSION"),
+        "scenario": scenario,
+        "label": args.label,
+        "ok": ok,
+        "params": params_json(args),
+        "machine": Machine::detect(),
+        "results": throughput,
+    });
+    if let Some(persist) = persist {
+        value["persist"] = json!(persist);
+    }
+    format!("RESULT {value}")
+}
+
+fn counts(map: &BTreeMap<String, u64>) -> String {
+    if map.is_empty() {
+        return "none".into();
+    }
+    map.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+}
+
+fn latency_row(out: &mut String, name: &str, s: &Summary) {
+    let _ = writeln!(
+        out,
+        "  {name:<22} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>10}",
+        s.p50_ms, s.p95_ms, s.p99_ms, s.max_ms, s.mean_ms, s.count
+    );
+}
+
+/// The human table of a throughput run.
+pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
+    let mut out = String::new();
+    let pace = if args.rate > 0.0 { format!("paced at {} sends/s", args.rate) } else { "flat out".into() };
+    let _ = writeln!(
+        out,
+        "chat-bench {} | run {} | {} node(s) | {} rooms x {} members | {} senders {} | in-flight {} | {} | {} B{}",
+        env!("CARGO_PKG_VERSION"),
+        r.run_prefix,
+        args.nodes.len(),
+        args.rooms,
+        args.members,
+        r.senders,
+        pace,
+        args.in_flight,
+        args.codec.name(),
+        args.content_bytes,
+        if args.no_client_msg_id { " | no client_msg_id" } else { "" },
+    );
+    let _ = writeln!(
+        out,
+        "setup: {} users registered in {:.1} s, {} rooms in {:.1} s, sockets joined in {:.1} s",
+        r.users, r.register_secs, args.rooms, r.rooms_secs, r.connect_secs
+    );
+    let _ = writeln!(
+        out,
+        "window: {:.1} s after {:.1} s warm-up; drain {:.2} s",
+        r.window_secs, args.warmup, r.drain_secs
+    );
+    let _ = writeln!(out, "  {:<32} {:>12}", "rate", "per second");
+    for (name, rate) in [
+        ("sends written", r.sends_per_sec),
+        ("sends acknowledged", r.acks_per_sec),
+        ("deliveries (all members)", r.deliveries_per_sec),
+        ("deliveries (to others)", r.deliveries_to_others_per_sec),
+    ] {
+        let _ = writeln!(out, "  {name:<32} {rate:>12.1}");
+    }
+    let _ = writeln!(
+        out,
+        "  {:<22} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "latency (ms)", "p50", "p95", "p99", "max", "mean", "samples"
+    );
+    latency_row(&mut out, "ack (send -> reply)", &r.ack_latency);
+    latency_row(&mut out, "delivery (send -> recv)", &r.delivery_latency);
+    let c = &r.completeness;
+    let _ = writeln!(
+        out,
+        "completeness: {} acknowledged, {} expected deliveries, {} delivered; missing {}, duplicated {}, \
+         out of order {}, mismatched id {}, conflicting acks {}, unacknowledged {} -> {}",
+        r.acked,
+        c.expected,
+        c.delivered,
+        c.missing,
+        c.duplicated,
+        c.out_of_order,
+        c.mismatched_id,
+        c.conflicting_acks,
+        c.unacknowledged,
+        if c.is_clean() { "OK" } else { "FAILED" }
+    );
+    let _ = writeln!(
+        out,
+        "sends: {} written, {} unanswered, {} skipped; refused: {}; error frames: {}; early closes: {}; \
+         undecodable {}, foreign {}",
+        r.sends,
+        r.unanswered,
+        r.skipped_sends,
+        counts(&r.refused),
+        counts(&r.error_frames),
+        counts(&r.early_closes),
+        r.undecodable_frames,
+        r.foreign_messages
+    );
+    let _ = writeln!(
+        out,
+        "CPU during the run: bench {:.2} cores, whole machine {:.2} cores",
+        r.bench_cpu_cores, r.machine_cpu_cores
+    );
+    out
+}
+
+pub fn persist_table(p: &PersistResults) -> String {
+    format!(
+        "persist: {} of {} rows {} {:.2} s after sending ended ({:.2} s after the last ack); \
+         {} rows when sending ended; {:.1} rows/s from first send\n",
+        p.final_rows,
+        p.target_rows,
+        if p.reached { "stored" } else { "NOT stored, gave up" },
+        p.catch_up_secs,
+        p.catch_up_after_last_ack_secs,
+        p.rows_at_send_end,
+        p.rows_per_sec
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_model_comes_from_cpuinfo() {
+        let cpuinfo = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n";
+        assert_eq!(cpu_model(cpuinfo).as_deref(), Some("AMD EPYC 7B13"));
+    }
+
+    #[test]
+    fn cpu_time_reads_past_a_command_with_spaces() {
+        let stat = "42 (chat bench) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1";
+        assert_eq!(cpu_secs_of_stat(stat), Some(3.0));
+    }
+
+    #[test]
+    fn machine_busy_time_leaves_out_idle_and_iowait() {
+        let stat = "cpu  100 10 50 9000 300 5 5 30 0 0\ncpu0 50 5 25 4500 150 2 2 15 0 0\n";
+        assert_eq!(busy_secs_of_proc_stat(stat), Some(2.0));
+    }
+}

@@ -1,0 +1,279 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::domain::{RoomId, UserId};
+use crate::ports::{EventBus, PresenceStore, RoomEvent};
+
+#[derive(Debug, Clone)]
+pub struct PresenceSettings {
+    /// How long a user whose last connection left stays online, so a quick reconnect does not
+    /// flap offline and online to everyone.
+    pub grace: Duration,
+    /// Above this many online users a room's presence is a count: no per-user events, no list.
+    pub count_threshold: u64,
+    /// At most one typing event per user and room reaches others in this interval.
+    pub typing_interval: Duration,
+}
+
+/// Who is online in a room, as a join reply or `GET /rooms/{id}/presence` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Online {
+    /// Empty when the room is over the count threshold, or presence is unavailable.
+    pub online: Vec<UserId>,
+    pub count: u64,
+}
+
+/// Presence and typing for the connections of this node. It keeps its own connection counts,
+/// writes them to the shared store as absolute numbers (one writer at a time, so they land in
+/// order), and rewrites them all at every heartbeat, so a store that lost its data or came back
+/// after an outage is whole again within one beat. Failures are logged and counted: presence
+/// is best effort and never stops messaging.
+pub struct PresenceService {
+    store: Arc<dyn PresenceStore>,
+    events: Arc<dyn EventBus>,
+    settings: PresenceSettings,
+    local: Mutex<HashMap<(RoomId, UserId), u32>>,
+    typing: Mutex<HashMap<(RoomId, UserId), Instant>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+impl PresenceService {
+    pub fn new(store: Arc<dyn PresenceStore>, events: Arc<dyn EventBus>, settings: PresenceSettings) -> Self {
+        Self {
+            store,
+            events,
+            settings,
+            local: Mutex::new(HashMap::new()),
+            typing: Mutex::new(HashMap::new()),
+            writer: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn local(&self) -> std::sync::MutexGuard<'_, HashMap<(RoomId, UserId), u32>> {
+        self.local.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A connection of `user` here joined `room`; returns who is online for the join reply.
+    pub async fn joined(&self, room: RoomId, user: UserId) -> Online {
+        let connections = {
+            let mut local = self.local();
+            let count = local.entry((room, user)).or_insert(0);
+            *count += 1;
+            *count
+        };
+        let changed = {
+            let _writer = self.writer.lock().await;
+            self.store.set(room, user, connections).await
+        };
+        let online = self.online(room).await;
+        match changed {
+            Ok((false, true)) if online.count <= self.settings.count_threshold => {
+                self.publish(room, RoomEvent::Presence { user_id: user, online: true }).await;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%room, error = %err, "presence not recorded"),
+        }
+        online
+    }
+
+    /// A connection of `user` here left `room` (or closed). When it was the user's last one
+    /// anywhere, others learn it after the grace period, unless the user is back by then.
+    pub async fn left(&self, room: RoomId, user: UserId) {
+        let connections = {
+            let mut local = self.local();
+            match local.get_mut(&(room, user)) {
+                Some(count) if *count > 1 => {
+                    *count -= 1;
+                    *count
+                }
+                Some(_) => {
+                    local.remove(&(room, user));
+                    0
+                }
+                None => return,
+            }
+        };
+        let changed = {
+            let _writer = self.writer.lock().await;
+            self.store.set(room, user, connections).await
+        };
+        match changed {
+            Ok((true, false)) => {
+                let (store, events, settings) =
+                    (self.store.clone(), self.events.clone(), self.settings.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(settings.grace).await;
+                    announce_offline(&*store, &*events, &settings, room, user).await;
+                });
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%room, error = %err, "presence not recorded"),
+        }
+    }
+
+    /// Who is online in the room; empty and zero when presence is unavailable.
+    pub async fn online(&self, room: RoomId) -> Online {
+        let limit = usize::try_from(self.settings.count_threshold).unwrap_or(usize::MAX);
+        match self.store.online(room, limit).await {
+            Ok((_, count)) if count > self.settings.count_threshold => Online { online: Vec::new(), count },
+            Ok((online, count)) => Online { online, count },
+            Err(err) => {
+                tracing::warn!(%room, error = %err, "presence unavailable");
+                Online::default()
+            }
+        }
+    }
+
+    /// Keeps this node's entries alive, rewrites them, and announces the users of nodes that
+    /// died as offline. Run it every third of `ttl`.
+    pub async fn heartbeat(&self, ttl: Duration) {
+        let beat = async {
+            self.store.heartbeat(ttl).await?;
+            let entries: Vec<((RoomId, UserId), u32)> = self.local().iter().map(|(k, v)| (*k, *v)).collect();
+            for ((room, user), connections) in entries {
+                let _writer = self.writer.lock().await;
+                // Only entries still counted when the writer is free: a leave in between wins.
+                if self.local().get(&(room, user)) == Some(&connections) {
+                    self.store.set(room, user, connections).await?;
+                }
+            }
+            self.store.sweep_dead_nodes().await
+        };
+        match beat.await {
+            Ok(gone) => {
+                for (room, user) in gone {
+                    announce_offline(&*self.store, &*self.events, &self.settings, room, user).await;
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "presence heartbeat failed"),
+        }
+        let interval = self.settings.typing_interval;
+        self.typing.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, at| at.elapsed() < interval);
+    }
+
+    /// Tells the room `user` is typing, at most once per interval; `false` when throttled.
+    pub async fn typing(&self, room: RoomId, user: UserId) -> bool {
+        {
+            let mut typing = self.typing.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            match typing.get(&(room, user)) {
+                Some(at) if now.duration_since(*at) < self.settings.typing_interval => return false,
+                _ => typing.insert((room, user), now),
+            };
+        }
+        self.publish(room, RoomEvent::Typing { user_id: user }).await;
+        true
+    }
+
+    async fn publish(&self, room: RoomId, event: RoomEvent) {
+        if let Err(err) = self.events.publish(room, &event).await {
+            tracing::warn!(%room, error = %err, "room event not published");
+        }
+    }
+}
+
+async fn announce_offline(
+    store: &dyn PresenceStore,
+    events: &dyn EventBus,
+    settings: &PresenceSettings,
+    room: RoomId,
+    user: UserId,
+) {
+    match store.is_online(room, user).await {
+        Ok(true) => return,
+        Ok(false) => {}
+        Err(err) => {
+            tracing::warn!(%room, error = %err, "presence unavailable");
+            return;
+        }
+    }
+    if let Ok((_, count)) = store.online(room, 0).await
+        && count > settings.count_threshold
+    {
+        return;
+    }
+    if let Err(err) = events.publish(room, &RoomEvent::Presence { user_id: user, online: false }).await {
+        tracing::warn!(%room, error = %err, "room event not published");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{MemoryEventBus, MemoryPresenceStore};
+    use futures::StreamExt;
+
+    fn service(grace_ms: u64, threshold: u64) -> (PresenceService, Arc<MemoryEventBus>) {
+        let events = Arc::new(MemoryEventBus::default());
+        let settings = PresenceSettings {
+            grace: Duration::from_millis(grace_ms),
+            count_threshold: threshold,
+            typing_interval: Duration::from_secs(2),
+        };
+        (PresenceService::new(Arc::new(MemoryPresenceStore::default()), events.clone(), settings), events)
+    }
+
+    async fn next(stream: &mut crate::ports::EventStream) -> Option<RoomEvent> {
+        tokio::time::timeout(Duration::from_millis(500), stream.next()).await.ok().flatten()
+    }
+
+    #[tokio::test]
+    async fn two_tabs_count_once_and_go_offline_only_when_both_close() {
+        let (presence, events) = service(10, 1000);
+        let (room, ann) = (RoomId::generate(), UserId::generate());
+        let mut feed = events.subscribe(room).await.unwrap();
+        let online = presence.joined(room, ann).await;
+        assert_eq!(online, Online { online: vec![ann], count: 1 });
+        assert_eq!(next(&mut feed).await, Some(RoomEvent::Presence { user_id: ann, online: true }));
+        presence.joined(room, ann).await;
+        presence.left(room, ann).await;
+        assert_eq!(next(&mut feed).await, None, "one tab closing changes nothing");
+        presence.left(room, ann).await;
+        assert_eq!(next(&mut feed).await, Some(RoomEvent::Presence { user_id: ann, online: false }));
+        assert_eq!(presence.online(room).await.count, 0);
+    }
+
+    #[tokio::test]
+    async fn a_quick_reconnect_does_not_flap() {
+        let (presence, events) = service(200, 1000);
+        let (room, ann) = (RoomId::generate(), UserId::generate());
+        presence.joined(room, ann).await;
+        let mut feed = events.subscribe(room).await.unwrap();
+        presence.left(room, ann).await;
+        presence.joined(room, ann).await;
+        // The reconnect's own "online" may come; an "offline" must not.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        while let Some(event) = next(&mut feed).await {
+            assert_ne!(event, RoomEvent::Presence { user_id: ann, online: false });
+        }
+    }
+
+    #[tokio::test]
+    async fn a_crowded_room_reports_a_count_and_no_events() {
+        let (presence, events) = service(0, 2);
+        let room = RoomId::generate();
+        for _ in 0..3 {
+            presence.joined(room, UserId::generate()).await;
+        }
+        let mut feed = events.subscribe(room).await.unwrap();
+        let online = presence.joined(room, UserId::generate()).await;
+        assert_eq!((online.online.len(), online.count), (0, 4));
+        assert_eq!(next(&mut feed).await, None);
+    }
+
+    #[tokio::test]
+    async fn typing_reaches_others_at_most_once_per_interval() {
+        let (presence, events) = service(0, 1000);
+        let (room, ann) = (RoomId::generate(), UserId::generate());
+        let mut feed = events.subscribe(room).await.unwrap();
+        assert!(presence.typing(room, ann).await);
+        assert!(!presence.typing(room, ann).await);
+        assert!(presence.typing(room, UserId::generate()).await);
+        assert!(matches!(next(&mut feed).await, Some(RoomEvent::Typing { .. })));
+        assert!(matches!(next(&mut feed).await, Some(RoomEvent::Typing { .. })));
+        assert_eq!(next(&mut feed).await, None);
+    }
+}
