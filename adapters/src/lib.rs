@@ -7,5 +7,5 @@ pub mod jetstream;
 pub mod jwt;
 pub mod nats;
 pub mod postgres;
-pub mod redis_presence;
+pub mod redis;
 pub mod telemetry;

@@ -10,7 +10,7 @@ use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::jwt::JwtIssuer;
 use chat_adapters::nats::{NatsEvents, NatsLog};
 use chat_adapters::postgres::{self, PgMessageStore, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore};
-use chat_adapters::redis_presence::RedisPresence;
+use chat_adapters::redis::RedisPresence;
 use chat_shared::ports::{Clock, SystemClock, TokenIssuer};
 use chat_shared::usecases::{
     AuthService, MessageService, PresenceService, PresenceSettings, RoomService, UserService,

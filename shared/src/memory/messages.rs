@@ -83,16 +83,7 @@ impl LiveFeed for MemoryMessageLog {
             state.live.retain(|_, sender| sender.receiver_count() > 0);
             state.live.entry(room).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).subscribe()
         };
-        let stream = futures::stream::unfold(receiver, |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(live) => return Some((live, receiver)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        });
-        Ok(Box::pin(stream))
+        Ok(Box::pin(super::broadcast_stream(receiver)))
     }
 }
 

@@ -74,15 +74,6 @@ impl EventBus for MemoryEventBus {
             rooms.retain(|_, sender| sender.receiver_count() > 0);
             rooms.entry(room).or_insert_with(|| broadcast::channel(1024).0).subscribe()
         };
-        let stream = futures::stream::unfold(receiver, |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(event) => return Some((event, receiver)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        });
-        Ok(Box::pin(stream))
+        Ok(Box::pin(super::broadcast_stream(receiver)))
     }
 }
