@@ -65,9 +65,19 @@ impl MessageLog for JetStreamLog {
             _ => return Ok(Vec::new()),
         }
         let raw = self.nats.read_room_after(&room, after, limit).await.map_err(log_error)?;
-        raw.into_iter()
-            .map(|(seq, payload)| decode_stored(&payload, seq).map_err(|e| corrupt(seq, e)))
-            .collect()
+        // Something undecodable on a room's subject was not published by a node; it is no
+        // message of the room, and must not make the room's history unreadable.
+        let messages = raw
+            .into_iter()
+            .filter_map(|(seq, payload)| match decode_stored(&payload, seq) {
+                Ok(message) => Some(message),
+                Err(err) => {
+                    tracing::error!(seq, error = %err, "skipped an undecodable message in the stream");
+                    None
+                }
+            })
+            .collect();
+        Ok(messages)
     }
 }
 

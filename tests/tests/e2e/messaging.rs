@@ -294,3 +294,27 @@ async fn a_crashed_persister_restarted_writes_every_acknowledged_message_once() 
 async fn persister_crash_point(app: &TestApp, room: &str) {
     app.persisted(room, 100, Duration::from_secs(10)).await;
 }
+
+#[tokio::test]
+async fn a_poison_message_in_the_stream_is_set_aside_and_the_rest_is_written() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("ann").await;
+    let room = app.create_room(&ann, "group", &[]).await;
+    // Something that is not a message, stored in the stream on the room's subject.
+    let client = async_nats::connect(chat_tests::nats_url()).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let subject = format!("{}.msg.{room}", app.stream.prefix);
+    js.publish(subject, "not a message".into()).await.unwrap().await.unwrap();
+    let path = format!("/rooms/{room}/messages");
+    let sent = app.call("POST", &path, Some(&ann.access), Some(json!({"content": "after the poison"}))).await;
+    assert_eq!(sent.status, 201);
+    // History over the unpersisted tail skips it.
+    let page = app.call("GET", &path, Some(&ann.access), None).await;
+    assert_eq!(page.status, 200, "{:?}", page.body);
+    assert_eq!(page.body["messages"].as_array().unwrap().len(), 1);
+    // The persister sets it aside and writes the rest.
+    let _persister = app.start_persister().await.unwrap();
+    assert_eq!(app.persisted(&room, 1, Duration::from_secs(10)).await, 1);
+    let text = app.http.get(app.node.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("chat_persister_poison_total"), "poison is counted");
+}
