@@ -318,3 +318,55 @@ async fn a_poison_message_in_the_stream_is_set_aside_and_the_rest_is_written() {
     let text = app.http.get(app.node.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("chat_persister_poison_total"), "poison is counted");
 }
+
+#[tokio::test]
+async fn a_reader_that_falls_behind_is_closed_with_4002_and_resumes_with_since() {
+    let app = TestApp::spawn_with(&["--send-rate", "0", "--outbound-queue", "8"]).await.unwrap();
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let room = app.create_room(&ann, "group", &[&bob]).await;
+    let mut sleeper = joined(&app, &app.node, &bob, &room, Codec::Json).await;
+    let mut sender = app.ws(&app.node, &ann, Codec::Json).await;
+    // Bob reads nothing while megabytes pile up: the socket's buffers fill, then his queue.
+    let content = "x".repeat(3_900);
+    let mut sent = 0;
+    for _ in 0..2_000 {
+        let reply = sender.request(json!({"type": "send", "room": room, "content": content})).await.unwrap();
+        assert_eq!(reply["ok"], true);
+        sent += 1;
+        if sent % 200 == 0 && sleeper_closed(&app).await {
+            break;
+        }
+    }
+    assert_eq!(sleeper.close_code(Duration::from_secs(10)).await, Some(4002));
+    // Reconnecting with since gets the rest.
+    let mut again = app.ws(&app.node, &bob, Codec::Json).await;
+    let reply = again.request(json!({"type": "join", "room": room, "since": 0})).await.unwrap();
+    assert_eq!(reply["messages"].as_array().unwrap().len(), sent);
+}
+
+/// Whether the node has closed a connection as too slow yet.
+async fn sleeper_closed(app: &TestApp) -> bool {
+    let text = app.http.get(app.node.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines().any(|l| l.starts_with("chat_ws_slow_consumer_closes_total") && !l.ends_with(" 0"))
+}
+
+#[tokio::test]
+async fn while_the_database_refuses_writes_the_persister_retries_and_loses_nothing() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("ann").await;
+    let room = app.create_room(&ann, "group", &[]).await;
+    let _persister = app.start_persister().await.unwrap();
+    let path = format!("/rooms/{room}/messages");
+    app.call("POST", &path, Some(&ann.access), Some(json!({"content": "before"}))).await;
+    assert_eq!(app.persisted(&room, 1, Duration::from_secs(10)).await, 1);
+    // The messages table goes away for a while: every insert fails.
+    sqlx::query("alter table messages rename to messages_away").execute(&app.db.pool).await.unwrap();
+    for n in 0..20 {
+        let sent =
+            app.call("POST", &path, Some(&ann.access), Some(json!({"content": format!("during {n}")}))).await;
+        assert_eq!(sent.status, 201, "sending does not depend on the database's writes");
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    sqlx::query("alter table messages_away rename to messages").execute(&app.db.pool).await.unwrap();
+    assert_eq!(app.persisted(&room, 21, Duration::from_secs(15)).await, 21);
+}
