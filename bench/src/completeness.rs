@@ -135,6 +135,17 @@ pub fn check_connection(room: &RoomAcks, delivered: &[Delivered]) -> Completenes
     c
 }
 
+/// The acknowledged messages a connection never received, in seq order, at most `limit`.
+pub fn missing(room: &RoomAcks, delivered: &[Delivered], limit: usize) -> Vec<Acked> {
+    let got: HashSet<u64> = delivered.iter().map(|d| d.seq).collect();
+    room.acked.iter().filter(|a| !got.contains(&a.seq)).take(limit).copied().collect()
+}
+
+/// The highest acknowledged seq of the room, to tell whether a lost message was its last.
+pub fn last_seq(room: &RoomAcks) -> Option<u64> {
+    room.acked.last().map(|a| a.seq)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +208,15 @@ mod tests {
         let room =
             RoomAcks::new(vec![Acked { seq: 5, id: 1 }, Acked { seq: 5, id: 2 }, Acked { seq: 5, id: 1 }]);
         assert_eq!((room.len(), room.conflicts()), (1, 1));
+    }
+
+    #[test]
+    fn the_missing_messages_are_named_in_seq_order() {
+        let room = acks(&[7, 1, 4, 9]);
+        let lost: Vec<u64> = missing(&room, &got(&[4, 1]), 10).iter().map(|a| a.seq).collect();
+        assert_eq!(lost, [7, 9]);
+        assert_eq!(missing(&room, &got(&[]), 1).len(), 1);
+        assert_eq!(last_seq(&room), Some(9));
     }
 
     #[test]

@@ -94,6 +94,9 @@ pub struct ThroughputResults {
     pub ack_latency: Summary,
     pub delivery_latency: Summary,
     pub completeness: Completeness,
+    /// Up to 20 deliveries that never came: which connection (and node), room, seq, id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_examples: Vec<MissingExample>,
     /// `error` frames by code.
     pub error_frames: BTreeMap<String, u64>,
     /// Frames that did not decode, or messages of another room or without the bench's tag.
@@ -114,6 +117,19 @@ impl ThroughputResults {
     pub fn is_clean(&self) -> bool {
         self.completeness.is_clean() && self.unanswered == 0 && self.early_closes.is_empty()
     }
+}
+
+/// One expected delivery that never arrived, to report a lost message precisely.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingExample {
+    pub connection: u32,
+    pub node: String,
+    pub room: String,
+    pub seq: u64,
+    pub message_id: String,
+    /// Whether it was the room's last acknowledged message (nothing after it could reveal
+    /// the gap to a node that detects gaps by the next message).
+    pub last_in_room: bool,
 }
 
 /// Persistence catch-up after a throughput run.
@@ -263,6 +279,18 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
         r.undecodable_frames,
         r.foreign_messages
     );
+    for m in &r.missing_examples {
+        let _ = writeln!(
+            out,
+            "  missing: connection {} on {} did not get seq {} (id {}) of room {}{}",
+            m.connection,
+            m.node,
+            m.seq,
+            m.message_id,
+            m.room,
+            if m.last_in_room { ", the room's last message" } else { "" }
+        );
+    }
     let _ = writeln!(
         out,
         "CPU during the run: bench {:.2} cores, whole machine {:.2} cores",

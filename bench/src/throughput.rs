@@ -23,9 +23,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Codec, ThroughputArgs};
 use crate::client::{self, SendFrame, Socket};
-use crate::completeness::{Acked, Completeness, Delivered, RoomAcks, check_connection};
+use crate::completeness::{self, Acked, Completeness, Delivered, RoomAcks, check_connection};
 use crate::latency::{Clock, Latencies, Window};
-use crate::report::{self, ThroughputResults};
+use crate::report::{self, MissingExample, ThroughputResults};
 use crate::setup::{self, Fixture};
 use crate::tag::Tag;
 use crate::target::{self, Node};
@@ -34,6 +34,8 @@ use crate::target::{self, Node};
 const START_DELAY: Duration = Duration::from_millis(500);
 /// How often the drain looks whether frames still arrive.
 const DRAIN_POLL: Duration = Duration::from_millis(50);
+/// Lost deliveries named in the report, at most.
+const MISSING_EXAMPLES: usize = 20;
 /// How long closing the sockets at the end may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -324,8 +326,24 @@ fn summarize(
     let mut early_closes = BTreeMap::new();
     let (mut acked, mut acks_in_window, mut deliveries, mut own) = (0, 0, 0, 0);
     let (mut undecodable, mut foreign) = (0, 0);
-    for s in stats {
-        completeness += check_connection(&rooms[s.room as usize], &s.delivered);
+    let mut missing_examples = Vec::new();
+    for (index, s) in stats.iter().enumerate() {
+        let room = &rooms[s.room as usize];
+        let checked = check_connection(room, &s.delivered);
+        if checked.missing > 0 && missing_examples.len() < MISSING_EXAMPLES {
+            let last = completeness::last_seq(room);
+            for lost in completeness::missing(room, &s.delivered, MISSING_EXAMPLES - missing_examples.len()) {
+                missing_examples.push(MissingExample {
+                    connection: index as u32,
+                    node: args.nodes[index % args.nodes.len()].clone(),
+                    room: fixture.rooms[s.room as usize].clone(),
+                    seq: lost.seq,
+                    message_id: uuid::Uuid::from_u128(lost.id).to_string(),
+                    last_in_room: Some(lost.seq) == last,
+                });
+            }
+        }
+        completeness += checked;
         if let Some(latencies) = &s.ack_latency {
             ack_latency.merge(latencies);
         }
@@ -366,6 +384,7 @@ fn summarize(
         ack_latency: ack_latency.summary(),
         delivery_latency: delivery_latency.summary(),
         completeness,
+        missing_examples,
         error_frames,
         undecodable_frames: undecodable,
         foreign_messages: foreign,
