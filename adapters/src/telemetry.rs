@@ -38,9 +38,47 @@ pub fn metrics_handle() -> PrometheusHandle {
                     }
                 })
                 .expect("spawning the metrics upkeep thread");
+            describe();
             handle
         })
         .clone()
+}
+
+/// The `# HELP` text of every metric the binaries export; `docs/metrics.md` says more.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("http_requests_total", "REST requests answered, by method, route and status");
+    describe_histogram!("http_request_duration_seconds", "Time to answer a REST request, by method and route");
+    describe_gauge!("chat_ws_connections", "WebSocket sessions open on this node");
+    describe_gauge!("chat_ws_joined_rooms", "Connection-room subscriptions on this node");
+    describe_gauge!("chat_rooms_followed", "Rooms whose live feed this node follows");
+    describe_counter!("chat_ws_frames_in_total", "WebSocket frames received");
+    describe_counter!("chat_ws_frames_out_total", "WebSocket frames written");
+    describe_counter!("chat_ws_commands_total", "Valid client frames, by command type");
+    describe_counter!("chat_ws_malformed_frames_total", "Client frames that did not parse or validate");
+    describe_counter!("chat_ws_rate_limited_total", "Sends refused for exceeding the per-connection rate");
+    describe_counter!("chat_ws_slow_consumer_closes_total", "Sockets closed with 4002 for reading too slowly");
+    describe_counter!("chat_typing_throttled_total", "Typing frames dropped by the per-user throttle");
+    describe_histogram!("chat_publish_ack_seconds", "Time from publishing a message to its JetStream acknowledgement");
+    describe_histogram!("chat_fanout_seconds", "Time to queue one live message for every local subscriber");
+    describe_counter!("chat_fanout_deliveries_total", "Messages queued for local subscribers");
+    describe_counter!("chat_fanout_gaps_total", "Messages missed by the live feed and read back from the stream");
+    describe_counter!(
+        "chat_fanout_gap_fill_failures_total",
+        "Gaps that could not be read back; the room's sockets were closed to resume"
+    );
+    describe_histogram!("chat_client_id_lookup_batch_size", "Client ids looked up in PostgreSQL per query");
+    describe_counter!("chat_presence_updates_total", "Presence changes written to Redis");
+    describe_counter!("chat_presence_redis_errors_total", "Failed Redis calls of the presence adapter");
+    describe_gauge!("chat_degraded", "Optional services unreachable at the last readiness check");
+    describe_counter!("chat_nats_events_total", "Events of the NATS connection, by kind");
+    describe_gauge!("chat_persister_lag_messages", "Stream messages not yet delivered to a persister");
+    describe_counter!("chat_persister_rows_total", "Messages inserted into PostgreSQL");
+    describe_counter!("chat_persister_duplicates_total", "Messages of a batch that were already stored");
+    describe_histogram!("chat_persister_insert_seconds", "Time of one successful batch insert");
+    describe_histogram!("chat_persister_batch_size", "Messages per written batch");
+    describe_counter!("chat_persister_insert_errors_total", "Failed batch inserts, each retried");
+    describe_counter!("chat_persister_poison_total", "Undecodable stream entries, terminated");
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

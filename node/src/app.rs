@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use axum::serve::ListenerExt;
 use chat_adapters::argon2::Argon2Hasher;
 use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::jwt::JwtIssuer;
@@ -174,7 +175,15 @@ impl Application {
             self.state.shutdown.clone(),
         ));
         let router = http::router(self.state, &self.config);
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        // Frames are small and often written back to back (a reply, then the sender's own
+        // copy): without TCP_NODELAY, Nagle's algorithm holds the second for the peer's
+        // delayed ACK, about 40 ms.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 readiness.start_draining();

@@ -110,6 +110,8 @@ pub struct Persister {
 
 impl Persister {
     pub async fn build(cli: Cli) -> anyhow::Result<Self> {
+        // Installed before the first batch, so nothing counted before the first scrape is lost.
+        telemetry::metrics_handle();
         let pool = postgres::connect_lazy(&cli.database_url, cli.db_max_connections)
             .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;
         postgres::migrate(&pool).await.context("applying database migrations")?;

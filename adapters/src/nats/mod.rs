@@ -71,6 +71,7 @@ impl NatsLog {
         }
         let client = ConnectOptions::new()
             .name(connection_name(prefix))
+            .event_callback(|event| async move { record_event(&event) })
             .connect(servers)
             .await
             .map_err(connect_error)?;
@@ -229,6 +230,26 @@ async fn drain(
         }
     }
     Ok(messages)
+}
+
+/// Logs and counts what happens to the connection: disconnections mean live messages may be
+/// missed (gap fills follow), slow consumers mean the client dropped some.
+fn record_event(event: &async_nats::Event) {
+    let kind = match event {
+        async_nats::Event::Connected => "connected",
+        async_nats::Event::Disconnected => "disconnected",
+        async_nats::Event::LameDuckMode => "lame_duck",
+        async_nats::Event::Draining => "draining",
+        async_nats::Event::Closed => "closed",
+        async_nats::Event::SlowConsumer(_) => "slow_consumer",
+        async_nats::Event::ServerError(_) => "server_error",
+        async_nats::Event::ClientError(_) => "client_error",
+    };
+    match event {
+        async_nats::Event::Connected => tracing::info!("NATS {event}"),
+        _ => tracing::warn!("NATS {event}"),
+    }
+    metrics::counter!("chat_nats_events_total", "event" => kind).increment(1);
 }
 
 /// Names the connection after the running binary and the prefix, so that the server's

@@ -1,3 +1,5 @@
+use std::sync::{Arc, OnceLock};
+
 use async_trait::async_trait;
 use chat_shared::domain::{
     ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId,
@@ -7,32 +9,36 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::client_ids::ClientIdLookup;
 use super::rooms::{seq_from_db, seq_to_db};
 use super::{corrupt, store_error};
 
 #[derive(Clone)]
 pub struct PgMessageStore {
     pool: PgPool,
+    /// Started on the first lookup, so a store that never looks up (the persister's) runs no task.
+    client_ids: Arc<OnceLock<ClientIdLookup>>,
 }
 
 impl PgMessageStore {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, client_ids: Arc::default() }
     }
 }
 
-const COLUMNS: &str = "id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at";
+pub(super) const COLUMNS: &str =
+    "id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at";
 
-#[derive(sqlx::FromRow)]
-struct MessageRow {
+#[derive(sqlx::FromRow, Clone)]
+pub(super) struct MessageRow {
     id: Uuid,
-    room_id: Uuid,
+    pub(super) room_id: Uuid,
     seq: i64,
     sender_id: Uuid,
     content: String,
     kind: String,
     metadata: Option<serde_json::Value>,
-    client_msg_id: Option<String>,
+    pub(super) client_msg_id: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -156,15 +162,7 @@ impl MessageStore for PgMessageStore {
     }
 
     async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError> {
-        sqlx::query_as::<_, MessageRow>(&format!(
-            "select {COLUMNS} from messages where room_id = $1 and client_msg_id = $2"
-        ))
-        .bind(room.as_uuid())
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(store_error)?
-        .map(Message::try_from)
-        .transpose()
+        let lookup = self.client_ids.get_or_init(|| ClientIdLookup::start(self.pool.clone()));
+        lookup.find(room, id).await
     }
 }

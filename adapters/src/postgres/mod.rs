@@ -1,5 +1,6 @@
 //! PostgreSQL adapters (sqlx). Migrations live in the workspace's `migrations/` folder.
 
+mod client_ids;
 mod messages;
 mod rooms;
 mod tokens;
@@ -35,7 +36,12 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 
 /// Sorts a driver error into what a caller can act on: connection trouble is `Unavailable`.
 pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
-    let unavailable = match &err {
+    if is_unavailable(&err) { StoreError::unavailable(err) } else { StoreError::other(err) }
+}
+
+/// Whether retrying later may succeed: the database is unreachable or refusing work.
+pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
             true
         }
@@ -44,8 +50,7 @@ pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
             code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
         }),
         _ => false,
-    };
-    if unavailable { StoreError::unavailable(err) } else { StoreError::other(err) }
+    }
 }
 
 /// Whether the error is a violation of the named unique constraint or index.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chat_shared::domain::{Message, RoomId, Seq, UserId};
@@ -114,6 +114,7 @@ async fn pump(
     subscribers: Subscribers,
 ) {
     let mut last_seq: Option<Seq> = None;
+    let mut quiet_check = QuietCheck::default();
     loop {
         let next = tokio::select! {
             next = live.next() => match next {
@@ -124,6 +125,24 @@ async fn pump(
                 deliver_event(&subscribers, room, &event);
                 continue;
             }
+            () = quiet_check.due() => {
+                let Some(last) = last_seq else { continue };
+                match log.read_after(room, last, GAP_FILL_LIMIT).await {
+                    Ok(missed) => {
+                        quiet_check.done();
+                        if let Some(newest) = missed.last() {
+                            metrics::counter!("chat_fanout_gaps_total").increment(1);
+                            last_seq = Some(newest.seq);
+                            missed.iter().for_each(|message| deliver(&subscribers, message));
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(%room, error = %err, "could not check the room's log for missed messages");
+                        quiet_check.failed();
+                    }
+                }
+                continue;
+            }
         };
         let seq = next.message.seq;
         if let Some(last) = last_seq {
@@ -132,19 +151,89 @@ async fn pump(
             }
             if next.previous_seq > last {
                 metrics::counter!("chat_fanout_gaps_total").increment(1);
-                match log.read_after(room, last, GAP_FILL_LIMIT).await {
-                    Ok(missing) => {
-                        for message in missing.into_iter().filter(|m| m.seq < seq) {
-                            deliver(&subscribers, &message);
-                        }
+                match fill_gap(log.as_ref(), room, last, seq).await {
+                    Ok(missed) => missed.iter().for_each(|message| deliver(&subscribers, message)),
+                    Err(err) => {
+                        // Delivering on would skip messages for good: the room's connections
+                        // are closed instead and resume with `since`, which reads the log.
+                        tracing::error!(%room, error = %err, "could not fill a gap in the live feed");
+                        metrics::counter!("chat_fanout_gap_fill_failures_total").increment(1);
+                        close_all(&subscribers);
                     }
-                    Err(err) => tracing::warn!(%room, error = %err, "could not fill a gap in the live feed"),
                 }
             }
         }
         deliver(&subscribers, &next.message);
         last_seq = Some(seq);
+        quiet_check.arm();
     }
+}
+
+/// How long a room's feed stays quiet before the node asks the log whether it missed the
+/// room's newest message: a gap shows only with the message after it, and the last message
+/// before a pause has none. One cheap read per pause, not per message.
+const QUIET_CHECK_AFTER: Duration = Duration::from_secs(1);
+/// The longest wait between checks while the log cannot be read.
+const QUIET_CHECK_MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// When the pump next looks for messages the live feed dropped.
+#[derive(Default)]
+struct QuietCheck {
+    due_at: Option<tokio::time::Instant>,
+    backoff: Option<Duration>,
+}
+
+impl QuietCheck {
+    /// A message came: look once the feed has been quiet for a while.
+    fn arm(&mut self) {
+        self.backoff = None;
+        self.due_at = Some(tokio::time::Instant::now() + QUIET_CHECK_AFTER);
+    }
+
+    fn done(&mut self) {
+        self.due_at = None;
+        self.backoff = None;
+    }
+
+    /// The log could not be read: try again later, less often the longer it lasts.
+    fn failed(&mut self) {
+        let backoff = self.backoff.map_or(QUIET_CHECK_AFTER, |b| (b * 2).min(QUIET_CHECK_MAX_BACKOFF));
+        self.backoff = Some(backoff);
+        self.due_at = Some(tokio::time::Instant::now() + backoff);
+    }
+
+    async fn due(&self) {
+        match self.due_at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Attempts at reading a gap back before giving up on it, and the pause after each failure.
+const GAP_FILL_RETRIES: [Duration; 2] = [Duration::from_millis(50), Duration::from_millis(250)];
+
+/// The room's messages after `last` and before `next`, read back from the log; retried a
+/// little, as a gap often comes with a brief disconnection.
+async fn fill_gap(log: &dyn MessageLog, room: RoomId, last: Seq, next: Seq) -> Result<Vec<Message>, Error> {
+    let mut pauses = GAP_FILL_RETRIES.iter();
+    loop {
+        match log.read_after(room, last, GAP_FILL_LIMIT).await {
+            Ok(mut missed) => {
+                missed.retain(|m| m.seq < next);
+                return Ok(missed);
+            }
+            Err(err) => match pauses.next() {
+                Some(pause) => tokio::time::sleep(*pause).await,
+                None => return Err(err.into()),
+            },
+        }
+    }
+}
+
+fn close_all(subscribers: &Subscribers) {
+    let subscribers = subscribers.read().unwrap_or_else(|e| e.into_inner());
+    subscribers.iter().for_each(|s| s.too_slow.cancel());
 }
 
 fn event_frame(room: RoomId, event: &RoomEvent) -> ServerFrame {
@@ -219,4 +308,176 @@ fn deliver(subscribers: &Subscribers, message: &Message) {
     }
     metrics::histogram!("chat_fanout_seconds").record(started.elapsed().as_secs_f64());
     metrics::counter!("chat_fanout_deliveries_total").increment(subscribers.len() as u64);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use chat_shared::domain::{Content, MessageId, MessageKind, Metadata};
+    use chat_shared::memory::{MemoryEventBus, MemoryMessageLog};
+    use chat_shared::ports::{Appended, LiveMessage, LogError};
+    use chrono::Utc;
+
+    use super::*;
+
+    /// A live feed that hands over exactly what the test pushes: it can drop any message.
+    struct ScriptedFeed(std::sync::Mutex<Option<mpsc::UnboundedReceiver<LiveMessage>>>);
+
+    #[async_trait]
+    impl LiveFeed for ScriptedFeed {
+        async fn subscribe(&self, _room: RoomId) -> Result<LiveStream, LogError> {
+            let mut receiver = self.0.lock().unwrap().take().expect("one subscription per test");
+            Ok(Box::pin(futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))))
+        }
+    }
+
+    /// The in-memory log, whose reads fail while `broken` is set.
+    #[derive(Default)]
+    struct FlakyLog {
+        log: MemoryMessageLog,
+        broken: AtomicBool,
+    }
+
+    #[async_trait]
+    impl MessageLog for FlakyLog {
+        async fn append(&self, message: &Message, dedup_key: &str) -> Result<Appended, LogError> {
+            self.log.append(message, dedup_key).await
+        }
+
+        async fn get(&self, seq: Seq) -> Result<Option<Message>, LogError> {
+            self.log.get(seq).await
+        }
+
+        async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError> {
+            if self.broken.load(Ordering::SeqCst) {
+                return Err(LogError::Unavailable("the log is down".into()));
+            }
+            self.log.read_after(room, after, limit).await
+        }
+    }
+
+    struct Room {
+        id: RoomId,
+        log: Arc<FlakyLog>,
+        live: mpsc::UnboundedSender<LiveMessage>,
+        queue: mpsc::Receiver<Outbound>,
+        too_slow: CancellationToken,
+        _hub: Hub,
+    }
+
+    impl Room {
+        async fn followed() -> Self {
+            let (live, receiver) = mpsc::unbounded_channel();
+            let log = Arc::new(FlakyLog::default());
+            let hub = Hub::new(
+                Arc::new(ScriptedFeed(std::sync::Mutex::new(Some(receiver)))),
+                log.clone(),
+                Arc::new(MemoryEventBus::default()),
+            );
+            let (queue_tx, queue) = mpsc::channel(64);
+            let too_slow = CancellationToken::new();
+            let subscriber = Subscriber {
+                id: 1,
+                user: UserId::generate(),
+                codec: Codec::Json,
+                queue: queue_tx,
+                too_slow: too_slow.clone(),
+            };
+            let id = RoomId::generate();
+            hub.subscribe(id, subscriber).await.unwrap();
+            Self { id, log, live, queue, too_slow, _hub: hub }
+        }
+
+        /// Stores a message; returns what the live feed would carry for it.
+        async fn append(&self, content: &str) -> LiveMessage {
+            let message = Message {
+                id: MessageId::generate(),
+                room_id: self.id,
+                seq: 0,
+                sender_id: UserId::generate(),
+                content: Content::parse(content).unwrap(),
+                kind: MessageKind::text(),
+                metadata: Metadata::parse(None).unwrap(),
+                client_msg_id: None,
+                created_at: Utc::now(),
+            };
+            let Appended::New(seq) = self.log.append(&message, &message.id.to_string()).await.unwrap() else {
+                unreachable!("fresh dedup key")
+            };
+            let previous_seq = self.log.read_after(self.id, 0, 1000).await.unwrap();
+            let previous_seq = previous_seq.iter().rev().nth(1).map_or(0, |m| m.seq);
+            LiveMessage { message: Message { seq, ..message }, previous_seq }
+        }
+
+        async fn delivered_seq(&mut self) -> Seq {
+            let next = tokio::time::timeout(Duration::from_secs(30), self.queue.recv()).await;
+            match next.expect("a delivery in time").expect("the queue is open") {
+                Outbound::Message { seq, .. } => seq,
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gap_in_the_feed_is_filled_from_the_log_in_order() {
+        let mut room = Room::followed().await;
+        let first = room.append("one").await;
+        let dropped = room.append("two").await;
+        let third = room.append("three").await;
+
+        room.live.send(first.clone()).unwrap();
+        room.live.send(third.clone()).unwrap();
+
+        let got = [room.delivered_seq().await, room.delivered_seq().await, room.delivered_seq().await];
+        assert_eq!(got, [first.message.seq, dropped.message.seq, third.message.seq]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_last_message_before_a_pause_arrives_even_when_the_feed_dropped_it() {
+        let mut room = Room::followed().await;
+        let first = room.append("one").await;
+        let dropped = room.append("two").await;
+
+        room.live.send(first.clone()).unwrap();
+        assert_eq!(room.delivered_seq().await, first.message.seq);
+
+        // Nothing follows the dropped message: only the check after the pause finds it.
+        assert_eq!(room.delivered_seq().await, dropped.message.seq);
+        tokio::time::sleep(QUIET_CHECK_AFTER * 3).await;
+        assert!(room.queue.try_recv().is_err(), "delivered once only");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_check_after_a_pause_retries_while_the_log_is_down() {
+        let mut room = Room::followed().await;
+        let first = room.append("one").await;
+        let dropped = room.append("two").await;
+        room.log.broken.store(true, Ordering::SeqCst);
+
+        room.live.send(first.clone()).unwrap();
+        assert_eq!(room.delivered_seq().await, first.message.seq);
+        tokio::time::sleep(QUIET_CHECK_AFTER * 4).await;
+        assert!(room.queue.try_recv().is_err());
+
+        room.log.broken.store(false, Ordering::SeqCst);
+        assert_eq!(room.delivered_seq().await, dropped.message.seq);
+        assert!(!room.too_slow.is_cancelled());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gap_that_cannot_be_read_back_closes_the_rooms_connections_to_resume() {
+        let mut room = Room::followed().await;
+        let first = room.append("one").await;
+        room.append("two").await;
+        let third = room.append("three").await;
+
+        room.live.send(first.clone()).unwrap();
+        assert_eq!(room.delivered_seq().await, first.message.seq);
+        room.log.broken.store(true, Ordering::SeqCst);
+        room.live.send(third).unwrap();
+
+        tokio::time::timeout(Duration::from_secs(5), room.too_slow.cancelled()).await.expect("closed");
+    }
 }

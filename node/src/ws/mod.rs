@@ -30,6 +30,9 @@ pub mod close {
 
 /// How long a connection may stay unauthenticated.
 const AUTH_DEADLINE: Duration = Duration::from_secs(10);
+/// What each connection reserves for reading frames. The default (128 KiB) is allocated per
+/// connection up front; chat frames are small, and the buffer grows for the rare large one.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 #[derive(Deserialize)]
 pub struct WsQuery {
@@ -49,7 +52,11 @@ pub async fn upgrade(
         .map(str::to_owned);
     let token = bearer.or(query.token);
     let max = state.ws.max_frame_bytes;
-    let ws = ws.protocols(chat_shared::protocol::SUBPROTOCOLS).max_message_size(max).max_frame_size(max);
+    let ws = ws
+        .protocols(chat_shared::protocol::SUBPROTOCOLS)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER_BYTES);
     let codec = ws
         .selected_protocol()
         .and_then(|p| p.to_str().ok())

@@ -7,5 +7,6 @@ mod ops;
 mod presence;
 mod processes;
 mod rooms;
+mod store;
 mod users;
 mod ws_input;

@@ -1,0 +1,120 @@
+//! Looks up sends' client ids in batches. Every send that carries a `client_msg_id` asks whether
+//! the room already holds it; under load one query per send would take a pooled connection each
+//! and starve the pool, so lookups that arrive together share one query.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chat_shared::domain::{ClientMsgId, Message, RoomId};
+use chat_shared::ports::StoreError;
+use sqlx::PgPool;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use uuid::Uuid;
+
+use super::is_unavailable;
+use super::messages::{COLUMNS, MessageRow};
+
+/// Lookups gathered into one query at most.
+const MAX_BATCH: usize = 256;
+/// Queries in flight at once: enough to overlap round trips, few enough to leave the pool to
+/// the rest of the node.
+const MAX_QUERIES: usize = 4;
+/// Lookups waiting for a query at most; a send beyond that waits for room in the queue.
+const QUEUE: usize = 16 * 1024;
+
+type Reply = oneshot::Sender<Result<Option<Message>, StoreError>>;
+
+struct Lookup {
+    room: RoomId,
+    client_id: ClientMsgId,
+    reply: Reply,
+}
+
+/// A handle on the batching task; clones share it. The task ends when the last handle drops.
+#[derive(Clone)]
+pub(super) struct ClientIdLookup {
+    queue: mpsc::Sender<Lookup>,
+}
+
+impl ClientIdLookup {
+    /// Starts the batching task on the current runtime.
+    pub(super) fn start(pool: PgPool) -> Self {
+        let (queue, lookups) = mpsc::channel(QUEUE);
+        tokio::spawn(run(pool, lookups));
+        Self { queue }
+    }
+
+    /// The message stored in `room` under `client_id`, if any.
+    pub(super) async fn find(
+        &self,
+        room: RoomId,
+        client_id: &ClientMsgId,
+    ) -> Result<Option<Message>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let lookup = Lookup { room, client_id: client_id.clone(), reply };
+        let gone = || StoreError::other("the client id lookup stopped");
+        self.queue.send(lookup).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+/// Takes whatever lookups are waiting, up to a batch, and answers them with one query; a new
+/// batch starts while earlier ones are in flight, up to `MAX_QUERIES`.
+async fn run(pool: PgPool, mut lookups: mpsc::Receiver<Lookup>) {
+    let queries = Arc::new(Semaphore::new(MAX_QUERIES));
+    while let Some(first) = lookups.recv().await {
+        let Ok(permit) = queries.clone().acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH
+            && let Ok(next) = lookups.try_recv()
+        {
+            batch.push(next);
+        }
+        metrics::histogram!("chat_client_id_lookup_batch_size").record(batch.len() as f64);
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            answer(&pool, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
+    let rooms: Vec<Uuid> = batch.iter().map(|l| l.room.as_uuid()).collect();
+    let client_ids: Vec<&str> = batch.iter().map(|l| l.client_id.as_str()).collect();
+    let rows = sqlx::query_as::<_, MessageRow>(&format!(
+        "select {COLUMNS} from messages
+         where (room_id, client_msg_id) in (select * from unnest($1::uuid[], $2::text[]))"
+    ))
+    .bind(&rooms)
+    .bind(&client_ids)
+    .fetch_all(pool)
+    .await;
+    match rows {
+        Ok(rows) => {
+            let found: HashMap<(Uuid, String), MessageRow> = rows
+                .into_iter()
+                .filter_map(|row| Some(((row.room_id, row.client_msg_id.clone()?), row)))
+                .collect();
+            for lookup in batch {
+                let key = (lookup.room.as_uuid(), lookup.client_id.as_str().to_owned());
+                // The same id may be asked twice at once (a quick retry): each gets the row.
+                let message = found.get(&key).cloned().map(Message::try_from).transpose();
+                let _ = lookup.reply.send(message);
+            }
+        }
+        Err(err) => {
+            // Every waiter gets the failure, classified like a failure of its own query.
+            let unavailable = is_unavailable(&err);
+            let reason = format!("looking up client ids: {err}");
+            for lookup in batch {
+                let err = if unavailable {
+                    StoreError::unavailable(reason.clone())
+                } else {
+                    StoreError::other(reason.clone())
+                };
+                let _ = lookup.reply.send(Err(err));
+            }
+        }
+    }
+}
