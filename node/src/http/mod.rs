@@ -8,6 +8,7 @@ mod metrics;
 mod ops;
 mod rooms;
 mod users;
+mod web;
 
 use std::time::Duration;
 
@@ -47,6 +48,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
 
     Router::new()
         .merge(api)
+        .merge(web::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

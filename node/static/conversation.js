@@ -1,0 +1,352 @@
+// The open room: its messages (paged back on scroll), the composer, members with presence,
+// typing, and read markers.
+import { ChatError, newClientMsgId } from "./chat-client.js";
+import { byId, clear, el } from "./dom.js";
+import { describe } from "./errors.js";
+const PAGE = 50;
+/** Load older messages when scrolled this close to the top. */
+const PAGING_MARGIN_PX = 120;
+/** How long "is typing" shows without a new typing event. */
+const TYPING_SHOWN_MS = 4_000;
+export class Conversation {
+    api;
+    users;
+    me;
+    hooks;
+    list = byId("messages");
+    membersList = byId("members");
+    typingLine = byId("typing");
+    composer = byId("composer");
+    input = this.composer.elements.namedItem("content");
+    room = null;
+    /** Messages shown, ascending by seq, and their rows. */
+    messages = [];
+    rows = new Map();
+    /** Rows of messages sent but not yet acknowledged, by client_msg_id. */
+    pending = new Map();
+    hasMore = false;
+    loadingOlder = false;
+    members = [];
+    online = new Set();
+    readMarks = new Map();
+    typists = new Map();
+    /** Bumped on every open, so answers for a room left meanwhile are ignored. */
+    generation = 0;
+    constructor(api, users, me, hooks) {
+        this.api = api;
+        this.users = users;
+        this.me = me;
+        this.hooks = hooks;
+        this.list.addEventListener("scroll", () => this.onScroll());
+        this.composer.addEventListener("submit", (event) => {
+            event.preventDefault();
+            this.submit();
+        });
+        this.input.addEventListener("keydown", (event) => {
+            if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+                event.preventDefault();
+                this.submit();
+            }
+        });
+        this.input.addEventListener("input", () => {
+            if (this.room && this.input.value.trim())
+                this.hooks.client()?.typing(this.room);
+        });
+        byId("add-member-form").addEventListener("submit", (event) => {
+            event.preventDefault();
+            void this.addMember(event.currentTarget);
+        });
+        document.addEventListener("visibilitychange", () => this.markReadIfSeen());
+    }
+    async open(room, name, online) {
+        const generation = ++this.generation;
+        this.room = room;
+        this.messages = [];
+        this.rows.clear();
+        this.pending.clear();
+        this.readMarks.clear();
+        this.online = new Set(online);
+        this.hasMore = false;
+        clear(this.list);
+        clear(this.membersList);
+        this.typingLine.textContent = "";
+        byId("room-name").textContent = name;
+        this.list.append(el("li", { class: "hint", text: "Loading…" }));
+        try {
+            const [page, members] = await Promise.all([this.api.history(room, { limit: PAGE }), this.api.members(room)]);
+            if (generation !== this.generation)
+                return;
+            this.list.querySelector(".hint")?.remove();
+            this.members = members;
+            for (const member of members)
+                this.readMarks.set(member.user_id, member.last_read_seq);
+            this.hasMore = page.has_more;
+            this.add(page.messages);
+            this.renderMembers();
+            this.scrollToBottom();
+            this.markReadIfSeen();
+        }
+        catch (err) {
+            if (generation !== this.generation)
+                return;
+            clear(this.list);
+            this.list.append(el("li", { class: "hint error", text: describe(err) }));
+        }
+    }
+    close() {
+        this.generation++;
+        this.room = null;
+    }
+    /** Messages of a (re-)join: a replay to append, or, if the server lost some, a fresh page. */
+    async joined(messages, resumed, recovered, online) {
+        this.online = new Set(online);
+        this.renderMembers();
+        if (!recovered) {
+            // Some messages could not be replayed: start again from the newest page.
+            const page = await this.api.history(this.room ?? "", { limit: PAGE }).catch(() => null);
+            if (!page)
+                return;
+            for (const row of this.rows.values())
+                row.remove();
+            this.messages = [];
+            this.rows.clear();
+            this.hasMore = page.has_more;
+            this.add(page.messages);
+            this.scrollToBottom();
+            return;
+        }
+        const atBottom = this.isAtBottom();
+        this.add(messages);
+        if (atBottom || resumed)
+            this.scrollToBottom();
+        this.markReadIfSeen();
+    }
+    live(message) {
+        const atBottom = this.isAtBottom();
+        this.add([message]);
+        this.stopTyping(message.sender_id);
+        if (atBottom || message.sender_id === this.me)
+            this.scrollToBottom();
+        this.markReadIfSeen();
+    }
+    presence(user, state) {
+        if (state === "online")
+            this.online.add(user);
+        else
+            this.online.delete(user);
+        this.renderMembers();
+    }
+    typing(user) {
+        const previous = this.typists.get(user);
+        if (previous)
+            clearTimeout(previous);
+        this.typists.set(user, setTimeout(() => this.stopTyping(user), TYPING_SHOWN_MS));
+        this.renderTyping();
+    }
+    read(user, seq) {
+        this.readMarks.set(user, Math.max(seq, this.readMarks.get(user) ?? 0));
+        this.renderSeen();
+    }
+    async memberChanged() {
+        if (!this.room)
+            return;
+        const room = this.room;
+        const members = await this.api.members(room).catch(() => null);
+        if (!members || room !== this.room)
+            return;
+        this.members = members;
+        this.renderMembers();
+    }
+    /** Called when the page comes back into view or the list is scrolled to the end. */
+    markReadIfSeen() {
+        const newest = this.messages.at(-1);
+        if (!this.room || !newest || document.visibilityState !== "visible" || !this.isAtBottom())
+            return;
+        this.hooks
+            .client()
+            ?.markRead(this.room, newest.seq)
+            .catch(() => {
+            // Retried with the next message or scroll; nothing the user needs to act on.
+        });
+    }
+    // ---- Messages ----
+    /** Merges messages in seq order; one already shown (by id) is skipped. */
+    add(messages) {
+        for (const message of messages) {
+            if (message.room_id !== this.room || this.rows.has(message.id))
+                continue;
+            const row = this.row(message);
+            const pendingRow = message.client_msg_id ? this.pending.get(message.client_msg_id) : undefined;
+            if (pendingRow) {
+                pendingRow.remove();
+                this.pending.delete(message.client_msg_id ?? "");
+            }
+            let at = this.messages.length;
+            while (at > 0 && this.messages[at - 1].seq > message.seq)
+                at--;
+            const before = at < this.messages.length ? this.rows.get(this.messages[at].id) : null;
+            this.messages.splice(at, 0, message);
+            this.rows.set(message.id, row);
+            if (before)
+                this.list.insertBefore(row, before);
+            else
+                this.list.insertBefore(row, this.list.querySelector("li.pending"));
+        }
+        this.renderSeen();
+    }
+    row(message) {
+        const time = new Date(message.created_at);
+        return el("li", {
+            class: message.sender_id === this.me ? "message mine" : "message",
+            attrs: { "data-seq": String(message.seq), "data-id": message.id },
+        }, el("div", { class: "meta" }, this.users.nameNode(message.sender_id), el("time", {
+            text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+            attrs: { datetime: message.created_at, title: time.toLocaleString() },
+        })), el("p", { class: "content", text: message.content }), el("div", { class: "seen" }));
+    }
+    submit() {
+        const content = this.input.value.trim();
+        const client = this.hooks.client();
+        if (!content || !this.room || !client)
+            return;
+        if (content.length > 4000) {
+            this.hooks.onError("A message can be at most 4000 characters.");
+            return;
+        }
+        this.input.value = "";
+        const room = this.room;
+        const clientMsgId = newClientMsgId();
+        const row = el("li", { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } }, el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })), el("p", { class: "content", text: content }));
+        this.pending.set(clientMsgId, row);
+        this.list.append(row);
+        this.scrollToBottom();
+        client.send(room, content, { clientMsgId }).then((message) => {
+            if (room === this.room)
+                this.live(message);
+        }, (err) => {
+            const status = row.querySelector(".status");
+            if (status)
+                status.textContent = "not sent";
+            row.classList.add("failed");
+            this.pending.delete(clientMsgId);
+            this.hooks.onError(describe(err));
+        });
+    }
+    async loadOlder() {
+        const room = this.room;
+        const oldest = this.messages[0];
+        if (!room || !oldest || !this.hasMore || this.loadingOlder)
+            return;
+        this.loadingOlder = true;
+        try {
+            const page = await this.api.history(room, { before: oldest.seq, limit: PAGE });
+            if (room !== this.room)
+                return;
+            // Keep what the reader is looking at in place while rows appear above it.
+            const fromBottom = this.list.scrollHeight - this.list.scrollTop;
+            this.hasMore = page.has_more;
+            this.add(page.messages);
+            this.list.scrollTop = this.list.scrollHeight - fromBottom;
+        }
+        catch (err) {
+            this.hooks.onError(describe(err));
+        }
+        finally {
+            this.loadingOlder = false;
+        }
+    }
+    onScroll() {
+        if (this.list.scrollTop < PAGING_MARGIN_PX)
+            void this.loadOlder();
+        this.markReadIfSeen();
+    }
+    isAtBottom() {
+        return this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
+    }
+    scrollToBottom() {
+        this.list.scrollTop = this.list.scrollHeight;
+    }
+    // ---- Members, presence, typing, read markers ----
+    renderMembers() {
+        clear(this.membersList);
+        const ids = new Set([...this.members.map((m) => m.user_id), ...this.online]);
+        for (const id of ids) {
+            const online = this.online.has(id) || id === this.me;
+            this.membersList.append(el("li", {
+                class: online ? "member online" : "member",
+                attrs: { "data-user-id": id, title: online ? "online" : "offline" },
+            }, el("span", { class: "dot", attrs: { "aria-label": online ? "online" : "offline" } }), this.users.nameNode(id)));
+        }
+    }
+    renderTyping() {
+        const names = [...this.typists.keys()].filter((id) => id !== this.me);
+        clear(this.typingLine);
+        if (names.length === 0)
+            return;
+        for (const [i, id] of names.entries()) {
+            if (i > 0)
+                this.typingLine.append(", ");
+            this.typingLine.append(this.users.nameNode(id));
+        }
+        this.typingLine.append(names.length === 1 ? " is typing…" : " are typing…");
+    }
+    stopTyping(user) {
+        const timer = this.typists.get(user);
+        if (timer === undefined)
+            return;
+        clearTimeout(timer);
+        this.typists.delete(user);
+        this.renderTyping();
+    }
+    /** "Seen by" under the newest message each other member has read. */
+    renderSeen() {
+        const byMessage = new Map();
+        for (const [user, seq] of this.readMarks) {
+            if (user === this.me)
+                continue;
+            let newest;
+            for (let i = this.messages.length - 1; i >= 0; i--) {
+                if (this.messages[i].seq <= seq) {
+                    newest = this.messages[i];
+                    break;
+                }
+            }
+            if (newest)
+                byMessage.set(newest.id, [...(byMessage.get(newest.id) ?? []), user]);
+        }
+        for (const [id, row] of this.rows) {
+            const seen = row.querySelector(".seen");
+            if (!seen)
+                continue;
+            clear(seen);
+            const readers = byMessage.get(id);
+            if (!readers)
+                continue;
+            seen.append("Seen by ");
+            for (const [i, user] of readers.entries()) {
+                if (i > 0)
+                    seen.append(", ");
+                seen.append(this.users.nameNode(user));
+            }
+        }
+    }
+    async addMember(form) {
+        const input = form.elements.namedItem("user");
+        const userId = input.value.trim();
+        if (!this.room)
+            return;
+        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(userId)) {
+            this.hooks.onError("Enter the person's user id: it is shown at the top of their room list.");
+            return;
+        }
+        try {
+            await this.api.addMember(this.room, userId);
+            input.value = "";
+            await this.memberChanged();
+        }
+        catch (err) {
+            const unknown = err instanceof ChatError && err.code === "not_found";
+            this.hooks.onError(unknown ? "No one has that user id." : describe(err));
+        }
+    }
+}

@@ -1,0 +1,32 @@
+// Display names by user id, fetched once each.
+export class UserDirectory {
+    api;
+    users = new Map();
+    constructor(api) {
+        this.api = api;
+    }
+    remember(user) {
+        this.users.set(user.id, Promise.resolve(user));
+    }
+    get(id) {
+        let user = this.users.get(id);
+        if (!user) {
+            user = this.api.getUser(id).catch(() => null);
+            this.users.set(id, user);
+        }
+        return user;
+    }
+    /** A span showing the user's display name once known (a short id until then). */
+    nameNode(id, className = "name") {
+        const span = document.createElement("span");
+        span.className = className;
+        span.textContent = id.slice(0, 8);
+        void this.get(id).then((user) => {
+            if (user) {
+                span.textContent = user.display_name;
+                span.title = `@${user.username}`;
+            }
+        });
+        return span;
+    }
+}

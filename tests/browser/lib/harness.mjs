@@ -1,0 +1,119 @@
+// Shared steps of the browser tests: a Chromium, people signed in on a node, and what they do
+// on the page.
+import { chromium } from "playwright-core";
+
+export const NODE_A = process.env.NODE_A_URL ?? "http://127.0.0.1:8080";
+export const NODE_B = process.env.NODE_B_URL ?? NODE_A;
+export const ARTIFACTS = process.env.ARTIFACTS ?? new URL("../artifacts", import.meta.url).pathname;
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    // Root in a container has no user namespaces for Chromium's sandbox.
+    args: ["--no-sandbox"],
+  });
+}
+
+/** A unique username: the database lives for one run, but tests within it must not collide. */
+export function username(base) {
+  return `${base}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * A person on their own browser context (own cookies and sessionStorage), signed up through the
+ * page on `node`. Records page errors and dialogs, which no test expects.
+ */
+export async function person(browser, node, base, viewport = { width: 1100, height: 720 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error" && /Content Security Policy/i.test(message.text())) {
+      problems.push(`policy violation: ${message.text()}`);
+    }
+  });
+  page.on("dialog", async (dialog) => {
+    problems.push(`dialog: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+  const response = await page.goto(node);
+  const name = username(base);
+  await page.fill("input[name=username]", name);
+  await page.fill("input[name=password]", "correct horse battery");
+  await page.fill("input[name=display_name]", base);
+  await page.click("button[value=register]");
+  await page.waitForSelector("#connection[data-state=live]");
+  const id = (await page.textContent("#my-id")).trim();
+  return { context, page, name, id, problems, response };
+}
+
+export async function createRoom(page, name) {
+  await page.fill("#new-room-form input[name=name]", name);
+  await page.click("#new-room-form button[type=submit]");
+  await page.waitForSelector(`#room-name:text-is("${name}")`);
+  return page.getAttribute(".room-list li.selected [data-room-id]", "data-room-id");
+}
+
+export async function addMember(page, userId) {
+  await page.fill("#add-member-form input[name=user]", userId);
+  await page.click("#add-member-form button[type=submit]");
+  await page.waitForSelector(`#members [data-user-id="${userId}"]`);
+}
+
+/** Refreshes the room list until the room shows up (membership is not pushed to the page). */
+export async function waitForRoom(page, roomId) {
+  const link = `.room-list [data-room-id="${roomId}"]`;
+  for (let i = 0; i < 50 && !(await page.$(link)); i++) {
+    await page.click("#refresh-rooms");
+    await page.waitForTimeout(200);
+  }
+  return page.waitForSelector(link);
+}
+
+export async function openRoom(page, roomId) {
+  await page.click(`.room-list [data-room-id="${roomId}"]`);
+  await page.waitForSelector("#room:not([hidden])");
+}
+
+export async function send(page, text) {
+  await page.fill("#composer textarea", text);
+  await page.press("#composer textarea", "Enter");
+}
+
+/** Waits until a message with exactly this text is shown and acknowledged. */
+export async function waitForMessage(page, text, timeout = 15_000) {
+  await page.waitForFunction(
+    (text) => [...document.querySelectorAll("#messages li[data-id] .content")].some((p) => p.textContent === text),
+    text,
+    { timeout },
+  );
+}
+
+/** The shown messages, in page order. */
+export function shownMessages(page) {
+  return page.$$eval("#messages li[data-id]", (rows) =>
+    rows.map((row) => ({
+      id: row.dataset.id,
+      seq: Number(row.dataset.seq),
+      text: row.querySelector(".content").textContent,
+    })),
+  );
+}
+
+/** The signed-in person's access token, for setting up data faster than typing it. */
+export function accessToken(page) {
+  return page.evaluate(() => JSON.parse(sessionStorage.getItem("chat.session")).accessToken);
+}
+
+/** Starts recording the connection indicator's changes; the returned function reads them. */
+export async function connectionStates(page) {
+  await page.evaluate(() => {
+    window.__states = [];
+    new MutationObserver(() => window.__states.push(document.getElementById("connection").dataset.state)).observe(
+      document.getElementById("connection"),
+      { attributes: true, attributeFilter: ["data-state"] },
+    );
+  });
+  return () => page.evaluate(() => window.__states);
+}

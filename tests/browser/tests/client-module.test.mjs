@@ -1,0 +1,61 @@
+// chat-client.js used on its own, as another page would use it.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+
+import { NODE_A, createRoom, launch, person, shownMessages } from "../lib/harness.mjs";
+
+describe("the chat client module", () => {
+  let browser;
+  let sender;
+  let room;
+
+  before(async () => {
+    browser = await launch();
+    sender = await person(browser, NODE_A, "mod");
+    room = await createRoom(sender.page, "Burst");
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  test("a burst past the rate limit is retried until every message is stored once, in order", async () => {
+    const count = 150;
+    const result = await sender.page.evaluate(
+      async ({ room, count }) => {
+        const { ChatClient } = await import("/assets/chat-client.js");
+        const token = async () => JSON.parse(sessionStorage.getItem("chat.session")).accessToken;
+        const client = new ChatClient({ token });
+        const errors = [];
+        client.addEventListener("error", (e) => errors.push(e.detail.code));
+        client.connect();
+        await new Promise((live) =>
+          client.addEventListener("state", (e) => e.detail.state === "live" && live(undefined)),
+        );
+        await client.join(room);
+        const sends = Array.from({ length: count }, (_, i) => client.send(room, `burst ${i + 1}`));
+        const messages = await Promise.all(sends);
+        const left = client.unacknowledged;
+        client.close();
+        return { seqs: messages.map((m) => m.seq), errors, left };
+      },
+      { room, count },
+    );
+    assert.equal(new Set(result.seqs).size, count, "each send got its own message");
+    assert.deepEqual(result.seqs, [...result.seqs].sort((a, b) => a - b), "stored in the order sent");
+    assert.ok(result.errors.includes("rate_limited"), `the limit was hit: ${result.errors}`);
+    assert.equal(result.left, 0);
+
+    // The page's own connection saw each of them once, in order.
+    // Retried sends are stored later than their neighbours, so wait for all, not the last.
+    await sender.page.waitForFunction(
+      (count) => document.querySelectorAll("#messages li[data-id]").length >= count,
+      count,
+    );
+    const shown = (await shownMessages(sender.page)).filter((m) => m.text.startsWith("burst "));
+    assert.equal(shown.length, count);
+    assert.equal(new Set(shown.map((m) => m.id)).size, shown.length);
+    const seqs = shown.map((m) => m.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+  });
+});

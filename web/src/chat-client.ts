@@ -1,0 +1,611 @@
+// A typed client of the chat WebSocket protocol (`GET /ws`, subprotocol `chat.v1.json`).
+//
+// It keeps one connection alive: authenticates with the first frame, reconnects with backoff,
+// renews the token when asked, re-joins every joined room with `since` = the last seq it saw (so
+// nothing is missed or delivered twice), and re-sends unacknowledged messages under their
+// `client_msg_id` until the server acknowledges them. It has no DOM dependencies beyond
+// `WebSocket` and `EventTarget`, so it works in any browser page or worker.
+
+// ---- Wire types (docs/API.md) ----
+
+export type Id = string;
+export type Seq = number;
+
+export interface User {
+  id: Id;
+  username: string;
+  display_name: string;
+  created_at: string;
+}
+
+export type RoomType = "direct" | "group" | "channel";
+export type Role = "owner" | "admin" | "member";
+
+export interface Room {
+  id: Id;
+  name: string;
+  type: RoomType;
+  created_by: Id;
+  created_at: string;
+  is_active: boolean;
+}
+
+export interface RoomSummary extends Room {
+  role: Role;
+  last_read_seq: Seq;
+  unread_count: number;
+}
+
+export interface Participant {
+  user_id: Id;
+  role: Role;
+  joined_at: string;
+  last_read_seq: Seq;
+}
+
+export interface Message {
+  id: Id;
+  room_id: Id;
+  seq: Seq;
+  sender_id: Id;
+  content: string;
+  kind: string;
+  metadata: Record<string, unknown> | null;
+  client_msg_id: string | null;
+  created_at: string;
+}
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  fields?: Record<string, string>;
+}
+
+export interface JoinResult {
+  room: Room;
+  online: Id[];
+  online_count?: number;
+  messages: Message[];
+  recovered: boolean;
+}
+
+export interface HistoryPage {
+  messages: Message[];
+  has_more: boolean;
+}
+
+export type ClientFrame =
+  | { type: "auth"; token: string; id?: number }
+  | { type: "join"; room: Id; since?: Seq; id?: number }
+  | { type: "leave"; room: Id; id?: number }
+  | {
+      type: "send";
+      room: Id;
+      content: string;
+      client_msg_id?: string;
+      kind?: string;
+      metadata?: Record<string, unknown>;
+      id?: number;
+    }
+  | { type: "history"; room: Id; before?: Seq; after?: Seq; limit?: number; id?: number }
+  | { type: "typing"; room: Id; id?: number }
+  | { type: "read"; room: Id; seq: Seq; id?: number }
+  | { type: "ping"; id?: number };
+
+export type ServerFrame =
+  | ({ type: "reply"; id: number; ok: true } & Record<string, unknown>)
+  | { type: "reply"; id: number; ok: false; error: ErrorBody }
+  | { type: "message"; message: Message }
+  | { type: "presence"; room: Id; user_id: Id; state: "online" | "offline" }
+  | { type: "typing"; room: Id; user_id: Id }
+  | { type: "read"; room: Id; user_id: Id; seq: Seq }
+  | { type: "member"; room: Id; user_id: Id; change: "added" | "removed" }
+  | { type: "error"; error: ErrorBody }
+  | { type: "pong" };
+
+/** Close codes of the contract. */
+export const CloseCode = {
+  Policy: 1008,
+  TooBig: 1009,
+  ServiceRestart: 1012,
+  Unauthorized: 4001,
+  TooSlow: 4002,
+  RateLimited: 4008,
+} as const;
+
+/** A failed request: the server's error code and message. */
+export class ChatError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly fields?: Record<string, string>,
+  ) {
+    super(message);
+    this.name = "ChatError";
+  }
+}
+
+// ---- Events ----
+
+export type ConnectionState = "connecting" | "live" | "reconnecting" | "closed";
+
+export interface ChatEventMap {
+  /** The connection changed state. */
+  state: CustomEvent<{ state: ConnectionState }>;
+  /** A room was joined or re-joined. `resumed`: `messages` are what came after the last seq
+   * seen; otherwise they are the newest page. `recovered: false`: some could not be replayed. */
+  joined: CustomEvent<JoinResult & { resumed: boolean }>;
+  /** A live message, each at most once, in seq order within its room. */
+  message: CustomEvent<Message>;
+  presence: CustomEvent<{ room: Id; user_id: Id; state: "online" | "offline" }>;
+  typing: CustomEvent<{ room: Id; user_id: Id }>;
+  read: CustomEvent<{ room: Id; user_id: Id; seq: Seq }>;
+  member: CustomEvent<{ room: Id; user_id: Id; change: "added" | "removed" }>;
+  /** A server `error` frame, or a failure to keep the connection (code `session_expired`). */
+  error: CustomEvent<ErrorBody>;
+}
+
+// ---- Options ----
+
+export interface ChatClientOptions {
+  /** `ws://host/ws` or `wss://host/ws`; defaults to the page's own origin. */
+  url?: string;
+  /**
+   * The access token to authenticate with. Called before every connection; `expired` is true
+   * when the server has just rejected the previous one (close 4001), so the provider should
+   * refresh. Throwing a `ChatError` with code `session_expired` ends the client (state
+   * `closed`, error `session_expired`); any other failure is retried like a lost connection.
+   */
+  token: (expired: boolean) => Promise<string>;
+  /** Longest wait between reconnection attempts. */
+  maxReconnectDelayMs?: number;
+  /** How often to ping an idle connection; a missing pong within the same time reconnects. */
+  heartbeatMs?: number;
+  /** How long a request waits for its reply before the connection counts as dead. */
+  requestTimeoutMs?: number;
+  /** Least time between two `typing` frames for one room. */
+  typingIntervalMs?: number;
+}
+
+interface PendingRequest {
+  frame: ClientFrame;
+  resolve: (result: Record<string, unknown>) => void;
+  reject: (error: ChatError) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface OutgoingMessage {
+  frame: Extract<ClientFrame, { type: "send" }>;
+  resolve: (message: Message) => void;
+  reject: (error: ChatError) => void;
+  attempts: number;
+  /** Whether a `send` is on the wire on the current connection, awaiting its reply. */
+  inFlight: boolean;
+  /** Set while backing off after a refusal such as `rate_limited`. */
+  retry: ReturnType<typeof setTimeout> | null;
+}
+
+/** Errors a send is retried after; anything else is final. */
+const RETRIABLE = new Set(["rate_limited", "unavailable", "internal", "disconnected", "timeout"]);
+
+/** A fresh `client_msg_id`; `crypto.randomUUID` needs a secure context, random bytes do not. */
+export function newClientMsgId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export class ChatClient extends EventTarget {
+  private readonly options: Required<Omit<ChatClientOptions, "url">> & { url: string };
+  private socket: WebSocket | null = null;
+  private stateValue: ConnectionState = "closed";
+  private nextId = 1;
+  private readonly requests = new Map<number, PendingRequest>();
+  private readonly outgoing = new Map<string, OutgoingMessage>();
+  /** Joined rooms, each with the highest seq delivered; -1 before the first join answered. */
+  private readonly rooms = new Map<Id, Seq>();
+  private readonly lastTyping = new Map<Id, number>();
+  private readonly readSent = new Map<Id, Seq>();
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private heartbeatTimer: ReturnType<typeof setInterval> | null = null;
+  private attempt = 0;
+  private tokenRejected = false;
+  private stopped = true;
+
+  constructor(options: ChatClientOptions) {
+    super();
+    this.options = {
+      url: options.url ?? defaultUrl(),
+      token: options.token,
+      maxReconnectDelayMs: options.maxReconnectDelayMs ?? 10_000,
+      heartbeatMs: options.heartbeatMs ?? 20_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
+      typingIntervalMs: options.typingIntervalMs ?? 2_500,
+    };
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** Starts connecting; reconnects on its own until `close()`. */
+  connect(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.open();
+  }
+
+  /** Ends the connection for good; pending sends fail with `closed`. */
+  close(): void {
+    this.stopped = true;
+    this.clearTimers();
+    this.socket?.close(1000, "bye");
+    this.socket = null;
+    this.failRequests("closed", "the client was closed");
+    for (const [key, out] of this.outgoing) {
+      if (out.retry) clearTimeout(out.retry);
+      out.reject(new ChatError("closed", "the client was closed"));
+      this.outgoing.delete(key);
+    }
+    this.setState("closed");
+  }
+
+  /** Drops the current connection now and reconnects at once (e.g. after the network returns). */
+  reconnectNow(): void {
+    if (this.stopped) return;
+    this.attempt = 0;
+    if (this.reconnectTimer) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+      void this.open();
+      return;
+    }
+    this.dropSocket();
+  }
+
+  /** Gives the server a renewed token before the current one expires. */
+  async renewToken(token: string): Promise<void> {
+    if (this.stateValue !== "live") return;
+    await this.request({ type: "auth", token });
+  }
+
+  /** Follows a room; after reconnecting it re-joins with `since` on its own. */
+  async join(room: Id, since?: Seq): Promise<JoinResult> {
+    if (!this.rooms.has(room)) this.rooms.set(room, since ?? -1);
+    return this.joinNow(room);
+  }
+
+  /** Stops following a room (membership is unchanged). */
+  async leave(room: Id): Promise<void> {
+    this.rooms.delete(room);
+    if (this.stateValue === "live") await this.request({ type: "leave", room });
+  }
+
+  /** The highest seq delivered for a room, if any. */
+  lastSeq(room: Id): Seq | undefined {
+    const seq = this.rooms.get(room);
+    return seq === undefined || seq < 0 ? undefined : seq;
+  }
+
+  /**
+   * Sends a message and resolves once the server has made it durable. Until then it is re-sent
+   * after every reconnection under the same `client_msg_id`, so it is stored once. Messages to
+   * one room go one after the other, so they are stored in the order they were sent.
+   */
+  send(
+    room: Id,
+    content: string,
+    extra: { kind?: string; metadata?: Record<string, unknown>; clientMsgId?: string } = {},
+  ): Promise<Message> {
+    const clientMsgId = extra.clientMsgId ?? newClientMsgId();
+    return new Promise((resolve, reject) => {
+      const frame: OutgoingMessage["frame"] = { type: "send", room, content, client_msg_id: clientMsgId };
+      if (extra.kind) frame.kind = extra.kind;
+      if (extra.metadata) frame.metadata = extra.metadata;
+      this.outgoing.set(clientMsgId, { frame, resolve, reject, attempts: 0, inFlight: false, retry: null });
+      this.pump();
+    });
+  }
+
+  /** Messages sent but not yet acknowledged. */
+  get unacknowledged(): number {
+    return this.outgoing.size;
+  }
+
+  /** Says the user is typing; sent at most once per `typingIntervalMs` per room. */
+  typing(room: Id): void {
+    const now = Date.now();
+    if (now - (this.lastTyping.get(room) ?? 0) < this.options.typingIntervalMs) return;
+    if (this.stateValue !== "live") return;
+    this.lastTyping.set(room, now);
+    this.write({ type: "typing", room });
+  }
+
+  /** Moves the read marker forward to `seq` (never back; repeats are not sent). */
+  async markRead(room: Id, seq: Seq): Promise<void> {
+    if (seq <= (this.readSent.get(room) ?? 0)) return;
+    this.readSent.set(room, seq);
+    try {
+      await this.request({ type: "read", room, seq });
+    } catch (err) {
+      this.readSent.delete(room);
+      throw err;
+    }
+  }
+
+  /** A page of history, ascending by seq. */
+  async history(room: Id, query: { before?: Seq; after?: Seq; limit?: number } = {}): Promise<HistoryPage> {
+    const result = await this.request({ type: "history", room, ...query });
+    return result as unknown as HistoryPage;
+  }
+
+  addEventListener<K extends keyof ChatEventMap>(
+    type: K,
+    listener: (event: ChatEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | null | ((event: never) => void),
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener as EventListenerOrEventListenerObject | null, options);
+  }
+
+  // ---- Connection ----
+
+  private async open(): Promise<void> {
+    if (this.stopped) return;
+    this.setState(this.attempt === 0 && this.stateValue === "closed" ? "connecting" : "reconnecting");
+    let token: string;
+    try {
+      token = await this.options.token(this.tokenRejected);
+    } catch (err) {
+      if (err instanceof ChatError && err.code === "session_expired") {
+        this.emit("error", { code: err.code, message: err.message });
+        this.close();
+      } else {
+        // Most likely the network is down too: try again after the usual backoff.
+        this.onDisconnect(0);
+      }
+      return;
+    }
+    if (this.stopped) return;
+    this.tokenRejected = false;
+    const socket = new WebSocket(this.options.url, "chat.v1.json");
+    this.socket = socket;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.write({ type: "auth", token });
+      // The first reply proves the token was accepted.
+      this.request({ type: "ping" })
+        .then(() => this.becomeLive())
+        .catch(() => {});
+    };
+    socket.onmessage = (event) => {
+      if (this.socket !== socket || typeof event.data !== "string") return;
+      let frame: ServerFrame;
+      try {
+        frame = JSON.parse(event.data) as ServerFrame;
+      } catch {
+        return;
+      }
+      this.dispatch(frame);
+    };
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.onDisconnect(event.code);
+    };
+  }
+
+  private becomeLive(): void {
+    this.attempt = 0;
+    this.setState("live");
+    this.startHeartbeat();
+    for (const room of this.rooms.keys()) {
+      this.joinNow(room).catch((err: ChatError) => this.emit("error", { code: err.code, message: err.message }));
+    }
+    this.pump();
+  }
+
+  private async joinNow(room: Id): Promise<JoinResult> {
+    const since = this.rooms.get(room) ?? -1;
+    const frame: ClientFrame = since >= 0 ? { type: "join", room, since } : { type: "join", room };
+    let result: JoinResult;
+    try {
+      result = (await this.request(frame)) as unknown as JoinResult;
+    } catch (err) {
+      // Not a participant (any more), or no such room: stop trying on every reconnection.
+      if (err instanceof ChatError && (err.code === "forbidden" || err.code === "not_found")) this.rooms.delete(room);
+      throw err;
+    }
+    if (!this.rooms.has(room)) return result;
+    let seen = this.rooms.get(room) ?? -1;
+    for (const message of result.messages) seen = Math.max(seen, message.seq);
+    this.rooms.set(room, Math.max(seen, 0));
+    this.emit("joined", { ...result, resumed: since >= 0 });
+    return result;
+  }
+
+  private onDisconnect(code: number): void {
+    this.stopHeartbeat();
+    for (const out of this.outgoing.values()) out.inFlight = false;
+    this.failRequests("disconnected", "the connection was lost");
+    if (this.stopped) return;
+    if (code === CloseCode.Unauthorized) this.tokenRejected = true;
+    this.setState("reconnecting");
+    // A restarting node (1012) or a token renewal should not wait; repeated failures back off.
+    const quick = code === CloseCode.ServiceRestart || code === CloseCode.Unauthorized || code === CloseCode.TooSlow;
+    const base = quick && this.attempt === 0 ? 100 : Math.min(this.options.maxReconnectDelayMs, 500 * 2 ** this.attempt);
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.attempt += 1;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.open();
+    }, delay);
+  }
+
+  private dropSocket(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    this.socket = null;
+    socket.onclose = null;
+    socket.close(4000, "reconnecting");
+    this.onDisconnect(1006);
+  }
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    this.heartbeatTimer = setInterval(() => {
+      // A lost reply fails the request by timeout, which drops the socket.
+      this.request({ type: "ping" }, this.options.heartbeatMs).catch(() => {});
+    }, this.options.heartbeatMs);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+
+  private clearTimers(): void {
+    this.stopHeartbeat();
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+  }
+
+  // ---- Frames ----
+
+  private dispatch(frame: ServerFrame): void {
+    switch (frame.type) {
+      case "reply": {
+        const pending = this.requests.get(frame.id);
+        if (!pending) return;
+        this.requests.delete(frame.id);
+        clearTimeout(pending.timer);
+        if (frame.ok) pending.resolve(frame);
+        else {
+          const error = (frame as { error: ErrorBody }).error;
+          pending.reject(new ChatError(error.code, error.message, error.fields));
+        }
+        return;
+      }
+      case "message": {
+        const seen = this.rooms.get(frame.message.room_id);
+        // Live messages are delivered once and in order; this only guards the seam after a
+        // re-join, where the replay and the live stream meet.
+        if (seen === undefined || frame.message.seq <= seen) return;
+        this.rooms.set(frame.message.room_id, frame.message.seq);
+        this.emit("message", frame.message);
+        return;
+      }
+      case "presence":
+      case "typing":
+      case "read":
+      case "member": {
+        const { type, ...detail } = frame;
+        this.emit(type, detail);
+        return;
+      }
+      case "error":
+        this.emit("error", frame.error);
+        return;
+      case "pong":
+        return;
+    }
+  }
+
+  /**
+   * Puts the oldest unacknowledged message of each room on the wire. One at a time per room:
+   * the server handles a connection's sends concurrently, so two sent together could be
+   * stored in either order, and a chat must keep the order they were written in.
+   */
+  private pump(): void {
+    if (this.stateValue !== "live") return;
+    const rooms = new Set<Id>();
+    for (const [key, out] of this.outgoing) {
+      if (rooms.has(out.frame.room)) continue;
+      rooms.add(out.frame.room);
+      if (!out.inFlight && !out.retry) this.transmit(key, out);
+    }
+  }
+
+  private transmit(clientMsgId: string, out: OutgoingMessage): void {
+    out.inFlight = true;
+    out.attempts += 1;
+    this.request(out.frame).then(
+      (result) => {
+        this.outgoing.delete(clientMsgId);
+        out.resolve((result as { message: Message }).message);
+        this.pump();
+      },
+      (err: ChatError) => {
+        out.inFlight = false;
+        if (!this.outgoing.has(clientMsgId)) return;
+        if (!RETRIABLE.has(err.code)) {
+          this.outgoing.delete(clientMsgId);
+          out.reject(err);
+          this.pump();
+          return;
+        }
+        if (err.code === "disconnected") return; // re-sent once live again
+        if (err.code === "rate_limited") this.emit("error", { code: err.code, message: err.message });
+        const delay = Math.min(5_000, 250 * 2 ** Math.min(out.attempts, 5));
+        out.retry = setTimeout(() => {
+          out.retry = null;
+          this.pump();
+        }, delay);
+      },
+    );
+  }
+
+  private request(frame: ClientFrame, timeoutMs = this.options.requestTimeoutMs): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      if (!this.socket || this.socket.readyState !== WebSocket.OPEN) {
+        reject(new ChatError("disconnected", "not connected"));
+        return;
+      }
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        this.requests.delete(id);
+        reject(new ChatError("timeout", "the server did not answer in time"));
+        // No answer in time means the connection is no longer trustworthy.
+        this.dropSocket();
+      }, timeoutMs);
+      this.requests.set(id, { frame, resolve, reject, timer });
+      this.write({ ...frame, id });
+    });
+  }
+
+  private failRequests(code: string, message: string): void {
+    const pending = [...this.requests.values()];
+    this.requests.clear();
+    for (const request of pending) {
+      clearTimeout(request.timer);
+      request.reject(new ChatError(code, message));
+    }
+  }
+
+  private write(frame: ClientFrame): void {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(frame));
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    this.emit("state", { state });
+  }
+
+  private emit(type: string, detail: unknown): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+function defaultUrl(): string {
+  const { protocol, host } = globalThis.location;
+  return `${protocol === "https:" ? "wss:" : "ws:"}//${host}/ws`;
+}
