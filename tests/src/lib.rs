@@ -5,6 +5,8 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`), `NATS_URL` and `REDIS_URL` (defaults on
 //! 127.0.0.1). Set `TEST_LOG=1` to see the nodes' logs.
 
+pub mod chatter;
+pub mod nats_cluster;
 pub mod process;
 pub mod ws;
 
@@ -205,7 +207,7 @@ impl Drop for TestNode {
 
 /// Node arguments for a test against `db` and `stream`, followed by `extra` flags.
 pub fn node_args(db: &TestDatabase, stream: &TestStream, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
+    let args: Vec<String> = [
         "chat-node",
         "--listen",
         "127.0.0.1:0",
@@ -232,7 +234,11 @@ pub fn node_args(db: &TestDatabase, stream: &TestStream, extra: &[&str]) -> Vec<
     .iter()
     .map(|s| s.to_string())
     .collect();
-    // A flag in `extra` that the defaults set already replaces the default's value.
+    with_overrides(args, extra)
+}
+
+/// `args` followed by `extra`; a flag in `extra` that `args` sets already replaces its value.
+pub(crate) fn with_overrides(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {
     let mut extra = extra.iter();
     while let Some(flag) = extra.next() {
         match args.iter().position(|a| a == flag) {

@@ -1,12 +1,13 @@
 //! Nodes and persisters as real processes, for tests that kill them.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use crate::{TestDatabase, TestStream, nats_url, node_args};
+use crate::{TestDatabase, TestStream, nats_url, node_args, with_overrides};
 
 pub struct Process {
     child: Child,
@@ -21,9 +22,14 @@ fn free_addr() -> SocketAddr {
 
 impl Process {
     async fn spawn(binary: &str, args: Vec<String>, addr: SocketAddr) -> anyhow::Result<Self> {
+        let mut command = Command::new(binary);
+        command.args(args);
+        Self::start(command, addr).await
+    }
+
+    async fn start(mut command: Command, addr: SocketAddr) -> anyhow::Result<Self> {
         let logs = std::env::var_os("TEST_LOG").is_some();
-        let child = Command::new(binary)
-            .args(args)
+        let child = command
             .env("RUST_LOG", if logs { "info" } else { "warn" })
             .stdout(if logs { Stdio::inherit() } else { Stdio::null() })
             .stderr(if logs { Stdio::inherit() } else { Stdio::null() })
@@ -49,8 +55,30 @@ impl Process {
         Self::spawn(binary, args, addr).await
     }
 
+    /// An embedded `chat-node` process on `data_dir`, with none of the service URLs nor a JWT
+    /// secret in its environment, as an operator trying it out would start it.
+    pub async fn embedded_node(binary: &str, data_dir: &Path) -> anyhow::Result<Self> {
+        let addr = free_addr();
+        let mut command = Command::new(binary);
+        command.arg("--listen").arg(addr.to_string()).arg("--data-dir").arg(data_dir);
+        for unset in ["NATS_URL", "DATABASE_URL", "REDIS_URL", "JWT_SECRET"] {
+            command.env_remove(unset);
+        }
+        Self::start(command, addr).await
+    }
+
     /// A `chat-persister` process.
     pub async fn persister(binary: &str, db: &TestDatabase, stream: &TestStream) -> anyhow::Result<Self> {
+        Self::persister_with(binary, db, stream, &[]).await
+    }
+
+    /// A `chat-persister` process with `extra` flags replacing or adding to the defaults.
+    pub async fn persister_with(
+        binary: &str,
+        db: &TestDatabase,
+        stream: &TestStream,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let addr = free_addr();
         let args = [
             "--listen",
@@ -69,7 +97,7 @@ impl Process {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        Self::spawn(binary, args, addr).await
+        Self::spawn(binary, with_overrides(args, extra), addr).await
     }
 
     async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {

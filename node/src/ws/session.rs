@@ -20,7 +20,7 @@ use futures::stream::{FuturesUnordered, SplitSink};
 use futures::{SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::close;
@@ -74,6 +74,7 @@ pub async fn run(
         joined: HashMap::new(),
         malformed: (Instant::now(), 0),
         rate_strikes: 0,
+        last_send: HashMap::new(),
     };
     metrics::gauge!("chat_ws_connections").increment(1.0);
     let mut sends = FuturesUnordered::new();
@@ -162,6 +163,9 @@ struct Session {
     limiter: Option<DefaultDirectRateLimiter>,
     malformed: (Instant, u32),
     rate_strikes: u32,
+    /// Per room, the completion of this connection's latest send: the next send to that room
+    /// waits for it, so one sender's messages are stored in the order they were sent.
+    last_send: HashMap<RoomId, oneshot::Receiver<()>>,
 }
 
 type SendFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Bytes> + Send>>;
@@ -337,12 +341,20 @@ impl Session {
         }))
     }
 
-    fn send(&self, id: Option<u64>, send: SendCommand) -> SendFuture {
+    fn send(&mut self, id: Option<u64>, send: SendCommand) -> SendFuture {
         let state = self.state.clone();
         let codec = self.codec();
         let user = self.user;
         let joined = self.joined.contains_key(&send.room);
+        // Finished sends need no waiting for: forget them, so the map holds busy rooms only.
+        self.last_send.retain(|_, done| matches!(done.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
+        let (done, next_waits_for) = oneshot::channel::<()>();
+        let previous = self.last_send.insert(send.room, next_waits_for);
         Box::pin(async move {
+            if let Some(previous) = previous {
+                // Resolves when the previous send ends, whatever its outcome.
+                let _ = previous.await;
+            }
             let request = NewMessage {
                 room: send.room,
                 content: send.content,
@@ -351,6 +363,7 @@ impl Session {
                 client_msg_id: send.client_msg_id,
             };
             let result = state.messages.send(user, request, joined).await.map_err(ApiError::from);
+            drop(done);
             match (id, result) {
                 (Some(id), Ok((message, _))) => reply_ok(codec, id, json!({ "message": message })),
                 (Some(id), Err(err)) => reply_err(codec, id, &err),

@@ -3,6 +3,7 @@
 mod auth;
 mod hostile;
 mod messaging;
+mod operations;
 mod ops;
 mod presence;
 mod processes;

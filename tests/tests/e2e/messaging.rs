@@ -370,3 +370,34 @@ async fn while_the_database_refuses_writes_the_persister_retries_and_loses_nothi
     sqlx::query("alter table messages_away rename to messages").execute(&app.db.pool).await.unwrap();
     assert_eq!(app.persisted(&room, 21, Duration::from_secs(15)).await, 21);
 }
+
+#[tokio::test]
+async fn sends_pipelined_on_one_connection_are_stored_in_the_order_they_were_sent() {
+    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
+    let ann = app.register("ann").await;
+    let (room, other_room) =
+        (app.create_room(&ann, "group", &[]).await, app.create_room(&ann, "group", &[]).await);
+    let mut client = app.ws(&app.node, &ann, Codec::Json).await;
+    // Without waiting for replies, alternating rooms, half of them with client ids (which
+    // take a database lookup first).
+    for n in 0..60u64 {
+        let target = if n % 2 == 0 { &room } else { &other_room };
+        let mut send = json!({"type": "send", "id": n + 1, "room": target, "content": format!("{n}")});
+        if n % 3 == 0 {
+            send["client_msg_id"] = json!(format!("c{n}"));
+        }
+        client.send_value(&send).await.unwrap();
+    }
+    let mut seq_of = std::collections::BTreeMap::new();
+    while seq_of.len() < 60 {
+        let frame = client.next_frame(Duration::from_secs(10)).await.expect("every send answered");
+        if frame["type"] == "reply" {
+            assert_eq!(frame["ok"], true, "{frame}");
+            seq_of.insert(frame["id"].as_u64().unwrap() - 1, frame["message"]["seq"].as_u64().unwrap());
+        }
+    }
+    for parity in [0, 1] {
+        let seqs: Vec<u64> = seq_of.iter().filter(|(n, _)| *n % 2 == parity).map(|(_, s)| *s).collect();
+        assert!(seqs.is_sorted(), "room {parity}: stored out of order: {seqs:?}");
+    }
+}
