@@ -48,7 +48,10 @@ pub fn metrics_handle() -> PrometheusHandle {
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!("http_requests_total", "REST requests answered, by method, route and status");
-    describe_histogram!("http_request_duration_seconds", "Time to answer a REST request, by method and route");
+    describe_histogram!(
+        "http_request_duration_seconds",
+        "Time to answer a REST request, by method and route"
+    );
     describe_gauge!("chat_ws_connections", "WebSocket sessions open on this node");
     describe_gauge!("chat_ws_joined_rooms", "Connection-room subscriptions on this node");
     describe_gauge!("chat_rooms_followed", "Rooms whose live feed this node follows");
@@ -57,12 +60,21 @@ fn describe() {
     describe_counter!("chat_ws_commands_total", "Valid client frames, by command type");
     describe_counter!("chat_ws_malformed_frames_total", "Client frames that did not parse or validate");
     describe_counter!("chat_ws_rate_limited_total", "Sends refused for exceeding the per-connection rate");
-    describe_counter!("chat_ws_slow_consumer_closes_total", "Sockets closed with 4002 for reading too slowly");
+    describe_counter!(
+        "chat_ws_slow_consumer_closes_total",
+        "Sockets closed with 4002 for reading too slowly"
+    );
     describe_counter!("chat_typing_throttled_total", "Typing frames dropped by the per-user throttle");
-    describe_histogram!("chat_publish_ack_seconds", "Time from publishing a message to its JetStream acknowledgement");
+    describe_histogram!(
+        "chat_publish_ack_seconds",
+        "Time from publishing a message to its JetStream acknowledgement"
+    );
     describe_histogram!("chat_fanout_seconds", "Time to queue one live message for every local subscriber");
     describe_counter!("chat_fanout_deliveries_total", "Messages queued for local subscribers");
-    describe_counter!("chat_fanout_gaps_total", "Messages missed by the live feed and read back from the stream");
+    describe_counter!(
+        "chat_fanout_gaps_total",
+        "Messages missed by the live feed and read back from the stream"
+    );
     describe_counter!(
         "chat_fanout_gap_fill_failures_total",
         "Gaps that could not be read back; the room's sockets were closed to resume"
