@@ -164,12 +164,13 @@ impl Chatter {
                 send_at.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_millis(1))
             };
             match ws.next_frame(wait).await {
-                Some(frame) => {
-                    if frame["type"] == "message" && frame["message"]["room_id"] == self.room.as_str() {
-                        see(report, &frame["message"]);
-                        quiet_since = tokio::time::Instant::now();
-                    }
+                Some(frame)
+                    if frame["type"] == "message" && frame["message"]["room_id"] == self.room.as_str() =>
+                {
+                    see(report, &frame["message"]);
+                    quiet_since = tokio::time::Instant::now();
                 }
+                Some(_) => {}
                 None if ws.closed.is_some() => return Ended::Disconnected,
                 None if finishing && quiet_since.elapsed() >= QUIET => return Ended::Drained,
                 None => {}

@@ -126,10 +126,16 @@ impl MessageService {
     /// `query.limit` must be at least 1.
     pub async fn page(&self, room: RoomId, query: PageQuery) -> Result<Page, Error> {
         let wanted = query.limit + 1;
+        // Messages the log acknowledged but the persister has not written yet. The store may
+        // have holes below its highest seq (persisters commit batches in any order), so a
+        // page read forward takes the log from where it starts; the newest page takes it from
+        // the highest stored seq, read before the page so that nothing stored in between
+        // falls between the two.
+        let tail_from = match query.after {
+            Some(after) => after,
+            None => self.store.max_seq(room).await?,
+        };
         let stored = self.store.page(room, PageQuery { limit: wanted, ..query }).await?;
-        // Messages the log acknowledged but the persister has not written yet.
-        let persisted_up_to = self.store.max_seq(room).await?;
-        let tail_from = persisted_up_to.max(query.after.unwrap_or(0));
         let tail = self.log.read_after(room, tail_from, self.max_replay.max(wanted)).await?;
 
         let mut merged: BTreeMap<Seq, Message> = BTreeMap::new();
@@ -231,6 +237,24 @@ mod tests {
         let (late, duplicate) = kit.messages.send(ann, text(room, "late", Some("c1")), false).await.unwrap();
         assert!(duplicate);
         assert_eq!(late.id, original.id);
+    }
+
+    #[tokio::test]
+    async fn a_resume_misses_nothing_while_persisters_have_written_a_later_batch_first() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let room = group(&kit, ann, vec![]).await;
+        let mut sent = Vec::new();
+        for i in 0..4 {
+            sent.push(kit.messages.send(ann, text(room, &format!("m{i}"), None), true).await.unwrap().0);
+        }
+        // Two persisters: the one with the later batch committed first.
+        kit.store.insert_batch(&sent[2..]).await.unwrap();
+
+        let replay = kit.messages.replay(room, sent[0].seq).await.unwrap();
+        let seqs: Vec<Seq> = replay.messages.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [sent[1].seq, sent[2].seq, sent[3].seq]);
+        assert!(replay.recovered);
     }
 
     #[tokio::test]
