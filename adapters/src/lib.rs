@@ -8,4 +8,5 @@ pub mod jwt;
 pub mod nats;
 pub mod postgres;
 pub mod redis;
+pub mod sqlite;
 pub mod telemetry;

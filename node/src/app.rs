@@ -1,18 +1,22 @@
-//! Builds a node from its configuration and runs it until a shutdown future resolves.
+//! Builds a node from its configuration and runs it until a shutdown future resolves. The mode
+//! (`cluster` or `embedded`) chooses the adapters; the use cases over them are the same.
+
+mod cluster;
+mod embedded;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use axum::serve::ListenerExt;
 use chat_adapters::argon2::Argon2Hasher;
-use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::jwt::JwtIssuer;
-use chat_adapters::nats::{NatsEvents, NatsLog};
-use chat_adapters::postgres::{self, PgMessageStore, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore};
-use chat_adapters::redis::RedisPresence;
-use chat_shared::ports::{Clock, SystemClock, TokenIssuer};
+use chat_adapters::telemetry;
+use chat_shared::ports::{
+    Clock, EventBus, LiveFeed, MessageLog, MessageStore, PresenceStore, Probe, RefreshTokenStore, RoomStore,
+    SystemClock, TokenIssuer, UserStore,
+};
 use chat_shared::usecases::{
     AuthService, MessageService, PresenceService, PresenceSettings, RoomService, UserService,
 };
@@ -25,7 +29,6 @@ use crate::config::{Mode, NodeConfig};
 use crate::http;
 use crate::readiness::Readiness;
 use crate::ws::{Hub, WsSettings};
-use chat_adapters::telemetry;
 
 /// Everything a request handler can reach.
 #[derive(Clone)]
@@ -56,97 +59,16 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects the adapters the configuration selects, applies migrations and binds the
-    /// listener (port 0 picks a free port; see [`Application::local_addr`]).
+    /// Connects the adapters the configuration selects (a cluster's services, or the embedded
+    /// database), applies migrations and binds the listener (port 0 picks a free port; see
+    /// [`Application::local_addr`]).
     pub async fn build(config: NodeConfig) -> anyhow::Result<Self> {
-        let urls = match config.mode().map_err(anyhow::Error::msg)? {
-            Mode::Cluster(urls) => urls,
-            Mode::Embedded => bail!(
-                "embedded mode is not available yet: set NATS_URL, DATABASE_URL and REDIS_URL \
-                 to run a cluster node"
-            ),
-        };
-        let secret = config.cluster_jwt_secret().map_err(anyhow::Error::msg)?;
-        let pool = postgres::connect_lazy(urls.database.expose(), config.db_max_connections)
-            .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;
-        postgres::migrate(&pool).await.context("applying database migrations")?;
-
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let access_ttl = chrono::Duration::from_std(config.access_token_ttl).context("access token ttl")?;
-        let refresh_ttl =
-            chrono::Duration::from_std(config.refresh_token_ttl).context("refresh token ttl")?;
-        let issuer: Arc<dyn TokenIssuer> = Arc::new(JwtIssuer::new(secret, access_ttl));
-        let concurrency = config
-            .hash_concurrency
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let hasher = Argon2Hasher::new(config.argon2_memory_kib, config.argon2_iterations, concurrency)
-            .map_err(|e| anyhow::anyhow!("invalid Argon2 settings: {e}"))?;
-
-        let nats = NatsLog::connect(&urls.nats, &config.stream.stream_prefix, config.stream.settings())
-            .await
-            .context("connecting to NATS (--nats-url) and preparing the message stream")?;
-        let log = Arc::new(JetStreamLog::new(nats.clone()));
-        let events = Arc::new(NatsEvents::new(nats.clone()));
         let node_id = config.node_id();
-        let redis = RedisPresence::connect(urls.redis.expose(), &config.redis_prefix, &node_id)
-            .await
-            .context("REDIS_URL (--redis-url) is not a valid Redis URL")?;
-        let presence = Arc::new(PresenceService::new(
-            Arc::new(redis.clone()),
-            events.clone(),
-            PresenceSettings {
-                grace: config.presence_grace,
-                count_threshold: config.presence_count_threshold,
-                typing_interval: std::time::Duration::from_secs(2),
-            },
-        ));
-
-        let users = Arc::new(PgUserStore::new(pool.clone()));
-        let rooms = Arc::new(RoomService::new(
-            Arc::new(PgRoomStore::new(pool.clone())),
-            users.clone(),
-            events.clone(),
-            clock.clone(),
-        ));
-        let messages = Arc::new(MessageService::new(
-            rooms.clone(),
-            log.clone(),
-            Arc::new(PgMessageStore::new(pool.clone())),
-            clock.clone(),
-            config.max_replay.max(1),
-        ));
-        let ws = WsSettings {
-            max_frame_bytes: config.max_frame_bytes,
-            outbound_queue: config.outbound_queue,
-            send_rate: config.send_rate,
-            send_burst: config.send_burst,
-            max_sends_in_flight: config.max_sends_in_flight.max(1),
+        let backends = match config.mode().map_err(anyhow::Error::msg)? {
+            Mode::Cluster(urls) => cluster::connect(&config, &urls, &node_id).await?,
+            Mode::Embedded => embedded::open(&config).await?,
         };
-        let state = AppState {
-            auth: Arc::new(AuthService::new(
-                users.clone(),
-                Arc::new(PgRefreshTokenStore::new(pool.clone())),
-                Arc::new(hasher),
-                issuer.clone(),
-                clock.clone(),
-                refresh_ttl,
-            )),
-            users: Arc::new(UserService::new(users.clone())),
-            rooms,
-            messages,
-            presence,
-            hub: Hub::new(log.clone(), log, events),
-            ws: Arc::new(ws),
-            sessions: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
-            issuer,
-            clock,
-            readiness: Arc::new(Readiness::new(
-                vec![Arc::new(PgProbe(pool)), Arc::new(nats.probe())],
-                vec![Arc::new(redis.probe())],
-            )),
-            metrics: telemetry::metrics_handle(),
-        };
+        let state = assemble(&config, backends)?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {} (--listen)", config.listen))?;
@@ -215,14 +137,93 @@ async fn presence_heartbeat(
     }
 }
 
-/// `chat-node migrate`: applies pending migrations and exits.
+/// `chat-node migrate`: applies pending migrations to the mode's database and exits.
 pub async fn migrate(config: &NodeConfig) -> anyhow::Result<()> {
-    let Mode::Cluster(urls) = config.mode().map_err(anyhow::Error::msg)? else {
-        bail!("nothing to migrate: set DATABASE_URL (with NATS_URL and REDIS_URL) for a cluster database");
-    };
-    let pool =
-        postgres::connect_lazy(urls.database.expose(), 1).context("DATABASE_URL is not a valid URL")?;
-    postgres::migrate(&pool).await.context("applying database migrations")?;
+    match config.mode().map_err(anyhow::Error::msg)? {
+        Mode::Cluster(urls) => cluster::migrate(&urls).await?,
+        Mode::Embedded => embedded::migrate(config).await?,
+    }
     tracing::info!("migrations applied");
     Ok(())
+}
+
+/// The adapters a mode chose, each behind its port.
+struct Backends {
+    users: Arc<dyn UserStore>,
+    tokens: Arc<dyn RefreshTokenStore>,
+    rooms: Arc<dyn RoomStore>,
+    messages: Arc<dyn MessageStore>,
+    log: Arc<dyn MessageLog>,
+    live: Arc<dyn LiveFeed>,
+    presence: Arc<dyn PresenceStore>,
+    events: Arc<dyn EventBus>,
+    /// The HS256 key of access tokens.
+    jwt_secret: Vec<u8>,
+    /// What `/readyz` requires, and what it only reports as degraded when down.
+    required: Vec<Arc<dyn Probe>>,
+    optional: Vec<Arc<dyn Probe>>,
+}
+
+/// The use cases over the chosen adapters: the same in every mode.
+fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let access_ttl = chrono::Duration::from_std(config.access_token_ttl).context("access token ttl")?;
+    let refresh_ttl = chrono::Duration::from_std(config.refresh_token_ttl).context("refresh token ttl")?;
+    let issuer: Arc<dyn TokenIssuer> = Arc::new(JwtIssuer::new(&backends.jwt_secret, access_ttl));
+    let concurrency = config
+        .hash_concurrency
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let hasher = Argon2Hasher::new(config.argon2_memory_kib, config.argon2_iterations, concurrency)
+        .map_err(|e| anyhow::anyhow!("invalid Argon2 settings: {e}"))?;
+    let presence = Arc::new(PresenceService::new(
+        backends.presence,
+        backends.events.clone(),
+        PresenceSettings {
+            grace: config.presence_grace,
+            count_threshold: config.presence_count_threshold,
+            typing_interval: std::time::Duration::from_secs(2),
+        },
+    ));
+    let rooms = Arc::new(RoomService::new(
+        backends.rooms,
+        backends.users.clone(),
+        backends.events.clone(),
+        clock.clone(),
+    ));
+    let messages = Arc::new(MessageService::new(
+        rooms.clone(),
+        backends.log.clone(),
+        backends.messages,
+        clock.clone(),
+        config.max_replay.max(1),
+    ));
+    let ws = WsSettings {
+        max_frame_bytes: config.max_frame_bytes,
+        outbound_queue: config.outbound_queue,
+        send_rate: config.send_rate,
+        send_burst: config.send_burst,
+        max_sends_in_flight: config.max_sends_in_flight.max(1),
+    };
+    Ok(AppState {
+        auth: Arc::new(AuthService::new(
+            backends.users.clone(),
+            backends.tokens,
+            Arc::new(hasher),
+            issuer.clone(),
+            clock.clone(),
+            refresh_ttl,
+        )),
+        users: Arc::new(UserService::new(backends.users)),
+        rooms,
+        messages,
+        presence,
+        hub: Hub::new(backends.live, backends.log, backends.events),
+        ws: Arc::new(ws),
+        sessions: TaskTracker::new(),
+        shutdown: CancellationToken::new(),
+        issuer,
+        clock,
+        readiness: Arc::new(Readiness::new(backends.required, backends.optional)),
+        metrics: telemetry::metrics_handle(),
+    })
 }

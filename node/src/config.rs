@@ -8,7 +8,14 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "chat-node", version, about = "Connection node of the chat cluster")]
+#[command(
+    name = "chat-node",
+    version,
+    about = "Connection node of the chat cluster",
+    after_help = "With none of NATS_URL, DATABASE_URL and REDIS_URL the node runs embedded: one \
+                  process keeping everything in an SQLite database in --data-dir. With all three \
+                  it is a stateless node of a cluster. Any other mix is an error."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -18,7 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations and exit: PostgreSQL's in cluster mode, the data
+    /// folder's SQLite database in embedded mode.
     Migrate,
 }
 
@@ -32,19 +40,20 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_NODE_ID")]
     pub node_id: Option<String>,
 
-    /// NATS server(s), comma separated.
+    /// NATS server(s), comma separated (cluster mode).
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
 
-    /// PostgreSQL URL.
+    /// PostgreSQL URL (cluster mode).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<Secret>,
 
-    /// Redis URL.
+    /// Redis URL (cluster mode).
     #[arg(long, env = "REDIS_URL")]
     pub redis_url: Option<Secret>,
 
-    /// HS256 key shared by all nodes, at least 32 bytes.
+    /// HS256 key shared by all nodes, at least 32 bytes. Required in cluster mode; without it,
+    /// embedded mode generates one once and keeps it in the data folder.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
 
@@ -56,7 +65,8 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_SEND_BURST", default_value_t = 50)]
     pub send_burst: u32,
 
-    /// Folder of the embedded mode's database and key.
+    /// Embedded mode's data folder: the database (`chat.db`) and the generated JWT key
+    /// (`jwt.key`). Created if missing, readable by the owner only.
     #[arg(long, env = "CHAT_DATA_DIR", default_value = "./chat-data")]
     pub data_dir: PathBuf,
 
@@ -81,7 +91,7 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
-    /// PostgreSQL connections in this node's pool.
+    /// PostgreSQL connections in this node's pool (cluster mode).
     #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
 

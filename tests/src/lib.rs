@@ -6,6 +6,7 @@
 //! 127.0.0.1). Set `TEST_LOG=1` to see the nodes' logs.
 
 pub mod chatter;
+pub mod embedded;
 pub mod nats_cluster;
 pub mod process;
 pub mod ws;

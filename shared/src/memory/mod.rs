@@ -15,8 +15,9 @@ pub use tokens::MemoryRefreshTokenStore;
 pub use users::MemoryUserStore;
 
 /// A broadcast receiver as a stream. A receiver that fell behind skips what it missed: live
-/// feeds are at most once, and their consumers detect and fill gaps themselves.
-fn broadcast_stream<T: Clone + Send + 'static>(
+/// feeds are at most once, and their consumers detect and fill gaps themselves. Public for the
+/// other in-process feeds (the embedded mode's SQLite log).
+pub fn broadcast_stream<T: Clone + Send + 'static>(
     receiver: tokio::sync::broadcast::Receiver<T>,
 ) -> impl futures::Stream<Item = T> + Send {
     use tokio::sync::broadcast::error::RecvError;

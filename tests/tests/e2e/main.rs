@@ -1,6 +1,8 @@
 //! End-to-end tests: one binary, real services, a database per test.
 
 mod auth;
+mod contract;
+mod embedded;
 mod hostile;
 mod messaging;
 mod operations;

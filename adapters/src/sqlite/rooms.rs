@@ -1,0 +1,288 @@
+use async_trait::async_trait;
+use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, Seq, UserId};
+use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use super::{SqliteDb, corrupt, seq_from_db, seq_to_db, store_error};
+
+#[derive(Clone)]
+pub struct SqliteRoomStore {
+    db: SqliteDb,
+}
+
+impl SqliteRoomStore {
+    pub fn new(db: SqliteDb) -> Self {
+        Self { db }
+    }
+}
+
+const ROOM_COLUMNS: &str = "r.id, r.name, r.type, r.created_by, r.created_at, r.is_active";
+/// Unread counts stop here, as in PostgreSQL; a client shows it as "999+".
+const UNREAD_CAP: i64 = 1000;
+const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq";
+
+#[derive(sqlx::FromRow)]
+struct RoomRow {
+    id: Uuid,
+    name: String,
+    #[sqlx(rename = "type")]
+    room_type: String,
+    created_by: Uuid,
+    created_at: DateTime<Utc>,
+    is_active: bool,
+}
+
+impl TryFrom<RoomRow> for Room {
+    type Error = StoreError;
+
+    fn try_from(row: RoomRow) -> Result<Self, StoreError> {
+        Ok(Room {
+            id: RoomId::from_uuid(row.id),
+            name: RoomName::parse(&row.name).map_err(|e| corrupt("room name", e))?,
+            room_type: row.room_type.parse().map_err(|e| corrupt("room type", e))?,
+            created_by: UserId::from_uuid(row.created_by),
+            created_at: row.created_at,
+            is_active: row.is_active,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ParticipantRow {
+    user_id: Uuid,
+    role: String,
+    joined_at: DateTime<Utc>,
+    last_read_seq: i64,
+}
+
+impl TryFrom<ParticipantRow> for Participant {
+    type Error = StoreError;
+
+    fn try_from(row: ParticipantRow) -> Result<Self, StoreError> {
+        Ok(Participant {
+            user_id: UserId::from_uuid(row.user_id),
+            role: row.role.parse().map_err(|e| corrupt("role", e))?,
+            joined_at: row.joined_at,
+            last_read_seq: seq_from_db(row.last_read_seq),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    #[sqlx(flatten)]
+    room: RoomRow,
+    role: String,
+    last_read_seq: i64,
+    unread_count: i64,
+}
+
+fn direct_key(a: UserId, b: UserId) -> String {
+    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+    format!("{low}:{high}")
+}
+
+/// Inserts the room; `false` when its direct key is taken (the pair has a room already).
+async fn insert_room(
+    tx: &mut SqliteConnection,
+    room: &Room,
+    direct_key: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "insert into rooms (id, name, type, created_by, direct_key, created_at, is_active)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         on conflict (direct_key) do nothing",
+    )
+    .bind(room.id.as_uuid())
+    .bind(room.name.as_str())
+    .bind(room.room_type.as_str())
+    .bind(room.created_by.as_uuid())
+    .bind(direct_key)
+    .bind(room.created_at)
+    .bind(room.is_active)
+    .execute(&mut *tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+async fn insert_participants(
+    tx: &mut SqliteConnection,
+    room: &Room,
+    participants: &[(UserId, Role)],
+) -> Result<(), sqlx::Error> {
+    for (user, role) in participants {
+        sqlx::query("insert into participants (room_id, user_id, role, joined_at) values (?1, ?2, ?3, ?4)")
+            .bind(room.id.as_uuid())
+            .bind(user.as_uuid())
+            .bind(role.as_str())
+            .bind(room.created_at)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl RoomStore for SqliteRoomStore {
+    async fn create(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<(), StoreError> {
+        let mut tx = self.db.writer.begin().await.map_err(store_error)?;
+        insert_room(&mut tx, room, None).await.map_err(store_error)?;
+        insert_participants(&mut tx, room, participants).await.map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn create_direct(&self, room: &Room, other: UserId) -> Result<DirectRoomOutcome, StoreError> {
+        let key = direct_key(room.created_by, other);
+        // On the one writer connection, a concurrent call's room is either committed before
+        // this transaction starts or created after it ends: never half seen.
+        let mut tx = self.db.writer.begin().await.map_err(store_error)?;
+        if insert_room(&mut tx, room, Some(&key)).await.map_err(store_error)? {
+            let participants = [(room.created_by, Role::Owner), (other, Role::Member)];
+            insert_participants(&mut tx, room, &participants).await.map_err(store_error)?;
+            tx.commit().await.map_err(store_error)?;
+            return Ok(DirectRoomOutcome::Created(room.clone()));
+        }
+        let existing = sqlx::query_as::<_, RoomRow>(&format!(
+            "select {ROOM_COLUMNS} from rooms r where r.direct_key = ?1"
+        ))
+        .bind(&key)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        Ok(DirectRoomOutcome::Existing(existing.try_into()?))
+    }
+
+    async fn get(&self, id: RoomId) -> Result<Option<Room>, StoreError> {
+        sqlx::query_as::<_, RoomRow>(&format!("select {ROOM_COLUMNS} from rooms r where r.id = ?1"))
+            .bind(id.as_uuid())
+            .fetch_optional(&self.db.readers)
+            .await
+            .map_err(store_error)?
+            .map(Room::try_from)
+            .transpose()
+    }
+
+    async fn participant(&self, room: RoomId, user: UserId) -> Result<Option<Participant>, StoreError> {
+        sqlx::query_as::<_, ParticipantRow>(&format!(
+            "select {PARTICIPANT_COLUMNS} from participants p
+             where p.room_id = ?1 and p.user_id = ?2 and p.is_active"
+        ))
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&self.db.readers)
+        .await
+        .map_err(store_error)?
+        .map(Participant::try_from)
+        .transpose()
+    }
+
+    async fn members(&self, room: RoomId) -> Result<Vec<Participant>, StoreError> {
+        sqlx::query_as::<_, ParticipantRow>(&format!(
+            "select {PARTICIPANT_COLUMNS} from participants p
+             where p.room_id = ?1 and p.is_active
+             order by p.joined_at,
+                      case p.role when 'owner' then 0 when 'admin' then 1 else 2 end,
+                      p.user_id"
+        ))
+        .bind(room.as_uuid())
+        .fetch_all(&self.db.readers)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(Participant::try_from)
+        .collect()
+    }
+
+    async fn add_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+        at: DateTime<Utc>,
+    ) -> Result<AddMemberOutcome, StoreError> {
+        // Inserts, or reactivates a row whose user had left; an active row is left untouched
+        // and then read back below. Rejoining keeps the read marker. (SQLite's `returning`
+        // takes no table alias.)
+        let added = sqlx::query_as::<_, ParticipantRow>(
+            "insert into participants as p (room_id, user_id, role, joined_at)
+             values (?1, ?2, ?3, ?4)
+             on conflict (room_id, user_id) do update
+                 set role = excluded.role, joined_at = excluded.joined_at, is_active = 1
+                 where not p.is_active
+             returning user_id, role, joined_at, last_read_seq",
+        )
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .bind(role.as_str())
+        .bind(at)
+        .fetch_optional(&self.db.writer)
+        .await
+        .map_err(store_error)?;
+        if let Some(row) = added {
+            return Ok(AddMemberOutcome::Added(row.try_into()?));
+        }
+        let existing = self
+            .participant(room, user)
+            .await?
+            .ok_or_else(|| StoreError::other("participant vanished while being added"))?;
+        Ok(AddMemberOutcome::AlreadyMember(existing))
+    }
+
+    async fn remove_member(&self, room: RoomId, user: UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "update participants set is_active = 0
+             where room_id = ?1 and user_id = ?2 and is_active",
+        )
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .execute(&self.db.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
+        // The unread count reads the (room_id, seq) index from the read marker on, and stops
+        // at UNREAD_CAP entries, so a room with a long unread history costs no more than that.
+        let rows = sqlx::query_as::<_, SummaryRow>(&format!(
+            "select {ROOM_COLUMNS}, p.role, p.last_read_seq,
+                    (select count(*) from (select 1 from messages m
+                         where m.room_id = r.id and m.seq > p.last_read_seq
+                         limit {UNREAD_CAP})) as unread_count
+             from participants p join rooms r on r.id = p.room_id
+             where p.user_id = ?1 and p.is_active
+             order by r.created_at desc, r.id desc"
+        ))
+        .bind(user.as_uuid())
+        .fetch_all(&self.db.readers)
+        .await
+        .map_err(store_error)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(RoomSummary {
+                    room: row.room.try_into()?,
+                    role: row.role.parse().map_err(|e| corrupt("role", e))?,
+                    last_read_seq: seq_from_db(row.last_read_seq),
+                    unread_count: row.unread_count.max(0) as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_read(&self, room: RoomId, user: UserId, seq: Seq) -> Result<Option<Seq>, StoreError> {
+        let marker: Option<i64> = sqlx::query_scalar(
+            "update participants set last_read_seq = max(last_read_seq, ?3)
+             where room_id = ?1 and user_id = ?2 and is_active
+             returning last_read_seq",
+        )
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .bind(seq_to_db(seq))
+        .fetch_optional(&self.db.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(marker.map(seq_from_db))
+    }
+}

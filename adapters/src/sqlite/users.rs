@@ -1,0 +1,105 @@
+use async_trait::async_trait;
+use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, Username};
+use chat_shared::ports::{InsertUserError, StoreError, UserStore};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{SqliteDb, corrupt, store_error, violates};
+
+#[derive(Clone)]
+pub struct SqliteUserStore {
+    db: SqliteDb,
+}
+
+impl SqliteUserStore {
+    pub fn new(db: SqliteDb) -> Self {
+        Self { db }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    username: String,
+    display_name: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: UserId::from_uuid(row.id),
+            username: Username::parse(&row.username).map_err(|e| corrupt("username", e))?,
+            display_name: DisplayName::parse(&row.display_name).map_err(|e| corrupt("display name", e))?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialsRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+#[async_trait]
+impl UserStore for SqliteUserStore {
+    async fn insert(&self, user: &User, hash: &PasswordHash) -> Result<(), InsertUserError> {
+        let result = sqlx::query(
+            "insert into users (id, username, display_name, password_hash, created_at)
+             values (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(user.id.as_uuid())
+        .bind(user.username.as_str())
+        .bind(user.display_name.as_str())
+        .bind(hash.as_str())
+        .bind(user.created_at)
+        .execute(&self.db.writer)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if violates(&err, "users_username_lower_key") => Err(InsertUserError::UsernameTaken),
+            Err(err) => Err(store_error(err).into()),
+        }
+    }
+
+    async fn by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        sqlx::query_as::<_, UserRow>("select id, username, display_name, created_at from users where id = ?1")
+            .bind(id.as_uuid())
+            .fetch_optional(&self.db.readers)
+            .await
+            .map_err(store_error)?
+            .map(User::try_from)
+            .transpose()
+    }
+
+    async fn credentials(&self, username: &str) -> Result<Option<(User, PasswordHash)>, StoreError> {
+        let row = sqlx::query_as::<_, CredentialsRow>(
+            "select id, username, display_name, created_at, password_hash
+             from users where lower(username) = lower(?1)",
+        )
+        .bind(username)
+        .fetch_optional(&self.db.readers)
+        .await
+        .map_err(store_error)?;
+        row.map(|r| Ok((User::try_from(r.user)?, PasswordHash::new(r.password_hash)))).transpose()
+    }
+
+    async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError> {
+        sqlx::query_as::<_, UserRow>(
+            "update users set display_name = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             where id = ?1
+             returning id, username, display_name, created_at",
+        )
+        .bind(id.as_uuid())
+        .bind(name.as_str())
+        .fetch_optional(&self.db.writer)
+        .await
+        .map_err(store_error)?
+        .map(User::try_from)
+        .transpose()
+    }
+}

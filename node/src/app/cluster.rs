@@ -1,0 +1,51 @@
+//! Cluster mode: a stateless node over PostgreSQL, NATS JetStream and Redis.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use chat_adapters::jetstream::JetStreamLog;
+use chat_adapters::nats::{NatsEvents, NatsLog};
+use chat_adapters::postgres::{self, PgMessageStore, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore};
+use chat_adapters::redis::RedisPresence;
+
+use super::Backends;
+use crate::config::{ClusterUrls, NodeConfig};
+
+/// Connects to the cluster's services and applies the database's pending migrations.
+pub(super) async fn connect(
+    config: &NodeConfig,
+    urls: &ClusterUrls,
+    node_id: &str,
+) -> anyhow::Result<Backends> {
+    let jwt_secret = config.cluster_jwt_secret().map_err(anyhow::Error::msg)?.to_vec();
+    let pool = postgres::connect_lazy(urls.database.expose(), config.db_max_connections)
+        .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;
+    postgres::migrate(&pool).await.context("applying database migrations")?;
+    let nats = NatsLog::connect(&urls.nats, &config.stream.stream_prefix, config.stream.settings())
+        .await
+        .context("connecting to NATS (--nats-url) and preparing the message stream")?;
+    let log = Arc::new(JetStreamLog::new(nats.clone()));
+    let redis = RedisPresence::connect(urls.redis.expose(), &config.redis_prefix, node_id)
+        .await
+        .context("REDIS_URL (--redis-url) is not a valid Redis URL")?;
+    Ok(Backends {
+        users: Arc::new(PgUserStore::new(pool.clone())),
+        tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
+        rooms: Arc::new(PgRoomStore::new(pool.clone())),
+        messages: Arc::new(PgMessageStore::new(pool.clone())),
+        log: log.clone(),
+        live: log,
+        presence: Arc::new(redis.clone()),
+        events: Arc::new(NatsEvents::new(nats.clone())),
+        jwt_secret,
+        required: vec![Arc::new(PgProbe(pool)), Arc::new(nats.probe())],
+        optional: vec![Arc::new(redis.probe())],
+    })
+}
+
+/// Applies the PostgreSQL database's pending migrations.
+pub(super) async fn migrate(urls: &ClusterUrls) -> anyhow::Result<()> {
+    let pool =
+        postgres::connect_lazy(urls.database.expose(), 1).context("DATABASE_URL is not a valid URL")?;
+    postgres::migrate(&pool).await.context("applying database migrations")
+}

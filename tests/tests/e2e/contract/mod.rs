@@ -1,0 +1,146 @@
+//! Port contracts: each storage port's behaviour as a set of functions over the port's trait
+//! objects, run against every adapter of it, so the embedded mode's SQLite adapters keep the
+//! PostgreSQL adapters' semantics and the SQLite log keeps JetStream's.
+
+/// Runs each contract function (an `async fn(&Fixture)`) once per backend, as a test of the
+/// same name in a module named after the backend: `users::sqlite::a_username_is_taken_...`.
+macro_rules! contract_tests {
+    ($fixture:ident [$($backend:ident),+] $names:tt) => {
+        $( contract_tests!(@backend $fixture $backend $names); )+
+    };
+    (@backend $fixture:ident $backend:ident [$($name:ident),+ $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let fixture = super::$fixture::$backend().await;
+                    super::$name(&fixture).await;
+                }
+            )+
+        }
+    };
+}
+
+mod log;
+mod messages;
+mod rooms;
+mod tokens;
+mod users;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use chat_adapters::postgres::{self, PgMessageStore, PgRefreshTokenStore, PgRoomStore, PgUserStore};
+use chat_adapters::sqlite::{
+    SqliteDb, SqliteMessageStore, SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore,
+};
+use chat_shared::domain::{
+    ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, PasswordHash, Role, Room,
+    RoomId, RoomName, RoomType, User, UserId, Username,
+};
+use chat_shared::ports::{Clock, MessageStore, RefreshTokenStore, RoomStore, SystemClock, UserStore};
+use chat_tests::TestDatabase;
+use chat_tests::embedded::DataDir;
+
+/// The four stores of one fresh database.
+pub struct Stores {
+    pub users: Arc<dyn UserStore>,
+    pub tokens: Arc<dyn RefreshTokenStore>,
+    pub rooms: Arc<dyn RoomStore>,
+    pub messages: Arc<dyn MessageStore>,
+    /// The database or folder, removed when the test ends.
+    _place: Box<dyn Any + Send + Sync>,
+}
+
+impl Stores {
+    /// On a migrated PostgreSQL database of this test's own.
+    pub async fn postgres() -> Self {
+        let db = TestDatabase::create().await.expect("a test database");
+        postgres::migrate(&db.pool).await.expect("migrations");
+        let pool = db.pool.clone();
+        Self {
+            users: Arc::new(PgUserStore::new(pool.clone())),
+            tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
+            rooms: Arc::new(PgRoomStore::new(pool.clone())),
+            messages: Arc::new(PgMessageStore::new(pool)),
+            _place: Box::new(db),
+        }
+    }
+
+    /// On a migrated SQLite database in a folder of this test's own.
+    pub async fn sqlite() -> Self {
+        let dir = DataDir::new();
+        let db = open_sqlite(&dir).await;
+        Self {
+            users: Arc::new(SqliteUserStore::new(db.clone())),
+            tokens: Arc::new(SqliteRefreshTokenStore::new(db.clone())),
+            rooms: Arc::new(SqliteRoomStore::new(db.clone())),
+            messages: Arc::new(SqliteMessageStore::new(db)),
+            _place: Box::new(dir),
+        }
+    }
+
+    /// A stored user named `name`.
+    pub async fn user(&self, name: &str) -> UserId {
+        let user = new_user(name);
+        self.users.insert(&user, &PasswordHash::new(format!("hash of {name}"))).await.expect("a new user");
+        user.id
+    }
+
+    /// A stored group room of `owner` with `members`.
+    pub async fn group(&self, owner: UserId, members: &[UserId]) -> RoomId {
+        let room = new_room(owner, RoomType::Group);
+        let mut participants = vec![(owner, Role::Owner)];
+        participants.extend(members.iter().map(|m| (*m, Role::Member)));
+        self.rooms.create(&room, &participants).await.expect("a new room");
+        room.id
+    }
+}
+
+/// A migrated SQLite database in `dir`, created if missing.
+pub async fn open_sqlite(dir: &DataDir) -> SqliteDb {
+    std::fs::create_dir_all(&dir.path).expect("a data folder");
+    let db = SqliteDb::open(&dir.path.join("chat.db")).await.expect("an SQLite database");
+    db.migrate().await.expect("migrations");
+    db
+}
+
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    SystemClock.now()
+}
+
+pub fn new_user(name: &str) -> User {
+    let username = Username::parse(name).unwrap();
+    User {
+        id: UserId::generate(),
+        display_name: DisplayName::from_username(&username),
+        username,
+        created_at: now(),
+    }
+}
+
+pub fn new_room(owner: UserId, room_type: RoomType) -> Room {
+    Room {
+        id: RoomId::generate(),
+        name: RoomName::parse("a room").unwrap(),
+        room_type,
+        created_by: owner,
+        created_at: now(),
+        is_active: true,
+    }
+}
+
+/// A message of `room` as the log receives it (its seq is for the store to keep, if any).
+pub fn new_message(room: RoomId, seq: u64, content: &str, client_id: Option<&str>) -> Message {
+    Message {
+        id: MessageId::generate(),
+        room_id: room,
+        seq,
+        sender_id: UserId::generate(),
+        content: Content::parse(content).unwrap(),
+        kind: MessageKind::text(),
+        metadata: Metadata::default(),
+        client_msg_id: client_id.map(|c| ClientMsgId::parse(c).unwrap()),
+        created_at: now(),
+    }
+}

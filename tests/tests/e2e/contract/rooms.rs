@@ -1,0 +1,121 @@
+//! The `RoomStore` contract.
+
+use chat_shared::domain::{Role, RoomId, RoomType, UserId};
+use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome};
+
+use super::{Stores, new_message, new_room, now};
+
+contract_tests!(Stores [postgres, sqlite] [
+    a_created_room_reads_back_with_its_members_owner_first,
+    a_direct_room_is_unique_per_pair_in_either_order_even_when_created_concurrently,
+    a_member_who_left_rejoins_with_a_fresh_role_and_keeps_the_read_marker,
+    adding_an_active_member_changes_nothing,
+    a_users_rooms_come_newest_first_with_unread_counts_capped_at_a_thousand,
+    the_read_marker_only_moves_forward_and_only_for_members,
+]);
+
+async fn a_created_room_reads_back_with_its_members_owner_first(stores: &Stores) {
+    let (ann, bob, cat) = (stores.user("ann").await, stores.user("bob").await, stores.user("cat").await);
+    let room = new_room(ann, RoomType::Channel);
+    stores.rooms.create(&room, &[(cat, Role::Member), (bob, Role::Admin), (ann, Role::Owner)]).await.unwrap();
+    assert_eq!(stores.rooms.get(room.id).await.unwrap(), Some(room.clone()));
+    let members: Vec<(UserId, Role)> =
+        stores.rooms.members(room.id).await.unwrap().into_iter().map(|p| (p.user_id, p.role)).collect();
+    assert_eq!(members, [(ann, Role::Owner), (bob, Role::Admin), (cat, Role::Member)]);
+    let bobs = stores.rooms.participant(room.id, bob).await.unwrap().unwrap();
+    assert_eq!((bobs.role, bobs.joined_at, bobs.last_read_seq), (Role::Admin, room.created_at, 0));
+    assert!(stores.rooms.get(RoomId::generate()).await.unwrap().is_none());
+    assert!(stores.rooms.participant(room.id, UserId::generate()).await.unwrap().is_none());
+}
+
+async fn a_direct_room_is_unique_per_pair_in_either_order_even_when_created_concurrently(stores: &Stores) {
+    let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
+    let attempts: Vec<_> = (0..6)
+        .map(|i| {
+            if i % 2 == 0 {
+                (new_room(ann, RoomType::Direct), bob)
+            } else {
+                (new_room(bob, RoomType::Direct), ann)
+            }
+        })
+        .collect();
+    let outcomes = futures::future::join_all(
+        attempts.iter().map(|(room, other)| stores.rooms.create_direct(room, *other)),
+    )
+    .await;
+    let mut created = Vec::new();
+    let mut existing = Vec::new();
+    for outcome in outcomes {
+        match outcome.unwrap() {
+            DirectRoomOutcome::Created(room) => created.push(room),
+            DirectRoomOutcome::Existing(room) => existing.push(room),
+        }
+    }
+    assert_eq!(created.len(), 1);
+    assert!(existing.iter().all(|room| *room == created[0]));
+    let members = stores.rooms.members(created[0].id).await.unwrap();
+    assert_eq!(members.len(), 2);
+    assert_eq!(members.iter().filter(|m| m.role == Role::Owner).count(), 1);
+}
+
+async fn a_member_who_left_rejoins_with_a_fresh_role_and_keeps_the_read_marker(stores: &Stores) {
+    let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
+    let room = stores.group(ann, &[bob]).await;
+    assert_eq!(stores.rooms.mark_read(room, bob, 7).await.unwrap(), Some(7));
+    assert!(stores.rooms.remove_member(room, bob).await.unwrap());
+    assert!(!stores.rooms.remove_member(room, bob).await.unwrap(), "leaving twice");
+    assert!(stores.rooms.participant(room, bob).await.unwrap().is_none());
+    assert_eq!(stores.rooms.members(room).await.unwrap().len(), 1);
+    let rejoined_at = now();
+    let AddMemberOutcome::Added(back) =
+        stores.rooms.add_member(room, bob, Role::Admin, rejoined_at).await.unwrap()
+    else {
+        panic!("a member who left is added again");
+    };
+    assert_eq!((back.role, back.joined_at, back.last_read_seq), (Role::Admin, rejoined_at, 7));
+}
+
+async fn adding_an_active_member_changes_nothing(stores: &Stores) {
+    let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
+    let room = stores.group(ann, &[bob]).await;
+    let before = stores.rooms.participant(room, bob).await.unwrap().unwrap();
+    let outcome = stores.rooms.add_member(room, bob, Role::Admin, now()).await.unwrap();
+    assert!(matches!(outcome, AddMemberOutcome::AlreadyMember(p) if p == before));
+    let AddMemberOutcome::Added(cat) =
+        stores.rooms.add_member(room, stores.user("cat").await, Role::Member, now()).await.unwrap()
+    else {
+        panic!("a new member is added");
+    };
+    assert_eq!(cat.last_read_seq, 0);
+}
+
+async fn a_users_rooms_come_newest_first_with_unread_counts_capped_at_a_thousand(stores: &Stores) {
+    let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
+    let busy = stores.group(ann, &[bob]).await;
+    let quiet = stores.group(bob, &[ann]).await;
+    let left = stores.group(ann, &[bob]).await;
+    stores.rooms.remove_member(left, bob).await.unwrap();
+    let messages: Vec<_> = (1..=1005).map(|seq| new_message(busy, seq, "busy", None)).collect();
+    assert_eq!(stores.messages.insert_batch(&messages).await.unwrap(), 1005);
+    let quiet_messages: Vec<_> = (1..=3).map(|seq| new_message(quiet, seq * 10, "quiet", None)).collect();
+    stores.messages.insert_batch(&quiet_messages).await.unwrap();
+    stores.rooms.mark_read(quiet, bob, 10).await.unwrap();
+
+    let summaries = stores.rooms.rooms_of(bob).await.unwrap();
+    let seen: Vec<(RoomId, Role, u64, u64)> =
+        summaries.iter().map(|s| (s.room.id, s.role, s.last_read_seq, s.unread_count)).collect();
+    assert_eq!(seen, [(quiet, Role::Owner, 10, 2), (busy, Role::Member, 0, 1000)]);
+    assert!(stores.rooms.rooms_of(UserId::generate()).await.unwrap().is_empty());
+}
+
+async fn the_read_marker_only_moves_forward_and_only_for_members(stores: &Stores) {
+    let ann = stores.user("ann").await;
+    let room = stores.group(ann, &[]).await;
+    assert_eq!(stores.rooms.mark_read(room, ann, 5).await.unwrap(), Some(5));
+    assert_eq!(stores.rooms.mark_read(room, ann, 3).await.unwrap(), Some(5));
+    let marks =
+        futures::future::join_all([9, 4, 12, 8].map(|seq| stores.rooms.mark_read(room, ann, seq))).await;
+    assert!(marks.iter().all(|m| m.as_ref().unwrap().unwrap() >= 5));
+    assert_eq!(stores.rooms.participant(room, ann).await.unwrap().unwrap().last_read_seq, 12);
+    assert_eq!(stores.rooms.mark_read(room, UserId::generate(), 1).await.unwrap(), None);
+}
