@@ -151,7 +151,7 @@ async fn pump(
             }
             if next.previous_seq > last {
                 metrics::counter!("chat_fanout_gaps_total").increment(1);
-                match fill_gap(log.as_ref(), room, last, seq).await {
+                match fill_gap(log.as_ref(), room, last, next.previous_seq).await {
                     Ok(missed) => missed.iter().for_each(|message| deliver(&subscribers, message)),
                     Err(err) => {
                         // Delivering on would skip messages for good: the room's connections
@@ -213,20 +213,36 @@ impl QuietCheck {
 /// Attempts at reading a gap back before giving up on it, and the pause after each failure.
 const GAP_FILL_RETRIES: [Duration; 2] = [Duration::from_millis(50), Duration::from_millis(250)];
 
-/// The room's messages after `last` and before `next`, read back from the log; retried a
-/// little, as a gap often comes with a brief disconnection.
-async fn fill_gap(log: &dyn MessageLog, room: RoomId, last: Seq, next: Seq) -> Result<Vec<Message>, Error> {
+/// The room's messages after `last` up to `previous`, the seq the live feed names as the one
+/// before its next message, read back from the log. A read that does not reach `previous`
+/// missed something and is tried again; a gap often comes with a brief disconnection.
+async fn fill_gap(
+    log: &dyn MessageLog,
+    room: RoomId,
+    last: Seq,
+    previous: Seq,
+) -> Result<Vec<Message>, Error> {
     let mut pauses = GAP_FILL_RETRIES.iter();
     loop {
-        match log.read_after(room, last, GAP_FILL_LIMIT).await {
+        let failure = match log.read_after(room, last, GAP_FILL_LIMIT).await {
             Ok(mut missed) => {
-                missed.retain(|m| m.seq < next);
-                return Ok(missed);
+                missed.retain(|m| m.seq <= previous);
+                if missed.last().map(|m| m.seq) == Some(previous) {
+                    return Ok(missed);
+                }
+                Error::Internal(
+                    format!(
+                        "the log returned the gap up to {:?}, not {previous}",
+                        missed.last().map(|m| m.seq)
+                    )
+                    .into(),
+                )
             }
-            Err(err) => match pauses.next() {
-                Some(pause) => tokio::time::sleep(*pause).await,
-                None => return Err(err.into()),
-            },
+            Err(err) => err.into(),
+        };
+        match pauses.next() {
+            Some(pause) => tokio::time::sleep(*pause).await,
+            None => return Err(failure),
         }
     }
 }
@@ -333,11 +349,13 @@ mod tests {
         }
     }
 
-    /// The in-memory log, whose reads fail while `broken` is set.
+    /// The in-memory log, whose reads fail while `broken` is set and find nothing while
+    /// `blind` is set (as a read that wrongly believes nothing is pending).
     #[derive(Default)]
     struct FlakyLog {
         log: MemoryMessageLog,
         broken: AtomicBool,
+        blind: AtomicBool,
     }
 
     #[async_trait]
@@ -353,6 +371,9 @@ mod tests {
         async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError> {
             if self.broken.load(Ordering::SeqCst) {
                 return Err(LogError::Unavailable("the log is down".into()));
+            }
+            if self.blind.load(Ordering::SeqCst) {
+                return Ok(Vec::new());
             }
             self.log.read_after(room, after, limit).await
         }
@@ -476,6 +497,21 @@ mod tests {
         room.live.send(first.clone()).unwrap();
         assert_eq!(room.delivered_seq().await, first.message.seq);
         room.log.broken.store(true, Ordering::SeqCst);
+        room.live.send(third).unwrap();
+
+        tokio::time::timeout(Duration::from_secs(5), room.too_slow.cancelled()).await.expect("closed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gap_read_back_incompletely_closes_the_rooms_connections_instead_of_skipping() {
+        let mut room = Room::followed().await;
+        let first = room.append("one").await;
+        room.append("two").await;
+        let third = room.append("three").await;
+
+        room.live.send(first.clone()).unwrap();
+        assert_eq!(room.delivered_seq().await, first.message.seq);
+        room.log.blind.store(true, Ordering::SeqCst);
         room.live.send(third).unwrap();
 
         tokio::time::timeout(Duration::from_secs(5), room.too_slow.cancelled()).await.expect("closed");
