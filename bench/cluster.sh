@@ -4,7 +4,8 @@
 #   bench/cluster.sh stop  [NAME]   kills what start started, drops the database and the stream
 # Nodes listen on 127.0.0.1:8080 and :8082 with --send-rate 0; the persister on :8081.
 # BIN_DIR (default target/release) holds chat-node and chat-persister; logs go to $RUN_DIR
-# (default /tmp/chat-bench-NAME). Needs PostgreSQL 5432, Redis 6379 and NATS 4222 running.
+# (default /tmp/chat-bench-NAME). SERVER_CPUS (e.g. 0-1) pins the started processes with
+# taskset. Needs PostgreSQL 5432, Redis 6379 and NATS 4222 running.
 set -euo pipefail
 
 cmd=${1:?usage: cluster.sh start|stop [NAME]}
@@ -13,6 +14,8 @@ bin=${BIN_DIR:-target/release}
 run=${RUN_DIR:-/tmp/chat-bench-$name}
 db="postgres://postgres@127.0.0.1:5432/$name"
 nats="nats://127.0.0.1:4222"
+pin=()
+if [ -n "${SERVER_CPUS:-}" ]; then pin=(taskset -c "$SERVER_CPUS"); fi
 
 wait_ready() { # url
   for _ in $(seq 1 100); do
@@ -38,14 +41,14 @@ start)
   psql -h 127.0.0.1 -U postgres -qc "create database $name" >/dev/null
   secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
   for port in 8080 8082; do
-    "$bin/chat-node" --listen "127.0.0.1:$port" --node-id "node-$port" --nats-url "$nats" \
+    "${pin[@]}" "$bin/chat-node" --listen "127.0.0.1:$port" --node-id "node-$port" --nats-url "$nats" \
       --database-url "$db" --redis-url redis://127.0.0.1:6379 --jwt-secret "$secret" \
       --stream-prefix "$name" --send-rate 0 >"$run/node-$port.log" 2>&1 &
     echo $! >"$run/node-$port.pid"
     # The first node applies the migrations; the second starts once they are in.
     wait_ready "http://127.0.0.1:$port/readyz"
   done
-  "$bin/chat-persister" --listen 127.0.0.1:8081 --nats-url "$nats" --database-url "$db" \
+  "${pin[@]}" "$bin/chat-persister" --listen 127.0.0.1:8081 --nats-url "$nats" --database-url "$db" \
     --stream-prefix "$name" >"$run/persister.log" 2>&1 &
   echo $! >"$run/persister.pid"
   wait_ready http://127.0.0.1:8081/readyz

@@ -12,8 +12,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Scenarios. `connections` (how many idle sockets a node holds) and `ceilings` (a rate sweep
-/// to the knee) will join these as further variants with their own argument structs.
+/// Scenarios, each with its own flags.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Rooms of members on WebSockets, senders at a paced or unbounded rate: acknowledged
@@ -21,6 +20,12 @@ pub enum Command {
     Throughput(ThroughputArgs),
     /// A throughput run, then how long PostgreSQL takes to hold every acknowledged message.
     Persist(PersistArgs),
+    /// Many authenticated WebSockets held idle: the connect rate and each node's resident
+    /// memory per connection.
+    Connections(ConnectionsArgs),
+    /// What the machine allows without our code: JetStream publishes, core NATS fan-out and
+    /// PostgreSQL batch inserts, each flat out.
+    Ceilings(CeilingsArgs),
 }
 
 /// The WebSocket subprotocol the bench's connections speak.
@@ -48,10 +53,32 @@ impl Codec {
     }
 }
 
+/// The system under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum System {
+    /// The chat cluster: REST setup, `GET /ws`, room seq order checked.
+    Chat,
+    /// The Socket.IO + Redis adapter peer in `bench/peers/socketio`: rooms by name, no
+    /// accounts, per-sender order checked (it has no room sequence).
+    Socketio,
+}
+
+impl System {
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Chat => "chat",
+            System::Socketio => "socketio",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ThroughputArgs {
-    /// Base URLs of the chat-node instances (loopback only), comma separated; users are spread
-    /// over them round-robin.
+    /// What the nodes run.
+    #[arg(long, value_enum, default_value_t = System::Chat)]
+    pub system: System,
+    /// Base URLs of the nodes (loopback only), comma separated; users are spread over them
+    /// round-robin.
     #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
     pub nodes: Vec<String>,
     /// Group rooms to create.
@@ -96,6 +123,10 @@ pub struct ThroughputArgs {
     /// REST requests (register, create room) and WebSocket handshakes in flight during setup.
     #[arg(long, default_value_t = 16)]
     pub setup_concurrency: usize,
+    /// Process ids of the servers and brokers under test: their CPU during the run is
+    /// reported, and what the rest of the machine used is reported apart as other jobs'.
+    #[arg(long, value_delimiter = ',')]
+    pub server_pids: Vec<u32>,
     /// Free text copied into the RESULT line, to tell runs apart in scripts.
     #[arg(long)]
     pub label: Option<String>,
@@ -126,6 +157,10 @@ impl ThroughputArgs {
         anyhow::ensure!((1..=4000).contains(&self.content_bytes), "--content-bytes must be 1 to 4000");
         anyhow::ensure!(self.drain_idle > 0.0 && self.drain_max >= self.drain_idle, "bad drain settings");
         anyhow::ensure!(self.setup_concurrency >= 1, "--setup-concurrency must be at least 1");
+        if self.system == System::Socketio {
+            anyhow::ensure!(self.codec == Codec::Json, "the Socket.IO peer speaks JSON only");
+            anyhow::ensure!(!self.no_client_msg_id, "the Socket.IO peer has no client_msg_id to leave out");
+        }
         for ip in &self.bind {
             anyhow::ensure!(ip.is_loopback(), "--bind {ip} is not a loopback address");
         }
@@ -148,6 +183,110 @@ pub struct PersistArgs {
     pub throughput: ThroughputArgs,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionsArgs {
+    /// Base URLs of the chat-node instances (loopback only), comma separated; connections are
+    /// spread over them round-robin.
+    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
+    pub nodes: Vec<String>,
+    /// Process ids of the nodes, in the order of `--nodes`, to read their resident memory.
+    #[arg(long, value_delimiter = ',')]
+    pub pids: Vec<u32>,
+    /// WebSockets to open in all.
+    #[arg(long, default_value_t = 1000)]
+    pub connections: u32,
+    /// Users to register; connections take their tokens round-robin (a user may hold many).
+    #[arg(long, default_value_t = 100)]
+    pub users: u32,
+    /// Users per room; each connection may join its user's room.
+    #[arg(long, default_value_t = 10)]
+    pub members: u32,
+    /// Join the user's room on every connection, as a client that opens a chat does.
+    #[arg(long)]
+    pub join: bool,
+    /// Handshakes in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Seconds to hold the connections idle before reading memory.
+    #[arg(long, default_value_t = 5.0)]
+    pub hold: f64,
+    /// Local source addresses (127.0.0.x), used round-robin; needed past about 28k connections
+    /// to one node.
+    #[arg(long, value_delimiter = ',')]
+    pub bind: Vec<IpAddr>,
+    /// REST requests in flight while registering users and creating rooms.
+    #[arg(long, default_value_t = 16)]
+    pub setup_concurrency: usize,
+    /// Free text copied into the RESULT line.
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+impl ConnectionsArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.connections >= 1, "--connections must be at least 1");
+        anyhow::ensure!(self.users >= 1 && self.members >= 1, "--users and --members must be at least 1");
+        anyhow::ensure!(self.members <= 1001, "--members must be at most 1001");
+        anyhow::ensure!(
+            self.concurrency >= 1 && self.setup_concurrency >= 1,
+            "concurrency must be at least 1"
+        );
+        anyhow::ensure!(self.hold >= 0.0 && self.hold.is_finite(), "--hold must be 0 or more");
+        anyhow::ensure!(
+            self.pids.is_empty() || self.pids.len() == self.nodes.len(),
+            "--pids must name one process per node"
+        );
+        for ip in &self.bind {
+            anyhow::ensure!(ip.is_loopback(), "--bind {ip} is not a loopback address");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CeilingsArgs {
+    /// NATS with JetStream (loopback); a stream and subjects of the run's own are used and removed.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// PostgreSQL (loopback) for the insert ceiling; a table of the run's own is created and
+    /// dropped. Without it that ceiling is skipped.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Messages per ceiling.
+    #[arg(long, default_value_t = 200_000)]
+    pub messages: u64,
+    /// JetStream publishes awaiting their acknowledgement at once.
+    #[arg(long, default_value_t = 1024)]
+    pub in_flight: usize,
+    /// Subscribers of the fan-out ceiling, each on its own connection (a room's members).
+    #[arg(long, default_value_t = 10)]
+    pub subscribers: u32,
+    /// Bytes per message (about what one of ours weighs on the wire).
+    #[arg(long, default_value_t = 250)]
+    pub message_bytes: usize,
+    /// Rows per insert statement.
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Free text copied into the RESULT line.
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+impl CeilingsArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.messages >= 1, "--messages must be at least 1");
+        anyhow::ensure!(self.in_flight >= 1 && self.batch >= 1, "--in-flight and --batch must be at least 1");
+        anyhow::ensure!((1..=64).contains(&self.subscribers), "--subscribers must be 1 to 64");
+        anyhow::ensure!((1..=65536).contains(&self.message_bytes), "--message-bytes must be 1 to 65536");
+        let nats = self.nats_url.trim_start_matches("nats://");
+        anyhow::ensure!(
+            nats.starts_with("127.") || nats.starts_with("localhost"),
+            "--nats-url must be on this machine's loopback"
+        );
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,7 +303,21 @@ mod tests {
         let Command::Throughput(args) = cli.command else { panic!("not throughput") };
         assert_eq!((args.rooms, args.members, args.senders_per_room()), (100, 10, 10));
         assert_eq!((args.in_flight, args.content_bytes, args.codec), (8, 100, Codec::Json));
+        assert_eq!(args.system, System::Chat);
         args.validate().unwrap();
+    }
+
+    #[test]
+    fn the_socketio_peer_takes_json_only() {
+        let parse = |extra: &[&str]| {
+            let cli =
+                Cli::parse_from(["chat-bench", "throughput", "--system", "socketio"].iter().chain(extra));
+            let Command::Throughput(args) = cli.command else { panic!("not throughput") };
+            args
+        };
+        parse(&[]).validate().unwrap();
+        assert!(parse(&["--codec", "msgpack"]).validate().is_err());
+        assert!(parse(&["--no-client-msg-id"]).validate().is_err());
     }
 
     #[test]

@@ -23,21 +23,15 @@ pub type Socket = WebSocketStream<TcpStream>;
 /// How long a `join` may take to be answered during setup.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Opens a WebSocket to `node` authenticated by `token` (in the query) and speaking `codec`.
-/// `local` binds the source address, so one machine can open more than the ~28k connections a
-/// single source address allows towards one port.
+/// Opens a WebSocket to `node` authenticated by `token` (in the query) and speaking `codec`,
+/// from the source address `local` if given.
 pub async fn connect(
     node: &Node,
     token: &str,
     codec: Codec,
     local: Option<IpAddr>,
 ) -> anyhow::Result<Socket> {
-    let socket = if node.addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    if let Some(ip) = local {
-        socket.bind(SocketAddr::new(ip, 0)).with_context(|| format!("binding {ip}"))?;
-    }
-    let stream = socket.connect(node.addr).await.with_context(|| format!("connecting to {}", node.addr))?;
-    stream.set_nodelay(true)?;
+    let stream = open_tcp(node, local).await?;
     let mut request = node.ws_url(token).into_client_request()?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(codec.subprotocol()));
     let config = WebSocketConfig::default();
@@ -49,6 +43,18 @@ pub async fn connect(
         bail!("the server chose subprotocol {chosen:?}, not {}", codec.subprotocol());
     }
     Ok(ws)
+}
+
+/// A TCP connection to `node` with Nagle off, from `local` if given: more than the ~28k
+/// connections one source address allows towards one port need several.
+pub async fn open_tcp(node: &Node, local: Option<IpAddr>) -> anyhow::Result<TcpStream> {
+    let socket = if node.addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    if let Some(ip) = local {
+        socket.bind(SocketAddr::new(ip, 0)).with_context(|| format!("binding {ip}"))?;
+    }
+    let stream = socket.connect(node.addr).await.with_context(|| format!("connecting to {}", node.addr))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// Sends `join` for `room` with request id 0 and waits for its reply, skipping anything else.

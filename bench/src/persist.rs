@@ -9,7 +9,7 @@ use sqlx::postgres::PgPoolOptions;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::cli::PersistArgs;
+use crate::cli::{PersistArgs, System};
 use crate::report::{self, PersistResults};
 use crate::{target, throughput};
 
@@ -25,6 +25,10 @@ type Goal = Option<(u64, Instant)>;
 
 pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
     args.throughput.validate()?;
+    anyhow::ensure!(
+        args.throughput.system == System::Chat,
+        "persist counts the chat cluster's rows; the Socket.IO peer stores nothing"
+    );
     target::check_database_url(&args.database_url)?;
     let pool = PgPoolOptions::new()
         .max_connections(1)

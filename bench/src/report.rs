@@ -7,7 +7,7 @@ use std::fmt::Write;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::cli::ThroughputArgs;
+use crate::cli::{System, ThroughputArgs};
 use crate::completeness::Completeness;
 use crate::latency::Summary;
 
@@ -50,6 +50,14 @@ fn cpu_secs_of_stat(stat: &str) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// CPU seconds the processes `pids` have used so far; a process that is gone counts 0.
+pub fn pids_cpu_secs(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| cpu_secs_of_stat(&stat))
+        .sum()
+}
+
 /// CPU seconds the whole machine has been busy so far (every core, every process).
 pub fn machine_busy_secs() -> f64 {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -67,6 +75,8 @@ fn busy_secs_of_proc_stat(stat: &str) -> Option<f64> {
 /// Everything a throughput run measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct ThroughputResults {
+    /// `chat` or `socketio`: which completeness rule the counts below follow.
+    pub system: &'static str,
     pub run_prefix: String,
     pub users: u64,
     pub senders: u64,
@@ -94,7 +104,8 @@ pub struct ThroughputResults {
     pub ack_latency: Summary,
     pub delivery_latency: Summary,
     pub completeness: Completeness,
-    /// Up to 20 deliveries that never came: which connection (and node), room, seq, id.
+    /// Up to 20 deliveries that never came: which connection (and node), room, and which
+    /// message (seq and id for chat, sender and request counter for the peer).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing_examples: Vec<MissingExample>,
     /// `error` frames by code.
@@ -110,6 +121,11 @@ pub struct ThroughputResults {
     pub bench_cpu_cores: f64,
     /// CPU the whole machine used meanwhile (servers, bench and anything else), in cores.
     pub machine_cpu_cores: f64,
+    /// CPU the `--server-pids` processes used meanwhile, in cores (0 without them).
+    pub servers_cpu_cores: f64,
+    /// The rest: what other jobs on the machine took, `machine - bench - servers`, in cores.
+    /// Without `--server-pids` it includes the servers.
+    pub other_cpu_cores: f64,
 }
 
 impl ThroughputResults {
@@ -125,11 +141,22 @@ pub struct MissingExample {
     pub connection: u32,
     pub node: String,
     pub room: String,
-    pub seq: u64,
-    pub message_id: String,
-    /// Whether it was the room's last acknowledged message (nothing after it could reveal
-    /// the gap to a node that detects gaps by the next message).
+    #[serde(flatten)]
+    pub message: LostMessage,
+    /// Whether it was the last acknowledged message of its room (chat) or of its sender
+    /// (peer): nothing after it could reveal the gap to a receiver that detects gaps by the
+    /// next message.
     pub last_in_room: bool,
+}
+
+/// Which message a lost delivery was, in the terms of the system under test.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum LostMessage {
+    /// Chat: the room seq and message id the server acknowledged.
+    Seq { seq: u64, message_id: String },
+    /// Socket.IO peer: the sending connection and its request counter, from the tag.
+    Send { sender: u32, request: u64 },
 }
 
 /// Persistence catch-up after a throughput run.
@@ -152,6 +179,7 @@ pub struct PersistResults {
 
 pub fn params_json(args: &ThroughputArgs) -> Value {
     json!({
+        "system": args.system.name(),
         "nodes": args.nodes,
         "rooms": args.rooms,
         "members": args.members,
@@ -162,7 +190,7 @@ pub fn params_json(args: &ThroughputArgs) -> Value {
         "in_flight": args.in_flight,
         "codec": args.codec.name(),
         "content_bytes": args.content_bytes,
-        "client_msg_id": !args.no_client_msg_id,
+        "client_msg_id": args.system == System::Chat && !args.no_client_msg_id,
     })
 }
 
@@ -211,8 +239,9 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
     let pace = if args.rate > 0.0 { format!("paced at {} sends/s", args.rate) } else { "flat out".into() };
     let _ = writeln!(
         out,
-        "chat-bench {} | run {} | {} node(s) | {} rooms x {} members | {} senders {} | in-flight {} | {} | {} B{}",
+        "chat-bench {} | {} | run {} | {} node(s) | {} rooms x {} members | {} senders {} | in-flight {} | {} | {} B{}",
         env!("CARGO_PKG_VERSION"),
+        args.system.name(),
         r.run_prefix,
         args.nodes.len(),
         args.rooms,
@@ -224,11 +253,18 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
         args.content_bytes,
         if args.no_client_msg_id { " | no client_msg_id" } else { "" },
     );
-    let _ = writeln!(
-        out,
-        "setup: {} users registered in {:.1} s, {} rooms in {:.1} s, sockets joined in {:.1} s",
-        r.users, r.register_secs, args.rooms, r.rooms_secs, r.connect_secs
-    );
+    let _ = match args.system {
+        System::Chat => writeln!(
+            out,
+            "setup: {} users registered in {:.1} s, {} rooms in {:.1} s, sockets joined in {:.1} s",
+            r.users, r.register_secs, args.rooms, r.rooms_secs, r.connect_secs
+        ),
+        System::Socketio => writeln!(
+            out,
+            "setup: {} sockets joined to {} rooms in {:.1} s (no accounts)",
+            r.users, args.rooms, r.connect_secs
+        ),
+    };
     let _ = writeln!(
         out,
         "window: {:.1} s after {:.1} s warm-up; drain {:.2} s",
@@ -253,8 +289,12 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
     let c = &r.completeness;
     let _ = writeln!(
         out,
-        "completeness: {} acknowledged, {} expected deliveries, {} delivered; missing {}, duplicated {}, \
+        "completeness ({}): {} acknowledged, {} expected deliveries, {} delivered; missing {}, duplicated {}, \
          out of order {}, mismatched id {}, conflicting acks {}, unacknowledged {} -> {}",
+        match args.system {
+            System::Chat => "room seq order",
+            System::Socketio => "per-sender order",
+        },
         r.acked,
         c.expected,
         c.delivered,
@@ -280,21 +320,25 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
         r.foreign_messages
     );
     for m in &r.missing_examples {
+        let (what, last) = match &m.message {
+            LostMessage::Seq { seq, message_id } => (format!("seq {seq} (id {message_id})"), "the room's"),
+            LostMessage::Send { sender, request } => {
+                (format!("send {request} of connection {sender}"), "its sender's")
+            }
+        };
         let _ = writeln!(
             out,
-            "  missing: connection {} on {} did not get seq {} (id {}) of room {}{}",
+            "  missing: connection {} on {} did not get {what} of room {}{}",
             m.connection,
             m.node,
-            m.seq,
-            m.message_id,
             m.room,
-            if m.last_in_room { ", the room's last message" } else { "" }
+            if m.last_in_room { format!(", {last} last message") } else { String::new() }
         );
     }
     let _ = writeln!(
         out,
-        "CPU during the run: bench {:.2} cores, whole machine {:.2} cores",
-        r.bench_cpu_cores, r.machine_cpu_cores
+        "CPU during the run: bench {:.2} cores, servers {:.2}, other jobs {:.2}, whole machine {:.2} cores",
+        r.bench_cpu_cores, r.servers_cpu_cores, r.other_cpu_cores, r.machine_cpu_cores
     );
     out
 }
@@ -327,6 +371,32 @@ mod tests {
     fn cpu_time_reads_past_a_command_with_spaces() {
         let stat = "42 (chat bench) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1";
         assert_eq!(cpu_secs_of_stat(stat), Some(3.0));
+    }
+
+    #[test]
+    fn a_lost_chat_message_keeps_its_seq_and_id_fields() {
+        let example = MissingExample {
+            connection: 3,
+            node: "http://127.0.0.1:8080".into(),
+            room: "r".into(),
+            message: LostMessage::Seq { seq: 9, message_id: "m".into() },
+            last_in_room: true,
+        };
+        let value = serde_json::to_value(&example).unwrap();
+        assert_eq!(value["seq"], 9);
+        assert_eq!(value["message_id"], "m");
+        assert_eq!(value["last_in_room"], true);
+        let peer = MissingExample { message: LostMessage::Send { sender: 4, request: 12 }, ..example };
+        let value = serde_json::to_value(&peer).unwrap();
+        assert_eq!((value["sender"].as_u64(), value["request"].as_u64()), (Some(4), Some(12)));
+        assert!(value.get("seq").is_none());
+    }
+
+    #[test]
+    fn cpu_of_processes_counts_a_missing_one_as_zero() {
+        assert!(pids_cpu_secs(&[std::process::id()]) >= 0.0);
+        assert_eq!(pids_cpu_secs(&[u32::MAX]), 0.0);
+        assert_eq!(pids_cpu_secs(&[]), 0.0);
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub struct Account {
     pub token: String,
 }
 
-/// What a run works with: accounts in room order (room `r` holds accounts `r*M..(r+1)*M`).
+/// What a run works with: accounts in room order (room `r` holds accounts `r*M..(r+1)*M`;
+/// none for the Socket.IO peer).
 #[derive(Debug)]
 pub struct Fixture {
     pub prefix: String,
@@ -91,6 +92,14 @@ pub async fn create(
     Ok(Fixture { prefix, accounts, rooms: room_ids, register_secs, rooms_secs })
 }
 
+/// Rooms by name for the Socket.IO peer, which has no accounts and creates a room on the first
+/// join: `sio-<run prefix>-<n>`.
+pub fn named_rooms(rooms: u32) -> Fixture {
+    let prefix = run_prefix();
+    let rooms = (0..rooms).map(|r| format!("sio-{prefix}-{r}")).collect();
+    Fixture { prefix, accounts: Vec::new(), rooms, register_secs: 0.0, rooms_secs: 0.0 }
+}
+
 async fn register(http: &reqwest::Client, node: &Node, username: String) -> anyhow::Result<Account> {
     let body = json!({ "username": username, "password": PASSWORD });
     let auth: AuthBody = post(http, &node.url("/auth/register"), None, &body, StatusCode::CREATED)
@@ -155,5 +164,13 @@ mod tests {
         let longest = format!("b{a}_{}", 1_001_000);
         assert!(longest.len() <= 32);
         assert!(longest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+    }
+
+    #[test]
+    fn peer_rooms_are_named_per_run() {
+        let fixture = named_rooms(3);
+        assert_eq!(fixture.rooms.len(), 3);
+        assert_eq!(fixture.rooms[2], format!("sio-{}-2", fixture.prefix));
+        assert!(fixture.accounts.is_empty());
     }
 }

@@ -2,33 +2,42 @@
 //! of them sending (paced or flat out) with a timing tag in each message, every connection
 //! recording what it receives; then the rates, latency percentiles and the completeness check.
 //!
-//! Each connection runs one reader task and, if it sends, one writer task. The writer takes a
-//! permit per send from a semaphore of `--in-flight` permits; the reader gives it back when
-//! the reply arrives.
+//! Each connection runs one reader task ([`crate::receive`]) and, if it sends, one writer task
+//! ([`crate::send`]). The writer takes a permit per send from a semaphore of `--in-flight`
+//! permits; the reader gives it back when the reply arrives. Both systems (the chat cluster and
+//! the Socket.IO peer) go through the same tasks, pacing, latency accounting and report; they
+//! differ in setup, framing and which order the completeness check holds them to.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use futures::stream::{SplitSink, SplitStream};
+use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt, TryStreamExt, stream};
 use tokio::sync::Semaphore;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Codec, ThroughputArgs};
-use crate::client::{self, SendFrame, Socket};
-use crate::completeness::{self, Acked, Completeness, Delivered, RoomAcks, check_connection};
+use crate::cli::{System, ThroughputArgs};
+use crate::client::{self, Socket};
+use crate::completeness::{self, Acked, Completeness, RoomAcks};
 use crate::latency::{Clock, Latencies, Window};
-use crate::report::{self, MissingExample, ThroughputResults};
+use crate::receive::{ConnStats, Log, Reader};
+use crate::report::{self, LostMessage, MissingExample, ThroughputResults};
+use crate::send::Writer;
+use crate::sender_order::{self, RoomSends, SendId};
 use crate::setup::{self, Fixture};
-use crate::tag::Tag;
+use crate::socketio_client;
 use crate::target::{self, Node};
+
+/// The writing half of a connection: the writer's, and the reader's for heartbeat pongs.
+pub type Outbox = Arc<tokio::sync::Mutex<SplitSink<Socket, Message>>>;
+/// Clock readings of a connection's sends by request id, until their acks arrive.
+pub type SentTimes = Arc<std::sync::Mutex<HashMap<u64, u64>>>;
 
 /// Time between the last task starting and the first send, so every writer starts on time.
 const START_DELAY: Duration = Duration::from_millis(500);
@@ -96,26 +105,31 @@ pub struct Outcome {
 /// nodes) and joins each to its room.
 pub async fn prepare(args: &ThroughputArgs) -> anyhow::Result<Prepared> {
     let nodes = target::parse_nodes(&args.nodes)?;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
-    eprintln!("setup: registering {} users and creating {} rooms ...", args.rooms * args.members, args.rooms);
-    let fixture = setup::create(&http, &nodes, args.rooms, args.members, args.setup_concurrency).await?;
+    let users = (args.rooms * args.members) as usize;
+    let fixture = match args.system {
+        System::Chat => {
+            let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+            eprintln!("setup: registering {users} users and creating {} rooms ...", args.rooms);
+            setup::create(&http, &nodes, args.rooms, args.members, args.setup_concurrency).await?
+        }
+        System::Socketio => setup::named_rooms(args.rooms),
+    };
     let clock = Clock::start();
 
-    eprintln!("setup: connecting and joining {} sockets ...", fixture.accounts.len());
+    eprintln!("setup: connecting and joining {users} sockets ...");
     let started = Instant::now();
     let members = args.members as usize;
     let senders = args.senders_per_room() as usize;
-    let conns: Vec<Conn> = stream::iter(fixture.accounts.iter().enumerate())
-        .map(|(i, account)| {
+    let fixture_ref = &fixture;
+    let conns: Vec<Conn> = stream::iter(0..users)
+        .map(|i| {
             let node: &Node = &nodes[i % nodes.len()];
             let local = (!args.bind.is_empty()).then(|| args.bind[i % args.bind.len()]);
             let room = i / members;
-            let room_id = &fixture.rooms[room];
             async move {
-                let mut ws = client::connect(node, &account.token, args.codec, local)
+                let ws = connect_and_join(args, fixture_ref, node, local, i, room)
                     .await
                     .with_context(|| format!("socket {i}"))?;
-                client::join(&mut ws, args.codec, room_id).await.with_context(|| format!("socket {i}"))?;
                 anyhow::Ok(Conn { ws, room: room as u32, sender: i % members < senders })
             }
         })
@@ -126,17 +140,41 @@ pub async fn prepare(args: &ThroughputArgs) -> anyhow::Result<Prepared> {
     Ok(Prepared { args: args.clone(), fixture, conns, clock, connect_secs })
 }
 
+/// Opens member `i`'s socket on `node` and joins it to its room, the system's way.
+async fn connect_and_join(
+    args: &ThroughputArgs,
+    fixture: &Fixture,
+    node: &Node,
+    local: Option<std::net::IpAddr>,
+    i: usize,
+    room: usize,
+) -> anyhow::Result<Socket> {
+    let room_id = &fixture.rooms[room];
+    match args.system {
+        System::Chat => {
+            let mut ws = client::connect(node, &fixture.accounts[i].token, args.codec, local).await?;
+            client::join(&mut ws, args.codec, room_id).await?;
+            Ok(ws)
+        }
+        System::Socketio => {
+            let mut ws = socketio_client::connect(node, local).await?;
+            socketio_client::join(&mut ws, room_id).await?;
+            Ok(ws)
+        }
+    }
+}
+
 /// Counters every task of the run shares.
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     /// Frames received on any connection, for the drain.
-    frames: AtomicU64,
+    pub frames: AtomicU64,
     /// Send frames written.
-    sent: AtomicU64,
+    pub sent: AtomicU64,
     /// Replies to sends received (ok or not).
-    replied: AtomicU64,
+    pub replied: AtomicU64,
     /// Clock reading of the latest reply to a send.
-    last_reply_at: AtomicU64,
+    pub last_reply_at: AtomicU64,
 }
 
 impl Prepared {
@@ -159,44 +197,50 @@ impl Prepared {
 
         let mut readers = Vec::with_capacity(conns.len());
         let mut writers = Vec::new();
-        let mut idle_sinks = Vec::new();
+        let mut outboxes = Vec::with_capacity(conns.len());
         let mut sender_index = 0usize;
         for (index, conn) in conns.into_iter().enumerate() {
             let (sink, stream) = conn.ws.split();
+            let outbox: Outbox = Arc::new(tokio::sync::Mutex::new(sink));
+            outboxes.push(outbox.clone());
             let room_id: Arc<str> = fixture.rooms[conn.room as usize].as_str().into();
             let permits = conn.sender.then(|| Arc::new(Semaphore::new(args.in_flight as usize)));
+            let sent_times = (conn.sender && args.system == System::Socketio).then(SentTimes::default);
             let reader = Reader {
+                system: args.system,
                 codec: args.codec,
                 clock,
                 window,
                 conn: index as u32,
                 room_id: room_id.clone(),
                 permits: permits.clone(),
+                sent_times: sent_times.clone(),
+                outbox: outbox.clone(),
                 shared: shared.clone(),
-                stats: ConnStats::new(conn.room, conn.sender),
+                stats: ConnStats::new(args.system, conn.room, conn.sender),
             };
             readers.push(tokio::spawn(reader.run(stream, stop.clone())));
-            match permits {
-                Some(permits) => {
-                    let writer = Writer {
-                        codec: args.codec,
-                        clock,
-                        window,
-                        conn: index as u32,
-                        room_id,
-                        content_bytes: args.content_bytes,
-                        client_msg_prefix: client_msg_prefix.clone(),
-                        start_at,
-                        end_at,
-                        pace: interval
-                            .map(|every| (every, every.mul_f64(sender_index as f64 / total_senders as f64))),
-                        permits,
-                        shared: shared.clone(),
-                    };
-                    sender_index += 1;
-                    writers.push(tokio::spawn(writer.run(sink)));
-                }
-                None => idle_sinks.push(sink),
+            if let Some(permits) = permits {
+                let writer = Writer {
+                    system: args.system,
+                    codec: args.codec,
+                    clock,
+                    window,
+                    conn: index as u32,
+                    room_id,
+                    content_bytes: args.content_bytes,
+                    client_msg_prefix: client_msg_prefix.clone(),
+                    start_at,
+                    end_at,
+                    pace: interval
+                        .map(|every| (every, every.mul_f64(sender_index as f64 / total_senders as f64))),
+                    permits,
+                    sent_times,
+                    outbox,
+                    shared: shared.clone(),
+                };
+                sender_index += 1;
+                writers.push(tokio::spawn(writer.run()));
             }
         }
         eprintln!(
@@ -209,14 +253,13 @@ impl Prepared {
 
         let cpu_before = report::process_cpu_secs();
         let machine_before = report::machine_busy_secs();
+        let servers_before = report::pids_cpu_secs(&args.server_pids);
         tokio::time::sleep_until(end_at).await;
-        let mut sinks = idle_sinks;
         let mut skipped_sends = 0;
         let mut sent_in_window = 0;
         let mut write_errors: BTreeMap<String, u64> = BTreeMap::new();
         for writer in writers {
-            let (sink, stats) = writer.await?;
-            sinks.push(sink);
+            let stats = writer.await?;
             skipped_sends += stats.skipped;
             sent_in_window += stats.in_window;
             if let Some(err) = stats.error {
@@ -248,6 +291,7 @@ impl Prepared {
         let drain_secs = (last_frame_at - send_ended).as_secs_f64();
         let cpu_secs = report::process_cpu_secs() - cpu_before;
         let machine_secs = report::machine_busy_secs() - machine_before;
+        let servers_secs = report::pids_cpu_secs(&args.server_pids) - servers_before;
         let cpu_span = (Instant::now() - start_at).as_secs_f64();
 
         stop.cancel();
@@ -255,11 +299,11 @@ impl Prepared {
         for reader in readers {
             stats.push(reader.await?);
         }
-        close_all(sinks).await;
+        close_all(outboxes).await;
 
         let sent = shared.sent.load(Ordering::Relaxed);
         let replied = shared.replied.load(Ordering::Relaxed);
-        let mut results = summarize(&args, &fixture, &stats, window, sent, replied);
+        let (mut results, acked_unique) = summarize(&args, &fixture, &stats, window, sent, replied);
         for (k, v) in write_errors {
             *results.early_closes.entry(k).or_default() += v;
         }
@@ -270,8 +314,9 @@ impl Prepared {
         if cpu_span > 0.0 {
             results.bench_cpu_cores = cpu_secs / cpu_span;
             results.machine_cpu_cores = machine_secs / cpu_span;
+            results.servers_cpu_cores = servers_secs / cpu_span;
+            results.other_cpu_cores = ((machine_secs - cpu_secs - servers_secs) / cpu_span).max(0.0);
         }
-        let acked_unique = acked_unique(&args, &stats);
         let last_reply = Instant::from_std(clock.instant(shared.last_reply_at.load(Ordering::Relaxed)));
         Ok(Outcome {
             results,
@@ -284,24 +329,120 @@ impl Prepared {
 }
 
 /// Closes every socket politely, all at once, without waiting long for slow ones.
-async fn close_all(sinks: Vec<SplitSink<Socket, Message>>) {
-    let closing = futures::future::join_all(sinks.into_iter().map(|mut sink| async move {
+async fn close_all(outboxes: Vec<Outbox>) {
+    let closing = futures::future::join_all(outboxes.into_iter().map(|outbox| async move {
+        let mut sink = outbox.lock().await;
         let _ = sink.send(Message::Close(None)).await;
         let _ = sink.close().await;
     }));
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
 }
 
-fn room_acks(args: &ThroughputArgs, stats: &[ConnStats]) -> Vec<RoomAcks> {
-    let mut by_room: Vec<Vec<Acked>> = vec![Vec::new(); args.rooms as usize];
-    for s in stats {
-        by_room[s.room as usize].extend_from_slice(&s.acked);
-    }
-    by_room.into_iter().map(RoomAcks::new).collect()
+/// The completeness of a run over all its connections, with examples of lost deliveries.
+#[derive(Default)]
+struct Checked {
+    completeness: Completeness,
+    missing_examples: Vec<MissingExample>,
+    /// Distinct acknowledged messages over all rooms.
+    acked_unique: u64,
 }
 
-fn acked_unique(args: &ThroughputArgs, stats: &[ConnStats]) -> u64 {
-    room_acks(args, stats).iter().map(|r| r.len() as u64).sum()
+impl Checked {
+    /// Names a lost delivery to connection `index`, while there is room for more examples.
+    fn name_lost(&mut self, args: &ThroughputArgs, fixture: &Fixture, index: usize, room: u32, lost: Lost) {
+        self.missing_examples.push(MissingExample {
+            connection: index as u32,
+            node: args.nodes[index % args.nodes.len()].clone(),
+            room: fixture.rooms[room as usize].clone(),
+            message: lost.message,
+            last_in_room: lost.last,
+        });
+    }
+
+    fn room_for_examples(&self) -> usize {
+        MISSING_EXAMPLES.saturating_sub(self.missing_examples.len())
+    }
+}
+
+/// A lost message, and whether it was the last acknowledged one of its room (chat) or of its
+/// sender (peer): nothing after it could reveal the gap to a receiver that detects gaps by
+/// the next message.
+struct Lost {
+    message: LostMessage,
+    last: bool,
+}
+
+fn check(args: &ThroughputArgs, fixture: &Fixture, stats: &[ConnStats]) -> Checked {
+    match args.system {
+        System::Chat => check_by_seq(args, fixture, stats),
+        System::Socketio => check_by_sender(args, fixture, stats),
+    }
+}
+
+/// Chat: every acknowledged message once per member, in room seq order, with its id.
+fn check_by_seq(args: &ThroughputArgs, fixture: &Fixture, stats: &[ConnStats]) -> Checked {
+    let mut by_room: Vec<Vec<Acked>> = vec![Vec::new(); args.rooms as usize];
+    for s in stats {
+        if let Log::Seq { acked, .. } = &s.log {
+            by_room[s.room as usize].extend_from_slice(acked);
+        }
+    }
+    let rooms: Vec<RoomAcks> = by_room.into_iter().map(RoomAcks::new).collect();
+    let mut checked = Checked::default();
+    for room in &rooms {
+        checked.completeness.conflicting_acks += room.conflicts();
+        checked.acked_unique += room.len() as u64;
+    }
+    for (index, s) in stats.iter().enumerate() {
+        let Log::Seq { delivered, .. } = &s.log else { continue };
+        let room = &rooms[s.room as usize];
+        let result = completeness::check_connection(room, delivered);
+        if result.missing > 0 {
+            let last = completeness::last_seq(room);
+            for lost in completeness::missing(room, delivered, checked.room_for_examples()) {
+                let message = LostMessage::Seq {
+                    seq: lost.seq,
+                    message_id: uuid::Uuid::from_u128(lost.id).to_string(),
+                };
+                checked.name_lost(
+                    args,
+                    fixture,
+                    index,
+                    s.room,
+                    Lost { message, last: Some(lost.seq) == last },
+                );
+            }
+        }
+        checked.completeness += result;
+    }
+    checked
+}
+
+/// Socket.IO peer: every acknowledged send once per member, each sender's in its order.
+fn check_by_sender(args: &ThroughputArgs, fixture: &Fixture, stats: &[ConnStats]) -> Checked {
+    let mut by_room: Vec<Vec<SendId>> = vec![Vec::new(); args.rooms as usize];
+    for s in stats {
+        if let Log::Sender { acked, .. } = &s.log {
+            by_room[s.room as usize].extend_from_slice(acked);
+        }
+    }
+    let rooms: Vec<RoomSends> = by_room.into_iter().map(RoomSends::new).collect();
+    let mut checked =
+        Checked { acked_unique: rooms.iter().map(|r| r.len() as u64).sum(), ..Checked::default() };
+    for (index, s) in stats.iter().enumerate() {
+        let Log::Sender { delivered, .. } = &s.log else { continue };
+        let room = &rooms[s.room as usize];
+        let result = sender_order::check_connection(room, delivered);
+        if result.missing > 0 {
+            for lost in sender_order::missing(room, delivered, checked.room_for_examples()) {
+                let message = LostMessage::Send { sender: lost.conn, request: lost.request };
+                let last = room.last_of(lost.conn) == Some(lost.request);
+                checked.name_lost(args, fixture, index, s.room, Lost { message, last });
+            }
+        }
+        checked.completeness += result;
+    }
+    checked
 }
 
 /// Folds every connection's record into the run's results (the writer-side fields are filled
@@ -313,12 +454,8 @@ fn summarize(
     window: Window,
     sent: u64,
     replied: u64,
-) -> ThroughputResults {
-    let rooms = room_acks(args, stats);
-    let mut completeness = Completeness::default();
-    for room in &rooms {
-        completeness.conflicting_acks += room.conflicts();
-    }
+) -> (ThroughputResults, u64) {
+    let Checked { completeness, missing_examples, acked_unique } = check(args, fixture, stats);
     let mut ack_latency = Latencies::new();
     let mut delivery_latency = Latencies::new();
     let mut refused = BTreeMap::new();
@@ -326,29 +463,12 @@ fn summarize(
     let mut early_closes = BTreeMap::new();
     let (mut acked, mut acks_in_window, mut deliveries, mut own) = (0, 0, 0, 0);
     let (mut undecodable, mut foreign) = (0, 0);
-    let mut missing_examples = Vec::new();
-    for (index, s) in stats.iter().enumerate() {
-        let room = &rooms[s.room as usize];
-        let checked = check_connection(room, &s.delivered);
-        if checked.missing > 0 && missing_examples.len() < MISSING_EXAMPLES {
-            let last = completeness::last_seq(room);
-            for lost in completeness::missing(room, &s.delivered, MISSING_EXAMPLES - missing_examples.len()) {
-                missing_examples.push(MissingExample {
-                    connection: index as u32,
-                    node: args.nodes[index % args.nodes.len()].clone(),
-                    room: fixture.rooms[s.room as usize].clone(),
-                    seq: lost.seq,
-                    message_id: uuid::Uuid::from_u128(lost.id).to_string(),
-                    last_in_room: Some(lost.seq) == last,
-                });
-            }
-        }
-        completeness += checked;
+    for s in stats {
         if let Some(latencies) = &s.ack_latency {
             ack_latency.merge(latencies);
         }
         delivery_latency.merge(&s.delivery_latency);
-        acked += s.acked.len() as u64;
+        acked += s.log.acked_len() as u64;
         acks_in_window += s.acks_in_window;
         deliveries += s.deliveries_in_window;
         own += s.own_in_window;
@@ -364,9 +484,10 @@ fn summarize(
             *early_closes.entry(end.clone()).or_default() += 1;
         }
     }
-    ThroughputResults {
+    let results = ThroughputResults {
+        system: args.system.name(),
         run_prefix: fixture.prefix.clone(),
-        users: fixture.accounts.len() as u64,
+        users: stats.len() as u64,
         senders: stats.iter().filter(|s| s.ack_latency.is_some()).count() as u64,
         register_secs: fixture.register_secs,
         rooms_secs: fixture.rooms_secs,
@@ -392,260 +513,8 @@ fn summarize(
         drain_secs: 0.0,
         bench_cpu_cores: 0.0,
         machine_cpu_cores: 0.0,
-    }
-}
-
-/// What one connection saw.
-struct ConnStats {
-    room: u32,
-    /// `message` frames of its room, in arrival order.
-    delivered: Vec<Delivered>,
-    /// Its own sends the server acknowledged.
-    acked: Vec<Acked>,
-    /// Send → reply, for sends stamped in the window; `None` for a connection that only reads.
-    ack_latency: Option<Latencies>,
-    /// Send → receipt, for messages stamped in the window, the sender's own copy included.
-    delivery_latency: Latencies,
-    acks_in_window: u64,
-    deliveries_in_window: u64,
-    /// Of those, copies of this connection's own sends.
-    own_in_window: u64,
-    refused: BTreeMap<String, u64>,
-    error_frames: BTreeMap<String, u64>,
-    undecodable: u64,
-    foreign: u64,
-    /// Why the connection ended before the bench stopped it.
-    ended: Option<String>,
-}
-
-impl ConnStats {
-    fn new(room: u32, sender: bool) -> ConnStats {
-        ConnStats {
-            room,
-            delivered: Vec::new(),
-            acked: Vec::new(),
-            ack_latency: sender.then(Latencies::new),
-            delivery_latency: Latencies::new(),
-            acks_in_window: 0,
-            deliveries_in_window: 0,
-            own_in_window: 0,
-            refused: BTreeMap::new(),
-            error_frames: BTreeMap::new(),
-            undecodable: 0,
-            foreign: 0,
-            ended: None,
-        }
-    }
-}
-
-struct Reader {
-    codec: Codec,
-    clock: Clock,
-    window: Window,
-    conn: u32,
-    room_id: Arc<str>,
-    permits: Option<Arc<Semaphore>>,
-    shared: Arc<Shared>,
-    stats: ConnStats,
-}
-
-impl Reader {
-    async fn run(mut self, mut stream: SplitStream<Socket>, stop: CancellationToken) -> ConnStats {
-        loop {
-            let next = tokio::select! {
-                biased;
-                () = stop.cancelled() => break,
-                next = stream.next() => next,
-            };
-            let now = self.clock.now();
-            match next {
-                Some(Ok(Message::Text(text))) => self.frame(text.as_bytes(), now),
-                Some(Ok(Message::Binary(bytes))) => self.frame(&bytes, now),
-                Some(Ok(Message::Close(close))) => {
-                    self.stats.ended = Some(match close {
-                        Some(c) => format!("{} {}", u16::from(c.code), c.reason),
-                        None => "closed without a code".into(),
-                    });
-                    break;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(err)) => {
-                    self.stats.ended = Some(format!("read error: {err}"));
-                    break;
-                }
-                None => {
-                    self.stats.ended = Some("connection ended".into());
-                    break;
-                }
-            }
-        }
-        // Sends still in flight are released so a writer never waits on a dead reader.
-        if let Some(permits) = &self.permits {
-            permits.close();
-        }
-        self.stats
-    }
-
-    fn frame(&mut self, bytes: &[u8], now: u64) {
-        self.shared.frames.fetch_add(1, Ordering::Relaxed);
-        let Ok(frame) = client::decode(self.codec, bytes) else {
-            self.stats.undecodable += 1;
-            return;
-        };
-        let s = &mut self.stats;
-        match frame.kind.as_ref() {
-            "message" => {
-                let Some(message) = frame.message else {
-                    s.undecodable += 1;
-                    return;
-                };
-                let tag = Tag::parse(&message.content);
-                if *message.room_id != *self.room_id || tag.is_none() {
-                    s.foreign += 1;
-                    return;
-                }
-                s.delivered.push(Delivered { seq: message.seq, id: id_bits(&message.id) });
-                if let Some(tag) = tag {
-                    if self.window.contains(now) {
-                        s.deliveries_in_window += 1;
-                        s.own_in_window += u64::from(tag.conn == self.conn);
-                    }
-                    if tag.sent_at >= self.window.from {
-                        s.delivery_latency.record(tag.sent_at, now);
-                    }
-                }
-            }
-            // Request id 0 was the join, answered during setup.
-            "reply" if frame.id.is_some_and(|id| id > 0) => {
-                self.shared.replied.fetch_add(1, Ordering::Relaxed);
-                self.shared.last_reply_at.fetch_max(now, Ordering::Relaxed);
-                if let Some(permits) = &self.permits {
-                    permits.add_permits(1);
-                }
-                if frame.ok != Some(true) {
-                    let code = frame.error.map_or_else(|| "unknown".into(), |e| e.code.into_owned());
-                    *s.refused.entry(code).or_default() += 1;
-                    return;
-                }
-                let Some(message) = frame.message else {
-                    *s.refused.entry("ok without a message".into()).or_default() += 1;
-                    return;
-                };
-                s.acked.push(Acked { seq: message.seq, id: id_bits(&message.id) });
-                if self.window.contains(now) {
-                    s.acks_in_window += 1;
-                }
-                if let (Some(tag), Some(latencies)) = (Tag::parse(&message.content), &mut s.ack_latency)
-                    && tag.sent_at >= self.window.from
-                {
-                    latencies.record(tag.sent_at, now);
-                }
-            }
-            "error" => {
-                let code = frame.error.map_or_else(|| "unknown".into(), |e| e.code.into_owned());
-                *s.error_frames.entry(code).or_default() += 1;
-            }
-            _ => {}
-        }
-    }
-}
-
-/// A message id as a number; 0 for one that is not a UUID (then it shows as a mismatch).
-fn id_bits(id: &str) -> u128 {
-    uuid::Uuid::parse_str(id).map(|u| u.as_u128()).unwrap_or(0)
-}
-
-struct Writer {
-    codec: Codec,
-    clock: Clock,
-    window: Window,
-    conn: u32,
-    room_id: Arc<str>,
-    content_bytes: usize,
-    client_msg_prefix: Option<String>,
-    start_at: Instant,
-    end_at: Instant,
-    /// Paced: the interval between this sender's sends and its offset from the start.
-    pace: Option<(Duration, Duration)>,
-    permits: Arc<Semaphore>,
-    shared: Arc<Shared>,
-}
-
-#[derive(Default)]
-struct WriterStats {
-    /// Sends stamped inside the window.
-    in_window: u64,
-    skipped: u64,
-    error: Option<String>,
-}
-
-impl Writer {
-    async fn run(self, mut sink: SplitSink<Socket, Message>) -> (SplitSink<Socket, Message>, WriterStats) {
-        let mut stats = WriterStats::default();
-        let mut content = String::with_capacity(self.content_bytes + 32);
-        let mut client_msg_id = String::new();
-        let mut ticker = self.pace.map(|(every, offset)| {
-            let mut ticker = tokio::time::interval_at(self.start_at + offset, every);
-            ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
-            ticker
-        });
-        if ticker.is_none() {
-            tokio::time::sleep_until(self.start_at).await;
-        }
-        let mut request = 0u64;
-        loop {
-            match &mut ticker {
-                Some(ticker) => {
-                    if tokio::time::timeout_at(self.end_at, ticker.tick()).await.is_err() {
-                        break;
-                    }
-                    match self.permits.try_acquire() {
-                        Ok(permit) => permit.forget(),
-                        Err(tokio::sync::TryAcquireError::NoPermits) => {
-                            stats.skipped += 1;
-                            continue;
-                        }
-                        Err(tokio::sync::TryAcquireError::Closed) => break,
-                    }
-                }
-                None => match tokio::time::timeout_at(self.end_at, self.permits.acquire()).await {
-                    Ok(Ok(permit)) => permit.forget(),
-                    _ => break,
-                },
-            }
-            if Instant::now() >= self.end_at {
-                break;
-            }
-            request += 1;
-            let sent_at = self.clock.now();
-            Tag { sent_at, conn: self.conn, request }.write_content(&mut content, self.content_bytes);
-            let client_msg_id = self.client_msg_prefix.as_ref().map(|prefix| {
-                client_msg_id.clear();
-                let _ = write!(client_msg_id, "{prefix}-{}-{request}", self.conn);
-                client_msg_id.as_str()
-            });
-            let frame = SendFrame {
-                kind: "send",
-                id: request,
-                room: &self.room_id,
-                content: &content,
-                client_msg_id,
-            };
-            let message = match client::encode(self.codec, &frame) {
-                Ok(message) => message,
-                Err(err) => {
-                    stats.error = Some(err.to_string());
-                    break;
-                }
-            };
-            self.shared.sent.fetch_add(1, Ordering::Relaxed);
-            stats.in_window += u64::from(self.window.contains(sent_at));
-            if let Err(err) = sink.send(message).await {
-                self.shared.sent.fetch_sub(1, Ordering::Relaxed);
-                stats.error = Some(err.to_string());
-                break;
-            }
-        }
-        (sink, stats)
-    }
+        servers_cpu_cores: 0.0,
+        other_cpu_cores: 0.0,
+    };
+    (results, acked_unique)
 }
