@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, real services, a database per test.
 
 mod auth;
+mod bench_smoke;
 mod contract;
 mod embedded;
 mod hostile;

@@ -1,0 +1,38 @@
+//! A short run of the load generator against a real two-node cluster, as CI's check that the
+//! bench and the cluster agree: every acknowledged message reached every member once, in
+//! order. Speed is never asserted here; it is measured by hand (bench/RESULTS.md).
+
+use chat_bench::cli::{Cli, Command};
+use chat_tests::TestApp;
+use clap::Parser;
+
+#[tokio::test]
+async fn a_short_throughput_run_against_two_nodes_is_complete() {
+    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
+    let other = app.add_node().await.unwrap();
+    let _persister = app.start_persister().await.unwrap();
+    let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
+    let cli = Cli::parse_from([
+        "chat-bench",
+        "throughput",
+        "--nodes",
+        &nodes,
+        "--rooms",
+        "4",
+        "--members",
+        "5",
+        "--rate",
+        "200",
+        "--duration",
+        "2",
+        "--warmup",
+        "0.5",
+        "--drain-max",
+        "10",
+    ]);
+    let Command::Throughput(args) = cli.command else { unreachable!("throughput was asked for") };
+    let outcome = chat_bench::throughput::prepare(&args).await.unwrap().run().await.unwrap();
+    let results = outcome.results;
+    assert!(results.acked > 0, "nothing was acknowledged: {results:?}");
+    assert!(results.is_clean(), "lost, doubled or reordered messages: {results:?}");
+}
