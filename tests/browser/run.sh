@@ -1,18 +1,32 @@
 #!/usr/bin/env bash
-# Starts a two-node cluster (chat-node ×2, chat-persister) from built binaries against the local
-# PostgreSQL, Redis and NATS, with a database, key prefix and stream of its own, runs the browser
-# tests against it, and removes all of it on exit, whether the tests passed or not.
+# Runs the browser tests against built binaries, and removes everything it made on exit, whether
+# the tests passed or not.
 #
-# usage: tests/browser/run.sh [binary folder, default target/debug]
+# Cluster (the default): two chat-node processes and a chat-persister against the local
+# PostgreSQL, Redis and NATS, with a database, key prefix and stream of their own; each browser
+# context signs in on a different node.
+#
+# Embedded (--embedded): one chat-node with no service URLs, on a fresh temporary data folder;
+# every browser context is on that one node, and the restart tests stop and start embedded nodes
+# on their own data folders.
+#
+# usage: tests/browser/run.sh [--embedded] [binary folder, default target/debug]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+mode=cluster
+if [ "${1:-}" = "--embedded" ]; then
+  mode=embedded
+  shift
+fi
 bin="${1:-target/debug}"
 case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
 artifacts="$here/artifacts"
 mkdir -p "$artifacts"
 
-for binary in chat-node chat-persister; do
+binaries=(chat-node)
+[ "$mode" = cluster ] && binaries+=(chat-persister)
+for binary in "${binaries[@]}"; do
   [ -x "$bin/$binary" ] || { echo "missing $bin/$binary (build it: cargo build -p chat-node -p chat-persister)" >&2; exit 1; }
 done
 if [ ! -x /usr/bin/chromium ]; then
@@ -23,40 +37,43 @@ fi
 [ -d "$here/node_modules/playwright-core" ] || (cd "$here" && npm ci --no-audit --no-fund)
 
 suffix="$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-database="chat_browser_$suffix"
 prefix="browser$suffix"
 admin_url="${CHAT_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 base_url="${admin_url%/*}"
 nats_url="${NATS_URL:-nats://127.0.0.1:4222}"
 redis_url="${REDIS_URL:-redis://127.0.0.1:6379}"
+token_ttl="${ACCESS_TOKEN_TTL_SECONDS:-12}"
+# The settings both modes share.
+shared_flags=(--presence-grace 1s --argon2-memory-kib 1024 --argon2-iterations 1
+  # Short-lived access tokens, so the tests see the page renew them.
+  --access-token-ttl "${token_ttl}s")
 pids=()
 tests_pid=""
+data_root=""
+database=""
 
 cleanup() {
   local status=$?
-  # The test runner has a process group of its own (its per-file workers, and Playwright
-  # closes Chromium on SIGTERM).
-  [ -n "$tests_pid" ] && { kill -TERM -- "-$tests_pid" 2>/dev/null || true; wait "$tests_pid" 2>/dev/null || true; }
+  # The test runner has a process group of its own (its per-file workers, the nodes the restart
+  # tests start, and Playwright closes Chromium on SIGTERM).
+  if [ -n "$tests_pid" ]; then
+    kill -TERM -- "-$tests_pid" 2>/dev/null || true
+    wait "$tests_pid" 2>/dev/null || true
+    # Let whatever was left in the group finish shutting down before its data folders go.
+    for _ in $(seq 1 50); do kill -0 -- "-$tests_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  psql -q "$admin_url" -c "drop database if exists $database with (force)" >/dev/null 2>&1 || true
-  redis-cli -u "$redis_url" --scan --pattern "$prefix:*" 2>/dev/null | xargs -r redis-cli -u "$redis_url" del >/dev/null 2>&1 || true
-  node "$here/lib/delete-stream.mjs" "$nats_url" "${prefix}_messages" 2>/dev/null || true
+  if [ "$mode" = cluster ]; then
+    [ -n "$database" ] && { psql -q "$admin_url" -c "drop database if exists $database with (force)" >/dev/null 2>&1 || true; }
+    redis-cli -u "$redis_url" --scan --pattern "$prefix:*" 2>/dev/null | xargs -r redis-cli -u "$redis_url" del >/dev/null 2>&1 || true
+    node "$here/lib/delete-stream.mjs" "$nats_url" "${prefix}_messages" 2>/dev/null || true
+  fi
+  [ -n "$data_root" ] && rm -rf "$data_root"
   exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-psql -q "$admin_url" -c "create database $database" >/dev/null
-read -r port_a port_b port_p < <(node "$here/lib/free-ports.mjs" 3)
-token_ttl="${ACCESS_TOKEN_TTL_SECONDS:-12}"
-secret="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
-
-common=(--nats-url "$nats_url" --database-url "$base_url/$database" --stream-prefix "$prefix")
-node_flags=("${common[@]}" --redis-url "$redis_url" --redis-prefix "$prefix" --jwt-secret "$secret"
-  --presence-grace 1s --argon2-memory-kib 1024 --argon2-iterations 1
-  # Short-lived access tokens, so the tests see the page renew them.
-  --access-token-ttl "${token_ttl}s")
 
 start() { # log name, command...
   local log="$artifacts/$1.log"
@@ -74,18 +91,48 @@ wait_healthy() { # port
   return 1
 }
 
-# The first node applies the migrations; the second starts once they are in place.
-start node-a "$bin/chat-node" "${node_flags[@]}" --listen "127.0.0.1:$port_a" --node-id browser-a
-wait_healthy "$port_a"
-start node-b "$bin/chat-node" "${node_flags[@]}" --listen "127.0.0.1:$port_b" --node-id browser-b
-start persister "$bin/chat-persister" "${common[@]}" --listen "127.0.0.1:$port_p"
-wait_healthy "$port_b"
-wait_healthy "$port_p"
-echo "== cluster up: node A :$port_a, node B :$port_b, persister :$port_p, database $database"
+if [ "$mode" = cluster ]; then
+  psql -q "$admin_url" -c "create database chat_browser_$suffix" >/dev/null
+  database="chat_browser_$suffix"
+  read -r port_a port_b port_p < <(node "$here/lib/free-ports.mjs" 3)
+  secret="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
+
+  common=(--nats-url "$nats_url" --database-url "$base_url/$database" --stream-prefix "$prefix")
+  node_flags=("${common[@]}" --redis-url "$redis_url" --redis-prefix "$prefix" --jwt-secret "$secret"
+    "${shared_flags[@]}")
+
+  # The first node applies the migrations; the second starts once they are in place.
+  start node-a "$bin/chat-node" "${node_flags[@]}" --listen "127.0.0.1:$port_a" --node-id browser-a
+  wait_healthy "$port_a"
+  start node-b "$bin/chat-node" "${node_flags[@]}" --listen "127.0.0.1:$port_b" --node-id browser-b
+  start persister "$bin/chat-persister" "${common[@]}" --listen "127.0.0.1:$port_p"
+  wait_healthy "$port_b"
+  wait_healthy "$port_p"
+  echo "== cluster up: node A :$port_a, node B :$port_b, persister :$port_p, database $database"
+  node_a="http://127.0.0.1:$port_a"
+  node_b="http://127.0.0.1:$port_b"
+else
+  # No service URLs (none inherited either), and no JWT_SECRET: the node makes its key in the
+  # data folder, as it does for anyone who runs it plainly.
+  embedded_env=(env -u NATS_URL -u DATABASE_URL -u REDIS_URL -u JWT_SECRET)
+  data_root="$(mktemp -d "${TMPDIR:-/tmp}/chat-browser.XXXXXX")"
+  read -r port < <(node "$here/lib/free-ports.mjs" 1)
+  start node-embedded "${embedded_env[@]}" "$bin/chat-node" "${shared_flags[@]}" \
+    --data-dir "$data_root/node" --listen "127.0.0.1:$port" --node-id browser-embedded
+  wait_healthy "$port"
+  echo "== embedded node up: :$port, data folder $data_root/node"
+  node_a="http://127.0.0.1:$port"
+  node_b="$node_a"
+  # What the restart tests need to start embedded nodes of their own, configured alike.
+  export EMBEDDED_NODE_BIN="$bin/chat-node"
+  export EMBEDDED_NODE_FLAGS="${shared_flags[*]}"
+  export EMBEDDED_DATA_ROOT="$data_root"
+  unset NATS_URL DATABASE_URL REDIS_URL JWT_SECRET
+fi
 
 cd "$here"
 # In the background, so a signal to this script runs the clean-up at once.
-NODE_A_URL="http://127.0.0.1:$port_a" NODE_B_URL="http://127.0.0.1:$port_b" ARTIFACTS="$artifacts" \
+CHAT_MODE="$mode" NODE_A_URL="$node_a" NODE_B_URL="$node_b" ARTIFACTS="$artifacts" \
   ACCESS_TOKEN_TTL_SECONDS="$token_ttl" setsid node --test --test-concurrency=1 tests/ &
 tests_pid=$!
 wait "$tests_pid"

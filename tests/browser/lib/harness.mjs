@@ -5,6 +5,15 @@ import { chromium } from "playwright-core";
 export const NODE_A = process.env.NODE_A_URL ?? "http://127.0.0.1:8080";
 export const NODE_B = process.env.NODE_B_URL ?? NODE_A;
 export const ARTIFACTS = process.env.ARTIFACTS ?? new URL("../artifacts", import.meta.url).pathname;
+/** `cluster` (NODE_A and NODE_B are two nodes) or `embedded` (both are the one node). */
+export const MODE = process.env.CHAT_MODE ?? (NODE_A === NODE_B ? "embedded" : "cluster");
+/** What the suite runs against, for test names. */
+export const SETUP = MODE === "embedded" ? "one embedded node" : "a two-node cluster";
+
+/** A screenshot's path in the artifacts folder, marked with the mode unless it is the cluster. */
+export function screenshot(name) {
+  return `${ARTIFACTS}/${name}${MODE === "embedded" ? "-embedded" : ""}.png`;
+}
 
 export async function launch() {
   return chromium.launch({

@@ -1,11 +1,12 @@
-// Two people, each on a different node of the cluster, chatting through the page.
+// Two people chatting through the page: each on a different node of the cluster, or both on the
+// one embedded node.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 
 import {
-  ARTIFACTS,
   NODE_A,
   NODE_B,
+  SETUP,
   accessToken,
   addMember,
   connectionStates,
@@ -13,16 +14,17 @@ import {
   launch,
   openRoom,
   person,
+  screenshot,
   send,
   shownMessages,
   waitForMessage,
   waitForRoom,
 } from "../lib/harness.mjs";
 
-describe("the chat page on a two-node cluster", () => {
+describe(`the chat page on ${SETUP}`, () => {
   let browser;
   let ann; // on node A
-  let bob; // on node B
+  let bob; // on node B (the same node when embedded)
   let room;
 
   before(async () => {
@@ -182,16 +184,16 @@ describe("the chat page on a two-node cluster", () => {
   test("the chat looks like a chat, on a desktop and on a phone", async () => {
     await send(bob.page, "Looks good on my side ✓");
     await waitForMessage(ann.page, "Looks good on my side ✓");
-    await ann.page.screenshot({ path: `${ARTIFACTS}/chat.png` });
+    await ann.page.screenshot({ path: screenshot("chat") });
 
     const phone = await person(browser, NODE_B, "cleo", { width: 390, height: 760 });
     await addMember(ann.page, phone.id);
     await waitForRoom(phone.page, room);
-    await phone.page.screenshot({ path: `${ARTIFACTS}/rooms-phone.png` });
+    await phone.page.screenshot({ path: screenshot("rooms-phone") });
     await openRoom(phone.page, room);
     await waitForMessage(phone.page, "Looks good on my side ✓");
     assert.equal(await phone.page.isVisible("#sidebar"), false, "one pane at a time on a phone");
-    await phone.page.screenshot({ path: `${ARTIFACTS}/chat-phone.png` });
+    await phone.page.screenshot({ path: screenshot("chat-phone") });
     await phone.page.click("#back");
     assert.equal(await phone.page.isVisible("#sidebar"), true);
     assert.deepEqual(phone.problems, []);
