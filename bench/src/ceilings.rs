@@ -55,7 +55,8 @@ pub async fn main(args: CeilingsArgs) -> anyhow::Result<ExitCode> {
         "label": args.label,
         "ok": true,
         "params": {
-            "messages": args.messages, "in_flight": args.in_flight, "subscribers": args.subscribers,
+            "messages": args.messages, "in_flight": args.in_flight, "replicas": args.replicas,
+            "subscribers": args.subscribers,
             "message_bytes": args.message_bytes, "batch": args.batch,
         },
         "machine": Machine::detect(),
@@ -65,8 +66,8 @@ pub async fn main(args: CeilingsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Publishes to a file-backed stream of one replica, like ours, with `in_flight` PubAcks awaited
-/// at once; the stream is deleted afterwards.
+/// Publishes to a file-backed stream of `--replicas` copies, like ours, with `in_flight` PubAcks
+/// awaited at once; the stream is deleted afterwards.
 async fn jetstream_publish(
     nats: &async_nats::Client,
     prefix: &str,
@@ -79,6 +80,7 @@ async fn jetstream_publish(
             name: prefix.to_owned(),
             subjects: vec![format!("{prefix}.>")],
             storage: jetstream::stream::StorageType::File,
+            num_replicas: args.replicas,
             ..Default::default()
         })
         .await

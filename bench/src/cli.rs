@@ -258,6 +258,9 @@ pub struct CeilingsArgs {
     /// JetStream publishes awaiting their acknowledgement at once.
     #[arg(long, default_value_t = 1024)]
     pub in_flight: usize,
+    /// Replicas of the ceiling's stream (3 needs a NATS cluster of at least 3 servers).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
     /// Subscribers of the fan-out ceiling, each on its own connection (a room's members).
     #[arg(long, default_value_t = 10)]
     pub subscribers: u32,
