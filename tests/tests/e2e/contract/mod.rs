@@ -1,6 +1,6 @@
-//! Port contracts: each storage port's behaviour as a set of functions over the port's trait
-//! objects, run against every adapter of it, so the embedded mode's SQLite adapters keep the
-//! PostgreSQL adapters' semantics and the SQLite log keeps JetStream's.
+//! Port contracts: each port's behaviour as a set of functions over the port's trait
+//! objects, run against every adapter of it, so the embedded mode's SQLite and in-memory
+//! adapters keep the semantics of the cluster's PostgreSQL, JetStream, Redis and NATS ones.
 
 /// Runs each contract function (an `async fn(&Fixture)`) once per backend, as a test of the
 /// same name in a module named after the backend: `users::sqlite::a_username_is_taken_...`.
@@ -21,8 +21,10 @@ macro_rules! contract_tests {
     };
 }
 
+mod events;
 mod log;
 mod messages;
+mod presence;
 mod rooms;
 mod tokens;
 mod users;
