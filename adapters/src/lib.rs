@@ -8,5 +8,6 @@ pub mod jwt;
 pub mod nats;
 pub mod postgres;
 pub mod redis;
+mod rows;
 pub mod sqlite;
 pub mod telemetry;

@@ -10,8 +10,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::client_ids::ClientIdLookup;
-use super::rooms::{seq_from_db, seq_to_db};
-use super::{corrupt, store_error};
+use super::{corrupt, seq_from_db, seq_to_db, store_error};
 
 #[derive(Clone)]
 pub struct PgMessageStore {

@@ -13,6 +13,7 @@ use chat_shared::ports::{Probe, StoreError};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+pub(crate) use crate::rows::{corrupt, seq_from_db, seq_to_db};
 pub use messages::PgMessageStore;
 pub use rooms::PgRoomStore;
 pub use tokens::PgRefreshTokenStore;
@@ -56,11 +57,6 @@ pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
 /// Whether the error is a violation of the named unique constraint or index.
 pub(crate) fn violates(err: &sqlx::Error, constraint: &str) -> bool {
     err.as_database_error().and_then(|db| db.constraint()).is_some_and(|c| c == constraint)
-}
-
-/// A stored value that no longer parses as a domain value: corrupt data, never user error.
-pub(crate) fn corrupt(what: &str, reason: String) -> StoreError {
-    StoreError::other(format!("stored {what} is invalid: {reason}"))
 }
 
 /// `/readyz` check: one round trip to the database.

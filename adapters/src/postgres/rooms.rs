@@ -1,11 +1,13 @@
 use async_trait::async_trait;
-use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, Seq, UserId};
+use chat_shared::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
 use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{corrupt, store_error};
+use crate::rows::{ParticipantRow, RoomRow, SummaryRow};
+
+use super::{corrupt, seq_from_db, seq_to_db, store_error};
 
 #[derive(Clone)]
 pub struct PgRoomStore {
@@ -22,72 +24,6 @@ const ROOM_COLUMNS: &str = "r.id, r.name, r.type, r.created_by, r.created_at, r.
 /// Unread counts stop here; a client shows it as "999+".
 const UNREAD_CAP: i64 = 1000;
 const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq";
-
-#[derive(sqlx::FromRow)]
-struct RoomRow {
-    id: Uuid,
-    name: String,
-    #[sqlx(rename = "type")]
-    room_type: String,
-    created_by: Uuid,
-    created_at: DateTime<Utc>,
-    is_active: bool,
-}
-
-impl TryFrom<RoomRow> for Room {
-    type Error = StoreError;
-
-    fn try_from(row: RoomRow) -> Result<Self, StoreError> {
-        Ok(Room {
-            id: RoomId::from_uuid(row.id),
-            name: RoomName::parse(&row.name).map_err(|e| corrupt("room name", e))?,
-            room_type: row.room_type.parse().map_err(|e| corrupt("room type", e))?,
-            created_by: UserId::from_uuid(row.created_by),
-            created_at: row.created_at,
-            is_active: row.is_active,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct ParticipantRow {
-    user_id: Uuid,
-    role: String,
-    joined_at: DateTime<Utc>,
-    last_read_seq: i64,
-}
-
-impl TryFrom<ParticipantRow> for Participant {
-    type Error = StoreError;
-
-    fn try_from(row: ParticipantRow) -> Result<Self, StoreError> {
-        Ok(Participant {
-            user_id: UserId::from_uuid(row.user_id),
-            role: row.role.parse().map_err(|e| corrupt("role", e))?,
-            joined_at: row.joined_at,
-            last_read_seq: seq_from_db(row.last_read_seq),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct SummaryRow {
-    #[sqlx(flatten)]
-    room: RoomRow,
-    role: String,
-    last_read_seq: i64,
-    unread_count: i64,
-}
-
-/// Sequence numbers are u64 in the domain and bigint in PostgreSQL; JetStream sequences stay far
-/// below 2^63, and negatives never occur, so clamping only guards against corrupt rows.
-pub(crate) fn seq_from_db(seq: i64) -> Seq {
-    seq.max(0) as Seq
-}
-
-pub(crate) fn seq_to_db(seq: Seq) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
-}
 
 fn direct_key(a: UserId, b: UserId) -> String {
     let (low, high) = if a <= b { (a, b) } else { (b, a) };

@@ -1,11 +1,13 @@
 use async_trait::async_trait;
-use chat_shared::domain::{RefreshTokenRecord, TokenHash, UserId};
+use chat_shared::domain::{RefreshTokenRecord, TokenHash};
 use chat_shared::ports::{RefreshTokenStore, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::{corrupt, store_error};
+use crate::rows::TokenRow;
+
+use super::store_error;
 
 #[derive(Clone)]
 pub struct PgRefreshTokenStore {
@@ -15,37 +17,6 @@ pub struct PgRefreshTokenStore {
 impl PgRefreshTokenStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct TokenRow {
-    id: Uuid,
-    user_id: Uuid,
-    family_id: Uuid,
-    token_hash: Vec<u8>,
-    issued_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    used_at: Option<DateTime<Utc>>,
-    revoked_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<TokenRow> for RefreshTokenRecord {
-    type Error = StoreError;
-
-    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
-        let hash: [u8; 32] =
-            row.token_hash.try_into().map_err(|_| corrupt("token hash", "not 32 bytes".into()))?;
-        Ok(RefreshTokenRecord {
-            id: row.id,
-            user_id: UserId::from_uuid(row.user_id),
-            family_id: row.family_id,
-            token_hash: TokenHash(hash),
-            issued_at: row.issued_at,
-            expires_at: row.expires_at,
-            used_at: row.used_at,
-            revoked_at: row.revoked_at,
-        })
     }
 }
 

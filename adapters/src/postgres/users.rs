@@ -1,11 +1,11 @@
 use async_trait::async_trait;
-use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, Username};
+use chat_shared::domain::{DisplayName, PasswordHash, User, UserId};
 use chat_shared::ports::{InsertUserError, StoreError, UserStore};
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use uuid::Uuid;
 
-use super::{corrupt, store_error, violates};
+use crate::rows::{CredentialsRow, UserRow};
+
+use super::{store_error, violates};
 
 #[derive(Clone)]
 pub struct PgUserStore {
@@ -16,34 +16,6 @@ impl PgUserStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: Uuid,
-    username: String,
-    display_name: String,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<UserRow> for User {
-    type Error = StoreError;
-
-    fn try_from(row: UserRow) -> Result<Self, StoreError> {
-        Ok(User {
-            id: UserId::from_uuid(row.id),
-            username: Username::parse(&row.username).map_err(|e| corrupt("username", e))?,
-            display_name: DisplayName::parse(&row.display_name).map_err(|e| corrupt("display name", e))?,
-            created_at: row.created_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct CredentialsRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    password_hash: String,
 }
 
 #[async_trait]

@@ -12,11 +12,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chat_shared::domain::Seq;
 use chat_shared::ports::{Probe, StoreError};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub(crate) use crate::rows::{corrupt, seq_from_db, seq_to_db};
 pub use log::SqliteMessageLog;
 pub use messages::SqliteMessageStore;
 pub use rooms::SqliteRoomStore;
@@ -104,21 +104,6 @@ pub(crate) fn violates(err: &sqlx::Error, index: &str) -> bool {
     err.as_database_error().is_some_and(|db| {
         matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) && db.message().contains(index)
     })
-}
-
-/// A stored value that no longer parses as a domain value: corrupt data, never user error.
-pub(crate) fn corrupt(what: &str, reason: String) -> StoreError {
-    StoreError::other(format!("stored {what} is invalid: {reason}"))
-}
-
-/// Sequence numbers are u64 in the domain and signed 64-bit integers in SQLite; seqs are
-/// counted up from 1, so clamping only guards against corrupt rows.
-pub(crate) fn seq_from_db(seq: i64) -> Seq {
-    seq.max(0) as Seq
-}
-
-pub(crate) fn seq_to_db(seq: Seq) -> i64 {
-    i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
 /// `/readyz` check: one query on a reader connection.

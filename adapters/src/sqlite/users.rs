@@ -1,10 +1,10 @@
 use async_trait::async_trait;
-use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, Username};
+use chat_shared::domain::{DisplayName, PasswordHash, User, UserId};
 use chat_shared::ports::{InsertUserError, StoreError, UserStore};
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-use super::{SqliteDb, corrupt, store_error, violates};
+use crate::rows::{CredentialsRow, UserRow};
+
+use super::{SqliteDb, store_error, violates};
 
 #[derive(Clone)]
 pub struct SqliteUserStore {
@@ -15,34 +15,6 @@ impl SqliteUserStore {
     pub fn new(db: SqliteDb) -> Self {
         Self { db }
     }
-}
-
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    id: Uuid,
-    username: String,
-    display_name: String,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<UserRow> for User {
-    type Error = StoreError;
-
-    fn try_from(row: UserRow) -> Result<Self, StoreError> {
-        Ok(User {
-            id: UserId::from_uuid(row.id),
-            username: Username::parse(&row.username).map_err(|e| corrupt("username", e))?,
-            display_name: DisplayName::parse(&row.display_name).map_err(|e| corrupt("display name", e))?,
-            created_at: row.created_at,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct CredentialsRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    password_hash: String,
 }
 
 #[async_trait]

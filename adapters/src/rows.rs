@@ -1,0 +1,141 @@
+//! Rows of the tables both relational backends share, PostgreSQL and SQLite, and their
+//! conversion to domain values: the columns, their types and the checks on the way out are
+//! the same in both, only the SQL differs.
+
+use chat_shared::domain::{
+    DisplayName, Participant, RefreshTokenRecord, Room, RoomId, RoomName, Seq, TokenHash, User, UserId,
+    Username,
+};
+use chat_shared::ports::StoreError;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// A stored value that no longer parses as a domain value: corrupt data, never user error.
+pub(crate) fn corrupt(what: &str, reason: String) -> StoreError {
+    StoreError::other(format!("stored {what} is invalid: {reason}"))
+}
+
+/// Sequence numbers are u64 in the domain and bigint in PostgreSQL; JetStream sequences stay far
+/// below 2^63, and negatives never occur, so clamping only guards against corrupt rows.
+pub(crate) fn seq_from_db(seq: i64) -> Seq {
+    seq.max(0) as Seq
+}
+
+pub(crate) fn seq_to_db(seq: Seq) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub(crate) id: Uuid,
+    pub(crate) username: String,
+    pub(crate) display_name: String,
+    pub(crate) created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: UserId::from_uuid(row.id),
+            username: Username::parse(&row.username).map_err(|e| corrupt("username", e))?,
+            display_name: DisplayName::parse(&row.display_name).map_err(|e| corrupt("display name", e))?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CredentialsRow {
+    #[sqlx(flatten)]
+    pub(crate) user: UserRow,
+    pub(crate) password_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    pub(crate) id: Uuid,
+    pub(crate) user_id: Uuid,
+    pub(crate) family_id: Uuid,
+    pub(crate) token_hash: Vec<u8>,
+    pub(crate) issued_at: DateTime<Utc>,
+    pub(crate) expires_at: DateTime<Utc>,
+    pub(crate) used_at: Option<DateTime<Utc>>,
+    pub(crate) revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<TokenRow> for RefreshTokenRecord {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        let hash: [u8; 32] =
+            row.token_hash.try_into().map_err(|_| corrupt("token hash", "not 32 bytes".into()))?;
+        Ok(RefreshTokenRecord {
+            id: row.id,
+            user_id: UserId::from_uuid(row.user_id),
+            family_id: row.family_id,
+            token_hash: TokenHash(hash),
+            issued_at: row.issued_at,
+            expires_at: row.expires_at,
+            used_at: row.used_at,
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RoomRow {
+    pub(crate) id: Uuid,
+    pub(crate) name: String,
+    #[sqlx(rename = "type")]
+    pub(crate) room_type: String,
+    pub(crate) created_by: Uuid,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) is_active: bool,
+}
+
+impl TryFrom<RoomRow> for Room {
+    type Error = StoreError;
+
+    fn try_from(row: RoomRow) -> Result<Self, StoreError> {
+        Ok(Room {
+            id: RoomId::from_uuid(row.id),
+            name: RoomName::parse(&row.name).map_err(|e| corrupt("room name", e))?,
+            room_type: row.room_type.parse().map_err(|e| corrupt("room type", e))?,
+            created_by: UserId::from_uuid(row.created_by),
+            created_at: row.created_at,
+            is_active: row.is_active,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ParticipantRow {
+    pub(crate) user_id: Uuid,
+    pub(crate) role: String,
+    pub(crate) joined_at: DateTime<Utc>,
+    pub(crate) last_read_seq: i64,
+}
+
+impl TryFrom<ParticipantRow> for Participant {
+    type Error = StoreError;
+
+    fn try_from(row: ParticipantRow) -> Result<Self, StoreError> {
+        Ok(Participant {
+            user_id: UserId::from_uuid(row.user_id),
+            role: row.role.parse().map_err(|e| corrupt("role", e))?,
+            joined_at: row.joined_at,
+            last_read_seq: seq_from_db(row.last_read_seq),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SummaryRow {
+    #[sqlx(flatten)]
+    pub(crate) room: RoomRow,
+    pub(crate) role: String,
+    pub(crate) last_read_seq: i64,
+    pub(crate) unread_count: i64,
+}
