@@ -82,10 +82,14 @@ async fn run(pool: PgPool, mut lookups: mpsc::Receiver<Lookup>) {
 async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
     let rooms: Vec<Uuid> = batch.iter().map(|l| l.room.as_uuid()).collect();
     let client_ids: Vec<&str> = batch.iter().map(|l| l.client_id.as_str()).collect();
+    // Planned anew on every run (an unnamed statement), never from a cached plan: a
+    // connection that prepared it while `messages` was small kept a sequential scan, which
+    // made every lookup cost the whole table as it grew.
     let rows = sqlx::query_as::<_, MessageRow>(&format!(
         "select {COLUMNS} from messages
          where (room_id, client_msg_id) in (select * from unnest($1::uuid[], $2::text[]))"
     ))
+    .persistent(false)
     .bind(&rooms)
     .bind(&client_ids)
     .fetch_all(pool)
