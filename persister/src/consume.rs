@@ -1,66 +1,129 @@
-//! The consume loop: fetch a batch, decode it, write it in one transaction, then acknowledge.
-//! A message is acknowledged only after its row is committed, so a crash anywhere means
-//! redelivery, and the idempotent insert turns redelivery into nothing.
+//! The consume pipeline: one task takes batches from the consumer's stream (pulled ahead of
+//! need), up to `writers` batches are written
+//! at once, each in one transaction, and a batch is acknowledged only after its rows are
+//! committed, so a crash anywhere means redelivery, and the idempotent insert turns redelivery
+//! into nothing. Batches may commit in any order: rows are keyed by their stream seq, and
+//! readers of the store expect holes below its highest seq.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_adapters::jetstream::decode_stored;
-use chat_adapters::nats::{Delivery, DurableConsumer};
+use chat_adapters::nats::{Deliveries, Delivery, DurableConsumer};
 use chat_shared::domain::Message;
 use chat_shared::ports::MessageStore;
-use tokio::sync::watch;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ConsumeSettings {
     pub batch_size: usize,
     pub fetch_wait: Duration,
+    /// Batches written at once.
+    pub writers: usize,
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the backlog is read for the lag gauge.
+const LAG_EVERY: Duration = Duration::from_secs(5);
 
 pub async fn run(
     consumer: DurableConsumer,
     store: Arc<dyn MessageStore>,
     settings: ConsumeSettings,
+    stop: watch::Receiver<bool>,
+) {
+    // One batch fetched ahead per writer keeps every writer busy while a backlog lasts.
+    let (batches_tx, batches_rx) = mpsc::channel(settings.writers.max(1));
+    let lag = tokio::spawn(report_lag(consumer.clone(), stop.clone()));
+    tokio::join!(
+        fetch(consumer, settings, stop.clone(), batches_tx),
+        write_batches(store, settings.writers.max(1), stop, batches_rx),
+    );
+    lag.abort();
+}
+
+/// Takes batches from the consumer's stream until shutdown; a batch taken is always handed
+/// on, to be written. A broken stream is replaced after a backoff.
+async fn fetch(
+    consumer: DurableConsumer,
+    settings: ConsumeSettings,
     mut stop: watch::Receiver<bool>,
+    batches: mpsc::Sender<Vec<Delivery>>,
 ) {
     let mut backoff = Backoff::default();
-    let mut last_lag_report = Instant::now() - Duration::from_secs(60);
+    let mut stream: Option<Deliveries> = None;
     while !*stop.borrow() {
-        if last_lag_report.elapsed() > Duration::from_secs(5) {
-            if let Ok(pending) = consumer.pending().await {
-                metrics::gauge!("chat_persister_lag_messages").set(pending as f64);
-            }
-            last_lag_report = Instant::now();
-        }
+        let deliveries = match stream.as_mut() {
+            Some(deliveries) => deliveries,
+            None => match consumer.deliveries(settings.batch_size).await {
+                Ok(deliveries) => stream.insert(deliveries),
+                Err(err) => {
+                    tracing::warn!(error = %err, "consuming the stream failed to start");
+                    backoff.wait(&mut stop).await;
+                    continue;
+                }
+            },
+        };
         let batch = tokio::select! {
-            batch = consumer.fetch(settings.batch_size, settings.fetch_wait) => batch,
+            batch = deliveries.next_batch(settings.batch_size, settings.fetch_wait) => batch,
             _ = stop.changed() => break,
         };
-        let deliveries = match batch {
-            Ok(deliveries) => deliveries,
+        match batch {
+            Ok(batch) if batch.is_empty() => {}
+            Ok(batch) => {
+                backoff.reset();
+                if batches.send(batch).await.is_err() {
+                    break;
+                }
+            }
             Err(err) => {
-                tracing::warn!(error = %err, "fetching from the stream failed");
+                tracing::warn!(error = %err, "consuming the stream failed");
+                stream = None;
                 backoff.wait(&mut stop).await;
-                continue;
-            }
-        };
-        if deliveries.is_empty() {
-            continue;
-        }
-        let (messages, deliveries) = decode(deliveries).await;
-        if !write(&*store, &messages, &mut backoff, &mut stop).await {
-            // Shutting down with the batch unwritten: it stays unacknowledged for redelivery.
-            break;
-        }
-        for delivery in &deliveries {
-            // A lost ack means one more delivery, which the idempotent insert absorbs.
-            if let Err(err) = delivery.ack().await {
-                tracing::warn!(seq = delivery.stream_seq, error = %err, "acknowledging failed");
             }
         }
-        backoff.reset();
+    }
+}
+
+/// Writes the fetched batches, `writers` at a time, until the fetcher is done and every batch
+/// it handed on is written (or, at shutdown, given up unacknowledged for redelivery).
+async fn write_batches(
+    store: Arc<dyn MessageStore>,
+    writers: usize,
+    stop: watch::Receiver<bool>,
+    mut batches: mpsc::Receiver<Vec<Delivery>>,
+) {
+    let mut writing = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            batch = batches.recv(), if writing.len() < writers => match batch {
+                Some(batch) => writing.push(write_and_ack(store.clone(), batch, stop.clone())),
+                None => break,
+            },
+            Some(()) = writing.next() => {}
+        }
+    }
+    while writing.next().await.is_some() {}
+}
+
+async fn write_and_ack(
+    store: Arc<dyn MessageStore>,
+    deliveries: Vec<Delivery>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (messages, deliveries) = decode(deliveries).await;
+    if messages.is_empty() || !write(&*store, &messages, &mut stop).await {
+        // Nothing to write, or shutting down with the batch unwritten: it stays
+        // unacknowledged for redelivery.
+        return;
+    }
+    for delivery in &deliveries {
+        // A lost ack means one more delivery, which the idempotent insert absorbs.
+        if let Err(err) = delivery.ack().await {
+            tracing::warn!(seq = delivery.stream_seq, error = %err, "acknowledging failed");
+        }
     }
 }
 
@@ -89,12 +152,8 @@ async fn decode(deliveries: Vec<Delivery>) -> (Vec<Message>, Vec<Delivery>) {
 
 /// Writes until it succeeds: while PostgreSQL is down the batch waits here, unacknowledged,
 /// and nothing is lost. `false` when shutdown came first and the batch is not written.
-async fn write(
-    store: &dyn MessageStore,
-    messages: &[Message],
-    backoff: &mut Backoff,
-    stop: &mut watch::Receiver<bool>,
-) -> bool {
+async fn write(store: &dyn MessageStore, messages: &[Message], stop: &mut watch::Receiver<bool>) -> bool {
+    let mut backoff = Backoff::default();
     loop {
         let started = Instant::now();
         match store.insert_batch(messages).await {
@@ -114,6 +173,20 @@ async fn write(
                 }
                 backoff.wait(stop).await;
             }
+        }
+    }
+}
+
+/// Sets the lag gauge from the consumer's backlog, on its own clock so that it stays current
+/// while writes are stuck retrying.
+async fn report_lag(consumer: DurableConsumer, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if let Ok(pending) = consumer.pending().await {
+            metrics::gauge!("chat_persister_lag_messages").set(pending as f64);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(LAG_EVERY) => {}
+            _ = stop.changed() => {}
         }
     }
 }

@@ -55,6 +55,11 @@ pub struct Cli {
     #[arg(long, env = "CHAT_PERSISTER_BATCH", default_value_t = 500)]
     pub batch_size: usize,
 
+    /// Batches written to PostgreSQL at once (each on its own connection, so at most
+    /// `--db-max-connections` help).
+    #[arg(long, env = "CHAT_PERSISTER_WRITERS", default_value_t = 4)]
+    pub writers: usize,
+
     /// How long a fetch waits for a batch to fill.
     #[arg(long, env = "CHAT_PERSISTER_FETCH_WAIT", default_value = "50ms", value_parser = humantime::parse_duration)]
     pub fetch_wait: Duration,
@@ -135,7 +140,11 @@ impl Persister {
             consumer,
             store: Arc::new(PgMessageStore::new(pool)),
             probes: Arc::new(probes),
-            settings: ConsumeSettings { batch_size: cli.batch_size.max(1), fetch_wait: cli.fetch_wait },
+            settings: ConsumeSettings {
+                batch_size: cli.batch_size.max(1),
+                fetch_wait: cli.fetch_wait,
+                writers: cli.writers.max(1),
+            },
         })
     }
 
@@ -143,7 +152,7 @@ impl Persister {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
-    /// Consumes until `shutdown` resolves; the batch in hand is finished first.
+    /// Consumes until `shutdown` resolves; the batches in hand are finished first.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let router = Router::new()

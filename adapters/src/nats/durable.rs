@@ -25,30 +25,15 @@ impl DurableConsumer {
         Self { consumer, stream }
     }
 
-    /// Up to `max` messages: at once if some are waiting, else the first that arrive within
-    /// `wait`, else none. Each must be acknowledged, or it comes back after the consumer's
-    /// `ack_wait`.
+    /// The consumer's messages as they arrive, for this process: pull requests of `batch`
+    /// messages are kept outstanding ahead of what has been taken, so a backlog streams in
+    /// without a round trip per batch. What is taken must be acknowledged, or it comes back after
+    /// the consumer's `ack_wait`; what was pulled but never taken comes back the same way.
     ///
-    /// Errors: [`NatsError::Unavailable`] when the pull request cannot be sent; `Other` when the
-    /// server refuses it (e.g. the consumer was deleted). Messages that arrived before a refusal
-    /// are returned rather than lost.
-    pub async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, NatsError> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let mut batch = self.consumer.fetch().max_messages(max).expires(wait).messages().await?;
-        let mut deliveries = Vec::new();
-        while let Some(message) = batch.next().await {
-            match message {
-                Ok(message) => deliveries.push(Delivery::new(message)?),
-                Err(err) if deliveries.is_empty() => return Err(NatsError::Other(err)),
-                Err(err) => {
-                    tracing::warn!(error = %err, "pull request ended early");
-                    break;
-                }
-            }
-        }
-        Ok(deliveries)
+    /// Errors: [`NatsError::Unavailable`] when the first pull request cannot be sent.
+    pub async fn deliveries(&self, batch: usize) -> Result<Deliveries, NatsError> {
+        let messages = self.consumer.stream().max_messages_per_batch(batch.max(1)).messages().await?;
+        Ok(Deliveries { messages })
     }
 
     /// Messages not yet delivered to any process, the backlog a lag metric reports. Messages
@@ -56,6 +41,41 @@ impl DurableConsumer {
     pub async fn pending(&self) -> Result<u64, NatsError> {
         let name = &self.consumer.cached_info().name;
         Ok(self.stream.consumer_info(name).await?.num_pending)
+    }
+}
+
+/// A durable consumer's messages for one process; see [`DurableConsumer::deliveries`].
+pub struct Deliveries {
+    messages: pull::Stream,
+}
+
+impl Deliveries {
+    /// Up to `max` messages: those that arrive within `wait`, or fewer once `max` have come.
+    /// Empty when none arrived. A batch cut short by an error is returned without it; the error
+    /// comes with the next call.
+    ///
+    /// Errors: `Unavailable` when heartbeats from the server stopped or a pull request failed,
+    /// `Other` when the consumer was deleted. Either way this stream is finished: take a new one.
+    pub async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, NatsError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut batch = Vec::new();
+        while batch.len() < max {
+            let next = tokio::select! {
+                next = self.messages.next() => next,
+                _ = tokio::time::sleep_until(deadline) => break,
+            };
+            match next {
+                Some(Ok(message)) => batch.push(Delivery::new(message)?),
+                Some(Err(err)) if batch.is_empty() => return Err(err.into()),
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "consuming stopped after part of a batch");
+                    break;
+                }
+                None if batch.is_empty() => return Err(NatsError::other("the consumer's stream ended")),
+                None => break,
+            }
+        }
+        Ok(batch)
     }
 }
 
@@ -123,9 +143,10 @@ mod tests {
     }
 
     async fn take_all(consumer: &DurableConsumer) -> Vec<u64> {
+        let mut deliveries = consumer.deliveries(10).await.unwrap();
         let mut seqs = Vec::new();
         loop {
-            let batch = consumer.fetch(10, SHORT).await.unwrap();
+            let batch = deliveries.next_batch(10, SHORT).await.unwrap();
             if batch.is_empty() {
                 return seqs;
             }
@@ -142,7 +163,7 @@ mod tests {
         let seqs = append_n(&log, 1).await;
         let consumer = log.durable_consumer("persister", Duration::from_secs(30), 5).await.unwrap();
 
-        let deliveries = consumer.fetch(10, SHORT).await.unwrap();
+        let deliveries = consumer.deliveries(10).await.unwrap().next_batch(10, SHORT).await.unwrap();
 
         assert_eq!(deliveries.len(), 1);
         let delivery = &deliveries[0];
@@ -172,11 +193,12 @@ mod tests {
         let log = TestLog::start().await;
         let seqs = append_n(&log, 1).await;
         let consumer = log.durable_consumer("persister", Duration::from_secs(30), 5).await.unwrap();
-        let delivery = consumer.fetch(1, SHORT).await.unwrap().pop().unwrap();
+        let mut deliveries = consumer.deliveries(1).await.unwrap();
+        let delivery = deliveries.next_batch(1, SHORT).await.unwrap().pop().unwrap();
 
         delivery.nak(Duration::ZERO).await.unwrap();
 
-        let again = consumer.fetch(1, Duration::from_secs(2)).await.unwrap().pop().unwrap();
+        let again = deliveries.next_batch(1, Duration::from_secs(2)).await.unwrap().pop().unwrap();
         assert_eq!((again.stream_seq, again.delivered), (seqs[0], 2));
     }
 
@@ -186,12 +208,14 @@ mod tests {
         let seqs = append_n(&log, 2).await;
         let ack_wait = Duration::from_millis(500);
         let consumer = log.durable_consumer("persister", ack_wait, 5).await.unwrap();
-        let deliveries = consumer.fetch(2, SHORT).await.unwrap();
+        let mut stream = consumer.deliveries(2).await.unwrap();
+        let deliveries = stream.next_batch(2, SHORT).await.unwrap();
         assert_eq!(deliveries.len(), 2);
 
         deliveries[0].term().await.unwrap();
 
-        let again = consumer.fetch(2, Duration::from_secs(2)).await.unwrap();
+        // The first delivery after the ack wait: the unacknowledged message, not the terminated one.
+        let again = stream.next_batch(1, Duration::from_secs(2)).await.unwrap();
         let again: Vec<(u64, i64)> = again.iter().map(|d| (d.stream_seq, d.delivered)).collect();
         assert_eq!(again, [(seqs[1], 2)]);
     }
@@ -201,12 +225,13 @@ mod tests {
         let log = TestLog::start().await;
         append_n(&log, 1).await;
         let consumer = log.durable_consumer("persister", Duration::from_secs(30), 2).await.unwrap();
+        let mut deliveries = consumer.deliveries(1).await.unwrap();
         for _ in 0..2 {
-            let delivery = consumer.fetch(1, Duration::from_secs(2)).await.unwrap().pop().unwrap();
+            let delivery = deliveries.next_batch(1, Duration::from_secs(2)).await.unwrap().pop().unwrap();
             delivery.nak(Duration::ZERO).await.unwrap();
         }
 
-        assert!(consumer.fetch(1, SHORT).await.unwrap().is_empty());
+        assert!(deliveries.next_batch(1, SHORT).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -216,18 +241,21 @@ mod tests {
         let consumer = log.durable_consumer("persister", Duration::from_secs(30), 5).await.unwrap();
         assert_eq!(consumer.pending().await.unwrap(), 5);
 
-        consumer.fetch(2, SHORT).await.unwrap();
+        // Pulling runs ahead of taking: once everything is pulled, nothing is pending.
+        let taken = consumer.deliveries(10).await.unwrap().next_batch(5, SHORT).await.unwrap();
 
-        assert_eq!(consumer.pending().await.unwrap(), 3);
+        assert_eq!(taken.len(), 5);
+        assert_eq!(consumer.pending().await.unwrap(), 0);
     }
 
     #[tokio::test]
-    async fn a_fetch_with_nothing_to_deliver_returns_empty_after_the_wait() {
+    async fn a_batch_with_nothing_to_deliver_is_empty_after_the_wait() {
         let log = TestLog::start().await;
         let consumer = log.durable_consumer("persister", Duration::from_secs(30), 5).await.unwrap();
+        let mut stream = consumer.deliveries(10).await.unwrap();
 
         let started = std::time::Instant::now();
-        let deliveries = consumer.fetch(10, SHORT).await.unwrap();
+        let deliveries = stream.next_batch(10, SHORT).await.unwrap();
 
         assert!(deliveries.is_empty());
         assert!(started.elapsed() >= SHORT);

@@ -2,7 +2,8 @@
 
 use std::fmt::{Debug, Display};
 
-use async_nats::jetstream::consumer::pull::BatchErrorKind;
+use async_nats::jetstream::consumer::StreamErrorKind;
+use async_nats::jetstream::consumer::pull::{BatchErrorKind, MessagesErrorKind};
 use async_nats::jetstream::context::{
     ConsumerInfoErrorKind, CreateStreamErrorKind, PublishErrorKind, RequestErrorKind,
 };
@@ -139,6 +140,20 @@ impl Transient for BatchErrorKind {
     fn is_transient(&self) -> bool {
         // All but `Serialize` are failures to hand the pull request to the connection.
         !matches!(self, BatchErrorKind::Serialize)
+    }
+}
+
+impl Transient for StreamErrorKind {
+    fn is_transient(&self) -> bool {
+        // Both are failures to send the first pull request.
+        true
+    }
+}
+
+impl Transient for MessagesErrorKind {
+    fn is_transient(&self) -> bool {
+        // Missed heartbeats and failed pull requests pass; a deleted consumer does not.
+        !matches!(self, MessagesErrorKind::ConsumerDeleted | MessagesErrorKind::PushBasedConsumer)
     }
 }
 

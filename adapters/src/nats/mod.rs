@@ -23,7 +23,7 @@ use bytes::Bytes;
 use chat_shared::ports::Probe;
 use futures::StreamExt;
 
-pub use durable::{Delivery, DurableConsumer};
+pub use durable::{Deliveries, Delivery, DurableConsumer};
 pub use error::NatsError;
 pub use events::NatsEvents;
 pub use live::{LiveMessage, LiveSubscription};
@@ -201,6 +201,10 @@ impl NatsLog {
                 ack_policy: AckPolicy::Explicit,
                 ack_wait,
                 max_deliver,
+                // Each process bounds what it holds by its own pull requests; the server's default
+                // limit (1,000 unacknowledged) would stall several processes writing batches
+                // at once.
+                max_ack_pending: -1,
                 ..Default::default()
             })
             .await?;
