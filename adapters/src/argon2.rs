@@ -1,7 +1,9 @@
-//! Argon2id password hashing, off the async runtime and with bounded concurrency, so a storm of
-//! logins queues up instead of starving every other request of CPU.
+//! Argon2id password hashing on threads of its own, which run at a lower CPU priority than the
+//! rest of the process: a storm of logins queues up and takes the CPU that is left over, instead
+//! of slowing every message and request down with it.
 
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::SaltString;
 use argon2::password_hash::rand_core::OsRng;
@@ -9,36 +11,82 @@ use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as
 use async_trait::async_trait;
 use chat_shared::domain::{Password, PasswordHash};
 use chat_shared::ports::PasswordHasher;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The niceness of the hashing threads: with the default weights of Linux's scheduler a thread
+/// at 10 gets about a tenth of what a busy thread at 0 gets, and all of an idle core.
+const HASH_NICENESS: i32 = 10;
 
 #[derive(Clone)]
 pub struct Argon2Hasher {
     params: Params,
-    permits: Arc<Semaphore>,
+    /// Work for the hashing threads; they end when the last clone of the hasher is dropped.
+    jobs: mpsc::Sender<Job>,
     /// A real hash of a random password, checked against when the username is unknown so that
     /// case costs the same time as a wrong password.
     decoy: PasswordHash,
 }
 
 impl Argon2Hasher {
-    /// `memory_kib` and `iterations` tune the cost (OWASP: 19 MiB, 2 iterations); at most
-    /// `concurrency` hashes run at once.
-    pub fn new(memory_kib: u32, iterations: u32, concurrency: usize) -> Result<Self, BoxError> {
+    /// `memory_kib` and `iterations` tune the cost (OWASP: 19 MiB, 2 iterations); `threads`
+    /// hashes run at once.
+    pub fn new(memory_kib: u32, iterations: u32, threads: usize) -> Result<Self, BoxError> {
         let params = Params::new(memory_kib, iterations, 1, None).map_err(|e| e.to_string())?;
         let decoy_password = uuid::Uuid::new_v4().to_string();
         let decoy = hash_blocking(&params, &decoy_password)?;
-        Ok(Self { params, permits: Arc::new(Semaphore::new(concurrency.max(1))), decoy })
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
+                lower_priority();
+                loop {
+                    // The lock is held only while waiting for the next job, never while hashing.
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })?;
+        }
+        Ok(Self { params, jobs, decoy })
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(Params) -> Result<T, BoxError> + Send + 'static,
     ) -> Result<T, BoxError> {
-        let _permit = self.permits.acquire().await?;
+        let (done, result) = oneshot::channel();
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || work(params)).await?
+        self.jobs
+            .send(Box::new(move || {
+                let _ = done.send(work(params));
+            }))
+            .map_err(|_| "the hashing threads are gone")?;
+        result.await?
+    }
+}
+
+/// Lowers the calling thread's CPU priority by [`HASH_NICENESS`]. Linux gives each thread its
+/// own niceness; other systems would lower the whole process, so there the threads keep the
+/// normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        // `None` names the calling thread (Linux's setpriority takes a thread id).
+        let lowered = getpriority_process(None)
+            .and_then(|current| setpriority_process(None, (current + HASH_NICENESS).min(19)));
+        if let Err(err) = lowered {
+            tracing::warn!(error = %err, "could not lower the priority of a hashing thread");
+        }
     }
 }
 
@@ -87,6 +135,16 @@ mod tests {
         assert!(hash.as_str().starts_with("$argon2id$"));
         assert!(hasher.verify("correct horse", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("wrong horse", Some(&hash)).await.unwrap());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_at_a_lower_priority_than_the_process() {
+        let hasher = Argon2Hasher::new(1024, 1, 1).unwrap();
+        let nice_of_this_thread = || rustix::process::getpriority_process(None).unwrap();
+        let ours = nice_of_this_thread();
+        let theirs = hasher.run(move |_| Ok(nice_of_this_thread())).await.unwrap();
+        assert_eq!(theirs, (ours + HASH_NICENESS).min(19));
     }
 
     #[tokio::test]

@@ -103,7 +103,8 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_ARGON2_ITERATIONS", default_value_t = 2)]
     pub argon2_iterations: u32,
 
-    /// Password hashes computed at once [default: number of CPUs].
+    /// Password hashes computed at once, each on a thread of lower CPU priority than the rest
+    /// of the node [default: number of CPUs].
     #[arg(long, env = "CHAT_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
 
