@@ -127,6 +127,10 @@ pub struct ThroughputArgs {
     /// reported, and what the rest of the machine used is reported apart as other jobs'.
     #[arg(long, value_delimiter = ',')]
     pub server_pids: Vec<u32>,
+    /// Logins per second (`POST /auth/login` as the run's users, open-loop) during the measured
+    /// window, while the WebSocket traffic flows; 0 for none.
+    #[arg(long, default_value_t = 0.0)]
+    pub login_rate: f64,
     /// Free text copied into the RESULT line, to tell runs apart in scripts.
     #[arg(long)]
     pub label: Option<String>,
@@ -157,7 +161,12 @@ impl ThroughputArgs {
         anyhow::ensure!((1..=4000).contains(&self.content_bytes), "--content-bytes must be 1 to 4000");
         anyhow::ensure!(self.drain_idle > 0.0 && self.drain_max >= self.drain_idle, "bad drain settings");
         anyhow::ensure!(self.setup_concurrency >= 1, "--setup-concurrency must be at least 1");
+        anyhow::ensure!(
+            self.login_rate >= 0.0 && self.login_rate <= 10_000.0,
+            "--login-rate must be 0 to 10000"
+        );
         if self.system == System::Socketio {
+            anyhow::ensure!(self.login_rate == 0.0, "the Socket.IO peer has no accounts to log in to");
             anyhow::ensure!(self.codec == Codec::Json, "the Socket.IO peer speaks JSON only");
             anyhow::ensure!(!self.no_client_msg_id, "the Socket.IO peer has no client_msg_id to leave out");
         }
@@ -179,6 +188,10 @@ pub struct PersistArgs {
     /// How often to count the stored messages, in milliseconds.
     #[arg(long, default_value_t = 100)]
     pub poll_ms: u64,
+    /// An outage: these persister processes are stopped (SIGSTOP) while the run sends and
+    /// continued (SIGCONT) once it has ended, and the catch-up over the backlog is measured.
+    #[arg(long, value_delimiter = ',')]
+    pub pause_persister: Vec<u32>,
     #[command(flatten)]
     pub throughput: ThroughputArgs,
 }
@@ -321,6 +334,7 @@ mod tests {
         parse(&[]).validate().unwrap();
         assert!(parse(&["--codec", "msgpack"]).validate().is_err());
         assert!(parse(&["--no-client-msg-id"]).validate().is_err());
+        assert!(parse(&["--login-rate", "50"]).validate().is_err());
     }
 
     #[test]

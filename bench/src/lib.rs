@@ -11,6 +11,7 @@ pub mod completeness;
 pub mod connections;
 pub mod engineio;
 pub mod latency;
+pub mod logins;
 pub mod persist;
 pub mod receive;
 pub mod report;

@@ -1,5 +1,7 @@
 //! The persist scenario: a throughput run while counting the run's rows in PostgreSQL, then
-//! how long after sending ended the persister has stored every acknowledged message.
+//! how long after sending ended the persister has stored every acknowledged message. With
+//! `--pause-persister` the persisters are stopped for the whole run (an outage) and continued
+//! after it, and the rate at which they work off the backlog is the catch-up rate.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,7 +12,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::cli::{PersistArgs, System};
-use crate::report::{self, PersistResults};
+use crate::report::{self, CatchUp, PersistResults};
 use crate::{target, throughput};
 
 /// One count of the run's rows.
@@ -42,7 +44,9 @@ pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
     let poll_every = Duration::from_millis(args.poll_ms.max(1));
     let poller = tokio::spawn(poll(pool, rooms, poll_every, goal_rx));
 
+    let outage = Outage::begin(&args.pause_persister)?;
     let outcome = prepared.run().await?;
+    let resumed_at = outage.end();
     let deadline = outcome.send_ended + Duration::from_secs_f64(args.persist_timeout);
     let _ = goal_tx.send(Some((outcome.acked_unique, deadline)));
     let samples = poller.await??;
@@ -50,6 +54,7 @@ pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
         send_started: outcome.send_started,
         send_ended: outcome.send_ended,
         last_ack: outcome.last_reply,
+        resumed_at,
     };
     let persist = evaluate(&samples, outcome.acked_unique, times);
 
@@ -98,17 +103,70 @@ async fn poll(
     }
 }
 
-/// When the run's send phase began and ended, and when its last send was acknowledged.
+/// Persisters stopped with SIGSTOP until [`Outage::end`], or until dropped: a bench that fails
+/// midway never leaves them stopped.
+struct Outage {
+    pids: Vec<u32>,
+}
+
+impl Outage {
+    fn begin(pids: &[u32]) -> anyhow::Result<Outage> {
+        let outage = Outage { pids: pids.to_vec() };
+        for &pid in pids {
+            signal(pid, "STOP")?;
+        }
+        if !pids.is_empty() {
+            eprintln!("outage: persister(s) {pids:?} stopped until the run ends");
+        }
+        Ok(outage)
+    }
+
+    /// Continues the persisters; when they were continued, if any were stopped.
+    fn end(mut self) -> Option<Instant> {
+        let pids = std::mem::take(&mut self.pids);
+        continue_all(&pids);
+        (!pids.is_empty()).then(Instant::now)
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        continue_all(&self.pids);
+    }
+}
+
+fn continue_all(pids: &[u32]) {
+    for &pid in pids {
+        if let Err(err) = signal(pid, "CONT") {
+            eprintln!("WARNING: could not continue persister {pid}: {err:#}");
+        }
+    }
+}
+
+/// `kill -<name> <pid>`: no signal crate for two signals sent a few times per run.
+fn signal(pid: u32, name: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .context("running kill")?;
+    anyhow::ensure!(status.success(), "kill -{name} {pid} failed ({status})");
+    Ok(())
+}
+
+/// When the run's send phase began and ended, when its last send was acknowledged, and when
+/// paused persisters were continued.
 #[derive(Debug, Clone, Copy)]
 pub struct Times {
     pub send_started: Instant,
     pub send_ended: Instant,
     pub last_ack: Instant,
+    pub resumed_at: Option<Instant>,
 }
 
 /// Reads the catch-up from the counts taken during and after the run.
 pub fn evaluate(samples: &[Sample], target: u64, times: Times) -> PersistResults {
-    let Times { send_started, send_ended, last_ack } = times;
+    let Times { send_started, send_ended, last_ack, resumed_at } = times;
     let final_rows = samples.last().map_or(0, |s| s.rows);
     let rows_at_send_end = samples.iter().take_while(|s| s.at <= send_ended).last().map_or(0, |s| s.rows);
     let reached_at = samples.iter().find(|s| s.rows >= target).map(|s| s.at);
@@ -123,6 +181,17 @@ pub fn evaluate(samples: &[Sample], target: u64, times: Times) -> PersistResults
         catch_up_secs,
         catch_up_after_last_ack_secs: end.saturating_duration_since(last_ack).as_secs_f64(),
         rows_per_sec: if span > 0.0 { final_rows.min(target) as f64 / span } else { 0.0 },
+        catch_up: resumed_at.map(|resumed| {
+            let rows_at_resume = samples.iter().take_while(|s| s.at <= resumed).last().map_or(0, |s| s.rows);
+            let backlog = target.saturating_sub(rows_at_resume);
+            let secs = end.saturating_duration_since(resumed).as_secs_f64();
+            let stored = final_rows.min(target).saturating_sub(rows_at_resume);
+            CatchUp {
+                backlog_rows: backlog,
+                secs,
+                rows_per_sec: if secs > 0.0 { stored as f64 / secs } else { 0.0 },
+            }
+        }),
     }
 }
 
@@ -141,7 +210,8 @@ mod tests {
             Sample { at: at(10_500), rows: 990 },
             Sample { at: at(11_000), rows: 1_000 },
         ];
-        let times = Times { send_started: at(0), send_ended: at(10_000), last_ack: at(10_400) };
+        let times =
+            Times { send_started: at(0), send_ended: at(10_000), last_ack: at(10_400), resumed_at: None };
         let p = evaluate(&samples, 1_000, times);
         assert!(p.reached);
         assert_eq!(p.rows_at_send_end, 900);
@@ -155,8 +225,34 @@ mod tests {
         let start = Instant::now();
         let samples = [Sample { at: start + Duration::from_secs(30), rows: 10 }];
         let end = start + Duration::from_secs(10);
-        let p = evaluate(&samples, 11, Times { send_started: start, send_ended: end, last_ack: end });
+        let times = Times { send_started: start, send_ended: end, last_ack: end, resumed_at: None };
+        let p = evaluate(&samples, 11, times);
         assert!(!p.reached);
         assert_eq!((p.final_rows, p.catch_up_secs), (10, 20.0));
+        assert!(p.catch_up.is_none());
+    }
+
+    #[test]
+    fn after_an_outage_the_backlog_counts_from_the_resume() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // Nothing stored while paused; continued at 12 s with 10,000 rows to write.
+        let samples = [
+            Sample { at: at(0), rows: 0 },
+            Sample { at: at(11_900), rows: 0 },
+            Sample { at: at(12_100), rows: 2_000 },
+            Sample { at: at(12_500), rows: 10_000 },
+        ];
+        let times = Times {
+            send_started: at(0),
+            send_ended: at(10_000),
+            last_ack: at(11_000),
+            resumed_at: Some(at(12_000)),
+        };
+        let p = evaluate(&samples, 10_000, times);
+        let catch_up = p.catch_up.expect("an outage was given");
+        assert_eq!(catch_up.backlog_rows, 10_000);
+        assert!((catch_up.secs - 0.5).abs() < 1e-6, "{catch_up:?}");
+        assert!((catch_up.rows_per_sec - 20_000.0).abs() < 1e-6, "{catch_up:?}");
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::cli::{System, ThroughputArgs};
 use crate::completeness::Completeness;
 use crate::latency::Summary;
+use crate::logins::LoginResults;
 
 /// The machine the run happened on; the servers share it with the bench.
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +104,8 @@ pub struct ThroughputResults {
     pub deliveries_to_others_per_sec: f64,
     pub ack_latency: Summary,
     pub delivery_latency: Summary,
+    /// Logins made during the window (`--login-rate`), if any.
+    pub logins: Option<LoginResults>,
     pub completeness: Completeness,
     /// Up to 20 deliveries that never came: which connection (and node), room, and which
     /// message (seq and id for chat, sender and request counter for the peer).
@@ -131,7 +134,10 @@ pub struct ThroughputResults {
 impl ThroughputResults {
     /// Whether the run saw every message delivered as the contract promises.
     pub fn is_clean(&self) -> bool {
-        self.completeness.is_clean() && self.unanswered == 0 && self.early_closes.is_empty()
+        self.completeness.is_clean()
+            && self.unanswered == 0
+            && self.early_closes.is_empty()
+            && self.logins.as_ref().is_none_or(|l| l.failed.is_empty())
     }
 }
 
@@ -174,6 +180,18 @@ pub struct PersistResults {
     /// stops) until the count was reached: the persister's own lag.
     pub catch_up_after_last_ack_secs: f64,
     /// Rows written per second from the first send until the count was reached.
+    pub rows_per_sec: f64,
+    /// After an outage (`--pause-persister`): working off the backlog.
+    pub catch_up: Option<CatchUp>,
+}
+
+/// The persisters' work after an outage, from the moment they were continued.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CatchUp {
+    /// Acknowledged messages not in PostgreSQL when the persisters were continued.
+    pub backlog_rows: u64,
+    /// Seconds from continuing them until PostgreSQL held every acknowledged message.
+    pub secs: f64,
     pub rows_per_sec: f64,
 }
 
@@ -286,6 +304,17 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
     );
     latency_row(&mut out, "ack (send -> reply)", &r.ack_latency);
     latency_row(&mut out, "delivery (send -> recv)", &r.delivery_latency);
+    if let Some(logins) = &r.logins {
+        latency_row(&mut out, "login (POST /auth/login)", &logins.latency);
+        let _ = writeln!(
+            out,
+            "logins: {} started ({:.1}/s), {} ok, failed: {}",
+            logins.attempted,
+            logins.per_sec,
+            logins.ok,
+            counts(&logins.failed)
+        );
+    }
     let c = &r.completeness;
     let _ = writeln!(
         out,
@@ -344,7 +373,7 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
 }
 
 pub fn persist_table(p: &PersistResults) -> String {
-    format!(
+    let mut out = format!(
         "persist: {} of {} rows {} {:.2} s after sending ended ({:.2} s after the last ack); \
          {} rows when sending ended; {:.1} rows/s from first send\n",
         p.final_rows,
@@ -354,7 +383,15 @@ pub fn persist_table(p: &PersistResults) -> String {
         p.catch_up_after_last_ack_secs,
         p.rows_at_send_end,
         p.rows_per_sec
-    )
+    );
+    if let Some(c) = p.catch_up {
+        let _ = writeln!(
+            out,
+            "catch-up after the outage: {} rows of backlog stored in {:.2} s = {:.0} rows/s",
+            c.backlog_rows, c.secs, c.rows_per_sec
+        );
+    }
+    out
 }
 
 #[cfg(test)]

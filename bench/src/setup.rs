@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::target::Node;
 
 /// Long enough for the server's 8-character minimum; every bench user has it.
-const PASSWORD: &str = "chat-bench-password";
+pub const PASSWORD: &str = "chat-bench-password";
 /// Attempts of one REST call answered 429 or 503 before giving up.
 const ATTEMPTS: u32 = 5;
 
@@ -49,6 +49,11 @@ struct RoomBody {
     id: String,
 }
 
+/// The username of the run's `i`th account.
+pub fn username(prefix: &str, i: usize) -> String {
+    format!("b{prefix}_{i}")
+}
+
 /// A fresh prefix per run, so runs against one database never collide on usernames.
 pub fn run_prefix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
@@ -66,7 +71,7 @@ pub async fn create(
 
     let started = Instant::now();
     let accounts: Vec<Account> = stream::iter(0..users)
-        .map(|i| register(http, &nodes[i % nodes.len()], format!("b{prefix}_{i}")))
+        .map(|i| register(http, &nodes[i % nodes.len()], username(&prefix, i)))
         .buffered(concurrency)
         .try_collect()
         .await?;
@@ -161,7 +166,7 @@ mod tests {
     fn run_prefixes_make_valid_distinct_usernames() {
         let (a, b) = (run_prefix(), run_prefix());
         assert_ne!(a, b);
-        let longest = format!("b{a}_{}", 1_001_000);
+        let longest = username(&a, 1_001_000);
         assert!(longest.len() <= 32);
         assert!(longest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
     }

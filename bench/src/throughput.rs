@@ -26,6 +26,7 @@ use crate::cli::{System, ThroughputArgs};
 use crate::client::{self, Socket};
 use crate::completeness::{self, Acked, Completeness, RoomAcks};
 use crate::latency::{Clock, Latencies, Window};
+use crate::logins::LoginLoad;
 use crate::receive::{ConnStats, Log, Reader};
 use crate::report::{self, LostMessage, MissingExample, ThroughputResults};
 use crate::send::Writer;
@@ -77,6 +78,7 @@ pub fn warn(r: &ThroughputResults) {
 /// A run with its accounts, rooms and joined sockets, ready to send.
 pub struct Prepared {
     args: ThroughputArgs,
+    nodes: Vec<Node>,
     fixture: Fixture,
     conns: Vec<Conn>,
     clock: Clock,
@@ -137,7 +139,7 @@ pub async fn prepare(args: &ThroughputArgs) -> anyhow::Result<Prepared> {
         .try_collect()
         .await?;
     let connect_secs = started.elapsed().as_secs_f64();
-    Ok(Prepared { args: args.clone(), fixture, conns, clock, connect_secs })
+    Ok(Prepared { args: args.clone(), nodes, fixture, conns, clock, connect_secs })
 }
 
 /// Opens member `i`'s socket on `node` and joins it to its room, the system's way.
@@ -183,7 +185,7 @@ impl Prepared {
     }
 
     pub async fn run(self) -> anyhow::Result<Outcome> {
-        let Prepared { args, fixture, conns, clock, connect_secs } = self;
+        let Prepared { args, nodes, fixture, conns, clock, connect_secs } = self;
         let shared = Arc::new(Shared::default());
         let stop = CancellationToken::new();
         let total_senders = conns.iter().filter(|c| c.sender).count();
@@ -243,6 +245,15 @@ impl Prepared {
                 writers.push(tokio::spawn(writer.run()));
             }
         }
+        let logins = (args.login_rate > 0.0).then(|| {
+            let load = LoginLoad {
+                rate: args.login_rate,
+                nodes,
+                prefix: fixture.prefix.clone(),
+                users: fixture.accounts.len(),
+            };
+            tokio::spawn(load.run(clock, measure_from, end_at))
+        });
         eprintln!(
             "run: {} sockets, {} senders, {:.1} s warm-up + {:.1} s measured ...",
             readers.len(),
@@ -267,6 +278,10 @@ impl Prepared {
             }
         }
         let send_ended = Instant::now();
+        let logins = match logins {
+            Some(task) => Some(task.await??),
+            None => None,
+        };
 
         // Drain: replies first, then until no frame has arrived for the idle time.
         let drain_deadline = send_ended + Duration::from_secs_f64(args.drain_max);
@@ -308,6 +323,7 @@ impl Prepared {
             *results.early_closes.entry(k).or_default() += v;
         }
         results.connect_secs = connect_secs;
+        results.logins = logins;
         results.skipped_sends = skipped_sends;
         results.sends_per_sec = window.rate(sent_in_window);
         results.drain_secs = drain_secs;
@@ -504,6 +520,7 @@ fn summarize(
         deliveries_to_others_per_sec: window.rate(deliveries - own),
         ack_latency: ack_latency.summary(),
         delivery_latency: delivery_latency.summary(),
+        logins: None,
         completeness,
         missing_examples,
         error_frames,
