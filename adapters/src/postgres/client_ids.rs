@@ -1,6 +1,11 @@
 //! Looks up sends' client ids in batches. Every send that carries a `client_msg_id` asks whether
 //! the room already holds it; under load one query per send would take a pooled connection each
 //! and starve the pool, so lookups that arrive together share one query.
+//!
+//! The lookups run on a few connections of their own that never plan a sequential scan. The
+//! query is prepared once per connection, and PostgreSQL then reuses a generic plan; a plan
+//! made while `messages` was nearly empty would scan the whole table on every send once it
+//! grew. Planning it anew each time avoided that but cost more than running it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +13,7 @@ use std::sync::Arc;
 use chat_shared::domain::{ClientMsgId, Message, RoomId};
 use chat_shared::ports::StoreError;
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use uuid::Uuid;
 
@@ -37,10 +43,10 @@ pub(super) struct ClientIdLookup {
 }
 
 impl ClientIdLookup {
-    /// Starts the batching task on the current runtime.
-    pub(super) fn start(pool: PgPool) -> Self {
+    /// Starts the batching task on the current runtime, with connections to `pool`'s database.
+    pub(super) fn start(pool: &PgPool) -> Self {
         let (queue, lookups) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, lookups));
+        tokio::spawn(run(lookup_pool(pool), lookups));
         Self { queue }
     }
 
@@ -56,6 +62,17 @@ impl ClientIdLookup {
         self.queue.send(lookup).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
+}
+
+/// One connection per query in flight, to the same database as `pool`, with sequential scans
+/// disabled: the planner then reaches `messages` through its unique index whatever it
+/// believes the table's size to be.
+fn lookup_pool(pool: &PgPool) -> PgPool {
+    let options = (*pool.connect_options()).clone().options([("enable_seqscan", "off")]);
+    PgPoolOptions::new()
+        .max_connections(MAX_QUERIES as u32)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_lazy_with(options)
 }
 
 /// Takes whatever lookups are waiting, up to a batch, and answers them with one query; a new
@@ -82,14 +99,10 @@ async fn run(pool: PgPool, mut lookups: mpsc::Receiver<Lookup>) {
 async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
     let rooms: Vec<Uuid> = batch.iter().map(|l| l.room.as_uuid()).collect();
     let client_ids: Vec<&str> = batch.iter().map(|l| l.client_id.as_str()).collect();
-    // Planned anew on every run (an unnamed statement), never from a cached plan: a
-    // connection that prepared it while `messages` was small kept a sequential scan, which
-    // made every lookup cost the whole table as it grew.
     let rows = sqlx::query_as::<_, MessageRow>(&format!(
         "select {COLUMNS} from messages
          where (room_id, client_msg_id) in (select * from unnest($1::uuid[], $2::text[]))"
     ))
-    .persistent(false)
     .bind(&rooms)
     .bind(&client_ids)
     .fetch_all(pool)

@@ -161,7 +161,7 @@ impl MessageStore for PgMessageStore {
     }
 
     async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError> {
-        let lookup = self.client_ids.get_or_init(|| ClientIdLookup::start(self.pool.clone()));
+        let lookup = self.client_ids.get_or_init(|| ClientIdLookup::start(&self.pool));
         lookup.find(room, id).await
     }
 }

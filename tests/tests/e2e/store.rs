@@ -59,3 +59,76 @@ async fn concurrent_client_id_lookups_each_get_their_own_answer() {
         assert_eq!(answer.as_ref().map(|m| m.id), expected.map(|m| m.id), "{client_id} in {room}");
     }
 }
+
+/// Scans of `messages` so far, (sequential, index), with this connection's own counts in.
+async fn messages_scans(conn: &sqlx::PgPool) -> (i64, i64) {
+    // A backend adds its counts to the shared ones when it goes idle, at most once a second
+    // unless asked: this makes the next idle moment add them.
+    sqlx::query("select pg_stat_force_next_flush()").execute(conn).await.unwrap();
+    sqlx::query_as(
+        "select seq_scan, coalesce(idx_scan, 0) from pg_stat_user_tables where relname = 'messages'",
+    )
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+/// Waits until `count` scans of `messages` more than `since` are counted: other backends add
+/// theirs within ten seconds of going idle.
+async fn scans_after(conn: &sqlx::PgPool, since: (i64, i64), count: i64) -> (i64, i64) {
+    for _ in 0..100 {
+        let now = messages_scans(conn).await;
+        if now.0 + now.1 >= since.0 + since.1 + count {
+            return now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("fewer than {count} scans of messages were counted after {since:?}");
+}
+
+async fn insert_messages(conn: &sqlx::PgPool, room: RoomId, seqs: std::ops::RangeInclusive<i64>) {
+    sqlx::query(
+        "insert into messages (id, room_id, seq, sender_id, content, client_msg_id, created_at)
+         select gen_random_uuid(), $1, s, gen_random_uuid(), 'content', 'c-' || s, now()
+         from generate_series($2::int8, $3::int8) s",
+    )
+    .bind(room.as_uuid())
+    .bind(seqs.start())
+    .bind(seqs.end())
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
+/// A node's connections live for hours while `messages` grows from nothing. A client-id lookup
+/// must reach the table through its index at any size, not through a plan made while the table
+/// was tiny: such a plan read the whole table on every send.
+#[tokio::test]
+async fn client_id_lookups_use_the_index_after_the_table_grows() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("ann").await;
+    let room: RoomId = app.create_room(&ann, "group", &[]).await.parse().unwrap();
+    let conn = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&app.db.url).await.unwrap();
+    let store = PgMessageStore::new(conn.clone());
+    let ask = async |seq: i64| {
+        let client_id = ClientMsgId::parse(&format!("c-{seq}")).unwrap();
+        store.by_client_msg_id(room, &client_id).await.unwrap().map(|m| m.seq)
+    };
+
+    // Nearly empty and analyzed, as autovacuum leaves a young table: more lookups than it
+    // takes PostgreSQL to settle on a cached plan for a prepared statement (five).
+    insert_messages(&conn, room, 1..=1).await;
+    sqlx::query("analyze messages").execute(&conn).await.unwrap();
+    let start = messages_scans(&conn).await;
+    for _ in 0..10 {
+        assert_eq!(ask(1).await, Some(1));
+    }
+    insert_messages(&conn, room, 2..=20_001).await;
+    let grown = scans_after(&conn, start, 10).await;
+
+    // A second on, so the lookup's connection adds its counts as soon as it is idle.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(ask(15_000).await, Some(15_000));
+    let after = scans_after(&conn, grown, 1).await;
+    assert_eq!(after.0 - grown.0, 0, "the lookup scanned all of messages ({} rows)", 20_001);
+}
