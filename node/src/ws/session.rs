@@ -17,7 +17,7 @@ use chat_shared::protocol::{
 };
 use chat_shared::usecases::{DEFAULT_PAGE, NewMessage};
 use futures::stream::{FuturesUnordered, SplitSink};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -83,32 +83,29 @@ pub async fn run(
     metrics::gauge!("chat_ws_connections").increment(1.0);
     let mut sends = FuturesUnordered::new();
     let mut expiry = Box::pin(tokio::time::sleep(until(expires_at, &session.state)));
-    let shutdown = session.state.shutdown.clone();
+    // Made once and polled again on every turn: a new one each turn would register a waiter
+    // on the node-wide shutdown token, under its lock, for every frame of every connection.
+    let mut shutdown = std::pin::pin!(session.state.shutdown.clone().cancelled_owned());
+    let mut too_slow = std::pin::pin!(too_slow.cancelled_owned());
 
     let ending: Option<(u16, &'static str)> = loop {
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => break Some((close::SERVICE_RESTART, "server restarting")),
-            () = too_slow.cancelled() => {
+            () = &mut shutdown => break Some((close::SERVICE_RESTART, "server restarting")),
+            () = &mut too_slow => {
                 metrics::counter!("chat_ws_slow_consumer_closes_total").increment(1);
                 break Some((close::TOO_SLOW, "too slow; reconnect and join with since"));
             }
             () = &mut expiry => break Some((close::UNAUTHORIZED, "token expired")),
             Some(reply) = sends.next(), if !sends.is_empty() => {
-                if session.write(reply).await.is_err() { break None; }
+                if session.write_ready(Ready::Reply(reply), &mut sends, &mut inbox).await.is_err() {
+                    break None;
+                }
             }
             Some(outbound) = inbox.recv() => {
-                // What else is queued goes out with it, in one write.
-                let mut written = session.feed_outbound(outbound).await;
-                let mut fed = 1;
-                while written.is_ok() && fed < WRITE_BATCH && let Ok(more) = inbox.try_recv() {
-                    written = session.feed_outbound(more).await;
-                    fed += 1;
+                if session.write_ready(Ready::Outbound(outbound), &mut sends, &mut inbox).await.is_err() {
+                    break None;
                 }
-                if written.is_ok() {
-                    written = session.sink.flush().await;
-                }
-                if written.is_err() { break None; }
             }
             incoming = stream.next() => {
                 let bytes = match incoming {
@@ -158,6 +155,20 @@ pub async fn run(
 
 struct Ending(u16, &'static str);
 
+/// The result of a send: the stored message.
+#[derive(serde::Serialize)]
+struct Sent<'a> {
+    message: &'a chat_shared::domain::Message,
+}
+
+/// Something ready to go out on the socket.
+enum Ready {
+    /// What the hub handed over: a live message or event.
+    Outbound(Outbound),
+    /// The reply to a finished send.
+    Reply(Bytes),
+}
+
 struct Session {
     state: AppState,
     user: UserId,
@@ -194,33 +205,69 @@ impl Session {
     /// Writes a frame and flushes it.
     async fn write(&mut self, frame: Bytes) -> Result<(), axum::Error> {
         match self.ws_message(frame) {
-            Some(message) => self.sink.send(message).await,
+            Some(message) => {
+                metrics::counter!("chat_ws_frames_out_total").increment(1);
+                self.sink.send(message).await
+            }
             None => Ok(()),
         }
     }
 
-    /// Queues what the hub handed over for the socket without flushing; the caller flushes.
-    async fn feed_outbound(&mut self, outbound: Outbound) -> Result<(), axum::Error> {
+    /// Writes `first` and whatever else is ready by now (live messages, replies of finished
+    /// sends), up to a batch, and flushes once: under load a socket's frames go out in one
+    /// system call instead of one each, and a send's reply often with its own delivery.
+    async fn write_ready(
+        &mut self,
+        first: Ready,
+        sends: &mut FuturesUnordered<SendFuture>,
+        inbox: &mut mpsc::Receiver<Outbound>,
+    ) -> Result<(), axum::Error> {
+        let mut next = Some(first);
+        let (mut taken, mut fed) = (0, 0);
+        while let Some(ready) = next.take() {
+            fed += match ready {
+                Ready::Outbound(outbound) => self.feed_outbound(outbound).await?,
+                Ready::Reply(reply) => self.feed(reply).await?,
+            };
+            taken += 1;
+            if taken < WRITE_BATCH {
+                next = match inbox.try_recv() {
+                    Ok(outbound) => Some(Ready::Outbound(outbound)),
+                    Err(_) => sends.next().now_or_never().flatten().map(Ready::Reply),
+                };
+            }
+        }
+        metrics::counter!("chat_ws_frames_out_total").increment(fed);
+        self.sink.flush().await
+    }
+
+    /// Queues a frame for the socket without flushing; how many frames that was (0 or 1).
+    async fn feed(&mut self, frame: Bytes) -> Result<u64, axum::Error> {
+        match self.ws_message(frame) {
+            Some(message) => self.sink.feed(message).await.map(|()| 1),
+            None => Ok(0),
+        }
+    }
+
+    /// Queues what the hub handed over for the socket without flushing; how many frames that
+    /// was (0 or 1).
+    async fn feed_outbound(&mut self, outbound: Outbound) -> Result<u64, axum::Error> {
         let frame = match outbound {
             Outbound::Message { room, seq, frame } if self.is_new(room, seq) => frame,
-            Outbound::Message { .. } => return Ok(()),
+            Outbound::Message { .. } => return Ok(0),
             Outbound::Event(frame) => frame,
             Outbound::Removed { room } => {
                 self.stop_following(room).await;
-                return Ok(());
+                return Ok(0);
             }
         };
-        match self.ws_message(frame) {
-            Some(message) => self.sink.feed(message).await,
-            None => Ok(()),
-        }
+        self.feed(frame).await
     }
 
     fn ws_message(&self, frame: Bytes) -> Option<WsMessage> {
         if frame.is_empty() {
             return None;
         }
-        metrics::counter!("chat_ws_frames_out_total").increment(1);
         Some(match self.codec() {
             Codec::Json => WsMessage::Text(Utf8Bytes::try_from(frame).ok()?),
             Codec::MsgPack => WsMessage::Binary(frame),
@@ -391,7 +438,7 @@ impl Session {
             let result = state.messages.send(user, request, joined).await.map_err(ApiError::from);
             drop(done);
             match (id, result) {
-                (Some(id), Ok((message, _))) => reply_ok(codec, id, json!({ "message": message })),
+                (Some(id), Ok((message, _))) => encode_reply(codec, id, &Sent { message: &message }),
                 (Some(id), Err(err)) => reply_err(codec, id, &err),
                 (None, Ok(_)) => Bytes::new(),
                 (None, Err(err)) => error_frame(codec, &err),
