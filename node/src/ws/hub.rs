@@ -17,8 +17,10 @@ use tokio_util::sync::CancellationToken;
 /// What the hub pushes into a connection's queue.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// A room's message, already encoded for the connection's codec.
-    Message { room: RoomId, seq: Seq, frame: Bytes },
+    /// A room's message, already encoded for the connection's codec. `previous` is the seq of
+    /// the room's message before it (0 for the first): a connection that has not been given
+    /// that one has a gap to fill first.
+    Message { room: RoomId, seq: Seq, previous: Seq, frame: Bytes },
     /// A room event (presence, typing, read, member), encoded.
     Event(Bytes),
     /// The connection's user was removed from the room: it follows the room no more.
@@ -130,10 +132,10 @@ async fn pump(
                 match log.read_after(room, last, GAP_FILL_LIMIT).await {
                     Ok(missed) => {
                         quiet_check.done();
-                        if let Some(newest) = missed.last() {
+                        if let Some(newest) = missed.last().map(|m| m.seq) {
                             metrics::counter!("chat_fanout_gaps_total").increment(1);
-                            last_seq = Some(newest.seq);
-                            missed.iter().for_each(|message| deliver(&subscribers, message));
+                            deliver_in_order(&subscribers, &missed, last);
+                            last_seq = Some(newest);
                         }
                     }
                     Err(err) => {
@@ -152,7 +154,7 @@ async fn pump(
             if next.previous_seq > last {
                 metrics::counter!("chat_fanout_gaps_total").increment(1);
                 match fill_gap(log.as_ref(), room, last, next.previous_seq).await {
-                    Ok(missed) => missed.iter().for_each(|message| deliver(&subscribers, message)),
+                    Ok(missed) => deliver_in_order(&subscribers, &missed, last),
                     Err(err) => {
                         // Delivering on would skip messages for good: the room's connections
                         // are closed instead and resume with `since`, which reads the log.
@@ -163,7 +165,7 @@ async fn pump(
                 }
             }
         }
-        deliver(&subscribers, &next.message);
+        deliver(&subscribers, &next.message, next.previous_seq);
         last_seq = Some(seq);
         quiet_check.arm();
     }
@@ -306,7 +308,16 @@ fn is_full(err: mpsc::error::TrySendError<Outbound>) -> bool {
     matches!(err, mpsc::error::TrySendError::Full(_))
 }
 
-fn deliver(subscribers: &Subscribers, message: &Message) {
+/// Delivers messages read back from the log: all of the room's messages after `last`, in order.
+fn deliver_in_order(subscribers: &Subscribers, messages: &[Message], last: Seq) {
+    let mut previous = last;
+    for message in messages {
+        deliver(subscribers, message, previous);
+        previous = message.seq;
+    }
+}
+
+fn deliver(subscribers: &Subscribers, message: &Message, previous: Seq) {
     let started = Instant::now();
     let mut json: Option<Bytes> = None;
     let mut msgpack: Option<Bytes> = None;
@@ -317,7 +328,7 @@ fn deliver(subscribers: &Subscribers, message: &Message) {
             Codec::MsgPack => &mut msgpack,
         };
         let frame = cache.get_or_insert_with(|| encode_message_frame(subscriber.codec, message)).clone();
-        let item = Outbound::Message { room: message.room_id, seq: message.seq, frame };
+        let item = Outbound::Message { room: message.room_id, seq: message.seq, previous, frame };
         if let Err(mpsc::error::TrySendError::Full(_)) = subscriber.queue.try_send(item) {
             subscriber.too_slow.cancel();
         }
@@ -433,9 +444,14 @@ mod tests {
         }
 
         async fn delivered_seq(&mut self) -> Seq {
+            self.delivered().await.0
+        }
+
+        /// The next delivery's seq and the seq it names as the room's message before it.
+        async fn delivered(&mut self) -> (Seq, Seq) {
             let next = tokio::time::timeout(Duration::from_secs(30), self.queue.recv()).await;
             match next.expect("a delivery in time").expect("the queue is open") {
-                Outbound::Message { seq, .. } => seq,
+                Outbound::Message { seq, previous, .. } => (seq, previous),
                 other => panic!("expected a message, got {other:?}"),
             }
         }
@@ -451,8 +467,10 @@ mod tests {
         room.live.send(first.clone()).unwrap();
         room.live.send(third.clone()).unwrap();
 
-        let got = [room.delivered_seq().await, room.delivered_seq().await, room.delivered_seq().await];
-        assert_eq!(got, [first.message.seq, dropped.message.seq, third.message.seq]);
+        // Each names the one before it, so a connection can tell whether it has that one.
+        let got = [room.delivered().await, room.delivered().await, room.delivered().await];
+        let (one, two, three) = (first.message.seq, dropped.message.seq, third.message.seq);
+        assert_eq!(got, [(one, first.previous_seq), (two, one), (three, two)]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -465,7 +483,7 @@ mod tests {
         assert_eq!(room.delivered_seq().await, first.message.seq);
 
         // Nothing follows the dropped message: only the check after the pause finds it.
-        assert_eq!(room.delivered_seq().await, dropped.message.seq);
+        assert_eq!(room.delivered().await, (dropped.message.seq, first.message.seq));
         tokio::time::sleep(QUIET_CHECK_AFTER * 3).await;
         assert!(room.queue.try_recv().is_err(), "delivered once only");
     }

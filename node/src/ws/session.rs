@@ -13,7 +13,7 @@ use chat_shared::error::FieldErrors;
 use chat_shared::ports::PageQuery;
 use chat_shared::protocol::{
     ClientFrame, Codec, Command, ErrorBody, FrameError, SendCommand, ServerFrame, decode_client_frame,
-    encode, encode_reply,
+    encode, encode_message_frame, encode_reply,
 };
 use chat_shared::usecases::{DEFAULT_PAGE, NewMessage};
 use futures::stream::{FuturesUnordered, SplitSink};
@@ -253,8 +253,19 @@ impl Session {
     /// was (0 or 1).
     async fn feed_outbound(&mut self, outbound: Outbound) -> Result<u64, axum::Error> {
         let frame = match outbound {
-            Outbound::Message { room, seq, frame } if self.is_new(room, seq) => frame,
-            Outbound::Message { .. } => return Ok(0),
+            Outbound::Message { room, seq, previous, frame } => {
+                let Some(&mark) = self.joined.get(&room) else { return Ok(0) };
+                if seq <= mark {
+                    return Ok(0);
+                }
+                let caught_up =
+                    if previous > mark { self.catch_up(room, mark, previous).await? } else { Some(0) };
+                match caught_up {
+                    Some(fed) if self.is_new(room, seq) => return Ok(fed + self.feed(frame).await?),
+                    Some(fed) => return Ok(fed),
+                    None => return Ok(0),
+                }
+            }
             Outbound::Event(frame) => frame,
             Outbound::Removed { room } => {
                 self.stop_following(room).await;
@@ -262,6 +273,34 @@ impl Session {
             }
         };
         self.feed(frame).await
+    }
+
+    /// Feeds the room's messages after `mark` up to `previous`, which the connection missed: a
+    /// join's read can lag behind the live feed (a log replica that is catching up) while the
+    /// messages that came live during the join were held back. How many frames that was; `None`
+    /// when the log cannot supply them yet: the connection then closes, and the client resumes
+    /// with `since`.
+    async fn catch_up(&mut self, room: RoomId, mark: Seq, previous: Seq) -> Result<Option<u64>, axum::Error> {
+        let mut missed = match self.state.messages.replay(room, mark).await {
+            Ok(replay) => replay.messages,
+            Err(_) => Vec::new(),
+        };
+        missed.retain(|m| m.seq <= previous);
+        if missed.last().map(|m| m.seq) != Some(previous) {
+            tracing::warn!(%room, mark, previous, "a connection missed messages the log cannot supply yet");
+            metrics::counter!("chat_fanout_gap_fill_failures_total").increment(1);
+            // Nothing more of the room may reach the client before the close.
+            self.joined.insert(room, Seq::MAX);
+            self.subscriber.too_slow.cancel();
+            return Ok(None);
+        }
+        let mut fed = 0;
+        for message in missed {
+            if self.is_new(room, message.seq) {
+                fed += self.feed(encode_message_frame(self.codec(), &message)).await?;
+            }
+        }
+        Ok(Some(fed))
     }
 
     fn ws_message(&self, frame: Bytes) -> Option<WsMessage> {
