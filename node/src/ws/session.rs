@@ -155,6 +155,18 @@ pub async fn run(
 
 struct Ending(u16, &'static str);
 
+/// The next thing ready for the socket without waiting: a queued delivery, else a finished
+/// send's reply.
+fn ready_now(
+    sends: &mut FuturesUnordered<SendFuture>,
+    inbox: &mut mpsc::Receiver<Outbound>,
+) -> Option<Ready> {
+    match inbox.try_recv() {
+        Ok(outbound) => Some(Ready::Outbound(outbound)),
+        Err(_) => sends.next().now_or_never().flatten().map(Ready::Reply),
+    }
+}
+
 /// The result of a send: the stored message.
 #[derive(serde::Serialize)]
 struct Sent<'a> {
@@ -223,18 +235,29 @@ impl Session {
         inbox: &mut mpsc::Receiver<Outbound>,
     ) -> Result<(), axum::Error> {
         let mut next = Some(first);
-        let (mut taken, mut fed) = (0, 0);
-        while let Some(ready) = next.take() {
-            fed += match ready {
-                Ready::Outbound(outbound) => self.feed_outbound(outbound).await?,
-                Ready::Reply(reply) => self.feed(reply).await?,
-            };
-            taken += 1;
-            if taken < WRITE_BATCH {
-                next = match inbox.try_recv() {
-                    Ok(outbound) => Some(Ready::Outbound(outbound)),
-                    Err(_) => sends.next().now_or_never().flatten().map(Ready::Reply),
+        let (mut taken, mut fed, mut yielded) = (0, 0, false);
+        loop {
+            while let Some(ready) = next.take() {
+                fed += match ready {
+                    Ready::Outbound(outbound) => self.feed_outbound(outbound).await?,
+                    Ready::Reply(reply) => self.feed(reply).await?,
                 };
+                taken += 1;
+                if taken < WRITE_BATCH {
+                    next = ready_now(sends, inbox);
+                }
+            }
+            if yielded || taken >= WRITE_BATCH {
+                break;
+            }
+            // Before the system call, let the tasks that are about to hand this socket more
+            // (the hub's fan-out, finishing sends) run once: under load that joins writes;
+            // idle, it costs one trip through the scheduler.
+            tokio::task::yield_now().await;
+            yielded = true;
+            next = ready_now(sends, inbox);
+            if next.is_none() {
+                break;
             }
         }
         metrics::counter!("chat_ws_frames_out_total").increment(fed);
