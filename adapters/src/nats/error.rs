@@ -2,13 +2,13 @@
 
 use std::fmt::{Debug, Display};
 
+use async_nats::ConnectErrorKind;
 use async_nats::jetstream::consumer::StreamErrorKind;
 use async_nats::jetstream::consumer::pull::{BatchErrorKind, MessagesErrorKind};
 use async_nats::jetstream::context::{
     ConsumerInfoErrorKind, CreateStreamErrorKind, PublishErrorKind, RequestErrorKind,
 };
-use async_nats::jetstream::stream::{ConsumerErrorKind, DirectGetErrorKind};
-use async_nats::{ConnectErrorKind, StatusCode};
+use async_nats::jetstream::stream::{ConsumerErrorKind, LastRawMessageErrorKind};
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -103,11 +103,12 @@ impl Transient for CreateStreamErrorKind {
     }
 }
 
-impl Transient for DirectGetErrorKind {
+impl Transient for LastRawMessageErrorKind {
     fn is_transient(&self) -> bool {
         match self {
-            DirectGetErrorKind::TimedOut | DirectGetErrorKind::Request => true,
-            DirectGetErrorKind::ErrorResponse(status, _) => *status == StatusCode::NO_RESPONDERS,
+            // The request itself failed: no answer in time, or nobody listening.
+            LastRawMessageErrorKind::Other => true,
+            LastRawMessageErrorKind::JetStream(err) => jetstream_unavailable(err),
             _ => false,
         }
     }

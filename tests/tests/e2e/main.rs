@@ -10,6 +10,7 @@ mod operations;
 mod ops;
 mod presence;
 mod processes;
+mod replicated_log;
 mod rooms;
 mod store;
 mod users;
