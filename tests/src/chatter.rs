@@ -92,7 +92,7 @@ impl Chatter {
     async fn run(self, nodes: Entrypoints, phase: watch::Receiver<Phase>) -> Report {
         let mut report = Report { user: self.tag.clone(), room: self.room.clone(), ..Report::default() };
         let mut turn = self.turn;
-        let mut next_send = 0u64;
+        let mut outgoing = Outgoing::default();
         let mut first = self.first;
         loop {
             let Some(node) = first.take().or_else(|| nodes.pick(turn)) else {
@@ -104,7 +104,7 @@ impl Chatter {
                 tokio::time::sleep(BACKOFF).await;
                 continue;
             };
-            match self.converse(&mut ws, &mut report, &mut next_send, &phase).await {
+            match self.converse(&mut ws, &mut report, &mut outgoing, &phase).await {
                 Ended::Drained => return report,
                 Ended::Disconnected => tokio::time::sleep(BACKOFF).await,
             }
@@ -118,7 +118,10 @@ impl Chatter {
         let since = report.seen.last().copied().unwrap_or(0);
         let reply = ws.request(json!({"type": "join", "room": self.room, "since": since})).await.ok()?;
         if reply["ok"] != true {
-            report.problems.push(format!("join refused: {reply}"));
+            // As a real client does: try again later when the server says it may work then.
+            if reply["error"]["code"] != "unavailable" {
+                report.problems.push(format!("join refused: {reply}"));
+            }
             return None;
         }
         if reply["recovered"] != true {
@@ -134,27 +137,31 @@ impl Chatter {
         &self,
         ws: &mut WsClient,
         report: &mut Report,
-        next_send: &mut u64,
+        outgoing: &mut Outgoing,
         phase: &watch::Receiver<Phase>,
     ) -> Ended {
         let mut send_at = tokio::time::Instant::now();
         let mut quiet_since = tokio::time::Instant::now();
         loop {
             let finishing = *phase.borrow() == Phase::Finish;
-            if self.sends && !finishing && tokio::time::Instant::now() >= send_at {
-                let client_msg_id = format!("{}-{next_send}", self.tag);
+            // A send without an answer is retried until it has one, even once the others stop:
+            // it may have been stored, and only its retry tells the sender its seq.
+            let may_send = !finishing || outgoing.unanswered;
+            if self.sends && may_send && tokio::time::Instant::now() >= send_at {
+                let client_msg_id = format!("{}-{}", self.tag, outgoing.next);
+                outgoing.unanswered = true;
                 let send = json!({"type": "send", "room": self.room, "content": client_msg_id, "client_msg_id": client_msg_id});
                 let Ok(reply) = ws.request(send).await else { return Ended::Disconnected };
                 if reply["ok"] == true {
                     report.acked.push(reply["message"]["seq"].as_u64().unwrap_or(0));
-                    *next_send += 1;
+                    outgoing.answered();
                     send_at += self.interval;
                 } else if reply["error"]["code"] == "unavailable" {
                     report.retried_sends += 1;
                     send_at = tokio::time::Instant::now() + BACKOFF;
                 } else {
                     report.problems.push(format!("send refused: {reply}"));
-                    *next_send += 1;
+                    outgoing.answered();
                 }
                 continue;
             }
@@ -172,10 +179,27 @@ impl Chatter {
                 }
                 Some(_) => {}
                 None if ws.closed.is_some() => return Ended::Disconnected,
-                None if finishing && quiet_since.elapsed() >= QUIET => return Ended::Drained,
+                None if finishing && !outgoing.unanswered && quiet_since.elapsed() >= QUIET => {
+                    return Ended::Drained;
+                }
                 None => {}
             }
         }
+    }
+}
+
+/// A sender's progress: the number of its next send, and whether that one was made and not
+/// answered yet (refused as unavailable, or the connection dropped while it waited).
+#[derive(Default)]
+struct Outgoing {
+    next: u64,
+    unanswered: bool,
+}
+
+impl Outgoing {
+    fn answered(&mut self) {
+        self.next += 1;
+        self.unanswered = false;
     }
 }
 
@@ -210,12 +234,14 @@ pub fn assert_complete(reports: &[&Report]) -> Vec<u64> {
             let extra: Vec<_> = report.seen.iter().filter(|s| !acked.contains(s)).collect();
             panic!(
                 "{} in {} saw {} messages, {} acknowledged; missing {missing:?}, not acknowledged {extra:?}, \
-                 in order: {}",
+                 in order: {}; seen {:?} over {} connections",
                 report.user,
                 report.room,
                 report.seen.len(),
                 acked.len(),
-                report.seen.is_sorted()
+                report.seen.is_sorted(),
+                report.seen,
+                report.connections,
             );
         }
     }

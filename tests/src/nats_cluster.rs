@@ -118,6 +118,21 @@ impl NatsCluster {
         self.servers.iter().position(|s| s.name == leader).context("the leader is no server of this cluster")
     }
 
+    /// Waits until the stream has a leader again: after losing one, a cluster of slow servers
+    /// sharing two cores can take many seconds to elect the next.
+    pub async fn wait_for_stream_leader(&self, stream: &str, within: Duration) -> anyhow::Result<usize> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match self.stream_leader(stream).await {
+                Ok(leader) => return Ok(leader),
+                Err(err) if tokio::time::Instant::now() >= deadline => {
+                    return Err(err.context(format!("no leader for {stream} within {within:?}")));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
     /// SIGKILL to one server: it keeps its store folder for a restart.
     pub async fn kill(&mut self, index: usize) {
         if let Some(mut child) = self.servers[index].child.take() {

@@ -205,10 +205,13 @@ async fn a_nats_server_killed_and_restarted_loses_nothing() {
     tokio::time::sleep(Duration::from_millis(600)).await;
 
     // The stream's leader dies: sends wait for a new leader (clients retry `unavailable`).
-    let leader = nats.stream_leader(&format!("{}_messages", app.stream.prefix)).await.unwrap();
+    let stream_name = format!("{}_messages", app.stream.prefix);
+    let leader = nats.stream_leader(&stream_name).await.unwrap();
     nats.kill(leader).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     nats.restart(leader).await.unwrap();
+    // Sends resume once the stream has a leader again; the members chat on for a while then.
+    nats.wait_for_stream_leader(&stream_name, Duration::from_secs(60)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let rooms = talk.rooms.clone();
