@@ -34,7 +34,7 @@ use names::{Names, token};
 /// How long the server keeps a reader's consumer that `read_room_after` failed to delete.
 const READER_IDLE: Duration = Duration::from_secs(30);
 /// How long a read waits for the room's messages up to its newest; reached only when that
-/// message was removed (retention) while the read ran.
+/// message was removed (retention) while the read ran, or the reader's replica lags.
 const READ_WAIT: Duration = Duration::from_secs(2);
 
 /// The outcome of [`NatsLog::append`].
@@ -152,7 +152,18 @@ impl NatsLog {
         if let Err(err) = self.stream.delete_consumer(name).await {
             tracing::debug!(consumer = %name, error = %err, "reader left to expire");
         }
-        messages
+        let messages = messages?;
+        let reached = messages.last().map(|(seq, _)| *seq);
+        // A read that stops short of the room's newest message either found the rest removed
+        // by retention, or ran on a replica that lags behind the leader (one catching up after
+        // a restart). Returning it then would put a hole in a page merged with the store.
+        if messages.len() < limit && reached < Some(newest) && self.first_seq().await? <= newest {
+            return Err(NatsError::Unavailable(
+                format!("the read of room {room} ended at {reached:?}, before its newest message {newest}")
+                    .into(),
+            ));
+        }
+        Ok(messages)
     }
 
     /// The sequence of the room's last stored message, `None` if it has none: one round trip,

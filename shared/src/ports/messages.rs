@@ -47,7 +47,9 @@ pub trait MessageLog: Send + Sync {
     /// The message stored under `seq`, if the log still holds it.
     async fn get(&self, seq: Seq) -> Result<Option<Message>, LogError>;
 
-    /// The room's messages with a seq above `after`, ascending, at most `limit`.
+    /// The room's messages with a seq above `after`, ascending, at most `limit`: all of those
+    /// acknowledged before the call, without a gap. A read that cannot see them all yet (a
+    /// lagging replica) fails as unavailable rather than return fewer.
     async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError>;
 }
 
