@@ -175,8 +175,10 @@ async fn pump(
 /// room's newest message: a gap shows only with the message after it, and the last message
 /// before a pause has none. One cheap read per pause, not per message.
 const QUIET_CHECK_AFTER: Duration = Duration::from_secs(1);
-/// The longest wait between checks while the log cannot be read.
-const QUIET_CHECK_MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait between checks while the log cannot be read: once it can again (a NATS
+/// stream has elected its next leader), a message the feed dropped just before reaches the
+/// room's connections within this. One read per followed room per wait, while it lasts.
+const QUIET_CHECK_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// When the pump next looks for messages the live feed dropped.
 #[derive(Default)]
