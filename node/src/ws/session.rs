@@ -281,13 +281,15 @@ impl Session {
                 if seq <= mark {
                     return Ok(0);
                 }
-                let caught_up =
-                    if previous > mark { self.catch_up(room, mark, previous).await? } else { Some(0) };
-                match caught_up {
-                    Some(fed) if self.is_new(room, seq) => return Ok(fed + self.feed(frame).await?),
-                    Some(fed) => return Ok(fed),
-                    None => return Ok(0),
-                }
+                let fed = if previous > mark {
+                    let Some(fed) = self.catch_up(room, mark, previous).await? else { return Ok(0) };
+                    fed
+                } else {
+                    0
+                };
+                // mark <= previous < seq: the message is news, whatever the catch-up fed.
+                self.joined.insert(room, seq);
+                return Ok(fed + self.feed(frame).await?);
             }
             Outbound::Event(frame) => frame,
             Outbound::Removed { room } => {
