@@ -1,9 +1,7 @@
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use chat_shared::domain::{
-    ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId,
-};
+use chat_shared::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
 use chat_shared::ports::{MessageStore, PageQuery, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -149,15 +147,6 @@ impl MessageStore for PgMessageStore {
         let mut messages = rows.into_iter().map(Message::try_from).collect::<Result<Vec<_>, _>>()?;
         messages.sort_by_key(|m| m.seq);
         Ok(messages)
-    }
-
-    async fn max_seq(&self, room: RoomId) -> Result<Seq, StoreError> {
-        let max: Option<i64> = sqlx::query_scalar("select max(seq) from messages where room_id = $1")
-            .bind(room.as_uuid())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(store_error)?;
-        Ok(max.map_or(0, seq_from_db))
     }
 
     async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError> {

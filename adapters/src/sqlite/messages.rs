@@ -149,15 +149,6 @@ impl MessageStore for SqliteMessageStore {
         Ok(messages)
     }
 
-    async fn max_seq(&self, room: RoomId) -> Result<Seq, StoreError> {
-        let max: Option<i64> = sqlx::query_scalar("select max(seq) from messages where room_id = ?1")
-            .bind(room.as_uuid())
-            .fetch_one(&self.db.readers)
-            .await
-            .map_err(store_error)?;
-        Ok(max.map_or(0, seq_from_db))
-    }
-
     async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError> {
         sqlx::query_as::<_, MessageRow>(&format!(
             "select {COLUMNS} from messages where room_id = ?1 and client_msg_id = ?2"

@@ -147,11 +147,6 @@ impl MessageStore for MemoryMessageStore {
         Ok(page)
     }
 
-    async fn max_seq(&self, room: RoomId) -> Result<Seq, StoreError> {
-        let state = self.lock();
-        Ok(state.by_room.get(&room).and_then(|r| r.keys().next_back().copied()).unwrap_or(0))
-    }
-
     async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError> {
         let state = self.lock();
         let seq = state.client_ids.get(&(room, id.clone()));

@@ -92,8 +92,5 @@ pub trait MessageStore: Send + Sync {
     /// Up to `query.limit` messages of the page, ascending by seq.
     async fn page(&self, room: RoomId, query: PageQuery) -> Result<Vec<Message>, StoreError>;
 
-    /// The highest stored seq of the room; 0 when none.
-    async fn max_seq(&self, room: RoomId) -> Result<Seq, StoreError>;
-
     async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError>;
 }

@@ -126,17 +126,18 @@ impl MessageService {
     /// `query.limit` must be at least 1.
     pub async fn page(&self, room: RoomId, query: PageQuery) -> Result<Page, Error> {
         let wanted = query.limit + 1;
+        let stored = self.store.page(room, PageQuery { limit: wanted, ..query }).await?;
         // Messages the log acknowledged but the persister has not written yet. The store may
-        // have holes below its highest seq (persisters commit batches in any order), so a
-        // page read forward takes the log from where it starts; the newest page takes it from
-        // the highest stored seq, read before the page so that nothing stored in between
-        // falls between the two.
+        // have holes (persisters commit batches in any order, and a crashed one's batch comes
+        // back only after its ack wait), so the log is read from where the page starts: its
+        // `after`, else the lowest seq the store gave (the whole room when that was less than
+        // a page). Anything stored meanwhile is in the log too.
         let tail_from = match query.after {
             Some(after) => after,
-            None => self.store.max_seq(room).await?,
+            None if stored.len() == wanted => stored.iter().map(|m| m.seq).min().unwrap_or(1) - 1,
+            None => 0,
         };
-        let stored = self.store.page(room, PageQuery { limit: wanted, ..query }).await?;
-        let tail = self.log.read_after(room, tail_from, self.max_replay.max(wanted)).await?;
+        let tail = self.log_between(room, tail_from, query.before, wanted).await?;
 
         let mut merged: BTreeMap<Seq, Message> = BTreeMap::new();
         let in_range =
@@ -152,6 +153,34 @@ impl MessageService {
             merged.into_values().skip(skip).collect()
         };
         Ok(Page { messages, has_more })
+    }
+
+    /// The log's messages of the room after `after` and, when given, before `before`, up to
+    /// the replay bound. An older page reads in page-sized steps until it passes `before`, so
+    /// that it does not read the room's whole newer log.
+    async fn log_between(
+        &self,
+        room: RoomId,
+        after: Seq,
+        before: Option<Seq>,
+        step: usize,
+    ) -> Result<Vec<Message>, Error> {
+        let Some(before) = before else {
+            return Ok(self.log.read_after(room, after, self.max_replay.max(step)).await?);
+        };
+        let mut messages = Vec::new();
+        let mut from = after;
+        while from + 1 < before && messages.len() < self.max_replay {
+            let read = self.log.read_after(room, from, step).await?;
+            let complete = read.len() < step;
+            let Some(last) = read.last().map(|m| m.seq) else { break };
+            messages.extend(read);
+            if complete {
+                break;
+            }
+            from = last;
+        }
+        Ok(messages)
     }
 
     /// Every message of the room after `since`, up to the replay bound, for a resume.
@@ -177,6 +206,15 @@ mod tests {
             metadata: Metadata::default(),
             client_msg_id: client_id.map(|c| ClientMsgId::parse(c).unwrap()),
         }
+    }
+
+    /// Sends "m0", "m1", ... and returns them as stored.
+    async fn send_texts(kit: &Kit, sender: UserId, room: RoomId, count: usize) -> Vec<Message> {
+        let mut sent = Vec::new();
+        for i in 0..count {
+            sent.push(kit.messages.send(sender, text(room, &format!("m{i}"), None), true).await.unwrap().0);
+        }
+        sent
     }
 
     async fn group(kit: &Kit, owner: UserId, members: Vec<UserId>) -> RoomId {
@@ -244,10 +282,7 @@ mod tests {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
         let room = group(&kit, ann, vec![]).await;
-        let mut sent = Vec::new();
-        for i in 0..4 {
-            sent.push(kit.messages.send(ann, text(room, &format!("m{i}"), None), true).await.unwrap().0);
-        }
+        let sent = send_texts(&kit, ann, room, 4).await;
         // Two persisters: the one with the later batch committed first.
         kit.store.insert_batch(&sent[2..]).await.unwrap();
 
@@ -255,6 +290,28 @@ mod tests {
         let seqs: Vec<Seq> = replay.messages.iter().map(|m| m.seq).collect();
         assert_eq!(seqs, [sent[1].seq, sent[2].seq, sent[3].seq]);
         assert!(replay.recovered);
+    }
+
+    #[tokio::test]
+    async fn pages_show_messages_whose_batch_is_not_stored_yet() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let room = group(&kit, ann, vec![]).await;
+        let sent = send_texts(&kit, ann, room, 8).await;
+        // The batch holding m3 and m4 is still being written (or waits for redelivery).
+        kit.store.insert_batch(&sent[..3]).await.unwrap();
+        kit.store.insert_batch(&sent[5..]).await.unwrap();
+        let page = async |before: Option<usize>, limit| {
+            let query = PageQuery { before: before.map(|i| sent[i].seq), after: None, limit };
+            let page = kit.messages.page(room, query).await.unwrap();
+            page.messages.iter().map(|m| m.content.as_str().to_owned()).collect::<Vec<_>>()
+        };
+
+        assert_eq!(page(None, 4).await, ["m4", "m5", "m6", "m7"]);
+        assert_eq!(page(None, 20).await, ["m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"]);
+        assert_eq!(page(Some(6), 3).await, ["m3", "m4", "m5"]);
+        assert_eq!(page(Some(4), 3).await, ["m1", "m2", "m3"]);
+        assert_eq!(page(Some(7), 1).await, ["m6"]);
     }
 
     #[tokio::test]
