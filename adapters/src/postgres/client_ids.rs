@@ -2,10 +2,11 @@
 //! the room already holds it; under load one query per send would take a pooled connection each
 //! and starve the pool, so lookups that arrive together share one query.
 //!
-//! The lookups run on a few connections of their own that never plan a sequential scan. The
-//! query is prepared once per connection, and PostgreSQL then reuses a generic plan; a plan
-//! made while `messages` was nearly empty would scan the whole table on every send once it
-//! grew. Planning it anew each time avoided that but cost more than running it.
+//! The lookups run on a few connections of their own that never plan a sequential scan and
+//! always use the prepared statement's one generic plan. Left to itself PostgreSQL planned the
+//! query anew on every run (the generic plan's estimate for `unnest` looked dearer than the
+//! custom plans), which cost several times what running it did; and a plan made while
+//! `messages` was nearly empty would scan the whole table on every send once it grew.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,10 +66,11 @@ impl ClientIdLookup {
 }
 
 /// One connection per query in flight, to the same database as `pool`, with sequential scans
-/// disabled: the planner then reaches `messages` through its unique index whatever it
-/// believes the table's size to be.
+/// disabled (the planner then reaches `messages` through its unique index whatever it
+/// believes the table's size to be) and the query planned once per connection.
 fn lookup_pool(pool: &PgPool) -> PgPool {
-    let options = (*pool.connect_options()).clone().options([("enable_seqscan", "off")]);
+    let settings = [("enable_seqscan", "off"), ("plan_cache_mode", "force_generic_plan")];
+    let options = (*pool.connect_options()).clone().options(settings);
     PgPoolOptions::new()
         .max_connections(MAX_QUERIES as u32)
         .acquire_timeout(pool.options().get_acquire_timeout())
@@ -96,17 +98,18 @@ async fn run(pool: PgPool, mut lookups: mpsc::Receiver<Lookup>) {
     }
 }
 
+fn lookup_sql() -> String {
+    format!(
+        "select {COLUMNS} from messages
+         where (room_id, client_msg_id) in (select * from unnest($1::uuid[], $2::text[]))"
+    )
+}
+
 async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
     let rooms: Vec<Uuid> = batch.iter().map(|l| l.room.as_uuid()).collect();
     let client_ids: Vec<&str> = batch.iter().map(|l| l.client_id.as_str()).collect();
-    let rows = sqlx::query_as::<_, MessageRow>(&format!(
-        "select {COLUMNS} from messages
-         where (room_id, client_msg_id) in (select * from unnest($1::uuid[], $2::text[]))"
-    ))
-    .bind(&rooms)
-    .bind(&client_ids)
-    .fetch_all(pool)
-    .await;
+    let rows =
+        sqlx::query_as::<_, MessageRow>(&lookup_sql()).bind(&rooms).bind(&client_ids).fetch_all(pool).await;
     match rows {
         Ok(rows) => {
             let found: HashMap<(Uuid, String), MessageRow> = rows
@@ -133,5 +136,55 @@ async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
                 let _ = lookup.reply.send(Err(err));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::{Connection, PgConnection};
+
+    use super::*;
+
+    fn admin_url() -> String {
+        std::env::var("CHAT_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    #[tokio::test]
+    async fn a_lookup_connection_plans_its_query_once() {
+        let admin = admin_url();
+        let name = format!("chat_unit_{}", Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("create database {name}")).execute(&mut conn).await.unwrap();
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+        let pool = PgPool::connect(&format!("{base}/{name}")).await.unwrap();
+        super::super::migrate(&pool).await.unwrap();
+
+        let lookups = lookup_pool(&pool);
+        let mut lookup = lookups.acquire().await.unwrap();
+        for i in 0..10 {
+            let rooms = vec![Uuid::new_v4(); i % 3 + 1];
+            let client_ids = vec![format!("c-{i}"); i % 3 + 1];
+            let rows = sqlx::query_as::<_, MessageRow>(&lookup_sql())
+                .bind(&rooms)
+                .bind(&client_ids)
+                .fetch_all(&mut *lookup)
+                .await
+                .unwrap();
+            assert!(rows.is_empty());
+        }
+        let (generic, custom): (i64, i64) = sqlx::query_as(
+            "select generic_plans, custom_plans from pg_prepared_statements where statement = $1",
+        )
+        .bind(lookup_sql())
+        .fetch_one(&mut *lookup)
+        .await
+        .unwrap();
+
+        drop(lookup);
+        lookups.close().await;
+        pool.close().await;
+        sqlx::query(&format!("drop database {name} with (force)")).execute(&mut conn).await.unwrap();
+        assert_eq!((generic, custom), (10, 0), "(generic plans, custom plans) of the lookup");
     }
 }
