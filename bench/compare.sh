@@ -74,26 +74,26 @@ trap stop_system EXIT
 
 # Process ids as one comma-separated list: the servers' pid files, then the brokers by name.
 pids_of() { cat "$@" | paste -sd, -; }
-brokers() { pgrep -x "$1" | paste -sd, - || true; }
 
 run_one() { # system rate run
-  local system=$1 rate=$2 run=$3 nodes pids log
+  local system=$1 rate=$2 run=$3 nodes pids brokers log
   system_dir="$out/$system-rate$rate-run$run"
   system_now=$system
   start_system "$system" "$system_dir"
+  pids="$(pids_of "$system_dir"/*.pid)"
+  # Brokers by command: the bench also counts the PostgreSQL backends opened during the run.
   if [ "$system" = chat ]; then
     nodes=$chat_nodes
-    pids="$(pids_of "$system_dir"/*.pid),$(brokers 'nats-server|redis-server|postgres')"
+    brokers=nats-server,redis-server,postgres
   else
     nodes=$peer_nodes
-    pids="$(pids_of "$system_dir"/*.pid),$(brokers redis-server)"
+    brokers=redis-server
   fi
-  pids=${pids%,}
   log="$system_dir.log"
   echo "$(date -u +%H:%M:%S) $system rate=$rate run $run" >&2
   taskset -c "$bench_cpus" "$bench" throughput --system "$system" --nodes "$nodes" \
     --rooms "$rooms" --members "$members" --duration "$duration" --rate "$rate" \
-    --server-pids "$pids" --label "$system rate=$rate run=$run" >"$log" 2>&1 ||
+    --server-pids "$pids" --server-commands "$brokers" --label "$system rate=$rate run=$run" >"$log" 2>&1 ||
     echo "  run not clean, see $log" >&2
   grep '^RESULT ' "$log" | cut -c8- >>"$results" || echo "  no RESULT line in $log" >&2
   if grep -qs '^redis:' "$system_dir"/peer-*.log; then

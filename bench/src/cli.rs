@@ -127,6 +127,11 @@ pub struct ThroughputArgs {
     /// reported, and what the rest of the machine used is reported apart as other jobs'.
     #[arg(long, value_delimiter = ',')]
     pub server_pids: Vec<u32>,
+    /// Commands (as in `/proc/<pid>/comm`, e.g. `postgres`) of more servers and brokers under
+    /// test, looked up at the start and at the end of the run, so that processes started
+    /// during it (database backends opened by the first sends) count too.
+    #[arg(long, value_delimiter = ',')]
+    pub server_commands: Vec<String>,
     /// Logins per second (`POST /auth/login` as the run's users, open-loop) during the measured
     /// window, while the WebSocket traffic flows; 0 for none.
     #[arg(long, default_value_t = 0.0)]

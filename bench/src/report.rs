@@ -1,7 +1,7 @@
 //! What a run prints: a table for people on stdout, and one `RESULT {json}` line for scripts
 //! with the scenario, the results, the machine and the bench version.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 use serde::Serialize;
@@ -51,12 +51,32 @@ fn cpu_secs_of_stat(stat: &str) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-/// CPU seconds the processes `pids` have used so far; a process that is gone counts 0.
-pub fn pids_cpu_secs(pids: &[u32]) -> f64 {
-    pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| cpu_secs_of_stat(&stat))
-        .sum()
+/// CPU seconds each process under test has used so far: those of `pids`, and every running
+/// process whose command (`/proc/<pid>/comm`) is one of `commands`.
+pub fn servers_cpu_secs(pids: &[u32], commands: &[String]) -> HashMap<u32, f64> {
+    let mut wanted: Vec<u32> = pids.to_vec();
+    if !commands.is_empty() {
+        let running = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+        let numbered = running.filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok());
+        wanted.extend(numbered.filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| commands.iter().any(|c| c == comm.trim_end()))
+        }));
+    }
+    wanted
+        .into_iter()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            Some((pid, cpu_secs_of_stat(&stat)?))
+        })
+        .collect()
+}
+
+/// CPU seconds the processes used between two snapshots of [`servers_cpu_secs`]. A process
+/// that started in between (a database backend the run's first send opened) counts all its
+/// time; one that ended in between counts none.
+pub fn cpu_secs_between(before: &HashMap<u32, f64>, after: &HashMap<u32, f64>) -> f64 {
+    after.iter().map(|(pid, secs)| secs - before.get(pid).copied().unwrap_or(0.0)).sum()
 }
 
 /// CPU seconds the whole machine has been busy so far (every core, every process).
@@ -430,10 +450,19 @@ mod tests {
     }
 
     #[test]
-    fn cpu_of_processes_counts_a_missing_one_as_zero() {
-        assert!(pids_cpu_secs(&[std::process::id()]) >= 0.0);
-        assert_eq!(pids_cpu_secs(&[u32::MAX]), 0.0);
-        assert_eq!(pids_cpu_secs(&[]), 0.0);
+    fn servers_are_found_by_pid_and_by_command() {
+        let me = std::process::id();
+        let comm = std::fs::read_to_string(format!("/proc/{me}/comm")).unwrap();
+        assert!(servers_cpu_secs(&[me], &[]).contains_key(&me));
+        assert!(servers_cpu_secs(&[], &[comm.trim_end().to_owned()]).contains_key(&me));
+        assert!(servers_cpu_secs(&[u32::MAX], &["no-such-command".into()]).is_empty());
+    }
+
+    #[test]
+    fn a_process_started_during_the_run_counts_all_its_time_and_an_ended_one_none() {
+        let before = HashMap::from([(1, 10.0), (2, 5.0)]);
+        let after = HashMap::from([(1, 12.5), (3, 0.75)]);
+        assert_eq!(cpu_secs_between(&before, &after), 3.25);
     }
 
     #[test]

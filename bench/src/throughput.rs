@@ -264,7 +264,7 @@ impl Prepared {
 
         let cpu_before = report::process_cpu_secs();
         let machine_before = report::machine_busy_secs();
-        let servers_before = report::pids_cpu_secs(&args.server_pids);
+        let servers_before = report::servers_cpu_secs(&args.server_pids, &args.server_commands);
         tokio::time::sleep_until(end_at).await;
         let mut skipped_sends = 0;
         let mut sent_in_window = 0;
@@ -306,7 +306,8 @@ impl Prepared {
         let drain_secs = (last_frame_at - send_ended).as_secs_f64();
         let cpu_secs = report::process_cpu_secs() - cpu_before;
         let machine_secs = report::machine_busy_secs() - machine_before;
-        let servers_secs = report::pids_cpu_secs(&args.server_pids) - servers_before;
+        let servers_after = report::servers_cpu_secs(&args.server_pids, &args.server_commands);
+        let servers_secs = report::cpu_secs_between(&servers_before, &servers_after);
         let cpu_span = (Instant::now() - start_at).as_secs_f64();
 
         stop.cancel();
