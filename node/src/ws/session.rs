@@ -203,17 +203,6 @@ impl Session {
         self.subscriber.codec
     }
 
-    /// Whether a live message is news to this connection, and if so marks it given.
-    fn is_new(&mut self, room: RoomId, seq: Seq) -> bool {
-        match self.joined.get_mut(&room) {
-            Some(mark) if seq > *mark => {
-                *mark = seq;
-                true
-            }
-            _ => false,
-        }
-    }
-
     /// Writes a frame and flushes it.
     async fn write(&mut self, frame: Bytes) -> Result<(), axum::Error> {
         match self.ws_message(frame) {
@@ -319,12 +308,12 @@ impl Session {
             self.subscriber.too_slow.cancel();
             return Ok(None);
         }
+        // The replay holds only seqs above `mark`, ascending: each is news to the connection.
         let mut fed = 0;
-        for message in missed {
-            if self.is_new(room, message.seq) {
-                fed += self.feed(encode_message_frame(self.codec(), &message)).await?;
-            }
+        for message in &missed {
+            fed += self.feed(encode_message_frame(self.codec(), message)).await?;
         }
+        self.joined.insert(room, previous);
         Ok(Some(fed))
     }
 
