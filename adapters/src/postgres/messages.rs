@@ -5,9 +5,11 @@ use chat_shared::domain::{ClientMsgId, Content, Message, MessageId, MessageKind,
 use chat_shared::ports::{MessageStore, PageQuery, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolCopyExt;
 use uuid::Uuid;
 
 use super::client_ids::ClientIdLookup;
+use super::message_copy::{self, COPY_MESSAGES};
 use super::{corrupt, seq_from_db, seq_to_db, store_error};
 
 #[derive(Clone)]
@@ -20,6 +22,60 @@ pub struct PgMessageStore {
 impl PgMessageStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool, client_ids: Arc::default() }
+    }
+
+    /// Writes a batch none of whose messages is stored yet, in one statement.
+    async fn copy_batch(&self, messages: &[Message]) -> Result<u64, sqlx::Error> {
+        let mut copy = self.pool.copy_in_raw(COPY_MESSAGES).await?;
+        copy.send(message_copy::encode(messages)).await?;
+        copy.finish().await
+    }
+
+    /// Writes a batch in one statement, skipping each message whose id, (room, seq) or (room,
+    /// client id) is stored already.
+    async fn insert_skipping_stored(&self, messages: &[Message]) -> Result<u64, StoreError> {
+        let mut ids = Vec::with_capacity(messages.len());
+        let mut rooms = Vec::with_capacity(messages.len());
+        let mut seqs = Vec::with_capacity(messages.len());
+        let mut senders = Vec::with_capacity(messages.len());
+        let mut contents = Vec::with_capacity(messages.len());
+        let mut kinds = Vec::with_capacity(messages.len());
+        let mut metadata = Vec::with_capacity(messages.len());
+        let mut client_ids = Vec::with_capacity(messages.len());
+        let mut times = Vec::with_capacity(messages.len());
+        for m in messages {
+            ids.push(m.id.as_uuid());
+            rooms.push(m.room_id.as_uuid());
+            seqs.push(seq_to_db(m.seq));
+            senders.push(m.sender_id.as_uuid());
+            contents.push(m.content.as_str());
+            kinds.push(m.kind.as_str());
+            metadata.push(m.metadata.as_object().map(|o| serde_json::Value::Object(o.clone()).to_string()));
+            client_ids.push(m.client_msg_id.as_ref().map(ClientMsgId::as_str));
+            times.push(m.created_at);
+        }
+        let done = sqlx::query(
+            "insert into messages
+                 (id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at)
+             select i, r, s, se, c, k, m::jsonb, cm, t
+             from unnest($1::uuid[], $2::uuid[], $3::int8[], $4::uuid[], $5::text[], $6::text[],
+                         $7::text[], $8::text[], $9::timestamptz[])
+                  as u (i, r, s, se, c, k, m, cm, t)
+             on conflict do nothing",
+        )
+        .bind(ids)
+        .bind(rooms)
+        .bind(seqs)
+        .bind(senders)
+        .bind(contents)
+        .bind(kinds)
+        .bind(metadata)
+        .bind(client_ids)
+        .bind(times)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(done.rows_affected())
     }
 }
 
@@ -67,50 +123,16 @@ impl MessageStore for PgMessageStore {
         if messages.is_empty() {
             return Ok(0);
         }
-        let mut ids = Vec::with_capacity(messages.len());
-        let mut rooms = Vec::with_capacity(messages.len());
-        let mut seqs = Vec::with_capacity(messages.len());
-        let mut senders = Vec::with_capacity(messages.len());
-        let mut contents = Vec::with_capacity(messages.len());
-        let mut kinds = Vec::with_capacity(messages.len());
-        let mut metadata = Vec::with_capacity(messages.len());
-        let mut client_ids = Vec::with_capacity(messages.len());
-        let mut times = Vec::with_capacity(messages.len());
-        for m in messages {
-            ids.push(m.id.as_uuid());
-            rooms.push(m.room_id.as_uuid());
-            seqs.push(seq_to_db(m.seq));
-            senders.push(m.sender_id.as_uuid());
-            contents.push(m.content.as_str());
-            kinds.push(m.kind.as_str());
-            metadata.push(m.metadata.as_object().map(|o| serde_json::Value::Object(o.clone()).to_string()));
-            client_ids.push(m.client_msg_id.as_ref().map(ClientMsgId::as_str));
-            times.push(m.created_at);
+        // COPY is the cheap path but fails whole on any key already taken; that happens only
+        // on redelivery (a batch committed but not acknowledged), which the slower insert that
+        // skips stored messages then absorbs.
+        match self.copy_batch(messages).await {
+            Ok(copied) => Ok(copied),
+            Err(err) if err.as_database_error().is_some_and(|db| db.is_unique_violation()) => {
+                self.insert_skipping_stored(messages).await
+            }
+            Err(err) => Err(store_error(err)),
         }
-        // One statement for the whole batch; any unique key already taken (id, room and seq,
-        // room and client id) means the message is stored already, so it is skipped.
-        let done = sqlx::query(
-            "insert into messages
-                 (id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at)
-             select i, r, s, se, c, k, m::jsonb, cm, t
-             from unnest($1::uuid[], $2::uuid[], $3::int8[], $4::uuid[], $5::text[], $6::text[],
-                         $7::text[], $8::text[], $9::timestamptz[])
-                  as u (i, r, s, se, c, k, m, cm, t)
-             on conflict do nothing",
-        )
-        .bind(ids)
-        .bind(rooms)
-        .bind(seqs)
-        .bind(senders)
-        .bind(contents)
-        .bind(kinds)
-        .bind(metadata)
-        .bind(client_ids)
-        .bind(times)
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
-        Ok(done.rows_affected())
     }
 
     async fn page(&self, room: RoomId, query: PageQuery) -> Result<Vec<Message>, StoreError> {

@@ -1,6 +1,7 @@
 //! PostgreSQL adapters (sqlx). Migrations live in the workspace's `migrations/` folder.
 
 mod client_ids;
+mod message_copy;
 mod messages;
 mod rooms;
 mod tokens;
