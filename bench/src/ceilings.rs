@@ -1,10 +1,10 @@
 //! The `ceilings` scenario: what this machine allows on our path without our code in it:
 //! JetStream publishes with many acknowledgements in flight, core NATS fan-out to many
-//! subscribers, and batched inserts of message-sized rows into PostgreSQL. A run of ours is
+//! subscribers, and batched inserts and copies of message-sized rows into PostgreSQL. A run of ours is
 //! then quoted as a percentage of these.
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use async_nats::jetstream;
@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures::{StreamExt, stream};
 use serde::Serialize;
 use serde_json::json;
+use sqlx::postgres::PgPoolCopyExt;
 
 use crate::cli::CeilingsArgs;
 use crate::report::Machine;
@@ -42,7 +43,7 @@ pub async fn main(args: CeilingsArgs) -> anyhow::Result<ExitCode> {
     let mut ceilings = vec![jetstream_publish(&nats, &prefix, &payload, &args).await?];
     ceilings.push(core_fanout(&nats, &prefix, &payload, &args).await?);
     if let Some(url) = &args.database_url {
-        ceilings.push(pg_insert(url, &prefix, &args).await?);
+        ceilings.extend(pg_writes(url, &prefix, &args).await?);
     }
 
     for c in &ceilings {
@@ -148,12 +149,31 @@ async fn core_fanout(
     Ok(Ceiling::new("nats core fan-out (deliveries)", delivered, last - started))
 }
 
-/// Inserts rows shaped like our messages in batches, through `unnest` as the persister does,
-/// into a table of its own that is dropped afterwards.
-async fn pg_insert(url: &str, prefix: &str, args: &CeilingsArgs) -> anyhow::Result<Ceiling> {
+/// How a batch goes into PostgreSQL: `insert ... select from unnest(...) on conflict do
+/// nothing`, the persister's way when a batch may hold stored messages, or binary `COPY`, its
+/// way otherwise.
+#[derive(Clone, Copy)]
+enum PgWrite {
+    Insert,
+    Copy,
+}
+
+/// Writes rows shaped like our messages in batches, both ways, each into a table of its own
+/// that is dropped afterwards.
+async fn pg_writes(url: &str, prefix: &str, args: &CeilingsArgs) -> anyhow::Result<Vec<Ceiling>> {
     target::check_database_url(url)?;
     let pool = sqlx::PgPool::connect(url).await.context("connecting to PostgreSQL")?;
-    let table = prefix.to_owned();
+    let insert = pg_write(&pool, &format!("{prefix}_insert"), PgWrite::Insert, args).await?;
+    let copy = pg_write(&pool, &format!("{prefix}_copy"), PgWrite::Copy, args).await?;
+    Ok(vec![insert, copy])
+}
+
+async fn pg_write(
+    pool: &sqlx::PgPool,
+    table: &str,
+    how: PgWrite,
+    args: &CeilingsArgs,
+) -> anyhow::Result<Ceiling> {
     sqlx::query(&format!(
         "create table {table} (
              id uuid primary key, room_id uuid not null, seq bigint not null, sender_id uuid not null,
@@ -161,36 +181,126 @@ async fn pg_insert(url: &str, prefix: &str, args: &CeilingsArgs) -> anyhow::Resu
              created_at timestamptz not null, updated_at timestamptz not null default now(),
              unique (room_id, seq), unique (room_id, client_msg_id))"
     ))
-    .execute(&pool)
+    .execute(pool)
     .await?;
     let content = "x".repeat(args.message_bytes);
     let rooms: Vec<uuid::Uuid> = (0..1000).map(|_| uuid::Uuid::new_v4()).collect();
     let started = Instant::now();
     let mut seq = 0i64;
-    let mut inserted = 0u64;
-    while inserted < args.messages {
-        let n = args.batch.min((args.messages - inserted) as usize);
+    let mut written = 0u64;
+    while written < args.messages {
+        let n = args.batch.min((args.messages - written) as usize);
         let ids: Vec<uuid::Uuid> = (0..n).map(|_| uuid::Uuid::now_v7()).collect();
         let room_ids: Vec<uuid::Uuid> = (0..n).map(|i| rooms[i % rooms.len()]).collect();
         let seqs: Vec<i64> = (0..n as i64).map(|i| seq + i + 1).collect();
         let client_ids: Vec<String> = seqs.iter().map(|s| format!("c-{s}")).collect();
         seq += n as i64;
-        sqlx::query(&format!(
-            "insert into {table} (id, room_id, seq, sender_id, content, kind, client_msg_id, created_at)
-             select i, r, s, r, $4, 'text', c, now()
-             from unnest($1::uuid[], $2::uuid[], $3::int8[], $5::text[]) as u (i, r, s, c)
-             on conflict do nothing"
-        ))
-        .bind(&ids)
-        .bind(&room_ids)
-        .bind(&seqs)
-        .bind(&content)
-        .bind(&client_ids)
-        .execute(&pool)
-        .await?;
-        inserted += n as u64;
+        match how {
+            PgWrite::Insert => {
+                sqlx::query(&format!(
+                    "insert into {table} (id, room_id, seq, sender_id, content, kind, client_msg_id, created_at)
+                     select i, r, s, r, $4, 'text', c, now()
+                     from unnest($1::uuid[], $2::uuid[], $3::int8[], $5::text[]) as u (i, r, s, c)
+                     on conflict do nothing"
+                ))
+                .bind(&ids)
+                .bind(&room_ids)
+                .bind(&seqs)
+                .bind(&content)
+                .bind(&client_ids)
+                .execute(pool)
+                .await?;
+            }
+            PgWrite::Copy => {
+                let mut data = CopyRows::default();
+                for i in 0..n {
+                    let now = postgres_micros_now();
+                    data.row(&[
+                        ids[i].as_bytes(),
+                        room_ids[i].as_bytes(),
+                        &seqs[i].to_be_bytes(),
+                        room_ids[i].as_bytes(),
+                        content.as_bytes(),
+                        b"text",
+                        client_ids[i].as_bytes(),
+                        &now.to_be_bytes(),
+                    ]);
+                }
+                let statement = format!(
+                    "copy {table} (id, room_id, seq, sender_id, content, kind, client_msg_id, created_at)
+                     from stdin (format binary)"
+                );
+                let mut copy = pool.copy_in_raw(&statement).await?;
+                copy.send(data.finish()).await?;
+                copy.finish().await?;
+            }
+        }
+        written += n as u64;
     }
     let elapsed = started.elapsed();
-    sqlx::query(&format!("drop table {table}")).execute(&pool).await?;
-    Ok(Ceiling::new("postgres batch insert (rows)", inserted, elapsed))
+    sqlx::query(&format!("drop table {table}")).execute(pool).await?;
+    let name = match how {
+        PgWrite::Insert => "postgres batch insert (rows)",
+        PgWrite::Copy => "postgres batch copy (rows)",
+    };
+    Ok(Ceiling::new(name, written, elapsed))
+}
+
+/// Binary `COPY` data (PostgreSQL's format: signature, flags, header extension, then per row a
+/// field count and length-prefixed fields, then a trailer), for rows with no null field.
+struct CopyRows(Vec<u8>);
+
+impl Default for CopyRows {
+    fn default() -> Self {
+        let mut data = b"PGCOPY\n\xff\r\n\0".to_vec();
+        data.extend_from_slice(&[0; 8]);
+        CopyRows(data)
+    }
+}
+
+impl CopyRows {
+    fn row(&mut self, fields: &[&[u8]]) {
+        let count = i16::try_from(fields.len()).expect("a row has few fields");
+        self.0.extend_from_slice(&count.to_be_bytes());
+        for field in fields {
+            let len = i32::try_from(field.len()).expect("a field is far below 2 GiB");
+            self.0.extend_from_slice(&len.to_be_bytes());
+            self.0.extend_from_slice(field);
+        }
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.0.extend_from_slice(&(-1i16).to_be_bytes());
+        self.0
+    }
+}
+
+/// Now as a binary timestamptz: microseconds since 2000-01-01 00:00:00 UTC.
+fn postgres_micros_now() -> i64 {
+    const POSTGRES_EPOCH_UNIX_SECS: u64 = 946_684_800;
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is past 1970");
+    let micros = since.as_micros() - u128::from(POSTGRES_EPOCH_UNIX_SECS) * 1_000_000;
+    i64::try_from(micros).expect("now fits in a timestamptz")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_rows_are_a_field_count_then_length_prefixed_fields_between_header_and_trailer() {
+        let mut rows = CopyRows::default();
+        rows.row(&[b"ab", b""]);
+        let expected: Vec<u8> = [
+            &b"PGCOPY\n\xff\r\n\0"[..],
+            &[0; 8],
+            &[0, 2],
+            &[0, 0, 0, 2],
+            b"ab",
+            &[0, 0, 0, 0],
+            &[0xff, 0xff],
+        ]
+        .concat();
+        assert_eq!(rows.finish(), expected);
+    }
 }

@@ -24,7 +24,7 @@ pub enum Command {
     /// memory per connection.
     Connections(ConnectionsArgs),
     /// What the machine allows without our code: JetStream publishes, core NATS fan-out and
-    /// PostgreSQL batch inserts, each flat out.
+    /// PostgreSQL batch inserts and copies, each flat out.
     Ceilings(CeilingsArgs),
 }
 
@@ -266,8 +266,8 @@ pub struct CeilingsArgs {
     /// NATS with JetStream (loopback); a stream and subjects of the run's own are used and removed.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
-    /// PostgreSQL (loopback) for the insert ceiling; a table of the run's own is created and
-    /// dropped. Without it that ceiling is skipped.
+    /// PostgreSQL (loopback) for the insert and copy ceilings; tables of the run's own are
+    /// created and dropped. Without it those ceilings are skipped.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
     /// Messages per ceiling.
@@ -285,7 +285,7 @@ pub struct CeilingsArgs {
     /// Bytes per message (about what one of ours weighs on the wire).
     #[arg(long, default_value_t = 250)]
     pub message_bytes: usize,
-    /// Rows per insert statement.
+    /// Rows per insert statement or copy.
     #[arg(long, default_value_t = 1000)]
     pub batch: usize,
     /// Free text copied into the RESULT line.
