@@ -49,8 +49,13 @@ pub async fn main(args: ConnectionsArgs) -> anyhow::Result<ExitCode> {
     let nodes = target::parse_nodes(&args.nodes)?;
     let http = reqwest::Client::new();
     let rooms = args.users.div_ceil(args.members);
-    let fixture = setup::create(&http, &nodes, rooms, args.members, args.setup_concurrency).await?;
+    // Read before the accounts are made: registering them hashes passwords on the node, and
+    // the allocator keeps tens of MiB of that for a while (about 20 s measured) before giving
+    // them back. A baseline read right after would count them, then lose them by the time the
+    // sockets are measured, and understate what each socket costs. Hold the sockets long
+    // enough (`--hold`) for that memory to be gone from the figure after.
     let rss_before: Vec<u64> = args.pids.iter().map(|&pid| resident_bytes(pid)).collect::<Result<_, _>>()?;
+    let fixture = setup::create(&http, &nodes, rooms, args.members, args.setup_concurrency).await?;
 
     let started = Instant::now();
     let failed = AtomicU64::new(0);
