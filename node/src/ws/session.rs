@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::close;
-use super::hub::{Outbound, Subscriber};
+use super::hub::{MessageFrame, Outbound, Subscriber};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
@@ -272,7 +272,8 @@ impl Session {
     /// was (0 or 1).
     async fn feed_outbound(&mut self, outbound: Outbound) -> Result<u64, axum::Error> {
         let frame = match outbound {
-            Outbound::Message { room, seq, previous, frame } => {
+            Outbound::Message(message) => {
+                let MessageFrame { room, seq, previous, .. } = *message;
                 let Some(&mark) = self.joined.get(&room) else { return Ok(0) };
                 if seq <= mark {
                     return Ok(0);
@@ -289,11 +290,11 @@ impl Session {
                 };
                 // mark <= previous < seq: the message is news, whatever the catch-up fed.
                 self.joined.insert(room, seq);
-                return Ok(fed + self.feed(frame).await?);
+                return Ok(fed + self.feed(message.frame.clone()).await?);
             }
-            Outbound::Event(frame) => frame,
-            Outbound::Removed { room } => {
-                Box::pin(self.stop_following(room)).await;
+            Outbound::Event(frame) => Bytes::clone(&frame),
+            Outbound::Removed(room) => {
+                Box::pin(self.stop_following(*room)).await;
                 return Ok(0);
             }
         };
