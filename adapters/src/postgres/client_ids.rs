@@ -12,6 +12,7 @@
 //! `messages` was nearly empty would scan the whole table on every send once it grew.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use chat_shared::domain::{ClientMsgId, Message, RoomId};
 use chat_shared::ports::StoreError;
@@ -104,10 +105,20 @@ async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
         sqlx::query_as::<_, MessageRow>(&lookup_sql()).bind(&rooms).bind(&client_ids).fetch_all(pool).await;
     match rows {
         Ok(rows) => {
-            let found: HashMap<(Uuid, String), MessageRow> = rows
-                .into_iter()
-                .filter_map(|row| Some(((row.room_id, row.client_msg_id.clone()?), row)))
-                .collect();
+            // A client id can be stored twice (see migration 0003); the first one is the original.
+            let mut found: HashMap<(Uuid, String), MessageRow> = HashMap::with_capacity(rows.len());
+            for row in rows {
+                let Some(client_id) = row.client_msg_id.clone() else { continue };
+                match found.entry((row.room_id, client_id)) {
+                    Entry::Occupied(mut first) if row.seq < first.get().seq => {
+                        first.insert(row);
+                    }
+                    Entry::Occupied(_) => {}
+                    Entry::Vacant(slot) => {
+                        slot.insert(row);
+                    }
+                }
+            }
             for lookup in batch {
                 let key = (lookup.room.as_uuid(), lookup.client_id.as_str().to_owned());
                 // The same id may be asked twice at once (a quick retry): each gets the row.

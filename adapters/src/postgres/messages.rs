@@ -31,8 +31,8 @@ impl PgMessageStore {
         copy.finish().await
     }
 
-    /// Writes a batch in one statement, skipping each message whose id, (room, seq) or (room,
-    /// client id) is stored already.
+    /// Writes a batch in one statement, skipping each message whose (room, seq) is stored
+    /// already.
     async fn insert_skipping_stored(&self, messages: &[Message]) -> Result<u64, StoreError> {
         let mut ids = Vec::with_capacity(messages.len());
         let mut rooms = Vec::with_capacity(messages.len());
@@ -61,7 +61,7 @@ impl PgMessageStore {
              from unnest($1::uuid[], $2::uuid[], $3::int8[], $4::uuid[], $5::text[], $6::text[],
                          $7::text[], $8::text[], $9::timestamptz[])
                   as u (i, r, s, se, c, k, m, cm, t)
-             on conflict do nothing",
+             on conflict (room_id, seq) do nothing",
         )
         .bind(ids)
         .bind(rooms)
@@ -86,7 +86,7 @@ pub(super) const COLUMNS: &str =
 pub(super) struct MessageRow {
     id: Uuid,
     pub(super) room_id: Uuid,
-    seq: i64,
+    pub(super) seq: i64,
     sender_id: Uuid,
     content: String,
     kind: String,
@@ -123,8 +123,8 @@ impl MessageStore for PgMessageStore {
         if messages.is_empty() {
             return Ok(0);
         }
-        // COPY is the cheap path but fails whole on any key already taken; that happens only
-        // on redelivery (a batch committed but not acknowledged), which the slower insert that
+        // COPY is the cheap path but fails whole on a key already taken; that happens only on
+        // redelivery (a batch committed but not acknowledged), which the slower insert that
         // skips stored messages then absorbs.
         match self.copy_batch(messages).await {
             Ok(copied) => Ok(copied),

@@ -1,10 +1,10 @@
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use crate::domain::{ClientMsgId, Message, MessageId, RoomId, Seq};
+use crate::domain::{ClientMsgId, Message, RoomId, Seq};
 use crate::ports::{
     Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog, MessageStore, PageQuery, StoreError,
 };
@@ -87,7 +87,7 @@ impl LiveFeed for MemoryMessageLog {
     }
 }
 
-/// An in-process message store with the same uniqueness rules as the database's.
+/// An in-process message store with the same keys as the database's.
 #[derive(Default)]
 pub struct MemoryMessageStore {
     state: Mutex<StoreState>,
@@ -96,7 +96,7 @@ pub struct MemoryMessageStore {
 #[derive(Default)]
 struct StoreState {
     by_room: HashMap<RoomId, BTreeMap<Seq, Message>>,
-    ids: HashSet<MessageId>,
+    /// The lowest seq stored under each client id.
     client_ids: HashMap<(RoomId, ClientMsgId), Seq>,
 }
 
@@ -112,16 +112,12 @@ impl MessageStore for MemoryMessageStore {
         let mut state = self.lock();
         let mut inserted = 0;
         for m in messages {
-            let client_key = m.client_msg_id.clone().map(|c| (m.room_id, c));
-            let taken = state.ids.contains(&m.id)
-                || state.by_room.get(&m.room_id).is_some_and(|r| r.contains_key(&m.seq))
-                || client_key.as_ref().is_some_and(|k| state.client_ids.contains_key(k));
-            if taken {
+            if state.by_room.get(&m.room_id).is_some_and(|r| r.contains_key(&m.seq)) {
                 continue;
             }
-            state.ids.insert(m.id);
-            if let Some(key) = client_key {
-                state.client_ids.insert(key, m.seq);
+            if let Some(client_id) = &m.client_msg_id {
+                let first = state.client_ids.entry((m.room_id, client_id.clone())).or_insert(m.seq);
+                *first = (*first).min(m.seq);
             }
             state.by_room.entry(m.room_id).or_default().insert(m.seq, m.clone());
             inserted += 1;
@@ -151,5 +147,38 @@ impl MessageStore for MemoryMessageStore {
         let state = self.lock();
         let seq = state.client_ids.get(&(room, id.clone()));
         Ok(seq.and_then(|seq| state.by_room.get(&room)?.get(seq).cloned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Content, MessageId, MessageKind, Metadata, UserId};
+
+    fn message(room: RoomId, seq: Seq, client_id: &str) -> Message {
+        Message {
+            id: MessageId::generate(),
+            room_id: room,
+            seq,
+            sender_id: UserId::generate(),
+            content: Content::parse("hi").unwrap(),
+            kind: MessageKind::text(),
+            metadata: Metadata::default(),
+            client_msg_id: Some(ClientMsgId::parse(client_id).unwrap()),
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_id_stored_again_at_another_seq_keeps_both_and_the_first_is_the_original() {
+        let store = MemoryMessageStore::default();
+        let room = RoomId::generate();
+        let batch = [message(room, 9, "c"), message(room, 5, "c"), message(room, 9, "other")];
+        assert_eq!(store.insert_batch(&batch).await.unwrap(), 2);
+        assert_eq!(store.insert_batch(&[message(room, 12, "c")]).await.unwrap(), 1);
+        let page = store.page(room, PageQuery { before: None, after: None, limit: 10 }).await.unwrap();
+        assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [5, 9, 12]);
+        let original = store.by_client_msg_id(room, &ClientMsgId::parse("c").unwrap()).await.unwrap();
+        assert_eq!(original.map(|m| m.seq), Some(5));
     }
 }

@@ -85,12 +85,18 @@ pub struct PageQuery {
 /// Messages at rest (PostgreSQL in a cluster), written by the persister.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Writes a batch in one transaction. Idempotent: a message whose id, (room, seq) or
-    /// (room, client_msg_id) is stored already is skipped. Returns how many were new.
+    /// Writes a batch in one transaction. Idempotent: a message whose (room, seq) is stored
+    /// already is skipped. Returns how many were new.
+    ///
+    /// A message whose client id an earlier message of the room holds is stored all the same:
+    /// the log acknowledged it (a send repeated after the log's duplicate window, while the
+    /// store was behind), so dropping it would lose it. The embedded store, whose log is the
+    /// store itself, never receives one.
     async fn insert_batch(&self, messages: &[Message]) -> Result<u64, StoreError>;
 
     /// Up to `query.limit` messages of the page, ascending by seq.
     async fn page(&self, room: RoomId, query: PageQuery) -> Result<Vec<Message>, StoreError>;
 
+    /// The room's message stored under this client id; the lowest seq when there are several.
     async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError>;
 }

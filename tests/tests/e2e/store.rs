@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chat_adapters::postgres::PgMessageStore;
 use chat_shared::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
-use chat_shared::ports::MessageStore;
+use chat_shared::ports::{MessageStore, PageQuery};
 use chat_tests::TestApp;
 
 fn message(room: RoomId, seq: u64, client_id: &str) -> Message {
@@ -58,6 +58,36 @@ async fn concurrent_client_id_lookups_each_get_their_own_answer() {
         });
         assert_eq!(answer.as_ref().map(|m| m.id), expected.map(|m| m.id), "{client_id} in {room}");
     }
+}
+
+/// A send repeated after the stream's duplicate window, while the persister is behind, is in
+/// the stream twice, and both were acknowledged: both are stored, in one batch or in two, and
+/// the first is the original a lookup answers with.
+#[tokio::test]
+async fn a_client_id_stored_again_at_a_later_seq_keeps_both_and_the_first_is_the_original() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("ann").await;
+    let room: RoomId = app.create_room(&ann, "group", &[]).await.parse().unwrap();
+    let store = PgMessageStore::new(app.db.pool.clone());
+    let first_of = async |client_id: &str| {
+        let client_id = ClientMsgId::parse(client_id).unwrap();
+        store.by_client_msg_id(room, &client_id).await.unwrap().map(|m| m.seq)
+    };
+
+    assert_eq!(store.insert_batch(&[message(room, 5, "late")]).await.unwrap(), 1);
+    let later = message(room, 9, "late");
+    assert_eq!(store.insert_batch(std::slice::from_ref(&later)).await.unwrap(), 1);
+    assert_eq!(
+        store.insert_batch(&[message(room, 12, "twice"), message(room, 11, "twice")]).await.unwrap(),
+        2
+    );
+    // Delivered again (a batch committed but not acknowledged): nothing new.
+    assert_eq!(store.insert_batch(&[later, message(room, 13, "new")]).await.unwrap(), 1);
+
+    let page = store.page(room, PageQuery { before: None, after: None, limit: 50 }).await.unwrap();
+    assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [5, 9, 11, 12, 13]);
+    assert_eq!(first_of("late").await, Some(5));
+    assert_eq!(first_of("twice").await, Some(11));
 }
 
 /// Scans of `messages` so far, (sequential, index), with this connection's own counts in.
