@@ -11,6 +11,9 @@
 #   BENCH [target/release/chat-bench]   BIN_DIR [target/release] chat-node and chat-persister
 #   OUT [/tmp/chat-bench-compare]       logs, results.jsonl and table.md
 #   SERVER_CPUS [0-1] BENCH_CPUS [0-1]  taskset CPU lists of the servers and of the bench
+#   CHAT_FLAGS [--first-attempt]        more chat-bench flags for the chat runs: its sends say
+#                                       `first_attempt`, as the browser client's do (set it
+#                                       empty for sends that make the server look each up)
 #
 # Chat: bench/cluster.sh (2 nodes on :8080/:8082 + persister; NATS, PostgreSQL, Redis).
 # Peer: bench/peers/socketio/peer.sh (2 Node.js processes on :3001/:3002; Redis).
@@ -38,6 +41,7 @@ runs=${RUNS:-3}
 rooms=${ROOMS:-100}
 members=${MEMBERS:-10}
 duration=${DURATION:-10}
+chat_flags=${CHAT_FLAGS---first-attempt}
 read -r -a rates <<<"${RATES:-0 1000 2000}"
 bench=${BENCH:-target/release/chat-bench}
 out=${OUT:-/tmp/chat-bench-compare}
@@ -82,9 +86,11 @@ run_one() { # system rate run
   start_system "$system" "$system_dir"
   pids="$(pids_of "$system_dir"/*.pid)"
   # Brokers by command: the bench also counts the PostgreSQL backends opened during the run.
+  local flags=()
   if [ "$system" = chat ]; then
     nodes=$chat_nodes
     brokers=nats-server,redis-server,postgres
+    read -r -a flags <<<"$chat_flags"
   else
     nodes=$peer_nodes
     brokers=redis-server
@@ -92,7 +98,7 @@ run_one() { # system rate run
   log="$system_dir.log"
   echo "$(date -u +%H:%M:%S) $system rate=$rate run $run" >&2
   taskset -c "$bench_cpus" "$bench" throughput --system "$system" --nodes "$nodes" \
-    --rooms "$rooms" --members "$members" --duration "$duration" --rate "$rate" \
+    --rooms "$rooms" --members "$members" --duration "$duration" --rate "$rate" "${flags[@]}" \
     --server-pids "$pids" --server-commands "$brokers" --label "$system rate=$rate run=$run" >"$log" 2>&1 ||
     echo "  run not clean, see $log" >&2
   grep '^RESULT ' "$log" | cut -c8- >>"$results" || echo "  no RESULT line in $log" >&2

@@ -110,6 +110,10 @@ pub struct ThroughputArgs {
     /// Leave `client_msg_id` out of sends (the server then skips its idempotency lookup).
     #[arg(long)]
     pub no_client_msg_id: bool,
+    /// Mark each send `first_attempt` (every send of the bench is one): the server then relies
+    /// on the stream's duplicate window alone and skips its database lookup of the client id.
+    #[arg(long, conflicts_with = "no_client_msg_id")]
+    pub first_attempt: bool,
     /// After sending ends, the drain waits until no frame arrived for this many seconds...
     #[arg(long, default_value_t = 1.0)]
     pub drain_idle: f64,
@@ -174,6 +178,7 @@ impl ThroughputArgs {
             anyhow::ensure!(self.login_rate == 0.0, "the Socket.IO peer has no accounts to log in to");
             anyhow::ensure!(self.codec == Codec::Json, "the Socket.IO peer speaks JSON only");
             anyhow::ensure!(!self.no_client_msg_id, "the Socket.IO peer has no client_msg_id to leave out");
+            anyhow::ensure!(!self.first_attempt, "the Socket.IO peer has no client_msg_id to mark");
         }
         for ip in &self.bind {
             anyhow::ensure!(ip.is_loopback(), "--bind {ip} is not a loopback address");

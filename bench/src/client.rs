@@ -92,7 +92,7 @@ struct JoinFrame<'a> {
     room: &'a str,
 }
 
-/// `{"type": "send", "id", "room", "content", "client_msg_id"?}`
+/// `{"type": "send", "id", "room", "content", "client_msg_id"?, "first_attempt"?}`
 #[derive(Serialize)]
 pub struct SendFrame<'a> {
     #[serde(rename = "type")]
@@ -102,6 +102,8 @@ pub struct SendFrame<'a> {
     pub content: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_msg_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub first_attempt: bool,
 }
 
 /// Encodes a client frame: JSON text, or a MessagePack map with string keys.
@@ -205,11 +207,36 @@ mod tests {
 
     #[test]
     fn a_send_frame_is_a_map_with_string_keys() {
-        let frame = SendFrame { kind: "send", id: 9, room: ROOM, content: "hi", client_msg_id: None };
+        let frame = SendFrame {
+            kind: "send",
+            id: 9,
+            room: ROOM,
+            content: "hi",
+            client_msg_id: None,
+            first_attempt: false,
+        };
         let Message::Binary(bytes) = encode(Codec::Msgpack, &frame).unwrap() else { panic!("not binary") };
         let value: serde_json::Value = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(value, json!({"type": "send", "id": 9, "room": ROOM, "content": "hi"}));
         let Message::Text(text) = encode(Codec::Json, &frame).unwrap() else { panic!("not text") };
         assert_eq!(serde_json::from_str::<serde_json::Value>(text.as_str()).unwrap()["id"], 9);
+    }
+
+    #[test]
+    fn a_first_attempt_says_so_and_other_sends_say_nothing() {
+        let frame = |first_attempt| SendFrame {
+            kind: "send",
+            id: 1,
+            room: ROOM,
+            content: "hi",
+            client_msg_id: Some("c"),
+            first_attempt,
+        };
+        let fields = |first_attempt| {
+            let Message::Text(text) = encode(Codec::Json, &frame(first_attempt)).unwrap() else { panic!() };
+            serde_json::from_str::<serde_json::Value>(text.as_str()).unwrap()
+        };
+        assert_eq!(fields(true)["first_attempt"], true);
+        assert!(fields(false).get("first_attempt").is_none());
     }
 }

@@ -229,6 +229,7 @@ pub fn params_json(args: &ThroughputArgs) -> Value {
         "codec": args.codec.name(),
         "content_bytes": args.content_bytes,
         "client_msg_id": args.system == System::Chat && !args.no_client_msg_id,
+        "first_attempt": args.first_attempt,
     })
 }
 
@@ -289,7 +290,11 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
         args.in_flight,
         args.codec.name(),
         args.content_bytes,
-        if args.no_client_msg_id { " | no client_msg_id" } else { "" },
+        match (args.no_client_msg_id, args.first_attempt) {
+            (true, _) => " | no client_msg_id",
+            (false, true) => " | first_attempt",
+            (false, false) => "",
+        },
     );
     let _ = match args.system {
         System::Chat => writeln!(

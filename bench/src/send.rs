@@ -27,6 +27,8 @@ pub(crate) struct Writer {
     pub room_id: Arc<str>,
     pub content_bytes: usize,
     pub client_msg_prefix: Option<String>,
+    /// Sends say `first_attempt`.
+    pub first_attempt: bool,
     pub start_at: Instant,
     pub end_at: Instant,
     /// Paced: the interval between this sender's sends and its offset from the start.
@@ -115,8 +117,14 @@ impl Writer {
     fn encode(&self, request: u64, content: &str, client_msg_id: Option<&str>) -> anyhow::Result<Message> {
         match self.system {
             System::Chat => {
-                let frame =
-                    SendFrame { kind: "send", id: request, room: &self.room_id, content, client_msg_id };
+                let frame = SendFrame {
+                    kind: "send",
+                    id: request,
+                    room: &self.room_id,
+                    content,
+                    client_msg_id,
+                    first_attempt: self.first_attempt,
+                };
                 client::encode(self.codec, &frame)
             }
             System::Socketio => socketio_client::send_frame(request, &self.room_id, content),

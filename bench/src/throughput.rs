@@ -232,6 +232,7 @@ impl Prepared {
                     room_id,
                     content_bytes: args.content_bytes,
                     client_msg_prefix: client_msg_prefix.clone(),
+                    first_attempt: args.first_attempt,
                     start_at,
                     end_at,
                     pace: interval

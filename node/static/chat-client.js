@@ -133,7 +133,8 @@ export class ChatClient extends EventTarget {
                 frame.kind = extra.kind;
             if (extra.metadata)
                 frame.metadata = extra.metadata;
-            this.outgoing.set(clientMsgId, { frame, resolve, reject, attempts: 0, inFlight: false, retry: null });
+            const fresh = extra.clientMsgId === undefined;
+            this.outgoing.set(clientMsgId, { frame, resolve, reject, attempts: 0, fresh, inFlight: false, retry: null });
             this.pump();
         });
     }
@@ -365,7 +366,10 @@ export class ChatClient extends EventTarget {
     transmit(clientMsgId, out) {
         out.inFlight = true;
         out.attempts += 1;
-        this.request(out.frame).then((result) => {
+        // A first attempt spares the server its database lookup of the client id; a re-send may
+        // find the message stored long ago, so it asks for that lookup.
+        const frame = out.fresh && out.attempts === 1 ? { ...out.frame, first_attempt: true } : out.frame;
+        this.request(frame).then((result) => {
             this.outgoing.delete(clientMsgId);
             out.resolve(result.message);
             this.pump();

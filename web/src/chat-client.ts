@@ -85,6 +85,7 @@ export type ClientFrame =
       client_msg_id?: string;
       kind?: string;
       metadata?: Record<string, unknown>;
+      first_attempt?: boolean;
       id?: number;
     }
   | { type: "history"; room: Id; before?: Seq; after?: Seq; limit?: number; id?: number }
@@ -179,6 +180,8 @@ interface OutgoingMessage {
   resolve: (message: Message) => void;
   reject: (error: ChatError) => void;
   attempts: number;
+  /** The client made the `client_msg_id` itself, so its first transmission is a first attempt. */
+  fresh: boolean;
   /** Whether a `send` is on the wire on the current connection, awaiting its reply. */
   inFlight: boolean;
   /** Set while backing off after a refusal such as `rate_limited`. */
@@ -301,7 +304,8 @@ export class ChatClient extends EventTarget {
       const frame: OutgoingMessage["frame"] = { type: "send", room, content, client_msg_id: clientMsgId };
       if (extra.kind) frame.kind = extra.kind;
       if (extra.metadata) frame.metadata = extra.metadata;
-      this.outgoing.set(clientMsgId, { frame, resolve, reject, attempts: 0, inFlight: false, retry: null });
+      const fresh = extra.clientMsgId === undefined;
+      this.outgoing.set(clientMsgId, { frame, resolve, reject, attempts: 0, fresh, inFlight: false, retry: null });
       this.pump();
     });
   }
@@ -537,7 +541,10 @@ export class ChatClient extends EventTarget {
   private transmit(clientMsgId: string, out: OutgoingMessage): void {
     out.inFlight = true;
     out.attempts += 1;
-    this.request(out.frame).then(
+    // A first attempt spares the server its database lookup of the client id; a re-send may
+    // find the message stored long ago, so it asks for that lookup.
+    const frame = out.fresh && out.attempts === 1 ? { ...out.frame, first_attempt: true } : out.frame;
+    this.request(frame).then(
       (result) => {
         this.outgoing.delete(clientMsgId);
         out.resolve((result as { message: Message }).message);

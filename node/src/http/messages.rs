@@ -23,6 +23,7 @@ pub struct SendRequest {
     client_msg_id: Option<String>,
     kind: Option<String>,
     metadata: Option<serde_json::Value>,
+    first_attempt: Option<bool>,
 }
 
 impl SendRequest {
@@ -42,7 +43,8 @@ impl SendRequest {
         reject_invalid(fields)?;
         match (content, kind, client_msg_id, metadata) {
             (Some(content), Some(kind), Some(client_msg_id), Some(metadata)) => {
-                Ok(NewMessage { room, content, kind, metadata, client_msg_id })
+                let first_attempt = self.first_attempt.unwrap_or(false);
+                Ok(NewMessage { room, content, kind, metadata, client_msg_id, first_attempt })
             }
             _ => Err(ApiError::Internal),
         }

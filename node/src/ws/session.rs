@@ -503,6 +503,7 @@ impl Session {
                 kind: send.kind,
                 metadata: send.metadata,
                 client_msg_id: send.client_msg_id,
+                first_attempt: send.first_attempt,
             };
             let result = state.messages.send(user, request, joined).await.map_err(ApiError::from);
             drop(done);

@@ -57,6 +57,8 @@ pub struct SendCommand {
     pub room: RoomId,
     pub content: Content,
     pub client_msg_id: Option<ClientMsgId>,
+    /// The client never sent this `client_msg_id` before (see `NewMessage::first_attempt`).
+    pub first_attempt: bool,
     /// `text` when the client names none.
     pub kind: MessageKind,
     pub metadata: Metadata,
@@ -181,10 +183,12 @@ fn send(f: &mut Fields) -> Option<Command> {
     };
     let raw_metadata = f.take("metadata");
     let metadata = f.errors.check("metadata", Metadata::parse(raw_metadata));
+    let first_attempt = f.opt_bool("first_attempt");
     Some(Command::Send(SendCommand {
         room: room?,
         content: content?,
         client_msg_id,
+        first_attempt: first_attempt?,
         kind: kind?,
         metadata: metadata?,
     }))
@@ -258,6 +262,18 @@ impl Fields {
     fn opt_str(&mut self, name: &str) -> Option<String> {
         let value = self.take(name)?;
         self.string(name, value)
+    }
+
+    /// `false` when absent; `None` (and an error) when not a boolean.
+    fn opt_bool(&mut self, name: &str) -> Option<bool> {
+        match self.take(name) {
+            None => Some(false),
+            Some(Value::Bool(value)) => Some(value),
+            Some(_) => {
+                self.errors.add(name, "must be a boolean");
+                None
+            }
+        }
     }
 
     fn room(&mut self) -> Option<RoomId> {
@@ -357,12 +373,13 @@ mod tests {
     fn send_decodes_with_every_field() {
         let frame = json!({
             "type": "send", "id": 9, "room": ROOM, "content": "hello", "client_msg_id": "c-1",
-            "kind": "image", "metadata": {"url": "https://example.com/a.png"}
+            "kind": "image", "metadata": {"url": "https://example.com/a.png"}, "first_attempt": true
         });
         let expected = SendCommand {
             room: room(),
             content: Content::parse("hello").unwrap(),
             client_msg_id: Some(ClientMsgId::parse("c-1").unwrap()),
+            first_attempt: true,
             kind: MessageKind::parse("image").unwrap(),
             metadata: Metadata::parse(Some(json!({"url": "https://example.com/a.png"}))).unwrap(),
         };
@@ -377,6 +394,7 @@ mod tests {
         assert_eq!(send.kind, MessageKind::text());
         assert_eq!(send.metadata, Metadata::default());
         assert_eq!(send.client_msg_id, None);
+        assert!(!send.first_attempt);
     }
 
     #[test]
@@ -487,6 +505,14 @@ mod tests {
                 json!({"type": "send", "id": 1, "room": ROOM, "content": "x", "kind": 1}),
                 field("kind", "must be a string"),
             ),
+            (
+                json!({"type": "send", "id": 1, "room": ROOM, "content": "x", "first_attempt": "yes"}),
+                field("first_attempt", "must be a boolean"),
+            ),
+            (
+                json!({"type": "send", "id": 1, "room": ROOM, "content": "x", "first_attempt": 1}),
+                field("first_attempt", "must be a boolean"),
+            ),
             (json!({"type": "auth", "id": 1, "token": {"jwt": "x"}}), field("token", "must be a string")),
             (json!({"type": "auth", "id": 1, "token": ""}), field("token", "must not be empty")),
         ];
@@ -501,11 +527,11 @@ mod tests {
     fn every_problem_of_a_send_is_named_at_once() {
         let (id, fields) = refusal(json!({
             "type": "send", "id": 2, "room": "nope", "content": "   ", "kind": "Image",
-            "client_msg_id": "", "metadata": [1]
+            "client_msg_id": "", "metadata": [1], "first_attempt": "no"
         }));
         assert_eq!(id, Some(2));
         let names: Vec<_> = fields.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(names, ["client_msg_id", "content", "kind", "metadata", "room"]);
+        assert_eq!(names, ["client_msg_id", "content", "first_attempt", "kind", "metadata", "room"]);
         assert!(fields.contains(&field("content", "must not be empty")));
     }
 
@@ -628,13 +654,14 @@ mod tests {
             Command::Join { room: room(), since: None }
         );
         let Command::Send(send) = command(json!({
-            "type": "send", "room": ROOM, "content": "hi", "kind": null, "metadata": null, "client_msg_id": null
+            "type": "send", "room": ROOM, "content": "hi", "kind": null, "metadata": null, "client_msg_id": null,
+            "first_attempt": null
         })) else {
             panic!("not a send");
         };
         assert_eq!(
-            (send.kind, send.metadata, send.client_msg_id),
-            (MessageKind::text(), Metadata::default(), None)
+            (send.kind, send.metadata, send.client_msg_id, send.first_attempt),
+            (MessageKind::text(), Metadata::default(), None, false)
         );
         let (_, fields) = refusal(json!({"type": "leave", "room": null}));
         assert_eq!(fields, [field("room", "is required")]);

@@ -14,6 +14,9 @@ pub struct NewMessage {
     pub kind: MessageKind,
     pub metadata: Metadata,
     pub client_msg_id: Option<ClientMsgId>,
+    /// The sender says it never sent `client_msg_id` before: the log's duplicate window alone
+    /// catches a repeat (a double send), and the store's lookup for older ones is skipped.
+    pub first_attempt: bool,
 }
 
 /// A page of history, ascending by seq.
@@ -70,8 +73,10 @@ impl MessageService {
         if !membership_checked {
             self.rooms.membership(sender, request.room).await?;
         }
-        // Past the log's duplicate window, the store remembers client ids.
+        // Past the log's duplicate window, the store remembers client ids: a resend may come
+        // after it. A first attempt has no original to find there.
         if let Some(client_id) = &request.client_msg_id
+            && !request.first_attempt
             && let Some(original) = self.store.by_client_msg_id(request.room, client_id).await?
         {
             return Ok((original, true));
@@ -205,6 +210,7 @@ mod tests {
             kind: MessageKind::text(),
             metadata: Metadata::default(),
             client_msg_id: client_id.map(|c| ClientMsgId::parse(c).unwrap()),
+            first_attempt: false,
         }
     }
 
@@ -275,6 +281,31 @@ mod tests {
         let (late, duplicate) = kit.messages.send(ann, text(room, "late", Some("c1")), false).await.unwrap();
         assert!(duplicate);
         assert_eq!(late.id, original.id);
+    }
+
+    #[tokio::test]
+    async fn a_first_attempt_is_checked_against_the_log_window_only() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let room = group(&kit, ann, vec![]).await;
+        let first = |content: &str| NewMessage { first_attempt: true, ..text(room, content, Some("c1")) };
+        let (original, _) = kit.messages.send(ann, first("once"), false).await.unwrap();
+        // A double send within the window is caught by the log, first attempt or not.
+        let (again, duplicate) = kit.messages.send(ann, first("twice?"), false).await.unwrap();
+        assert!(duplicate);
+        assert_eq!(again, original);
+        // Past the window the sender's word is taken: the store is not asked, so a client that
+        // resends under `first_attempt` gets a second message, as it said it wanted.
+        kit.persist_all().await;
+        kit.log.forget_dedup_keys();
+        let (late, duplicate) = kit.messages.send(ann, first("late"), false).await.unwrap();
+        assert!(!duplicate);
+        assert!(late.seq > original.seq);
+        // A resend without the flag still finds the original.
+        let (resent, duplicate) =
+            kit.messages.send(ann, text(room, "resent", Some("c1")), false).await.unwrap();
+        assert!(duplicate);
+        assert_eq!(resent.id, original.id);
     }
 
     #[tokio::test]

@@ -24,6 +24,14 @@ describe("the chat client module", () => {
     const result = await sender.page.evaluate(
       async ({ room, count }) => {
         const { ChatClient } = await import("/assets/chat-client.js");
+        // Every `send` frame that leaves the page, to see which say `first_attempt`.
+        const frames = [];
+        const send = WebSocket.prototype.send;
+        WebSocket.prototype.send = function (data) {
+          const frame = typeof data === "string" ? JSON.parse(data) : null;
+          if (frame?.type === "send" && frame.room === room) frames.push(frame);
+          return send.call(this, data);
+        };
         const token = async () => JSON.parse(sessionStorage.getItem("chat.session")).accessToken;
         const client = new ChatClient({ token });
         const errors = [];
@@ -37,7 +45,17 @@ describe("the chat client module", () => {
         const messages = await Promise.all(sends);
         const left = client.unacknowledged;
         client.close();
-        return { seqs: messages.map((m) => m.seq), errors, left };
+        WebSocket.prototype.send = send;
+        const seen = new Set();
+        let wrong = 0;
+        let resends = 0;
+        for (const frame of frames) {
+          const first = !seen.has(frame.client_msg_id);
+          seen.add(frame.client_msg_id);
+          resends += first ? 0 : 1;
+          if ((frame.first_attempt === true) !== first) wrong += 1;
+        }
+        return { seqs: messages.map((m) => m.seq), errors, left, wrong, resends };
       },
       { room, count },
     );
@@ -45,6 +63,8 @@ describe("the chat client module", () => {
     assert.deepEqual(result.seqs, [...result.seqs].sort((a, b) => a - b), "stored in the order sent");
     assert.ok(result.errors.includes("rate_limited"), `the limit was hit: ${result.errors}`);
     assert.equal(result.left, 0);
+    assert.ok(result.resends > 0, "refused sends were sent again");
+    assert.equal(result.wrong, 0, "only each id's first transmission says first_attempt");
 
     // The page's own connection saw each of them once, in order.
     // Retried sends are stored later than their neighbours, so wait for all, not the last.

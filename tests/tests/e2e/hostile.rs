@@ -95,6 +95,14 @@ async fn room_requests_name_every_invalid_field() {
     );
     let bad_role = json!({"user_id": ann.id, "role": "owner"});
     assert_invalid(&app.call("POST", &members, Some(&ann.access), Some(bad_role)).await, Some("role"));
+    let messages = format!("/rooms/{room}/messages");
+    for first_attempt in [json!("yes"), json!(1)] {
+        let body = json!({"content": "x", "first_attempt": first_attempt});
+        assert_invalid(
+            &app.call("POST", &messages, Some(&ann.access), Some(body)).await,
+            Some("first_attempt"),
+        );
+    }
     let read = format!("/rooms/{room}/read");
     assert_invalid(&app.call("POST", &read, Some(&ann.access), Some(json!({"seq": -1}))).await, Some("seq"));
     assert_invalid(&app.call("POST", &read, Some(&ann.access), Some(json!({"seq": "7"}))).await, Some("seq"));

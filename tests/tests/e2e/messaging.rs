@@ -111,6 +111,44 @@ async fn a_repeated_client_msg_id_returns_the_original_and_is_delivered_and_stor
     assert_eq!(app.persisted(&room, 2, Duration::ZERO).await, 1);
 }
 
+/// A first attempt is checked against the stream's duplicate window only: within it a double
+/// send returns the original; past it the database is not asked, so a client that keeps the
+/// flag on a resend gets a second message, which the persister stores beside the first (the
+/// same client id twice) while resends without the flag still return the first.
+#[tokio::test]
+async fn a_first_attempt_is_checked_against_the_duplicate_window_only() {
+    let app = TestApp::spawn_with(&["--stream-duplicate-window", "1s"]).await.unwrap();
+    let _persister = app.start_persister().await.unwrap();
+    // The process that starts last sets the stream's window: the persister set its default.
+    let node = app.add_node().await.unwrap();
+    let ann = app.register("ann").await;
+    let room = app.create_room(&ann, "group", &[]).await;
+    let mut sender = app.ws(&node, &ann, Codec::Json).await;
+    let send = |first_attempt: bool| json!({"type": "send", "room": room, "content": "hi", "client_msg_id": "c-1", "first_attempt": first_attempt});
+    let original = sender.request(send(true)).await.unwrap()["message"].clone();
+    let double = sender.request(send(true)).await.unwrap();
+    assert_eq!(double["message"], original);
+    assert_eq!(app.persisted(&room, 1, Duration::from_secs(10)).await, 1);
+
+    // The window passes: the stream forgets the client id, the database still has it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let resent = sender.request(send(false)).await.unwrap();
+    assert_eq!(resent["message"], original);
+    let trusted = sender.request(send(true)).await.unwrap();
+    assert!(trusted["message"]["seq"].as_u64() > original["seq"].as_u64(), "{trusted}");
+    assert_eq!(app.persisted(&room, 2, Duration::from_secs(10)).await, 2);
+    let rest = app
+        .call(
+            "POST",
+            &format!("/rooms/{room}/messages"),
+            Some(&ann.access),
+            Some(json!({"content": "again", "client_msg_id": "c-1"})),
+        )
+        .await;
+    assert_eq!(rest.status, 200, "{:?}", rest.body);
+    assert_eq!(rest.body["id"], original["id"]);
+}
+
 #[tokio::test]
 async fn outsiders_cannot_join_send_or_read_a_group() {
     let app = TestApp::spawn().await.unwrap();
