@@ -11,7 +11,6 @@ use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_tungstenite::client_async_with_config;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::client::{self, Socket};
 use crate::engineio::{self, Packet, SocketPacket};
@@ -26,7 +25,7 @@ const JOIN_ID: u64 = 0;
 pub async fn connect(node: &Node, local: Option<IpAddr>) -> anyhow::Result<Socket> {
     let stream = client::open_tcp(node, local).await?;
     let url = format!("ws://{}{}", node.addr, engineio::WEBSOCKET_PATH);
-    let (mut ws, _) = client_async_with_config(url, stream, Some(WebSocketConfig::default()))
+    let (mut ws, _) = client_async_with_config(url, stream, Some(client::ws_config()))
         .await
         .with_context(|| format!("WebSocket handshake with {}", node.addr))?;
     tokio::time::timeout(SETUP_TIMEOUT, async {
