@@ -195,7 +195,9 @@ pub struct PersistArgs {
     /// Seconds after the send phase ends to wait for every acknowledged message to be stored.
     #[arg(long, default_value_t = 120.0)]
     pub persist_timeout: f64,
-    /// How often to count the stored messages, in milliseconds.
+    /// How often to look at the stored messages, in milliseconds: while the run sends, its rows
+    /// are counted; after, only the seqs stored above what is known stored are read, so polling
+    /// fast costs the database little while a backlog is written.
     #[arg(long, default_value_t = 100)]
     pub poll_ms: u64,
     /// An outage: these persister processes are stopped (SIGSTOP) while the run sends and

@@ -98,6 +98,11 @@ impl RoomAcks {
     pub fn conflicts(&self) -> u64 {
         self.conflicts
     }
+
+    /// The acknowledged seqs, ascending.
+    pub fn seqs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.acked.iter().map(|a| a.seq)
+    }
 }
 
 /// Checks what one member connection of the room received, in arrival order.

@@ -19,6 +19,7 @@ pub mod send;
 pub mod sender_order;
 pub mod setup;
 pub mod socketio_client;
+pub mod stored_seqs;
 pub mod tag;
 pub mod target;
 pub mod throughput;

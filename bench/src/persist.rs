@@ -8,22 +8,33 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::postgres::PgPoolOptions;
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::cli::{PersistArgs, System};
 use crate::report::{self, CatchUp, PersistResults};
+use crate::stored_seqs::StoredSeqs;
 use crate::{target, throughput};
 
-/// One count of the run's rows.
+/// How many of the run's rows were stored at an instant: while it sends, all of them;
+/// after, the acknowledged ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sample {
     pub at: Instant,
     pub rows: u64,
 }
 
-/// The goal once the run has ended: this many rows, by this deadline.
-type Goal = Option<(u64, Instant)>;
+/// What the poller looks for once the run has ended: every acknowledged message, by the deadline.
+struct Goal {
+    acked: StoredSeqs,
+    deadline: Instant,
+}
+
+struct Polled {
+    samples: Vec<Sample>,
+    /// The run's rows at the end, acknowledged or not.
+    final_rows: u64,
+}
 
 pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
     args.throughput.validate()?;
@@ -40,7 +51,7 @@ pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
 
     let prepared = throughput::prepare(&args.throughput).await?;
     let rooms = prepared.room_ids()?;
-    let (goal_tx, goal_rx) = watch::channel::<Goal>(None);
+    let (goal_tx, goal_rx) = oneshot::channel::<Goal>();
     let poll_every = Duration::from_millis(args.poll_ms.max(1));
     let poller = tokio::spawn(poll(pool, rooms, poll_every, goal_rx));
 
@@ -48,15 +59,15 @@ pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
     let outcome = prepared.run().await?;
     let resumed_at = outage.end();
     let deadline = outcome.send_ended + Duration::from_secs_f64(args.persist_timeout);
-    let _ = goal_tx.send(Some((outcome.acked_unique, deadline)));
-    let samples = poller.await??;
+    let _ = goal_tx.send(Goal { acked: StoredSeqs::new(outcome.acked_seqs), deadline });
+    let Polled { samples, final_rows } = poller.await??;
     let times = Times {
         send_started: outcome.send_started,
         send_ended: outcome.send_ended,
         last_ack: outcome.last_reply,
         resumed_at,
     };
-    let persist = evaluate(&samples, outcome.acked_unique, times);
+    let persist = evaluate(&samples, final_rows, outcome.acked_unique, times);
 
     let ok = outcome.results.is_clean() && persist.reached;
     print!("{}", report::table(&args.throughput, &outcome.results));
@@ -78,29 +89,51 @@ pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Counts the rooms' rows until the goal is met or its deadline passes.
+/// Counts the rooms' rows while the run sends; once it has ended, follows which acknowledged
+/// messages are stored until all are or the deadline passes (see [`StoredSeqs`]), then counts
+/// the rows once more for the final figure.
 async fn poll(
     pool: sqlx::PgPool,
     rooms: Vec<uuid::Uuid>,
     every: Duration,
-    goal: watch::Receiver<Goal>,
-) -> anyhow::Result<Vec<Sample>> {
+    mut goal: oneshot::Receiver<Goal>,
+) -> anyhow::Result<Polled> {
     let mut samples = Vec::new();
+    let Goal { mut acked, deadline } = loop {
+        if let Ok(goal) = goal.try_recv() {
+            break goal;
+        }
+        let rows = count_rows(&pool, &rooms).await?;
+        samples.push(Sample { at: Instant::now(), rows });
+        tokio::time::sleep(every).await;
+    };
     loop {
-        let rows: i64 = sqlx::query_scalar("select count(*) from messages where room_id = any($1)")
-            .bind(&rooms)
-            .fetch_one(&pool)
-            .await
-            .context("counting the run's messages")?;
+        let above: Vec<i64> =
+            sqlx::query_scalar("select seq from messages where room_id = any($1) and seq > $2")
+                .bind(&rooms)
+                .bind(i64::try_from(acked.watermark()).unwrap_or(i64::MAX))
+                .fetch_all(&pool)
+                .await
+                .context("reading the run's stored seqs")?;
+        let rows = acked.update(above.into_iter().map(|seq| seq.max(0) as u64).collect());
         let now = Instant::now();
-        samples.push(Sample { at: now, rows: rows as u64 });
-        if let Some((target, deadline)) = *goal.borrow()
-            && (rows as u64 >= target || now >= deadline)
-        {
-            return Ok(samples);
+        samples.push(Sample { at: now, rows });
+        if acked.complete() || now >= deadline {
+            break;
         }
         tokio::time::sleep(every).await;
     }
+    let final_rows = count_rows(&pool, &rooms).await?;
+    Ok(Polled { samples, final_rows })
+}
+
+async fn count_rows(pool: &sqlx::PgPool, rooms: &[uuid::Uuid]) -> anyhow::Result<u64> {
+    let rows: i64 = sqlx::query_scalar("select count(*) from messages where room_id = any($1)")
+        .bind(rooms)
+        .fetch_one(pool)
+        .await
+        .context("counting the run's messages")?;
+    Ok(rows as u64)
 }
 
 /// Persisters stopped with SIGSTOP until [`Outage::end`], or until dropped: a bench that fails
@@ -164,28 +197,32 @@ pub struct Times {
     pub resumed_at: Option<Instant>,
 }
 
-/// Reads the catch-up from the counts taken during and after the run.
-pub fn evaluate(samples: &[Sample], target: u64, times: Times) -> PersistResults {
+/// Reads the catch-up from the counts taken during and after the run. The last sample tells
+/// whether every acknowledged message was stored; the first to reach the target, when. (A
+/// count taken while sending includes rows never acknowledged, so with unanswered sends it can
+/// date the catch-up a little early.)
+pub fn evaluate(samples: &[Sample], final_rows: u64, target: u64, times: Times) -> PersistResults {
     let Times { send_started, send_ended, last_ack, resumed_at } = times;
-    let final_rows = samples.last().map_or(0, |s| s.rows);
+    let stored = samples.last().map_or(0, |s| s.rows);
     let rows_at_send_end = samples.iter().take_while(|s| s.at <= send_ended).last().map_or(0, |s| s.rows);
-    let reached_at = samples.iter().find(|s| s.rows >= target).map(|s| s.at);
+    let reached = stored >= target;
+    let reached_at = samples.iter().find(|s| s.rows >= target).map(|s| s.at).filter(|_| reached);
     let end = reached_at.or(samples.last().map(|s| s.at)).unwrap_or(send_ended);
     let catch_up_secs = end.saturating_duration_since(send_ended).as_secs_f64();
     let span = end.saturating_duration_since(send_started).as_secs_f64();
     PersistResults {
         target_rows: target,
         final_rows,
-        reached: reached_at.is_some(),
+        reached,
         rows_at_send_end,
         catch_up_secs,
         catch_up_after_last_ack_secs: end.saturating_duration_since(last_ack).as_secs_f64(),
-        rows_per_sec: if span > 0.0 { final_rows.min(target) as f64 / span } else { 0.0 },
+        rows_per_sec: if span > 0.0 { stored.min(target) as f64 / span } else { 0.0 },
         catch_up: resumed_at.map(|resumed| {
             let rows_at_resume = samples.iter().take_while(|s| s.at <= resumed).last().map_or(0, |s| s.rows);
             let backlog = target.saturating_sub(rows_at_resume);
             let secs = end.saturating_duration_since(resumed).as_secs_f64();
-            let stored = final_rows.min(target).saturating_sub(rows_at_resume);
+            let stored = stored.min(target).saturating_sub(rows_at_resume);
             CatchUp {
                 backlog_rows: backlog,
                 secs,
@@ -212,7 +249,7 @@ mod tests {
         ];
         let times =
             Times { send_started: at(0), send_ended: at(10_000), last_ack: at(10_400), resumed_at: None };
-        let p = evaluate(&samples, 1_000, times);
+        let p = evaluate(&samples, 1_000, 1_000, times);
         assert!(p.reached);
         assert_eq!(p.rows_at_send_end, 900);
         assert!((p.catch_up_secs - 1.0).abs() < 1e-6, "{p:?}");
@@ -226,7 +263,7 @@ mod tests {
         let samples = [Sample { at: start + Duration::from_secs(30), rows: 10 }];
         let end = start + Duration::from_secs(10);
         let times = Times { send_started: start, send_ended: end, last_ack: end, resumed_at: None };
-        let p = evaluate(&samples, 11, times);
+        let p = evaluate(&samples, 10, 11, times);
         assert!(!p.reached);
         assert_eq!((p.final_rows, p.catch_up_secs), (10, 20.0));
         assert!(p.catch_up.is_none());
@@ -249,10 +286,25 @@ mod tests {
             last_ack: at(11_000),
             resumed_at: Some(at(12_000)),
         };
-        let p = evaluate(&samples, 10_000, times);
+        let p = evaluate(&samples, 10_000, 10_000, times);
         let catch_up = p.catch_up.expect("an outage was given");
         assert_eq!(catch_up.backlog_rows, 10_000);
         assert!((catch_up.secs - 0.5).abs() < 1e-6, "{catch_up:?}");
         assert!((catch_up.rows_per_sec - 20_000.0).abs() < 1e-6, "{catch_up:?}");
+    }
+
+    #[test]
+    fn a_count_that_included_unacknowledged_rows_is_not_a_catch_up() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        // While sending, 100 rows counted, two of them never acknowledged; after, 99 of the
+        // 100 acknowledged ones stored.
+        let samples = [Sample { at: at(9_000), rows: 100 }, Sample { at: at(12_000), rows: 99 }];
+        let times =
+            Times { send_started: at(0), send_ended: at(10_000), last_ack: at(10_000), resumed_at: None };
+        let p = evaluate(&samples, 101, 100, times);
+        assert!(!p.reached, "{p:?}");
+        assert_eq!(p.final_rows, 101);
+        assert!((p.catch_up_secs - 2.0).abs() < 1e-6, "{p:?}");
     }
 }

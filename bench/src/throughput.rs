@@ -101,6 +101,8 @@ pub struct Outcome {
     pub last_reply: Instant,
     /// Distinct acknowledged messages over all rooms.
     pub acked_unique: u64,
+    /// Their stream seqs (the chat cluster's; the peer has none).
+    pub acked_seqs: Vec<u64>,
 }
 
 /// Registers the users, creates the rooms, connects one socket per user (round-robin over the
@@ -320,7 +322,8 @@ impl Prepared {
 
         let sent = shared.sent.load(Ordering::Relaxed);
         let replied = shared.replied.load(Ordering::Relaxed);
-        let (mut results, acked_unique) = summarize(&args, &fixture, &stats, window, sent, replied);
+        let (mut results, Acknowledged { unique: acked_unique, seqs: acked_seqs }) =
+            summarize(&args, &fixture, &stats, window, sent, replied);
         for (k, v) in write_errors {
             *results.early_closes.entry(k).or_default() += v;
         }
@@ -342,6 +345,7 @@ impl Prepared {
             send_ended,
             last_reply: last_reply.max(start_at),
             acked_unique,
+            acked_seqs,
         })
     }
 }
@@ -361,8 +365,15 @@ async fn close_all(outboxes: Vec<Outbox>) {
 struct Checked {
     completeness: Completeness,
     missing_examples: Vec<MissingExample>,
-    /// Distinct acknowledged messages over all rooms.
-    acked_unique: u64,
+    acknowledged: Acknowledged,
+}
+
+/// The distinct acknowledged messages over all rooms.
+#[derive(Default)]
+struct Acknowledged {
+    unique: u64,
+    /// Their stream seqs, where the system has them.
+    seqs: Vec<u64>,
 }
 
 impl Checked {
@@ -409,7 +420,8 @@ fn check_by_seq(args: &ThroughputArgs, fixture: &Fixture, stats: &[ConnStats]) -
     let mut checked = Checked::default();
     for room in &rooms {
         checked.completeness.conflicting_acks += room.conflicts();
-        checked.acked_unique += room.len() as u64;
+        checked.acknowledged.unique += room.len() as u64;
+        checked.acknowledged.seqs.extend(room.seqs());
     }
     for (index, s) in stats.iter().enumerate() {
         let Log::Seq { delivered, .. } = &s.log else { continue };
@@ -445,8 +457,9 @@ fn check_by_sender(args: &ThroughputArgs, fixture: &Fixture, stats: &[ConnStats]
         }
     }
     let rooms: Vec<RoomSends> = by_room.into_iter().map(RoomSends::new).collect();
+    let unique = rooms.iter().map(|r| r.len() as u64).sum();
     let mut checked =
-        Checked { acked_unique: rooms.iter().map(|r| r.len() as u64).sum(), ..Checked::default() };
+        Checked { acknowledged: Acknowledged { unique, seqs: Vec::new() }, ..Checked::default() };
     for (index, s) in stats.iter().enumerate() {
         let Log::Sender { delivered, .. } = &s.log else { continue };
         let room = &rooms[s.room as usize];
@@ -472,8 +485,8 @@ fn summarize(
     window: Window,
     sent: u64,
     replied: u64,
-) -> (ThroughputResults, u64) {
-    let Checked { completeness, missing_examples, acked_unique } = check(args, fixture, stats);
+) -> (ThroughputResults, Acknowledged) {
+    let Checked { completeness, missing_examples, acknowledged } = check(args, fixture, stats);
     let mut ack_latency = Latencies::new();
     let mut delivery_latency = Latencies::new();
     let mut refused = BTreeMap::new();
@@ -535,5 +548,5 @@ fn summarize(
         servers_cpu_cores: 0.0,
         other_cpu_cores: 0.0,
     };
-    (results, acked_unique)
+    (results, acknowledged)
 }

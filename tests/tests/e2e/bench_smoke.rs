@@ -36,3 +36,40 @@ async fn a_short_throughput_run_against_two_nodes_is_complete() {
     assert!(results.acked > 0, "nothing was acknowledged: {results:?}");
     assert!(results.is_clean(), "lost, doubled or reordered messages: {results:?}");
 }
+
+#[tokio::test]
+async fn a_short_persist_run_finds_every_acknowledged_message_in_postgres() {
+    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
+    let other = app.add_node().await.unwrap();
+    let _persister = app.start_persister().await.unwrap();
+    let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
+    let cli = Cli::parse_from([
+        "chat-bench",
+        "persist",
+        "--database-url",
+        &app.db.url,
+        "--poll-ms",
+        "20",
+        "--persist-timeout",
+        "30",
+        "--nodes",
+        &nodes,
+        "--rooms",
+        "4",
+        "--members",
+        "5",
+        "--rate",
+        "200",
+        "--duration",
+        "2",
+        "--warmup",
+        "0.5",
+        "--drain-max",
+        "10",
+    ]);
+    let Command::Persist(args) = cli.command else { unreachable!("persist was asked for") };
+
+    let exit = chat_bench::persist::main(args).await.unwrap();
+
+    assert_eq!(exit, std::process::ExitCode::SUCCESS, "not every acknowledged message was stored");
+}
