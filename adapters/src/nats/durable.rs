@@ -57,12 +57,14 @@ impl Deliveries {
     /// Errors: `Unavailable` when heartbeats from the server stopped or a pull request failed,
     /// `Other` when the consumer was deleted. Either way this stream is finished: take a new one.
     pub async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, NatsError> {
-        let deadline = tokio::time::Instant::now() + wait;
+        // One timer for the whole batch, not one per message.
+        let deadline = tokio::time::sleep(wait);
+        tokio::pin!(deadline);
         let mut batch = Vec::new();
         while batch.len() < max {
             let next = tokio::select! {
                 next = self.messages.next() => next,
-                _ = tokio::time::sleep_until(deadline) => break,
+                _ = &mut deadline => break,
             };
             match next {
                 Some(Ok(message)) => batch.push(Delivery::new(message)?),
