@@ -184,9 +184,11 @@ async fn pg_write(
     ))
     .execute(pool)
     .await?;
-    sqlx::query(&format!("create index {table}_client_msg_id_idx on {table} (room_id, client_msg_id)"))
-        .execute(pool)
-        .await?;
+    sqlx::query(&format!(
+        "create index {table}_client_id_idx on {table} using hash ((room_id::text || client_msg_id))"
+    ))
+    .execute(pool)
+    .await?;
     let content = "x".repeat(args.message_bytes);
     let rooms: Vec<uuid::Uuid> = (0..1000).map(|_| uuid::Uuid::new_v4()).collect();
     let started = Instant::now();
