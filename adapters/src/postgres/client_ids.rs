@@ -66,8 +66,8 @@ impl ClientIdLookup {
 }
 
 /// One connection, to the same database as `pool`, with sequential scans disabled (the planner
-/// then reaches `messages` through its unique index whatever it believes the table's size to
-/// be) and the query planned once.
+/// then reaches `messages` through its client-id index whatever it believes the table's size
+/// to be) and the query planned once.
 fn lookup_pool(pool: &PgPool) -> PgPool {
     let settings = [("enable_seqscan", "off"), ("plan_cache_mode", "force_generic_plan")];
     let options = (*pool.connect_options()).clone().options(settings);
@@ -146,8 +146,10 @@ async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
 
 #[cfg(test)]
 mod tests {
+    use sqlx::migrate::Migrator;
     use sqlx::{Connection, PgConnection};
 
+    use super::super::MIGRATOR;
     use super::*;
 
     fn admin_url() -> String {
@@ -164,13 +166,18 @@ mod tests {
 
     impl TestDb {
         async fn create() -> TestDb {
+            let db = TestDb::unmigrated().await;
+            super::super::migrate(&db.pool).await.unwrap();
+            db
+        }
+
+        async fn unmigrated() -> TestDb {
             let admin_url = admin_url();
             let name = format!("chat_unit_{}", Uuid::new_v4().simple());
             let mut admin = PgConnection::connect(&admin_url).await.unwrap();
             sqlx::query(&format!("create database {name}")).execute(&mut admin).await.unwrap();
             let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
             let pool = PgPool::connect(&format!("{base}/{name}")).await.unwrap();
-            super::super::migrate(&pool).await.unwrap();
             TestDb { admin, name, pool }
         }
 
@@ -233,5 +240,42 @@ mod tests {
         db.drop().await;
         let plan = plan.join("\n");
         assert!(plan.contains("messages_room_client_id_hash_idx"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn messages_stored_under_the_b_tree_are_found_by_room_after_migration_0004() {
+        let db = TestDb::unmigrated().await;
+        let through_0003 = Migrator {
+            migrations: MIGRATOR.migrations.iter().filter(|m| m.version <= 3).cloned().collect(),
+            ..Migrator::DEFAULT
+        };
+        through_0003.run(&db.pool).await.unwrap();
+        // The same client id in two rooms, as clients that count their ids per room send it.
+        let (first_room, second_room) = (Uuid::new_v4(), Uuid::new_v4());
+        for (room, seq) in [(first_room, 7i64), (second_room, 8)] {
+            sqlx::query(
+                "insert into messages (id, room_id, seq, sender_id, content, kind, client_msg_id, created_at)
+                 values ($1, $2, $3, $4, 'hi', 'text', 'c-1', now())",
+            )
+            .bind(Uuid::new_v4())
+            .bind(room)
+            .bind(seq)
+            .bind(Uuid::new_v4())
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+
+        super::super::migrate(&db.pool).await.unwrap();
+        let lookups = ClientIdLookup::start(&db.pool);
+        let client_id = ClientMsgId::parse("c-1").unwrap();
+        let find = |room| lookups.find(RoomId::from_uuid(room), &client_id);
+        let (first, second, elsewhere) =
+            (find(first_room).await, find(second_room).await, find(Uuid::new_v4()).await);
+
+        db.drop().await;
+        assert_eq!(first.unwrap().map(|m| m.seq), Some(super::super::seq_from_db(7)));
+        assert_eq!(second.unwrap().map(|m| m.seq), Some(super::super::seq_from_db(8)));
+        assert!(elsewhere.unwrap().is_none());
     }
 }
