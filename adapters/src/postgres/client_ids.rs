@@ -157,7 +157,7 @@ mod tests {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
     }
 
-    /// A database of its own, migrated; dropped by [`TestDb::drop`].
+    /// A database of its own; dropped by [`TestDb::drop`].
     struct TestDb {
         admin: PgConnection,
         name: String,
@@ -224,10 +224,10 @@ mod tests {
     #[tokio::test]
     async fn a_lookup_reads_the_client_id_index() {
         let db = TestDb::create().await;
-        let mut conn = db.pool.acquire().await.unwrap();
-        // With sequential scans priced out, the plan names the index if and only if the query
-        // spells the key as the index does.
-        sqlx::query("set enable_seqscan = off").execute(&mut *conn).await.unwrap();
+        // The lookups' own connection prices sequential scans out, so its plan names the index
+        // if and only if the query spells the key as the index does.
+        let lookups = lookup_pool(&db.pool);
+        let mut conn = lookups.acquire().await.unwrap();
 
         let plan: Vec<String> = sqlx::query_scalar(&format!("explain {}", lookup_sql()))
             .bind(vec![Uuid::new_v4()])
@@ -237,6 +237,7 @@ mod tests {
             .unwrap();
 
         drop(conn);
+        lookups.close().await;
         db.drop().await;
         let plan = plan.join("\n");
         assert!(plan.contains("messages_room_client_id_hash_idx"), "{plan}");
