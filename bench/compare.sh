@@ -136,7 +136,8 @@ def summary:
     servers: (map(.results.servers_cpu_cores) | median),
     other: (map(.results.other_cpu_cores) | median) };
 def ratio(a; b): if a == null or b == null or b == 0 then "-" else "\(a / b | fmt(2))×" end;
-group_by(scenario) | map({ scenario: (.[0] | scenario),
+. as $all |
+(group_by(scenario) | map({ scenario: (.[0] | scenario),
   chat: (map(select(.params.system == "chat")) | summary),
   peer: (map(select(.params.system == "socketio")) | summary) }) |
 "| scenario | system | clean runs | acks/s | deliveries/s | ack p50 / p99 ms | delivery p50 / p99 ms | servers CPU | other CPU |",
@@ -144,7 +145,13 @@ group_by(scenario) | map({ scenario: (.[0] | scenario),
 (.[] | . as $s |
   (["chat", $s.chat], ["socketio", $s.peer]) as [$name, $m] |
   "| \($s.scenario) | \($name) | \($m.clean)/\($m.runs) | \($m.acks | fmt(0)) | \($m.deliveries | fmt(0)) | \($m.ack_p50 | fmt(1)) / \($m.ack_p99 | fmt(1)) | \($m.del_p50 | fmt(1)) / \($m.del_p99 | fmt(1)) | \($m.servers | fmt(2)) | \($m.other | fmt(2)) |"),
-(.[] | "| \(.scenario) | chat ÷ socketio | | \(ratio(.chat.acks; .peer.acks)) | \(ratio(.chat.deliveries; .peer.deliveries)) | \(ratio(.chat.ack_p50; .peer.ack_p50)) / \(ratio(.chat.ack_p99; .peer.ack_p99)) | \(ratio(.chat.del_p50; .peer.del_p50)) / \(ratio(.chat.del_p99; .peer.del_p99)) | \(ratio(.chat.servers; .peer.servers)) | |")
+(.[] | "| \(.scenario) | chat ÷ socketio | | \(ratio(.chat.acks; .peer.acks)) | \(ratio(.chat.deliveries; .peer.deliveries)) | \(ratio(.chat.ack_p50; .peer.ack_p50)) / \(ratio(.chat.ack_p99; .peer.ack_p99)) | \(ratio(.chat.del_p50; .peer.del_p50)) / \(ratio(.chat.del_p99; .peer.del_p99)) | \(ratio(.chat.servers; .peer.servers)) | |")),
+"",
+"Machine: \($all[0].machine.cpu_model), \($all[0].machine.cores) cores.",
+# What each system ran, from the runs' RESULT lines; runs that differ are all listed.
+($all | group_by(.params.system)[] |
+  "Versions, \(.[0].params.system): " +
+  (map(.versions // {} | to_entries | map("\(.key) \(.value)") | join(", ")) | unique | join(" | ")))
 JQ
 cat "$out/table.md"
 echo "CPU columns are in cores (of $(nproc)); logs and results.jsonl in $out" >&2

@@ -39,6 +39,12 @@ pub fn metrics_handle() -> PrometheusHandle {
                 })
                 .expect("spawning the metrics upkeep thread");
             describe();
+            metrics::gauge!(
+                "chat_build_info",
+                "version" => env!("CARGO_PKG_VERSION"),
+                "commit" => env!("CHAT_GIT_COMMIT"),
+            )
+            .set(1.0);
             handle
         })
         .clone()
@@ -47,6 +53,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// The `# HELP` text of every metric the binaries export; `docs/metrics.md` says more.
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_gauge!("chat_build_info", "Always 1; the labels name the version and commit running");
     describe_counter!("http_requests_total", "REST requests answered, by method, route and status");
     describe_histogram!(
         "http_request_duration_seconds",

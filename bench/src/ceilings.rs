@@ -17,7 +17,7 @@ use sqlx::postgres::PgPoolCopyExt;
 use crate::cli::CeilingsArgs;
 use crate::report::Machine;
 use crate::setup::run_prefix;
-use crate::target;
+use crate::{target, versions};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Ceiling {
@@ -49,6 +49,11 @@ pub async fn main(args: CeilingsArgs) -> anyhow::Result<ExitCode> {
     for c in &ceilings {
         println!("{:<34} {:>10} in {:>7.2} s = {:>12.0}/s", c.name, c.count, c.secs, c.per_sec);
     }
+    let mut versions = versions::bench();
+    versions::add_nats(&mut versions, &args.nats_url).await;
+    if let Some(url) = &args.database_url {
+        versions::add_postgres(&mut versions, url).await;
+    }
     let line = json!({
         "bench": "chat-bench",
         "version": env!("CARGO_PKG_VERSION"),
@@ -61,6 +66,7 @@ pub async fn main(args: CeilingsArgs) -> anyhow::Result<ExitCode> {
             "message_bytes": args.message_bytes, "batch": args.batch,
         },
         "machine": Machine::detect(),
+        "versions": versions,
         "results": ceilings,
     });
     println!("RESULT {line}");

@@ -143,6 +143,15 @@ pub struct ThroughputArgs {
     /// Free text copied into the RESULT line, to tell runs apart in scripts.
     #[arg(long)]
     pub label: Option<String>,
+    /// The NATS server of the chat cluster, asked only for its version (for the RESULT line).
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    pub nats_url: String,
+    /// The Redis of either system, asked only for its version.
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// The PostgreSQL server of the chat cluster, asked only for its version.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub postgres_url: String,
 }
 
 impl ThroughputArgs {

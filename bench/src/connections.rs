@@ -18,6 +18,7 @@ use crate::client::{self, Socket};
 use crate::report::Machine;
 use crate::setup;
 use crate::target::{self, Node};
+use crate::versions;
 
 /// How long the nodes get to settle after the last connection, before memory is read.
 const SETTLE: Duration = Duration::from_secs(2);
@@ -109,6 +110,8 @@ pub async fn main(args: ConnectionsArgs) -> anyhow::Result<ExitCode> {
     };
     print!("{}", table(&results));
     let ok = results.failed == 0 && results.closed_while_held == 0;
+    let mut versions = versions::bench();
+    versions::add_nodes(&mut versions, &nodes).await;
     let line = json!({
         "bench": "chat-bench",
         "version": env!("CARGO_PKG_VERSION"),
@@ -120,6 +123,7 @@ pub async fn main(args: ConnectionsArgs) -> anyhow::Result<ExitCode> {
             "join": args.join, "bind": args.bind, "hold_secs": args.hold,
         },
         "machine": Machine::detect(),
+        "versions": versions,
         "results": results,
     });
     println!("RESULT {line}");

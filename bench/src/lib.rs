@@ -23,6 +23,7 @@ pub mod stored_seqs;
 pub mod tag;
 pub mod target;
 pub mod throughput;
+pub mod versions;
 
 /// Runs one subcommand; the returned code is the process's exit code.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<std::process::ExitCode> {

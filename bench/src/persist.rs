@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::cli::{PersistArgs, System};
 use crate::report::{self, CatchUp, PersistResults};
 use crate::stored_seqs::StoredSeqs;
-use crate::{target, throughput};
+use crate::{target, throughput, versions};
 
 /// How many of the run's rows were stored at an instant: while it sends, all of them;
 /// after, the acknowledged ones.
@@ -70,6 +70,7 @@ pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
     let persist = evaluate(&samples, final_rows, outcome.acked_unique, times);
 
     let ok = outcome.results.is_clean() && persist.reached;
+    let versions = versions::detect(&args.throughput, &target::parse_nodes(&args.throughput.nodes)?).await;
     print!("{}", report::table(&args.throughput, &outcome.results));
     print!("{}", report::persist_table(&persist));
     throughput::warn(&outcome.results);
@@ -85,7 +86,10 @@ pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
             persist.final_rows, persist.target_rows
         );
     }
-    println!("{}", report::result_line("persist", &args.throughput, &outcome.results, Some(&persist), ok));
+    println!(
+        "{}",
+        report::result_line("persist", &args.throughput, &outcome.results, Some(&persist), &versions, ok)
+    );
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

@@ -1,5 +1,5 @@
 //! What a run prints: a table for people on stdout, and one `RESULT {json}` line for scripts
-//! with the scenario, the results, the machine and the bench version.
+//! with the scenario, the results, the machine and the versions of what ran.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -239,6 +239,7 @@ pub fn result_line(
     args: &ThroughputArgs,
     throughput: &ThroughputResults,
     persist: Option<&PersistResults>,
+    versions: &BTreeMap<String, String>,
     ok: bool,
 ) -> String {
     let mut value = json!({
@@ -249,6 +250,7 @@ pub fn result_line(
         "ok": ok,
         "params": params_json(args),
         "machine": Machine::detect(),
+        "versions": versions,
         "results": throughput,
     });
     if let Some(persist) = persist {

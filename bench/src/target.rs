@@ -48,6 +48,14 @@ pub fn check_database_url(raw: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The address of a service URL (`nats://127.0.0.1:4222`, `redis://localhost`), with the
+/// service's `default_port` when it names none; refused unless on the loopback.
+pub fn loopback_addr(raw: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
+    let url = Url::parse(raw).with_context(|| format!("{raw:?} is not a URL"))?;
+    let ip = loopback_host(&url).with_context(|| format!("{raw:?}"))?;
+    Ok(SocketAddr::new(ip, url.port().unwrap_or(default_port)))
+}
+
 fn loopback_host(url: &Url) -> anyhow::Result<IpAddr> {
     let host = url.host_str().context("no host")?;
     let ip = if host == "localhost" {
@@ -84,5 +92,12 @@ mod tests {
         }
         assert!(check_database_url("postgres://postgres@127.0.0.1:5432/x").is_ok());
         assert!(check_database_url("postgres://postgres@192.168.1.2/x").is_err());
+        assert!(loopback_addr("redis://10.1.2.3:6379", 6379).is_err());
+    }
+
+    #[test]
+    fn service_urls_take_their_default_port() {
+        assert_eq!(loopback_addr("nats://127.0.0.1:4223", 4222).unwrap().port(), 4223);
+        assert_eq!(loopback_addr("redis://localhost", 6379).unwrap().to_string(), "127.0.0.1:6379");
     }
 }

@@ -34,6 +34,7 @@ use crate::sender_order::{self, RoomSends, SendId};
 use crate::setup::{self, Fixture};
 use crate::socketio_client;
 use crate::target::{self, Node};
+use crate::versions;
 
 /// The writing half of a connection: the writer's, and the reader's for heartbeat pongs.
 pub type Outbox = Arc<tokio::sync::Mutex<SplitSink<Socket, Message>>>;
@@ -54,9 +55,11 @@ pub async fn main(args: ThroughputArgs) -> anyhow::Result<ExitCode> {
     let prepared = prepare(&args).await?;
     let outcome = prepared.run().await?;
     let ok = outcome.results.is_clean();
+    // Asked after the run, so that asking takes nothing from it.
+    let versions = versions::detect(&args, &target::parse_nodes(&args.nodes)?).await;
     print!("{}", report::table(&args, &outcome.results));
     warn(&outcome.results);
-    println!("{}", report::result_line("throughput", &args, &outcome.results, None, ok));
+    println!("{}", report::result_line("throughput", &args, &outcome.results, None, &versions, ok));
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

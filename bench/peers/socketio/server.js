@@ -12,7 +12,9 @@
 // relayed once, to whoever is connected at that moment.
 'use strict';
 
+const fs = require('node:fs');
 const http = require('node:http');
+const path = require('node:path');
 const { Server } = require('socket.io');
 const { createAdapter } = require('@socket.io/redis-adapter');
 const { createClient } = require('redis');
@@ -35,6 +37,17 @@ function isRoomPayload(payload) {
   return payload !== null && typeof payload === 'object' && typeof payload.room === 'string';
 }
 
+// Node.js and the packages npm installed, for chat-bench's RESULT line. Read from the
+// installed package.json files: the packages' exports do not include them.
+function installedVersions() {
+  const versions = { node: process.version };
+  for (const name of ['socket.io', '@socket.io/redis-adapter', 'redis']) {
+    const manifest = path.join(__dirname, 'node_modules', name, 'package.json');
+    versions[name] = JSON.parse(fs.readFileSync(manifest, 'utf8')).version;
+  }
+  return versions;
+}
+
 async function main() {
   const pubClient = createClient({ url: redisUrl });
   const subClient = pubClient.duplicate();
@@ -43,8 +56,13 @@ async function main() {
   }
   await Promise.all([pubClient.connect(), subClient.connect()]);
 
+  const versions = JSON.stringify(installedVersions());
   const httpServer = http.createServer((req, res) => {
-    // A readiness probe for scripts; everything else is Socket.IO's.
+    // A readiness probe and the versions for scripts; everything else is Socket.IO's.
+    if (req.url === '/version') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(versions);
+      return;
+    }
     const status = req.url === '/readyz' ? 200 : 404;
     res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'not found');
   });
