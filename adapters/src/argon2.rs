@@ -16,9 +16,10 @@ use tokio::sync::oneshot;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Job = Box<dyn FnOnce() + Send>;
 
-/// The niceness of the hashing threads: with the default weights of Linux's scheduler a thread
-/// at 10 gets about a tenth of what a busy thread at 0 gets, and all of an idle core.
-const HASH_NICENESS: i32 = 10;
+/// The default niceness added to the hashing threads: with the default weights of Linux's
+/// scheduler a thread at 10 gets about a tenth of what a busy thread at 0 gets, and all of an
+/// idle core.
+pub const DEFAULT_HASH_NICENESS: u8 = 10;
 
 #[derive(Clone)]
 pub struct Argon2Hasher {
@@ -32,8 +33,8 @@ pub struct Argon2Hasher {
 
 impl Argon2Hasher {
     /// `memory_kib` and `iterations` tune the cost (OWASP: 19 MiB, 2 iterations); `threads`
-    /// hashes run at once.
-    pub fn new(memory_kib: u32, iterations: u32, threads: usize) -> Result<Self, BoxError> {
+    /// hashes run at once, each on a thread whose niceness is the process's plus `niceness`.
+    pub fn new(memory_kib: u32, iterations: u32, threads: usize, niceness: u8) -> Result<Self, BoxError> {
         let params = Params::new(memory_kib, iterations, 1, None).map_err(|e| e.to_string())?;
         let decoy_password = uuid::Uuid::new_v4().to_string();
         let decoy = hash_blocking(&params, &decoy_password)?;
@@ -42,7 +43,7 @@ impl Argon2Hasher {
         for i in 0..threads.max(1) {
             let queue = queue.clone();
             std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
-                lower_priority();
+                lower_priority(niceness);
                 loop {
                     // The lock is held only while waiting for the next job, never while hashing.
                     let job = match queue.lock() {
@@ -74,16 +75,17 @@ impl Argon2Hasher {
     }
 }
 
-/// Lowers the calling thread's CPU priority by [`HASH_NICENESS`]. Linux gives each thread its
-/// own niceness; other systems would lower the whole process, so there the threads keep the
-/// normal priority.
-fn lower_priority() {
+/// Lowers the calling thread's CPU priority by `niceness` (at most to 19). Linux gives each
+/// thread its own niceness; other systems would lower the whole process, so there the threads
+/// keep the normal priority.
+#[cfg_attr(not(target_os = "linux"), allow(unused_variables))]
+fn lower_priority(niceness: u8) {
     #[cfg(target_os = "linux")]
-    {
+    if niceness > 0 {
         use rustix::process::{getpriority_process, setpriority_process};
         // `None` names the calling thread (Linux's setpriority takes a thread id).
         let lowered = getpriority_process(None)
-            .and_then(|current| setpriority_process(None, (current + HASH_NICENESS).min(19)));
+            .and_then(|current| setpriority_process(None, (current + i32::from(niceness)).min(19)));
         if let Err(err) = lowered {
             tracing::warn!(error = %err, "could not lower the priority of a hashing thread");
         }
@@ -130,7 +132,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_only_its_own_password() {
-        let hasher = Argon2Hasher::new(1024, 1, 2).unwrap();
+        let hasher = Argon2Hasher::new(1024, 1, 2, DEFAULT_HASH_NICENESS).unwrap();
         let hash = hasher.hash(&Password::parse("correct horse").unwrap()).await.unwrap();
         assert!(hash.as_str().starts_with("$argon2id$"));
         assert!(hasher.verify("correct horse", Some(&hash)).await.unwrap());
@@ -140,16 +142,18 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn hashing_runs_at_a_lower_priority_than_the_process() {
-        let hasher = Argon2Hasher::new(1024, 1, 1).unwrap();
         let nice_of_this_thread = || rustix::process::getpriority_process(None).unwrap();
         let ours = nice_of_this_thread();
-        let theirs = hasher.run(move |_| Ok(nice_of_this_thread())).await.unwrap();
-        assert_eq!(theirs, (ours + HASH_NICENESS).min(19));
+        for niceness in [0, 5, DEFAULT_HASH_NICENESS] {
+            let hasher = Argon2Hasher::new(1024, 1, 1, niceness).unwrap();
+            let theirs = hasher.run(move |_| Ok(nice_of_this_thread())).await.unwrap();
+            assert_eq!(theirs, (ours + i32::from(niceness)).min(19), "niceness {niceness}");
+        }
     }
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies() {
-        let hasher = Argon2Hasher::new(1024, 1, 2).unwrap();
+        let hasher = Argon2Hasher::new(1024, 1, 2, DEFAULT_HASH_NICENESS).unwrap();
         assert!(!hasher.verify("anything at all", None).await.unwrap());
     }
 }

@@ -173,8 +173,13 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
     let concurrency = config
         .hash_concurrency
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let hasher = Argon2Hasher::new(config.argon2_memory_kib, config.argon2_iterations, concurrency)
-        .map_err(|e| anyhow::anyhow!("invalid Argon2 settings: {e}"))?;
+    let hasher = Argon2Hasher::new(
+        config.argon2_memory_kib,
+        config.argon2_iterations,
+        concurrency,
+        config.hash_niceness,
+    )
+    .map_err(|e| anyhow::anyhow!("invalid Argon2 settings: {e}"))?;
     let presence = Arc::new(PresenceService::new(
         backends.presence,
         backends.events.clone(),

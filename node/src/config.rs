@@ -108,6 +108,13 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
 
+    /// How much lower than the node's the hashing threads' CPU priority is (Linux niceness, 0
+    /// to 19): higher keeps messages fast while logins queue for the CPU left over; 0 shares
+    /// the CPU evenly between them.
+    #[arg(long, env = "CHAT_HASH_NICENESS", default_value_t = chat_adapters::argon2::DEFAULT_HASH_NICENESS,
+          value_parser = clap::value_parser!(u8).range(0..=19))]
+    pub hash_niceness: u8,
+
     #[command(flatten)]
     pub stream: chat_adapters::config::StreamArgs,
 
