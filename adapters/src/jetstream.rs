@@ -1,11 +1,14 @@
 //! The message log and live feed ports over NATS JetStream ([`NatsLog`]): messages are stored as
 //! MessagePack, and a message's seq is its stream sequence.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use chat_shared::domain::{Message, RoomId, Seq};
 use chat_shared::ports::{Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog};
 use futures::StreamExt;
+use metrics::Histogram;
 
 use crate::nats::{NatsError, NatsLog};
 
@@ -19,6 +22,10 @@ pub fn decode_stored(payload: &[u8], seq: Seq) -> Result<Message, rmp_serde::dec
     let message: Message = rmp_serde::from_slice(payload)?;
     Ok(Message { seq, ..message })
 }
+
+/// Recorded for every send: a handle looked up once, not by name each time.
+static PUBLISH_ACK_SECONDS: LazyLock<Histogram> =
+    LazyLock::new(|| metrics::histogram!("chat_publish_ack_seconds"));
 
 fn log_error(err: NatsError) -> LogError {
     if err.is_unavailable() { LogError::Unavailable(Box::new(err)) } else { LogError::Other(Box::new(err)) }
@@ -45,7 +52,7 @@ impl MessageLog for JetStreamLog {
         let started = std::time::Instant::now();
         let room = message.room_id.to_string();
         let appended = self.nats.append(&room, dedup_key, encode_stored(message)).await.map_err(log_error)?;
-        metrics::histogram!("chat_publish_ack_seconds").record(started.elapsed().as_secs_f64());
+        PUBLISH_ACK_SECONDS.record(started.elapsed().as_secs_f64());
         Ok(if appended.duplicate { Appended::Duplicate(appended.seq) } else { Appended::New(appended.seq) })
     }
 

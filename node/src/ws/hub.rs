@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use axum::extract::ws::Message as WsMessage;
 use bytes::Bytes;
 use chat_shared::domain::{Message, RoomId, Seq, UserId};
 use chat_shared::error::Error;
@@ -13,6 +14,8 @@ use chat_shared::protocol::{Codec, MemberChange, PresenceState, ServerFrame, enc
 use futures::StreamExt;
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
+
+use super::hot_metrics;
 
 /// What the hub pushes into a connection's queue. Two words: a queue allocates its first
 /// 32 slots when it is made, so every byte here costs 32 on every idle connection.
@@ -26,15 +29,15 @@ pub enum Outbound {
     Removed(Box<RoomId>),
 }
 
-/// A room's message, already encoded for one codec. `previous` is the seq of the room's
-/// message before it (0 for the first): a connection that has not been given that one has a
-/// gap to fill first.
+/// A room's message, already encoded for one codec and made a socket message: every recipient
+/// sends the same bytes, checked once. `previous` is the seq of the room's message before it
+/// (0 for the first): a connection that has not been given that one has a gap to fill first.
 #[derive(Debug)]
 pub struct MessageFrame {
     pub room: RoomId,
     pub seq: Seq,
     pub previous: Seq,
-    pub frame: Bytes,
+    pub frame: WsMessage,
 }
 
 /// A connection as the hub sees it.
@@ -329,6 +332,15 @@ fn deliver_in_order(subscribers: &Subscribers, messages: &[Message], last: Seq) 
     }
 }
 
+/// The message encoded once for every recipient that speaks `codec`.
+fn message_frame(codec: Codec, message: &Message, previous: Seq) -> Option<Arc<MessageFrame>> {
+    let Some(frame) = super::ws_message(codec, encode_message_frame(codec, message)) else {
+        tracing::error!(seq = message.seq, "a message did not encode as a frame");
+        return None;
+    };
+    Some(Arc::new(MessageFrame { room: message.room_id, seq: message.seq, previous, frame }))
+}
+
 fn deliver(subscribers: &Subscribers, message: &Message, previous: Seq) {
     let started = Instant::now();
     let mut json: Option<Arc<MessageFrame>> = None;
@@ -339,22 +351,18 @@ fn deliver(subscribers: &Subscribers, message: &Message, previous: Seq) {
             Codec::Json => &mut json,
             Codec::MsgPack => &mut msgpack,
         };
-        let frame = cache.get_or_insert_with(|| {
-            Arc::new(MessageFrame {
-                room: message.room_id,
-                seq: message.seq,
-                previous,
-                frame: encode_message_frame(subscriber.codec, message),
-            })
-        });
+        if cache.is_none() {
+            *cache = message_frame(subscriber.codec, message, previous);
+        }
+        let Some(frame) = cache else { continue };
         if let Err(mpsc::error::TrySendError::Full(_)) =
             subscriber.queue.try_send(Outbound::Message(frame.clone()))
         {
             subscriber.too_slow.cancel();
         }
     }
-    metrics::histogram!("chat_fanout_seconds").record(started.elapsed().as_secs_f64());
-    metrics::counter!("chat_fanout_deliveries_total").increment(subscribers.len() as u64);
+    hot_metrics::FANOUT_SECONDS.record(started.elapsed().as_secs_f64());
+    hot_metrics::FANOUT_DELIVERIES.increment(subscribers.len() as u64);
 }
 
 #[cfg(test)]

@@ -1,15 +1,17 @@
 //! `GET /ws`: authenticates, picks the subprotocol, and hands the socket to a [`session`].
 
+mod hot_metrics;
 mod hub;
 mod session;
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
+use bytes::Bytes;
 use chat_shared::domain::UserId;
 use chat_shared::protocol::{Codec, Command, decode_client_frame};
 use serde::Deserialize;
@@ -26,6 +28,18 @@ pub mod close {
     pub const UNAUTHORIZED: u16 = 4001;
     pub const TOO_SLOW: u16 = 4002;
     pub const RATE_LIMITED: u16 = 4008;
+}
+
+/// An encoded frame as the socket sends it: text for JSON (checked to be UTF-8 here), binary for
+/// MessagePack. `None` for no bytes, or JSON that is not UTF-8 (serde_json writes none).
+fn ws_message(codec: Codec, frame: Bytes) -> Option<WsMessage> {
+    if frame.is_empty() {
+        return None;
+    }
+    Some(match codec {
+        Codec::Json => WsMessage::Text(Utf8Bytes::try_from(frame).ok()?),
+        Codec::MsgPack => WsMessage::Binary(frame),
+    })
 }
 
 /// How long a connection may stay unauthenticated.

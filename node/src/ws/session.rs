@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use chat_shared::domain::{RoomId, Seq, UserId};
 use chat_shared::error::FieldErrors;
@@ -23,8 +23,8 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::close;
 use super::hub::{MessageFrame, Outbound, Subscriber};
+use super::{close, hot_metrics};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
@@ -120,7 +120,7 @@ pub fn run(
                         Some(Ok(_)) => continue,
                         Some(Err(err)) => break too_big(&err).then_some((close::TOO_BIG, "frame too large")),
                     };
-                    metrics::counter!("chat_ws_frames_in_total").increment(1);
+                    hot_metrics::FRAMES_IN.increment(1);
                     match decode_client_frame(codec, &bytes) {
                         Ok(frame) => match session.handle(frame, &mut sends, &mut expiry).await {
                             Ok(()) => {}
@@ -214,7 +214,7 @@ impl Session {
     async fn write(&mut self, frame: Bytes) -> Result<(), axum::Error> {
         match self.ws_message(frame) {
             Some(message) => {
-                metrics::counter!("chat_ws_frames_out_total").increment(1);
+                hot_metrics::FRAMES_OUT.increment(1);
                 self.sink.send(message).await
             }
             None => Ok(()),
@@ -256,7 +256,7 @@ impl Session {
                 break;
             }
         }
-        metrics::counter!("chat_ws_frames_out_total").increment(fed);
+        hot_metrics::FRAMES_OUT.increment(fed);
         self.sink.flush().await
     }
 
@@ -290,7 +290,9 @@ impl Session {
                 };
                 // mark <= previous < seq: the message is news, whatever the catch-up fed.
                 self.joined.insert(room, seq);
-                return Ok(fed + self.feed(message.frame.clone()).await?);
+                // Made a socket message once by the hub for every recipient.
+                self.sink.feed(message.frame.clone()).await?;
+                return Ok(fed + 1);
             }
             Outbound::Event(frame) => Bytes::clone(&frame),
             Outbound::Removed(room) => {
@@ -330,13 +332,7 @@ impl Session {
     }
 
     fn ws_message(&self, frame: Bytes) -> Option<WsMessage> {
-        if frame.is_empty() {
-            return None;
-        }
-        Some(match self.codec() {
-            Codec::Json => WsMessage::Text(Utf8Bytes::try_from(frame).ok()?),
-            Codec::MsgPack => WsMessage::Binary(frame),
-        })
+        super::ws_message(self.codec(), frame)
     }
 
     async fn handle(
@@ -346,7 +342,7 @@ impl Session {
         expiry: &mut std::pin::Pin<Box<tokio::time::Sleep>>,
     ) -> Result<(), Ending> {
         let id = frame.id;
-        metrics::counter!("chat_ws_commands_total", "type" => frame.command.name()).increment(1);
+        hot_metrics::command(&frame.command).increment(1);
         let result: Result<Value, ApiError> = match frame.command {
             Command::Send(send) => {
                 if !self.allow_send() {

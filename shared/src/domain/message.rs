@@ -133,6 +133,7 @@ pub struct Message {
     pub kind: MessageKind,
     pub metadata: Metadata,
     pub client_msg_id: Option<ClientMsgId>,
+    #[serde(with = "super::timestamp")]
     pub created_at: DateTime<Utc>,
 }
 

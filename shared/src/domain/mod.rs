@@ -3,6 +3,7 @@
 mod ids;
 mod message;
 mod room;
+mod timestamp;
 mod token;
 mod user;
 

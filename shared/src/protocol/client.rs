@@ -1,6 +1,8 @@
 //! Frames a client sends, and their decoding: bytes to a loosely typed map, then every field
 //! checked through the domain constructors, so both codecs accept and refuse exactly the same.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::Codec;
@@ -36,6 +38,10 @@ pub enum Command {
 }
 
 impl Command {
+    /// Every [`Command::name`].
+    pub const NAMES: [&'static str; 8] =
+        ["join", "leave", "send", "history", "typing", "read", "ping", "auth"];
+
     /// The canonical `type` of the command (aliases resolved), for logs and metric labels.
     pub fn name(&self) -> &'static str {
         match self {
@@ -105,6 +111,16 @@ const TYPES: &str = "must be one of join, leave, send, history, typing, read, pi
 /// with the frame's id and every bad field named. Unknown fields are ignored, and a field set to
 /// `null` counts as absent.
 pub fn decode_client_frame(codec: Codec, bytes: &[u8]) -> Result<ClientFrame, FrameError> {
+    if codec == Codec::Json
+        && let Some(frame) = well_formed_json_send(bytes)
+    {
+        return Ok(frame);
+    }
+    decode_in_general(codec, bytes)
+}
+
+/// The one path every frame can take: a map of loosely typed values first, then each field.
+fn decode_in_general(codec: Codec, bytes: &[u8]) -> Result<ClientFrame, FrameError> {
     let value =
         codec.parse(bytes).map_err(|reason| FrameError::invalid(None, reason, FieldErrors::default()))?;
     let Value::Object(map) = value else {
@@ -115,6 +131,48 @@ pub fn decode_client_frame(codec: Codec, bytes: &[u8]) -> Result<ClientFrame, Fr
         ));
     };
     from_map(map)
+}
+
+/// A `send` in JSON as clients send it, read straight into its fields: the frame that comes most
+/// often skips the map of values the general path builds. `None` for anything that does not
+/// fit (another type, a field of another type or invalid, a repeated key), which the general
+/// path then reads and names every problem of, so both accept and refuse the same frames.
+fn well_formed_json_send(bytes: &[u8]) -> Option<ClientFrame> {
+    #[derive(serde::Deserialize)]
+    struct Send<'a> {
+        #[serde(rename = "type", borrow)]
+        frame_type: Cow<'a, str>,
+        id: Option<u64>,
+        #[serde(borrow)]
+        room: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        content: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        client_msg_id: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        kind: Option<Cow<'a, str>>,
+        metadata: Option<Value>,
+        first_attempt: Option<bool>,
+    }
+    let send: Send = serde_json::from_slice(bytes).ok()?;
+    if !matches!(&*send.frame_type, "send" | "sendMessage") {
+        return None;
+    }
+    let command = SendCommand {
+        room: send.room?.parse().ok()?,
+        content: Content::parse(&send.content?).ok()?,
+        client_msg_id: match send.client_msg_id {
+            Some(raw) => Some(ClientMsgId::parse(&raw).ok()?),
+            None => None,
+        },
+        first_attempt: send.first_attempt.unwrap_or(false),
+        kind: match send.kind {
+            Some(raw) => MessageKind::parse(&raw).ok()?,
+            None => MessageKind::text(),
+        },
+        metadata: Metadata::parse(send.metadata).ok()?,
+    };
+    Some(ClientFrame { id: send.id, command: Command::Send(command) })
 }
 
 fn from_map(map: Map<String, Value>) -> Result<ClientFrame, FrameError> {
@@ -362,6 +420,62 @@ mod tests {
             command(json!({"type": "joinRoom", "room": ROOM, "since": 0})),
             Command::Join { room: room(), since: Some(0) }
         );
+    }
+
+    #[test]
+    fn the_json_send_shortcut_answers_only_as_the_general_path_does() {
+        let room = ROOM;
+        let frames = [
+            format!(
+                r#"{{"type":"send","id":7,"room":"{room}","content":"hi","client_msg_id":"c1","first_attempt":true}}"#
+            ),
+            format!(
+                r#"{{"type":"sendMessage","room":"{room}","content":"caf\u00e9 \"q\"","kind":"image","metadata":{{"w":1}}}}"#
+            ),
+            format!(
+                r#"{{"type":"send","id":null,"room":"{room}","content":"x","kind":null,"metadata":null,"first_attempt":null,"extra":[1]}}"#
+            ),
+            format!(r#"{{"type":"send","room":"{room}","content":"one","content":"two"}}"#),
+            format!(r#"{{"type":"send","id":1.0,"room":"{room}","content":"x"}}"#),
+            format!(r#"{{"type":"send","id":-1,"room":"{room}","content":"x"}}"#),
+            format!(r#"{{"type":"send","room":"{room}","content":"   "}}"#),
+            format!(r#"{{"type":"send","room":"{room}","content":null}}"#),
+            format!(r#"{{"type":"send","room":"{room}","content":5}}"#),
+            format!(r#"{{"type":"send","room":"{room}","content":"x","kind":"Bad Kind"}}"#),
+            format!(r#"{{"type":"send","room":"{room}","content":"x","metadata":[1]}}"#),
+            format!(r#"{{"type":"send","room":"{room}","content":"x","first_attempt":"yes"}}"#),
+            format!(r#"{{"type":"send","room":"{room}","content":"x","client_msg_id":""}}"#),
+            format!(r#"{{"type":"send","room":"{room}","content":"x"}} trailing"#),
+            r#"{"type":"send","room":"not-a-uuid","content":"x"}"#.to_owned(),
+            r#"{"type":"send","content":"x"}"#.to_owned(),
+            format!(r#"{{"type":"join","room":"{room}"}}"#),
+            format!(r#"{{"type":null,"room":"{room}","content":"x"}}"#),
+            format!(r#"[{{"type":"send","room":"{room}","content":"x"}}]"#),
+        ];
+        let mut shortcuts = 0;
+        for frame in &frames {
+            if let Some(fast) = well_formed_json_send(frame.as_bytes()) {
+                shortcuts += 1;
+                assert_eq!(Ok(fast), decode_in_general(Codec::Json, frame.as_bytes()), "{frame}");
+            }
+        }
+        assert_eq!(shortcuts, 3, "the well-formed sends take the shortcut, nothing else does");
+    }
+
+    #[test]
+    fn every_command_is_named_in_names() {
+        let frames = [
+            json!({"type": "join", "room": ROOM}),
+            json!({"type": "leave", "room": ROOM}),
+            json!({"type": "send", "room": ROOM, "content": "hi"}),
+            json!({"type": "history", "room": ROOM}),
+            json!({"type": "typing", "room": ROOM}),
+            json!({"type": "read", "room": ROOM, "seq": 1}),
+            json!({"type": "ping"}),
+            json!({"type": "auth", "token": "t"}),
+        ];
+        let names: Vec<&str> = frames.into_iter().map(|f| command(f).name()).collect();
+        assert_eq!(names, Command::NAMES);
     }
 
     #[test]
