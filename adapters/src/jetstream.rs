@@ -50,8 +50,9 @@ impl JetStreamLog {
 impl MessageLog for JetStreamLog {
     async fn append(&self, message: &Message, dedup_key: &str) -> Result<Appended, LogError> {
         let started = std::time::Instant::now();
-        let room = message.room_id.to_string();
-        let appended = self.nats.append(&room, dedup_key, encode_stored(message)).await.map_err(log_error)?;
+        let mut buf = [0; 36];
+        let room = message.room_id.encode(&mut buf);
+        let appended = self.nats.append(room, dedup_key, encode_stored(message)).await.map_err(log_error)?;
         PUBLISH_ACK_SECONDS.record(started.elapsed().as_secs_f64());
         Ok(if appended.duplicate { Appended::Duplicate(appended.seq) } else { Appended::New(appended.seq) })
     }

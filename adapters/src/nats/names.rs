@@ -34,9 +34,10 @@ impl Names {
         format!("{}.live.>", self.prefix)
     }
 
-    /// `{P}.msg.<room>`: where a room's messages are appended.
+    /// `{P}.msg.<room>`: where a room's messages are appended. Built for every append, so
+    /// without `format!`.
     pub(super) fn room(&self, room: &str) -> Result<String, NatsError> {
-        Ok(format!("{}.msg.{}", self.prefix, token("room", room)?))
+        Ok([self.prefix.as_str(), ".msg.", token("room", room)?].concat())
     }
 
     /// `{P}.events.<room>`: a room's ephemeral events (presence, typing, reads, membership),

@@ -92,9 +92,10 @@ impl MessageService {
             client_msg_id: request.client_msg_id,
             created_at: self.clock.now(),
         };
+        let mut buf = [0; 36];
         let dedup_key = match &message.client_msg_id {
-            Some(client_id) => format!("{}:{}", message.room_id, client_id.as_str()),
-            None => message.id.to_string(),
+            Some(client_id) => [message.room_id.encode(&mut buf), ":", client_id.as_str()].concat(),
+            None => message.id.encode(&mut buf).to_owned(),
         };
         match self.log.append(&message, &dedup_key).await? {
             Appended::New(seq) => {
