@@ -30,8 +30,8 @@ pub async fn detect(args: &ThroughputArgs, nodes: &[Node]) -> Versions {
     match args.system {
         System::Chat => {
             add_nodes(&mut versions, nodes).await;
-            versions.insert("nats-server".into(), ask(nats_version(&args.nats_url)).await);
-            versions.insert("postgresql".into(), ask(postgres_version(&args.postgres_url)).await);
+            add_nats(&mut versions, &args.nats_url).await;
+            add_postgres(&mut versions, &args.postgres_url).await;
         }
         System::Socketio => {
             if let Some(node) = nodes.first() {
@@ -72,18 +72,13 @@ pub async fn add_postgres(versions: &mut Versions, url: &str) {
 
 /// What the Socket.IO peer's `/version` names.
 async fn add_peer(versions: &mut Versions, node: &Node) {
-    let asked = async {
+    let asked = answer(async {
         let body = http().get(node.url("/version")).send().await?.error_for_status()?.text().await?;
         peer_versions(&body).context("the peer's /version is not a map of versions")
-    };
-    match tokio::time::timeout(ASK_TIMEOUT, asked).await {
-        Ok(Ok(peer)) => versions.extend(peer),
-        Ok(Err(err)) => {
-            eprintln!("could not read the peer's versions: {err:#}");
-            versions.insert("socket.io".into(), UNKNOWN.into());
-        }
-        Err(_) => {
-            eprintln!("could not read the peer's versions: no answer within {ASK_TIMEOUT:?}");
+    });
+    match asked.await {
+        Some(peer) => versions.extend(peer),
+        None => {
             versions.insert("socket.io".into(), UNKNOWN.into());
         }
     }
@@ -93,17 +88,22 @@ fn http() -> reqwest::Client {
     reqwest::Client::builder().timeout(ASK_TIMEOUT).build().unwrap_or_default()
 }
 
-/// The answer of `asking`, or `unknown` (and why, on stderr) when it fails or takes too long.
+/// The version `asking` answers, or `unknown` when it fails or takes too long.
 async fn ask(asking: impl Future<Output = anyhow::Result<String>>) -> String {
+    answer(asking).await.unwrap_or_else(|| UNKNOWN.into())
+}
+
+/// What `asking` answers within [`ASK_TIMEOUT`]; `None`, and why on stderr, otherwise.
+async fn answer<T>(asking: impl Future<Output = anyhow::Result<T>>) -> Option<T> {
     match tokio::time::timeout(ASK_TIMEOUT, asking).await {
-        Ok(Ok(version)) => version,
+        Ok(Ok(answer)) => Some(answer),
         Ok(Err(err)) => {
             eprintln!("could not read a version: {err:#}");
-            UNKNOWN.into()
+            None
         }
         Err(_) => {
             eprintln!("could not read a version: no answer within {ASK_TIMEOUT:?}");
-            UNKNOWN.into()
+            None
         }
     }
 }
