@@ -117,7 +117,9 @@ impl Persister {
     pub async fn build(cli: Cli) -> anyhow::Result<Self> {
         // Installed before the first batch, so nothing counted before the first scrape is lost.
         telemetry::metrics_handle();
-        let pool = postgres::connect_lazy(&cli.database_url, cli.db_max_connections)
+        let session_name =
+            cli.node_id.as_ref().map_or("chat-persister".into(), |id| format!("chat-persister {id}"));
+        let pool = postgres::connect_lazy(&cli.database_url, cli.db_max_connections, &session_name)
             .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;
         postgres::migrate(&pool).await.context("applying database migrations")?;
         let nats = NatsLog::connect(&cli.nats_url, &cli.stream.stream_prefix, cli.stream.settings())

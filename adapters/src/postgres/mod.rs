@@ -12,7 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chat_shared::ports::{Probe, StoreError};
 use sqlx::PgPool;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub(crate) use crate::rows::{corrupt, seq_from_db, seq_to_db};
 pub use messages::PgMessageStore;
@@ -23,12 +23,18 @@ pub use users::PgUserStore;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Opens a pool. Connecting is lazy, so a node starts (and reports not ready) while PostgreSQL
-/// is still down, and recovers by itself when it comes back.
-pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
+/// is still down, and recovers by itself when it comes back. Its sessions are named
+/// `application_name` (what `pg_stat_activity` and the server's log show) unless the URL or
+/// `PGAPPNAME` names them already.
+pub fn connect_lazy(url: &str, max_connections: u32, application_name: &str) -> Result<PgPool, sqlx::Error> {
+    let mut options: PgConnectOptions = url.parse()?;
+    if options.get_application_name().is_none() {
+        options = options.application_name(application_name);
+    }
+    Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy(url)
+        .connect_lazy_with(options))
 }
 
 /// Applies every pending migration.
@@ -71,5 +77,38 @@ impl Probe for PgProbe {
 
     async fn check(&self) -> Result<(), String> {
         sqlx::query("select 1").execute(&self.0).await.map(|_| ()).map_err(|_| "unreachable".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin_url() -> String {
+        std::env::var("CHAT_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    }
+
+    async fn session_name(pool: &PgPool) -> String {
+        sqlx::query_scalar("select current_setting('application_name')").fetch_one(pool).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn sessions_carry_the_given_application_name() {
+        let pool = connect_lazy(&admin_url(), 1, "chat-node node-a").unwrap();
+        assert_eq!(session_name(&pool).await, "chat-node node-a");
+    }
+
+    #[tokio::test]
+    async fn an_application_name_in_the_url_wins() {
+        let url = admin_url();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        let pool = connect_lazy(&format!("{url}{separator}application_name=ops"), 1, "chat-node").unwrap();
+        assert_eq!(session_name(&pool).await, "ops");
+    }
+
+    #[test]
+    fn a_malformed_url_is_refused() {
+        assert!(connect_lazy("postgres://[::1", 1, "chat-node").is_err());
     }
 }

@@ -18,7 +18,8 @@ pub(super) async fn connect(
     node_id: &str,
 ) -> anyhow::Result<Backends> {
     let jwt_secret = config.cluster_jwt_secret().map_err(anyhow::Error::msg)?.to_vec();
-    let pool = postgres::connect_lazy(urls.database.expose(), config.db_max_connections)
+    let session_name = format!("chat-node {node_id}");
+    let pool = postgres::connect_lazy(urls.database.expose(), config.db_max_connections, &session_name)
         .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;
     postgres::migrate(&pool).await.context("applying database migrations")?;
     let nats = NatsLog::connect(&urls.nats, &config.stream.stream_prefix, config.stream.settings())
@@ -45,7 +46,7 @@ pub(super) async fn connect(
 
 /// Applies the PostgreSQL database's pending migrations.
 pub(super) async fn migrate(urls: &ClusterUrls) -> anyhow::Result<()> {
-    let pool =
-        postgres::connect_lazy(urls.database.expose(), 1).context("DATABASE_URL is not a valid URL")?;
+    let pool = postgres::connect_lazy(urls.database.expose(), 1, "chat-node migrate")
+        .context("DATABASE_URL is not a valid URL")?;
     postgres::migrate(&pool).await.context("applying database migrations")
 }
