@@ -9,5 +9,6 @@ pub mod nats;
 pub mod postgres;
 pub mod redis;
 mod rows;
+pub mod runtime;
 pub mod sqlite;
 pub mod telemetry;

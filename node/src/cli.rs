@@ -10,7 +10,7 @@ use crate::{Application, telemetry};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match chat_adapters::runtime::multi_thread(cli.config.worker_threads) {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("chat-node: cannot start the async runtime: {err}");

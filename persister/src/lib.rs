@@ -5,6 +5,7 @@ mod consume;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use axum::routing::get;
 use chat_adapters::config::StreamArgs;
 use chat_adapters::nats::{DurableConsumer, NatsLog};
 use chat_adapters::postgres::{self, PgMessageStore, PgProbe};
-use chat_adapters::telemetry;
+use chat_adapters::{runtime, telemetry};
 use chat_shared::ports::Probe;
 use clap::Parser;
 use tokio::net::TcpListener;
@@ -76,13 +77,17 @@ pub struct Cli {
     /// Log format: `text` or `json`.
     #[arg(long, env = "CHAT_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    /// Threads that fetch, decode and write batches [default: number of CPUs].
+    #[arg(long, env = "CHAT_WORKER_THREADS")]
+    pub worker_threads: Option<NonZeroUsize>,
 }
 
 /// The command line: reads the configuration, sets up telemetry, and runs until SIGTERM. A
 /// library function so that tests can run the very same entry point as a process.
 pub fn cli_main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime::multi_thread(cli.worker_threads) {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("chat-persister: cannot start the async runtime: {err}");
