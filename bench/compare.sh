@@ -105,6 +105,11 @@ run_one() { # system rate run
   if grep -qs '^redis:' "$system_dir"/peer-*.log; then
     echo "  the peer lost its Redis connection: $(grep -h '^redis:' "$system_dir"/peer-*.log | sort | uniq -c)" >&2
   fi
+  # A server that died mid-run explains a short or lossy run (and an unknown version).
+  for pidfile in "$system_dir"/*.pid; do
+    kill -0 "$(cat "$pidfile")" 2>/dev/null ||
+      echo "  $(basename "$pidfile" .pid) exited during the run, see its log in $system_dir" >&2
+  done
   stop_system
 }
 
