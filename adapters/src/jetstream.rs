@@ -80,6 +80,11 @@ impl MessageLog for JetStreamLog {
             .collect();
         Ok(messages)
     }
+
+    async fn last_seq(&self, room: RoomId) -> Result<Seq, LogError> {
+        let last = self.nats.last_seq_of_room(&room.to_string()).await.map_err(log_error)?;
+        Ok(last.unwrap_or(0))
+    }
 }
 
 #[async_trait]

@@ -18,7 +18,8 @@ use chat_shared::ports::{
     SystemClock, TokenIssuer, UserStore,
 };
 use chat_shared::usecases::{
-    AuthService, MessageService, PresenceService, PresenceSettings, RoomService, UserService,
+    AuthService, MembershipLeases, MessageService, PresenceService, PresenceSettings, RoomService,
+    UserService,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -194,6 +195,7 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
         backends.users.clone(),
         backends.events.clone(),
         clock.clone(),
+        MembershipLeases::new(config.membership_lease),
     ));
     let messages = Arc::new(MessageService::new(
         rooms.clone(),

@@ -119,6 +119,12 @@ pub struct NodeConfig {
     #[command(flatten)]
     pub stream: chat_adapters::config::StreamArgs,
 
+    /// How long a node trusts a sender's membership it checked, before asking the database
+    /// again. Removing someone else from a room is answered this long after it is stored, so
+    /// that no node accepts their sends after the answer. 0 checks every send.
+    #[arg(long, env = "CHAT_MEMBERSHIP_LEASE", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub membership_lease: Duration,
+
     /// Most missed messages one `join` with `since` returns; beyond it, `recovered` is false.
     #[arg(long, env = "CHAT_MAX_REPLAY", default_value_t = 10_000)]
     pub max_replay: usize,

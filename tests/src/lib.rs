@@ -8,6 +8,7 @@
 pub mod chatter;
 pub mod embedded;
 pub mod nats_cluster;
+pub mod outage;
 pub mod process;
 pub mod ws;
 
@@ -208,6 +209,12 @@ impl Drop for TestNode {
 
 /// Node arguments for a test against `db` and `stream`, followed by `extra` flags.
 pub fn node_args(db: &TestDatabase, stream: &TestStream, extra: &[&str]) -> Vec<String> {
+    node_args_for(&db.url, stream, extra)
+}
+
+/// Node arguments for a test against the database at `database_url` and `stream`, followed by
+/// `extra` flags.
+pub fn node_args_for(database_url: &str, stream: &TestStream, extra: &[&str]) -> Vec<String> {
     let args: Vec<String> = [
         "chat-node",
         "--listen",
@@ -215,7 +222,7 @@ pub fn node_args(db: &TestDatabase, stream: &TestStream, extra: &[&str]) -> Vec<
         "--nats-url",
         &nats_url(),
         "--database-url",
-        &db.url,
+        database_url,
         "--redis-url",
         &redis_url(),
         "--jwt-secret",
@@ -398,6 +405,12 @@ impl TestApp {
             access: answer.body["access_token"].as_str().expect("an access token").to_owned(),
             refresh: answer.body["refresh_token"].as_str().expect("a refresh token").to_owned(),
         }
+    }
+
+    /// Whether `user` is online in `room`, as `viewer` sees it.
+    pub async fn is_online(&self, room: &str, viewer: &Account, user: &Account) -> bool {
+        let presence = self.call("GET", &format!("/rooms/{room}/presence"), Some(&viewer.access), None).await;
+        presence.body["online"].as_array().expect("an online list").iter().any(|id| id == user.id.as_str())
     }
 
     /// Creates a room as `owner` and returns its id.

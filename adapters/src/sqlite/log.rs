@@ -200,6 +200,15 @@ impl MessageLog for SqliteMessageLog {
         .collect::<Result<_, _>>()
         .map_err(|err| LogError::Other(Box::new(err)))
     }
+
+    async fn last_seq(&self, room: RoomId) -> Result<Seq, LogError> {
+        let last: Option<i64> = sqlx::query_scalar("select max(seq) from messages where room_id = ?1")
+            .bind(room.as_uuid())
+            .fetch_one(&self.db.readers)
+            .await
+            .map_err(log_error)?;
+        Ok(last.and_then(|seq| Seq::try_from(seq).ok()).unwrap_or(0))
+    }
 }
 
 #[async_trait]

@@ -97,7 +97,7 @@ pub async fn send(
     JsonBody(body): JsonBody<SendRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let request = body.try_into_domain(room)?;
-    let (message, duplicate) = state.messages.send(caller, request, false).await?;
+    let (message, duplicate) = state.messages.send(caller, request).await?;
     let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(message)))
 }

@@ -135,7 +135,7 @@ pub async fn mark_read(
     JsonBody(body): JsonBody<ReadRequest>,
 ) -> Result<StatusCode, ApiError> {
     let seq = body.seq.ok_or_else(|| ApiError::invalid_field("seq", "is required"))?;
-    state.rooms.mark_read(caller, id, seq).await?;
+    state.messages.mark_read(caller, id, seq).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

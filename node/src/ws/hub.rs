@@ -416,6 +416,10 @@ mod tests {
             }
             self.log.read_after(room, after, limit).await
         }
+
+        async fn last_seq(&self, room: RoomId) -> Result<Seq, LogError> {
+            self.log.last_seq(room).await
+        }
     }
 
     struct Room {

@@ -13,6 +13,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::response::Response;
 use bytes::Bytes;
 use chat_shared::domain::UserId;
+use chat_shared::error::Error;
 use chat_shared::protocol::{Codec, Command, decode_client_frame};
 use serde::Deserialize;
 
@@ -22,9 +23,18 @@ pub use session::WsSettings;
 
 /// Close codes of the contract.
 pub mod close {
-    pub const SERVICE_RESTART: u16 = 1012;
+    /// The peer broke the WebSocket protocol (an unmasked frame, a reserved bit, a control
+    /// frame over 125 bytes).
+    pub const PROTOCOL: u16 = 1002;
+    /// A text frame that is not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     pub const POLICY: u16 = 1008;
     pub const TOO_BIG: u16 = 1009;
+    /// The server failed in a way that is its own fault.
+    pub const INTERNAL: u16 = 1011;
+    pub const SERVICE_RESTART: u16 = 1012;
+    /// A backing service is unavailable: the token may well be good; reconnect later.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     pub const UNAUTHORIZED: u16 = 4001;
     pub const TOO_SLOW: u16 = 4002;
     pub const RATE_LIMITED: u16 = 4008;
@@ -101,11 +111,14 @@ async fn accept(state: AppState, mut socket: WebSocket, codec: Codec, token: Opt
         return;
     };
     match authenticate(&state, &token).await {
-        Some((user, expires_at)) => {
+        Ok((user, expires_at)) => {
             let tracker = state.sessions.clone();
             tracker.spawn(session::run(state, socket, codec, user, expires_at));
         }
-        None => close_with(socket, close::UNAUTHORIZED, "invalid or expired token").await,
+        Err(refusal) => {
+            let (code, reason) = refusal.close();
+            close_with(socket, code, reason).await;
+        }
     }
 }
 
@@ -123,11 +136,48 @@ async fn first_frame_token(socket: &mut WebSocket, codec: Codec) -> Option<Strin
     }
 }
 
+/// Why a token did not authenticate a socket. Only a token that is bad in itself, or names a
+/// user who no longer exists, is `Invalid`: a client that hears so throws its token away, so
+/// a store that cannot answer must not say it.
+#[derive(Debug)]
+pub enum AuthRefusal {
+    Invalid,
+    /// The user could not be looked up; the token may be good.
+    Unavailable,
+    Internal,
+}
+
+impl AuthRefusal {
+    /// The close code and reason of a socket refused for this.
+    pub fn close(&self) -> (u16, &'static str) {
+        match self {
+            AuthRefusal::Invalid => (close::UNAUTHORIZED, "invalid or expired token"),
+            AuthRefusal::Unavailable => {
+                (close::TRY_AGAIN_LATER, "a backing service is unavailable; retry later")
+            }
+            AuthRefusal::Internal => (close::INTERNAL, "internal error; retry later"),
+        }
+    }
+}
+
 /// The user a token names, if it is valid and the user still exists, with its expiry.
-pub async fn authenticate(state: &AppState, token: &str) -> Option<(UserId, chrono::DateTime<chrono::Utc>)> {
-    let claims = state.issuer.verify(token, state.clock.now()).ok()?;
-    state.users.me(claims.user_id).await.ok()?;
-    Some((claims.user_id, claims.expires_at))
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+) -> Result<(UserId, chrono::DateTime<chrono::Utc>), AuthRefusal> {
+    let claims = state.issuer.verify(token, state.clock.now()).map_err(|_| AuthRefusal::Invalid)?;
+    match state.users.me(claims.user_id).await {
+        Ok(_) => Ok((claims.user_id, claims.expires_at)),
+        Err(Error::Unauthorized | Error::NotFound(_)) => Err(AuthRefusal::Invalid),
+        Err(Error::Unavailable(source)) => {
+            tracing::warn!(error = %source, "a socket's user could not be looked up");
+            Err(AuthRefusal::Unavailable)
+        }
+        Err(err) => {
+            tracing::error!(error = ?err, "a socket's user could not be looked up");
+            Err(AuthRefusal::Internal)
+        }
+    }
 }
 
 pub async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {

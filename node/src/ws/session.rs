@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::hub::{MessageFrame, Outbound, Subscriber};
-use super::{close, hot_metrics};
+use super::{AuthRefusal, close, hot_metrics};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
@@ -49,6 +49,12 @@ const RATE_STRIKES_LIMIT: u32 = 100;
 
 /// How long a closing connection waits for the client to confirm the close.
 const CLOSE_HANDSHAKE: Duration = Duration::from_secs(2);
+/// How long one write may wait for the socket to take it. Writes wait only when the kernel's
+/// buffers toward the peer are full, that is when the peer does not read: past this, or as
+/// soon as the connection's queue overflows meanwhile, the connection is given up as too slow.
+/// A closing connection has as long again for what it still owes (replies of sends in flight,
+/// the close frame); a peer that has read nothing by then has its socket dropped.
+const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
@@ -93,74 +99,158 @@ pub fn run(
         // on the node-wide shutdown token, under its lock, for every frame of every connection.
         let mut shutdown = std::pin::pin!(session.state.shutdown.clone().cancelled_owned());
         let mut too_slow = std::pin::pin!(too_slow.cancelled_owned());
-        let ending: Option<(u16, &'static str)> = loop {
+        let ending = loop {
             tokio::select! {
                 biased;
-                () = &mut shutdown => break Some((close::SERVICE_RESTART, "server restarting")),
-                () = &mut too_slow => {
-                    metrics::counter!("chat_ws_slow_consumer_closes_total").increment(1);
-                    break Some((close::TOO_SLOW, "too slow; reconnect and join with since"));
-                }
-                () = &mut expiry => break Some((close::UNAUTHORIZED, "token expired")),
+                () = &mut shutdown => break Ending::Close(close::SERVICE_RESTART, "server restarting"),
+                () = &mut too_slow => break Ending::TOO_SLOW,
+                () = &mut expiry => break Ending::Close(close::UNAUTHORIZED, "token expired"),
                 Some(reply) = sends.next(), if !sends.is_empty() => {
-                    if session.write_ready(Ready::Reply(reply), &mut sends, &mut inbox).await.is_err() {
-                        break None;
+                    if let Err(err) = session.write_ready(Ready::Reply(reply), &mut sends, &mut inbox).await {
+                        break err.into();
                     }
                 }
                 Some(outbound) = inbox.recv() => {
-                    if session.write_ready(Ready::Outbound(outbound), &mut sends, &mut inbox).await.is_err() {
-                        break None;
+                    if let Err(err) = session.write_ready(Ready::Outbound(outbound), &mut sends, &mut inbox).await {
+                        break err.into();
                     }
                 }
                 incoming = stream.next() => {
                     let bytes = match incoming {
-                        None | Some(Ok(WsMessage::Close(_))) => break None,
+                        None | Some(Ok(WsMessage::Close(_))) => break Ending::Gone,
                         Some(Ok(WsMessage::Text(text))) => Bytes::from(text),
                         Some(Ok(WsMessage::Binary(bytes))) => bytes,
                         Some(Ok(_)) => continue,
-                        Some(Err(err)) => break too_big(&err).then_some((close::TOO_BIG, "frame too large")),
+                        Some(Err(err)) => break read_failure(err),
                     };
                     hot_metrics::FRAMES_IN.increment(1);
-                    match decode_client_frame(codec, &bytes) {
-                        Ok(frame) => match session.handle(frame, &mut sends, &mut expiry).await {
-                            Ok(()) => {}
-                            Err(Ending(code, reason)) => break Some((code, reason)),
-                        },
-                        Err(err) => {
-                            if let Some(ending) = session.malformed(err).await { break Some(ending); }
-                        }
+                    let handled = match decode_client_frame(codec, &bytes) {
+                        Ok(frame) => session.handle(frame, &mut sends, &mut expiry).await,
+                        // A frame that was read but has a bad field is answered like any
+                        // refused request; only input that is no frame at all is malformed.
+                        Err(err) if err.id.is_some() => session.refuse(err).await,
+                        Err(err) => session.malformed(err).await,
+                    };
+                    if let Err(ending) = handled {
+                        break ending;
                     }
                 }
             }
         };
-        // In-flight sends finish: their senders learn the outcome before the socket closes.
-        while let Some(reply) = sends.next().await {
-            let _ = session.write(reply).await;
+        if ending == Ending::TOO_SLOW {
+            metrics::counter!("chat_ws_slow_consumer_closes_total").increment(1);
         }
+        // What the connection holds for others goes first: its rooms (and so its presence) and
+        // its queue, whatever the socket does from here on.
         let rooms: Vec<RoomId> = session.joined.keys().copied().collect();
         for room in rooms {
             session.stop_following(room).await;
         }
-        if let Some((code, reason)) = ending {
-            let _ =
-                session.sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
-            // Complete the closing handshake: reading until the client's close means the socket
-            // is not torn down with unread input, which would reset it and lose the close code.
-            let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
-                while let Some(Ok(frame)) = stream.next().await {
-                    if matches!(frame, WsMessage::Close(_)) {
-                        break;
-                    }
-                }
-            })
-            .await;
+        drop(inbox);
+        // In-flight sends finish: their senders learn the outcome before the socket closes, if
+        // the socket takes the replies in time. A client that reads nothing gets its socket
+        // dropped once the time is up.
+        let mut writable = ending != Ending::Gone;
+        let closing_writes = tokio::time::Instant::now() + WRITE_DEADLINE;
+        while let Some(reply) = sends.next().await {
+            if writable {
+                writable = tokio::time::timeout_at(closing_writes, session.write_unguarded(reply))
+                    .await
+                    .is_ok_and(|written| written.is_ok());
+            }
         }
-        let _ = session.sink.close().await;
+        if let (true, Ending::Close(code, reason)) = (writable, &ending) {
+            let close = WsMessage::Close(Some(CloseFrame { code: *code, reason: (*reason).into() }));
+            let sent = tokio::time::timeout_at(closing_writes, session.sink.send(close)).await;
+            writable = sent.is_ok_and(|sent| sent.is_ok());
+            if writable {
+                // Complete the closing handshake: reading until the client's close means the
+                // socket is not torn down with unread input, which would reset it and lose the
+                // close code.
+                let _ = tokio::time::timeout(CLOSE_HANDSHAKE, async {
+                    while let Some(Ok(frame)) = stream.next().await {
+                        if matches!(frame, WsMessage::Close(_)) {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            }
+        }
+        if writable {
+            let _ = tokio::time::timeout(CLOSE_HANDSHAKE, session.sink.close()).await;
+        }
         metrics::gauge!("chat_ws_connections").decrement(1.0);
     }
 }
 
-struct Ending(u16, &'static str);
+/// How a session ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The client closed, or the socket failed: there is nobody to tell.
+    Gone,
+    /// The server closes with this code and reason.
+    Close(u16, &'static str),
+}
+
+impl Ending {
+    const TOO_SLOW: Ending = Ending::Close(close::TOO_SLOW, "too slow; reconnect and join with since");
+}
+
+/// Why a frame could not be written.
+#[derive(Debug)]
+enum WriteError {
+    /// The socket failed or is closed.
+    Closed,
+    /// The peer does not read: the write waited past its deadline, or the connection's queue
+    /// overflowed while it waited. What was not written stays buffered, in order, ahead of
+    /// anything written later.
+    Stuck,
+}
+
+impl From<WriteError> for Ending {
+    fn from(err: WriteError) -> Self {
+        match err {
+            WriteError::Closed => Ending::Gone,
+            WriteError::Stuck => Ending::TOO_SLOW,
+        }
+    }
+}
+
+/// Runs a write to the socket until it is done, the deadline passes or the connection is
+/// found too slow, whichever comes first.
+async fn guarded(
+    too_slow: &CancellationToken,
+    write: impl Future<Output = Result<(), axum::Error>>,
+) -> Result<(), WriteError> {
+    let mut write = std::pin::pin!(write);
+    // Nearly every write is done at once, and then needs no timer.
+    if let Some(result) = (&mut write).now_or_never() {
+        return result.map_err(|_| WriteError::Closed);
+    }
+    // Boxed: rare, and the timer would otherwise enlarge every connection's task.
+    Box::pin(async move {
+        tokio::select! {
+            biased;
+            result = write => result.map_err(|_| WriteError::Closed),
+            () = too_slow.cancelled() => Err(WriteError::Stuck),
+            () = tokio::time::sleep(WRITE_DEADLINE) => Err(WriteError::Stuck),
+        }
+    })
+    .await
+}
+
+/// The close for a socket that failed to read: the RFC 6455 code of a protocol violation, an
+/// invalid text frame or an oversized one; nothing when the connection itself broke.
+fn read_failure(err: axum::Error) -> Ending {
+    let Ok(err) = err.into_inner().downcast::<tungstenite::Error>() else { return Ending::Gone };
+    match *err {
+        tungstenite::Error::Capacity(_) => Ending::Close(close::TOO_BIG, "frame too large"),
+        tungstenite::Error::Utf8(_) => Ending::Close(close::INVALID_PAYLOAD, "a text frame must be UTF-8"),
+        tungstenite::Error::Protocol(_) => Ending::Close(close::PROTOCOL, "WebSocket protocol violated"),
+        _ => Ending::Gone,
+    }
+}
 
 /// The next thing ready for the socket without waiting: a queued delivery, else a finished
 /// send's reply.
@@ -211,7 +301,19 @@ impl Session {
     }
 
     /// Writes a frame and flushes it.
-    async fn write(&mut self, frame: Bytes) -> Result<(), axum::Error> {
+    async fn write(&mut self, frame: Bytes) -> Result<(), WriteError> {
+        match self.ws_message(frame) {
+            Some(message) => {
+                hot_metrics::FRAMES_OUT.increment(1);
+                guarded(&self.subscriber.too_slow, self.sink.send(message)).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Writes a frame and flushes it, with no deadline of its own: for a closing connection,
+    /// whose writes share one.
+    async fn write_unguarded(&mut self, frame: Bytes) -> Result<(), axum::Error> {
         match self.ws_message(frame) {
             Some(message) => {
                 hot_metrics::FRAMES_OUT.increment(1);
@@ -229,7 +331,7 @@ impl Session {
         first: Ready,
         sends: &mut FuturesUnordered<SendFuture>,
         inbox: &mut mpsc::Receiver<Outbound>,
-    ) -> Result<(), axum::Error> {
+    ) -> Result<(), WriteError> {
         let mut next = Some(first);
         let (mut taken, mut fed, mut yielded) = (0, 0, false);
         loop {
@@ -257,20 +359,20 @@ impl Session {
             }
         }
         hot_metrics::FRAMES_OUT.increment(fed);
-        self.sink.flush().await
+        guarded(&self.subscriber.too_slow, self.sink.flush()).await
     }
 
     /// Queues a frame for the socket without flushing; how many frames that was (0 or 1).
-    async fn feed(&mut self, frame: Bytes) -> Result<u64, axum::Error> {
+    async fn feed(&mut self, frame: Bytes) -> Result<u64, WriteError> {
         match self.ws_message(frame) {
-            Some(message) => self.sink.feed(message).await.map(|()| 1),
+            Some(message) => guarded(&self.subscriber.too_slow, self.sink.feed(message)).await.map(|()| 1),
             None => Ok(0),
         }
     }
 
     /// Queues what the hub handed over for the socket without flushing; how many frames that
     /// was (0 or 1).
-    async fn feed_outbound(&mut self, outbound: Outbound) -> Result<u64, axum::Error> {
+    async fn feed_outbound(&mut self, outbound: Outbound) -> Result<u64, WriteError> {
         let frame = match outbound {
             Outbound::Message(message) => {
                 let MessageFrame { room, seq, previous, .. } = *message;
@@ -291,11 +393,12 @@ impl Session {
                 // mark <= previous < seq: the message is news, whatever the catch-up fed.
                 self.joined.insert(room, seq);
                 // Made a socket message once by the hub for every recipient.
-                self.sink.feed(message.frame.clone()).await?;
+                guarded(&self.subscriber.too_slow, self.sink.feed(message.frame.clone())).await?;
                 return Ok(fed + 1);
             }
             Outbound::Event(frame) => Bytes::clone(&frame),
             Outbound::Removed(room) => {
+                self.state.rooms.forget_membership(*room, self.user);
                 Box::pin(self.stop_following(*room)).await;
                 return Ok(0);
             }
@@ -308,7 +411,7 @@ impl Session {
     /// messages that came live during the join were held back. How many frames that was; `None`
     /// when the log cannot supply them yet: the connection then closes, and the client resumes
     /// with `since`.
-    async fn catch_up(&mut self, room: RoomId, mark: Seq, previous: Seq) -> Result<Option<u64>, axum::Error> {
+    async fn catch_up(&mut self, room: RoomId, mark: Seq, previous: Seq) -> Result<Option<u64>, WriteError> {
         let mut missed = match self.state.messages.replay(room, mark).await {
             Ok(replay) => replay.messages,
             Err(_) => Vec::new(),
@@ -343,13 +446,15 @@ impl Session {
     ) -> Result<(), Ending> {
         let id = frame.id;
         hot_metrics::command(&frame.command).increment(1);
+        // Set when the connection ends after this frame's answer.
+        let mut ending = None;
         let result: Result<Value, ApiError> = match frame.command {
             Command::Send(send) => {
                 if !self.allow_send() {
                     self.rate_strikes += 1;
                     metrics::counter!("chat_ws_rate_limited_total").increment(1);
                     if self.rate_strikes >= RATE_STRIKES_LIMIT {
-                        return Err(Ending(close::RATE_LIMITED, "sending too fast"));
+                        ending = Some(Ending::Close(close::RATE_LIMITED, "sending too fast"));
                     }
                     Err(ApiError::RateLimited)
                 } else {
@@ -357,7 +462,7 @@ impl Session {
                     if sends.len() >= self.state.ws.max_sends_in_flight
                         && let Some(reply) = sends.next().await
                     {
-                        let _ = self.write(reply).await;
+                        self.write(reply).await?;
                     }
                     sends.push(self.send(id, send));
                     return Ok(());
@@ -365,17 +470,30 @@ impl Session {
             }
             Command::Ping => {
                 if let Some(id) = id {
-                    let _ = self.write(reply_ok(self.codec(), id, json!({}))).await;
+                    self.write(reply_ok(self.codec(), id, json!({}))).await?;
                 }
-                let _ = self.write(encode(self.codec(), &ServerFrame::Pong)).await;
+                self.write(encode(self.codec(), &ServerFrame::Pong)).await?;
                 return Ok(());
             }
             Command::Auth { token } => match super::authenticate(&self.state, &token).await {
-                Some((user, expires_at)) if user == self.user => {
+                Ok((user, expires_at)) if user == self.user => {
                     expiry.as_mut().reset(tokio::time::Instant::now() + until(expires_at, &self.state));
                     Ok(json!({}))
                 }
-                _ => return Err(Ending(close::UNAUTHORIZED, "invalid or expired token")),
+                Ok(_) => {
+                    ending = Some(Ending::Close(close::UNAUTHORIZED, "the token is another user's"));
+                    Err(ApiError::Unauthorized("the token is another user's"))
+                }
+                // The session's current token still holds until it expires: the client may try
+                // the renewal again.
+                Err(AuthRefusal::Unavailable) => {
+                    Err(ApiError::Unavailable("a backing service is unavailable; retry later".into()))
+                }
+                Err(AuthRefusal::Internal) => Err(ApiError::Internal),
+                Err(AuthRefusal::Invalid) => {
+                    ending = Some(Ending::Close(close::UNAUTHORIZED, "invalid or expired token"));
+                    Err(ApiError::Unauthorized("invalid or expired token"))
+                }
             },
             // The commands that wait on the stores are boxed: their futures are far larger than
             // the rest of the session, and every connection's task would carry that room for
@@ -389,20 +507,22 @@ impl Session {
                 let query = PageQuery { before, after, limit: limit.map_or(DEFAULT_PAGE, |l| l as usize) };
                 Box::pin(self.history(room, query)).await
             }
-            Command::Read { room, seq } => Box::pin(self.state.rooms.mark_read(self.user, room, seq))
+            Command::Read { room, seq } => Box::pin(self.state.messages.mark_read(self.user, room, seq))
                 .await
                 .map(|_| json!({}))
                 .map_err(ApiError::from),
             Command::Typing { room } => Box::pin(self.typing(room)).await,
         };
         let frame = match (id, result) {
-            (Some(id), Ok(value)) => reply_ok(self.codec(), id, value),
-            (Some(id), Err(err)) => reply_err(self.codec(), id, &err),
-            (None, Ok(_)) => return Ok(()),
-            (None, Err(err)) => error_frame(self.codec(), &err),
+            (Some(id), Ok(value)) => Some(reply_ok(self.codec(), id, value)),
+            (Some(id), Err(err)) => Some(reply_err(self.codec(), id, &err)),
+            (None, Ok(_)) => None,
+            (None, Err(err)) => Some(error_frame(self.codec(), &err)),
         };
-        let _ = self.write(frame).await;
-        Ok(())
+        if let Some(frame) = frame {
+            self.write(frame).await?;
+        }
+        ending.map_or(Ok(()), Err)
     }
 
     /// Ends this connection's interest in a room, if it had any.
@@ -474,6 +594,7 @@ impl Session {
             "room": room_info,
             "online": online.online,
             "online_count": online.count,
+            "presence": online.presence,
             "messages": messages,
             "recovered": recovered,
         }))
@@ -483,7 +604,6 @@ impl Session {
         let state = self.state.clone();
         let codec = self.codec();
         let user = self.user;
-        let joined = self.joined.contains_key(&send.room);
         // Finished sends need no waiting for: forget them, so the map holds busy rooms only.
         self.last_send.retain(|_, done| matches!(done.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
         let (done, next_waits_for) = oneshot::channel::<()>();
@@ -501,7 +621,7 @@ impl Session {
                 client_msg_id: send.client_msg_id,
                 first_attempt: send.first_attempt,
             };
-            let result = state.messages.send(user, request, joined).await.map_err(ApiError::from);
+            let result = state.messages.send(user, request).await.map_err(ApiError::from);
             drop(done);
             match (id, result) {
                 (Some(id), Ok((message, _))) => encode_reply(codec, id, &Sent { message: &message }),
@@ -517,7 +637,7 @@ impl Session {
     }
 
     /// Answers a frame that could not be parsed; too many in a short time end the connection.
-    async fn malformed(&mut self, err: FrameError) -> Option<(u16, &'static str)> {
+    async fn malformed(&mut self, err: FrameError) -> Result<(), Ending> {
         metrics::counter!("chat_ws_malformed_frames_total").increment(1);
         let (since, count) = &mut self.malformed;
         if since.elapsed() > MALFORMED_WINDOW {
@@ -526,11 +646,15 @@ impl Session {
         }
         *count += 1;
         if *count > MALFORMED_LIMIT {
-            return Some((close::POLICY, "too many malformed frames"));
+            return Err(Ending::Close(close::POLICY, "too many malformed frames"));
         }
+        self.refuse(err).await
+    }
+
+    /// Answers a refused frame: a failed reply to its id, or an `error` frame without one.
+    async fn refuse(&mut self, err: FrameError) -> Result<(), Ending> {
         let frame = encode(self.codec(), &err.into_frame());
-        let _ = self.write(frame).await;
-        None
+        Ok(self.write(frame).await?)
     }
 }
 
@@ -542,12 +666,6 @@ fn limiter(settings: &WsSettings) -> Option<DefaultDirectRateLimiter> {
 
 fn until(expires_at: chrono::DateTime<chrono::Utc>, state: &AppState) -> Duration {
     (expires_at - state.clock.now()).to_std().unwrap_or(Duration::ZERO)
-}
-
-/// tungstenite reports a frame or message over the limit as a capacity error.
-fn too_big(err: &axum::Error) -> bool {
-    let text = err.to_string();
-    text.contains("Space limit exceeded") || text.contains("too long") || text.contains("too big")
 }
 
 fn reply_ok(codec: Codec, id: u64, result: Value) -> Bytes {

@@ -2,6 +2,7 @@
 
 mod ids;
 mod message;
+mod names;
 mod room;
 mod timestamp;
 mod token;

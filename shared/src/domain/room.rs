@@ -78,7 +78,8 @@ impl FromStr for Role {
     }
 }
 
-/// A room's name: 1–100 characters after trimming, no control characters.
+/// A room's name: 1–100 characters after trimming, something visible, no control characters or
+/// bidirectional overrides.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct RoomName(String);
@@ -89,8 +90,8 @@ impl RoomName {
         if !(1..=100).contains(&char_len(trimmed)) {
             return Err("must be 1 to 100 characters".into());
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
+        if let Some(why) = super::names::unshowable(trimmed) {
+            return Err(why.into());
         }
         Ok(Self(trimmed.to_owned()))
     }

@@ -50,7 +50,8 @@ impl fmt::Debug for Password {
     }
 }
 
-/// The name shown to others: 1–64 characters after trimming, no control characters.
+/// The name shown to others: 1–64 characters after trimming, something visible, no control
+/// characters or bidirectional overrides.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct DisplayName(String);
@@ -61,8 +62,8 @@ impl DisplayName {
         if !(1..=64).contains(&char_len(trimmed)) {
             return Err("must be 1 to 64 characters".into());
         }
-        if trimmed.chars().any(char::is_control) {
-            return Err("must not contain control characters".into());
+        if let Some(why) = super::names::unshowable(trimmed) {
+            return Err(why.into());
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -145,5 +146,7 @@ mod tests {
         assert!(DisplayName::parse("   ").is_err());
         assert!(DisplayName::parse(&"x".repeat(65)).is_err());
         assert!(DisplayName::parse("bad\u{0007}name").is_err());
+        assert!(DisplayName::parse("\u{200B}\u{200B}").is_err());
+        assert!(DisplayName::parse("evil\u{202E}gpj.exe").is_err());
     }
 }

@@ -73,6 +73,10 @@ impl MessageLog for MemoryMessageLog {
         let range = state.messages.range(after.saturating_add(1)..);
         Ok(range.map(|(_, m)| m).filter(|m| m.room_id == room).take(limit).cloned().collect())
     }
+
+    async fn last_seq(&self, room: RoomId) -> Result<Seq, LogError> {
+        Ok(self.lock().last_by_room.get(&room).copied().unwrap_or(0))
+    }
 }
 
 #[async_trait]

@@ -51,6 +51,9 @@ pub trait MessageLog: Send + Sync {
     /// acknowledged before the call, without a gap. A read that cannot see them all yet (a
     /// lagging replica) fails as unavailable rather than return fewer.
     async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError>;
+
+    /// The seq of the room's newest message; 0 when it has none.
+    async fn last_seq(&self, room: RoomId) -> Result<Seq, LogError>;
 }
 
 /// A message as the live feed hands it over, with the seq of the room's message before it so a

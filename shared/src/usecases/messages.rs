@@ -63,16 +63,8 @@ impl MessageService {
 
     /// Stores a message durably and returns it with its seq; `true` when it is the original of
     /// a repeated `client_msg_id`, which is then neither stored nor delivered again.
-    /// `membership_checked` skips the participant check for a caller that has just made it.
-    pub async fn send(
-        &self,
-        sender: UserId,
-        request: NewMessage,
-        membership_checked: bool,
-    ) -> Result<(Message, bool), Error> {
-        if !membership_checked {
-            self.rooms.membership(sender, request.room).await?;
-        }
+    pub async fn send(&self, sender: UserId, request: NewMessage) -> Result<(Message, bool), Error> {
+        self.rooms.check_sender(sender, request.room).await?;
         // Past the log's duplicate window, the store remembers client ids: a resend may come
         // after it. A first attempt has no original to find there.
         if let Some(client_id) = &request.client_msg_id
@@ -117,6 +109,18 @@ impl MessageService {
             .by_client_msg_id(attempt.room_id, client_id)
             .await?
             .ok_or(Error::Internal("the original of a duplicate is gone".into()))
+    }
+
+    /// Moves the caller's read marker forward, never past the room's newest message (a marker
+    /// beyond it would hide every message still to come from the unread count), and returns
+    /// where it stands.
+    pub async fn mark_read(&self, reader: UserId, room: RoomId, seq: Seq) -> Result<Seq, Error> {
+        self.rooms.membership(reader, room).await?;
+        let newest = self.log.last_seq(room).await?;
+        if seq > newest {
+            return Err(Error::invalid("seq", format!("is beyond the room's newest message ({newest})")));
+        }
+        self.rooms.move_read_marker(reader, room, seq).await
     }
 
     /// A page of the room's history, for anyone who may read the room.
@@ -219,7 +223,7 @@ mod tests {
     async fn send_texts(kit: &Kit, sender: UserId, room: RoomId, count: usize) -> Vec<Message> {
         let mut sent = Vec::new();
         for i in 0..count {
-            sent.push(kit.messages.send(sender, text(room, &format!("m{i}"), None), true).await.unwrap().0);
+            sent.push(kit.messages.send(sender, text(room, &format!("m{i}"), None)).await.unwrap().0);
         }
         sent
     }
@@ -234,12 +238,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_read_marker_goes_no_further_than_the_rooms_newest_message() {
+        let kit = Kit::new();
+        let (ann, eve) = (kit.user("ann").await, kit.user("eve").await);
+        let room = group(&kit, ann, vec![]).await;
+        let too_far = kit.messages.mark_read(ann, room, 1).await;
+        assert!(
+            matches!(&too_far, Err(Error::InvalidInput(f)) if f.iter().any(|(k, _)| k == "seq")),
+            "{too_far:?}"
+        );
+        let sent = send_texts(&kit, ann, room, 3).await;
+        let newest = sent.last().unwrap().seq;
+        assert_eq!(kit.messages.mark_read(ann, room, newest).await.unwrap(), newest);
+        for beyond in [newest + 1, u64::MAX] {
+            assert!(matches!(kit.messages.mark_read(ann, room, beyond).await, Err(Error::InvalidInput(_))));
+        }
+        // Who is no member learns nothing of the room's seqs.
+        assert!(matches!(kit.messages.mark_read(eve, room, u64::MAX).await, Err(Error::Forbidden(_))));
+    }
+
+    #[tokio::test]
     async fn a_sent_message_gets_an_increasing_seq_and_shows_in_history() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
         let room = group(&kit, ann, vec![]).await;
-        let (first, _) = kit.messages.send(ann, text(room, "one", None), false).await.unwrap();
-        let (second, _) = kit.messages.send(ann, text(room, "two", None), false).await.unwrap();
+        let (first, _) = kit.messages.send(ann, text(room, "one", None)).await.unwrap();
+        let (second, _) = kit.messages.send(ann, text(room, "two", None)).await.unwrap();
         assert!(second.seq > first.seq);
         let page = kit
             .messages
@@ -256,10 +280,7 @@ mod tests {
         let kit = Kit::new();
         let (ann, eve) = (kit.user("ann").await, kit.user("eve").await);
         let room = group(&kit, ann, vec![]).await;
-        assert!(matches!(
-            kit.messages.send(eve, text(room, "hi", None), false).await,
-            Err(Error::Forbidden(_))
-        ));
+        assert!(matches!(kit.messages.send(eve, text(room, "hi", None)).await, Err(Error::Forbidden(_))));
         let query = PageQuery { before: None, after: None, limit: 10 };
         assert!(matches!(kit.messages.history(eve, room, query).await, Err(Error::Forbidden(_))));
     }
@@ -269,17 +290,15 @@ mod tests {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
         let room = group(&kit, ann, vec![]).await;
-        let (original, duplicate) =
-            kit.messages.send(ann, text(room, "once", Some("c1")), false).await.unwrap();
+        let (original, duplicate) = kit.messages.send(ann, text(room, "once", Some("c1"))).await.unwrap();
         assert!(!duplicate);
-        let (again, duplicate) =
-            kit.messages.send(ann, text(room, "twice?", Some("c1")), false).await.unwrap();
+        let (again, duplicate) = kit.messages.send(ann, text(room, "twice?", Some("c1"))).await.unwrap();
         assert!(duplicate);
         assert_eq!(again, original);
         // After the log forgot the key, the store still knows it.
         kit.persist_all().await;
         kit.log.forget_dedup_keys();
-        let (late, duplicate) = kit.messages.send(ann, text(room, "late", Some("c1")), false).await.unwrap();
+        let (late, duplicate) = kit.messages.send(ann, text(room, "late", Some("c1"))).await.unwrap();
         assert!(duplicate);
         assert_eq!(late.id, original.id);
     }
@@ -290,21 +309,20 @@ mod tests {
         let ann = kit.user("ann").await;
         let room = group(&kit, ann, vec![]).await;
         let first = |content: &str| NewMessage { first_attempt: true, ..text(room, content, Some("c1")) };
-        let (original, _) = kit.messages.send(ann, first("once"), false).await.unwrap();
+        let (original, _) = kit.messages.send(ann, first("once")).await.unwrap();
         // A double send within the window is caught by the log, first attempt or not.
-        let (again, duplicate) = kit.messages.send(ann, first("twice?"), false).await.unwrap();
+        let (again, duplicate) = kit.messages.send(ann, first("twice?")).await.unwrap();
         assert!(duplicate);
         assert_eq!(again, original);
         // Past the window the sender's word is taken: the store is not asked, so a client that
         // resends under `first_attempt` gets a second message, as it said it wanted.
         kit.persist_all().await;
         kit.log.forget_dedup_keys();
-        let (late, duplicate) = kit.messages.send(ann, first("late"), false).await.unwrap();
+        let (late, duplicate) = kit.messages.send(ann, first("late")).await.unwrap();
         assert!(!duplicate);
         assert!(late.seq > original.seq);
         // A resend without the flag still finds the original.
-        let (resent, duplicate) =
-            kit.messages.send(ann, text(room, "resent", Some("c1")), false).await.unwrap();
+        let (resent, duplicate) = kit.messages.send(ann, text(room, "resent", Some("c1"))).await.unwrap();
         assert!(duplicate);
         assert_eq!(resent.id, original.id);
     }
@@ -352,11 +370,11 @@ mod tests {
         let ann = kit.user("ann").await;
         let room = group(&kit, ann, vec![]).await;
         for i in 0..5 {
-            kit.messages.send(ann, text(room, &format!("m{i}"), None), true).await.unwrap();
+            kit.messages.send(ann, text(room, &format!("m{i}"), None)).await.unwrap();
         }
         kit.persist_all().await;
         for i in 5..8 {
-            kit.messages.send(ann, text(room, &format!("m{i}"), None), true).await.unwrap();
+            kit.messages.send(ann, text(room, &format!("m{i}"), None)).await.unwrap();
         }
         let newest =
             kit.messages.page(room, PageQuery { before: None, after: None, limit: 4 }).await.unwrap();
@@ -387,7 +405,7 @@ mod tests {
         let room = group(&kit, ann, vec![]).await;
         let mut seqs = Vec::new();
         for i in 0..6 {
-            seqs.push(kit.messages.send(ann, text(room, &format!("m{i}"), None), true).await.unwrap().0.seq);
+            seqs.push(kit.messages.send(ann, text(room, &format!("m{i}"), None)).await.unwrap().0.seq);
         }
         kit.persist_all().await;
         let replay = kit.messages.replay(room, seqs[2]).await.unwrap();
@@ -397,7 +415,7 @@ mod tests {
         let bob = small.user("bob").await;
         let room = group(&small, bob, vec![]).await;
         for i in 0..3 {
-            small.messages.send(bob, text(room, &format!("m{i}"), None), true).await.unwrap();
+            small.messages.send(bob, text(room, &format!("m{i}"), None)).await.unwrap();
         }
         assert!(!small.messages.replay(room, 0).await.unwrap().recovered);
     }

@@ -1,14 +1,16 @@
 //! Use cases: each public method is one thing a client can ask for, with its rules.
 
 mod auth;
+mod leases;
 mod messages;
 mod presence;
 mod rooms;
 mod users;
 
 pub use auth::{AuthService, Registration, Session};
+pub use leases::MembershipLeases;
 pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay};
-pub use presence::{Online, PresenceService, PresenceSettings};
+pub use presence::{Availability, Online, PresenceService, PresenceSettings};
 pub use rooms::{NewRoom, RoomService};
 pub use users::UserService;
 

@@ -19,11 +19,32 @@ pub struct PresenceSettings {
 }
 
 /// Who is online in a room, as a join reply or `GET /rooms/{id}/presence` shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Online {
     /// Empty when the room is over the count threshold, or presence is unavailable.
     pub online: Vec<UserId>,
     pub count: u64,
+    /// Whether the list and count are known: while the presence store is unreachable they are
+    /// empty and zero, which does not mean that nobody is online.
+    pub presence: Availability,
+}
+
+impl Online {
+    fn known(online: Vec<UserId>, count: u64) -> Self {
+        Self { online, count, presence: Availability::Available }
+    }
+
+    fn unknown() -> Self {
+        Self { online: Vec::new(), count: 0, presence: Availability::Unavailable }
+    }
+}
+
+/// Whether presence could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Availability {
+    Available,
+    Unavailable,
 }
 
 /// Presence and typing for the connections of this node. It keeps its own connection counts,
@@ -114,15 +135,15 @@ impl PresenceService {
         }
     }
 
-    /// Who is online in the room; empty and zero when presence is unavailable.
+    /// Who is online in the room; empty, zero and marked unavailable when the store cannot say.
     pub async fn online(&self, room: RoomId) -> Online {
         let limit = usize::try_from(self.settings.count_threshold).unwrap_or(usize::MAX);
         match self.store.online(room, limit).await {
-            Ok((_, count)) if count > self.settings.count_threshold => Online { online: Vec::new(), count },
-            Ok((online, count)) => Online { online, count },
+            Ok((_, count)) if count > self.settings.count_threshold => Online::known(Vec::new(), count),
+            Ok((online, count)) => Online::known(online, count),
             Err(err) => {
                 tracing::warn!(%room, error = %err, "presence unavailable");
-                Online::default()
+                Online::unknown()
             }
         }
     }
@@ -204,6 +225,7 @@ async fn announce_offline(
 mod tests {
     use super::*;
     use crate::memory::{MemoryEventBus, MemoryPresenceStore};
+    use crate::ports::PresenceError;
     use futures::StreamExt;
 
     fn service(grace_ms: u64, threshold: u64) -> (PresenceService, Arc<MemoryEventBus>) {
@@ -226,7 +248,7 @@ mod tests {
         let (room, ann) = (RoomId::generate(), UserId::generate());
         let mut feed = events.subscribe(room).await.unwrap();
         let online = presence.joined(room, ann).await;
-        assert_eq!(online, Online { online: vec![ann], count: 1 });
+        assert_eq!(online, Online::known(vec![ann], 1));
         assert_eq!(next(&mut feed).await, Some(RoomEvent::Presence { user_id: ann, online: true }));
         presence.joined(room, ann).await;
         presence.left(room, ann).await;
@@ -262,6 +284,52 @@ mod tests {
         let online = presence.joined(room, UserId::generate()).await;
         assert_eq!((online.online.len(), online.count), (0, 4));
         assert_eq!(next(&mut feed).await, None);
+    }
+
+    /// A presence store that cannot be reached, as Redis during an outage.
+    struct UnreachableStore;
+
+    #[async_trait::async_trait]
+    impl PresenceStore for UnreachableStore {
+        async fn set(&self, _: RoomId, _: UserId, _: u32) -> Result<(bool, bool), PresenceError> {
+            Err(PresenceError::new("connection refused"))
+        }
+        async fn is_online(&self, _: RoomId, _: UserId) -> Result<bool, PresenceError> {
+            Err(PresenceError::new("connection refused"))
+        }
+        async fn online(&self, _: RoomId, _: usize) -> Result<(Vec<UserId>, u64), PresenceError> {
+            Err(PresenceError::new("connection refused"))
+        }
+        async fn heartbeat(&self, _: Duration) -> Result<(), PresenceError> {
+            Err(PresenceError::new("connection refused"))
+        }
+        async fn sweep_dead_nodes(&self) -> Result<Vec<(RoomId, UserId)>, PresenceError> {
+            Err(PresenceError::new("connection refused"))
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_store_says_presence_is_unavailable_rather_than_nobody_online() {
+        let settings = PresenceSettings {
+            grace: Duration::ZERO,
+            count_threshold: 1000,
+            typing_interval: Duration::from_secs(2),
+        };
+        let events = Arc::new(MemoryEventBus::default());
+        let presence = PresenceService::new(Arc::new(UnreachableStore), events, settings);
+        let (room, ann) = (RoomId::generate(), UserId::generate());
+        let joined = presence.joined(room, ann).await;
+        assert_eq!(joined.presence, Availability::Unavailable);
+        assert_eq!(presence.online(room).await, Online::unknown());
+        let json = serde_json::to_value(presence.online(room).await).unwrap();
+        assert_eq!(json["presence"], "unavailable");
+    }
+
+    #[tokio::test]
+    async fn a_reachable_store_says_presence_is_available() {
+        let (presence, _) = service(0, 1000);
+        let json = serde_json::to_value(presence.online(RoomId::generate()).await).unwrap();
+        assert_eq!(json, serde_json::json!({"online": [], "count": 0, "presence": "available"}));
     }
 
     #[tokio::test]

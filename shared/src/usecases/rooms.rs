@@ -1,8 +1,13 @@
 use std::sync::Arc;
 
+use tokio::time::Instant;
+
 use crate::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, UserId};
 use crate::error::{Error, FieldErrors};
-use crate::ports::{AddMemberOutcome, Clock, DirectRoomOutcome, EventBus, RoomEvent, RoomStore, UserStore};
+use crate::ports::{
+    AddMemberOutcome, Clock, DirectRoomOutcome, EventBus, RoomEvent, RoomStore, StoreError, UserStore,
+};
+use crate::usecases::MembershipLeases;
 
 /// A room as the client asked for it. `name` may be absent only for direct rooms.
 #[derive(Debug)]
@@ -19,6 +24,7 @@ pub struct RoomService {
     users: Arc<dyn UserStore>,
     events: Arc<dyn EventBus>,
     clock: Arc<dyn Clock>,
+    leases: MembershipLeases,
 }
 
 /// How many members a room may be created with in one request.
@@ -30,8 +36,9 @@ impl RoomService {
         users: Arc<dyn UserStore>,
         events: Arc<dyn EventBus>,
         clock: Arc<dyn Clock>,
+        leases: MembershipLeases,
     ) -> Self {
-        Self { rooms, users, events, clock }
+        Self { rooms, users, events, clock, leases }
     }
 
     /// Best effort: the change is stored either way, and watchers that miss the event see the
@@ -62,6 +69,7 @@ impl RoomService {
             fields.add("name", "is required");
         }
         fields.into_result()?;
+        self.existing(actor).await?;
         for id in &members {
             if self.users.by_id(*id).await?.is_none() {
                 return Err(Error::invalid("member_ids", format!("no user with id {id}")));
@@ -114,11 +122,44 @@ impl RoomService {
         participant.map(|p| (room, p)).ok_or(Error::Forbidden("not a participant of this room"))
     }
 
+    /// Refuses a send from anyone who is not a member of the room, as [`Self::membership`]
+    /// does. A membership this node confirmed within its lease is trusted without asking the
+    /// store: removals wait out the lease (see [`Self::remove_member`]).
+    ///
+    /// While the store cannot be asked, a sender this node confirmed before, and whose removal
+    /// it has not heard of, may go on sending: messaging does not stop with the database.
+    pub async fn check_sender(&self, actor: UserId, room: RoomId) -> Result<(), Error> {
+        let asked_at = Instant::now();
+        let lease = self.leases.until(room, actor);
+        if lease.is_some_and(|until| asked_at < until) {
+            return Ok(());
+        }
+        match self.rooms.participant(room, actor).await {
+            Ok(Some(_)) => {
+                self.leases.grant(room, actor, asked_at);
+                Ok(())
+            }
+            // Not a participant: the full check names why (no such room, not a member).
+            Ok(None) => self.membership(actor, room).await.map(|_| ()),
+            Err(StoreError::Unavailable(source)) if lease.is_some() => {
+                tracing::debug!(%room, error = %source, "membership unverifiable; trusting the last check");
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Forgets a membership this node heard has ended (a removal announced by another node).
+    pub fn forget_membership(&self, room: RoomId, user: UserId) {
+        self.leases.revoke(room, user);
+    }
+
     /// The room, for following it live: participants join their rooms, and anyone who joins a
     /// channel becomes its member.
     pub async fn join(&self, actor: UserId, room_id: RoomId) -> Result<Room, Error> {
         let (room, participant) = self.visible(actor, room_id).await?;
         if participant.is_none() {
+            self.existing(actor).await?;
             self.rooms.add_member(room_id, actor, Role::Member, self.clock.now()).await?;
             self.announce(room_id, RoomEvent::Member { user_id: actor, added: true }).await;
         }
@@ -177,17 +218,23 @@ impl RoomService {
                 return Err(Error::Forbidden("not allowed to remove this member"));
             }
         }
-        if self.rooms.remove_member(room_id, target).await? {
-            self.announce(room_id, RoomEvent::Member { user_id: target, added: false }).await;
-            Ok(())
-        } else {
-            Err(Error::NotFound("participant"))
+        if !self.rooms.remove_member(room_id, target).await? {
+            return Err(Error::NotFound("participant"));
         }
+        self.leases.revoke(room_id, target);
+        self.announce(room_id, RoomEvent::Member { user_id: target, added: false }).await;
+        if target != actor {
+            // Every node may still trust a lease it took before the removal was stored; once
+            // they have all run out, no send of the removed member can be accepted anywhere.
+            // (Who leaves is the one sending: their own sends in flight need no such wait.)
+            tokio::time::sleep(self.leases.length()).await;
+        }
+        Ok(())
     }
 
-    /// Moves the caller's read marker forward and returns where it stands.
-    pub async fn mark_read(&self, actor: UserId, room: RoomId, seq: Seq) -> Result<Seq, Error> {
-        self.membership(actor, room).await?;
+    /// Moves the read marker of `actor`, whose membership the caller checked, forward and
+    /// returns where it stands. See [`crate::usecases::MessageService::mark_read`].
+    pub(crate) async fn move_read_marker(&self, actor: UserId, room: RoomId, seq: Seq) -> Result<Seq, Error> {
         let marker = self
             .rooms
             .mark_read(room, actor, seq)
@@ -195,6 +242,15 @@ impl RoomService {
             .ok_or(Error::Forbidden("not a participant of this room"))?;
         self.announce(room, RoomEvent::Read { user_id: actor, seq: marker }).await;
         Ok(marker)
+    }
+
+    /// Refuses a caller whose token names a user who no longer exists, as `/users/me` does,
+    /// before anything of theirs is written.
+    async fn existing(&self, actor: UserId) -> Result<(), Error> {
+        match self.users.by_id(actor).await? {
+            Some(_) => Ok(()),
+            None => Err(Error::Unauthorized),
+        }
     }
 
     async fn visible(&self, actor: UserId, room_id: RoomId) -> Result<(Room, Option<Participant>), Error> {
@@ -358,6 +414,60 @@ mod tests {
         assert_eq!(ids, vec![ann]);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn after_a_removal_is_answered_no_node_accepts_the_removed_members_sends() {
+        let lease = std::time::Duration::from_secs(2);
+        let kit = Kit::with_membership_lease(lease);
+        let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let other_node = kit.other_node_rooms();
+        other_node.check_sender(bob, team.id).await.unwrap();
+
+        let started = Instant::now();
+        kit.rooms.remove_member(ann, team.id, bob).await.unwrap();
+        assert!(started.elapsed() >= lease, "answered before the other node's lease ran out");
+        assert!(matches!(other_node.check_sender(bob, team.id).await, Err(Error::Forbidden(_))));
+        assert!(matches!(kit.rooms.check_sender(bob, team.id).await, Err(Error::Forbidden(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_membership_checked_within_its_lease_is_not_asked_again() {
+        let kit = Kit::with_membership_lease(std::time::Duration::from_secs(2));
+        let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        kit.rooms.check_sender(bob, team.id).await.unwrap();
+        // Removed behind the use case's back, as by another node: the lease still holds...
+        kit.room_store.remove_member(team.id, bob).await.unwrap();
+        kit.rooms.check_sender(bob, team.id).await.unwrap();
+        // ...until it runs out.
+        tokio::time::advance(std::time::Duration::from_secs(2)).await;
+        assert!(matches!(kit.rooms.check_sender(bob, team.id).await, Err(Error::Forbidden(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn leaving_is_answered_without_waiting_out_the_leases() {
+        let kit = Kit::with_membership_lease(std::time::Duration::from_secs(2));
+        let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let started = Instant::now();
+        kit.rooms.remove_member(bob, team.id, bob).await.unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(matches!(kit.rooms.check_sender(bob, team.id).await, Err(Error::Forbidden(_))));
+    }
+
+    #[tokio::test]
+    async fn a_token_of_a_user_who_no_longer_exists_creates_and_joins_nothing() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let ghost = UserId::generate();
+        assert!(matches!(kit.rooms.create(ghost, group(vec![ann])).await, Err(Error::Unauthorized)));
+        assert!(matches!(kit.rooms.create(ghost, direct(ann)).await, Err(Error::Unauthorized)));
+        let (news, _) = kit.rooms.create(ann, channel()).await.unwrap();
+        assert!(matches!(kit.rooms.join(ghost, news.id).await, Err(Error::Unauthorized)));
+        let ids: Vec<_> = kit.rooms.members(ann, news.id).await.unwrap().iter().map(|p| p.user_id).collect();
+        assert_eq!(ids, vec![ann]);
+    }
+
     #[tokio::test]
     async fn a_member_who_left_can_be_added_again() {
         let kit = Kit::new();
@@ -388,8 +498,8 @@ mod tests {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
         let (team, _) = kit.rooms.create(ann, group(vec![])).await.unwrap();
-        assert_eq!(kit.rooms.mark_read(ann, team.id, 10).await.unwrap(), 10);
-        assert_eq!(kit.rooms.mark_read(ann, team.id, 4).await.unwrap(), 10);
-        assert_eq!(kit.rooms.mark_read(ann, team.id, 12).await.unwrap(), 12);
+        assert_eq!(kit.rooms.move_read_marker(ann, team.id, 10).await.unwrap(), 10);
+        assert_eq!(kit.rooms.move_read_marker(ann, team.id, 4).await.unwrap(), 10);
+        assert_eq!(kit.rooms.move_read_marker(ann, team.id, 12).await.unwrap(), 12);
     }
 }

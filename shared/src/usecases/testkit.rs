@@ -56,6 +56,8 @@ pub(crate) struct Kit {
     pub clock: Arc<ManualClock>,
     pub issuer: Arc<dyn TokenIssuer>,
     pub user_store: Arc<MemoryUserStore>,
+    pub room_store: Arc<MemoryRoomStore>,
+    lease: std::time::Duration,
     pub auth: AuthService,
     pub users: UserService,
     pub rooms: Arc<RoomService>,
@@ -70,6 +72,15 @@ impl Kit {
     }
 
     pub fn with_max_replay(max_replay: usize) -> Self {
+        Self::build(max_replay, std::time::Duration::ZERO)
+    }
+
+    /// Membership leases of `length` (none otherwise: every send asks the store).
+    pub fn with_membership_lease(length: std::time::Duration) -> Self {
+        Self::build(1000, length)
+    }
+
+    fn build(max_replay: usize, lease: std::time::Duration) -> Self {
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()));
         let issuer: Arc<dyn TokenIssuer> = Arc::new(PlainIssuer);
         let user_store = Arc::new(MemoryUserStore::default());
@@ -83,7 +94,13 @@ impl Kit {
             Duration::days(30),
         );
         let events = Arc::new(crate::memory::MemoryEventBus::default());
-        let rooms = Arc::new(RoomService::new(room_store, user_store.clone(), events, clock.clone()));
+        let rooms = Arc::new(RoomService::new(
+            room_store.clone(),
+            user_store.clone(),
+            events,
+            clock.clone(),
+            crate::usecases::MembershipLeases::new(lease),
+        ));
         let log = Arc::new(MemoryMessageLog::default());
         let store = Arc::new(MemoryMessageStore::default());
         Kit {
@@ -101,8 +118,21 @@ impl Kit {
             clock,
             issuer,
             user_store,
+            room_store,
+            lease,
             auth,
         }
+    }
+
+    /// The room use cases as another node has them: the same stores, leases of its own.
+    pub fn other_node_rooms(&self) -> RoomService {
+        RoomService::new(
+            self.room_store.clone(),
+            self.user_store.clone(),
+            Arc::new(crate::memory::MemoryEventBus::default()),
+            self.clock.clone(),
+            crate::usecases::MembershipLeases::new(self.lease),
+        )
     }
 
     /// Stores a user directly and returns their id.

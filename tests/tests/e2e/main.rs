@@ -3,6 +3,7 @@
 mod auth;
 mod bench_smoke;
 mod contract;
+mod edge;
 mod embedded;
 mod hostile;
 mod messaging;

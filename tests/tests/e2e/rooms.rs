@@ -166,6 +166,11 @@ async fn the_read_marker_only_moves_forward_even_under_concurrent_updates() {
     let app = TestApp::spawn().await.unwrap();
     let ann = app.register("ann").await;
     let room = app.create_room(&ann, "group", &[]).await;
+    let messages = format!("/rooms/{room}/messages");
+    for n in 0..40 {
+        let sent = app.call("POST", &messages, Some(&ann.access), Some(json!({"content": format!("m{n}")})));
+        assert_eq!(sent.await.body["seq"], n + 1, "a stream of this test's own numbers from 1");
+    }
     let path = format!("/rooms/{room}/read");
     let updates =
         (1..=40u64).rev().map(|seq| app.call("POST", &path, Some(&ann.access), Some(json!({"seq": seq}))));

@@ -52,8 +52,6 @@ async fn a_bad_command_with_an_id_gets_a_failed_reply_naming_the_field() {
         }
     }
     assert!(client.closed.is_none());
-    // Ten refusals in ten seconds are the most one connection may have.
-    let mut client = app.ws(&app.node, &ann, Codec::Json).await;
     let send = json!({"type": "send", "room": room, "content": "x", "first_attempt": "yes"});
     let reply = client.request(send).await.unwrap();
     assert_eq!(reply["error"]["fields"]["first_attempt"], "must be a boolean", "{reply}");

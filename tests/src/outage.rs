@@ -1,0 +1,192 @@
+//! Private PostgreSQL and Redis servers that a test may stop and start again, to see what
+//! clients meet during an outage. The shared services are never stopped.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sqlx::{Connection, PgConnection};
+
+/// A port no other process is listening on, below the ephemeral range (which starts at 32768 on
+/// Linux), so that no outgoing connection of another test takes it while the server is down.
+fn fixed_free_port() -> anyhow::Result<u16> {
+    for _ in 0..200 {
+        let port = 20_000 + rand_below(10_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free port in 20000-29999")
+}
+
+fn rand_below(n: u16) -> u16 {
+    (uuid::Uuid::new_v4().as_u128() % u128::from(n)) as u16
+}
+
+async fn wait_for_port(port: u16, what: &str) -> anyhow::Result<()> {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("{what} did not listen on port {port}")
+}
+
+/// The newest PostgreSQL server binaries installed (Debian keeps them per version).
+fn postgres_bin() -> anyhow::Result<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .context("PostgreSQL server binaries under /usr/lib/postgresql")?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            Some((version, entry.path().join("bin")))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).context("no PostgreSQL version installed")
+}
+
+/// Runs a PostgreSQL tool as the `postgres` user (PostgreSQL refuses to run as root).
+fn as_postgres(tool: &Path) -> std::process::Command {
+    let root = rustix::process::geteuid().is_root();
+    let mut command = if root {
+        let mut command = std::process::Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(tool);
+        command
+    } else {
+        std::process::Command::new(tool)
+    };
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
+    command
+}
+
+fn run(mut command: std::process::Command, what: &str) -> anyhow::Result<()> {
+    let output = command.output().with_context(|| format!("running {what}"))?;
+    if !output.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(())
+}
+
+/// A PostgreSQL cluster of one test, made with `initdb` in a temporary folder.
+pub struct PrivatePostgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    pub port: u16,
+}
+
+impl PrivatePostgres {
+    pub async fn start() -> anyhow::Result<Self> {
+        let bin = postgres_bin()?;
+        let dir = std::env::temp_dir().join(format!("chat-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        if rustix::process::geteuid().is_root() {
+            run(
+                {
+                    let mut chown = std::process::Command::new("chown");
+                    chown.args(["postgres:postgres"]).arg(&dir);
+                    chown
+                },
+                "chown",
+            )?;
+        }
+        let mut initdb = as_postgres(&bin.join("initdb"));
+        initdb.args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"]).arg(dir.join("data"));
+        run(initdb, "initdb")?;
+        let postgres = Self { bin, dir, port: fixed_free_port()? };
+        postgres.resume().await?;
+        Ok(postgres)
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub async fn create_database(&self, name: &str) -> anyhow::Result<String> {
+        let mut conn = PgConnection::connect(&self.url("postgres")).await?;
+        sqlx::query(&format!("create database {name}")).execute(&mut conn).await?;
+        conn.close().await?;
+        Ok(self.url(name))
+    }
+
+    /// Starts the server again on the same port.
+    pub async fn resume(&self) -> anyhow::Result<()> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=off",
+            self.port,
+            self.dir.display()
+        );
+        let mut start = as_postgres(&self.bin.join("pg_ctl"));
+        start
+            .args(["-w", "-o", &options, "-l"])
+            .arg(self.dir.join("log"))
+            .arg("-D")
+            .arg(self.dir.join("data"));
+        start.arg("start");
+        run(start, "pg_ctl start")?;
+        wait_for_port(self.port, "PostgreSQL").await
+    }
+
+    /// Stops the server at once, ending every session, as a crash or a failover would.
+    pub fn stop(&self) -> anyhow::Result<()> {
+        let mut stop = as_postgres(&self.bin.join("pg_ctl"));
+        stop.args(["-w", "-m", "immediate", "-D"]).arg(self.dir.join("data")).arg("stop");
+        run(stop, "pg_ctl stop")
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A `redis-server` of one test.
+pub struct PrivateRedis {
+    child: Option<tokio::process::Child>,
+    pub port: u16,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> anyhow::Result<Self> {
+        let mut redis = Self { child: None, port: fixed_free_port()? };
+        redis.resume().await?;
+        Ok(redis)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server again on the same port, empty.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let child = tokio::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("redis-server on the PATH")?;
+        self.child = Some(child);
+        wait_for_port(self.port, "Redis").await
+    }
+
+    /// Kills the server.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+}
