@@ -71,6 +71,8 @@ fn describe() {
         "chat_ws_slow_consumer_closes_total",
         "Sockets closed with 4002 for reading too slowly"
     );
+    describe_counter!("chat_ws_silent_closes_total", "Sockets closed for answering no ping");
+    describe_counter!("chat_ws_refused_total", "WebSockets refused at a connection cap, by which");
     describe_counter!("chat_typing_throttled_total", "Typing frames dropped by the per-user throttle");
     describe_histogram!(
         "chat_publish_ack_seconds",

@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Mode, NodeConfig};
 use crate::http;
 use crate::readiness::Readiness;
-use crate::ws::{Hub, WsSettings};
+use crate::ws::{Connections, Hub, WsSettings};
 
 /// Everything a request handler can reach.
 #[derive(Clone)]
@@ -41,6 +41,8 @@ pub struct AppState {
     pub presence: Arc<PresenceService>,
     pub hub: Hub,
     pub ws: Arc<WsSettings>,
+    /// The WebSockets held, against the caps.
+    pub connections: Arc<Connections>,
     /// Every WebSocket session, so shutdown can wait for them.
     pub sessions: TaskTracker,
     /// Cancelled at shutdown: sessions close with 1012.
@@ -54,6 +56,8 @@ pub struct AppState {
 /// A node bound to its port and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` on an address of its own, when so configured.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     config: NodeConfig,
     node_id: String,
@@ -73,11 +77,24 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {} (--listen)", config.listen))?;
-        Ok(Self { listener, state, config, node_id })
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {addr} (--metrics-listen)"))?,
+            ),
+            None => None,
+        };
+        Ok(Self { listener, metrics_listener, state, config, node_id })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Where `/metrics` is served when `--metrics-listen` moved it off the main address.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"))
     }
 
     pub fn port(&self) -> u16 {
@@ -97,6 +114,14 @@ impl Application {
             self.config.presence_ttl,
             self.state.shutdown.clone(),
         ));
+        let metrics_server = self.metrics_listener.map(|listener| {
+            let stop = self.state.shutdown.clone();
+            tokio::spawn(
+                axum::serve(listener, http::metrics_router(self.state.clone()))
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .into_future(),
+            )
+        });
         let router = http::router(self.state, &self.config);
         // Frames are small and often written back to back (a reply, then the sender's own
         // copy): without TCP_NODELAY, Nagle's algorithm holds the second for the peer's
@@ -118,6 +143,9 @@ impl Application {
         sessions.close();
         sessions.wait().await;
         let _ = heartbeat.await;
+        if let Some(server) = metrics_server {
+            server.await.context("the metrics server")?.context("serving metrics")?;
+        }
         tracing::info!("chat-node stopped");
         Ok(())
     }
@@ -210,6 +238,7 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
         send_rate: config.send_rate,
         send_burst: config.send_burst,
         max_sends_in_flight: config.max_sends_in_flight.max(1),
+        ping_interval: config.ws_ping_interval,
     };
     Ok(AppState {
         auth: Arc::new(AuthService::new(
@@ -226,6 +255,7 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
         presence,
         hub: Hub::new(backends.live, backends.log, backends.events),
         ws: Arc::new(ws),
+        connections: Arc::new(Connections::new(config.max_connections, config.max_connections_per_user)),
         sessions: TaskTracker::new(),
         shutdown: CancellationToken::new(),
         issuer,

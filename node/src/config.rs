@@ -37,6 +37,26 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Address to serve `/metrics` on instead of --listen, so the public port does not show
+    /// them [default: on --listen].
+    #[arg(long, env = "CHAT_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// WebSockets this node holds at most; beyond it an upgrade is refused with 503 and
+    /// Retry-After, and the sockets it holds are unaffected. 0 = no cap.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
+    /// WebSockets one user holds on this node at most; beyond it a new one is closed with
+    /// 4029. 0 = no cap.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS_PER_USER", default_value_t = 0)]
+    pub max_connections_per_user: u32,
+
+    /// How often a WebSocket that has been quiet is pinged; one that sends nothing, not even
+    /// the pong, until the next ping is closed and its presence ends. 0 = never.
+    #[arg(long, env = "CHAT_WS_PING_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub ws_ping_interval: Duration,
+
     /// Name of this node in logs, metrics and presence [default: generated].
     #[arg(long, env = "CHAT_NODE_ID")]
     pub node_id: Option<String>,

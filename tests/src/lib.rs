@@ -178,6 +178,8 @@ impl Drop for TestPersister {
 /// A node serving on a free port until dropped.
 pub struct TestNode {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `--metrics-listen` moved it off `addr`.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -268,11 +270,12 @@ pub async fn start_node(args: Vec<String>) -> anyhow::Result<TestNode> {
     let cli = Cli::try_parse_from(args)?;
     let app = Application::build(cli.config).await?;
     let addr = app.local_addr();
+    let metrics_addr = app.metrics_addr();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    Ok(TestNode { addr, shutdown: Some(tx), task: Some(task) })
+    Ok(TestNode { addr, metrics_addr, shutdown: Some(tx), task: Some(task) })
 }
 
 /// One database and one node on it, with a typed HTTP client.

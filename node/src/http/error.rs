@@ -110,7 +110,7 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(json!({ "error": self.body() }))).into_response();
-        if let ApiError::RateLimited = self {
+        if let ApiError::RateLimited | ApiError::Unavailable(_) = self {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response

@@ -46,12 +46,17 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));
 
+    // Metrics stay on the public address only when no address of their own is configured.
+    let ops = match config.metrics_listen {
+        Some(_) => Router::new(),
+        None => Router::new().route("/metrics", get(ops::metrics)),
+    };
     Router::new()
         .merge(api)
+        .merge(ops)
         .merge(web::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
         .route("/ws", get(crate::ws::upgrade))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
@@ -64,6 +69,11 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// `/metrics` alone, for `--metrics-listen`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(ops::metrics)).fallback(ops::not_found).with_state(state)
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

@@ -1,5 +1,6 @@
 //! `GET /ws`: authenticates, picks the subprotocol, and hands the socket to a [`session`].
 
+mod connections;
 mod hot_metrics;
 mod hub;
 mod session;
@@ -10,7 +11,7 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chat_shared::domain::UserId;
 use chat_shared::error::Error;
@@ -18,6 +19,8 @@ use chat_shared::protocol::{Codec, Command, decode_client_frame};
 use serde::Deserialize;
 
 use crate::app::AppState;
+use crate::http::error::ApiError;
+pub use connections::{Admission, Connections};
 pub use hub::Hub;
 pub use session::WsSettings;
 
@@ -38,6 +41,8 @@ pub mod close {
     pub const UNAUTHORIZED: u16 = 4001;
     pub const TOO_SLOW: u16 = 4002;
     pub const RATE_LIMITED: u16 = 4008;
+    /// The user holds as many sockets on this node as they may.
+    pub const TOO_MANY_CONNECTIONS: u16 = 4029;
 }
 
 /// An encoded frame as the socket sends it: text for JSON (checked to be UTF-8 here), binary for
@@ -76,6 +81,11 @@ pub async fn upgrade(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned);
     let token = bearer.or(query.token);
+    let Some(admission) = state.connections.admit() else {
+        metrics::counter!("chat_ws_refused_total", "reason" => "node_full").increment(1);
+        return ApiError::Unavailable("this node holds as many connections as it may; retry later".into())
+            .into_response();
+    };
     let max = state.ws.max_frame_bytes;
     let ws = ws
         .protocols(chat_shared::protocol::SUBPROTOCOLS)
@@ -93,7 +103,7 @@ pub async fn upgrade(
             close_with(socket, close::SERVICE_RESTART, "server restarting").await;
             return;
         }
-        tracker.spawn(accept(state, socket, codec, token));
+        tracker.spawn(accept(state, socket, codec, token, admission));
     })
 }
 
@@ -101,7 +111,13 @@ pub async fn upgrade(
 /// starts its session as a task of its own: what a connection holds for as long as it lives
 /// is then the session alone, not also the handshake's state (each idle connection's task
 /// stays in a smaller allocation).
-async fn accept(state: AppState, mut socket: WebSocket, codec: Codec, token: Option<String>) {
+async fn accept(
+    state: AppState,
+    mut socket: WebSocket,
+    codec: Codec,
+    token: Option<String>,
+    mut admission: Admission,
+) {
     let token = match token {
         Some(token) => Some(token),
         None => first_frame_token(&mut socket, codec).await,
@@ -111,9 +127,13 @@ async fn accept(state: AppState, mut socket: WebSocket, codec: Codec, token: Opt
         return;
     };
     match authenticate(&state, &token).await {
+        Ok((user, _)) if !admission.for_user(user) => {
+            metrics::counter!("chat_ws_refused_total", "reason" => "user_full").increment(1);
+            close_with(socket, close::TOO_MANY_CONNECTIONS, "too many connections of this user").await;
+        }
         Ok((user, expires_at)) => {
             let tracker = state.sessions.clone();
-            tracker.spawn(session::run(state, socket, codec, user, expires_at));
+            tracker.spawn(session::run(state, socket, codec, user, expires_at, admission));
         }
         Err(refusal) => {
             let (code, reason) = refusal.close();

@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::hub::{MessageFrame, Outbound, Subscriber};
-use super::{AuthRefusal, close, hot_metrics};
+use super::{Admission, AuthRefusal, close, hot_metrics};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
@@ -39,6 +39,8 @@ pub struct WsSettings {
     pub send_burst: u32,
     /// Sends of one connection awaiting their acknowledgement at once.
     pub max_sends_in_flight: usize,
+    /// How often a quiet connection is pinged; zero for never.
+    pub ping_interval: Duration,
 }
 
 /// Malformed frames tolerated per window before the connection is closed with 1008.
@@ -75,13 +77,17 @@ pub fn run(
     codec: Codec,
     user: UserId,
     expires_at: chrono::DateTime<chrono::Utc>,
+    admission: Admission,
 ) -> impl Future<Output = ()> + Send + 'static {
     let (sink, mut stream) = socket.split();
     let (queue, mut inbox) = mpsc::channel(state.ws.outbound_queue.max(1));
     let too_slow = CancellationToken::new();
     let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let mut expiry = Box::pin(tokio::time::sleep(until(expires_at, &state)));
+    let ping_interval = state.ws.ping_interval;
+    let mut ping = Box::pin(tokio::time::sleep(ping_interval));
     let mut session = Session {
+        _admission: admission,
         subscriber: Subscriber { id, user, codec, queue, too_slow: too_slow.clone() },
         limiter: limiter(&state.ws),
         state,
@@ -99,12 +105,26 @@ pub fn run(
         // on the node-wide shutdown token, under its lock, for every frame of every connection.
         let mut shutdown = std::pin::pin!(session.state.shutdown.clone().cancelled_owned());
         let mut too_slow = std::pin::pin!(too_slow.cancelled_owned());
+        // Whether anything came from the client since the last ping.
+        let mut heard = true;
         let ending = loop {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break Ending::Close(close::SERVICE_RESTART, "server restarting"),
                 () = &mut too_slow => break Ending::TOO_SLOW,
                 () = &mut expiry => break Ending::Close(close::UNAUTHORIZED, "token expired"),
+                () = &mut ping, if !ping_interval.is_zero() => {
+                    if !heard {
+                        // Not even the pong to the last ping: the peer is gone without a word.
+                        metrics::counter!("chat_ws_silent_closes_total").increment(1);
+                        break Ending::Gone;
+                    }
+                    heard = false;
+                    if let Err(err) = session.ping().await {
+                        break err.into();
+                    }
+                    ping.as_mut().reset(tokio::time::Instant::now() + ping_interval);
+                }
                 Some(reply) = sends.next(), if !sends.is_empty() => {
                     if let Err(err) = session.write_ready(Ready::Reply(reply), &mut sends, &mut inbox).await {
                         break err.into();
@@ -116,6 +136,7 @@ pub fn run(
                     }
                 }
                 incoming = stream.next() => {
+                    heard = true;
                     let bytes = match incoming {
                         None | Some(Ok(WsMessage::Close(_))) => break Ending::Gone,
                         Some(Ok(WsMessage::Text(text))) => Bytes::from(text),
@@ -279,6 +300,8 @@ enum Ready {
 }
 
 struct Session {
+    /// This socket's place among the node's and its user's, given back when the session ends.
+    _admission: Admission,
     state: AppState,
     user: UserId,
     subscriber: Subscriber,
@@ -309,6 +332,11 @@ impl Session {
             }
             None => Ok(()),
         }
+    }
+
+    /// Pings the client, which answers with a pong.
+    async fn ping(&mut self) -> Result<(), WriteError> {
+        guarded(&self.subscriber.too_slow, self.sink.send(WsMessage::Ping(Bytes::new()))).await
     }
 
     /// Writes a frame and flushes it, with no deadline of its own: for a closing connection,

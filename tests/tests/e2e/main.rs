@@ -2,6 +2,7 @@
 
 mod auth;
 mod bench_smoke;
+mod connections;
 mod contract;
 mod edge;
 mod embedded;
