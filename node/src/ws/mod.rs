@@ -2,6 +2,7 @@
 
 mod hot_metrics;
 mod hub;
+mod send_limit;
 mod session;
 
 use std::time::Duration;
