@@ -17,9 +17,17 @@ pub fn encode_stored(message: &Message) -> Bytes {
     Bytes::from(rmp_serde::to_vec_named(message).expect("a message always encodes"))
 }
 
+/// How deeply a stored message may nest: as deeply as a client frame may (a message's metadata
+/// sits at the same depth in both), far below what overflows a runtime thread's 2 MiB stack.
+/// rmp-serde's own limit, 1024, does not: a payload nested that deep would abort the process
+/// that reads it, every time the stream hands it over again.
+const MAX_DEPTH: usize = 128;
+
 /// Decodes a message read from the stream under `seq`.
 pub fn decode_stored(payload: &[u8], seq: Seq) -> Result<Message, rmp_serde::decode::Error> {
-    let message: Message = rmp_serde::from_slice(payload)?;
+    let mut de = rmp_serde::Deserializer::from_read_ref(payload);
+    de.set_max_depth(MAX_DEPTH);
+    let message: Message = serde::Deserialize::deserialize(&mut de)?;
     Ok(Message { seq, ..message })
 }
 
@@ -101,5 +109,69 @@ impl LiveFeed for JetStreamLog {
             }
         });
         Ok(Box::pin(messages))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_shared::domain::{Content, MessageId, MessageKind, Metadata, UserId};
+    use chat_shared::protocol::{Codec, Command, decode_client_frame};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn message(metadata: Metadata) -> Message {
+        Message {
+            id: MessageId::generate(),
+            room_id: RoomId::generate(),
+            seq: 0,
+            sender_id: UserId::generate(),
+            content: Content::parse("hello").unwrap(),
+            kind: MessageKind::text(),
+            metadata,
+            client_msg_id: None,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    fn nested_arrays(depth: usize) -> Value {
+        (0..depth).fold(Value::Null, |inner, _| Value::Array(vec![inner]))
+    }
+
+    #[test]
+    fn a_stored_message_decodes_to_itself_under_the_streams_seq() {
+        let stored = message(Metadata::parse(Some(json!({"k": [1, "two", {"three": 3.5}]}))).unwrap());
+        assert_eq!(decode_stored(&encode_stored(&stored), 42).unwrap(), Message { seq: 42, ..stored });
+    }
+
+    #[test]
+    fn the_deepest_metadata_a_client_can_send_is_read_back_from_the_stream() {
+        let room = RoomId::generate();
+        let deepest = (1..200)
+            .map_while(|depth| {
+                let frame = json!({"type": "send", "room": room.to_string(), "content": "hi", "metadata": {"k": nested_arrays(depth)}});
+                match decode_client_frame(Codec::Json, frame.to_string().as_bytes()).ok()?.command {
+                    Command::Send(send) => Some(send.metadata),
+                    _ => None,
+                }
+            })
+            .last()
+            .expect("some nesting is accepted");
+        let stored = message(deepest);
+        assert_eq!(decode_stored(&encode_stored(&stored), 1).unwrap(), Message { seq: 1, ..stored });
+    }
+
+    #[test]
+    fn a_message_nested_deeper_than_any_client_may_send_is_refused_within_a_runtime_threads_stack() {
+        // Built without `Metadata::parse`, as only a foreign publisher could.
+        let metadata: Metadata = serde_json::from_value(json!({"k": nested_arrays(1000)})).unwrap();
+        let payload = encode_stored(&message(metadata));
+        let decoded = std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(move || decode_stored(&payload, 1).is_ok())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(!decoded);
     }
 }

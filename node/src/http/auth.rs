@@ -22,7 +22,7 @@ pub struct RegisterRequest {
 }
 
 impl RegisterRequest {
-    fn try_into_domain(self) -> Result<Registration, ApiError> {
+    pub fn try_into_domain(self) -> Result<Registration, ApiError> {
         let mut fields = FieldErrors::default();
         let username = required(&mut fields, "username", &self.username).map(Username::parse);
         let username = username.and_then(|r| fields.check("username", r));
@@ -46,13 +46,24 @@ pub struct LoginRequest {
     password: Option<String>,
 }
 
+impl LoginRequest {
+    /// The username and password, both required; checked against the stored user only by login.
+    pub fn credentials(&self) -> Result<(&str, &str), ApiError> {
+        let mut fields = FieldErrors::default();
+        let username = required(&mut fields, "username", &self.username);
+        let password = required(&mut fields, "password", &self.password);
+        reject_invalid(fields)?;
+        Ok((username.unwrap_or_default(), password.unwrap_or_default()))
+    }
+}
+
 #[derive(Deserialize)]
 pub struct RefreshRequest {
     refresh_token: Option<String>,
 }
 
 impl RefreshRequest {
-    fn token(&self) -> Result<RefreshToken, ApiError> {
+    pub fn token(&self) -> Result<RefreshToken, ApiError> {
         let mut fields = FieldErrors::default();
         let token = required(&mut fields, "refresh_token", &self.refresh_token);
         reject_invalid(fields)?;
@@ -93,11 +104,8 @@ pub async fn login(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<SessionResponse>, ApiError> {
-    let mut fields = FieldErrors::default();
-    let username = required(&mut fields, "username", &body.username);
-    let password = required(&mut fields, "password", &body.password);
-    reject_invalid(fields)?;
-    let session = state.auth.login(username.unwrap_or_default(), password.unwrap_or_default()).await?;
+    let (username, password) = body.credentials()?;
+    let session = state.auth.login(username, password).await?;
     Ok(Json(session.into()))
 }
 

@@ -27,7 +27,7 @@ pub struct SendRequest {
 }
 
 impl SendRequest {
-    fn try_into_domain(self, room: RoomId) -> Result<NewMessage, ApiError> {
+    pub fn try_into_domain(self, room: RoomId) -> Result<NewMessage, ApiError> {
         let mut fields = FieldErrors::default();
         let content = required(&mut fields, "content", &self.content)
             .and_then(|raw| fields.check("content", Content::parse(raw)));

@@ -26,6 +26,13 @@ use crate::app::AppState;
 use crate::config::NodeConfig;
 use error::ApiError;
 
+// The JSON bodies the routes take: each is read by `extract::parse_json`, then turned into what
+// its use case takes, every bad field named, before anything runs.
+pub use auth::{LoginRequest, RefreshRequest, RegisterRequest};
+pub use messages::SendRequest;
+pub use rooms::{AddMemberRequest, CreateRoomRequest, ReadRequest};
+pub use users::UpdateMeRequest;
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState, config: &NodeConfig) -> Router {

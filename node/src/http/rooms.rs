@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, UserId};
+use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, UserId};
 use chat_shared::error::FieldErrors;
 use chat_shared::usecases::{NewRoom, Online};
 use serde::{Deserialize, Serialize};
@@ -23,7 +23,7 @@ pub struct CreateRoomRequest {
 }
 
 impl CreateRoomRequest {
-    fn try_into_domain(self) -> Result<NewRoom, ApiError> {
+    pub fn try_into_domain(self) -> Result<NewRoom, ApiError> {
         let mut fields = FieldErrors::default();
         let name = self.name.as_deref().and_then(|raw| fields.check("name", RoomName::parse(raw)));
         let room_type = required(&mut fields, "type", &self.room_type)
@@ -47,9 +47,34 @@ pub struct AddMemberRequest {
     role: Option<String>,
 }
 
+impl AddMemberRequest {
+    /// The user to add, and the role to give them (`member` when none is named).
+    pub fn try_into_domain(self) -> Result<(UserId, Role), ApiError> {
+        let mut fields = FieldErrors::default();
+        let target = required(&mut fields, "user_id", &self.user_id)
+            .and_then(|raw| fields.check("user_id", raw.parse::<UserId>()));
+        let role = match self.role.as_deref() {
+            None | Some("member") => Some(Role::Member),
+            Some("admin") => Some(Role::Admin),
+            Some(_) => {
+                fields.add("role", "must be member or admin");
+                None
+            }
+        };
+        reject_invalid(fields)?;
+        target.zip(role).ok_or(ApiError::Internal)
+    }
+}
+
 #[derive(Deserialize)]
 pub struct ReadRequest {
     seq: Option<u64>,
+}
+
+impl ReadRequest {
+    pub fn seq(&self) -> Result<Seq, ApiError> {
+        self.seq.ok_or_else(|| ApiError::invalid_field("seq", "is required"))
+    }
 }
 
 #[derive(Serialize)]
@@ -101,19 +126,7 @@ pub async fn add_member(
     ApiPath(id): ApiPath<RoomId>,
     JsonBody(body): JsonBody<AddMemberRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut fields = FieldErrors::default();
-    let target = required(&mut fields, "user_id", &body.user_id)
-        .and_then(|raw| fields.check("user_id", raw.parse::<UserId>()));
-    let role = match body.role.as_deref() {
-        None | Some("member") => Some(Role::Member),
-        Some("admin") => Some(Role::Admin),
-        Some(_) => {
-            fields.add("role", "must be member or admin");
-            None
-        }
-    };
-    reject_invalid(fields)?;
-    let (target, role) = target.zip(role).ok_or(ApiError::Internal)?;
+    let (target, role) = body.try_into_domain()?;
     let (participant, created) = state.rooms.add_member(caller, id, target, role).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(participant)))
@@ -134,7 +147,7 @@ pub async fn mark_read(
     ApiPath(id): ApiPath<RoomId>,
     JsonBody(body): JsonBody<ReadRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let seq = body.seq.ok_or_else(|| ApiError::invalid_field("seq", "is required"))?;
+    let seq = body.seq()?;
     state.messages.mark_read(caller, id, seq).await?;
     Ok(StatusCode::NO_CONTENT)
 }

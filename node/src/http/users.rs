@@ -16,6 +16,16 @@ pub struct UpdateMeRequest {
     display_name: Option<String>,
 }
 
+impl UpdateMeRequest {
+    pub fn try_into_domain(self) -> Result<DisplayName, ApiError> {
+        let mut fields = FieldErrors::default();
+        let name = required(&mut fields, "display_name", &self.display_name)
+            .and_then(|raw| fields.check("display_name", DisplayName::parse(raw)));
+        reject_invalid(fields)?;
+        name.ok_or(ApiError::Internal)
+    }
+}
+
 pub async fn me(State(state): State<AppState>, AuthUser(caller): AuthUser) -> Result<Json<User>, ApiError> {
     Ok(Json(state.users.me(caller).await?))
 }
@@ -25,11 +35,7 @@ pub async fn update_me(
     AuthUser(caller): AuthUser,
     JsonBody(body): JsonBody<UpdateMeRequest>,
 ) -> Result<Json<User>, ApiError> {
-    let mut fields = FieldErrors::default();
-    let name = required(&mut fields, "display_name", &body.display_name)
-        .and_then(|raw| fields.check("display_name", DisplayName::parse(raw)));
-    reject_invalid(fields)?;
-    let name = name.ok_or(ApiError::Internal)?;
+    let name = body.try_into_domain()?;
     Ok(Json(state.users.rename(caller, &name).await?))
 }
 

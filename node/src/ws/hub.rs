@@ -572,4 +572,58 @@ mod tests {
 
         tokio::time::timeout(Duration::from_secs(5), room.too_slow.cancelled()).await.expect("closed");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(40))]
+
+            /// Messages are appended in turn, the pump running between appends, and the live
+            /// feed carries any subset of them, in order.
+            #[test]
+            fn from_the_first_message_fed_on_every_message_arrives_once_in_order_naming_the_one_before(
+                fed in prop::collection::vec(any::<bool>(), 1..40),
+            ) {
+                let runtime =
+                    tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+                let (appended, got) = runtime.block_on(async {
+                    let mut room = Room::followed().await;
+                    let mut appended = Vec::new();
+                    let mut fed_yet = false;
+                    for (i, feed) in fed.iter().enumerate() {
+                        let live = room.append(&format!("message {i}")).await;
+                        // Messages before the first fed one are the joining connection's to read.
+                        if *feed && !fed_yet {
+                            appended.push(live.previous_seq);
+                        }
+                        fed_yet |= *feed;
+                        if fed_yet {
+                            appended.push(live.message.seq);
+                        }
+                        if *feed {
+                            room.live.send(live).unwrap();
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    let mut got = Vec::new();
+                    for _ in appended.iter().skip(1) {
+                        got.push(room.delivered().await);
+                    }
+                    tokio::time::sleep(QUIET_CHECK_AFTER * 3).await;
+                    assert!(room.queue.try_recv().is_err(), "delivered more than once");
+                    assert!(!room.too_slow.is_cancelled());
+                    (appended, got)
+                });
+                // `appended` starts with the seq before the first fed message (0 for none).
+                let got_seqs: Vec<Seq> = got.iter().map(|(seq, _)| *seq).collect();
+                prop_assert_eq!(&got_seqs[..], appended.get(1..).unwrap_or_default());
+                for (delivered, before) in got.iter().zip(&appended) {
+                    prop_assert_eq!(delivered.1, *before, "each names the room's message before it");
+                }
+            }
+        }
+    }
 }

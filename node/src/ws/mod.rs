@@ -3,6 +3,7 @@
 mod connections;
 mod hot_metrics;
 mod hub;
+mod send_limit;
 mod session;
 
 use std::time::Duration;

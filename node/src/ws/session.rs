@@ -2,7 +2,6 @@
 //! messages of the rooms it joined, in seq order and without duplicates.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -18,12 +17,13 @@ use chat_shared::protocol::{
 use chat_shared::usecases::{DEFAULT_PAGE, NewMessage};
 use futures::stream::{FuturesUnordered, SplitSink};
 use futures::{FutureExt, SinkExt, StreamExt};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::DefaultDirectRateLimiter;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::hub::{MessageFrame, Outbound, Subscriber};
+use super::send_limit::limiter;
 use super::{Admission, AuthRefusal, close, hot_metrics};
 use crate::app::AppState;
 use crate::http::error::ApiError;
@@ -684,12 +684,6 @@ impl Session {
         let frame = encode(self.codec(), &err.into_frame());
         Ok(self.write(frame).await?)
     }
-}
-
-fn limiter(settings: &WsSettings) -> Option<DefaultDirectRateLimiter> {
-    let rate = NonZeroU32::new(settings.send_rate)?;
-    let burst = NonZeroU32::new(settings.send_burst.max(settings.send_rate)).unwrap_or(rate);
-    Some(RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)))
 }
 
 fn until(expires_at: chrono::DateTime<chrono::Utc>, state: &AppState) -> Duration {

@@ -118,6 +118,7 @@ fn parse_digits(text: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use proptest::prelude::*;
     use serde::Serialize;
 
     use super::*;
@@ -216,5 +217,83 @@ mod tests {
         let json = serde_json::to_string(&Ours(leap)).unwrap();
         assert_eq!(json, serde_json::to_string(&Chronos(leap)).unwrap());
         assert_eq!(serde_json::from_str::<Ours>(&json).unwrap(), Ours(leap));
+    }
+
+    /// Any instant chrono can hold, leap seconds included, with fractions of every width.
+    fn any_instant() -> impl Strategy<Value = DateTime<Utc>> {
+        let (min, max) = (DateTime::<Utc>::MIN_UTC.timestamp(), DateTime::<Utc>::MAX_UTC.timestamp());
+        let secs = prop_oneof![min..=max, 0i64..7_258_118_400, Just(min), Just(max)];
+        let nanos = prop_oneof![
+            Just(0u32),
+            (0u32..1000).prop_map(|ms| ms * 1_000_000),
+            (0u32..1_000_000).prop_map(|us| us * 1000),
+            0u32..1_000_000_000,
+            1_000_000_000u32..2_000_000_000,
+        ];
+        // A leap second's nanoseconds (1e9 and up) are only valid in a minute's last second.
+        (secs, nanos).prop_filter_map("no such instant", |(secs, nanos)| {
+            let secs = if nanos >= 1_000_000_000 { secs - secs.rem_euclid(60) + 59 } else { secs };
+            DateTime::from_timestamp(secs, nanos)
+        })
+    }
+
+    /// Text in or near the shape of an RFC 3339 timestamp: out-of-range fields, other
+    /// separators, offsets and case, fractions from none to too many digits.
+    fn near_rfc3339() -> impl Strategy<Value = String> {
+        let date = (
+            prop_oneof![Just(String::new()), Just("+".to_owned()), Just("-".to_owned())],
+            prop_oneof![0u32..=10_000, 1969u32..2200].prop_map(|y| format!("{y:04}")),
+            0u32..=13,
+            0u32..=32,
+        )
+            .prop_map(|(sign, year, month, day)| format!("{sign}{year}-{month:02}-{day:02}"));
+        let time = (0u32..=25, 0u32..=61, 0u32..=61).prop_map(|(h, m, s)| format!("{h:02}:{m:02}:{s:02}"));
+        let fraction = prop_oneof![Just(String::new()), "\\.[0-9]{0,11}"];
+        let zone = prop_oneof![
+            4 => Just("Z".to_owned()),
+            1 => Just("z".to_owned()),
+            1 => Just(String::new()),
+            1 => "[+-][0-2][0-9]:[0-5][0-9]",
+            1 => "[+-][0-9]{4}",
+        ];
+        (date, prop_oneof![4 => Just('T'), 1 => Just('t'), 1 => Just(' ')], time, fraction, zone)
+            .prop_map(|(date, t, time, fraction, zone)| format!("{date}{t}{time}{fraction}{zone}"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_instant_is_written_as_chrono_writes_it_and_read_back(at in any_instant()) {
+            let json = serde_json::to_string(&Ours(at)).unwrap();
+            prop_assert_eq!(&json, &serde_json::to_string(&Chronos(at)).unwrap());
+            prop_assert_eq!(serde_json::from_str::<Ours>(&json).unwrap(), Ours(at));
+            let packed = rmp_serde::to_vec_named(&Ours(at)).unwrap();
+            prop_assert_eq!(rmp_serde::from_slice::<Ours>(&packed).unwrap(), Ours(at));
+        }
+
+        #[test]
+        fn any_text_is_read_as_chrono_reads_it(text in near_rfc3339()) {
+            let json = serde_json::to_string(&text).unwrap();
+            let ours = serde_json::from_str::<Ours>(&json).map(|o| o.0).ok();
+            let chronos = serde_json::from_str::<Chronos>(&json).map(|c| c.0).ok();
+            prop_assert_eq!(ours, chronos, "{}", text);
+        }
+
+        #[test]
+        fn a_written_timestamp_with_one_byte_changed_is_read_as_chrono_reads_it(
+            at in any_instant(),
+            position in any::<prop::sample::Index>(),
+            byte in prop_oneof![prop::sample::select(b"09.ZT-:+z ".to_vec()), 0x20u8..0x7f],
+        ) {
+            let mut text = serde_json::to_value(Ours(at)).unwrap().as_str().unwrap().as_bytes().to_vec();
+            let at_index = position.index(text.len());
+            text[at_index] = byte;
+            let text = String::from_utf8(text).unwrap();
+            let json = serde_json::to_string(&text).unwrap();
+            let ours = serde_json::from_str::<Ours>(&json).map(|o| o.0).ok();
+            let chronos = serde_json::from_str::<Chronos>(&json).map(|c| c.0).ok();
+            prop_assert_eq!(ours, chronos, "{}", text);
+        }
     }
 }

@@ -841,4 +841,31 @@ mod tests {
         let Command::Send(send) = decoded.command else { panic!("not a send") };
         assert_eq!(send.metadata.as_object().unwrap().get("nan"), Some(&Value::Null));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::decode;
+        use crate::protocol::arbitrary::{client_frame, frame_like_map, frame_value};
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(500))]
+
+            /// `decode` also checks that JSON and MessagePack agree on the frame.
+            #[test]
+            fn any_valid_frame_written_as_a_client_would_decodes_to_itself(
+                frame in client_frame(),
+                nulls in any::<bool>(),
+            ) {
+                prop_assert_eq!(decode(frame_value(&frame, nulls)), Ok(frame));
+            }
+
+            /// A JSON `send` takes a path of its own, which must accept and refuse exactly what
+            /// the general path does; MessagePack always takes the general one.
+            #[test]
+            fn both_codecs_accept_and_refuse_the_same_maps(map in frame_like_map()) {
+                let _ = decode(map);
+            }
+        }
+    }
 }

@@ -9,6 +9,8 @@
 //!   fails and nothing when it succeeds;
 //! - `ping` always gets a `pong` frame; a `ping` with an `id` also gets its `reply` first.
 
+#[cfg(test)]
+mod arbitrary;
 mod client;
 mod codec;
 mod server;

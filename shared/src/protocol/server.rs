@@ -395,4 +395,146 @@ mod tests {
         assert_eq!(value["error"]["code"], "invalid_input");
         assert!(value["error"].get("fields").is_none());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+        use serde::Deserialize;
+        use serde::de::DeserializeOwned;
+
+        use super::*;
+        use crate::protocol::arbitrary::{json_value, message, room};
+
+        /// Reads MessagePack as a client does: ids are strings here, as in JSON.
+        fn from_msgpack<T: DeserializeOwned>(bytes: &[u8]) -> T {
+            let mut de = rmp_serde::Deserializer::new(bytes).with_human_readable();
+            T::deserialize(&mut de).unwrap()
+        }
+
+        fn decoded<T: DeserializeOwned>(codec: Codec, bytes: &[u8]) -> T {
+            match codec {
+                Codec::Json => serde_json::from_slice(bytes).unwrap(),
+                Codec::MsgPack => from_msgpack(bytes),
+            }
+        }
+
+        fn result_map() -> impl Strategy<Value = Map<String, Value>> {
+            // `type`, `id` and `ok` are the reply's own (see `Reply`).
+            prop::collection::btree_map("[a-z_]{1,10}", json_value(), 0..5).prop_map(|map| {
+                map.into_iter().filter(|(key, _)| !matches!(key.as_str(), "type" | "id" | "ok")).collect()
+            })
+        }
+
+        fn error_body() -> impl Strategy<Value = ErrorBody> {
+            let code = prop::sample::select(vec![
+                "invalid_input",
+                "forbidden",
+                "not_found",
+                "rate_limited",
+                "internal",
+            ]);
+            (code, "\\PC{0,40}", prop::collection::vec(("[a-z_]{1,10}", "\\PC{1,20}"), 0..3)).prop_map(
+                |(code, message, named)| {
+                    let mut fields = FieldErrors::default();
+                    named.iter().for_each(|(name, reason)| fields.add(name, reason.as_str()));
+                    ErrorBody { code, message, fields }
+                },
+            )
+        }
+
+        fn server_frame() -> impl Strategy<Value = ServerFrame> {
+            let user = any::<u128>().prop_map(|n| UserId::from_uuid(uuid::Uuid::from_u128(n)));
+            prop_oneof![
+                (any::<u64>(), result_map()).prop_map(|(id, result)| ServerFrame::reply_ok(id, result)),
+                (any::<u64>(), error_body()).prop_map(|(id, error)| ServerFrame::reply_err(id, error)),
+                message().prop_map(|message| ServerFrame::Message { message }),
+                (room(), user.clone(), any::<bool>()).prop_map(|(room, user_id, online)| {
+                    ServerFrame::Presence {
+                        room,
+                        user_id,
+                        state: if online { PresenceState::Online } else { PresenceState::Offline },
+                    }
+                }),
+                (room(), user.clone()).prop_map(|(room, user_id)| ServerFrame::Typing { room, user_id }),
+                (room(), user.clone(), any::<u64>()).prop_map(|(room, user_id, seq)| ServerFrame::Read {
+                    room,
+                    user_id,
+                    seq
+                }),
+                (room(), user, any::<bool>()).prop_map(|(room, user_id, added)| ServerFrame::Member {
+                    room,
+                    user_id,
+                    change: if added { MemberChange::Added } else { MemberChange::Removed },
+                }),
+                error_body().prop_map(|error| ServerFrame::Error { error }),
+                Just(ServerFrame::Pong),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(300))]
+
+            #[test]
+            fn a_message_frame_decodes_to_the_message_it_carries(m in message()) {
+                #[derive(Deserialize)]
+                struct MessageFrame {
+                    #[serde(rename = "type")]
+                    kind: String,
+                    message: Message,
+                }
+                for codec in [Codec::Json, Codec::MsgPack] {
+                    let frame: MessageFrame = decoded(codec, &encode_message_frame(codec, &m));
+                    prop_assert_eq!(frame.kind, "message");
+                    prop_assert_eq!(&frame.message, &m);
+                }
+            }
+
+            #[test]
+            fn a_page_of_messages_in_a_reply_decodes_to_the_same_page(
+                id in any::<u64>(),
+                messages in prop::collection::vec(message(), 0..4),
+                has_more in any::<bool>(),
+            ) {
+                #[derive(Serialize)]
+                struct Page<'a> {
+                    messages: &'a [Message],
+                    has_more: bool,
+                }
+                #[derive(Deserialize)]
+                struct PageReply {
+                    #[serde(rename = "type")]
+                    kind: String,
+                    id: u64,
+                    ok: bool,
+                    messages: Vec<Message>,
+                    has_more: bool,
+                }
+                for codec in [Codec::Json, Codec::MsgPack] {
+                    let reply: PageReply = decoded(codec, &encode_reply(codec, id, &Page { messages: &messages, has_more }));
+                    prop_assert_eq!((reply.kind.as_str(), reply.id, reply.ok), ("reply", id, true));
+                    prop_assert_eq!(&reply.messages, &messages);
+                    prop_assert_eq!(reply.has_more, has_more);
+                }
+            }
+
+            #[test]
+            fn a_reply_carries_its_results_fields_beside_type_id_and_ok(id in any::<u64>(), result in result_map()) {
+                for codec in [Codec::Json, Codec::MsgPack] {
+                    let Value::Object(mut fields) = decoded(codec, &encode(codec, &ServerFrame::reply_ok(id, result.clone()))) else {
+                        panic!("a reply is a map");
+                    };
+                    prop_assert_eq!(fields.remove("type"), Some(json!("reply")));
+                    prop_assert_eq!(fields.remove("id"), Some(json!(id)));
+                    prop_assert_eq!(fields.remove("ok"), Some(json!(true)));
+                    prop_assert_eq!(&fields, &result);
+                }
+            }
+
+            #[test]
+            fn both_codecs_carry_the_same_structure(frame in server_frame()) {
+                let bytes = encode(Codec::MsgPack, &frame);
+                prop_assert!(matches!(bytes[0], 0x80..=0x8f | 0xde | 0xdf), "a map, never an array");
+                prop_assert_eq!(as_json(&encode(Codec::Json, &frame)), as_msgpack(&bytes));
+            }
+        }
+    }
 }

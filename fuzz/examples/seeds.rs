@@ -1,0 +1,146 @@
+//! Writes seed inputs for every target into `<dir>/<target>/`: valid frames of every client
+//! type in both codecs, valid REST bodies, and messages written by the real stream encoder.
+//!
+//! `cargo +nightly run --example seeds -- corpus` (from `fuzz/`).
+
+use std::path::Path;
+
+use chat_adapters::jetstream::encode_stored;
+use chat_shared::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
+use chrono::{DateTime, NaiveDate};
+use serde_json::{Value, json};
+
+const ROOM: &str = "5b0f7a9e-3c1d-4e2f-8a6b-9c0d1e2f3a4b";
+const USER: &str = "0e6c1f4a-9b2d-4c3e-8f5a-6b7c8d9e0f1a";
+
+fn main() -> std::io::Result<()> {
+    let dir = std::env::args().nth(1).unwrap_or_else(|| "corpus".into());
+    let dir = Path::new(&dir);
+
+    for (name, frame) in client_frames() {
+        write(dir, "client_frame_json", &name, &serde_json::to_vec(&frame)?)?;
+        let packed = rmp_serde::to_vec_named(&frame).expect("a map always encodes");
+        write(dir, "client_frame_msgpack", &name, &packed)?;
+    }
+    for (name, body) in rest_bodies() {
+        write(dir, "rest_bodies", name, body.as_bytes())?;
+    }
+    for (name, message) in stored_messages() {
+        write(dir, "stored_message", name, &encode_stored(&message))?;
+    }
+    Ok(())
+}
+
+fn write(dir: &Path, target: &str, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = dir.join(target);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join(format!("seed-{name}")), bytes)
+}
+
+/// Every client frame of docs/API.md, with its aliases and optional fields, and a few refusals.
+fn client_frames() -> Vec<(String, Value)> {
+    let frames = [
+        ("join", json!({"type": "join", "id": 1, "room": ROOM})),
+        ("join-since", json!({"type": "join", "id": 2, "room": ROOM, "since": 41})),
+        ("join-room-alias", json!({"type": "joinRoom", "room": ROOM, "since": null})),
+        ("leave", json!({"type": "leave", "id": 3, "room": ROOM})),
+        ("send", json!({"type": "send", "id": 4, "room": ROOM, "content": "hello"})),
+        (
+            "send-every-field",
+            json!({
+                "type": "send", "id": 5, "room": ROOM, "content": "a picture 📷",
+                "client_msg_id": "c-7f3a", "kind": "image", "first_attempt": true,
+                "metadata": {"url": "https://example.com/a.png", "size": [640, 480], "ratio": 1.5,
+                             "alt": null, "tags": {"nested": [true, false, -3]}}
+            }),
+        ),
+        (
+            "send-message-alias",
+            json!({"type": "sendMessage", "room": ROOM, "content": "hi", "client_msg_id": "x", "first_attempt": false}),
+        ),
+        ("history", json!({"type": "history", "id": 6, "room": ROOM})),
+        (
+            "history-bounds",
+            json!({"type": "history", "id": 7, "room": ROOM, "before": 100, "after": 10, "limit": 200}),
+        ),
+        ("typing", json!({"type": "typing", "room": ROOM})),
+        ("read", json!({"type": "read", "id": 8, "room": ROOM, "seq": 42})),
+        ("ping", json!({"type": "ping"})),
+        ("ping-id", json!({"type": "ping", "id": 18446744073709551615u64})),
+        ("auth", json!({"type": "auth", "id": 9, "token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"})),
+        (
+            "send-invalid",
+            json!({"type": "send", "id": 10, "room": "nope", "content": " ", "kind": "Image",
+                   "client_msg_id": "", "metadata": [1], "first_attempt": "no"}),
+        ),
+        ("unknown-type", json!({"type": "explode", "id": 11})),
+        ("bad-id", json!({"type": "ping", "id": -1})),
+        ("not-a-map", json!([{"type": "ping"}])),
+    ];
+    frames.into_iter().map(|(name, frame)| (name.to_owned(), frame)).collect()
+}
+
+/// A valid body of every REST route that takes one, and the shapes each refuses.
+fn rest_bodies() -> Vec<(&'static str, String)> {
+    let bodies = [
+        ("register", json!({"username": "ann", "password": "correct horse", "display_name": "Ann"})),
+        ("register-minimal", json!({"username": "Bob_1.x-y", "password": "12345678"})),
+        ("login", json!({"username": "ann", "password": "correct horse"})),
+        ("refresh", json!({"refresh_token": "rt_3kq9Zx0c1mB7v2L5d8F4"})),
+        ("update-me", json!({"display_name": "Ann Smith"})),
+        ("create-room", json!({"name": "general", "type": "group", "member_ids": [USER]})),
+        ("create-direct", json!({"type": "direct", "member_ids": [USER]})),
+        ("create-channel", json!({"name": "news", "type": "channel"})),
+        ("add-member", json!({"user_id": USER, "role": "admin"})),
+        ("add-member-default-role", json!({"user_id": USER})),
+        ("read", json!({"seq": 42})),
+        ("send", json!({"content": "hello"})),
+        (
+            "send-every-field",
+            json!({"content": "a picture", "client_msg_id": "c-1", "kind": "image",
+                   "metadata": {"url": "https://example.com/a.png", "w": 640}, "first_attempt": true}),
+        ),
+        ("wrong-types", json!({"username": 5, "type": ["group"], "seq": -1, "member_ids": "x"})),
+        ("empty", json!({})),
+    ];
+    bodies.into_iter().map(|(name, body)| (name, body.to_string())).collect()
+}
+
+/// Messages as nodes store them, with every optional part and timestamps of every shape the
+/// encoder writes (fractions of 0, 3, 6 and 9 digits; a leap second; a year past 9999).
+fn stored_messages() -> Vec<(&'static str, Message)> {
+    let at = |secs, nanos| DateTime::from_timestamp(secs, nanos).expect("a valid instant");
+    let base = Message {
+        id: MessageId::generate(),
+        room_id: ROOM.parse::<RoomId>().expect("a UUID"),
+        seq: 0,
+        sender_id: USER.parse::<UserId>().expect("a UUID"),
+        content: Content::parse("hello").expect("valid content"),
+        kind: MessageKind::text(),
+        metadata: Metadata::default(),
+        client_msg_id: None,
+        created_at: at(1_700_000_000, 0),
+    };
+    let full = Message {
+        content: Content::parse("a picture 📷 with\nlines").expect("valid content"),
+        kind: MessageKind::parse("image").expect("a valid kind"),
+        metadata: Metadata::parse(Some(json!({"url": "https://example.com/a.png", "size": [640, 480],
+                                               "ratio": 1.5, "alt": null, "n": -3})))
+        .expect("valid metadata"),
+        client_msg_id: Some(ClientMsgId::parse("c-7f3a").expect("a valid id")),
+        created_at: at(1_700_000_000, 123_000_000),
+        ..base.clone()
+    };
+    let leap = NaiveDate::from_ymd_opt(2016, 12, 31)
+        .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 1_500_000_000))
+        .expect("a leap second")
+        .and_utc();
+    vec![
+        ("plain", base.clone()),
+        ("every-field", full),
+        ("micros", Message { created_at: at(1_700_000_000, 123_456_000), ..base.clone() }),
+        ("nanos", Message { created_at: at(1_700_000_000, 123_456_789), ..base.clone() }),
+        ("leap-second", Message { created_at: leap, ..base.clone() }),
+        ("year-12026", Message { created_at: at(317_321_000_000, 0), ..base }),
+    ]
+}
