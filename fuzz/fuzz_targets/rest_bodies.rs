@@ -3,7 +3,7 @@
 //! the client's fault (400 `invalid_input`), never a 500.
 #![no_main]
 
-use chat_node::http::error::ApiError;
+use chat_node::error::ApiError;
 use chat_node::http::extract::parse_json;
 use chat_node::http::{
     AddMemberRequest, CreateRoomRequest, LoginRequest, ReadRequest, RefreshRequest, RegisterRequest,

@@ -1,8 +1,11 @@
 //! Builds a node from its configuration and runs it until a shutdown future resolves. The mode
 //! (`cluster` or `embedded`) chooses the adapters; the use cases over them are the same.
 
+mod backends;
 mod cluster;
 mod embedded;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,45 +16,23 @@ use axum::serve::ListenerExt;
 use chat_adapters::argon2::Argon2Hasher;
 use chat_adapters::jwt::JwtIssuer;
 use chat_adapters::telemetry;
-use chat_shared::ports::{
-    Clock, EventBus, LiveFeed, MessageLog, MessageStore, PresenceStore, Probe, RefreshTokenStore, RoomStore,
-    SystemClock, TokenIssuer, UserStore,
-};
+use chat_shared::ports::{Clock, SystemClock, TokenIssuer};
 use chat_shared::usecases::{
     AuthService, MembershipLeases, MessageService, PresenceService, PresenceSettings, RoomService,
     UserService,
 };
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Mode, NodeConfig};
-use crate::http;
-use crate::readiness::Readiness;
-use crate::ws::{Connections, Hub, WsSettings};
+use backends::Backends;
 
-/// Everything a request handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub auth: Arc<AuthService>,
-    pub users: Arc<UserService>,
-    pub rooms: Arc<RoomService>,
-    pub messages: Arc<MessageService>,
-    pub presence: Arc<PresenceService>,
-    pub hub: Hub,
-    pub ws: Arc<WsSettings>,
-    /// The WebSockets held, against the caps.
-    pub connections: Arc<Connections>,
-    /// Every WebSocket session, so shutdown can wait for them.
-    pub sessions: TaskTracker,
-    /// Cancelled at shutdown: sessions close with 1012.
-    pub shutdown: CancellationToken,
-    pub issuer: Arc<dyn TokenIssuer>,
-    pub clock: Arc<dyn Clock>,
-    pub readiness: Arc<Readiness>,
-    pub metrics: PrometheusHandle,
-}
+use crate::config::{Mode, NodeConfig};
+use crate::connections::Connections;
+use crate::http;
+use crate::hub::Hub;
+use crate::readiness::Readiness;
+use crate::state::AppState;
 
 /// A node bound to its port and ready to serve.
 pub struct Application {
@@ -176,23 +157,6 @@ pub async fn migrate(config: &NodeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The adapters a mode chose, each behind its port.
-struct Backends {
-    users: Arc<dyn UserStore>,
-    tokens: Arc<dyn RefreshTokenStore>,
-    rooms: Arc<dyn RoomStore>,
-    messages: Arc<dyn MessageStore>,
-    log: Arc<dyn MessageLog>,
-    live: Arc<dyn LiveFeed>,
-    presence: Arc<dyn PresenceStore>,
-    events: Arc<dyn EventBus>,
-    /// The HS256 key of access tokens.
-    jwt_secret: Vec<u8>,
-    /// What `/readyz` requires, and what it only reports as degraded when down.
-    required: Vec<Arc<dyn Probe>>,
-    optional: Vec<Arc<dyn Probe>>,
-}
-
 /// The use cases over the chosen adapters: the same in every mode.
 fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -232,14 +196,6 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
         clock.clone(),
         config.max_replay.max(1),
     ));
-    let ws = WsSettings {
-        max_frame_bytes: config.max_frame_bytes,
-        outbound_queue: config.outbound_queue,
-        send_rate: config.send_rate,
-        send_burst: config.send_burst,
-        max_sends_in_flight: config.max_sends_in_flight.max(1),
-        ping_interval: config.ws_ping_interval,
-    };
     Ok(AppState {
         auth: Arc::new(AuthService::new(
             backends.users.clone(),
@@ -254,7 +210,7 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
         messages,
         presence,
         hub: Hub::new(backends.live, backends.log, backends.events),
-        ws: Arc::new(ws),
+        ws: Arc::new(config.ws_settings()),
         connections: Arc::new(Connections::new(config.max_connections, config.max_connections_per_user)),
         sessions: TaskTracker::new(),
         shutdown: CancellationToken::new(),

@@ -229,6 +229,21 @@ pub enum Mode {
     Cluster(ClusterUrls),
 }
 
+/// Limits of one WebSocket connection, taken from the node's configuration.
+#[derive(Debug, Clone)]
+pub struct WsSettings {
+    pub max_frame_bytes: usize,
+    /// Frames a connection may have queued before it counts as too slow (closed with 4002).
+    pub outbound_queue: usize,
+    /// Sends per second; 0 = unlimited.
+    pub send_rate: u32,
+    pub send_burst: u32,
+    /// Sends of one connection awaiting their acknowledgement at once.
+    pub max_sends_in_flight: usize,
+    /// How often a quiet connection is pinged; zero for never.
+    pub ping_interval: Duration,
+}
+
 impl NodeConfig {
     /// Decides the mode; a partial set of URLs is an error that names what is missing.
     pub fn mode(&self) -> Result<Mode, String> {
@@ -268,6 +283,17 @@ impl NodeConfig {
             return Err("JWT_SECRET (--jwt-secret) must be at least 32 bytes".into());
         }
         Ok(secret.0.as_bytes())
+    }
+
+    pub fn ws_settings(&self) -> WsSettings {
+        WsSettings {
+            max_frame_bytes: self.max_frame_bytes,
+            outbound_queue: self.outbound_queue,
+            send_rate: self.send_rate,
+            send_burst: self.send_burst,
+            max_sends_in_flight: self.max_sends_in_flight.max(1),
+            ping_interval: self.ws_ping_interval,
+        }
     }
 
     pub fn node_id(&self) -> String {

@@ -1,11 +1,19 @@
 //! The connection node: REST and metrics on one port, over the use cases of `chat-shared` and
 //! the adapters of `chat-adapters`. `main` is a thin wrapper around [`Application`].
+//!
+//! The modules point one way: the entry points (`cli`, `app`) over the edges (`http`, `ws`),
+//! over what those share (`state`, `error`, `hub`, `connections`, `config`), over the use cases.
 
 pub mod app;
 pub mod cli;
 pub mod config;
+mod connections;
+pub mod error;
+mod hot_metrics;
 pub mod http;
+mod hub;
 mod readiness;
+mod state;
 mod ws;
 
 pub use chat_adapters::telemetry;

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::is_unavailable;
-use super::messages::{COLUMNS, MessageRow};
+use super::message_row::{COLUMNS, MessageRow};
 
 /// Lookups gathered into one query at most.
 const MAX_BATCH: usize = 256;

@@ -1,16 +1,15 @@
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use chat_shared::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
+use chat_shared::domain::{ClientMsgId, Message, RoomId};
 use chat_shared::ports::{MessageStore, PageQuery, StoreError};
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolCopyExt;
-use uuid::Uuid;
 
 use super::client_ids::ClientIdLookup;
 use super::message_copy::{self, COPY_MESSAGES};
-use super::{corrupt, seq_from_db, seq_to_db, store_error};
+use super::message_row::{COLUMNS, MessageRow};
+use super::{seq_to_db, store_error};
 
 #[derive(Clone)]
 pub struct PgMessageStore {
@@ -76,44 +75,6 @@ impl PgMessageStore {
         .await
         .map_err(store_error)?;
         Ok(done.rows_affected())
-    }
-}
-
-pub(super) const COLUMNS: &str =
-    "id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at";
-
-#[derive(sqlx::FromRow, Clone)]
-pub(super) struct MessageRow {
-    id: Uuid,
-    pub(super) room_id: Uuid,
-    pub(super) seq: i64,
-    sender_id: Uuid,
-    content: String,
-    kind: String,
-    metadata: Option<serde_json::Value>,
-    pub(super) client_msg_id: Option<String>,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<MessageRow> for Message {
-    type Error = StoreError;
-
-    fn try_from(row: MessageRow) -> Result<Self, StoreError> {
-        Ok(Message {
-            id: MessageId::from_uuid(row.id),
-            room_id: RoomId::from_uuid(row.room_id),
-            seq: seq_from_db(row.seq),
-            sender_id: UserId::from_uuid(row.sender_id),
-            content: Content::parse(&row.content).map_err(|e| corrupt("content", e))?,
-            kind: MessageKind::parse(&row.kind).map_err(|e| corrupt("kind", e))?,
-            metadata: Metadata::parse(row.metadata).map_err(|e| corrupt("metadata", e))?,
-            client_msg_id: row
-                .client_msg_id
-                .map(|c| ClientMsgId::parse(&c))
-                .transpose()
-                .map_err(|e| corrupt("client_msg_id", e))?,
-            created_at: row.created_at,
-        })
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod client_ids;
 mod message_copy;
+mod message_row;
 mod messages;
 mod rooms;
 mod tokens;

@@ -8,7 +8,7 @@ use chat_adapters::nats::{NatsEvents, NatsLog};
 use chat_adapters::postgres::{self, PgMessageStore, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore};
 use chat_adapters::redis::RedisPresence;
 
-use super::Backends;
+use super::backends::Backends;
 use crate::config::{ClusterUrls, NodeConfig};
 
 /// Connects to the cluster's services and applies the database's pending migrations.

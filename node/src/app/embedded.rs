@@ -15,7 +15,7 @@ use chat_adapters::sqlite::{
 use chat_shared::memory::{MemoryEventBus, MemoryPresenceStore};
 use rand::RngCore;
 
-use super::Backends;
+use super::backends::Backends;
 use crate::config::NodeConfig;
 
 /// The database file, in the data folder.

@@ -10,8 +10,8 @@ use chat_shared::domain::UserId;
 use chat_shared::ports::TokenError;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
-use crate::app::AppState;
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A JSON body. Malformed JSON and values of the wrong type or unknown variants are
 /// `invalid_input` naming the field; a body over the limit is `payload_too_large`.

@@ -12,10 +12,10 @@ use chat_shared::ports::PageQuery;
 use chat_shared::usecases::{DEFAULT_PAGE, MAX_PAGE, NewMessage};
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
 use super::extract::{ApiPath, AuthUser, JsonBody};
-use super::{reject_invalid, required};
-use crate::app::AppState;
+use super::fields::{reject_invalid, required};
+use crate::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct SendRequest {

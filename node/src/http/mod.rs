@@ -1,8 +1,8 @@
 //! REST routes, and the layers every request passes through.
 
 mod auth;
-pub mod error;
 pub mod extract;
+mod fields;
 mod messages;
 mod metrics;
 mod ops;
@@ -16,15 +16,13 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::routing::{get, post};
-use chat_shared::error::FieldErrors;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::AppState;
 use crate::config::NodeConfig;
-use error::ApiError;
+use crate::state::AppState;
 
 // The JSON bodies the routes take: each is read by `extract::parse_json`, then turned into what
 // its use case takes, every bad field named, before anything runs.
@@ -96,21 +94,4 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(600))
-}
-
-/// A required field: records "is required" when absent.
-fn required<'a>(fields: &mut FieldErrors, name: &str, value: &'a Option<String>) -> Option<&'a str> {
-    if value.is_none() {
-        fields.add(name, "is required");
-    }
-    value.as_deref()
-}
-
-/// Turns gathered field errors into the error to return, if there were any.
-fn reject_invalid(fields: FieldErrors) -> Result<(), ApiError> {
-    if fields.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidInput { message: "the request is invalid".into(), fields })
-    }
 }

@@ -9,10 +9,10 @@ use chat_shared::error::FieldErrors;
 use chat_shared::usecases::{NewRoom, Online};
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
 use super::extract::{ApiPath, AuthUser, JsonBody};
-use super::{reject_invalid, required};
-use crate::app::AppState;
+use super::fields::{reject_invalid, required};
+use crate::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct CreateRoomRequest {

@@ -6,10 +6,10 @@ use chat_shared::domain::{DisplayName, User, UserId};
 use chat_shared::error::FieldErrors;
 use serde::Deserialize;
 
-use super::error::ApiError;
 use super::extract::{ApiPath, AuthUser, JsonBody};
-use super::{reject_invalid, required};
-use crate::app::AppState;
+use super::fields::{reject_invalid, required};
+use crate::error::ApiError;
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct UpdateMeRequest {

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::error::ApiError;
+use crate::error::ApiError;
 
 /// Scripts and styles only from this origin, no inline code, no plugins, no framing: user
 /// content that slipped into markup could still not run.

@@ -1,62 +1,26 @@
 //! `GET /ws`: authenticates, picks the subprotocol, and hands the socket to a [`session`].
 
-mod connections;
-mod hot_metrics;
-mod hub;
+mod auth;
+mod close;
 mod send_limit;
 mod session;
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use chat_shared::domain::UserId;
-use chat_shared::error::Error;
 use chat_shared::protocol::{Codec, Command, decode_client_frame};
+use futures::StreamExt;
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::http::error::ApiError;
-pub use connections::{Admission, Connections};
-pub use hub::Hub;
-pub use session::WsSettings;
-
-/// Close codes of the contract.
-pub mod close {
-    /// The peer broke the WebSocket protocol (an unmasked frame, a reserved bit, a control
-    /// frame over 125 bytes).
-    pub const PROTOCOL: u16 = 1002;
-    /// A text frame that is not UTF-8.
-    pub const INVALID_PAYLOAD: u16 = 1007;
-    pub const POLICY: u16 = 1008;
-    pub const TOO_BIG: u16 = 1009;
-    /// The server failed in a way that is its own fault.
-    pub const INTERNAL: u16 = 1011;
-    pub const SERVICE_RESTART: u16 = 1012;
-    /// A backing service is unavailable: the token may well be good; reconnect later.
-    pub const TRY_AGAIN_LATER: u16 = 1013;
-    pub const UNAUTHORIZED: u16 = 4001;
-    pub const TOO_SLOW: u16 = 4002;
-    pub const RATE_LIMITED: u16 = 4008;
-    /// The user holds as many sockets on this node as they may.
-    pub const TOO_MANY_CONNECTIONS: u16 = 4029;
-}
-
-/// An encoded frame as the socket sends it: text for JSON (checked to be UTF-8 here), binary for
-/// MessagePack. `None` for no bytes, or JSON that is not UTF-8 (serde_json writes none).
-fn ws_message(codec: Codec, frame: Bytes) -> Option<WsMessage> {
-    if frame.is_empty() {
-        return None;
-    }
-    Some(match codec {
-        Codec::Json => WsMessage::Text(Utf8Bytes::try_from(frame).ok()?),
-        Codec::MsgPack => WsMessage::Binary(frame),
-    })
-}
+use crate::connections::Admission;
+use crate::error::ApiError;
+use crate::state::AppState;
+use auth::authenticate;
+use close::Close;
 
 /// How long a connection may stay unauthenticated.
 const AUTH_DEADLINE: Duration = Duration::from_secs(10);
@@ -101,7 +65,7 @@ pub async fn upgrade(
     ws.on_upgrade(move |socket| async move {
         let tracker = state.sessions.clone();
         if state.readiness.is_draining() {
-            close_with(socket, close::SERVICE_RESTART, "server restarting").await;
+            close_with(socket, Close::Restarting).await;
             return;
         }
         tracker.spawn(accept(state, socket, codec, token, admission));
@@ -124,22 +88,21 @@ async fn accept(
         None => first_frame_token(&mut socket, codec).await,
     };
     let Some(token) = token else {
-        close_with(socket, close::UNAUTHORIZED, "authentication required").await;
+        close_with(socket, Close::AuthRequired).await;
         return;
     };
     match authenticate(&state, &token).await {
         Ok((user, _)) if !admission.for_user(user) => {
             metrics::counter!("chat_ws_refused_total", "reason" => "user_full").increment(1);
-            close_with(socket, close::TOO_MANY_CONNECTIONS, "too many connections of this user").await;
+            close_with(socket, Close::TooManyConnections).await;
         }
         Ok((user, expires_at)) => {
             let tracker = state.sessions.clone();
-            tracker.spawn(session::run(state, socket, codec, user, expires_at, admission));
+            let (sink, stream) = socket.split();
+            let connection = session::Connection { codec, user, expires_at, admission };
+            tracker.spawn(session::run(state, sink, stream, connection));
         }
-        Err(refusal) => {
-            let (code, reason) = refusal.close();
-            close_with(socket, code, reason).await;
-        }
+        Err(refusal) => close_with(socket, refusal.close()).await,
     }
 }
 
@@ -157,51 +120,6 @@ async fn first_frame_token(socket: &mut WebSocket, codec: Codec) -> Option<Strin
     }
 }
 
-/// Why a token did not authenticate a socket. Only a token that is bad in itself, or names a
-/// user who no longer exists, is `Invalid`: a client that hears so throws its token away, so
-/// a store that cannot answer must not say it.
-#[derive(Debug)]
-pub enum AuthRefusal {
-    Invalid,
-    /// The user could not be looked up; the token may be good.
-    Unavailable,
-    Internal,
-}
-
-impl AuthRefusal {
-    /// The close code and reason of a socket refused for this.
-    pub fn close(&self) -> (u16, &'static str) {
-        match self {
-            AuthRefusal::Invalid => (close::UNAUTHORIZED, "invalid or expired token"),
-            AuthRefusal::Unavailable => {
-                (close::TRY_AGAIN_LATER, "a backing service is unavailable; retry later")
-            }
-            AuthRefusal::Internal => (close::INTERNAL, "internal error; retry later"),
-        }
-    }
-}
-
-/// The user a token names, if it is valid and the user still exists, with its expiry.
-pub async fn authenticate(
-    state: &AppState,
-    token: &str,
-) -> Result<(UserId, chrono::DateTime<chrono::Utc>), AuthRefusal> {
-    let claims = state.issuer.verify(token, state.clock.now()).map_err(|_| AuthRefusal::Invalid)?;
-    match state.users.me(claims.user_id).await {
-        Ok(_) => Ok((claims.user_id, claims.expires_at)),
-        Err(Error::Unauthorized | Error::NotFound(_)) => Err(AuthRefusal::Invalid),
-        Err(Error::Unavailable(source)) => {
-            tracing::warn!(error = %source, "a socket's user could not be looked up");
-            Err(AuthRefusal::Unavailable)
-        }
-        Err(err) => {
-            tracing::error!(error = ?err, "a socket's user could not be looked up");
-            Err(AuthRefusal::Internal)
-        }
-    }
-}
-
-pub async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
-    let frame = CloseFrame { code, reason: reason.into() };
-    let _ = socket.send(WsMessage::Close(Some(frame))).await;
+pub async fn close_with(mut socket: WebSocket, close: Close) {
+    let _ = socket.send(WsMessage::Close(Some(close.frame()))).await;
 }

@@ -8,7 +8,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use super::session::WsSettings;
+use crate::config::WsSettings;
 
 /// A connection's limiter on the clock `C`: the real clock in a session, a fake one in tests.
 type SendLimiter<C> = RateLimiter<NotKeyed, InMemoryState, C, NoOpMiddleware<<C as Clock>::Instant>>;

@@ -1,11 +1,12 @@
-//! The one error type of the HTTP layer: the contract's status and code, a message fit for a
-//! client, and nothing internal.
+//! The one error type of the node's edges, HTTP and WebSocket alike: the contract's status and
+//! code, a message fit for a client, and nothing internal. Use-case errors map to it here only.
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chat_shared::error::{Error, FieldErrors};
-use serde_json::{Map, Value, json};
+use chat_shared::protocol::ErrorBody;
+use serde_json::{Value, json};
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -72,16 +73,7 @@ impl ApiError {
 
     /// The `{"code", "message", "fields"?}` object, shared with WebSocket replies.
     pub fn body(&self) -> Value {
-        let mut error = Map::new();
-        error.insert("code".into(), self.code().into());
-        error.insert("message".into(), self.message().into());
-        if let ApiError::InvalidInput { fields, .. } = self
-            && !fields.is_empty()
-        {
-            let fields: Map<String, Value> = fields.iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
-            error.insert("fields".into(), fields.into());
-        }
-        Value::Object(error)
+        serde_json::to_value(ErrorBody::from(self)).expect("an error body is plain JSON")
     }
 }
 
@@ -104,6 +96,17 @@ impl From<Error> for ApiError {
                 ApiError::Internal
             }
         }
+    }
+}
+
+/// The same error in a WebSocket reply or `error` frame.
+impl From<&ApiError> for ErrorBody {
+    fn from(err: &ApiError) -> Self {
+        let fields = match err {
+            ApiError::InvalidInput { fields, .. } => fields.clone(),
+            _ => FieldErrors::default(),
+        };
+        ErrorBody { code: err.code(), message: err.message(), fields }
     }
 }
 

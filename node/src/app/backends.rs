@@ -1,0 +1,25 @@
+//! What a mode connects: an adapter behind every port, the JWT key and the readiness probes.
+
+use std::sync::Arc;
+
+use chat_shared::ports::{
+    EventBus, LiveFeed, MessageLog, MessageStore, PresenceStore, Probe, RefreshTokenStore, RoomStore,
+    UserStore,
+};
+
+/// The adapters a mode chose, each behind its port.
+pub(super) struct Backends {
+    pub users: Arc<dyn UserStore>,
+    pub tokens: Arc<dyn RefreshTokenStore>,
+    pub rooms: Arc<dyn RoomStore>,
+    pub messages: Arc<dyn MessageStore>,
+    pub log: Arc<dyn MessageLog>,
+    pub live: Arc<dyn LiveFeed>,
+    pub presence: Arc<dyn PresenceStore>,
+    pub events: Arc<dyn EventBus>,
+    /// The HS256 key of access tokens.
+    pub jwt_secret: Vec<u8>,
+    /// What `/readyz` requires, and what it only reports as degraded when down.
+    pub required: Vec<Arc<dyn Probe>>,
+    pub optional: Vec<Arc<dyn Probe>>,
+}

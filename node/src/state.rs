@@ -1,0 +1,37 @@
+//! What every request handler and WebSocket session can reach: the use cases, the fan-out
+//! hub, the connection limits and the node's lifecycle.
+
+use std::sync::Arc;
+
+use chat_shared::ports::{Clock, TokenIssuer};
+use chat_shared::usecases::{AuthService, MessageService, PresenceService, RoomService, UserService};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::WsSettings;
+use crate::connections::Connections;
+use crate::hub::Hub;
+use crate::readiness::Readiness;
+
+/// Everything a request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub auth: Arc<AuthService>,
+    pub users: Arc<UserService>,
+    pub rooms: Arc<RoomService>,
+    pub messages: Arc<MessageService>,
+    pub presence: Arc<PresenceService>,
+    pub hub: Hub,
+    pub ws: Arc<WsSettings>,
+    /// The WebSockets held, against the caps.
+    pub connections: Arc<Connections>,
+    /// Every WebSocket session, so shutdown can wait for them.
+    pub sessions: TaskTracker,
+    /// Cancelled at shutdown: sessions close with 1012.
+    pub shutdown: CancellationToken,
+    pub issuer: Arc<dyn TokenIssuer>,
+    pub clock: Arc<dyn Clock>,
+    pub readiness: Arc<Readiness>,
+    pub metrics: PrometheusHandle,
+}
