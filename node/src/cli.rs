@@ -18,7 +18,7 @@ pub fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        telemetry::init_tracing(&cli.config.log_format);
+        telemetry::init_tracing(cli.config.log_format);
         let result = match cli.command {
             Some(Command::Migrate) => crate::migrate(&cli.config).await,
             None => match Application::build(cli.config).await {

@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chat_adapters::telemetry::LogFormat;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -179,9 +180,9 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_PRESENCE_COUNT_THRESHOLD", default_value_t = 1000)]
     pub presence_count_threshold: u64,
 
-    /// Log format: `text` or `json`.
-    #[arg(long, env = "CHAT_LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
+    /// Log format; any other value is refused at start.
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// Threads that run connections, requests and the fan-out [default: number of CPUs].
     /// Fewer wake each other less: on a machine shared with the brokers, fewer threads use
@@ -341,6 +342,14 @@ mod tests {
         assert!(err.contains("--send-rate"), "{err}");
         let err = Cli::try_parse_from(["chat-node", "--worker-threads", "0"]).unwrap_err().to_string();
         assert!(err.contains("--worker-threads"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_log_format_is_refused_not_taken_for_text() {
+        assert_eq!(parse(&[]).log_format, LogFormat::Text);
+        assert_eq!(parse(&["--log-format", "json"]).log_format, LogFormat::Json);
+        let err = Cli::try_parse_from(["chat-node", "--log-format", "jsno"]).unwrap_err().to_string();
+        assert!(err.contains("--log-format") && err.contains("json"), "{err}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use axum::routing::get;
 use chat_adapters::config::StreamArgs;
 use chat_adapters::nats::{DurableConsumer, NatsLog};
 use chat_adapters::postgres::{self, PgMessageStore, PgProbe};
+use chat_adapters::telemetry::LogFormat;
 use chat_adapters::{runtime, telemetry};
 use chat_shared::ports::Probe;
 use clap::Parser;
@@ -74,9 +75,9 @@ pub struct Cli {
     #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 4)]
     pub db_max_connections: u32,
 
-    /// Log format: `text` or `json`.
-    #[arg(long, env = "CHAT_LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
+    /// Log format; any other value is refused at start.
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// Threads that fetch, decode and write batches [default: number of CPUs].
     #[arg(long, env = "CHAT_WORKER_THREADS")]
@@ -95,7 +96,7 @@ pub fn cli_main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async move {
-        telemetry::init_tracing(&cli.log_format);
+        telemetry::init_tracing(cli.log_format);
         let result = match Persister::build(cli).await {
             Ok(persister) => persister.run_until(telemetry::shutdown_signal()).await,
             Err(err) => Err(err),

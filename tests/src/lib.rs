@@ -265,7 +265,7 @@ pub(crate) fn with_overrides(mut args: Vec<String>, extra: &[&str]) -> Vec<Strin
 
 pub async fn start_node(args: Vec<String>) -> anyhow::Result<TestNode> {
     if std::env::var_os("TEST_LOG").is_some() {
-        chat_node::telemetry::init_tracing("text");
+        chat_node::telemetry::init_tracing(chat_node::telemetry::LogFormat::Text);
     }
     let cli = Cli::try_parse_from(args)?;
     let app = Application::build(cli.config).await?;

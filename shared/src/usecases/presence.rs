@@ -1,8 +1,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
+// Tokio's clock, not the system's: tests stop and advance it instead of sleeping.
+use tokio::time::Instant;
 
 use crate::domain::{RoomId, UserId};
 use crate::ports::{EventBus, PresenceStore, RoomEvent};
@@ -242,7 +244,7 @@ mod tests {
         tokio::time::timeout(Duration::from_millis(500), stream.next()).await.ok().flatten()
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn two_tabs_count_once_and_go_offline_only_when_both_close() {
         let (presence, events) = service(10, 1000);
         let (room, ann) = (RoomId::generate(), UserId::generate());
@@ -258,7 +260,7 @@ mod tests {
         assert_eq!(presence.online(room).await.count, 0);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_quick_reconnect_does_not_flap() {
         let (presence, events) = service(200, 1000);
         let (room, ann) = (RoomId::generate(), UserId::generate());
@@ -273,7 +275,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_crowded_room_reports_a_count_and_no_events() {
         let (presence, events) = service(0, 2);
         let room = RoomId::generate();
@@ -308,7 +310,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_unreachable_store_says_presence_is_unavailable_rather_than_nobody_online() {
         let settings = PresenceSettings {
             grace: Duration::ZERO,
@@ -325,14 +327,14 @@ mod tests {
         assert_eq!(json["presence"], "unavailable");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_reachable_store_says_presence_is_available() {
         let (presence, _) = service(0, 1000);
         let json = serde_json::to_value(presence.online(RoomId::generate()).await).unwrap();
         assert_eq!(json, serde_json::json!({"online": [], "count": 0, "presence": "available"}));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn typing_reaches_others_at_most_once_per_interval() {
         let (presence, events) = service(0, 1000);
         let (room, ann) = (RoomId::generate(), UserId::generate());
@@ -343,5 +345,9 @@ mod tests {
         assert!(matches!(next(&mut feed).await, Some(RoomEvent::Typing { .. })));
         assert!(matches!(next(&mut feed).await, Some(RoomEvent::Typing { .. })));
         assert_eq!(next(&mut feed).await, None);
+        tokio::time::advance(Duration::from_millis(1_400)).await;
+        assert!(!presence.typing(room, ann).await, "still within the interval");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(presence.typing(room, ann).await, "a new interval");
     }
 }
