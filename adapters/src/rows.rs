@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// A stored value that no longer parses as a domain value: corrupt data, never user error.
-pub(crate) fn corrupt(what: &str, reason: String) -> StoreError {
+pub(crate) fn corrupt(what: &str, reason: impl std::fmt::Display) -> StoreError {
     StoreError::other(format!("stored {what} is invalid: {reason}"))
 }
 
@@ -69,8 +69,7 @@ impl TryFrom<TokenRow> for RefreshTokenRecord {
     type Error = StoreError;
 
     fn try_from(row: TokenRow) -> Result<Self, StoreError> {
-        let hash: [u8; 32] =
-            row.token_hash.try_into().map_err(|_| corrupt("token hash", "not 32 bytes".into()))?;
+        let hash: [u8; 32] = row.token_hash.try_into().map_err(|_| corrupt("token hash", "not 32 bytes"))?;
         Ok(RefreshTokenRecord {
             id: row.id,
             user_id: UserId::from_uuid(row.user_id),

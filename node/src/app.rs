@@ -50,7 +50,7 @@ impl Application {
     /// [`Application::local_addr`]).
     pub async fn build(config: NodeConfig) -> anyhow::Result<Self> {
         let node_id = config.node_id();
-        let backends = match config.mode().map_err(anyhow::Error::msg)? {
+        let backends = match config.mode()? {
             Mode::Cluster(urls) => cluster::connect(&config, &urls, &node_id).await?,
             Mode::Embedded => embedded::open(&config).await?,
         };
@@ -149,7 +149,7 @@ async fn presence_heartbeat(
 
 /// `chat-node migrate`: applies pending migrations to the mode's database and exits.
 pub async fn migrate(config: &NodeConfig) -> anyhow::Result<()> {
-    match config.mode().map_err(anyhow::Error::msg)? {
+    match config.mode()? {
         Mode::Cluster(urls) => cluster::migrate(&urls).await?,
         Mode::Embedded => embedded::migrate(config).await?,
     }

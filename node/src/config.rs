@@ -221,6 +221,20 @@ pub struct ClusterUrls {
     pub redis: Secret,
 }
 
+/// A configuration that cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "a cluster node needs NATS_URL, DATABASE_URL and REDIS_URL together (set none of them for \
+         embedded mode); missing: {0}"
+    )]
+    PartialCluster(String),
+    #[error("JWT_SECRET (--jwt-secret) is required in cluster mode, shared by all nodes")]
+    NoJwtSecret,
+    #[error("JWT_SECRET (--jwt-secret) must be at least 32 bytes")]
+    ShortJwtSecret,
+}
+
 /// How the node runs, decided by which service URLs are set.
 #[derive(Debug)]
 pub enum Mode {
@@ -247,7 +261,7 @@ pub struct WsSettings {
 
 impl NodeConfig {
     /// Decides the mode; a partial set of URLs is an error that names what is missing.
-    pub fn mode(&self) -> Result<Mode, String> {
+    pub fn mode(&self) -> Result<Mode, ConfigError> {
         let nats = self.nats_url.clone().filter(|s| !s.trim().is_empty());
         let database = self.database_url.clone().filter(|s| !s.0.trim().is_empty());
         let redis = self.redis_url.clone().filter(|s| !s.0.trim().is_empty());
@@ -257,7 +271,7 @@ impl NodeConfig {
                 Ok(Mode::Cluster(ClusterUrls { nats, database, redis }))
             }
             (nats, database, redis) => {
-                let missing: Vec<&str> = [
+                let missing: Vec<&'static str> = [
                     nats.is_none().then_some("NATS_URL (--nats-url)"),
                     database.is_none().then_some("DATABASE_URL (--database-url)"),
                     redis.is_none().then_some("REDIS_URL (--redis-url)"),
@@ -265,23 +279,16 @@ impl NodeConfig {
                 .into_iter()
                 .flatten()
                 .collect();
-                Err(format!(
-                    "a cluster node needs NATS_URL, DATABASE_URL and REDIS_URL together \
-                     (set none of them for embedded mode); missing: {}",
-                    missing.join(", ")
-                ))
+                Err(ConfigError::PartialCluster(missing.join(", ")))
             }
         }
     }
 
     /// The JWT key of a cluster node: required, and long enough for HS256.
-    pub fn cluster_jwt_secret(&self) -> Result<&[u8], String> {
-        let secret = self
-            .jwt_secret
-            .as_ref()
-            .ok_or("JWT_SECRET (--jwt-secret) is required in cluster mode, shared by all nodes")?;
+    pub fn cluster_jwt_secret(&self) -> Result<&[u8], ConfigError> {
+        let secret = self.jwt_secret.as_ref().ok_or(ConfigError::NoJwtSecret)?;
         if secret.0.len() < 32 {
-            return Err("JWT_SECRET (--jwt-secret) must be at least 32 bytes".into());
+            return Err(ConfigError::ShortJwtSecret);
         }
         Ok(secret.0.as_bytes())
     }
@@ -328,7 +335,7 @@ mod tests {
 
     #[test]
     fn a_partial_set_of_urls_names_what_is_missing() {
-        let err = parse(&["--database-url", "postgres://b"]).mode().unwrap_err();
+        let err = parse(&["--database-url", "postgres://b"]).mode().unwrap_err().to_string();
         assert!(
             err.contains("NATS_URL") && err.contains("REDIS_URL") && !err.contains("missing: DATABASE_URL")
         );
@@ -354,8 +361,11 @@ mod tests {
 
     #[test]
     fn a_short_or_missing_jwt_secret_is_refused() {
-        assert!(parse(&[]).cluster_jwt_secret().is_err());
-        assert!(parse(&["--jwt-secret", "short"]).cluster_jwt_secret().is_err());
+        assert!(matches!(parse(&[]).cluster_jwt_secret(), Err(ConfigError::NoJwtSecret)));
+        assert!(matches!(
+            parse(&["--jwt-secret", "short"]).cluster_jwt_secret(),
+            Err(ConfigError::ShortJwtSecret)
+        ));
         assert!(parse(&["--jwt-secret", &"k".repeat(32)]).cluster_jwt_secret().is_ok());
     }
 

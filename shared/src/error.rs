@@ -53,11 +53,11 @@ impl FieldErrors {
     }
 
     /// Records the error of a parse result and returns its value, if any.
-    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(reason) => {
-                self.add(field, reason);
+                self.add(field, reason.to_string());
                 None
             }
         }

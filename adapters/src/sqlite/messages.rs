@@ -46,7 +46,7 @@ impl TryFrom<MessageRow> for Message {
             .metadata
             .map(|json| serde_json::from_str(&json))
             .transpose()
-            .map_err(|e| corrupt("metadata", e.to_string()))?;
+            .map_err(|e| corrupt("metadata", e))?;
         Ok(Message {
             id: MessageId::from_uuid(row.id),
             room_id: RoomId::from_uuid(row.room_id),

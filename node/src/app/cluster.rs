@@ -17,7 +17,7 @@ pub(super) async fn connect(
     urls: &ClusterUrls,
     node_id: &str,
 ) -> anyhow::Result<Backends> {
-    let jwt_secret = config.cluster_jwt_secret().map_err(anyhow::Error::msg)?.to_vec();
+    let jwt_secret = config.cluster_jwt_secret()?.to_vec();
     let session_name = format!("chat-node {node_id}");
     let pool = postgres::connect_lazy(urls.database.expose(), config.db_max_connections, &session_name)
         .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;

@@ -39,10 +39,10 @@ macro_rules! uuid_id {
         }
 
         impl FromStr for $name {
-            type Err = String;
+            type Err = super::Invalid;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self).map_err(|_| "must be a UUID".to_owned())
+                Uuid::parse_str(s).map(Self).map_err(|_| super::Invalid::NotAUuid)
             }
         }
     };

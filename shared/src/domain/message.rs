@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{MessageId, RoomId, UserId, char_len};
+use super::{Invalid, MessageId, RoomId, UserId, char_len};
 
 /// A message's position in its room. Strictly increasing within a room; not dense.
 pub type Seq = u64;
@@ -14,15 +14,15 @@ pub struct Content(String);
 impl Content {
     pub const MAX_CHARS: usize = 4000;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if raw.trim().is_empty() {
-            return Err("must not be empty".into());
+            return Err(Invalid::Empty);
         }
         if raw.contains('\0') {
-            return Err("must not contain NUL characters".into());
+            return Err(Invalid::Nul);
         }
         if char_len(raw) > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+            return Err(Invalid::TooLong(Self::MAX_CHARS));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -42,11 +42,11 @@ impl MessageKind {
         Self("text".into())
     }
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let valid_chars =
             raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
         if !(1..=32).contains(&raw.len()) || !valid_chars {
-            return Err("must be 1 to 32 of a-z, 0-9, '_', '.', '-'".into());
+            return Err(Invalid::KindCharacters);
         }
         Ok(Self(raw.to_owned()))
     }
@@ -70,20 +70,20 @@ pub struct Metadata(Option<serde_json::Map<String, serde_json::Value>>);
 impl Metadata {
     pub const MAX_BYTES: usize = 4096;
 
-    pub fn parse(raw: Option<serde_json::Value>) -> Result<Self, String> {
+    pub fn parse(raw: Option<serde_json::Value>) -> Result<Self, Invalid> {
         match raw {
             None | Some(serde_json::Value::Null) => Ok(Self(None)),
             Some(serde_json::Value::Object(map)) => {
                 if map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)) {
-                    return Err("must not contain NUL characters".into());
+                    return Err(Invalid::Nul);
                 }
                 let size = serde_json::to_vec(&map).map(|v| v.len()).unwrap_or(usize::MAX);
                 if size > Self::MAX_BYTES {
-                    return Err(format!("must be at most {} bytes", Self::MAX_BYTES));
+                    return Err(Invalid::TooLarge(Self::MAX_BYTES));
                 }
                 Ok(Self(Some(map)))
             }
-            Some(_) => Err("must be a JSON object or null".into()),
+            Some(_) => Err(Invalid::NotAnObject),
         }
     }
 
@@ -110,9 +110,9 @@ fn contains_nul(value: &serde_json::Value) -> bool {
 pub struct ClientMsgId(String);
 
 impl ClientMsgId {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if !(1..=64).contains(&char_len(raw)) || raw.chars().any(char::is_control) {
-            return Err("must be 1 to 64 characters without control characters".into());
+            return Err(Invalid::ClientMsgId);
         }
         Ok(Self(raw.to_owned()))
     }

@@ -1,6 +1,7 @@
 //! Domain types. Every constructor validates, so a value that exists is a valid one.
 
 mod ids;
+mod invalid;
 mod message;
 mod names;
 mod room;
@@ -9,6 +10,7 @@ mod token;
 mod user;
 
 pub use ids::{MessageId, RoomId, UserId};
+pub use invalid::Invalid;
 pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, Seq};
 pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomType};
 pub use token::{AccessClaims, AccessToken, RefreshToken, RefreshTokenRecord, TokenHash};

@@ -1,16 +1,18 @@
 //! What every name people show to each other (display names, room names) must be: something
 //! a reader can see, that cannot reorder the text around it.
 
+use super::Invalid;
+
 /// Why `name` (already trimmed) cannot be shown, if it cannot.
-pub(super) fn unshowable(name: &str) -> Option<&'static str> {
+pub(super) fn unshowable(name: &str) -> Option<Invalid> {
     if name.chars().any(char::is_control) {
-        return Some("must not contain control characters");
+        return Some(Invalid::ControlCharacters);
     }
     if name.chars().any(is_bidi_control) {
-        return Some("must not contain bidirectional overrides or isolates");
+        return Some(Invalid::BidiControls);
     }
     if !name.chars().any(|c| !c.is_whitespace() && !is_default_ignorable(c)) {
-        return Some("must contain a visible character");
+        return Some(Invalid::Invisible);
     }
     None
 }
@@ -55,7 +57,7 @@ mod tests {
         for invisible in
             ["\u{200B}", "\u{200B}\u{200C}\u{200D}", "\u{3164}\u{3164}", "\u{FEFF}", "\u{2060} \u{00AD}"]
         {
-            assert_eq!(unshowable(invisible), Some("must contain a visible character"), "{invisible:?}");
+            assert_eq!(unshowable(invisible), Some(Invalid::Invisible), "{invisible:?}");
         }
     }
 

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{RoomId, Seq, UserId, char_len};
+use super::{Invalid, RoomId, Seq, UserId, char_len};
 
 /// What kind of conversation a room is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -29,14 +29,14 @@ impl RoomType {
 }
 
 impl FromStr for RoomType {
-    type Err = String;
+    type Err = Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "direct" => Ok(RoomType::Direct),
             "group" => Ok(RoomType::Group),
             "channel" => Ok(RoomType::Channel),
-            _ => Err("must be one of direct, group, channel".into()),
+            _ => Err(Invalid::RoomType),
         }
     }
 }
@@ -66,14 +66,14 @@ impl Role {
 }
 
 impl FromStr for Role {
-    type Err = String;
+    type Err = Invalid;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "member" => Ok(Role::Member),
             "admin" => Ok(Role::Admin),
             "owner" => Ok(Role::Owner),
-            _ => Err("must be one of member, admin, owner".into()),
+            _ => Err(Invalid::Role),
         }
     }
 }
@@ -85,13 +85,13 @@ impl FromStr for Role {
 pub struct RoomName(String);
 
 impl RoomName {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let trimmed = raw.trim();
         if !(1..=100).contains(&char_len(trimmed)) {
-            return Err("must be 1 to 100 characters".into());
+            return Err(Invalid::Length(1, 100));
         }
         if let Some(why) = super::names::unshowable(trimmed) {
-            return Err(why.into());
+            return Err(why);
         }
         Ok(Self(trimmed.to_owned()))
     }

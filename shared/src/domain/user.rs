@@ -3,7 +3,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{UserId, char_len};
+use super::{Invalid, UserId, char_len};
 
 /// A login name: 3–32 of `a-z A-Z 0-9 _ . -`. Unique case-insensitively; stored as given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -11,13 +11,13 @@ use super::{UserId, char_len};
 pub struct Username(String);
 
 impl Username {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let len = raw.len();
         if !(3..=32).contains(&len) {
-            return Err("must be 3 to 32 characters".into());
+            return Err(Invalid::Length(3, 32));
         }
         if !raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
-            return Err("may contain only letters a-z, digits, '_', '.' and '-'".into());
+            return Err(Invalid::UsernameCharacters);
         }
         Ok(Self(raw.to_owned()))
     }
@@ -32,9 +32,9 @@ impl Username {
 pub struct Password(String);
 
 impl Password {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if !(8..=128).contains(&char_len(raw)) {
-            return Err("must be 8 to 128 characters".into());
+            return Err(Invalid::Length(8, 128));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -57,13 +57,13 @@ impl fmt::Debug for Password {
 pub struct DisplayName(String);
 
 impl DisplayName {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let trimmed = raw.trim();
         if !(1..=64).contains(&char_len(trimmed)) {
-            return Err("must be 1 to 64 characters".into());
+            return Err(Invalid::Length(1, 64));
         }
         if let Some(why) = super::names::unshowable(trimmed) {
-            return Err(why.into());
+            return Err(why);
         }
         Ok(Self(trimmed.to_owned()))
     }
