@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chat_shared::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
-use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError};
+use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError, UNREAD_CAP};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -21,8 +21,6 @@ impl PgRoomStore {
 }
 
 const ROOM_COLUMNS: &str = "r.id, r.name, r.type, r.created_by, r.created_at, r.is_active";
-/// Unread counts stop here; a client shows it as "999+".
-const UNREAD_CAP: i64 = 1000;
 const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq";
 
 fn direct_key(a: UserId, b: UserId) -> String {

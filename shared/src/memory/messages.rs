@@ -108,6 +108,14 @@ impl MemoryMessageStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, StoreState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// How many of the room's messages come after `seq`, counting up to `cap`.
+    pub(super) fn count_after(&self, room: RoomId, seq: Seq, cap: u64) -> u64 {
+        let state = self.lock();
+        let Some(messages) = state.by_room.get(&room) else { return 0 };
+        let after = messages.range(seq.saturating_add(1)..).take(cap as usize).count();
+        after as u64
+    }
 }
 
 #[async_trait]

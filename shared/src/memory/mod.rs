@@ -1,17 +1,29 @@
-//! In-process adapters: the storage of the embedded mode and of use-case tests.
+//! In-process adapters: the embedded mode's presence and room events, and (with the
+//! `test-support` feature) the stores, log and clock of tests. Each is checked by the same port
+//! contract tests as the adapters over real services (`tests/tests/e2e/contract/`).
 
+#[cfg(any(test, feature = "test-support"))]
 mod clock;
+#[cfg(any(test, feature = "test-support"))]
 mod messages;
 mod presence;
+#[cfg(any(test, feature = "test-support"))]
 mod rooms;
+#[cfg(any(test, feature = "test-support"))]
 mod tokens;
+#[cfg(any(test, feature = "test-support"))]
 mod users;
 
+#[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
+#[cfg(any(test, feature = "test-support"))]
 pub use messages::{MemoryMessageLog, MemoryMessageStore};
 pub use presence::{MemoryEventBus, MemoryPresenceStore};
+#[cfg(any(test, feature = "test-support"))]
 pub use rooms::MemoryRoomStore;
+#[cfg(any(test, feature = "test-support"))]
 pub use tokens::MemoryRefreshTokenStore;
+#[cfg(any(test, feature = "test-support"))]
 pub use users::MemoryUserStore;
 
 /// A broadcast receiver as a stream. A receiver that fell behind skips what it missed: live

@@ -1,15 +1,20 @@
+use std::cmp::Reverse;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::MemoryMessageStore;
 use crate::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
-use crate::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError};
+use crate::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError, UNREAD_CAP};
 
+/// Rooms and participants; unread counts come from the message store it is given, as a
+/// database's come from its messages table (none given: nothing is unread).
 #[derive(Default)]
 pub struct MemoryRoomStore {
     state: Mutex<State>,
+    messages: Option<Arc<MemoryMessageStore>>,
 }
 
 #[derive(Default)]
@@ -32,6 +37,10 @@ fn pair(a: UserId, b: UserId) -> (UserId, UserId) {
 }
 
 impl MemoryRoomStore {
+    pub fn counting_unread_in(messages: Arc<MemoryMessageStore>) -> Self {
+        Self { state: Mutex::default(), messages: Some(messages) }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -89,7 +98,10 @@ impl RoomStore for MemoryRoomStore {
     async fn members(&self, room: RoomId) -> Result<Vec<Participant>, StoreError> {
         let state = self.lock();
         let rows = state.participants.get(&room).map(Vec::as_slice).unwrap_or_default();
-        Ok(rows.iter().filter(|r| r.active).map(|r| r.participant.clone()).collect())
+        let mut members: Vec<Participant> =
+            rows.iter().filter(|r| r.active).map(|r| r.participant.clone()).collect();
+        members.sort_by_key(|p| (p.joined_at, Reverse(p.role), p.user_id));
+        Ok(members)
     }
 
     async fn add_member(
@@ -137,7 +149,9 @@ impl RoomStore for MemoryRoomStore {
                     room: room.clone(),
                     role: row.participant.role,
                     last_read_seq: row.participant.last_read_seq,
-                    unread_count: 0,
+                    unread_count: self.messages.as_ref().map_or(0, |messages| {
+                        messages.count_after(*room_id, row.participant.last_read_seq, UNREAD_CAP)
+                    }),
                 })
             })
             .collect();

@@ -15,7 +15,7 @@ pub use messages::{
     Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog, MessageStore, PageQuery,
 };
 pub use presence::{EventBus, EventStream, PresenceError, PresenceStore, RoomEvent};
-pub use rooms::{AddMemberOutcome, DirectRoomOutcome, RoomStore};
+pub use rooms::{AddMemberOutcome, DirectRoomOutcome, RoomStore, UNREAD_CAP};
 pub use tokens::RefreshTokenStore;
 pub use users::{InsertUserError, UserStore};
 

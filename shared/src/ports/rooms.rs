@@ -18,6 +18,10 @@ pub enum AddMemberOutcome {
 
 /// Rooms and their participants. A participant row is never deleted: leaving marks it inactive,
 /// and joining again reactivates it with a fresh role and join time.
+/// Where a room list stops counting unread messages: a room with a long unread history costs
+/// no more than this; a client shows it as "999+".
+pub const UNREAD_CAP: u64 = 1000;
+
 #[async_trait]
 pub trait RoomStore: Send + Sync {
     /// Stores a group or channel room with its initial participants.
@@ -47,7 +51,8 @@ pub trait RoomStore: Send + Sync {
     /// Ends a membership; `false` when the user was not an active participant.
     async fn remove_member(&self, room: RoomId, user: UserId) -> Result<bool, StoreError>;
 
-    /// The user's active rooms, most recently created first, with read state.
+    /// The user's active rooms, most recently created first, with read state: the messages after
+    /// the read marker are counted up to [`UNREAD_CAP`].
     async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError>;
 
     /// Moves the user's read marker to `seq` if that is forward, and returns the marker as it

@@ -84,7 +84,8 @@ impl Kit {
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()));
         let issuer: Arc<dyn TokenIssuer> = Arc::new(PlainIssuer);
         let user_store = Arc::new(MemoryUserStore::default());
-        let room_store = Arc::new(MemoryRoomStore::default());
+        let store = Arc::new(MemoryMessageStore::default());
+        let room_store = Arc::new(MemoryRoomStore::counting_unread_in(store.clone()));
         let auth = AuthService::new(
             user_store.clone(),
             Arc::new(MemoryRefreshTokenStore::default()),
@@ -102,7 +103,6 @@ impl Kit {
             crate::usecases::MembershipLeases::new(lease),
         ));
         let log = Arc::new(MemoryMessageLog::default());
-        let store = Arc::new(MemoryMessageStore::default());
         Kit {
             users: UserService::new(user_store.clone()),
             messages: MessageService::new(

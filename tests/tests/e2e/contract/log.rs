@@ -7,6 +7,7 @@ use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::nats::{NatsLog, StreamSettings};
 use chat_adapters::sqlite::SqliteMessageLog;
 use chat_shared::domain::{Message, RoomId, Seq};
+use chat_shared::memory::MemoryMessageLog;
 use chat_shared::ports::{Appended, LiveFeed, LiveMessage, LiveStream, MessageLog};
 use chat_tests::embedded::DataDir;
 use chat_tests::{TestStream, nats_url};
@@ -22,6 +23,14 @@ contract_tests!(Logs [jetstream, sqlite] [
     a_reopened_log_goes_on_from_its_seqs_and_remembers_its_dedup_keys,
 ]);
 
+// The in-memory log of tests keeps nothing to reopen.
+contract_tests!(Logs [memory] [
+    appends_get_increasing_seqs_and_read_back_by_seq_and_by_room,
+    a_repeated_dedup_key_stores_nothing_and_returns_the_first_seq,
+    concurrent_appends_each_get_a_seq_of_their_own,
+    the_live_feed_delivers_a_rooms_new_messages_with_the_seq_before_each,
+]);
+
 /// A log and its live feed on a place of this test's own.
 pub struct Logs {
     log: Arc<dyn MessageLog>,
@@ -33,6 +42,8 @@ pub struct Logs {
 enum Place {
     Stream(TestStream),
     Folder(DataDir),
+    /// The process's memory: gone with the log.
+    Memory,
 }
 
 impl Logs {
@@ -42,6 +53,10 @@ impl Logs {
 
     async fn sqlite() -> Self {
         Self::on(Place::Folder(DataDir::new())).await
+    }
+
+    async fn memory() -> Self {
+        Self::on(Place::Memory).await
     }
 
     async fn on(place: Place) -> Self {
@@ -66,6 +81,10 @@ async fn open(place: &Place) -> (Arc<dyn MessageLog>, Arc<dyn LiveFeed>) {
         }
         Place::Folder(dir) => {
             let log = Arc::new(SqliteMessageLog::new(open_sqlite(dir).await));
+            (log.clone(), log)
+        }
+        Place::Memory => {
+            let log = Arc::new(MemoryMessageLog::default());
             (log.clone(), log)
         }
     }

@@ -5,7 +5,7 @@ use chat_shared::ports::PageQuery;
 
 use super::{Stores, new_message};
 
-contract_tests!(Stores [postgres, sqlite] [
+contract_tests!(Stores [postgres, sqlite, memory] [
     a_message_reads_back_exactly_as_stored,
     a_batch_skips_messages_whose_seq_is_stored_already,
     pages_read_backward_from_the_newest_or_forward_from_a_seq,

@@ -1,6 +1,7 @@
 //! Port contracts: each port's behaviour as a set of functions over the port's trait
 //! objects, run against every adapter of it, so the embedded mode's SQLite and in-memory
-//! adapters keep the semantics of the cluster's PostgreSQL, JetStream, Redis and NATS ones.
+//! adapters, and the in-memory ones that use-case tests run on, keep the semantics of the
+//! cluster's PostgreSQL, JetStream, Redis and NATS ones.
 
 /// Runs each contract function (an `async fn(&Fixture)`) once per backend, as a test of the
 /// same name in a module named after the backend: `users::sqlite::a_username_is_taken_...`.
@@ -40,6 +41,7 @@ use chat_shared::domain::{
     ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, PasswordHash, Role, Room,
     RoomId, RoomName, RoomType, User, UserId, Username,
 };
+use chat_shared::memory::{MemoryMessageStore, MemoryRefreshTokenStore, MemoryRoomStore, MemoryUserStore};
 use chat_shared::ports::{Clock, MessageStore, RefreshTokenStore, RoomStore, SystemClock, UserStore};
 use chat_tests::TestDatabase;
 use chat_tests::embedded::DataDir;
@@ -79,6 +81,18 @@ impl Stores {
             rooms: Arc::new(SqliteRoomStore::new(db.clone())),
             messages: Arc::new(SqliteMessageStore::new(db)),
             _place: Box::new(dir),
+        }
+    }
+
+    /// On the in-memory stores.
+    pub async fn memory() -> Self {
+        let messages = Arc::new(MemoryMessageStore::default());
+        Self {
+            users: Arc::new(MemoryUserStore::default()),
+            tokens: Arc::new(MemoryRefreshTokenStore::default()),
+            rooms: Arc::new(MemoryRoomStore::counting_unread_in(messages.clone())),
+            messages,
+            _place: Box::new(()),
         }
     }
 

@@ -5,7 +5,7 @@ use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome};
 
 use super::{Stores, new_message, new_room, now};
 
-contract_tests!(Stores [postgres, sqlite] [
+contract_tests!(Stores [postgres, sqlite, memory] [
     a_created_room_reads_back_with_its_members_owner_first,
     a_direct_room_is_unique_per_pair_in_either_order_even_when_created_concurrently,
     a_member_who_left_rejoins_with_a_fresh_role_and_keeps_the_read_marker,

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{Stores, now};
 
-contract_tests!(Stores [postgres, sqlite] [
+contract_tests!(Stores [postgres, sqlite, memory] [
     a_token_is_found_by_its_hash_exactly_as_stored,
     a_token_is_consumed_once_even_by_concurrent_calls,
     revoking_a_family_revokes_its_tokens_only_and_a_revoked_token_cannot_be_consumed,

@@ -5,7 +5,7 @@ use chat_shared::ports::InsertUserError;
 
 use super::{Stores, new_user};
 
-contract_tests!(Stores [postgres, sqlite] [
+contract_tests!(Stores [postgres, sqlite, memory] [
     a_stored_user_is_found_by_id_and_by_username_in_any_case,
     a_username_is_taken_whatever_its_case,
     of_concurrent_inserts_of_one_username_exactly_one_succeeds,
