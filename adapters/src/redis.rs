@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_shared::domain::{RoomId, UserId};
-use chat_shared::ports::{PresenceError, PresenceStore, Probe};
+use chat_shared::ports::{OnlineChange, PresenceError, PresenceStore, Probe};
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
@@ -361,7 +361,7 @@ impl RedisPresence {
 
 #[async_trait]
 impl PresenceStore for RedisPresence {
-    async fn set(&self, room: RoomId, user: UserId, connections: u32) -> Result<(bool, bool), PresenceError> {
+    async fn set(&self, room: RoomId, user: UserId, connections: u32) -> Result<OnlineChange, PresenceError> {
         let inner = &self.inner;
         let (room, user) = (room.to_string(), user.to_string());
         let keys = vec![self.room_key(&room), self.user_key(&room, &user), inner.entries_key.clone()];
@@ -369,7 +369,7 @@ impl PresenceStore for RedisPresence {
         let args = vec![user, inner.node.clone(), connections.to_string(), entry];
         let (was, is): (i64, i64) = self.eval(&inner.scripts.set, keys, args).await?;
         metrics::counter!("chat_presence_updates_total").increment(1);
-        Ok((was == 1, is == 1))
+        Ok(OnlineChange { before: was == 1, after: is == 1 })
     }
 
     async fn is_online(&self, room: RoomId, user: UserId) -> Result<bool, PresenceError> {
@@ -473,16 +473,40 @@ mod tests {
         let (room, ann) = (RoomId::generate(), UserId::generate());
 
         assert!(!a.is_online(room, ann).await.unwrap());
-        assert_eq!(a.set(room, ann, 1).await.unwrap(), (false, true), "first connection");
-        assert_eq!(a.set(room, ann, 2).await.unwrap(), (true, true), "second on the same node");
-        assert_eq!(b.set(room, ann, 1).await.unwrap(), (true, true), "another node");
-        assert_eq!(a.set(room, ann, 0).await.unwrap(), (true, true), "b still holds one");
+        assert_eq!(
+            a.set(room, ann, 1).await.unwrap(),
+            OnlineChange { before: false, after: true },
+            "first connection"
+        );
+        assert_eq!(
+            a.set(room, ann, 2).await.unwrap(),
+            OnlineChange { before: true, after: true },
+            "second on the same node"
+        );
+        assert_eq!(
+            b.set(room, ann, 1).await.unwrap(),
+            OnlineChange { before: true, after: true },
+            "another node"
+        );
+        assert_eq!(
+            a.set(room, ann, 0).await.unwrap(),
+            OnlineChange { before: true, after: true },
+            "b still holds one"
+        );
         assert!(b.is_online(room, ann).await.unwrap());
         assert_eq!(a.online(room, 10).await.unwrap(), (vec![ann], 1));
-        assert_eq!(b.set(room, ann, 0).await.unwrap(), (true, false), "the last one");
+        assert_eq!(
+            b.set(room, ann, 0).await.unwrap(),
+            OnlineChange { before: true, after: false },
+            "the last one"
+        );
         assert!(!a.is_online(room, ann).await.unwrap());
         assert_eq!(a.online(room, 10).await.unwrap(), (vec![], 0));
-        assert_eq!(b.set(room, ann, 0).await.unwrap(), (false, false), "leaving twice is harmless");
+        assert_eq!(
+            b.set(room, ann, 0).await.unwrap(),
+            OnlineChange { before: false, after: false },
+            "leaving twice is harmless"
+        );
 
         clean(&url(), &prefix).await;
     }
@@ -556,7 +580,7 @@ mod tests {
 
         assert!(!b.is_online(room, ann).await.unwrap());
         assert_eq!(b.online(room, 10).await.unwrap(), (vec![bob], 1), "bob is still on b");
-        assert_eq!(b.set(room, bob, 0).await.unwrap(), (true, false));
+        assert_eq!(b.set(room, bob, 0).await.unwrap(), OnlineChange { before: true, after: false });
         let probe = Builder::from_config(Config::from_url(&url()).unwrap()).build().unwrap();
         probe.init().await.unwrap();
         let nodes: Vec<String> =
@@ -726,7 +750,7 @@ mod tests {
         let redis = PrivateRedis::start_on(port).await;
         wait_until("the first connection", async || a.probe().check().await.is_ok()).await;
         assert!(!a.heartbeat_was_known(Duration::from_secs(30)).await.unwrap());
-        assert_eq!(a.set(room, ann, 1).await.unwrap(), (false, true));
+        assert_eq!(a.set(room, ann, 1).await.unwrap(), OnlineChange { before: false, after: true });
 
         drop(redis);
         wait_until("noticing the loss", async || a.probe().check().await.is_err()).await;
@@ -737,7 +761,11 @@ mod tests {
         let _redis = PrivateRedis::start_on(port).await;
         wait_until("the reconnection", async || a.probe().check().await.is_ok()).await;
         assert!(!a.heartbeat_was_known(Duration::from_secs(30)).await.unwrap(), "Redis lost the node");
-        assert_eq!(a.set(room, ann, 1).await.unwrap(), (false, true), "rewritten after the loss");
+        assert_eq!(
+            a.set(room, ann, 1).await.unwrap(),
+            OnlineChange { before: false, after: true },
+            "rewritten after the loss"
+        );
         a.close().await;
     }
 

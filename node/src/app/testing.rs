@@ -55,7 +55,7 @@ impl TestState {
             room_type: RoomType::Group,
             member_ids: members.to_vec(),
         };
-        self.state.rooms.create(owner, request).await.expect("the room is created").0.id
+        self.state.rooms.create(owner, request).await.expect("the room is created").room.id
     }
 }
 

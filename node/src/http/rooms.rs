@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, UserId};
 use chat_shared::error::FieldErrors;
-use chat_shared::usecases::{NewRoom, Online};
+use chat_shared::usecases::{MemberAdded, NewRoom, Online, RoomCreated};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
@@ -92,7 +92,7 @@ pub async fn create(
     AuthUser(caller): AuthUser,
     JsonBody(body): JsonBody<CreateRoomRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (room, created) = state.rooms.create(caller, body.try_into_domain()?).await?;
+    let RoomCreated { room, created } = state.rooms.create(caller, body.try_into_domain()?).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(room)))
 }
@@ -127,8 +127,8 @@ pub async fn add_member(
     JsonBody(body): JsonBody<AddMemberRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (target, role) = body.try_into_domain()?;
-    let (participant, created) = state.rooms.add_member(caller, id, target, role).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let MemberAdded { participant, added } = state.rooms.add_member(caller, id, target, role).await?;
+    let status = if added { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(participant)))
 }
 

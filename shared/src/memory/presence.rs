@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use crate::domain::{RoomId, UserId};
-use crate::ports::{EventBus, EventStream, PresenceError, PresenceStore, RoomEvent};
+use crate::ports::{EventBus, EventStream, OnlineChange, PresenceError, PresenceStore, RoomEvent};
 
 /// Presence of a single process: connection counts per room and user.
 #[derive(Default)]
@@ -16,7 +16,7 @@ pub struct MemoryPresenceStore {
 
 #[async_trait]
 impl PresenceStore for MemoryPresenceStore {
-    async fn set(&self, room: RoomId, user: UserId, connections: u32) -> Result<(bool, bool), PresenceError> {
+    async fn set(&self, room: RoomId, user: UserId, connections: u32) -> Result<OnlineChange, PresenceError> {
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         let users = rooms.entry(room).or_default();
         let was = users.contains_key(&user);
@@ -29,7 +29,7 @@ impl PresenceStore for MemoryPresenceStore {
         if users.is_empty() {
             rooms.remove(&room);
         }
-        Ok((was, is))
+        Ok(OnlineChange { before: was, after: is })
     }
 
     async fn is_online(&self, room: RoomId, user: UserId) -> Result<bool, PresenceError> {

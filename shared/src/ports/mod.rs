@@ -14,7 +14,7 @@ pub use crypto::{PasswordHasher, TokenError, TokenIssuer};
 pub use messages::{
     Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog, MessageStore, PageQuery,
 };
-pub use presence::{EventBus, EventStream, PresenceError, PresenceStore, RoomEvent};
+pub use presence::{EventBus, EventStream, OnlineChange, PresenceError, PresenceStore, RoomEvent};
 pub use rooms::{AddMemberOutcome, DirectRoomOutcome, RoomStore, UNREAD_CAP};
 pub use tokens::RefreshTokenStore;
 pub use users::{InsertUserError, UserStore};

@@ -23,13 +23,20 @@ impl PresenceError {
 /// Who is online in which room, shared by every node (Redis in a cluster). Each node owns its
 /// own entries and keeps them alive with heartbeats; a node that stops beating is swept by the
 /// others, so its users do not stay online as ghosts.
+/// Whether a user was online in a room (on any node) before a change of presence, and is after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnlineChange {
+    pub before: bool,
+    pub after: bool,
+}
+
 #[async_trait]
 pub trait PresenceStore: Send + Sync {
     /// Sets how many connections this node holds for `user` in `room` (0 removes the entry).
     /// Returns whether the user was online in the room on any node before, and is after.
     /// Absolute rather than incremental, so a node can rewrite all its entries at any time
     /// (after the store lost them) without counting anything twice.
-    async fn set(&self, room: RoomId, user: UserId, connections: u32) -> Result<(bool, bool), PresenceError>;
+    async fn set(&self, room: RoomId, user: UserId, connections: u32) -> Result<OnlineChange, PresenceError>;
 
     async fn is_online(&self, room: RoomId, user: UserId) -> Result<bool, PresenceError>;
 

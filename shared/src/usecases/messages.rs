@@ -39,6 +39,15 @@ pub struct Replay {
 pub const MAX_PAGE: usize = 200;
 pub const DEFAULT_PAGE: usize = 50;
 
+/// A send's result: the stored message.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub message: Message,
+    /// The message is the original of a repeated `client_msg_id`: the send stored nothing, and
+    /// nothing is delivered again.
+    pub duplicate: bool,
+}
+
 /// Sending and reading messages. A message is acknowledged only once the log holds it; the
 /// persister moves it to the store later, so reads merge the store with the log's tail.
 pub struct MessageService {
@@ -61,9 +70,9 @@ impl MessageService {
         Self { rooms, log, store, clock, max_replay }
     }
 
-    /// Stores a message durably and returns it with its seq; `true` when it is the original of
-    /// a repeated `client_msg_id`, which is then neither stored nor delivered again.
-    pub async fn send(&self, sender: UserId, request: NewMessage) -> Result<(Message, bool), Error> {
+    /// Stores a message durably and returns it with its seq, or the original of a repeated
+    /// `client_msg_id`.
+    pub async fn send(&self, sender: UserId, request: NewMessage) -> Result<Sent, Error> {
         self.rooms.check_sender(sender, request.room).await?;
         // Past the log's duplicate window, the store remembers client ids: a resend may come
         // after it. A first attempt has no original to find there.
@@ -71,7 +80,7 @@ impl MessageService {
             && !request.first_attempt
             && let Some(original) = self.store.by_client_msg_id(request.room, client_id).await?
         {
-            return Ok((original, true));
+            return Ok(Sent { message: original, duplicate: true });
         }
         let mut message = Message {
             id: MessageId::generate(),
@@ -92,9 +101,11 @@ impl MessageService {
         match self.log.append(&message, &dedup_key).await? {
             Appended::New(seq) => {
                 message.seq = seq;
-                Ok((message, false))
+                Ok(Sent { message, duplicate: false })
             }
-            Appended::Duplicate(seq) => Ok((self.original(&message, seq).await?, true)),
+            Appended::Duplicate(seq) => {
+                Ok(Sent { message: self.original(&message, seq).await?, duplicate: true })
+            }
         }
     }
 
@@ -223,7 +234,7 @@ mod tests {
     async fn send_texts(kit: &Kit, sender: UserId, room: RoomId, count: usize) -> Vec<Message> {
         let mut sent = Vec::new();
         for i in 0..count {
-            sent.push(kit.messages.send(sender, text(room, &format!("m{i}"), None)).await.unwrap().0);
+            sent.push(kit.messages.send(sender, text(room, &format!("m{i}"), None)).await.unwrap().message);
         }
         sent
     }
@@ -234,7 +245,7 @@ mod tests {
             room_type: RoomType::Group,
             member_ids: members,
         };
-        kit.rooms.create(owner, request).await.unwrap().0.id
+        kit.rooms.create(owner, request).await.unwrap().room.id
     }
 
     #[tokio::test]
@@ -262,8 +273,8 @@ mod tests {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
         let room = group(&kit, ann, vec![]).await;
-        let (first, _) = kit.messages.send(ann, text(room, "one", None)).await.unwrap();
-        let (second, _) = kit.messages.send(ann, text(room, "two", None)).await.unwrap();
+        let Sent { message: first, .. } = kit.messages.send(ann, text(room, "one", None)).await.unwrap();
+        let Sent { message: second, .. } = kit.messages.send(ann, text(room, "two", None)).await.unwrap();
         assert!(second.seq > first.seq);
         let page = kit
             .messages
@@ -290,15 +301,18 @@ mod tests {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
         let room = group(&kit, ann, vec![]).await;
-        let (original, duplicate) = kit.messages.send(ann, text(room, "once", Some("c1"))).await.unwrap();
+        let Sent { message: original, duplicate } =
+            kit.messages.send(ann, text(room, "once", Some("c1"))).await.unwrap();
         assert!(!duplicate);
-        let (again, duplicate) = kit.messages.send(ann, text(room, "twice?", Some("c1"))).await.unwrap();
+        let Sent { message: again, duplicate } =
+            kit.messages.send(ann, text(room, "twice?", Some("c1"))).await.unwrap();
         assert!(duplicate);
         assert_eq!(again, original);
         // After the log forgot the key, the store still knows it.
         kit.persist_all().await;
         kit.log.forget_dedup_keys();
-        let (late, duplicate) = kit.messages.send(ann, text(room, "late", Some("c1"))).await.unwrap();
+        let Sent { message: late, duplicate } =
+            kit.messages.send(ann, text(room, "late", Some("c1"))).await.unwrap();
         assert!(duplicate);
         assert_eq!(late.id, original.id);
     }
@@ -309,20 +323,21 @@ mod tests {
         let ann = kit.user("ann").await;
         let room = group(&kit, ann, vec![]).await;
         let first = |content: &str| NewMessage { first_attempt: true, ..text(room, content, Some("c1")) };
-        let (original, _) = kit.messages.send(ann, first("once")).await.unwrap();
+        let Sent { message: original, .. } = kit.messages.send(ann, first("once")).await.unwrap();
         // A double send within the window is caught by the log, first attempt or not.
-        let (again, duplicate) = kit.messages.send(ann, first("twice?")).await.unwrap();
+        let Sent { message: again, duplicate } = kit.messages.send(ann, first("twice?")).await.unwrap();
         assert!(duplicate);
         assert_eq!(again, original);
         // Past the window the sender's word is taken: the store is not asked, so a client that
         // resends under `first_attempt` gets a second message, as it said it wanted.
         kit.persist_all().await;
         kit.log.forget_dedup_keys();
-        let (late, duplicate) = kit.messages.send(ann, first("late")).await.unwrap();
+        let Sent { message: late, duplicate } = kit.messages.send(ann, first("late")).await.unwrap();
         assert!(!duplicate);
         assert!(late.seq > original.seq);
         // A resend without the flag still finds the original.
-        let (resent, duplicate) = kit.messages.send(ann, text(room, "resent", Some("c1"))).await.unwrap();
+        let Sent { message: resent, duplicate } =
+            kit.messages.send(ann, text(room, "resent", Some("c1"))).await.unwrap();
         assert!(duplicate);
         assert_eq!(resent.id, original.id);
     }
@@ -405,7 +420,7 @@ mod tests {
         let room = group(&kit, ann, vec![]).await;
         let mut seqs = Vec::new();
         for i in 0..6 {
-            seqs.push(kit.messages.send(ann, text(room, &format!("m{i}"), None)).await.unwrap().0.seq);
+            seqs.push(kit.messages.send(ann, text(room, &format!("m{i}"), None)).await.unwrap().message.seq);
         }
         kit.persist_all().await;
         let replay = kit.messages.replay(room, seqs[2]).await.unwrap();

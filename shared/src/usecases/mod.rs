@@ -9,9 +9,9 @@ mod users;
 
 pub use auth::{AuthService, Registration, Session};
 pub use leases::MembershipLeases;
-pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay};
+pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay, Sent};
 pub use presence::{Availability, Online, PresenceService, PresenceSettings};
-pub use rooms::{NewRoom, RoomService};
+pub use rooms::{MemberAdded, NewRoom, RoomCreated, RoomService};
 pub use users::UserService;
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::domain::{RoomId, UserId};
-use crate::ports::{EventBus, PresenceStore, RoomEvent};
+use crate::ports::{EventBus, OnlineChange, PresenceStore, RoomEvent};
 
 #[derive(Debug, Clone)]
 pub struct PresenceSettings {
@@ -93,7 +93,9 @@ impl PresenceService {
         };
         let online = self.online(room).await;
         match changed {
-            Ok((false, true)) if online.count <= self.settings.count_threshold => {
+            Ok(OnlineChange { before: false, after: true })
+                if online.count <= self.settings.count_threshold =>
+            {
                 self.publish(room, RoomEvent::Presence { user_id: user, online: true }).await;
             }
             Ok(_) => {}
@@ -124,7 +126,7 @@ impl PresenceService {
             self.store.set(room, user, connections).await
         };
         match changed {
-            Ok((true, false)) => {
+            Ok(OnlineChange { before: true, after: false }) => {
                 let (store, events, settings) =
                     (self.store.clone(), self.events.clone(), self.settings.clone());
                 tokio::spawn(async move {
@@ -293,7 +295,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl PresenceStore for UnreachableStore {
-        async fn set(&self, _: RoomId, _: UserId, _: u32) -> Result<(bool, bool), PresenceError> {
+        async fn set(&self, _: RoomId, _: UserId, _: u32) -> Result<OnlineChange, PresenceError> {
             Err(PresenceError::new("connection refused"))
         }
         async fn is_online(&self, _: RoomId, _: UserId) -> Result<bool, PresenceError> {

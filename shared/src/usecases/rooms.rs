@@ -17,6 +17,20 @@ pub struct NewRoom {
     pub member_ids: Vec<UserId>,
 }
 
+/// A created room; `created` is false when a direct room of the pair existed and is returned.
+#[derive(Debug, Clone)]
+pub struct RoomCreated {
+    pub room: Room,
+    pub created: bool,
+}
+
+/// A membership; `added` is false when the user was a member already.
+#[derive(Debug, Clone)]
+pub struct MemberAdded {
+    pub participant: Participant,
+    pub added: bool,
+}
+
 /// Rooms and membership, with the contract's rules for who may see and change what. Those
 /// watching a room learn of membership changes and read markers through the event bus.
 pub struct RoomService {
@@ -49,9 +63,8 @@ impl RoomService {
         }
     }
 
-    /// Creates a room owned by `actor`. The flag is `false` when a direct room for the pair
-    /// existed already and is returned instead.
-    pub async fn create(&self, actor: UserId, request: NewRoom) -> Result<(Room, bool), Error> {
+    /// Creates a room owned by `actor`, or returns the direct room of the pair if it exists.
+    pub async fn create(&self, actor: UserId, request: NewRoom) -> Result<RoomCreated, Error> {
         let mut members: Vec<UserId> = Vec::with_capacity(request.member_ids.len());
         for id in request.member_ids {
             if id != actor && !members.contains(&id) {
@@ -89,15 +102,15 @@ impl RoomService {
         };
         if request.room_type == RoomType::Direct {
             return match self.rooms.create_direct(&room, members[0]).await? {
-                DirectRoomOutcome::Created(room) => Ok((room, true)),
-                DirectRoomOutcome::Existing(room) => Ok((room, false)),
+                DirectRoomOutcome::Created(room) => Ok(RoomCreated { room, created: true }),
+                DirectRoomOutcome::Existing(room) => Ok(RoomCreated { room, created: false }),
             };
         }
         let participants: Vec<(UserId, Role)> = std::iter::once((actor, Role::Owner))
             .chain(members.into_iter().map(|id| (id, Role::Member)))
             .collect();
         self.rooms.create(&room, &participants).await?;
-        Ok((room, true))
+        Ok(RoomCreated { room, created: true })
     }
 
     pub async fn list_mine(&self, actor: UserId) -> Result<Vec<RoomSummary>, Error> {
@@ -167,15 +180,14 @@ impl RoomService {
     }
 
     /// Adds `target`. Owners and admins add to groups and channels; anyone may add themselves to
-    /// a channel as a member; direct rooms take no new members. The flag is `false` when
-    /// `target` was a member already.
+    /// a channel as a member; direct rooms take no new members.
     pub async fn add_member(
         &self,
         actor: UserId,
         room_id: RoomId,
         target: UserId,
         role: Role,
-    ) -> Result<(Participant, bool), Error> {
+    ) -> Result<MemberAdded, Error> {
         if role == Role::Owner {
             return Err(Error::invalid("role", "must be member or admin"));
         }
@@ -198,9 +210,9 @@ impl RoomService {
         match self.rooms.add_member(room_id, target, role, self.clock.now()).await? {
             AddMemberOutcome::Added(p) => {
                 self.announce(room_id, RoomEvent::Member { user_id: target, added: true }).await;
-                Ok((p, true))
+                Ok(MemberAdded { participant: p, added: true })
             }
-            AddMemberOutcome::AlreadyMember(p) => Ok((p, false)),
+            AddMemberOutcome::AlreadyMember(p) => Ok(MemberAdded { participant: p, added: false }),
         }
     }
 
@@ -292,7 +304,7 @@ mod tests {
     async fn the_creator_owns_the_room_and_members_join_as_members() {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let (room, created) = kit.rooms.create(ann, group(vec![bob, bob, ann])).await.unwrap();
+        let RoomCreated { room, created } = kit.rooms.create(ann, group(vec![bob, bob, ann])).await.unwrap();
         assert!(created);
         let members = kit.rooms.members(bob, room.id).await.unwrap();
         let roles: Vec<_> = members.iter().map(|p| (p.user_id, p.role)).collect();
@@ -303,9 +315,10 @@ mod tests {
     async fn a_direct_room_is_unique_per_pair_in_either_order() {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let (first, created) = kit.rooms.create(ann, direct(bob)).await.unwrap();
+        let RoomCreated { room: first, created } = kit.rooms.create(ann, direct(bob)).await.unwrap();
         assert!(created);
-        let (again, created_again) = kit.rooms.create(bob, direct(ann)).await.unwrap();
+        let RoomCreated { room: again, created: created_again } =
+            kit.rooms.create(bob, direct(ann)).await.unwrap();
         assert!(!created_again);
         assert_eq!(first.id, again.id);
     }
@@ -338,8 +351,8 @@ mod tests {
     async fn outsiders_cannot_see_a_group_but_can_see_a_channel() {
         let kit = Kit::new();
         let (ann, eve) = (kit.user("ann").await, kit.user("eve").await);
-        let (team, _) = kit.rooms.create(ann, group(vec![])).await.unwrap();
-        let (news, _) = kit.rooms.create(ann, channel()).await.unwrap();
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![])).await.unwrap();
+        let RoomCreated { room: news, .. } = kit.rooms.create(ann, channel()).await.unwrap();
         assert!(matches!(kit.rooms.get(eve, team.id).await, Err(Error::Forbidden(_))));
         assert!(matches!(kit.rooms.members(eve, team.id).await, Err(Error::Forbidden(_))));
         assert_eq!(kit.rooms.get(eve, news.id).await.unwrap().id, news.id);
@@ -351,16 +364,19 @@ mod tests {
         let kit = Kit::new();
         let (ann, bob, cid, dan) =
             (kit.user("ann").await, kit.user("bob").await, kit.user("cid").await, kit.user("dan").await);
-        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
         let err = kit.rooms.add_member(bob, team.id, cid, Role::Member).await.unwrap_err();
         assert!(matches!(err, Error::Forbidden(_)));
         let err = kit.rooms.add_member(dan, team.id, dan, Role::Member).await.unwrap_err();
         assert!(matches!(err, Error::Forbidden(_)));
-        let (admin, created) = kit.rooms.add_member(ann, team.id, cid, Role::Admin).await.unwrap();
+        let MemberAdded { participant: admin, added: created } =
+            kit.rooms.add_member(ann, team.id, cid, Role::Admin).await.unwrap();
         assert!(created && admin.role == Role::Admin);
-        let (_, created) = kit.rooms.add_member(cid, team.id, dan, Role::Member).await.unwrap();
+        let MemberAdded { added: created, .. } =
+            kit.rooms.add_member(cid, team.id, dan, Role::Member).await.unwrap();
         assert!(created);
-        let (_, created) = kit.rooms.add_member(cid, team.id, dan, Role::Member).await.unwrap();
+        let MemberAdded { added: created, .. } =
+            kit.rooms.add_member(cid, team.id, dan, Role::Member).await.unwrap();
         assert!(!created, "adding a member twice changes nothing");
     }
 
@@ -368,8 +384,9 @@ mod tests {
     async fn anyone_joins_a_channel_but_only_as_a_member() {
         let kit = Kit::new();
         let (ann, eve, bob) = (kit.user("ann").await, kit.user("eve").await, kit.user("bob").await);
-        let (news, _) = kit.rooms.create(ann, channel()).await.unwrap();
-        let (p, _) = kit.rooms.add_member(eve, news.id, eve, Role::Member).await.unwrap();
+        let RoomCreated { room: news, .. } = kit.rooms.create(ann, channel()).await.unwrap();
+        let MemberAdded { participant: p, .. } =
+            kit.rooms.add_member(eve, news.id, eve, Role::Member).await.unwrap();
         assert_eq!(p.role, Role::Member);
         let err = kit.rooms.add_member(bob, news.id, bob, Role::Admin).await.unwrap_err();
         assert!(matches!(err, Error::Forbidden(_)));
@@ -381,7 +398,7 @@ mod tests {
     async fn direct_rooms_take_no_new_members() {
         let kit = Kit::new();
         let (ann, bob, cid) = (kit.user("ann").await, kit.user("bob").await, kit.user("cid").await);
-        let (dm, _) = kit.rooms.create(ann, direct(bob)).await.unwrap();
+        let RoomCreated { room: dm, .. } = kit.rooms.create(ann, direct(bob)).await.unwrap();
         let err = kit.rooms.add_member(ann, dm.id, cid, Role::Member).await.unwrap_err();
         assert!(matches!(err, Error::Forbidden(_)));
     }
@@ -390,7 +407,7 @@ mod tests {
     async fn adding_an_unknown_user_or_to_an_unknown_room_is_not_found() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let (team, _) = kit.rooms.create(ann, group(vec![])).await.unwrap();
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![])).await.unwrap();
         let err = kit.rooms.add_member(ann, team.id, UserId::generate(), Role::Member).await.unwrap_err();
         assert!(matches!(err, Error::NotFound(_)));
         let err = kit.rooms.add_member(ann, RoomId::generate(), ann, Role::Member).await.unwrap_err();
@@ -401,7 +418,7 @@ mod tests {
     async fn members_leave_and_only_higher_roles_remove_others() {
         let kit = Kit::new();
         let (ann, bob, cid) = (kit.user("ann").await, kit.user("bob").await, kit.user("cid").await);
-        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
         kit.rooms.add_member(ann, team.id, cid, Role::Admin).await.unwrap();
         // A member cannot remove anyone else; an admin cannot remove the owner.
         assert!(matches!(kit.rooms.remove_member(bob, team.id, cid).await, Err(Error::Forbidden(_))));
@@ -419,7 +436,7 @@ mod tests {
         let lease = std::time::Duration::from_secs(2);
         let kit = Kit::with_membership_lease(lease);
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
         let other_node = kit.other_node_rooms();
         other_node.check_sender(bob, team.id).await.unwrap();
 
@@ -434,7 +451,7 @@ mod tests {
     async fn a_membership_checked_within_its_lease_is_not_asked_again() {
         let kit = Kit::with_membership_lease(std::time::Duration::from_secs(2));
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
         kit.rooms.check_sender(bob, team.id).await.unwrap();
         // Removed behind the use case's back, as by another node: the lease still holds...
         kit.room_store.remove_member(team.id, bob).await.unwrap();
@@ -448,7 +465,7 @@ mod tests {
     async fn leaving_is_answered_without_waiting_out_the_leases() {
         let kit = Kit::with_membership_lease(std::time::Duration::from_secs(2));
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
         let started = Instant::now();
         kit.rooms.remove_member(bob, team.id, bob).await.unwrap();
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
@@ -462,7 +479,7 @@ mod tests {
         let ghost = UserId::generate();
         assert!(matches!(kit.rooms.create(ghost, group(vec![ann])).await, Err(Error::Unauthorized)));
         assert!(matches!(kit.rooms.create(ghost, direct(ann)).await, Err(Error::Unauthorized)));
-        let (news, _) = kit.rooms.create(ann, channel()).await.unwrap();
+        let RoomCreated { room: news, .. } = kit.rooms.create(ann, channel()).await.unwrap();
         assert!(matches!(kit.rooms.join(ghost, news.id).await, Err(Error::Unauthorized)));
         let ids: Vec<_> = kit.rooms.members(ann, news.id).await.unwrap().iter().map(|p| p.user_id).collect();
         assert_eq!(ids, vec![ann]);
@@ -472,9 +489,10 @@ mod tests {
     async fn a_member_who_left_can_be_added_again() {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
         kit.rooms.remove_member(bob, team.id, bob).await.unwrap();
-        let (_, created) = kit.rooms.add_member(ann, team.id, bob, Role::Member).await.unwrap();
+        let MemberAdded { added: created, .. } =
+            kit.rooms.add_member(ann, team.id, bob, Role::Member).await.unwrap();
         assert!(created);
         assert_eq!(kit.rooms.get(bob, team.id).await.unwrap().id, team.id);
     }
@@ -483,8 +501,8 @@ mod tests {
     async fn my_rooms_list_only_active_memberships_with_my_role() {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let (team, _) = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
-        let (news, _) = kit.rooms.create(bob, channel()).await.unwrap();
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        let RoomCreated { room: news, .. } = kit.rooms.create(bob, channel()).await.unwrap();
         let mine = kit.rooms.list_mine(bob).await.unwrap();
         let mut roles: Vec<_> = mine.iter().map(|s| (s.room.id, s.role)).collect();
         roles.sort_by_key(|(id, _)| *id == team.id);
@@ -497,7 +515,7 @@ mod tests {
     async fn the_read_marker_never_moves_back() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let (team, _) = kit.rooms.create(ann, group(vec![])).await.unwrap();
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![])).await.unwrap();
         assert_eq!(kit.rooms.move_read_marker(ann, team.id, 10).await.unwrap(), 10);
         assert_eq!(kit.rooms.move_read_marker(ann, team.id, 4).await.unwrap(), 10);
         assert_eq!(kit.rooms.move_read_marker(ann, team.id, 12).await.unwrap(), 12);

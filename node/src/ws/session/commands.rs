@@ -24,9 +24,9 @@ use crate::state::AppState;
 use crate::ws::auth::{AuthRefusal, authenticate};
 use crate::ws::close::Close;
 
-/// The result of a send: the stored message.
+/// The reply to a send: the stored message.
 #[derive(serde::Serialize)]
-struct Sent<'a> {
+struct SendReply<'a> {
     message: &'a chat_shared::domain::Message,
 }
 
@@ -218,7 +218,7 @@ impl<W: Outgoing> Session<W> {
             let result = state.messages.send(user, request).await.map_err(ApiError::from);
             drop(done);
             match (id, result) {
-                (Some(id), Ok((message, _))) => encode_reply(codec, id, &Sent { message: &message }),
+                (Some(id), Ok(sent)) => encode_reply(codec, id, &SendReply { message: &sent.message }),
                 (Some(id), Err(err)) => reply_err(codec, id, &err),
                 (None, Ok(_)) => Bytes::new(),
                 (None, Err(err)) => error_frame(codec, &err),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chat_adapters::redis::RedisPresence;
 use chat_shared::domain::{RoomId, UserId};
 use chat_shared::memory::MemoryPresenceStore;
-use chat_shared::ports::PresenceStore;
+use chat_shared::ports::{OnlineChange, PresenceStore};
 use chat_tests::{TestStream, redis_url};
 
 contract_tests!(Presence [redis, memory] [
@@ -36,18 +36,22 @@ impl Presence {
     }
 }
 
+fn change(before: bool, after: bool) -> OnlineChange {
+    OnlineChange { before, after }
+}
+
 async fn a_user_is_online_from_the_first_connection_to_the_last(p: &Presence) {
     let (room, ann) = (RoomId::generate(), UserId::generate());
     p.store.heartbeat(Duration::from_secs(30)).await.unwrap();
     assert!(!p.store.is_online(room, ann).await.unwrap());
-    assert_eq!(p.store.set(room, ann, 1).await.unwrap(), (false, true), "comes online");
-    assert_eq!(p.store.set(room, ann, 2).await.unwrap(), (true, true), "a second tab");
-    assert_eq!(p.store.set(room, ann, 2).await.unwrap(), (true, true), "rewritten as is");
-    assert_eq!(p.store.set(room, ann, 1).await.unwrap(), (true, true), "one tab closed");
+    assert_eq!(p.store.set(room, ann, 1).await.unwrap(), change(false, true), "comes online");
+    assert_eq!(p.store.set(room, ann, 2).await.unwrap(), change(true, true), "a second tab");
+    assert_eq!(p.store.set(room, ann, 2).await.unwrap(), change(true, true), "rewritten as is");
+    assert_eq!(p.store.set(room, ann, 1).await.unwrap(), change(true, true), "one tab closed");
     assert!(p.store.is_online(room, ann).await.unwrap());
-    assert_eq!(p.store.set(room, ann, 0).await.unwrap(), (true, false), "goes offline");
+    assert_eq!(p.store.set(room, ann, 0).await.unwrap(), change(true, false), "goes offline");
     assert!(!p.store.is_online(room, ann).await.unwrap());
-    assert_eq!(p.store.set(room, ann, 0).await.unwrap(), (false, false), "stays offline");
+    assert_eq!(p.store.set(room, ann, 0).await.unwrap(), change(false, false), "stays offline");
     assert_eq!(p.store.online(room, 10).await.unwrap(), (vec![], 0));
 }
 
