@@ -7,6 +7,7 @@ pub mod jetstream;
 pub mod jwt;
 pub mod nats;
 pub mod postgres;
+pub mod readiness;
 pub mod redis;
 mod rows;
 pub mod runtime;

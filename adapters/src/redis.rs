@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_shared::domain::{RoomId, UserId};
-use chat_shared::ports::{OnlineChange, PresenceError, PresenceStore, Probe};
+use chat_shared::ports::{OnlineChange, PresenceError, PresenceStore, Probe, ProbeError};
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
@@ -420,8 +420,8 @@ impl Probe for RedisProbe {
         "redis"
     }
 
-    async fn check(&self) -> Result<(), String> {
-        if self.0.is_connected() { Ok(()) } else { Err("unreachable".to_owned()) }
+    async fn check(&self) -> Result<(), ProbeError> {
+        if self.0.is_connected() { Ok(()) } else { Err(ProbeError::Unreachable) }
     }
 }
 
@@ -657,7 +657,7 @@ mod tests {
         let down = RedisPresence::connect("redis://127.0.0.1:1", &prefix(), "node").await.unwrap();
         assert!(started.elapsed() < Duration::from_secs(3), "connect took {:?}", started.elapsed());
         assert_eq!(down.probe().name(), "redis");
-        assert_eq!(down.probe().check().await, Err("unreachable".to_owned()));
+        assert_eq!(down.probe().check().await, Err(ProbeError::Unreachable));
 
         let (room, user) = (RoomId::generate(), UserId::generate());
         let started = Instant::now();

@@ -1,8 +1,38 @@
-//! The async runtime each binary runs on.
+//! What every binary's `main` does: its async runtime, its logs, and its exit status.
 
 use std::num::NonZeroUsize;
+use std::process::ExitCode;
 
 use tokio::runtime::{Builder, Runtime};
+
+use crate::telemetry::{self, LogFormat};
+
+/// Runs a binary: starts the runtime and the logs, then `run` to its end. An error is printed
+/// with its causes (`chat-node: binding ...: Address in use`) and exits 1.
+pub fn main(
+    name: &str,
+    worker_threads: Option<NonZeroUsize>,
+    log_format: LogFormat,
+    run: impl Future<Output = anyhow::Result<()>>,
+) -> ExitCode {
+    let runtime = match multi_thread(worker_threads) {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("{name}: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        telemetry::init_tracing(log_format);
+        match run.await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{name}: {err:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
 
 /// A multi-threaded runtime with `worker_threads` workers; without a number, tokio's own
 /// choice (`TOKIO_WORKER_THREADS`, else one per CPU).

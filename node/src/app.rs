@@ -31,8 +31,8 @@ use crate::config::{Mode, NodeConfig};
 use crate::connections::Connections;
 use crate::http;
 use crate::hub::Hub;
-use crate::readiness::Readiness;
 use crate::state::AppState;
+use chat_adapters::readiness::Readiness;
 
 /// A node bound to its port and ready to serve.
 pub struct Application {

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use chat_adapters::runtime;
 use clap::Parser;
 
 use crate::config::{Cli, Command};
@@ -10,28 +11,11 @@ use crate::{Application, telemetry};
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match chat_adapters::runtime::multi_thread(cli.config.worker_threads) {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("chat-node: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        telemetry::init_tracing(cli.config.log_format);
-        let result = match cli.command {
+    let (worker_threads, log_format) = (cli.config.worker_threads, cli.config.log_format);
+    runtime::main("chat-node", worker_threads, log_format, async move {
+        match cli.command {
             Some(Command::Migrate) => crate::migrate(&cli.config).await,
-            None => match Application::build(cli.config).await {
-                Ok(app) => app.run_until(telemetry::shutdown_signal()).await,
-                Err(err) => Err(err),
-            },
-        };
-        match result {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("chat-node: {err:#}");
-                ExitCode::FAILURE
-            }
+            None => Application::build(cli.config).await?.run_until(telemetry::shutdown_signal()).await,
         }
     })
 }

@@ -12,7 +12,6 @@ pub mod error;
 mod hot_metrics;
 pub mod http;
 mod hub;
-mod readiness;
 mod state;
 mod ws;
 

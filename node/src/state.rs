@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::WsSettings;
 use crate::connections::Connections;
 use crate::hub::Hub;
-use crate::readiness::Readiness;
+use chat_adapters::readiness::Readiness;
 
 /// Everything a request handler can reach.
 #[derive(Clone)]

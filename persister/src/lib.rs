@@ -19,6 +19,7 @@ use axum::routing::get;
 use chat_adapters::config::StreamArgs;
 use chat_adapters::nats::{DurableConsumer, NatsLog};
 use chat_adapters::postgres::{self, PgMessageStore, PgProbe};
+use chat_adapters::readiness::Readiness;
 use chat_adapters::telemetry::LogFormat;
 use chat_adapters::{runtime, telemetry};
 use chat_shared::ports::Probe;
@@ -88,26 +89,9 @@ pub struct Cli {
 /// library function so that tests can run the very same entry point as a process.
 pub fn cli_main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match runtime::multi_thread(cli.worker_threads) {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("chat-persister: cannot start the async runtime: {err}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
-        telemetry::init_tracing(cli.log_format);
-        let result = match Persister::build(cli).await {
-            Ok(persister) => persister.run_until(telemetry::shutdown_signal()).await,
-            Err(err) => Err(err),
-        };
-        match result {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("chat-persister: {err:#}");
-                std::process::ExitCode::FAILURE
-            }
-        }
+    let (worker_threads, log_format) = (cli.worker_threads, cli.log_format);
+    runtime::main("chat-persister", worker_threads, log_format, async move {
+        Persister::build(cli).await?.run_until(telemetry::shutdown_signal()).await
     })
 }
 
@@ -115,7 +99,7 @@ pub struct Persister {
     listener: TcpListener,
     consumer: DurableConsumer,
     store: Arc<PgMessageStore>,
-    probes: Arc<Vec<Arc<dyn Probe>>>,
+    readiness: Arc<Readiness>,
     settings: ConsumeSettings,
 }
 
@@ -147,7 +131,7 @@ impl Persister {
             listener,
             consumer,
             store: Arc::new(PgMessageStore::new(pool)),
-            probes: Arc::new(probes),
+            readiness: Arc::new(Readiness::new(probes, Vec::new())),
             settings: ConsumeSettings {
                 batch_size: cli.batch_size.max(1),
                 fetch_wait: cli.fetch_wait,
@@ -167,7 +151,7 @@ impl Persister {
             .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
             .route("/readyz", get(readyz))
             .route("/metrics", get(|| async { telemetry::metrics_handle().render() }))
-            .with_state(self.probes.clone());
+            .with_state(self.readiness.clone());
         let mut http_stop = stop_rx.clone();
         let http = tokio::spawn(
             axum::serve(self.listener, router)
@@ -186,14 +170,12 @@ impl Persister {
     }
 }
 
-async fn readyz(State(probes): State<Arc<Vec<Arc<dyn Probe>>>>) -> Response {
-    let checks =
-        probes.iter().map(|p| async move { p.check().await.err().map(|why| format!("{}: {why}", p.name())) });
-    let failures: Vec<String> = futures::future::join_all(checks).await.into_iter().flatten().collect();
-    if failures.is_empty() {
-        Json(serde_json::json!({ "status": "ready" })).into_response()
-    } else {
-        let body = serde_json::json!({ "error": { "code": "unavailable", "message": failures.join("; ") } });
-        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+async fn readyz(State(readiness): State<Arc<Readiness>>) -> Response {
+    match readiness.check().await {
+        Ok(_) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(why) => {
+            let body = serde_json::json!({ "error": { "code": "unavailable", "message": why.to_string() } });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
     }
 }

@@ -20,7 +20,7 @@ use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::{Client, ConnectErrorKind, ConnectOptions, jetstream};
 use async_trait::async_trait;
 use bytes::Bytes;
-use chat_shared::ports::Probe;
+use chat_shared::ports::{Probe, ProbeError};
 use futures::StreamExt;
 
 pub use durable::{Deliveries, Delivery, DurableConsumer};
@@ -294,11 +294,11 @@ impl Probe for NatsProbe {
         "nats"
     }
 
-    async fn check(&self) -> Result<(), String> {
+    async fn check(&self) -> Result<(), ProbeError> {
         match self.0.connection_state() {
             State::Connected => Ok(()),
-            State::Pending => Err("connecting".to_owned()),
-            State::Disconnected => Err("disconnected".to_owned()),
+            State::Pending => Err(ProbeError::Connecting),
+            State::Disconnected => Err(ProbeError::Unreachable),
         }
     }
 }

@@ -11,7 +11,7 @@ mod users;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chat_shared::ports::{Probe, StoreError};
+use chat_shared::ports::{Probe, ProbeError, StoreError};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -76,8 +76,8 @@ impl Probe for PgProbe {
         "postgres"
     }
 
-    async fn check(&self) -> Result<(), String> {
-        sqlx::query("select 1").execute(&self.0).await.map(|_| ()).map_err(|_| "unreachable".to_owned())
+    async fn check(&self) -> Result<(), ProbeError> {
+        sqlx::query("select 1").execute(&self.0).await.map(|_| ()).map_err(|_| ProbeError::Unreachable)
     }
 }
 

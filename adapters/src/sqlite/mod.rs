@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chat_shared::ports::{Probe, StoreError};
+use chat_shared::ports::{Probe, ProbeError, StoreError};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -115,7 +115,11 @@ impl Probe for SqliteProbe {
         "sqlite"
     }
 
-    async fn check(&self) -> Result<(), String> {
-        sqlx::query("select 1").execute(&self.0).await.map(|_| ()).map_err(|err| err.to_string())
+    async fn check(&self) -> Result<(), ProbeError> {
+        sqlx::query("select 1")
+            .execute(&self.0)
+            .await
+            .map(|_| ())
+            .map_err(|err| ProbeError::Failed(err.to_string()))
     }
 }

@@ -17,7 +17,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.readiness.check().await {
         Ok(ready) if ready.degraded.is_empty() => Json(json!({ "status": "ready" })).into_response(),
         Ok(ready) => Json(json!({ "status": "degraded", "degraded": ready.degraded })).into_response(),
-        Err(reason) => ApiError::Unavailable(reason).into_response(),
+        Err(reason) => ApiError::Unavailable(reason.to_string()).into_response(),
     }
 }
 
