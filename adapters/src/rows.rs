@@ -3,8 +3,8 @@
 //! the same in both, only the SQL differs.
 
 use chat_shared::domain::{
-    DisplayName, Participant, RefreshTokenRecord, Room, RoomId, RoomName, Seq, TokenHash, User, UserId,
-    Username,
+    ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, Participant,
+    RefreshTokenRecord, Room, RoomId, RoomName, Seq, TokenHash, User, UserId, Username,
 };
 use chat_shared::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -137,4 +137,71 @@ pub(crate) struct SummaryRow {
     pub(crate) role: String,
     pub(crate) last_read_seq: i64,
     pub(crate) unread_count: i64,
+}
+
+pub(crate) const ROOM_COLUMNS: &str = "r.id, r.name, r.type, r.created_by, r.created_at, r.is_active";
+pub(crate) const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq";
+
+/// The key that makes a direct room unique per pair, whichever of the two created it.
+pub(crate) fn direct_key(a: UserId, b: UserId) -> String {
+    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+    format!("{low}:{high}")
+}
+
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at";
+
+/// A `messages` row. `M` is how the backend hands back the metadata column: PostgreSQL's jsonb
+/// as a JSON value, SQLite's text as a string.
+#[derive(sqlx::FromRow, Clone)]
+pub(crate) struct MessageRow<M> {
+    id: Uuid,
+    pub(crate) room_id: Uuid,
+    pub(crate) seq: i64,
+    sender_id: Uuid,
+    content: String,
+    kind: String,
+    metadata: Option<M>,
+    pub(crate) client_msg_id: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+/// A metadata column as the backend decodes it.
+pub(crate) trait MetadataColumn {
+    fn into_json(self) -> Result<serde_json::Value, StoreError>;
+}
+
+impl MetadataColumn for serde_json::Value {
+    fn into_json(self) -> Result<serde_json::Value, StoreError> {
+        Ok(self)
+    }
+}
+
+impl MetadataColumn for String {
+    fn into_json(self) -> Result<serde_json::Value, StoreError> {
+        serde_json::from_str(&self).map_err(|e| corrupt("metadata", e))
+    }
+}
+
+impl<M: MetadataColumn> TryFrom<MessageRow<M>> for Message {
+    type Error = StoreError;
+
+    fn try_from(row: MessageRow<M>) -> Result<Self, StoreError> {
+        let metadata = row.metadata.map(MetadataColumn::into_json).transpose()?;
+        Ok(Message {
+            id: MessageId::from_uuid(row.id),
+            room_id: RoomId::from_uuid(row.room_id),
+            seq: seq_from_db(row.seq),
+            sender_id: UserId::from_uuid(row.sender_id),
+            content: Content::parse(&row.content).map_err(|e| corrupt("content", e))?,
+            kind: MessageKind::parse(&row.kind).map_err(|e| corrupt("kind", e))?,
+            metadata: Metadata::parse(metadata).map_err(|e| corrupt("metadata", e))?,
+            client_msg_id: row
+                .client_msg_id
+                .map(|c| ClientMsgId::parse(&c))
+                .transpose()
+                .map_err(|e| corrupt("client_msg_id", e))?,
+            created_at: row.created_at,
+        })
+    }
 }

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::is_unavailable;
-use super::message_row::{COLUMNS, MessageRow};
+use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
 
 /// Lookups gathered into one query at most.
 const MAX_BATCH: usize = 256;
@@ -103,12 +103,16 @@ fn lookup_sql() -> String {
 async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
     let rooms: Vec<Uuid> = batch.iter().map(|l| l.room.as_uuid()).collect();
     let client_ids: Vec<&str> = batch.iter().map(|l| l.client_id.as_str()).collect();
-    let rows =
-        sqlx::query_as::<_, MessageRow>(&lookup_sql()).bind(&rooms).bind(&client_ids).fetch_all(pool).await;
+    let rows = sqlx::query_as::<_, MessageRow<serde_json::Value>>(&lookup_sql())
+        .bind(&rooms)
+        .bind(&client_ids)
+        .fetch_all(pool)
+        .await;
     match rows {
         Ok(rows) => {
             // A client id can be stored twice (see migration 0003); the first one is the original.
-            let mut found: HashMap<(Uuid, String), MessageRow> = HashMap::with_capacity(rows.len());
+            let mut found: HashMap<(Uuid, String), MessageRow<serde_json::Value>> =
+                HashMap::with_capacity(rows.len());
             for row in rows {
                 let Some(client_id) = row.client_msg_id.clone() else { continue };
                 match found.entry((row.room_id, client_id)) {
@@ -199,7 +203,7 @@ mod tests {
         for i in 0..10 {
             let rooms = vec![Uuid::new_v4(); i % 3 + 1];
             let client_ids = vec![format!("c-{i}"); i % 3 + 1];
-            let rows = sqlx::query_as::<_, MessageRow>(&lookup_sql())
+            let rows = sqlx::query_as::<_, MessageRow<serde_json::Value>>(&lookup_sql())
                 .bind(&rooms)
                 .bind(&client_ids)
                 .fetch_all(&mut *lookup)

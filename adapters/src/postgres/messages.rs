@@ -8,8 +8,8 @@ use sqlx::postgres::PgPoolCopyExt;
 
 use super::client_ids::ClientIdLookup;
 use super::message_copy::{self, COPY_MESSAGES};
-use super::message_row::{COLUMNS, MessageRow};
 use super::{seq_to_db, store_error};
+use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
 
 #[derive(Clone)]
 pub struct PgMessageStore {
@@ -101,7 +101,7 @@ impl MessageStore for PgMessageStore {
         let before = query.before.map(seq_to_db);
         let rows = match query.after {
             Some(after) => {
-                sqlx::query_as::<_, MessageRow>(&format!(
+                sqlx::query_as::<_, MessageRow<serde_json::Value>>(&format!(
                     "select {COLUMNS} from messages
                      where room_id = $1 and seq > $2 and ($3::int8 is null or seq < $3)
                      order by seq asc limit $4"
@@ -114,7 +114,7 @@ impl MessageStore for PgMessageStore {
                 .await
             }
             None => {
-                sqlx::query_as::<_, MessageRow>(&format!(
+                sqlx::query_as::<_, MessageRow<serde_json::Value>>(&format!(
                     "select {COLUMNS} from messages
                      where room_id = $1 and ($2::int8 is null or seq < $2)
                      order by seq desc limit $3"

@@ -2,7 +2,6 @@
 
 mod client_ids;
 mod message_copy;
-mod message_row;
 mod messages;
 mod rooms;
 mod tokens;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::rows::{ParticipantRow, RoomRow, SummaryRow};
+use crate::rows::{PARTICIPANT_COLUMNS, ParticipantRow, ROOM_COLUMNS, RoomRow, SummaryRow, direct_key};
 
 use super::{corrupt, seq_from_db, seq_to_db, store_error};
 
@@ -18,14 +18,6 @@ impl PgRoomStore {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
-
-const ROOM_COLUMNS: &str = "r.id, r.name, r.type, r.created_by, r.created_at, r.is_active";
-const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq";
-
-fn direct_key(a: UserId, b: UserId) -> String {
-    let (low, high) = if a <= b { (a, b) } else { (b, a) };
-    format!("{low}:{high}")
 }
 
 async fn insert_room(

@@ -19,8 +19,9 @@ use chat_shared::ports::{Appended, LiveFeed, LiveMessage, LiveStream, LogError, 
 use sqlx::SqliteConnection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::messages::{COLUMNS, MessageRow, insert};
+use super::messages::insert;
 use super::{SqliteDb, is_unavailable, seq_from_db, seq_to_db};
+use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
 
 /// How many live messages a slow subscriber may fall behind before it skips some (and, seeing
 /// the gap in `previous_seq`, reads them back from the log).
@@ -175,7 +176,7 @@ impl MessageLog for SqliteMessageLog {
     }
 
     async fn get(&self, seq: Seq) -> Result<Option<Message>, LogError> {
-        sqlx::query_as::<_, MessageRow>(&format!("select {COLUMNS} from messages where seq = ?1"))
+        sqlx::query_as::<_, MessageRow<String>>(&format!("select {COLUMNS} from messages where seq = ?1"))
             .bind(seq_to_db(seq))
             .fetch_optional(&self.db.readers)
             .await
@@ -186,7 +187,7 @@ impl MessageLog for SqliteMessageLog {
     }
 
     async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError> {
-        sqlx::query_as::<_, MessageRow>(&format!(
+        sqlx::query_as::<_, MessageRow<String>>(&format!(
             "select {COLUMNS} from messages where room_id = ?1 and seq > ?2 order by seq limit ?3"
         ))
         .bind(room.as_uuid())

@@ -2,14 +2,11 @@
 //! (see [`super::SqliteMessageLog`] for why they are one table).
 
 use async_trait::async_trait;
-use chat_shared::domain::{
-    ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId,
-};
+use chat_shared::domain::{ClientMsgId, Message, RoomId, Seq};
 use chat_shared::ports::{MessageStore, PageQuery, StoreError};
-use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-use super::{SqliteDb, corrupt, seq_from_db, seq_to_db, store_error};
+use super::{SqliteDb, seq_to_db, store_error};
+use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
 
 #[derive(Clone)]
 pub struct SqliteMessageStore {
@@ -19,49 +16,6 @@ pub struct SqliteMessageStore {
 impl SqliteMessageStore {
     pub fn new(db: SqliteDb) -> Self {
         Self { db }
-    }
-}
-
-pub(super) const COLUMNS: &str =
-    "id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at";
-
-#[derive(sqlx::FromRow)]
-pub(super) struct MessageRow {
-    id: Uuid,
-    room_id: Uuid,
-    seq: i64,
-    sender_id: Uuid,
-    content: String,
-    kind: String,
-    metadata: Option<String>,
-    client_msg_id: Option<String>,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<MessageRow> for Message {
-    type Error = StoreError;
-
-    fn try_from(row: MessageRow) -> Result<Self, StoreError> {
-        let metadata = row
-            .metadata
-            .map(|json| serde_json::from_str(&json))
-            .transpose()
-            .map_err(|e| corrupt("metadata", e))?;
-        Ok(Message {
-            id: MessageId::from_uuid(row.id),
-            room_id: RoomId::from_uuid(row.room_id),
-            seq: seq_from_db(row.seq),
-            sender_id: UserId::from_uuid(row.sender_id),
-            content: Content::parse(&row.content).map_err(|e| corrupt("content", e))?,
-            kind: MessageKind::parse(&row.kind).map_err(|e| corrupt("kind", e))?,
-            metadata: Metadata::parse(metadata).map_err(|e| corrupt("metadata", e))?,
-            client_msg_id: row
-                .client_msg_id
-                .map(|c| ClientMsgId::parse(&c))
-                .transpose()
-                .map_err(|e| corrupt("client_msg_id", e))?,
-            created_at: row.created_at,
-        })
     }
 }
 
@@ -118,7 +72,7 @@ impl MessageStore for SqliteMessageStore {
         let before = query.before.map(seq_to_db);
         let rows = match query.after {
             Some(after) => {
-                sqlx::query_as::<_, MessageRow>(&format!(
+                sqlx::query_as::<_, MessageRow<String>>(&format!(
                     "select {COLUMNS} from messages
                      where room_id = ?1 and seq > ?2 and (?3 is null or seq < ?3)
                      order by seq asc limit ?4"
@@ -131,7 +85,7 @@ impl MessageStore for SqliteMessageStore {
                 .await
             }
             None => {
-                sqlx::query_as::<_, MessageRow>(&format!(
+                sqlx::query_as::<_, MessageRow<String>>(&format!(
                     "select {COLUMNS} from messages
                      where room_id = ?1 and (?2 is null or seq < ?2)
                      order by seq desc limit ?3"
@@ -150,7 +104,7 @@ impl MessageStore for SqliteMessageStore {
     }
 
     async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError> {
-        sqlx::query_as::<_, MessageRow>(&format!(
+        sqlx::query_as::<_, MessageRow<String>>(&format!(
             "select {COLUMNS} from messages where room_id = ?1 and client_msg_id = ?2"
         ))
         .bind(room.as_uuid())

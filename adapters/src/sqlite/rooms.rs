@@ -4,7 +4,7 @@ use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreEr
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use crate::rows::{ParticipantRow, RoomRow, SummaryRow};
+use crate::rows::{PARTICIPANT_COLUMNS, ParticipantRow, ROOM_COLUMNS, RoomRow, SummaryRow, direct_key};
 
 use super::{SqliteDb, corrupt, seq_from_db, seq_to_db, store_error};
 
@@ -17,14 +17,6 @@ impl SqliteRoomStore {
     pub fn new(db: SqliteDb) -> Self {
         Self { db }
     }
-}
-
-const ROOM_COLUMNS: &str = "r.id, r.name, r.type, r.created_by, r.created_at, r.is_active";
-const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq";
-
-fn direct_key(a: UserId, b: UserId) -> String {
-    let (low, high) = if a <= b { (a, b) } else { (b, a) };
-    format!("{low}:{high}")
 }
 
 /// Inserts the room; `false` when its direct key is taken (the pair has a room already).
