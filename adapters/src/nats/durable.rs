@@ -10,7 +10,7 @@ use async_nats::jetstream::{self, AckKind};
 use bytes::Bytes;
 use futures::StreamExt;
 
-use super::NatsError;
+use super::error::NatsError;
 
 /// A durable consumer of every room; see [`NatsLog::durable_consumer`](super::NatsLog::durable_consumer).
 #[derive(Clone)]

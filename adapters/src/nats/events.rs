@@ -6,7 +6,7 @@ use chat_shared::domain::RoomId;
 use chat_shared::ports::{EventBus, EventStream, PresenceError, RoomEvent};
 use futures::StreamExt;
 
-use super::NatsLog;
+use super::log::NatsLog;
 
 /// The event bus of a deployment: the same connection and prefix as its message log.
 #[derive(Clone)]

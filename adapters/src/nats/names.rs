@@ -1,7 +1,7 @@
 //! The stream name and subjects of one deployment, all derived from its prefix so that
 //! deployments (and tests) sharing a NATS server never see each other's messages.
 
-use super::NatsError;
+use super::error::NatsError;
 
 #[derive(Clone, Debug)]
 pub(super) struct Names {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_nats::jetstream::Context;
 use async_nats::jetstream::stream::{Config, Republish, Stream};
 
-use super::NatsError;
+use super::error::NatsError;
 use super::names::Names;
 
 /// How long and how much the stream keeps, and how it guards against duplicates.

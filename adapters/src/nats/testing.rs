@@ -3,7 +3,8 @@
 
 use std::ops::Deref;
 
-use super::{NatsLog, StreamSettings};
+use super::log::NatsLog;
+use super::stream::StreamSettings;
 
 /// The server the tests run against: `NATS_URL`, else a local one.
 pub(super) fn url() -> String {

@@ -21,7 +21,7 @@ use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::is_unavailable;
+use super::errors::is_unavailable;
 use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
 
 /// Lookups gathered into one query at most.
@@ -279,8 +279,8 @@ mod tests {
             (find(first_room).await, find(second_room).await, find(Uuid::new_v4()).await);
 
         db.drop().await;
-        assert_eq!(first.unwrap().map(|m| m.seq), Some(super::super::seq_from_db(7)));
-        assert_eq!(second.unwrap().map(|m| m.seq), Some(super::super::seq_from_db(8)));
+        assert_eq!(first.unwrap().map(|m| m.seq), Some(crate::rows::seq_from_db(7)));
+        assert_eq!(second.unwrap().map(|m| m.seq), Some(crate::rows::seq_from_db(8)));
         assert!(elsewhere.unwrap().is_none());
     }
 }

@@ -6,7 +6,7 @@
 use chat_shared::domain::Message;
 use chrono::{DateTime, Utc};
 
-use super::seq_to_db;
+use crate::rows::seq_to_db;
 
 /// The statement the data is for; its columns match [`encode`]'s fields, in order.
 pub(super) const COPY_MESSAGES: &str = "copy messages \

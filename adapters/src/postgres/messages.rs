@@ -7,8 +7,9 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolCopyExt;
 
 use super::client_ids::ClientIdLookup;
+use super::errors::store_error;
 use super::message_copy::{self, COPY_MESSAGES};
-use super::{seq_to_db, store_error};
+use crate::rows::seq_to_db;
 use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
 
 #[derive(Clone)]

@@ -1,6 +1,7 @@
 //! PostgreSQL adapters (sqlx). Migrations live in the workspace's `migrations/` folder.
 
 mod client_ids;
+mod errors;
 mod message_copy;
 mod messages;
 mod rooms;
@@ -10,11 +11,10 @@ mod users;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chat_shared::ports::{Probe, ProbeError, StoreError};
+use chat_shared::ports::{Probe, ProbeError};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-pub(crate) use crate::rows::{corrupt, seq_from_db, seq_to_db};
 pub use messages::PgMessageStore;
 pub use rooms::PgRoomStore;
 pub use tokens::PgRefreshTokenStore;
@@ -40,30 +40,6 @@ pub fn connect_lazy(url: &str, max_connections: u32, application_name: &str) -> 
 /// Applies every pending migration.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
-}
-
-/// Sorts a driver error into what a caller can act on: connection trouble is `Unavailable`.
-pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
-    if is_unavailable(&err) { StoreError::unavailable(err) } else { StoreError::other(err) }
-}
-
-/// Whether retrying later may succeed: the database is unreachable or refusing work.
-pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-            true
-        }
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            // 08: connection exception; 53: insufficient resources; 57P: operator intervention.
-            code.starts_with("08") || code.starts_with("53") || code.starts_with("57P")
-        }),
-        _ => false,
-    }
-}
-
-/// Whether the error is a violation of the named unique constraint or index.
-pub(crate) fn violates(err: &sqlx::Error, constraint: &str) -> bool {
-    err.as_database_error().and_then(|db| db.constraint()).is_some_and(|c| c == constraint)
 }
 
 /// `/readyz` check: one round trip to the database.

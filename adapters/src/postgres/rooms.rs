@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::rows::{PARTICIPANT_COLUMNS, ParticipantRow, ROOM_COLUMNS, RoomRow, SummaryRow, direct_key};
 
-use super::{corrupt, seq_from_db, seq_to_db, store_error};
+use super::errors::store_error;
+use crate::rows::{corrupt, seq_from_db, seq_to_db};
 
 #[derive(Clone)]
 pub struct PgRoomStore {

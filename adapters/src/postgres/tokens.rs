@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::rows::TokenRow;
 
-use super::store_error;
+use super::errors::store_error;
 
 #[derive(Clone)]
 pub struct PgRefreshTokenStore {

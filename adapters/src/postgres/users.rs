@@ -5,7 +5,7 @@ use sqlx::PgPool;
 
 use crate::rows::{CredentialsRow, UserRow};
 
-use super::{store_error, violates};
+use super::errors::{store_error, violates};
 
 #[derive(Clone)]
 pub struct PgUserStore {

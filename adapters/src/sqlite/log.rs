@@ -19,9 +19,11 @@ use chat_shared::ports::{Appended, LiveFeed, LiveMessage, LiveStream, LogError, 
 use sqlx::SqliteConnection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::db::SqliteDb;
+use super::errors::is_unavailable;
 use super::messages::insert;
-use super::{SqliteDb, is_unavailable, seq_from_db, seq_to_db};
 use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
+use crate::rows::{seq_from_db, seq_to_db};
 
 /// How many live messages a slow subscriber may fall behind before it skips some (and, seeing
 /// the gap in `previous_seq`, reads them back from the log).

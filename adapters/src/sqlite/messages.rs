@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use chat_shared::domain::{ClientMsgId, Message, RoomId, Seq};
 use chat_shared::ports::{MessageStore, PageQuery, StoreError};
 
-use super::{SqliteDb, seq_to_db, store_error};
+use super::db::SqliteDb;
+use super::errors::store_error;
+use crate::rows::seq_to_db;
 use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
 
 #[derive(Clone)]

@@ -6,7 +6,9 @@ use sqlx::SqliteConnection;
 
 use crate::rows::{PARTICIPANT_COLUMNS, ParticipantRow, ROOM_COLUMNS, RoomRow, SummaryRow, direct_key};
 
-use super::{SqliteDb, corrupt, seq_from_db, seq_to_db, store_error};
+use super::db::SqliteDb;
+use super::errors::store_error;
+use crate::rows::{corrupt, seq_from_db, seq_to_db};
 
 #[derive(Clone)]
 pub struct SqliteRoomStore {

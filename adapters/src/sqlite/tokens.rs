@@ -6,7 +6,8 @@ use uuid::Uuid;
 
 use crate::rows::TokenRow;
 
-use super::{SqliteDb, store_error};
+use super::db::SqliteDb;
+use super::errors::store_error;
 
 #[derive(Clone)]
 pub struct SqliteRefreshTokenStore {

@@ -4,7 +4,8 @@ use chat_shared::ports::{InsertUserError, StoreError, UserStore};
 
 use crate::rows::{CredentialsRow, UserRow};
 
-use super::{SqliteDb, store_error, violates};
+use super::db::SqliteDb;
+use super::errors::{store_error, violates};
 
 #[derive(Clone)]
 pub struct SqliteUserStore {
