@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::ports::StoreError;
+use crate::ports::{LogError, StoreError};
 
 /// Why a use case refused or failed. Each variant maps to one status and code of the public
 /// contract; `Internal` carries the cause for the logs and is never shown to a client.
@@ -38,6 +38,15 @@ impl From<StoreError> for Error {
         match err {
             StoreError::Unavailable(source) => Error::Unavailable(source),
             StoreError::Other(source) => Error::Internal(source),
+        }
+    }
+}
+
+impl From<LogError> for Error {
+    fn from(err: LogError) -> Self {
+        match err {
+            LogError::Unavailable(source) => Error::Unavailable(source),
+            LogError::Other(source) => Error::Internal(source),
         }
     }
 }

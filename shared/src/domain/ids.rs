@@ -39,10 +39,10 @@ macro_rules! uuid_id {
         }
 
         impl FromStr for $name {
-            type Err = super::Invalid;
+            type Err = super::invalid::Invalid;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(s).map(Self).map_err(|_| super::Invalid::NotAUuid)
+                Uuid::parse_str(s).map(Self).map_err(|_| super::invalid::Invalid::NotAUuid)
             }
         }
     };

@@ -1,7 +1,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Invalid, MessageId, RoomId, UserId, char_len};
+use super::chars::char_len;
+use super::ids::{MessageId, RoomId, UserId};
+use super::invalid::Invalid;
 
 /// A message's position in its room. Strictly increasing within a room; not dense.
 pub type Seq = u64;

@@ -1,5 +1,6 @@
 //! Domain types. Every constructor validates, so a value that exists is a valid one.
 
+mod chars;
 mod ids;
 mod invalid;
 mod message;
@@ -15,8 +16,3 @@ pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, Seq};
 pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomType};
 pub use token::{AccessClaims, AccessToken, RefreshToken, RefreshTokenRecord, TokenHash};
 pub use user::{DisplayName, Password, PasswordHash, User, Username};
-
-/// Counts characters the way a person does for length limits (Unicode scalar values).
-fn char_len(s: &str) -> usize {
-    s.chars().count()
-}

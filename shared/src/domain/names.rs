@@ -1,7 +1,7 @@
 //! What every name people show to each other (display names, room names) must be: something
 //! a reader can see, that cannot reorder the text around it.
 
-use super::Invalid;
+use super::invalid::Invalid;
 
 /// Why `name` (already trimmed) cannot be shown, if it cannot.
 pub(super) fn unshowable(name: &str) -> Option<Invalid> {

@@ -4,7 +4,10 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Invalid, RoomId, Seq, UserId, char_len};
+use super::chars::char_len;
+use super::ids::{RoomId, UserId};
+use super::invalid::Invalid;
+use super::message::Seq;
 
 /// What kind of conversation a room is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::UserId;
+use super::ids::UserId;
 
 /// A signed access token and how long it lives.
 #[derive(Clone, Debug)]

@@ -3,7 +3,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Invalid, UserId, char_len};
+use super::chars::char_len;
+use super::ids::UserId;
+use super::invalid::Invalid;
 
 /// A login name: 3–32 of `a-z A-Z 0-9 _ . -`. Unique case-insensitively; stored as given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

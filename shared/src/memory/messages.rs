@@ -87,7 +87,7 @@ impl LiveFeed for MemoryMessageLog {
             state.live.retain(|_, sender| sender.receiver_count() > 0);
             state.live.entry(room).or_insert_with(|| broadcast::channel(LIVE_BUFFER).0).subscribe()
         };
-        Ok(Box::pin(super::broadcast_stream(receiver)))
+        Ok(Box::pin(super::broadcast::broadcast_stream(receiver)))
     }
 }
 

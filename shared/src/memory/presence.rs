@@ -74,6 +74,6 @@ impl EventBus for MemoryEventBus {
             rooms.retain(|_, sender| sender.receiver_count() > 0);
             rooms.entry(room).or_insert_with(|| broadcast::channel(1024).0).subscribe()
         };
-        Ok(Box::pin(super::broadcast_stream(receiver)))
+        Ok(Box::pin(super::broadcast::broadcast_stream(receiver)))
     }
 }

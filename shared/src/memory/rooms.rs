@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::MemoryMessageStore;
+use super::messages::MemoryMessageStore;
 use crate::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
 use crate::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError, UNREAD_CAP};
 

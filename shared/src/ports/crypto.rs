@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::BoxError;
+use super::errors::BoxError;
 use crate::domain::{AccessClaims, AccessToken, Password, PasswordHash, UserId};
 
 /// Hashes and checks passwords. Implementations must keep the async runtime responsive (hash

@@ -3,7 +3,7 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use futures::Stream;
 
-use super::{BoxError, StoreError};
+use super::errors::{BoxError, StoreError};
 use crate::domain::{ClientMsgId, Message, RoomId, Seq};
 
 /// The failure of the message log.
@@ -15,15 +15,6 @@ pub enum LogError {
     Unavailable(#[source] BoxError),
     #[error("message log failure")]
     Other(#[source] BoxError),
-}
-
-impl From<LogError> for crate::error::Error {
-    fn from(err: LogError) -> Self {
-        match err {
-            LogError::Unavailable(source) => crate::error::Error::Unavailable(source),
-            LogError::Other(source) => crate::error::Error::Internal(source),
-        }
-    }
 }
 
 /// What appending did.

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 
-use super::BoxError;
+use super::errors::BoxError;
 use crate::domain::{RoomId, Seq, UserId};
 
 /// The failure of the presence store or the event bus. Presence is best effort: callers log

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::StoreError;
+use super::errors::StoreError;
 use crate::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
 
 pub enum DirectRoomOutcome {

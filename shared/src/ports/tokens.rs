@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::StoreError;
+use super::errors::StoreError;
 use crate::domain::{RefreshTokenRecord, TokenHash};
 
 /// Where refresh tokens live, by hash only.

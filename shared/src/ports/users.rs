@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::errors::StoreError;
 use crate::domain::{DisplayName, PasswordHash, User, UserId};
 
 #[derive(Debug, thiserror::Error)]

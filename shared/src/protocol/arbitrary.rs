@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::{ClientFrame, Command, SendCommand};
+use super::client::{ClientFrame, Command, SendCommand};
 use crate::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
 
 pub fn room() -> impl Strategy<Value = RoomId> {

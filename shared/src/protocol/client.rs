@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::Codec;
+use super::codec::Codec;
 use crate::domain::{ClientMsgId, Content, MessageKind, Metadata, RoomId, Seq};
 use crate::error::FieldErrors;
 

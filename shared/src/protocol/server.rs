@@ -4,7 +4,8 @@ use bytes::Bytes;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::{Codec, FrameError};
+use super::client::FrameError;
+use super::codec::Codec;
 use crate::domain::{Message, RoomId, Seq, UserId};
 use crate::error::FieldErrors;
 

@@ -1,10 +1,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::rooms::RoomService;
 use crate::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId};
 use crate::error::Error;
 use crate::ports::{Appended, Clock, MessageLog, MessageStore, PageQuery};
-use crate::usecases::RoomService;
 
 /// A message as its sender asked for it, validated.
 #[derive(Debug, Clone)]

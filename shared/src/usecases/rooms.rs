@@ -2,12 +2,12 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
+use super::leases::MembershipLeases;
 use crate::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, UserId};
 use crate::error::{Error, FieldErrors};
 use crate::ports::{
     AddMemberOutcome, Clock, DirectRoomOutcome, EventBus, RoomEvent, RoomStore, StoreError, UserStore,
 };
-use crate::usecases::MembershipLeases;
 
 /// A room as the client asked for it. `name` may be absent only for direct rooms.
 #[derive(Debug)]
