@@ -68,18 +68,22 @@ async fn five_senders_reach_every_receiver_on_two_nodes_in_order_and_persist_onc
     assert_eq!(acked.len(), 1000);
     let acked: HashSet<String> = acked.into_iter().collect();
 
+    // A marker after every send: a receiver that got anything extra gets it before the marker.
+    let mut marking = app.ws(&app.node, &owner, Codec::Json).await;
+    marking.request(json!({"type": "send", "room": room, "content": "marker"})).await.unwrap();
     for receiver in [&mut on_first, &mut on_second] {
-        let got = receiver.collect_messages(&room, 1000, QUIET).await;
+        let mut got = receiver.collect_messages(&room, 1001, QUIET).await;
+        assert_eq!(got.pop().map(|m| m["content"].clone()), Some(json!("marker")), "{:?}", receiver.codec);
         assert_strictly_increasing(&seqs(&got));
         let ids: HashSet<String> = got.iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect();
         assert_eq!(ids.len(), got.len(), "a message arrived twice");
         assert_eq!(ids, acked, "receiver on {:?} missed or invented messages", receiver.codec);
-        assert!(receiver.next_frame(Duration::from_millis(300)).await.is_none_or(|f| f["type"] != "message"));
     }
-    assert_eq!(app.persisted(&room, 1000, Duration::from_secs(20)).await, 1000);
+    // The 1,000 and the marker, each once.
+    assert_eq!(app.persisted(&room, 1001, Duration::from_secs(20)).await, 1001);
     let distinct: i64 =
         sqlx::query_scalar("select count(distinct id) from messages").fetch_one(&app.db.pool).await.unwrap();
-    assert_eq!(distinct, 1000);
+    assert_eq!(distinct, 1001);
 }
 
 #[tokio::test]
@@ -104,11 +108,18 @@ async fn a_repeated_client_msg_id_returns_the_original_and_is_delivered_and_stor
         .await;
     assert_eq!(rest.status, 200, "{:?}", rest.body);
     assert_eq!(rest.body["id"], first["message"]["id"]);
-    let delivered = watcher.collect_messages(&room, 2, Duration::from_secs(1)).await;
-    assert_eq!(delivered.len(), 1);
-    assert_eq!(app.persisted(&room, 1, Duration::from_secs(10)).await, 1);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.persisted(&room, 2, Duration::ZERO).await, 1);
+    sender.request(json!({"type": "send", "room": room, "content": "marker"})).await.unwrap();
+    let delivered = watcher.collect_messages(&room, 2, QUIET).await;
+    let contents: Vec<&Value> = delivered.iter().map(|m| &m["content"]).collect();
+    assert_eq!(contents, [&json!("hello"), &json!("marker")], "the repeats were not delivered");
+    assert_eq!(app.persisted(&room, 2, Duration::from_secs(10)).await, 2);
+    let stored: Vec<String> =
+        sqlx::query_scalar("select content from messages where room_id = $1::uuid order by seq")
+            .bind(&room)
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, ["hello", "marker"], "the repeats were not stored");
 }
 
 /// A first attempt is checked against the stream's duplicate window only: within it a double
@@ -241,18 +252,26 @@ async fn resuming_while_messages_keep_arriving_loses_and_repeats_nothing() {
     let first = sender.request(json!({"type": "send", "room": room, "content": "start"})).await.unwrap();
     let since = first["message"]["seq"].as_u64().unwrap();
     let room_for_task = room.clone();
+    let (under_way, started) = tokio::sync::oneshot::channel();
     let sending = tokio::spawn(async move {
         let mut ids = Vec::new();
+        let mut under_way = Some(under_way);
         for n in 0..300 {
             let reply = sender
                 .request(json!({"type": "send", "room": room_for_task, "content": format!("n{n}")}))
                 .await
                 .unwrap();
             ids.push(reply["message"]["seq"].as_u64().unwrap());
+            if n == 10
+                && let Some(under_way) = under_way.take()
+            {
+                let _ = under_way.send(());
+            }
         }
         ids
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The reader resumes while the sends are under way.
+    started.await.unwrap();
     let mut reader = app.ws(&app.node, &bob, Codec::Json).await;
     let reply = reader.request(json!({"type": "join", "room": room, "since": since})).await.unwrap();
     let mut got: Vec<u64> =
@@ -322,9 +341,15 @@ async fn a_crashed_persister_restarted_writes_every_acknowledged_message_once() 
     for n in 400..600 {
         sender.request(json!({"type": "send", "room": room, "content": format!("m{n}")})).await.unwrap();
     }
-    assert_eq!(app.persisted(&room, 600, Duration::from_secs(20)).await, 600);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(app.persisted(&room, 601, Duration::ZERO).await, 600);
+    // A marker after the 600: once it is stored, anything written twice would be too.
+    sender.request(json!({"type": "send", "room": room, "content": "marker"})).await.unwrap();
+    assert_eq!(app.persisted(&room, 601, Duration::from_secs(20)).await, 601);
+    let marker: i64 = sqlx::query_scalar("select count(*) from messages where content = 'marker'")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(marker, 1);
+    assert_eq!(app.persisted(&room, 602, Duration::ZERO).await, 601);
     drop((again, other));
 }
 
