@@ -14,6 +14,7 @@ mod presence;
 mod processes;
 mod replicated_log;
 mod rooms;
+mod sqlite;
 mod store;
 mod users;
 mod ws_input;
