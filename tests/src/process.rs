@@ -161,3 +161,16 @@ impl Drop for Process {
         }
     }
 }
+
+/// Runs `binary` with `args` to its end, for a start that must fail: its exit code and what it
+/// wrote to stderr. Only `args` configure it: the service URLs and JWT secret of the test's
+/// environment are removed.
+pub async fn run_to_exit(binary: &str, args: &[&str]) -> anyhow::Result<(Option<i32>, String)> {
+    let mut command = Command::new(binary);
+    command.args(args).env("RUST_LOG", "warn").stdin(Stdio::null());
+    for unset in ["NATS_URL", "DATABASE_URL", "REDIS_URL", "JWT_SECRET"] {
+        command.env_remove(unset);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(30), command.output()).await??;
+    Ok((output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned()))
+}

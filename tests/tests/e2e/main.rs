@@ -10,6 +10,7 @@ mod hostile;
 mod messaging;
 mod operations;
 mod ops;
+mod persister;
 mod presence;
 mod processes;
 mod replicated_log;
