@@ -8,6 +8,7 @@ mod edge;
 mod embedded;
 mod hostile;
 mod messaging;
+mod nats_outage;
 mod operations;
 mod ops;
 mod persister;
