@@ -2,9 +2,9 @@
 """Line coverage by architectural layer, from the JSON export of `cargo llvm-cov`.
 
 Prints one row per layer (lines, covered, percent, threshold) and the production files below
-their own threshold, and exits non-zero when a layer or a file is below its threshold, or when a
-file of the report is in no layer and not excluded. The layers and the exclusions are said here
-and nowhere else.
+their own threshold, and exits 2 when a layer or a file is below its threshold, or when a file of
+the report is in no layer and not excluded. The layers and the exclusions are said here and
+nowhere else.
 
 Usage: coverage_by_layer.py target/coverage.json
 """
@@ -143,7 +143,7 @@ def main(export_path):
         print("\nfiles in no layer (add them to LAYERS or EXCLUDED):")
         for path in unmapped:
             print(f"  {path}")
-    return 1 if failed else 0
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":
