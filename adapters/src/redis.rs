@@ -652,6 +652,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_sweep_drops_an_entry_it_did_not_write_and_still_takes_the_dead_nodes_users_offline() {
+        let prefix = prefix();
+        let (a, b) = pair(&prefix).await;
+        let (room, ann) = (RoomId::generate(), UserId::generate());
+        a.heartbeat(Duration::from_millis(100)).await.unwrap();
+        a.set(room, ann, 1).await.unwrap();
+        let entries = format!("{prefix}:node:node-a:entries");
+        let _: i64 = b.inner.client.sadd(&entries, "no separator").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        assert_eq!(b.sweep_dead_nodes().await.unwrap(), [(room, ann)]);
+
+        let left: i64 = b.inner.client.exists(&entries).await.unwrap();
+        assert_eq!(left, 0, "the foreign entry is gone with the rest");
+        assert!(b.sweep_dead_nodes().await.unwrap().is_empty());
+        clean(&url(), &prefix).await;
+    }
+
+    #[tokio::test]
     async fn an_unreachable_redis_fails_calls_quickly_and_reports_it() {
         let started = Instant::now();
         let down = RedisPresence::connect("redis://127.0.0.1:1", &prefix(), "node").await.unwrap();

@@ -126,12 +126,20 @@ async fn delete_redis_keys(pattern: &str) -> Result<(), fred::error::Error> {
 
 /// A persister running in this process until dropped or stopped.
 pub struct TestPersister {
+    /// Where `/healthz`, `/readyz` and `/metrics` are served.
+    pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl TestPersister {
     pub async fn start(db: &TestDatabase, stream: &TestStream) -> anyhow::Result<Self> {
+        Self::start_with(&db.url, stream, &[]).await
+    }
+
+    /// A persister writing to the database at `database_url`, with `extra` flags replacing or
+    /// adding to the defaults.
+    pub async fn start_with(database_url: &str, stream: &TestStream, extra: &[&str]) -> anyhow::Result<Self> {
         let args = [
             "chat-persister",
             "--listen",
@@ -139,7 +147,7 @@ impl TestPersister {
             "--nats-url",
             &nats_url(),
             "--database-url",
-            &db.url,
+            database_url,
             "--stream-prefix",
             &stream.prefix,
             "--batch-size",
@@ -147,13 +155,22 @@ impl TestPersister {
             // A crashed persister's batch comes back to the others this soon.
             "--ack-wait",
             "2s",
-        ];
-        let persister = chat_persister::Persister::build(chat_persister::Cli::try_parse_from(args)?).await?;
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let cli = chat_persister::Cli::try_parse_from(with_overrides(args, extra))?;
+        let persister = chat_persister::Persister::build(cli).await?;
+        let addr = persister.local_addr();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(persister.run_until(async move {
             let _ = rx.await;
         }));
-        Ok(Self { shutdown: Some(tx), task })
+        Ok(Self { addr, shutdown: Some(tx), task })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
     }
 
     /// Ends it abruptly, as a crash would: nothing in hand is acknowledged.

@@ -1,4 +1,4 @@
-//! Private PostgreSQL and Redis servers that a test may stop and start again, to see what
+//! Private PostgreSQL, Redis and NATS servers that a test may stop and start again, to see what
 //! clients meet during an outage. The shared services are never stopped.
 
 use std::path::{Path, PathBuf};
@@ -188,5 +188,63 @@ impl PrivateRedis {
             child.kill().await?;
         }
         Ok(())
+    }
+}
+
+/// A `nats-server` with JetStream of one test, its store in a temporary folder.
+pub struct PrivateNats {
+    child: Option<tokio::process::Child>,
+    store: PathBuf,
+    pub port: u16,
+}
+
+impl PrivateNats {
+    pub async fn start() -> anyhow::Result<Self> {
+        let store = std::env::temp_dir().join(format!("chat-nats-{}", uuid::Uuid::new_v4().simple()));
+        let mut nats = Self { child: None, store, port: fixed_free_port()? };
+        nats.resume().await?;
+        Ok(nats)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server again on the same port and store: JetStream keeps what it stored.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let child = tokio::process::Command::new("nats-server")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("nats-server on the PATH")?;
+        self.child = Some(child);
+        wait_for_port(self.port, "NATS").await
+    }
+
+    /// Kills the server, as a crash would.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+            // Gone before its store is, so that it writes nothing there afterwards.
+            for _ in 0..100 {
+                if !matches!(child.try_wait(), Ok(None)) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.store);
     }
 }

@@ -5,9 +5,13 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use rustix::process::{Pid, Signal};
 use tokio::process::{Child, Command};
 
 use crate::{TestDatabase, TestStream, nats_url, node_args, with_overrides};
+
+/// How long a process dropped while running has to exit after SIGTERM before it is killed.
+const STOP_WAIT: Duration = Duration::from_secs(10);
 
 pub struct Process {
     child: Child,
@@ -126,10 +130,47 @@ impl Process {
 
     /// SIGTERM, then waits for the exit and returns its code.
     pub async fn terminate(mut self, wait: Duration) -> anyhow::Result<Option<i32>> {
-        let pid = self.child.id().ok_or_else(|| anyhow::anyhow!("the process is gone"))?;
-        let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await?;
-        anyhow::ensure!(status.success(), "kill -TERM failed");
+        self.sigterm()?;
         let exit = tokio::time::timeout(wait, self.child.wait()).await??;
         Ok(exit.code())
     }
+
+    fn sigterm(&self) -> anyhow::Result<()> {
+        let pid = self.child.id().and_then(|id| Pid::from_raw(id.try_into().ok()?));
+        let pid = pid.ok_or_else(|| anyhow::anyhow!("the process is gone"))?;
+        rustix::process::kill_process(pid, Signal::TERM)?;
+        Ok(())
+    }
+
+    fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Process {
+    /// SIGTERM and a wait rather than the SIGKILL of `kill_on_drop`: a process that exits by
+    /// itself writes its coverage profile, a killed one none. Blocks the thread of a test that
+    /// is ending; a process still running after `STOP_WAIT` is killed.
+    fn drop(&mut self) {
+        if !self.running() || self.sigterm().is_err() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + STOP_WAIT;
+        while self.running() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Runs `binary` with `args` to its end, for a start that must fail: its exit code and what it
+/// wrote to stderr. Only `args` configure it: the service URLs and JWT secret of the test's
+/// environment are removed.
+pub async fn run_to_exit(binary: &str, args: &[&str]) -> anyhow::Result<(Option<i32>, String)> {
+    let mut command = Command::new(binary);
+    command.args(args).env("RUST_LOG", "warn").stdin(Stdio::null());
+    for unset in ["NATS_URL", "DATABASE_URL", "REDIS_URL", "JWT_SECRET"] {
+        command.env_remove(unset);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(30), command.output()).await??;
+    Ok((output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned()))
 }

@@ -163,3 +163,97 @@ impl Transient for RequestErrorKind {
         matches!(self, RequestErrorKind::TimedOut | RequestErrorKind::NoResponders)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_nats::error::Error;
+
+    use super::*;
+
+    /// What `NatsError` an async-nats error of `kind` becomes: `true` for `Unavailable`.
+    fn unavailable<K>(kind: K) -> bool
+    where
+        K: Transient + Clone + Debug + Display + PartialEq + Send + Sync + 'static,
+    {
+        let err = NatsError::from(Error::from(kind));
+        assert_eq!(err.is_unavailable(), matches!(err, NatsError::Unavailable(_)));
+        err.is_unavailable()
+    }
+
+    /// JetStream's API answering with an error of this HTTP-like status.
+    fn answered(code: usize) -> async_nats::jetstream::Error {
+        let answer = serde_json::json!({ "code": code, "err_code": 10_000, "description": "refused" });
+        serde_json::from_value(answer).expect("an API error")
+    }
+
+    #[test]
+    fn no_answer_in_time_or_nobody_listening_is_unavailable() {
+        assert!(unavailable(PublishErrorKind::TimedOut));
+        assert!(unavailable(PublishErrorKind::BrokenPipe));
+        assert!(unavailable(PublishErrorKind::StreamNotFound));
+        assert!(unavailable(CreateStreamErrorKind::TimedOut));
+        assert!(unavailable(CreateStreamErrorKind::JetStreamUnavailable));
+        assert!(unavailable(CreateStreamErrorKind::Response));
+        assert!(unavailable(LastRawMessageErrorKind::Other));
+        assert!(unavailable(ConsumerErrorKind::TimedOut));
+        assert!(unavailable(ConsumerErrorKind::Request));
+        assert!(unavailable(ConsumerInfoErrorKind::Offline));
+        assert!(unavailable(ConsumerInfoErrorKind::Request));
+        assert!(unavailable(ConsumerInfoErrorKind::TimedOut));
+        assert!(unavailable(ConsumerInfoErrorKind::NoResponders));
+        assert!(unavailable(BatchErrorKind::Subscribe));
+        assert!(unavailable(BatchErrorKind::Pull));
+        assert!(unavailable(BatchErrorKind::Flush));
+        assert!(unavailable(StreamErrorKind::TimedOut));
+        assert!(unavailable(StreamErrorKind::Other));
+        assert!(unavailable(MessagesErrorKind::MissingHeartbeat));
+        assert!(unavailable(MessagesErrorKind::Pull));
+        assert!(unavailable(MessagesErrorKind::NoResponders));
+        assert!(unavailable(RequestErrorKind::TimedOut));
+        assert!(unavailable(RequestErrorKind::NoResponders));
+    }
+
+    #[test]
+    fn a_refusal_by_the_server_or_a_bad_request_is_not_unavailable() {
+        assert!(!unavailable(PublishErrorKind::WrongLastSequence));
+        assert!(!unavailable(PublishErrorKind::WrongLastMessageId));
+        assert!(!unavailable(CreateStreamErrorKind::InvalidStreamName));
+        assert!(!unavailable(CreateStreamErrorKind::ResponseParse));
+        assert!(!unavailable(LastRawMessageErrorKind::InvalidSubject));
+        assert!(!unavailable(ConsumerErrorKind::InvalidName));
+        assert!(!unavailable(ConsumerInfoErrorKind::NotFound));
+        assert!(!unavailable(BatchErrorKind::Serialize));
+        assert!(!unavailable(MessagesErrorKind::ConsumerDeleted));
+        assert!(!unavailable(MessagesErrorKind::PushBasedConsumer));
+        assert!(!unavailable(RequestErrorKind::Other));
+    }
+
+    #[test]
+    fn jetstream_answering_503_is_unavailable_and_any_other_error_answer_is_not() {
+        for (code, expected) in [(503, true), (400, false), (404, false), (500, false)] {
+            assert_eq!(unavailable(CreateStreamErrorKind::JetStream(answered(code))), expected, "{code}");
+            assert_eq!(unavailable(LastRawMessageErrorKind::JetStream(answered(code))), expected, "{code}");
+            assert_eq!(unavailable(ConsumerErrorKind::JetStream(answered(code))), expected, "{code}");
+            assert_eq!(unavailable(ConsumerInfoErrorKind::JetStream(answered(code))), expected, "{code}");
+        }
+    }
+
+    #[test]
+    fn a_first_connection_without_a_server_is_unavailable_and_one_with_bad_settings_is_not() {
+        let connect =
+            |kind: ConnectErrorKind| NatsError::Connect { urls: "nats://x".into(), source: kind.into() };
+        for kind in [
+            ConnectErrorKind::Io,
+            ConnectErrorKind::TimedOut,
+            ConnectErrorKind::Dns,
+            ConnectErrorKind::MaxReconnects,
+        ] {
+            assert!(connect(kind).is_unavailable(), "{kind:?}");
+        }
+        for kind in [ConnectErrorKind::ServerParse, ConnectErrorKind::Authentication, ConnectErrorKind::Tls] {
+            assert!(!connect(kind).is_unavailable(), "{kind:?}");
+        }
+        assert!(!NatsError::InvalidName { what: "room", value: "a.b".into() }.is_unavailable());
+        assert!(!NatsError::other("a bug").is_unavailable());
+    }
+}

@@ -66,4 +66,20 @@ mod tests {
         assert_eq!(got, Some(event));
         assert!(tokio::time::timeout(Duration::from_millis(200), elsewhere.next()).await.is_err());
     }
+
+    #[tokio::test]
+    async fn something_unreadable_on_a_rooms_subject_is_skipped_and_later_events_still_arrive() {
+        let log = TestLog::start().await;
+        let events = NatsEvents::new((*log).clone());
+        let room = RoomId::generate();
+        let mut watching = events.subscribe(room).await.unwrap();
+        let subject = log.names.events(&room.to_string()).unwrap();
+        log.client.publish(subject, "not MessagePack".into()).await.unwrap();
+        let event = RoomEvent::Typing { user_id: UserId::generate() };
+
+        events.publish(room, &event).await.unwrap();
+
+        let got = tokio::time::timeout(Duration::from_secs(2), watching.next()).await.unwrap();
+        assert_eq!(got, Some(event));
+    }
 }

@@ -27,6 +27,13 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// `application_name` (what `pg_stat_activity` and the server's log show) unless the URL or
 /// `PGAPPNAME` names them already.
 pub fn connect_lazy(url: &str, max_connections: u32, application_name: &str) -> Result<PgPool, sqlx::Error> {
+    // sqlx reads a URL of any scheme as PostgreSQL's: `mysql://db.internal/chat` would be a
+    // PostgreSQL connection to that host.
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    if !(scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql")) {
+        let why = format!("a PostgreSQL URL starts with postgres:// or postgresql://, not {scheme:?}");
+        return Err(sqlx::Error::Configuration(why.into()));
+    }
     let mut options: PgConnectOptions = url.parse()?;
     if options.get_application_name().is_none() {
         options = options.application_name(application_name);
@@ -86,5 +93,18 @@ mod tests {
     #[test]
     fn a_malformed_url_is_refused() {
         assert!(connect_lazy("postgres://[::1", 1, "chat-node").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_url_of_another_database_is_refused_and_both_postgresql_schemes_are_taken() {
+        for other in ["mysql://127.0.0.1/chat", "sqlite://chat.db", "127.0.0.1:5432/chat"] {
+            assert!(
+                matches!(connect_lazy(other, 1, "chat-node"), Err(sqlx::Error::Configuration(_))),
+                "{other}"
+            );
+        }
+        for url in ["postgres://127.0.0.1/chat", "postgresql://127.0.0.1/chat", "POSTGRES://127.0.0.1/chat"] {
+            assert!(connect_lazy(url, 1, "chat-node").is_ok(), "{url}");
+        }
     }
 }

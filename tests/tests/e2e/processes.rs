@@ -1,11 +1,12 @@
-//! Real processes killed with SIGKILL or stopped with SIGTERM while clients talk to them.
+//! Real processes killed with SIGKILL or stopped with SIGTERM while clients talk to them, and
+//! processes that cannot start.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use chat_tests::TestApp;
-use chat_tests::process::Process;
+use chat_tests::process::{Process, run_to_exit};
 use chat_tests::ws::{Codec, WsClient};
+use chat_tests::{JWT_SECRET, TestApp, TestDatabase, nats_url, redis_url};
 use serde_json::{Value, json};
 
 const NODE: &str = env!("CARGO_BIN_EXE_chat-node-under-test");
@@ -94,4 +95,42 @@ async fn sigterm_closes_sessions_with_1012_and_exits_cleanly() {
     assert_eq!(client.close_code(WAIT).await, Some(1012));
     assert_eq!(exit.await.unwrap().unwrap(), Some(0));
     assert!(WsClient::connect(addr, Some(&ann.access), Codec::Json).await.is_err(), "no new connections");
+}
+
+#[tokio::test]
+async fn a_node_that_cannot_start_exits_1_and_says_why() {
+    let (code, stderr) =
+        run_to_exit(NODE, &["--listen", "127.0.0.1:0", "--database-url", "postgres://127.0.0.1/chat"])
+            .await
+            .unwrap();
+
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("chat-node: ") && stderr.contains("missing: NATS_URL"), "{stderr}");
+}
+
+#[tokio::test]
+async fn chat_node_migrate_prepares_a_cluster_database_and_exits_1_when_it_cannot_reach_it() {
+    let db = TestDatabase::create().await.unwrap();
+    let (nats, redis) = (nats_url(), redis_url());
+    let cluster = |database: &str| -> Vec<String> {
+        let args = ["--nats-url", &nats, "--database-url", database, "--redis-url", &redis];
+        [&args[..], &["--jwt-secret", JWT_SECRET, "migrate"]].concat().iter().map(|s| s.to_string()).collect()
+    };
+    let run = async |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_to_exit(NODE, &args).await.unwrap()
+    };
+
+    let (code, stderr) = run(cluster(&db.url)).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let tables: i64 =
+        sqlx::query_scalar("select count(*) from pg_tables where tablename in ('users', 'messages')")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(tables, 2);
+
+    let (code, stderr) = run(cluster("postgres://postgres@127.0.0.1:1/chat")).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("applying database migrations"), "{stderr}");
 }
