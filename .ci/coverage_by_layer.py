@@ -29,14 +29,12 @@ LAYERS = [
 ]
 
 # Code that is not the product, each with why; so are the items marked #[cfg(test)] in any file
-# (test_only_lines). Test code is never counted as covered lines.
+# (test_only_lines) and the files of modules declared under #[cfg(test)] (test_only_files: unit
+# tests and test support such as nats/testing.rs). Test code is never counted as covered lines.
 EXCLUDED = {
     "tests/": "end-to-end tests and their harness",
     "bench/": "the load generator",
     "fuzz/": "fuzz targets (a workspace of their own)",
-    "adapters/src/nats/testing.rs": "test support: a log on a throwaway stream (cfg(test))",
-    "shared/src/usecases/testkit.rs": "test support: use cases over in-memory adapters (cfg(test))",
-    "shared/src/protocol/arbitrary.rs": "test support: property-test strategies (cfg(test))",
     # The tests start the same entry points as binaries of their own (tests/src/bin).
     "node/src/main.rs": "chat-node's main: a call of chat_node::cli::main",
     "persister/src/main.rs": "chat-persister's main: a call of chat_persister::cli_main",
@@ -94,6 +92,22 @@ def test_only_lines(source):
     return found
 
 
+def test_only_files(root, paths):
+    """The files of the modules declared `#[cfg(test)] mod name;` by the files in `paths`."""
+    found = set()
+    for path in paths:
+        lines = (root / path).read_text().splitlines()
+        folder = Path(path).parent if Path(path).name in ("lib.rs", "main.rs", "mod.rs") else Path(path).with_suffix("")
+        for i, line in enumerate(lines[:-1]):
+            if line.strip() != "#[cfg(test)]":
+                continue
+            declared = lines[i + 1].strip().removeprefix("pub(crate) ").removeprefix("pub ")
+            if declared.startswith("mod ") and declared.endswith(";"):
+                name = declared[4:-1].strip()
+                found.update({(folder / f"{name}.rs").as_posix(), (folder / name / "mod.rs").as_posix()})
+    return found
+
+
 def layer_of(path):
     if any(path.startswith(prefix) for prefix in EXCLUDED):
         return None
@@ -108,10 +122,12 @@ def main(export_path):
     root = Path(export["cargo_llvm_cov"]["manifest_path"]).parent
     totals = {layer: [0, 0] for layer, _ in LAYERS}
     low_files, unmapped = [], []
-    for entry in export["data"][0]["files"]:
-        path = Path(entry["filename"]).relative_to(root).as_posix()
+    files = export["data"][0]["files"]
+    paths = [Path(entry["filename"]).relative_to(root).as_posix() for entry in files]
+    test_files = test_only_files(root, paths)
+    for path, entry in zip(paths, files):
         layer = layer_of(path)
-        if layer is None:
+        if layer is None or path in test_files:
             continue
         if layer == "unmapped":
             unmapped.append(path)

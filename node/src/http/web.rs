@@ -121,6 +121,14 @@ mod tests {
         response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 
+    #[test]
+    fn etags_are_fnv_1a_of_the_bodies() {
+        // The published FNV-1a (64-bit) test vectors.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
     #[tokio::test]
     async fn the_page_is_html_under_a_policy_that_forbids_inline_scripts() {
         let response = get("/", None).await;
