@@ -123,6 +123,18 @@ impl Client {
         }
     }
 
+    /// The contents of the next `count` messages of `room`.
+    async fn collect(&mut self, room: &RoomId, count: usize) -> Vec<String> {
+        let mut contents = Vec::new();
+        while contents.len() < count {
+            let frame = self.next().await;
+            if frame["type"] == "message" && frame["message"]["room_id"] == json!(room) {
+                contents.push(frame["message"]["content"].as_str().unwrap().to_owned());
+            }
+        }
+        contents
+    }
+
     /// Frames until the close, which must come.
     async fn until_close(&mut self) -> (Vec<Value>, Value) {
         let mut frames = Vec::new();
@@ -147,6 +159,19 @@ impl Client {
 
 fn send_frame(id: u64, room: RoomId, content: &str) -> Value {
     json!({ "type": "send", "id": id, "room": room, "content": content })
+}
+
+/// Stores a message as a send from elsewhere would (another connection, REST).
+async fn store(node: &TestState, sender: UserId, room: RoomId, content: &str) {
+    let request = chat_shared::usecases::NewMessage {
+        room,
+        content: chat_shared::domain::Content::parse(content).unwrap(),
+        kind: chat_shared::domain::MessageKind::text(),
+        metadata: chat_shared::domain::Metadata::default(),
+        client_msg_id: None,
+        first_attempt: false,
+    };
+    node.state.messages.send(sender, request).await.unwrap();
 }
 
 fn reply_code(frame: &Value) -> Option<&str> {
@@ -300,15 +325,7 @@ async fn a_reader_that_falls_behind_its_queue_is_closed_with_4002_after_what_it_
     assert_eq!(client.next().await["ok"], true);
     client.valve.set_stalled(true);
     for i in 0..50 {
-        let request = chat_shared::usecases::NewMessage {
-            room,
-            content: chat_shared::domain::Content::parse(&format!("m{i}")).unwrap(),
-            kind: chat_shared::domain::MessageKind::text(),
-            metadata: chat_shared::domain::Metadata::default(),
-            client_msg_id: None,
-            first_attempt: false,
-        };
-        node.state.messages.send(alice, request).await.unwrap();
+        store(&node, alice, room, &format!("m{i}")).await;
     }
     // Bob's room and presence are given up before his socket is.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -469,5 +486,37 @@ async fn one_senders_messages_are_stored_in_the_order_sent() {
     }
     let seqs: Vec<u64> = seq_of.values().copied().collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seqs in the order of the ids: {seqs:?}");
+    client.finish().await;
+}
+
+/// A join with `since` replays at most `--max-replay` messages: the connection's mark stays
+/// behind the room's newest, and the next live message names a previous one it was not given.
+async fn joined_behind(max_replay: &str) -> (TestState, UserId, RoomId, Client) {
+    let (node, alice, room) = alice_in_a_room(&["--max-replay", max_replay]).await;
+    for i in 0..5 {
+        store(&node, alice, room, &format!("m{i}")).await;
+    }
+    let mut client = Client::connect(&node, alice);
+    client.send(json!({ "type": "join", "id": 1, "room": room, "since": 0 }));
+    let joined = client.next().await;
+    assert_eq!(joined["recovered"], false, "{joined}");
+    store(&node, alice, room, "m5").await;
+    (node, alice, room, client)
+}
+
+#[tokio::test]
+async fn what_a_join_did_not_replay_is_caught_up_before_the_next_live_message() {
+    let (_node, _, room, mut client) = joined_behind("3").await;
+    let live = client.collect(&room, 3).await;
+    assert_eq!(live, ["m3", "m4", "m5"]);
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn a_gap_the_log_cannot_fill_closes_with_4002_to_resume() {
+    let (_node, _, _, mut client) = joined_behind("1").await;
+    let (frames, close) = client.until_close().await;
+    assert!(frames.iter().all(|f| f["type"] != "message"), "nothing after the gap: {frames:?}");
+    assert_eq!(close["close"], Close::TooSlow.code());
     client.finish().await;
 }
