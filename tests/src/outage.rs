@@ -144,6 +144,30 @@ impl Drop for PrivatePostgres {
     }
 }
 
+/// Starts a server process (quiet, killed with its handle) and waits until it listens on `port`.
+async fn serve(
+    mut command: tokio::process::Command,
+    port: u16,
+    name: &str,
+) -> anyhow::Result<tokio::process::Child> {
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("the {name} server on the PATH"))?;
+    wait_for_port(port, name).await?;
+    Ok(child)
+}
+
+/// Kills a server process started by [`serve`], if it runs.
+async fn kill(child: &mut Option<tokio::process::Child>) -> anyhow::Result<()> {
+    if let Some(mut child) = child.take() {
+        child.kill().await?;
+    }
+    Ok(())
+}
+
 /// A `redis-server` of one test.
 pub struct PrivateRedis {
     child: Option<tokio::process::Child>,
@@ -163,31 +187,24 @@ impl PrivateRedis {
 
     /// Starts the server again on the same port, empty.
     pub async fn resume(&mut self) -> anyhow::Result<()> {
-        let child = tokio::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("redis-server on the PATH")?;
-        self.child = Some(child);
-        wait_for_port(self.port, "Redis").await
+        let mut command = tokio::process::Command::new("redis-server");
+        command.args([
+            "--port",
+            &self.port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        self.child = Some(serve(command, self.port, "Redis").await?);
+        Ok(())
     }
 
     /// Kills the server.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await?;
-        }
-        Ok(())
+        kill(&mut self.child).await
     }
 }
 
@@ -212,24 +229,15 @@ impl PrivateNats {
 
     /// Starts the server again on the same port and store: JetStream keeps what it stored.
     pub async fn resume(&mut self) -> anyhow::Result<()> {
-        let child = tokio::process::Command::new("nats-server")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
-            .arg(&self.store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("nats-server on the PATH")?;
-        self.child = Some(child);
-        wait_for_port(self.port, "NATS").await
+        let mut command = tokio::process::Command::new("nats-server");
+        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"]).arg(&self.store);
+        self.child = Some(serve(command, self.port, "NATS").await?);
+        Ok(())
     }
 
     /// Kills the server, as a crash would.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await?;
-        }
-        Ok(())
+        kill(&mut self.child).await
     }
 }
 

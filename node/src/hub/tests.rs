@@ -185,8 +185,9 @@ async fn the_check_after_a_pause_retries_while_the_log_is_down() {
     assert!(!room.too_slow.is_cancelled());
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_gap_that_cannot_be_read_back_closes_the_rooms_connections_to_resume() {
+/// Follows a room, delivers its first message, then makes `fault` true in the log and sends the
+/// third message live: the second is a gap the log must fill.
+async fn a_gap_with_the_log(fault: impl Fn(&FlakyLog) -> &AtomicBool) -> Room {
     let mut room = Room::followed().await;
     let first = room.append("one").await;
     room.append("two").await;
@@ -194,24 +195,20 @@ async fn a_gap_that_cannot_be_read_back_closes_the_rooms_connections_to_resume()
 
     room.live.send(first.clone()).unwrap();
     assert_eq!(room.delivered_seq().await, first.message.seq);
-    room.log.broken.store(true, Ordering::SeqCst);
+    fault(&room.log).store(true, Ordering::SeqCst);
     room.live.send(third).unwrap();
+    room
+}
 
+#[tokio::test(start_paused = true)]
+async fn a_gap_that_cannot_be_read_back_closes_the_rooms_connections_to_resume() {
+    let room = a_gap_with_the_log(|log| &log.broken).await;
     tokio::time::timeout(Duration::from_secs(5), room.too_slow.cancelled()).await.expect("closed");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_gap_read_back_incompletely_closes_the_rooms_connections_instead_of_skipping() {
-    let mut room = Room::followed().await;
-    let first = room.append("one").await;
-    room.append("two").await;
-    let third = room.append("three").await;
-
-    room.live.send(first.clone()).unwrap();
-    assert_eq!(room.delivered_seq().await, first.message.seq);
-    room.log.blind.store(true, Ordering::SeqCst);
-    room.live.send(third).unwrap();
-
+    let room = a_gap_with_the_log(|log| &log.blind).await;
     tokio::time::timeout(Duration::from_secs(5), room.too_slow.cancelled()).await.expect("closed");
 }
 
