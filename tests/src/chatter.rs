@@ -77,6 +77,9 @@ pub struct Chatter {
     /// starting at `turn`.
     pub first: Option<SocketAddr>,
     pub turn: usize,
+    /// Counts acknowledged sends, shared by the chatters of one conversation, so that a test
+    /// can wait for traffic rather than for time.
+    pub acks: Arc<watch::Sender<u64>>,
 }
 
 /// How long a member waits with nothing arriving before it considers the room drained.
@@ -154,6 +157,7 @@ impl Chatter {
                 let Ok(reply) = ws.request(send).await else { return Ended::Disconnected };
                 if reply["ok"] == true {
                     report.acked.push(reply["message"]["seq"].as_u64().unwrap_or(0));
+                    self.acks.send_modify(|acks| *acks += 1);
                     outgoing.answered();
                     send_at += self.interval;
                 } else if reply["error"]["code"] == "unavailable" {

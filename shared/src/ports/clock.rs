@@ -1,6 +1,9 @@
 use chrono::{DateTime, SubsecRound, Utc};
 
-/// The current time, injectable so expiry rules can be tested without waiting.
+/// The current wall time, injectable so expiry rules can be tested without waiting. Waits and
+/// timers (presence grace, typing throttle, pings, a session's token expiry) run on tokio's
+/// clock; tests of both use `memory::TokioClock`, whose wall time moves with tokio's paused
+/// time, so one `tokio::time::advance` moves all of them together.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }

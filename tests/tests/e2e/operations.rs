@@ -5,6 +5,7 @@
 //! once and in order, and PostgreSQL must hold each of them once.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chat_tests::chatter::{Chatter, Entrypoints, Phase, Report, assert_complete};
@@ -21,6 +22,10 @@ const MEMBERS: usize = 4;
 const SENDERS: usize = 2;
 const SEND_INTERVAL: Duration = Duration::from_millis(40);
 const DRAIN: Duration = Duration::from_secs(10);
+/// Sends acknowledged in each phase of a scenario: about 0.6 s of the senders' pace.
+const PHASE_SENDS: u64 = 90;
+/// The longest a phase may take to see them.
+const PHASE_LIMIT: Duration = Duration::from_secs(60);
 const PERSIST_WAIT: Duration = Duration::from_secs(20);
 
 /// Rooms of members, every member a chatter; the first `SENDERS` of each room send.
@@ -29,6 +34,7 @@ struct Conversation {
     members: Vec<Vec<Account>>,
     phase: watch::Sender<Phase>,
     chatters: Vec<JoinHandle<Report>>,
+    acks: Arc<watch::Sender<u64>>,
 }
 
 impl Conversation {
@@ -44,7 +50,8 @@ impl Conversation {
             rooms.push(app.create_room(&accounts[0], "group", &others).await);
             members.push(accounts);
         }
-        Self { rooms, members, phase: watch::channel(Phase::Chat).0, chatters: Vec::new() }
+        let acks = Arc::new(watch::channel(0).0);
+        Self { rooms, members, phase: watch::channel(Phase::Chat).0, chatters: Vec::new(), acks }
     }
 
     /// Connects every member once more (another device), spread over the entrypoints, or all
@@ -60,10 +67,20 @@ impl Conversation {
                     interval: SEND_INTERVAL,
                     first,
                     turn: r * MEMBERS + m,
+                    acks: self.acks.clone(),
                 };
                 self.chatters.push(chatter.spawn(nodes.clone(), self.phase.subscribe()));
             }
         }
+    }
+
+    /// Lets the members chat until `PHASE_SENDS` more sends are acknowledged: every phase of a
+    /// scenario then runs on real traffic, however slow the machine is.
+    async fn chat_on(&self) {
+        let mut acks = self.acks.subscribe();
+        let target = *acks.borrow() + PHASE_SENDS;
+        let reached = tokio::time::timeout(PHASE_LIMIT, acks.wait_for(|n| *n >= target)).await;
+        assert!(reached.is_ok(), "{PHASE_SENDS} sends were not acknowledged within {PHASE_LIMIT:?}");
     }
 
     /// Stops the sends, lets everyone drain, and checks every room; returns the acknowledged
@@ -140,17 +157,17 @@ async fn scaling_nodes_out_and_in_while_clients_chat_loses_nothing() {
     let nodes = Entrypoints::new(&[a.addr, b.addr]);
     let mut talk = Conversation::create(&app).await;
     talk.connect_all(&nodes, None, "first");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    talk.chat_on().await;
 
     // Out to three: every member opens a second connection, on the new node.
     let c = node(&app.db, &app.stream, &[]).await;
     nodes.add(c.addr);
     talk.connect_all(&nodes, Some(c.addr), "second");
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    talk.chat_on().await;
 
     // Back to two: the clients of the removed node resume on the others.
     drain(&nodes, c).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    talk.chat_on().await;
 
     let rooms = talk.rooms.clone();
     let (acked, reports) = talk.finish().await;
@@ -171,7 +188,7 @@ async fn a_rolling_restart_of_every_node_loses_nothing() {
     let nodes = Entrypoints::new(&running.iter().map(|n| n.addr).collect::<Vec<_>>());
     let mut talk = Conversation::create(&app).await;
     talk.connect_all(&nodes, None, "c");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    talk.chat_on().await;
 
     for _ in 0..running.len() {
         // The oldest goes; its replacement comes up before the next one is touched.
@@ -180,7 +197,7 @@ async fn a_rolling_restart_of_every_node_loses_nothing() {
         let new = node(&app.db, &app.stream, &[]).await;
         nodes.add(new.addr);
         running.push(new);
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        talk.chat_on().await;
     }
 
     let rooms = talk.rooms.clone();
@@ -202,17 +219,18 @@ async fn a_nats_server_killed_and_restarted_loses_nothing() {
     let nodes = Entrypoints::new(&[app.node.addr, other.addr]);
     let mut talk = Conversation::create(&app).await;
     talk.connect_all(&nodes, None, "c");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    talk.chat_on().await;
 
     // The stream's leader dies: sends wait for a new leader (clients retry `unavailable`).
     let stream_name = format!("{}_messages", app.stream.prefix);
     let leader = nats.stream_leader(&stream_name).await.unwrap();
     nats.kill(leader).await;
+    // The outage itself: three seconds down, while the clients retry.
     tokio::time::sleep(Duration::from_secs(3)).await;
     nats.restart(leader).await.unwrap();
     // Sends resume once the stream has a leader again; the members chat on for a while then.
     nats.wait_for_stream_leader(&stream_name, Duration::from_secs(60)).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    talk.chat_on().await;
 
     let rooms = talk.rooms.clone();
     let (acked, reports) = talk.finish().await;
@@ -228,17 +246,17 @@ async fn scaling_persisters_from_one_to_three_and_back_stores_everything_once() 
     let first = Process::persister(PERSISTER, &app.db, &app.stream).await.unwrap();
     let mut talk = Conversation::create(&app).await;
     talk.connect_all(&nodes, None, "c");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    talk.chat_on().await;
 
     let more = [
         Process::persister(PERSISTER, &app.db, &app.stream).await.unwrap(),
         Process::persister(PERSISTER, &app.db, &app.stream).await.unwrap(),
     ];
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    talk.chat_on().await;
     for persister in more {
         assert_eq!(persister.terminate(Duration::from_secs(10)).await.unwrap(), Some(0));
     }
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    talk.chat_on().await;
 
     let rooms = talk.rooms.clone();
     let (acked, reports) = talk.finish().await;

@@ -83,7 +83,7 @@ struct Client {
 
 impl Client {
     fn connect(node: &TestState, user: UserId) -> Self {
-        Self::connect_until(node, user, chrono::Utc::now() + chrono::Duration::hours(24))
+        Self::connect_until(node, user, node.state.clock.now() + chrono::Duration::hours(24))
     }
 
     /// A session whose token expires at `expires_at`.
@@ -383,6 +383,22 @@ async fn the_session_closes_with_4001_when_its_token_expires() {
     let (_, close) = client.until_close().await;
     assert_eq!(close["close"], Close::TokenExpired.code());
     assert_eq!(close["reason"], Close::TokenExpired.reason());
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn a_renewal_with_a_token_that_expired_meanwhile_is_answered_then_closed_with_4001() {
+    let (node, alice) = alice_in_paused_time().await;
+    let token = node.state.issuer.issue(alice, node.state.clock.now()).token;
+    let mut client = Client::connect(&node, alice);
+    // Past the token's 15 minutes, on the one clock that the token check and the session's
+    // timers both read.
+    tokio::time::sleep(Duration::from_secs(16 * 60)).await;
+    client.send(json!({ "type": "auth", "id": 2, "token": token }));
+    let (frames, close) = client.until_close().await;
+    assert_eq!(frames.len(), 1);
+    assert_eq!(reply_code(&frames[0]), Some("unauthorized"));
+    assert_eq!(close["close"], Close::InvalidToken.code());
     client.finish().await;
 }
 
