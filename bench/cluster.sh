@@ -2,7 +2,8 @@
 # Starts or stops a two-node cluster with one persister for chat-bench, on this machine only:
 #   bench/cluster.sh start [NAME]   database NAME, stream prefix NAME (default benchx)
 #   bench/cluster.sh stop  [NAME]   kills what start started, drops the database and the stream
-# Nodes listen on 127.0.0.1:8080 and :8082 with --send-rate 0; the persister on :8081.
+# Nodes listen on 127.0.0.1:8080 and :8082 with --send-rate 0 and the REST abuse limits off (the
+# load registers and sends from one address); the persister on :8081.
 # BIN_DIR (default target/release) holds chat-node and chat-persister; logs go to $RUN_DIR
 # (default /tmp/chat-bench-NAME). SERVER_CPUS (e.g. 0-1) pins the started processes with
 # taskset. Needs PostgreSQL 5432, Redis 6379 and NATS 4222 running.
@@ -43,7 +44,8 @@ start)
   for port in 8080 8082; do
     "${pin[@]}" "$bin/chat-node" --listen "127.0.0.1:$port" --node-id "node-$port" --nats-url "$nats" \
       --database-url "$db" --redis-url redis://127.0.0.1:6379 --jwt-secret "$secret" \
-      --stream-prefix "$name" --send-rate 0 >"$run/node-$port.log" 2>&1 &
+      --stream-prefix "$name" --send-rate 0 --register-limit-per-ip off --login-limit-per-ip off \
+      --rest-send-limit-per-user off --write-limit-per-user off >"$run/node-$port.log" 2>&1 &
     echo $! >"$run/node-$port.pid"
     # The first node applies the migrations; the second starts once they are in.
     wait_ready "http://127.0.0.1:$port/readyz"

@@ -225,6 +225,11 @@ impl RedisPresence {
         })
     }
 
+    /// Rate limits over this client's connection, under the same key prefix.
+    pub fn rate_limiter(&self) -> crate::redis_limits::RedisRateLimiter {
+        crate::redis_limits::RedisRateLimiter::new(self.inner.client.clone(), &self.inner.prefix)
+    }
+
     /// The `/readyz` check of this client's connection.
     pub fn probe(&self) -> RedisProbe {
         RedisProbe(self.inner.client.clone())
@@ -431,6 +436,7 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+    use chat_shared::ports::RateLimiter;
 
     fn url() -> String {
         std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
@@ -685,6 +691,9 @@ mod tests {
         assert!(down.online(room, 10).await.is_err());
         assert!(down.heartbeat(Duration::from_secs(30)).await.is_err());
         assert!(down.sweep_dead_nodes().await.is_err());
+        let quota: chat_shared::ports::Quota = "1/1s".parse().unwrap();
+        assert!(down.rate_limiter().acquire("key", quota).await.is_err());
+        assert!(down.rate_limiter().release("key", quota).await.is_err());
         assert!(started.elapsed() < Duration::from_secs(3), "calls took {:?}", started.elapsed());
         down.close().await;
     }

@@ -16,10 +16,11 @@ use axum::serve::ListenerExt;
 use chat_adapters::argon2::Argon2Hasher;
 use chat_adapters::jwt::JwtIssuer;
 use chat_adapters::telemetry;
-use chat_shared::ports::{Clock, SystemClock, TokenIssuer};
+use chat_shared::memory::MemoryRateLimiter;
+use chat_shared::ports::{Clock, RateLimiter, SystemClock, TokenIssuer};
 use chat_shared::usecases::{
-    AuthService, MembershipLeases, MessageService, PresenceService, PresenceSettings, RoomService,
-    UserService,
+    AbuseLimits, AuthService, MembershipLeases, MessageService, PresenceService, PresenceSettings,
+    RoomService, UserService,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -54,7 +55,7 @@ impl Application {
             Mode::Cluster(urls) => cluster::connect(&config, &urls, &node_id).await?,
             Mode::Embedded => embedded::open(&config).await?,
         };
-        let state = assemble(&config, backends)?;
+        let state = assemble(&config, backends, Arc::new(SystemClock))?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {} (--listen)", config.listen))?;
@@ -157,9 +158,8 @@ pub async fn migrate(config: &NodeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The use cases over the chosen adapters: the same in every mode.
-fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+/// The use cases over the chosen adapters, on `clock`: the same in every mode.
+fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let access_ttl = chrono::Duration::from_std(config.access_token_ttl).context("access token ttl")?;
     let refresh_ttl = chrono::Duration::from_std(config.refresh_token_ttl).context("refresh token ttl")?;
     let issuer: Arc<dyn TokenIssuer> = Arc::new(JwtIssuer::new(&backends.jwt_secret, access_ttl));
@@ -182,6 +182,7 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
             typing_interval: std::time::Duration::from_secs(2),
         },
     ));
+    let local_limits: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
     let rooms = Arc::new(RoomService::new(
         backends.rooms,
         backends.users.clone(),
@@ -209,6 +210,12 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
         rooms,
         messages,
         presence,
+        limits: Arc::new(AbuseLimits::new(
+            backends.limiter.unwrap_or_else(|| local_limits.clone()),
+            local_limits,
+            config.limits.settings(),
+        )),
+        trusted_proxies: Arc::new(config.limits.trusted_proxies()),
         hub: Hub::new(backends.live, backends.log, backends.events),
         ws: Arc::new(config.ws_settings()),
         connections: Arc::new(Connections::new(config.max_connections, config.max_connections_per_user)),

@@ -140,6 +140,9 @@ pub struct NodeConfig {
     #[command(flatten)]
     pub stream: chat_adapters::config::StreamArgs,
 
+    #[command(flatten)]
+    pub limits: crate::abuse_limits::AbuseLimitArgs,
+
     /// How long a node trusts a sender's membership it checked, before asking the database
     /// again. Removing someone else from a room is answered this long after it is stored, so
     /// that no node accepts their sends after the answer. 0 checks every send.

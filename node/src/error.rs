@@ -1,6 +1,8 @@
 //! The one error type of the node's edges, HTTP and WebSocket alike: the contract's status and
 //! code, a message fit for a client, and nothing internal. Use-case errors map to it here only.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,13 +12,19 @@ use serde_json::{Value, json};
 
 #[derive(Debug)]
 pub enum ApiError {
-    InvalidInput { message: String, fields: FieldErrors },
+    InvalidInput {
+        message: String,
+        fields: FieldErrors,
+    },
     Unauthorized(&'static str),
     Forbidden(&'static str),
     NotFound(String),
     Conflict(&'static str),
     PayloadTooLarge,
-    RateLimited,
+    /// Too many attempts; the client may try again after `retry_after`.
+    RateLimited {
+        retry_after: Duration,
+    },
     Unavailable(String),
     Internal,
 }
@@ -40,7 +48,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -54,7 +62,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::RateLimited => "rate_limited",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal => "internal",
         }
@@ -66,7 +74,9 @@ impl ApiError {
             ApiError::Unauthorized(m) | ApiError::Forbidden(m) | ApiError::Conflict(m) => (*m).to_owned(),
             ApiError::NotFound(m) | ApiError::Unavailable(m) => m.clone(),
             ApiError::PayloadTooLarge => "the request body is too large".into(),
-            ApiError::RateLimited => "sending too fast; slow down".into(),
+            ApiError::RateLimited { retry_after } => {
+                format!("too many requests; retry in {} s", retry_after_secs(*retry_after))
+            }
             ApiError::Internal => "internal error".into(),
         }
     }
@@ -87,6 +97,10 @@ impl From<Error> for ApiError {
             Error::Forbidden(why) => ApiError::Forbidden(why),
             Error::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             Error::Conflict(why) => ApiError::Conflict(why),
+            Error::RateLimited { limit, retry_after } => {
+                metrics::counter!("chat_rate_limited_total", "limit" => limit).increment(1);
+                ApiError::RateLimited { retry_after }
+            }
             Error::Unavailable(source) => {
                 tracing::warn!(error = %source, "a backing service is unavailable");
                 ApiError::Unavailable("a backing service is unavailable; retry later".into())
@@ -113,11 +127,19 @@ impl From<&ApiError> for ErrorBody {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(json!({ "error": self.body() }))).into_response();
-        if let ApiError::RateLimited | ApiError::Unavailable(_) = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
+        let retry_after = match self {
+            ApiError::RateLimited { retry_after } => retry_after_secs(retry_after),
+            ApiError::Unavailable(_) => 1,
+            _ => return response,
+        };
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         response
     }
+}
+
+/// Whole seconds to wait, rounded up: a client that waits that long is allowed again.
+fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 #[cfg(test)]
@@ -130,6 +152,19 @@ mod tests {
         let body = err.body().to_string();
         assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!body.contains("SELECT"), "{body}");
+    }
+
+    #[test]
+    fn a_rate_limit_says_when_to_retry_in_whole_seconds_rounded_up() {
+        let limited = Error::RateLimited { limit: "login_client", retry_after: Duration::from_millis(2_001) };
+        let response = ApiError::from(limited).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        assert_eq!(
+            ApiError::RateLimited { retry_after: Duration::from_secs(1) }.message(),
+            "too many requests; retry in 1 s"
+        );
+        assert_eq!(retry_after_secs(Duration::from_secs(4)), 4);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! The modules point one way: the entry points (`cli`, `app`) over the edges (`http`, `ws`),
 //! over what those share (`state`, `error`, `hub`, `connections`, `config`), over the use cases.
 
+mod abuse_limits;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -13,6 +14,7 @@ mod hot_metrics;
 pub mod http;
 mod hub;
 mod state;
+mod trusted_proxies;
 mod ws;
 
 pub use chat_adapters::telemetry;

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use chat_shared::ports::{Clock, TokenIssuer};
-use chat_shared::usecases::{AuthService, MessageService, PresenceService, RoomService, UserService};
+use chat_shared::usecases::{
+    AbuseLimits, AuthService, MessageService, PresenceService, RoomService, UserService,
+};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -12,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::WsSettings;
 use crate::connections::Connections;
 use crate::hub::Hub;
+use crate::trusted_proxies::TrustedProxies;
 use chat_adapters::readiness::Readiness;
 
 /// Everything a request handler can reach.
@@ -22,6 +25,9 @@ pub struct AppState {
     pub rooms: Arc<RoomService>,
     pub messages: Arc<MessageService>,
     pub presence: Arc<PresenceService>,
+    pub limits: Arc<AbuseLimits>,
+    /// Whose forwarding headers name a request's client.
+    pub trusted_proxies: Arc<TrustedProxies>,
     pub hub: Hub,
     pub ws: Arc<WsSettings>,
     /// The WebSockets held, against the caps.

@@ -1,7 +1,7 @@
 // Turns errors into sentences a person can act on.
 import { ChatError } from "./chat-client.js";
 const BY_CODE = {
-    rate_limited: "You are sending too fast. Wait a moment and try again.",
+    rate_limited: "Too many attempts. Wait a moment and try again.",
     forbidden: "You are not a member of this room (or not allowed to do that).",
     not_found: "That does not exist (any more).",
     unauthorized: "Wrong username or password.",

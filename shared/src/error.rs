@@ -18,6 +18,9 @@ pub enum Error {
     NotFound(&'static str),
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// Too many attempts lately; `limit` names which quota is spent.
+    #[error("rate limited by {limit}")]
+    RateLimited { limit: &'static str, retry_after: std::time::Duration },
     #[error("a backing service is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("internal error")]

@@ -36,7 +36,7 @@ impl Drop for DataDir {
 /// cannot turn the node into a cluster node or replace the generated key.
 pub fn embedded_args(data_dir: &Path, extra: &[&str]) -> Vec<String> {
     let data_dir = data_dir.to_string_lossy();
-    let mut args: Vec<String> = [
+    let args: Vec<String> = [
         "chat-node",
         "--listen",
         "127.0.0.1:0",
@@ -59,10 +59,10 @@ pub fn embedded_args(data_dir: &Path, extra: &[&str]) -> Vec<String> {
         "1",
     ]
     .iter()
+    .chain(crate::NO_ABUSE_LIMITS)
     .map(|s| s.to_string())
     .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
+    crate::with_overrides(args, extra)
 }
 
 /// An embedded node with a typed HTTP client.

@@ -259,10 +259,28 @@ pub fn node_args_for(database_url: &str, stream: &TestStream, extra: &[&str]) ->
         "1",
     ]
     .iter()
+    .chain(NO_ABUSE_LIMITS)
     .map(|s| s.to_string())
     .collect();
     with_overrides(args, extra)
 }
+
+/// Flags that turn every abuse limit off: tests register and log in far more often than any
+/// client should, all from one address. The tests of the limits set theirs on top.
+pub const NO_ABUSE_LIMITS: &[&str] = &[
+    "--login-limit-per-ip",
+    "off",
+    "--login-limit-per-username",
+    "off",
+    "--register-limit-per-ip",
+    "off",
+    "--refresh-limit-per-ip",
+    "off",
+    "--write-limit-per-user",
+    "off",
+    "--rest-send-limit-per-user",
+    "off",
+];
 
 /// `args` followed by `extra`; a flag in `extra` that `args` sets already replaces its value.
 pub(crate) fn with_overrides(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {

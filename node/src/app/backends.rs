@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use chat_shared::ports::{
-    EventBus, LiveFeed, MessageLog, MessageStore, PresenceStore, Probe, RefreshTokenStore, RoomStore,
-    UserStore,
+    EventBus, LiveFeed, MessageLog, MessageStore, PresenceStore, Probe, RateLimiter, RefreshTokenStore,
+    RoomStore, UserStore,
 };
 
 /// The adapters a mode chose, each behind its port.
@@ -17,6 +17,9 @@ pub(super) struct Backends {
     pub live: Arc<dyn LiveFeed>,
     pub presence: Arc<dyn PresenceStore>,
     pub events: Arc<dyn EventBus>,
+    /// The abuse limits' counts, shared by every node of the deployment; `None` when this
+    /// process is the whole deployment and counts in its own memory.
+    pub limiter: Option<Arc<dyn RateLimiter>>,
     /// The HS256 key of access tokens.
     pub jwt_secret: Vec<u8>,
     /// What `/readyz` requires, and what it only reports as degraded when down.

@@ -38,6 +38,7 @@ pub(super) async fn connect(
         live: log,
         presence: Arc::new(redis.clone()),
         events: Arc::new(NatsEvents::new(nats.clone())),
+        limiter: Some(Arc::new(redis.rate_limiter())),
         jwt_secret,
         required: vec![Arc::new(PgProbe(pool)), Arc::new(nats.probe())],
         optional: vec![Arc::new(redis.probe())],

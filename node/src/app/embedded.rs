@@ -43,6 +43,7 @@ pub(super) async fn open(config: &NodeConfig) -> anyhow::Result<Backends> {
         live: log,
         presence: Arc::new(MemoryPresenceStore::default()),
         events: Arc::new(MemoryEventBus::default()),
+        limiter: None,
         jwt_secret,
         required: vec![Arc::new(db.probe())],
         optional: Vec::new(),

@@ -1,9 +1,12 @@
 //! A node's state over an embedded database in a folder of its own, for unit tests of what runs
-//! on it (the WebSocket session): the same use cases and adapters as a real embedded node.
+//! on it (the WebSocket session): the same use cases and adapters as a real embedded node, on a
+//! clock that tokio's paused time moves.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chat_shared::domain::{Password, RoomId, RoomName, RoomType, UserId, Username};
+use chat_shared::memory::TokioClock;
 use chat_shared::usecases::{NewRoom, Registration};
 use clap::Parser;
 
@@ -34,7 +37,8 @@ impl TestState {
         argv.extend_from_slice(args);
         let config = Cli::try_parse_from(argv).expect("valid test flags").config;
         let backends = embedded::open(&config).await.expect("an embedded database opens");
-        let state = assemble(&config, backends).expect("the use cases assemble");
+        // Tests that pause tokio's time move token expiry with it.
+        let state = assemble(&config, backends, Arc::new(TokioClock::new())).expect("the use cases assemble");
         Self { state, folder }
     }
 

@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chat_shared::domain::{DisplayName, Password, RefreshToken, User, Username};
 use chat_shared::error::FieldErrors;
-use chat_shared::usecases::{Registration, Session};
+use chat_shared::usecases::{Limit, Registration, Session};
 use serde::{Deserialize, Serialize};
 
+use super::client_ip::ClientIp;
 use super::extract::JsonBody;
 use super::fields::{reject_invalid, required};
 use crate::error::ApiError;
@@ -94,26 +95,33 @@ impl From<Session> for SessionResponse {
 
 pub async fn register(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let session = state.auth.register(body.try_into_domain()?).await?;
+    let registration = body.try_into_domain()?;
+    state.limits.client(Limit::RegisterPerClient, client).await?;
+    let session = state.auth.register(registration).await?;
     Ok((StatusCode::CREATED, Json(SessionResponse::from(session))))
 }
 
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<SessionResponse>, ApiError> {
     let (username, password) = body.credentials()?;
-    let session = state.auth.login(username, password).await?;
+    let session = state.limits.login(client, username, state.auth.login(username, password)).await?;
     Ok(Json(session.into()))
 }
 
 pub async fn refresh(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<Json<SessionResponse>, ApiError> {
-    let session = state.auth.refresh(&body.token()?).await?;
+    let token = body.token()?;
+    state.limits.client(Limit::RefreshPerClient, client).await?;
+    let session = state.auth.refresh(&token).await?;
     Ok(Json(session.into()))
 }
 

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use chat_shared::domain::{ClientMsgId, Content, Message, MessageKind, Metadata, RoomId, Seq};
 use chat_shared::error::FieldErrors;
 use chat_shared::ports::PageQuery;
-use chat_shared::usecases::{DEFAULT_PAGE, MAX_PAGE, NewMessage, Sent};
+use chat_shared::usecases::{DEFAULT_PAGE, Limit, MAX_PAGE, NewMessage, Sent};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
@@ -97,6 +97,7 @@ pub async fn send(
     JsonBody(body): JsonBody<SendRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let request = body.try_into_domain(room)?;
+    state.limits.user(Limit::SendsPerUser, caller).await?;
     let Sent { message, duplicate } = state.messages.send(caller, request).await?;
     let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(message)))

@@ -1,6 +1,7 @@
 //! REST routes, and the layers every request passes through.
 
 mod auth;
+mod client_ip;
 pub mod extract;
 mod fields;
 mod messages;

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, UserId};
 use chat_shared::error::FieldErrors;
-use chat_shared::usecases::{MemberAdded, NewRoom, Online, RoomCreated};
+use chat_shared::usecases::{Limit, MemberAdded, NewRoom, Online, RoomCreated};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
@@ -92,7 +92,9 @@ pub async fn create(
     AuthUser(caller): AuthUser,
     JsonBody(body): JsonBody<CreateRoomRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let RoomCreated { room, created } = state.rooms.create(caller, body.try_into_domain()?).await?;
+    let request = body.try_into_domain()?;
+    state.limits.user(Limit::WritesPerUser, caller).await?;
+    let RoomCreated { room, created } = state.rooms.create(caller, request).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(room)))
 }
@@ -127,6 +129,7 @@ pub async fn add_member(
     JsonBody(body): JsonBody<AddMemberRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (target, role) = body.try_into_domain()?;
+    state.limits.user(Limit::WritesPerUser, caller).await?;
     let MemberAdded { participant, added } = state.rooms.add_member(caller, id, target, role).await?;
     let status = if added { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(participant)))
@@ -137,6 +140,7 @@ pub async fn remove_member(
     AuthUser(caller): AuthUser,
     ApiPath((id, target)): ApiPath<(RoomId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
+    state.limits.user(Limit::WritesPerUser, caller).await?;
     state.rooms.remove_member(caller, id, target).await?;
     Ok(StatusCode::NO_CONTENT)
 }

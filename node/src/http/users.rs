@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use chat_shared::domain::{DisplayName, User, UserId};
 use chat_shared::error::FieldErrors;
+use chat_shared::usecases::Limit;
 use serde::Deserialize;
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
@@ -36,6 +37,7 @@ pub async fn update_me(
     JsonBody(body): JsonBody<UpdateMeRequest>,
 ) -> Result<Json<User>, ApiError> {
     let name = body.try_into_domain()?;
+    state.limits.user(Limit::WritesPerUser, caller).await?;
     Ok(Json(state.users.rename(caller, &name).await?))
 }
 

@@ -4,6 +4,7 @@
 mod clock;
 mod crypto;
 mod errors;
+mod limits;
 mod messages;
 mod presence;
 mod probe;
@@ -14,6 +15,7 @@ mod users;
 pub use clock::{Clock, SystemClock};
 pub use crypto::{PasswordHasher, TokenError, TokenIssuer};
 pub use errors::StoreError;
+pub use limits::{Decision, LimitSetting, Quota, QuotaError, RateLimiter};
 pub use messages::{
     Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog, MessageStore, PageQuery,
 };

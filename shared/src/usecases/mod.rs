@@ -2,6 +2,7 @@
 
 mod auth;
 mod leases;
+mod limits;
 mod messages;
 mod presence;
 mod rooms;
@@ -9,6 +10,7 @@ mod users;
 
 pub use auth::{AuthService, Registration, Session};
 pub use leases::MembershipLeases;
+pub use limits::{AbuseLimits, Limit, LimitSettings};
 pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay, Sent};
 pub use presence::{Availability, Online, PresenceService, PresenceSettings};
 pub use rooms::{MemberAdded, NewRoom, RoomCreated, RoomService};

@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary, real services, a database per test.
 
+mod abuse_limits;
 mod auth;
 mod bench_smoke;
 mod connections;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::closing::Ending;
-use super::limits::RATE_STRIKES_LIMIT;
+use super::limits::{RATE_STRIKES_LIMIT, SEND_RETRY_AFTER};
 use super::state::{Outgoing, SendFuture, Session};
 use crate::error::ApiError;
 use crate::hot_metrics;
@@ -49,7 +49,7 @@ impl<W: Outgoing> Session<W> {
                     if self.rate_strikes >= RATE_STRIKES_LIMIT {
                         ending = Some(Ending::Close(Close::RateLimited));
                     }
-                    Err(ApiError::RateLimited)
+                    Err(ApiError::RateLimited { retry_after: SEND_RETRY_AFTER })
                 } else {
                     self.rate_strikes = 0;
                     if sends.len() >= self.state.ws.max_sends_in_flight

@@ -10,6 +10,9 @@ const MALFORMED_LIMIT: u32 = 10;
 const MALFORMED_WINDOW: Duration = Duration::from_secs(10);
 /// Sends refused by the rate limit, in a row, before the connection is closed with 4008.
 pub(super) const RATE_STRIKES_LIMIT: u32 = 100;
+/// What a refused send's reply tells the client to wait: the send limit refills in well under
+/// a second, so this only says "not now".
+pub(super) const SEND_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The malformed frames of the current window.
 #[derive(Debug)]

@@ -23,6 +23,7 @@ macro_rules! contract_tests {
 }
 
 mod events;
+mod limits;
 mod log;
 mod messages;
 mod presence;
