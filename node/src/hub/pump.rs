@@ -45,6 +45,9 @@ pub(super) async fn pump(
                             metrics::counter!("chat_fanout_gaps_total").increment(1);
                             deliver_in_order(&subscribers, &missed, last);
                             last_seq = Some(newest);
+                            // The feed dropped what the check found; it may drop what follows
+                            // too, and with nothing live after it only a check finds it.
+                            quiet_check.arm();
                         }
                     }
                     Err(err) => {

@@ -169,6 +169,21 @@ async fn the_last_message_before_a_pause_arrives_even_when_the_feed_dropped_it()
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_pause_check_that_found_a_dropped_message_checks_again_after_the_next_pause() {
+    let mut room = Room::followed().await;
+    let first = room.append("one").await;
+    let dropped = room.append("two").await;
+    room.live.send(first.clone()).unwrap();
+    assert_eq!(room.delivered_seq().await, first.message.seq);
+    assert_eq!(room.delivered_seq().await, dropped.message.seq, "the first check finds it");
+
+    // Appended after that check read the log, and dropped by the feed too: nothing live will
+    // ever follow it, so only another check can find it.
+    let dropped_again = room.append("three").await;
+    assert_eq!(room.delivered().await, (dropped_again.message.seq, dropped.message.seq));
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_check_after_a_pause_retries_while_the_log_is_down() {
     let mut room = Room::followed().await;
     let first = room.append("one").await;
