@@ -23,11 +23,16 @@ pub fn encode_stored(message: &Message) -> Bytes {
 /// that reads it, every time the stream hands it over again.
 const MAX_DEPTH: usize = 128;
 
-/// Decodes a message read from the stream under `seq`.
+/// Decodes a message read from the stream under `seq`. One with a NUL character anywhere was
+/// not published by a node (every node refuses them) and is refused like any undecodable
+/// payload: the persister would otherwise fail to insert it, and stop there, on every retry.
 pub fn decode_stored(payload: &[u8], seq: Seq) -> Result<Message, rmp_serde::decode::Error> {
     let mut de = rmp_serde::Deserializer::from_read_ref(payload);
     de.set_max_depth(MAX_DEPTH);
     let message: Message = serde::Deserialize::deserialize(&mut de)?;
+    if message.contains_nul() {
+        return Err(serde::de::Error::custom("a NUL character, which no node publishes"));
+    }
     Ok(Message { seq, ..message })
 }
 
@@ -173,5 +178,23 @@ mod tests {
             .join()
             .unwrap();
         assert!(!decoded);
+    }
+
+    #[test]
+    fn a_message_with_a_nul_character_anywhere_is_refused() {
+        // Built without the domain's `parse`, as only a foreign publisher could.
+        let foreign = |edit: &dyn Fn(&mut Value)| {
+            let mut value = serde_json::to_value(message(Metadata::default())).unwrap();
+            edit(&mut value);
+            let message: Message = serde_json::from_value(value).unwrap();
+            decode_stored(&encode_stored(&message), 1)
+        };
+        assert!(foreign(&|_| {}).is_ok());
+        let err = foreign(&|m| m["content"] = json!("a\0b")).unwrap_err();
+        assert!(err.to_string().contains("NUL"), "{err}");
+        assert!(foreign(&|m| m["kind"] = json!("te\0xt")).is_err());
+        assert!(foreign(&|m| m["client_msg_id"] = json!("id\0")).is_err());
+        assert!(foreign(&|m| m["metadata"] = json!({"k": ["ok", {"deep": "x\0"}]})).is_err());
+        assert!(foreign(&|m| m["metadata"] = json!({"k\0": 1})).is_err());
     }
 }

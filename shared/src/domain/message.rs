@@ -124,7 +124,8 @@ impl ClientMsgId {
     }
 }
 
-/// A message as stored and delivered.
+/// A message as stored and delivered. Its fields deserialize as they are, without the checks
+/// of their `parse`: what a node stored must read back even if a rule has tightened since.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: MessageId,
@@ -137,6 +138,22 @@ pub struct Message {
     pub client_msg_id: Option<ClientMsgId>,
     #[serde(with = "super::timestamp")]
     pub created_at: DateTime<Utc>,
+}
+
+impl Message {
+    /// Whether any text of the message holds a NUL character: every `parse` refuses one, so
+    /// only a message that did not come through a node has it, and PostgreSQL could never
+    /// store it.
+    pub fn contains_nul(&self) -> bool {
+        self.content.0.contains('\0')
+            || self.kind.0.contains('\0')
+            || self.client_msg_id.as_ref().is_some_and(|id| id.0.contains('\0'))
+            || self
+                .metadata
+                .0
+                .as_ref()
+                .is_some_and(|map| map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)))
+    }
 }
 
 #[cfg(test)]
