@@ -28,6 +28,14 @@ async fn get(url: &str) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// `chat_persister_insert_errors_total` in a persister's `/metrics`.
+fn insert_errors(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("chat_persister_insert_errors_total "))
+        .map_or(0, |value| value.trim().parse().unwrap_or(0))
+}
+
 async fn eventually(what: &str, wait: Duration, mut done: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + wait;
     while !done().await {
@@ -180,8 +188,12 @@ async fn a_persister_stopped_while_postgres_is_down_stops_at_once_and_the_next_o
     for n in 0..3 {
         send(&app, &ann, &room, &format!("during-{n}")).await;
     }
-    // Long enough for the batch to be fetched and its write to fail.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The batch is fetched and its write fails (and is retried) before the stop.
+    let metrics = persister.url("/metrics");
+    eventually("a failed batch insert", Duration::from_secs(20), async || {
+        insert_errors(&reqwest::get(&metrics).await.unwrap().text().await.unwrap()) > 0
+    })
+    .await;
     let started = Instant::now();
     persister.stop().await.unwrap();
     // A write under way ends when PostgreSQL's connection attempt gives up; none starts after.
