@@ -26,6 +26,14 @@ pub struct SqliteDb {
 }
 
 impl SqliteDb {
+    /// A write transaction that holds the write lock from its start (`BEGIN IMMEDIATE`), waiting
+    /// up to the busy timeout for another process's lock. A deferred one would read first and
+    /// then, asking for the lock only at its first write, fail at once if another process held
+    /// it: SQLite does not wait on a read transaction's upgrade.
+    pub(super) async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Opens the database file at `path`, creating it if missing. Every commit reaches the disk
     /// before it returns (`synchronous=FULL`): an acknowledged message survives a power cut.
     pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {

@@ -112,7 +112,7 @@ async fn commit_appends(db: SqliteDb, mut queue: mpsc::Receiver<Append>, live: A
 }
 
 async fn commit(db: &SqliteDb, batch: &[Append]) -> Result<Vec<Outcome>, sqlx::Error> {
-    let mut tx = db.writer.begin().await?;
+    let mut tx = db.write().await?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for append in batch {
         outcomes.push(append_one(&mut tx, &append.message, &append.dedup_key).await?);

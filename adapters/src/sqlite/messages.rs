@@ -57,7 +57,7 @@ impl MessageStore for SqliteMessageStore {
         if messages.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.db.writer.begin().await.map_err(store_error)?;
+        let mut tx = self.db.write().await.map_err(store_error)?;
         let mut inserted = 0;
         for message in messages {
             // Any unique key already taken means the message is stored already.

@@ -64,7 +64,7 @@ async fn insert_participants(
 #[async_trait]
 impl RoomStore for SqliteRoomStore {
     async fn create(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<(), StoreError> {
-        let mut tx = self.db.writer.begin().await.map_err(store_error)?;
+        let mut tx = self.db.write().await.map_err(store_error)?;
         insert_room(&mut tx, room, None).await.map_err(store_error)?;
         insert_participants(&mut tx, room, participants).await.map_err(store_error)?;
         tx.commit().await.map_err(store_error)
@@ -74,7 +74,7 @@ impl RoomStore for SqliteRoomStore {
         let key = direct_key(room.created_by, other);
         // On the one writer connection, a concurrent call's room is either committed before
         // this transaction starts or created after it ends: never half seen.
-        let mut tx = self.db.writer.begin().await.map_err(store_error)?;
+        let mut tx = self.db.write().await.map_err(store_error)?;
         if insert_room(&mut tx, room, Some(&key)).await.map_err(store_error)? {
             let participants = [(room.created_by, Role::Owner), (other, Role::Member)];
             insert_participants(&mut tx, room, &participants).await.map_err(store_error)?;

@@ -4,6 +4,7 @@
 //! (the client may retry), what is broken is `Other`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use chat_adapters::sqlite::{SqliteMessageLog, SqliteMessageStore, SqliteUserStore};
 use chat_shared::domain::{RoomId, UserId};
@@ -135,7 +136,23 @@ async fn calls_on_a_closed_database_fail_as_unavailable() {
 }
 
 #[tokio::test]
-async fn an_append_while_another_process_locks_the_database_is_unavailable_and_a_retry_succeeds() {
+async fn an_append_waits_for_another_process_that_locks_the_database_briefly() {
+    let dir = DataDir::new();
+    let log = SqliteMessageLog::new(open_sqlite(&dir).await);
+    let mut other = other_connection(&dir).await;
+    execute(&mut other, "begin exclusive").await;
+    let message = new_message(RoomId::generate(), 0, "hello", None);
+
+    let append = tokio::spawn(async move { log.append(&message, "key").await });
+    // The other process keeps its lock a while; the append waits for it instead of failing.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    execute(&mut other, "rollback").await;
+    let appended = append.await.unwrap();
+    assert!(matches!(appended, Ok(Appended::New(_))), "{appended:?}");
+}
+
+#[tokio::test]
+async fn an_append_while_another_process_holds_the_lock_past_the_busy_timeout_is_unavailable() {
     let dir = DataDir::new();
     let log = SqliteMessageLog::new(open_sqlite(&dir).await);
     let mut other = other_connection(&dir).await;
