@@ -11,5 +11,6 @@ pub mod readiness;
 pub mod redis;
 mod rows;
 pub mod runtime;
+pub mod secret;
 pub mod sqlite;
 pub mod telemetry;
