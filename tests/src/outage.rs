@@ -248,14 +248,23 @@ impl PrivateRedis {
     }
 }
 
+/// Whom a [`PrivateNats`] accepts.
+#[derive(Debug, Clone)]
+pub enum NatsAuth {
+    User { user: String, password: String },
+    Token(String),
+}
+
 /// A `nats-server` with JetStream of one test, its store in a temporary folder.
 pub struct PrivateNats {
     child: Option<tokio::process::Child>,
     store: PathBuf,
     /// With it, the server requires TLS.
     tls: Option<ServerTls>,
-    /// The one user and password the server accepts; without, it accepts anyone.
-    user: Option<(String, String)>,
+    /// Whether the server also requires clients to show a certificate its CA signed.
+    verify_clients: bool,
+    /// Whom the server accepts; without, anyone.
+    auth: Option<NatsAuth>,
     pub port: u16,
 }
 
@@ -264,10 +273,24 @@ impl PrivateNats {
         Self::start_with(None, None).await
     }
 
-    pub async fn start_with(tls: Option<&ServerTls>, user: Option<(&str, &str)>) -> anyhow::Result<Self> {
+    pub async fn start_with(tls: Option<&ServerTls>, auth: Option<NatsAuth>) -> anyhow::Result<Self> {
+        Self::launch(tls, auth, false).await
+    }
+
+    /// A server requiring TLS with `tls`'s certificate, and a client certificate signed by
+    /// `tls`'s CA from every client.
+    pub async fn start_verifying_clients(tls: &ServerTls) -> anyhow::Result<Self> {
+        Self::launch(Some(tls), None, true).await
+    }
+
+    async fn launch(
+        tls: Option<&ServerTls>,
+        auth: Option<NatsAuth>,
+        verify_clients: bool,
+    ) -> anyhow::Result<Self> {
         let store = std::env::temp_dir().join(format!("chat-nats-{}", uuid::Uuid::new_v4().simple()));
-        let user = user.map(|(name, password)| (name.to_owned(), password.to_owned()));
-        let mut nats = Self { child: None, store, tls: tls.cloned(), user, port: fixed_free_port()? };
+        let tls = tls.cloned();
+        let mut nats = Self { child: None, store, tls, verify_clients, auth, port: fixed_free_port()? };
         nats.resume().await?;
         Ok(nats)
     }
@@ -284,9 +307,18 @@ impl PrivateNats {
         command.args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"]).arg(&self.store);
         if let Some(tls) = &self.tls {
             command.args(["--tls", "--tlscert"]).arg(&tls.cert).arg("--tlskey").arg(&tls.key);
+            if self.verify_clients {
+                command.args(["--tlsverify", "--tlscacert"]).arg(&tls.ca);
+            }
         }
-        if let Some((user, password)) = &self.user {
-            command.args(["--user", user, "--pass", password]);
+        match &self.auth {
+            None => {}
+            Some(NatsAuth::User { user, password }) => {
+                command.args(["--user", user, "--pass", password]);
+            }
+            Some(NatsAuth::Token(token)) => {
+                command.args(["--auth", token]);
+            }
         }
         self.child = Some(serve(command, self.port, "NATS").await?);
         Ok(())

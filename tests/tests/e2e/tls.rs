@@ -9,7 +9,7 @@ use chat_adapters::nats::{NatsAccess, NatsCredentials, NatsError, NatsLog, Strea
 use chat_adapters::postgres;
 use chat_adapters::redis::{RedisConnectError, RedisPresence};
 use chat_adapters::secret::Secret;
-use chat_tests::outage::{PrivateNats, PrivatePostgres, PrivateRedis, ServerTls};
+use chat_tests::outage::{NatsAuth, PrivateNats, PrivatePostgres, PrivateRedis, ServerTls};
 use chat_tests::process::{Process, run_to_exit};
 use chat_tests::ws::{Codec, WsClient};
 use chat_tests::{TestStream, admin_url};
@@ -27,11 +27,14 @@ const NATS_PASSWORD: &str = "nats-pa55word-never-shown";
 const JWT_SECRET: &str = "jwt-secret-never-shown-at-least-32-bytes";
 const DATABASE_PASSWORD: &str = "pg-pa55word-never-shown";
 
-/// A certificate authority, a server certificate for 127.0.0.1 that it signed, and another
-/// authority that signed nothing: the wrong CA. PEM files in a folder removed on drop.
+/// A certificate authority, a server certificate for 127.0.0.1 and a client certificate that
+/// it signed, and another authority that signed nothing: the wrong CA. PEM files in a folder
+/// removed on drop.
 struct Pki {
     dir: PathBuf,
     server: ServerTls,
+    /// A client certificate and its key.
+    client: (PathBuf, PathBuf),
     other_ca: PathBuf,
 }
 
@@ -55,8 +58,15 @@ impl Pki {
             key: write("server.key", server_key.serialize_pem()),
             ca: write("ca.crt", ca.pem()),
         };
+        let client_key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "chat-node");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client_cert = params.signed_by(&client_key, &*ca).unwrap();
+        let client =
+            (write("client.crt", client_cert.pem()), write("client.key", client_key.serialize_pem()));
         let other_ca = write("other-ca.crt", authority("some other CA").pem());
-        Self { dir, server, other_ca }
+        Self { dir, server, client, other_ca }
     }
 
     fn ca(&self) -> &Path {
@@ -146,6 +156,10 @@ async fn rediss_takes_the_right_ca_and_refuses_a_wrong_one() {
     assert!(matches!(plain, Err(RedisConnectError::CaWithoutTls)), "{:?}", plain.err());
 }
 
+fn nats_user() -> NatsAuth {
+    NatsAuth::User { user: NATS_USER.into(), password: NATS_PASSWORD.into() }
+}
+
 fn nats_access(ca: &Path, password: &str) -> NatsAccess {
     NatsAccess {
         ca_file: Some(ca.to_owned()),
@@ -168,7 +182,7 @@ fn connect_kind(result: Result<NatsLog, NatsError>) -> ConnectErrorKind {
 #[tokio::test]
 async fn nats_over_tls_takes_the_right_ca_and_password_and_refuses_a_wrong_one() {
     let pki = Pki::new();
-    let server = PrivateNats::start_with(Some(&pki.server), Some((NATS_USER, NATS_PASSWORD))).await.unwrap();
+    let server = PrivateNats::start_with(Some(&pki.server), Some(nats_user())).await.unwrap();
     let settings = StreamSettings::default;
 
     let log = NatsLog::connect_with(&server.url(), &nats_access(pki.ca(), NATS_PASSWORD), "tls", settings())
@@ -196,6 +210,38 @@ async fn nats_over_tls_takes_the_right_ca_and_password_and_refuses_a_wrong_one()
     );
 }
 
+#[tokio::test]
+async fn nats_takes_a_token_from_the_settings_or_the_url() {
+    let pki = Pki::new();
+    let token = "nats-t0ken";
+    let server =
+        PrivateNats::start_with(Some(&pki.server), Some(NatsAuth::Token(token.into()))).await.unwrap();
+    let trusting = NatsAccess { ca_file: Some(pki.ca().to_owned()), ..NatsAccess::default() };
+    let with_token = |token: &str| NatsAccess {
+        credentials: Some(NatsCredentials::Token(Secret::from(token.to_owned()))),
+        ..trusting.clone()
+    };
+
+    NatsLog::connect_with(&server.url(), &with_token(token), "tls", StreamSettings::default()).await.unwrap();
+    let in_url = server.url().replace("tls://", &format!("tls://{token}@"));
+    NatsLog::connect_with(&in_url, &trusting, "tls", StreamSettings::default()).await.unwrap();
+    let wrong =
+        NatsLog::connect_with(&server.url(), &with_token("guess"), "tls", StreamSettings::default()).await;
+    assert_eq!(connect_kind(wrong), ConnectErrorKind::AuthorizationViolation);
+}
+
+#[tokio::test]
+async fn nats_verifying_clients_takes_the_client_certificate_and_refuses_a_client_without() {
+    let pki = Pki::new();
+    let server = PrivateNats::start_verifying_clients(&pki.server).await.unwrap();
+    let without = NatsAccess { ca_file: Some(pki.ca().to_owned()), ..NatsAccess::default() };
+    let with = NatsAccess { client_certificate: Some(pki.client.clone()), ..without.clone() };
+
+    let log = NatsLog::connect_with(&server.url(), &with, "tls", StreamSettings::default()).await.unwrap();
+    assert!(!log.append("room", "d1", "hello".into()).await.unwrap().duplicate);
+    assert!(NatsLog::connect_with(&server.url(), &without, "tls", StreamSettings::default()).await.is_err());
+}
+
 /// PostgreSQL, Redis and NATS of one test, all requiring TLS with the certificate of `pki`;
 /// NATS also a user and password.
 struct TlsServices {
@@ -215,8 +261,7 @@ impl TlsServices {
         let pki = Pki::new();
         let postgres = PrivatePostgres::start_with(Some(&pki.server)).await.unwrap();
         let redis = PrivateRedis::start_with(Some(&pki.server)).await.unwrap();
-        let nats =
-            PrivateNats::start_with(Some(&pki.server), Some((NATS_USER, NATS_PASSWORD))).await.unwrap();
+        let nats = PrivateNats::start_with(Some(&pki.server), Some(nats_user())).await.unwrap();
         let database_url = postgres.create_database("chat").await.unwrap();
         let database_url = database_url.replace("postgres@", &format!("postgres:{DATABASE_PASSWORD}@"));
         Self { pki, _postgres: postgres, redis, nats, database_url, stream: TestStream::new() }
