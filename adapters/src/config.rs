@@ -63,7 +63,7 @@ pub struct NatsAccessArgs {
     pub nats_client_key: Option<PathBuf>,
 
     /// User name to authenticate with; requires --nats-password.
-    #[arg(long, env = "NATS_USER", requires = "nats_password", conflicts_with_all = ["nats_token", "nats_creds_file"])]
+    #[arg(long, env = "NATS_USER", requires = "nats_password", conflicts_with_all = ["nats_token", "nats_nkey_seed", "nats_creds_file"])]
     pub nats_user: Option<String>,
 
     /// Password of --nats-user.
@@ -74,6 +74,10 @@ pub struct NatsAccessArgs {
     #[arg(long, env = "NATS_TOKEN", hide_env_values = true, conflicts_with = "nats_creds_file")]
     pub nats_token: Option<Secret>,
 
+    /// NKey seed (`SU...`) to authenticate with.
+    #[arg(long, env = "NATS_NKEY_SEED", hide_env_values = true, conflicts_with_all = ["nats_token", "nats_creds_file"])]
+    pub nats_nkey_seed: Option<Secret>,
+
     /// `.creds` file (a user JWT and its NKey seed) to authenticate with.
     #[arg(long, env = "NATS_CREDS_FILE", value_parser = readable_file)]
     pub nats_creds_file: Option<PathBuf>,
@@ -81,15 +85,16 @@ pub struct NatsAccessArgs {
 
 impl NatsAccessArgs {
     pub fn access(&self) -> NatsAccess {
-        let credentials =
-            match (&self.nats_user, &self.nats_password, &self.nats_token, &self.nats_creds_file) {
-                (Some(user), Some(password), _, _) => {
-                    Some(NatsCredentials::UserPassword { user: user.clone(), password: password.clone() })
-                }
-                (_, _, Some(token), _) => Some(NatsCredentials::Token(token.clone())),
-                (_, _, _, Some(path)) => Some(NatsCredentials::CredsFile(path.clone())),
-                _ => None,
-            };
+        // The flags' conflicts leave at most one kind.
+        let credentials = if let (Some(user), Some(password)) = (&self.nats_user, &self.nats_password) {
+            Some(NatsCredentials::UserPassword { user: user.clone(), password: password.clone() })
+        } else if let Some(token) = &self.nats_token {
+            Some(NatsCredentials::Token(token.clone()))
+        } else if let Some(seed) = &self.nats_nkey_seed {
+            Some(NatsCredentials::NKeySeed(seed.clone()))
+        } else {
+            self.nats_creds_file.clone().map(NatsCredentials::CredsFile)
+        };
         NatsAccess {
             ca_file: self.nats_ca_file.clone(),
             client_certificate: self.nats_client_cert.clone().zip(self.nats_client_key.clone()),
@@ -147,6 +152,8 @@ mod tests {
     fn two_kinds_of_credentials_are_refused() {
         let err = parse(&["--nats-user", "a", "--nats-password", "p", "--nats-token", "t"]).unwrap_err();
         assert!(err.to_string().contains("--nats-token"), "{err}");
+        let err = parse(&["--nats-nkey-seed", "SU...", "--nats-creds-file", "/etc/hostname"]).unwrap_err();
+        assert!(err.to_string().contains("--nats-creds-file"), "{err}");
     }
 
     #[test]
@@ -157,6 +164,8 @@ mod tests {
         );
         let access = parse(&["--nats-token", "t"]).unwrap();
         assert!(matches!(access.credentials, Some(NatsCredentials::Token(_))));
+        let access = parse(&["--nats-nkey-seed", "SU..."]).unwrap();
+        assert!(matches!(access.credentials, Some(NatsCredentials::NKeySeed(_))));
         let access = parse(&["--nats-ca-file", "/etc/hostname"]).unwrap();
         assert_eq!(access.ca_file, Some(PathBuf::from("/etc/hostname")));
         assert!(parse(&[]).unwrap().credentials.is_none());

@@ -251,8 +251,13 @@ impl PrivateRedis {
 /// Whom a [`PrivateNats`] accepts.
 #[derive(Debug, Clone)]
 pub enum NatsAuth {
-    User { user: String, password: String },
+    User {
+        user: String,
+        password: String,
+    },
     Token(String),
+    /// The public key (`U...`) of the one NKey user.
+    NKey(String),
 }
 
 /// A `nats-server` with JetStream of one test, its store in a temporary folder.
@@ -318,6 +323,16 @@ impl PrivateNats {
             }
             Some(NatsAuth::Token(token)) => {
                 command.args(["--auth", token]);
+            }
+            Some(NatsAuth::NKey(public_key)) => {
+                // NKey users have no flag: only a configuration file names them.
+                std::fs::create_dir_all(&self.store)?;
+                let config = self.store.join("auth.conf");
+                std::fs::write(
+                    &config,
+                    format!("authorization {{ users = [ {{ nkey: \"{public_key}\" }} ] }}\n"),
+                )?;
+                command.arg("-c").arg(config);
             }
         }
         self.child = Some(serve(command, self.port, "NATS").await?);

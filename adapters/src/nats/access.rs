@@ -31,6 +31,8 @@ pub enum NatsCredentials {
         password: Secret,
     },
     Token(Secret),
+    /// An NKey seed (`SU...`): the server knows the user by its public key.
+    NKeySeed(Secret),
     /// A `.creds` file: the user's JWT and NKey seed, as `nsc` writes it.
     CredsFile(PathBuf),
 }
@@ -40,6 +42,7 @@ impl fmt::Debug for NatsCredentials {
         match self {
             Self::UserPassword { user, .. } => write!(f, "UserPassword({user:?}, <redacted>)"),
             Self::Token(_) => f.write_str("Token(<redacted>)"),
+            Self::NKeySeed(_) => f.write_str("NKeySeed(<redacted>)"),
             Self::CredsFile(path) => write!(f, "CredsFile({path:?})"),
         }
     }
@@ -71,6 +74,7 @@ impl NatsAccess {
                 Ok(options.user_and_password(user, password.expose().to_owned()))
             }
             Some(NatsCredentials::Token(token)) => Ok(options.token(token.expose().to_owned())),
+            Some(NatsCredentials::NKeySeed(seed)) => Ok(options.nkey(seed.expose().to_owned())),
             Some(NatsCredentials::CredsFile(path)) => options.credentials_file(path).await,
         }
     }

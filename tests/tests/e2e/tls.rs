@@ -231,6 +231,25 @@ async fn nats_takes_a_token_from_the_settings_or_the_url() {
 }
 
 #[tokio::test]
+async fn nats_takes_an_nkey_seed_and_refuses_another_key() {
+    let pki = Pki::new();
+    let user = nkeys::KeyPair::new_user();
+    let server =
+        PrivateNats::start_with(Some(&pki.server), Some(NatsAuth::NKey(user.public_key()))).await.unwrap();
+    let with_seed = |seed: String| NatsAccess {
+        ca_file: Some(pki.ca().to_owned()),
+        credentials: Some(NatsCredentials::NKeySeed(Secret::from(seed))),
+        ..NatsAccess::default()
+    };
+
+    let known = with_seed(user.seed().unwrap());
+    NatsLog::connect_with(&server.url(), &known, "tls", StreamSettings::default()).await.unwrap();
+    let stranger = with_seed(nkeys::KeyPair::new_user().seed().unwrap());
+    let refused = NatsLog::connect_with(&server.url(), &stranger, "tls", StreamSettings::default()).await;
+    assert_eq!(connect_kind(refused), ConnectErrorKind::AuthorizationViolation);
+}
+
+#[tokio::test]
 async fn nats_verifying_clients_takes_the_client_certificate_and_refuses_a_client_without() {
     let pki = Pki::new();
     let server = PrivateNats::start_verifying_clients(&pki.server).await.unwrap();
@@ -404,6 +423,7 @@ async fn help_shows_no_secret_from_the_environment() {
         ("NATS_URL", "tls://app:nats-secret-3@nats:4222"),
         ("NATS_PASSWORD", "nats-secret-4"),
         ("NATS_TOKEN", "nats-secret-5"),
+        ("NATS_NKEY_SEED", "SUnats-secret-7"),
         ("JWT_SECRET", "jwt-secret-6-that-is-long-enough-for-hs256"),
     ];
     for binary in [NODE, PERSISTER] {
