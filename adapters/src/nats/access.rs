@@ -97,6 +97,21 @@ fn credentials_in_urls(servers: &[&str]) -> Option<NatsCredentials> {
     })
 }
 
+/// `url` without its credentials, which async-nats would otherwise show in its debug logs.
+/// A URL that does not parse is returned as it is, for connecting to report.
+pub(super) fn without_credentials(url: &str) -> String {
+    match url.parse::<ServerAddr>() {
+        Ok(server) if server.has_user_pass() => {
+            let mut url = server.into_inner();
+            // Both fail only for URLs that cannot have credentials, which this one has.
+            let _ = url.set_password(None);
+            let _ = url.set_username("");
+            url.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +128,14 @@ mod tests {
         let found = credentials_in_urls(&["nats://s3cr3t@n1:4222"]);
         assert!(matches!(found, Some(NatsCredentials::Token(token)) if token.expose() == "s3cr3t"));
         assert!(credentials_in_urls(&["nats://n1:4222", "n2:4222", "http://u:p@h"]).is_none());
+    }
+
+    #[test]
+    fn credentials_are_taken_out_of_the_urls_given_to_the_client() {
+        assert_eq!(without_credentials("tls://app:pw@n1:4222"), "tls://n1:4222");
+        assert_eq!(without_credentials("nats://t0ken@n1:4222"), "nats://n1:4222");
+        assert_eq!(without_credentials("nats://n1:4222"), "nats://n1:4222");
+        assert_eq!(without_credentials("n1:4222"), "n1:4222");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use futures::StreamExt;
 
 use crate::secret::redacted_urls;
 
-use super::access::NatsAccess;
+use super::access::{NatsAccess, without_credentials};
 use super::durable::DurableConsumer;
 use super::error::NatsError;
 use super::live::LiveSubscription;
@@ -84,7 +84,7 @@ impl NatsLog {
             .apply(options, &servers)
             .await
             .map_err(NatsError::Credentials)?
-            .connect(servers)
+            .connect(servers.iter().map(|url| without_credentials(url)).collect::<Vec<_>>())
             .await
             .map_err(connect_error)?;
         let js = jetstream::new(client.clone());

@@ -349,10 +349,17 @@ async fn a_node_and_a_persister_over_tls_to_all_three_services_store_a_message_a
     std::fs::create_dir_all(&logs).unwrap();
     let (node_log, persister_log) = (logs.join("node.log"), logs.join("persister.log"));
     let node = Process::logging_to(NODE, &services.node_args(), &services.envs(), &node_log).await.unwrap();
+    // The persister has its NATS user and password in the URL instead.
+    let plain_url = services.nats.url();
+    let in_url = plain_url.replace("tls://", &format!("tls://{NATS_USER}:{NATS_PASSWORD}@"));
+    let persister_args: Vec<String> = (services.persister_args().into_iter())
+        .filter(|arg| arg != "--nats-user" && arg != NATS_USER)
+        .map(|arg| if arg == plain_url { in_url.clone() } else { arg })
+        .collect();
+    let persister_envs: Vec<_> =
+        services.envs().into_iter().filter(|(name, _)| *name != "NATS_PASSWORD").collect();
     let persister =
-        Process::logging_to(PERSISTER, &services.persister_args(), &services.envs(), &persister_log)
-            .await
-            .unwrap();
+        Process::logging_to(PERSISTER, &persister_args, &persister_envs, &persister_log).await.unwrap();
 
     let ann =
         post(&node, "/auth/register", None, json!({"username": "ann", "password": "ann-password"})).await;
