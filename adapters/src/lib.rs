@@ -12,5 +12,6 @@ pub mod redis;
 pub mod redis_limits;
 mod rows;
 pub mod runtime;
+pub mod secret;
 pub mod sqlite;
 pub mod telemetry;

@@ -15,6 +15,11 @@
 //! keys with unrelated hash slots: this adapter is for a single Redis (or a primary with
 //! replicas), not Redis Cluster.
 
+mod tls;
+
+use tls::FirstConnection;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -129,6 +134,21 @@ const ONLINE: &str = r"
 return {redis.call('HLEN', KEYS[1]), redis.call('HRANDFIELD', KEYS[1], ARGV[1])}
 ";
 
+/// Why [`RedisPresence::connect`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisConnectError {
+    #[error("unsupported Redis URL scheme {0:?}")]
+    Scheme(String),
+    #[error("invalid Redis URL")]
+    Url(#[source] Error),
+    #[error("a CA file is only used over TLS: the URL must start with rediss://")]
+    CaWithoutTls,
+    #[error("cannot use {path} as Redis' CA file: {why}")]
+    CaFile { path: PathBuf, why: String },
+    #[error("Redis refused the connection, or its certificate did not check out")]
+    Refused(#[source] Error),
+}
+
 /// Presence in Redis for one node. Clones share the connection.
 #[derive(Clone)]
 pub struct RedisPresence {
@@ -184,13 +204,34 @@ impl RedisPresence {
     /// Connects as node `node_id`, with keys under `prefix`. A malformed URL is an error; Redis
     /// being down is not: the client is returned after at most two seconds and keeps
     /// reconnecting (100 ms, doubling up to 5 s, forever), and calls fail fast meanwhile.
-    pub async fn connect(url: &str, prefix: &str, node_id: &str) -> Result<Self, PresenceError> {
+    pub async fn connect(url: &str, prefix: &str, node_id: &str) -> Result<Self, RedisConnectError> {
+        Self::connect_trusting(url, None, prefix, node_id).await
+    }
+
+    /// As [`connect`](Self::connect); a `rediss://` URL is served over TLS, the server's
+    /// certificate checked against the authorities of `ca_file`, or the system's without it.
+    /// A server that refuses the first connection (its certificate does not check out, the
+    /// password is wrong) is an error, unlike one that does not answer.
+    pub async fn connect_trusting(
+        url: &str,
+        ca_file: Option<&Path>,
+        prefix: &str,
+        node_id: &str,
+    ) -> Result<Self, RedisConnectError> {
         // fred takes any scheme as plain Redis, and a cluster would reject the scripts' keys.
         let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
         if !(scheme.starts_with("redis") || scheme.starts_with("valkey")) || scheme.ends_with("-cluster") {
-            return Err(PresenceError::new(format!("unsupported Redis URL scheme {scheme:?}")));
+            return Err(RedisConnectError::Scheme(scheme.to_owned()));
         }
-        let mut config = Config::from_url(url).map_err(PresenceError::new)?;
+        let mut config = Config::from_url(url).map_err(RedisConnectError::Url)?;
+        if let Some(ca_file) = ca_file {
+            if config.tls.is_none() {
+                return Err(RedisConnectError::CaWithoutTls);
+            }
+            let tls = tls::trusting(ca_file)
+                .map_err(|why| RedisConnectError::CaFile { path: ca_file.to_owned(), why })?;
+            config.tls = Some(tls);
+        }
         // Without this, a first connection that fails ends the client instead of retrying.
         config.fail_fast = false;
         let client = Builder::from_config(config)
@@ -205,12 +246,20 @@ impl RedisPresence {
             .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
             .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
             .build()
-            .map_err(PresenceError::new)?;
-        client.connect();
-        match tokio::time::timeout(FIRST_CONNECT_WAIT, client.wait_for_connect()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "Redis is unreachable; presence is degraded"),
-            Err(_) => tracing::warn!("Redis is unreachable; presence is degraded until it answers"),
+            .map_err(RedisConnectError::Url)?;
+        match tls::first_connection(&client, FIRST_CONNECT_WAIT).await {
+            FirstConnection::Made => {}
+            FirstConnection::Refused(err) => {
+                // Stops the reconnection loop; the QUIT itself goes unanswered.
+                tokio::spawn(async move { client.quit().await });
+                return Err(RedisConnectError::Refused(err));
+            }
+            FirstConnection::Unreachable(Some(err)) => {
+                tracing::warn!(error = %err, "Redis is unreachable; presence is degraded until it answers")
+            }
+            FirstConnection::Unreachable(None) => {
+                tracing::warn!("Redis is unreachable; presence is degraded until it answers")
+            }
         }
         Ok(Self {
             inner: Arc::new(Inner {

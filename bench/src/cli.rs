@@ -199,7 +199,7 @@ impl ThroughputArgs {
 #[derive(Debug, Clone, Args)]
 pub struct PersistArgs {
     /// PostgreSQL of the cluster under test (loopback only), to count persisted messages.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
     /// Seconds after the send phase ends to wait for every acknowledged message to be stored.
     #[arg(long, default_value_t = 120.0)]
@@ -280,11 +280,11 @@ impl ConnectionsArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CeilingsArgs {
     /// NATS with JetStream (loopback); a stream and subjects of the run's own are used and removed.
-    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222", hide_env_values = true)]
     pub nats_url: String,
     /// PostgreSQL (loopback) for the insert and copy ceilings; tables of the run's own are
     /// created and dropped. Without it those ceilings are skipped.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Messages per ceiling.
     #[arg(long, default_value_t = 200_000)]

@@ -151,7 +151,7 @@ async fn presence_heartbeat(
 /// `chat-node migrate`: applies pending migrations to the mode's database and exits.
 pub async fn migrate(config: &NodeConfig) -> anyhow::Result<()> {
     match config.mode()? {
-        Mode::Cluster(urls) => cluster::migrate(&urls).await?,
+        Mode::Cluster(urls) => cluster::migrate(config, &urls).await?,
         Mode::Embedded => embedded::migrate(config).await?,
     }
     tracing::info!("migrations applied");

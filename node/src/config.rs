@@ -1,11 +1,12 @@
 //! Every setting is a flag and an environment variable; the flag wins.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chat_adapters::config::{NatsAccessArgs, readable_file};
+pub use chat_adapters::secret::Secret;
 use chat_adapters::telemetry::LogFormat;
 use clap::{Parser, Subcommand};
 
@@ -62,17 +63,31 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_NODE_ID")]
     pub node_id: Option<String>,
 
-    /// NATS server(s), comma separated (cluster mode).
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: Option<String>,
+    /// NATS server(s), comma separated (cluster mode); `tls://` requires TLS.
+    #[arg(long, env = "NATS_URL", hide_env_values = true)]
+    pub nats_url: Option<Secret>,
 
-    /// PostgreSQL URL (cluster mode).
-    #[arg(long, env = "DATABASE_URL")]
+    #[command(flatten)]
+    pub nats_access: NatsAccessArgs,
+
+    /// PostgreSQL URL (cluster mode); `sslmode` and `sslrootcert` in it choose TLS as libpq's do.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret>,
 
-    /// Redis URL (cluster mode).
-    #[arg(long, env = "REDIS_URL")]
+    /// PEM file of the certificate authorities PostgreSQL's certificate must chain to (as
+    /// `sslrootcert`); the certificate and host name are then checked (`verify-full`) unless
+    /// the URL asks for `sslmode=verify-ca`.
+    #[arg(long, env = "DATABASE_CA_FILE", value_parser = readable_file)]
+    pub database_ca_file: Option<PathBuf>,
+
+    /// Redis URL (cluster mode); `rediss://` for TLS.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<Secret>,
+
+    /// PEM file of the certificate authorities Redis' certificate must chain to, instead of the
+    /// system's; needs a `rediss://` URL.
+    #[arg(long, env = "REDIS_CA_FILE", value_parser = readable_file)]
+    pub redis_ca_file: Option<PathBuf>,
 
     /// HS256 key shared by all nodes, at least 32 bytes. Required in cluster mode; without it,
     /// embedded mode generates one once and keeps it in the data folder.
@@ -194,32 +209,10 @@ pub struct NodeConfig {
     pub worker_threads: Option<NonZeroUsize>,
 }
 
-/// A setting that must not appear in logs or `Debug` output.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
 /// The URLs of a cluster node's backing services.
 #[derive(Debug, Clone)]
 pub struct ClusterUrls {
-    pub nats: String,
+    pub nats: Secret,
     pub database: Secret,
     pub redis: Secret,
 }
@@ -265,9 +258,8 @@ pub struct WsSettings {
 impl NodeConfig {
     /// Decides the mode; a partial set of URLs is an error that names what is missing.
     pub fn mode(&self) -> Result<Mode, ConfigError> {
-        let nats = self.nats_url.clone().filter(|s| !s.trim().is_empty());
-        let database = self.database_url.clone().filter(|s| !s.0.trim().is_empty());
-        let redis = self.redis_url.clone().filter(|s| !s.0.trim().is_empty());
+        let set = |url: &Option<Secret>| url.clone().filter(|s| !s.expose().trim().is_empty());
+        let (nats, database, redis) = (set(&self.nats_url), set(&self.database_url), set(&self.redis_url));
         match (nats, database, redis) {
             (None, None, None) => Ok(Mode::Embedded),
             (Some(nats), Some(database), Some(redis)) => {
@@ -290,10 +282,10 @@ impl NodeConfig {
     /// The JWT key of a cluster node: required, and long enough for HS256.
     pub fn cluster_jwt_secret(&self) -> Result<&[u8], ConfigError> {
         let secret = self.jwt_secret.as_ref().ok_or(ConfigError::NoJwtSecret)?;
-        if secret.0.len() < 32 {
+        if secret.expose().len() < 32 {
             return Err(ConfigError::ShortJwtSecret);
         }
-        Ok(secret.0.as_bytes())
+        Ok(secret.expose().as_bytes())
     }
 
     pub fn ws_settings(&self) -> WsSettings {
@@ -363,6 +355,14 @@ mod tests {
     }
 
     #[test]
+    fn a_certificate_file_that_cannot_be_read_is_a_clear_error() {
+        for flag in ["--database-ca-file", "--redis-ca-file", "--nats-ca-file"] {
+            let err = Cli::try_parse_from(["chat-node", flag, "/no/such/ca.pem"]).unwrap_err().to_string();
+            assert!(err.contains(flag) && err.contains("/no/such/ca.pem"), "{err}");
+        }
+    }
+
+    #[test]
     fn a_short_or_missing_jwt_secret_is_refused() {
         assert!(matches!(parse(&[]).cluster_jwt_secret(), Err(ConfigError::NoJwtSecret)));
         assert!(matches!(
@@ -379,8 +379,20 @@ mod tests {
             "super-secret-value-that-is-long-enough",
             "--database-url",
             "postgres://u:pw@h/db",
+            "--redis-url",
+            "rediss://:redis-pw@h",
+            "--nats-url",
+            "tls://u:nats-url-pw@h",
+            "--nats-user",
+            "u",
+            "--nats-password",
+            "nats-pw",
         ]);
         let shown = format!("{config:?}");
-        assert!(!shown.contains("super-secret") && !shown.contains("pw@h"));
+        for secret in ["super-secret", "pw@h", "redis-pw", "nats-url-pw", "nats-pw"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let token = format!("{:?}", parse(&["--nats-token", "t0ken-value"]));
+        assert!(!token.contains("t0ken-value"), "{token}");
     }
 }

@@ -6,6 +6,7 @@ mod consume;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +17,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chat_adapters::config::StreamArgs;
+use chat_adapters::config::{NatsAccessArgs, StreamArgs, readable_file};
 use chat_adapters::nats::{DurableConsumer, NatsLog};
 use chat_adapters::postgres::{self, PgMessageStore, PgProbe};
 use chat_adapters::readiness::Readiness;
+use chat_adapters::secret::Secret;
 use chat_adapters::telemetry::LogFormat;
 use chat_adapters::{runtime, telemetry};
 use chat_shared::ports::Probe;
@@ -39,13 +41,22 @@ pub struct Cli {
     #[arg(long, env = "CHAT_NODE_ID")]
     pub node_id: Option<String>,
 
-    /// NATS server(s), comma separated.
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: String,
+    /// NATS server(s), comma separated; `tls://` requires TLS.
+    #[arg(long, env = "NATS_URL", hide_env_values = true)]
+    pub nats_url: Secret,
 
-    /// PostgreSQL URL.
+    #[command(flatten)]
+    pub nats_access: NatsAccessArgs,
+
+    /// PostgreSQL URL; `sslmode` and `sslrootcert` in it choose TLS as libpq's do.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: String,
+    pub database_url: Secret,
+
+    /// PEM file of the certificate authorities PostgreSQL's certificate must chain to (as
+    /// `sslrootcert`); the certificate and host name are then checked (`verify-full`) unless
+    /// the URL asks for `sslmode=verify-ca`.
+    #[arg(long, env = "DATABASE_CA_FILE", value_parser = readable_file)]
+    pub database_ca_file: Option<PathBuf>,
 
     #[command(flatten)]
     pub stream: StreamArgs,
@@ -109,12 +120,24 @@ impl Persister {
         telemetry::metrics_handle();
         let session_name =
             cli.node_id.as_ref().map_or("chat-persister".into(), |id| format!("chat-persister {id}"));
-        let pool = postgres::connect_lazy(&cli.database_url, cli.db_max_connections, &session_name)
-            .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;
-        postgres::migrate(&pool).await.context("applying database migrations")?;
-        let nats = NatsLog::connect(&cli.nats_url, &cli.stream.stream_prefix, cli.stream.settings())
-            .await
-            .context("connecting to NATS (--nats-url)")?;
+        let pool = postgres::connect_lazy_trusting(
+            cli.database_url.expose(),
+            cli.database_ca_file.as_deref(),
+            cli.db_max_connections,
+            &session_name,
+        )
+        .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;
+        postgres::migrate(&pool).await.context(
+            "connecting to PostgreSQL (DATABASE_URL, --database-url) and applying database migrations",
+        )?;
+        let nats = NatsLog::connect_with(
+            cli.nats_url.expose(),
+            &cli.nats_access.access(),
+            &cli.stream.stream_prefix,
+            cli.stream.settings(),
+        )
+        .await
+        .context("connecting to NATS (NATS_URL, --nats-url)")?;
         // Unlimited deliveries: a message is only ever dropped deliberately (poison), never
         // because PostgreSQL was down longer than some retry budget.
         let consumer = nats

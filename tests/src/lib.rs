@@ -24,7 +24,8 @@ use tokio::sync::oneshot;
 
 pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 
-fn admin_url() -> String {
+/// The URL of the shared PostgreSQL server's `postgres` database, as an administrator.
+pub fn admin_url() -> String {
     std::env::var("CHAT_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }

@@ -70,32 +70,57 @@ fn run(mut command: std::process::Command, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A server's certificate and key, and the authority that signed the certificate, as PEM files.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub ca: PathBuf,
+}
+
+/// Makes `path` the `postgres` user's when running as root, so that the server may read it.
+fn give_to_postgres(path: &Path) -> anyhow::Result<()> {
+    if !rustix::process::geteuid().is_root() {
+        return Ok(());
+    }
+    let mut chown = std::process::Command::new("chown");
+    chown.args(["postgres:postgres"]).arg(path);
+    run(chown, "chown")
+}
+
 /// A PostgreSQL cluster of one test, made with `initdb` in a temporary folder.
 pub struct PrivatePostgres {
     bin: PathBuf,
     dir: PathBuf,
+    /// Whether the server offers TLS, with the certificate and key copied into `dir`.
+    tls: bool,
     pub port: u16,
 }
 
 impl PrivatePostgres {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(None).await
+    }
+
+    /// A cluster that offers TLS with `tls`'s certificate (`ssl = on`); without, one that does not.
+    pub async fn start_with(tls: Option<&ServerTls>) -> anyhow::Result<Self> {
         let bin = postgres_bin()?;
         let dir = std::env::temp_dir().join(format!("chat-pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
-        if rustix::process::geteuid().is_root() {
-            run(
-                {
-                    let mut chown = std::process::Command::new("chown");
-                    chown.args(["postgres:postgres"]).arg(&dir);
-                    chown
-                },
-                "chown",
-            )?;
+        give_to_postgres(&dir)?;
+        if let Some(tls) = tls {
+            // PostgreSQL refuses a key that others may read.
+            for (from, to) in [(&tls.cert, "server.crt"), (&tls.key, "server.key")] {
+                let to = dir.join(to);
+                std::fs::copy(from, &to)?;
+                std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+                give_to_postgres(&to)?;
+            }
         }
         let mut initdb = as_postgres(&bin.join("initdb"));
         initdb.args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"]).arg(dir.join("data"));
         run(initdb, "initdb")?;
-        let postgres = Self { bin, dir, port: fixed_free_port()? };
+        let postgres = Self { bin, dir, tls: tls.is_some(), port: fixed_free_port()? };
         postgres.resume().await?;
         Ok(postgres)
     }
@@ -113,8 +138,14 @@ impl PrivatePostgres {
 
     /// Starts the server again on the same port.
     pub async fn resume(&self) -> anyhow::Result<()> {
+        let ssl = if self.tls {
+            let (cert, key) = (self.dir.join("server.crt"), self.dir.join("server.key"));
+            format!("-c ssl=on -c ssl_cert_file={} -c ssl_key_file={}", cert.display(), key.display())
+        } else {
+            "-c ssl=off".to_owned()
+        };
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=off",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off {ssl}",
             self.port,
             self.dir.display()
         );
@@ -171,33 +202,42 @@ async fn kill(child: &mut Option<tokio::process::Child>) -> anyhow::Result<()> {
 /// A `redis-server` of one test.
 pub struct PrivateRedis {
     child: Option<tokio::process::Child>,
+    /// With it, the server listens for TLS only, and does not ask clients for certificates.
+    tls: Option<ServerTls>,
     pub port: u16,
 }
 
 impl PrivateRedis {
     pub async fn start() -> anyhow::Result<Self> {
-        let mut redis = Self { child: None, port: fixed_free_port()? };
+        Self::start_with(None).await
+    }
+
+    pub async fn start_with(tls: Option<&ServerTls>) -> anyhow::Result<Self> {
+        let mut redis = Self { child: None, tls: tls.cloned(), port: fixed_free_port()? };
         redis.resume().await?;
         Ok(redis)
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Starts the server again on the same port, empty.
     pub async fn resume(&mut self) -> anyhow::Result<()> {
         let mut command = tokio::process::Command::new("redis-server");
-        command.args([
-            "--port",
-            &self.port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]);
+        let port = self.port.to_string();
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some(tls) => command
+                .args(["--port", "0", "--tls-port", &port, "--tls-auth-clients", "no", "--tls-cert-file"])
+                .arg(&tls.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca),
+        };
+        command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
         self.child = Some(serve(command, self.port, "Redis").await?);
         Ok(())
     }
@@ -208,29 +248,93 @@ impl PrivateRedis {
     }
 }
 
+/// Whom a [`PrivateNats`] accepts.
+#[derive(Debug, Clone)]
+pub enum NatsAuth {
+    User {
+        user: String,
+        password: String,
+    },
+    Token(String),
+    /// The public key (`U...`) of the one NKey user.
+    NKey(String),
+}
+
 /// A `nats-server` with JetStream of one test, its store in a temporary folder.
 pub struct PrivateNats {
     child: Option<tokio::process::Child>,
     store: PathBuf,
+    /// With it, the server requires TLS.
+    tls: Option<ServerTls>,
+    /// Whether the server also requires clients to show a certificate its CA signed.
+    verify_clients: bool,
+    /// Whom the server accepts; without, anyone.
+    auth: Option<NatsAuth>,
     pub port: u16,
 }
 
 impl PrivateNats {
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(None, None).await
+    }
+
+    pub async fn start_with(tls: Option<&ServerTls>, auth: Option<NatsAuth>) -> anyhow::Result<Self> {
+        Self::launch(tls, auth, false).await
+    }
+
+    /// A server requiring TLS with `tls`'s certificate, and a client certificate signed by
+    /// `tls`'s CA from every client.
+    pub async fn start_verifying_clients(tls: &ServerTls) -> anyhow::Result<Self> {
+        Self::launch(Some(tls), None, true).await
+    }
+
+    async fn launch(
+        tls: Option<&ServerTls>,
+        auth: Option<NatsAuth>,
+        verify_clients: bool,
+    ) -> anyhow::Result<Self> {
         let store = std::env::temp_dir().join(format!("chat-nats-{}", uuid::Uuid::new_v4().simple()));
-        let mut nats = Self { child: None, store, port: fixed_free_port()? };
+        let tls = tls.cloned();
+        let mut nats = Self { child: None, store, tls, verify_clients, auth, port: fixed_free_port()? };
         nats.resume().await?;
         Ok(nats)
     }
 
+    /// The server's URL, without credentials.
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_some() { "tls" } else { "nats" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Starts the server again on the same port and store: JetStream keeps what it stored.
     pub async fn resume(&mut self) -> anyhow::Result<()> {
         let mut command = tokio::process::Command::new("nats-server");
         command.args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"]).arg(&self.store);
+        if let Some(tls) = &self.tls {
+            command.args(["--tls", "--tlscert"]).arg(&tls.cert).arg("--tlskey").arg(&tls.key);
+            if self.verify_clients {
+                command.args(["--tlsverify", "--tlscacert"]).arg(&tls.ca);
+            }
+        }
+        match &self.auth {
+            None => {}
+            Some(NatsAuth::User { user, password }) => {
+                command.args(["--user", user, "--pass", password]);
+            }
+            Some(NatsAuth::Token(token)) => {
+                command.args(["--auth", token]);
+            }
+            Some(NatsAuth::NKey(public_key)) => {
+                // NKey users have no flag: only a configuration file names them.
+                std::fs::create_dir_all(&self.store)?;
+                let config = self.store.join("auth.conf");
+                std::fs::write(
+                    &config,
+                    format!("authorization {{ users = [ {{ nkey: \"{public_key}\" }} ] }}\n"),
+                )?;
+                command.arg("-c").arg(config);
+            }
+        }
         self.child = Some(serve(command, self.port, "NATS").await?);
         Ok(())
     }

@@ -104,6 +104,30 @@ impl Process {
         Self::spawn(binary, with_overrides(args, extra), addr).await
     }
 
+    /// A process of `binary` (a node or a persister) on a free `--listen` address, with `args`
+    /// and the variables `envs` added to this environment, writing all its output to `log`.
+    pub async fn logging_to(
+        binary: &str,
+        args: &[String],
+        envs: &[(&str, &str)],
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let addr = free_addr();
+        let output = std::fs::File::create(log)?;
+        let child = Command::new(binary)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdout(output.try_clone()?)
+            .stderr(output)
+            .kill_on_drop(true)
+            .spawn()?;
+        let mut process = Self { child, addr };
+        process.wait_until_healthy().await?;
+        Ok(process)
+    }
+
     async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
         let url = format!("http://{}/healthz", self.addr);
         for _ in 0..200 {

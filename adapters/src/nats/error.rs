@@ -23,6 +23,9 @@ pub enum NatsError {
         #[source]
         source: async_nats::ConnectError,
     },
+    /// The `.creds` file given for authentication cannot be read or holds no credentials.
+    #[error("cannot read the NATS credentials file")]
+    Credentials(#[source] std::io::Error),
     /// The server did not answer in time, or JetStream did not answer at all (restarting, no
     /// leader yet): retrying later may succeed.
     #[error("NATS unavailable")]
@@ -47,7 +50,7 @@ impl NatsError {
                     | ConnectErrorKind::MaxReconnects
             ),
             NatsError::Unavailable(_) => true,
-            NatsError::InvalidName { .. } | NatsError::Other(_) => false,
+            NatsError::Credentials(_) | NatsError::InvalidName { .. } | NatsError::Other(_) => false,
         }
     }
 

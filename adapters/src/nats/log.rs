@@ -13,6 +13,9 @@ use bytes::Bytes;
 use chat_shared::ports::{Probe, ProbeError};
 use futures::StreamExt;
 
+use crate::secret::redacted_urls;
+
+use super::access::{NatsAccess, without_credentials};
 use super::durable::DurableConsumer;
 use super::error::NatsError;
 use super::live::LiveSubscription;
@@ -53,17 +56,35 @@ impl NatsLog {
     /// Errors: [`NatsError::Connect`] when no server answers, `InvalidName` for a prefix that is
     /// not a single subject token, `Other` when the server refuses the settings.
     pub async fn connect(urls: &str, prefix: &str, settings: StreamSettings) -> Result<Self, NatsError> {
+        Self::connect_with(urls, &NatsAccess::default(), prefix, settings).await
+    }
+
+    /// As [`connect`](Self::connect), with the TLS and credentials of `access`. A server whose
+    /// certificate does not check out, or that refuses the credentials, fails the connection
+    /// at once like an unreachable one.
+    ///
+    /// Errors: also [`NatsError::Credentials`] when the `.creds` file cannot be read.
+    pub async fn connect_with(
+        urls: &str,
+        access: &NatsAccess,
+        prefix: &str,
+        settings: StreamSettings,
+    ) -> Result<Self, NatsError> {
         let names = Names::new(prefix)?;
-        let connect_error = |source| NatsError::Connect { urls: urls.to_owned(), source };
+        let connect_error = |source| NatsError::Connect { urls: redacted_urls(urls), source };
         let servers: Vec<&str> = urls.split(',').map(str::trim).filter(|u| !u.is_empty()).collect();
         if servers.is_empty() {
             // async-nats panics on an empty list.
             return Err(connect_error(ConnectErrorKind::ServerParse.into()));
         }
-        let client = ConnectOptions::new()
+        let options = ConnectOptions::new()
             .name(connection_name(prefix))
-            .event_callback(|event| async move { record_event(&event) })
-            .connect(servers)
+            .event_callback(|event| async move { record_event(&event) });
+        let client = access
+            .apply(options, &servers)
+            .await
+            .map_err(NatsError::Credentials)?
+            .connect(servers.iter().map(|url| without_credentials(url)).collect::<Vec<_>>())
             .await
             .map_err(connect_error)?;
         let js = jetstream::new(client.clone());

@@ -2,6 +2,7 @@
 //! every room's messages in order; the server republishes each one for live delivery; a durable
 //! consumer feeds the persister.
 
+mod access;
 mod durable;
 mod error;
 mod events;
@@ -12,6 +13,7 @@ mod stream;
 #[cfg(test)]
 mod testing;
 
+pub use access::{NatsAccess, NatsCredentials};
 pub use durable::{Deliveries, Delivery, DurableConsumer};
 pub use error::NatsError;
 pub use events::NatsEvents;

@@ -8,12 +8,13 @@ mod rooms;
 mod tokens;
 mod users;
 
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_shared::ports::{Probe, ProbeError};
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+pub use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 
 pub use messages::PgMessageStore;
 pub use rooms::PgRoomStore;
@@ -27,6 +28,19 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// `application_name` (what `pg_stat_activity` and the server's log show) unless the URL or
 /// `PGAPPNAME` names them already.
 pub fn connect_lazy(url: &str, max_connections: u32, application_name: &str) -> Result<PgPool, sqlx::Error> {
+    connect_lazy_trusting(url, None, max_connections, application_name)
+}
+
+/// As [`connect_lazy`], and with `ca_file` the server's certificate must chain to the
+/// authorities in it and name the host (`verify-full`), unless the URL asks for `verify-ca`.
+/// Without it, the URL's `sslmode` and `sslrootcert` decide, as they do for libpq: by default
+/// (`prefer`) the connection is encrypted when the server offers TLS, unchecked.
+pub fn connect_lazy_trusting(
+    url: &str,
+    ca_file: Option<&Path>,
+    max_connections: u32,
+    application_name: &str,
+) -> Result<PgPool, sqlx::Error> {
     // sqlx reads a URL of any scheme as PostgreSQL's: `mysql://db.internal/chat` would be a
     // PostgreSQL connection to that host.
     let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
@@ -35,6 +49,12 @@ pub fn connect_lazy(url: &str, max_connections: u32, application_name: &str) -> 
         return Err(sqlx::Error::Configuration(why.into()));
     }
     let mut options: PgConnectOptions = url.parse()?;
+    if let Some(ca_file) = ca_file {
+        options = options.ssl_root_cert(ca_file);
+        if !matches!(options.get_ssl_mode(), PgSslMode::VerifyCa) {
+            options = options.ssl_mode(PgSslMode::VerifyFull);
+        }
+    }
     if options.get_application_name().is_none() {
         options = options.application_name(application_name);
     }

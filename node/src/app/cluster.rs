@@ -5,7 +5,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::nats::{NatsEvents, NatsLog};
-use chat_adapters::postgres::{self, PgMessageStore, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore};
+use chat_adapters::postgres::{
+    self, PgMessageStore, PgPool, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore,
+};
 use chat_adapters::redis::RedisPresence;
 
 use super::backends::Backends;
@@ -19,16 +21,27 @@ pub(super) async fn connect(
 ) -> anyhow::Result<Backends> {
     let jwt_secret = config.cluster_jwt_secret()?.to_vec();
     let session_name = format!("chat-node {node_id}");
-    let pool = postgres::connect_lazy(urls.database.expose(), config.db_max_connections, &session_name)
-        .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")?;
-    postgres::migrate(&pool).await.context("applying database migrations")?;
-    let nats = NatsLog::connect(&urls.nats, &config.stream.stream_prefix, config.stream.settings())
-        .await
-        .context("connecting to NATS (--nats-url) and preparing the message stream")?;
+    let pool = connect_database(config, urls, config.db_max_connections, &session_name)?;
+    postgres::migrate(&pool).await.context(
+        "connecting to PostgreSQL (DATABASE_URL, --database-url) and applying database migrations",
+    )?;
+    let nats = NatsLog::connect_with(
+        urls.nats.expose(),
+        &config.nats_access.access(),
+        &config.stream.stream_prefix,
+        config.stream.settings(),
+    )
+    .await
+    .context("connecting to NATS (NATS_URL, --nats-url) and preparing the message stream")?;
     let log = Arc::new(JetStreamLog::new(nats.clone()));
-    let redis = RedisPresence::connect(urls.redis.expose(), &config.redis_prefix, node_id)
-        .await
-        .context("REDIS_URL (--redis-url) is not a valid Redis URL")?;
+    let redis = RedisPresence::connect_trusting(
+        urls.redis.expose(),
+        config.redis_ca_file.as_deref(),
+        &config.redis_prefix,
+        node_id,
+    )
+    .await
+    .context("connecting to Redis (REDIS_URL, --redis-url)")?;
     Ok(Backends {
         users: Arc::new(PgUserStore::new(pool.clone())),
         tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
@@ -46,8 +59,25 @@ pub(super) async fn connect(
 }
 
 /// Applies the PostgreSQL database's pending migrations.
-pub(super) async fn migrate(urls: &ClusterUrls) -> anyhow::Result<()> {
-    let pool = postgres::connect_lazy(urls.database.expose(), 1, "chat-node migrate")
-        .context("DATABASE_URL is not a valid URL")?;
-    postgres::migrate(&pool).await.context("applying database migrations")
+pub(super) async fn migrate(config: &NodeConfig, urls: &ClusterUrls) -> anyhow::Result<()> {
+    let pool = connect_database(config, urls, 1, "chat-node migrate")?;
+    postgres::migrate(&pool)
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL, --database-url) and applying database migrations")
+}
+
+/// The pool of the cluster's database; connections are made when first needed.
+fn connect_database(
+    config: &NodeConfig,
+    urls: &ClusterUrls,
+    max_connections: u32,
+    session_name: &str,
+) -> anyhow::Result<PgPool> {
+    postgres::connect_lazy_trusting(
+        urls.database.expose(),
+        config.database_ca_file.as_deref(),
+        max_connections,
+        session_name,
+    )
+    .context("DATABASE_URL (--database-url) is not a valid PostgreSQL URL")
 }

@@ -19,5 +19,6 @@ mod replicated_log;
 mod rooms;
 mod sqlite;
 mod store;
+mod tls;
 mod users;
 mod ws_input;

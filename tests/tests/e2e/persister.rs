@@ -83,7 +83,7 @@ async fn a_persister_whose_nats_is_down_refuses_to_start_and_says_so() {
 
     let why = start_failure(&db.url, &["--nats-url", "nats://127.0.0.1:1"]).await;
 
-    assert!(why.contains("connecting to NATS (--nats-url)"), "{why}");
+    assert!(why.contains("connecting to NATS (NATS_URL, --nats-url)"), "{why}");
 }
 
 #[tokio::test]
