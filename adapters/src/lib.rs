@@ -9,6 +9,7 @@ pub mod nats;
 pub mod postgres;
 pub mod readiness;
 pub mod redis;
+pub mod redis_logins;
 mod rows;
 pub mod runtime;
 pub mod sqlite;

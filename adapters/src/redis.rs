@@ -225,6 +225,11 @@ impl RedisPresence {
         })
     }
 
+    /// The connection and key prefix, for the deployment's other uses of Redis.
+    pub(crate) fn shared_client(&self) -> (&Client, &str) {
+        (&self.inner.client, &self.inner.prefix)
+    }
+
     /// The `/readyz` check of this client's connection.
     pub fn probe(&self) -> RedisProbe {
         RedisProbe(self.inner.client.clone())

@@ -18,8 +18,8 @@ use chat_adapters::jwt::JwtIssuer;
 use chat_adapters::telemetry;
 use chat_shared::ports::{Clock, SystemClock, TokenIssuer};
 use chat_shared::usecases::{
-    AuthService, MembershipLeases, MessageService, PresenceService, PresenceSettings, RoomService,
-    UserService,
+    AuthPorts, AuthService, LoginRevocations, MembershipLeases, MessageService, PresenceService,
+    PresenceSettings, RoomService, UserService,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +31,7 @@ use crate::config::{Mode, NodeConfig};
 use crate::connections::Connections;
 use crate::http;
 use crate::hub::Hub;
+use crate::logins::SocketsByLogin;
 use crate::state::AppState;
 use chat_adapters::readiness::Readiness;
 
@@ -55,6 +56,7 @@ impl Application {
             Mode::Embedded => embedded::open(&config).await?,
         };
         let state = assemble(&config, backends)?;
+        follow_revocations(&state).await?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {} (--listen)", config.listen))?;
@@ -147,6 +149,20 @@ async fn presence_heartbeat(
     }
 }
 
+/// Acts on the announcements of ended logins until shutdown, subscribed before this returns so
+/// that the node hears of every login that ends while it serves.
+async fn follow_revocations(state: &AppState) -> anyhow::Result<()> {
+    let follow = state.revocations.follow().await.context("subscribing to ended logins")?;
+    let stop = state.shutdown.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = follow => tracing::warn!("the announcements of ended logins stopped"),
+            () = stop.cancelled() => {}
+        }
+    });
+    Ok(())
+}
+
 /// `chat-node migrate`: applies pending migrations to the mode's database and exits.
 pub async fn migrate(config: &NodeConfig) -> anyhow::Result<()> {
     match config.mode()? {
@@ -189,6 +205,14 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
         clock.clone(),
         MembershipLeases::new(config.membership_lease),
     ));
+    let sockets_by_login = Arc::new(SocketsByLogin::default());
+    let revocations = Arc::new(LoginRevocations::new(
+        backends.revoked,
+        backends.announcements,
+        sockets_by_login.clone(),
+        clock.clone(),
+        access_ttl,
+    ));
     let messages = Arc::new(MessageService::new(
         rooms.clone(),
         backends.log.clone(),
@@ -198,11 +222,14 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
     ));
     Ok(AppState {
         auth: Arc::new(AuthService::new(
-            backends.users.clone(),
-            backends.tokens,
-            Arc::new(hasher),
-            issuer.clone(),
-            clock.clone(),
+            AuthPorts {
+                users: backends.users.clone(),
+                tokens: backends.tokens,
+                hasher: Arc::new(hasher),
+                issuer: issuer.clone(),
+                revocations: revocations.clone(),
+                clock: clock.clone(),
+            },
             refresh_ttl,
         )),
         users: Arc::new(UserService::new(backends.users)),
@@ -212,6 +239,8 @@ fn assemble(config: &NodeConfig, backends: Backends) -> anyhow::Result<AppState>
         hub: Hub::new(backends.live, backends.log, backends.events),
         ws: Arc::new(config.ws_settings()),
         connections: Arc::new(Connections::new(config.max_connections, config.max_connections_per_user)),
+        revocations,
+        sockets_by_login,
         sessions: TaskTracker::new(),
         shutdown: CancellationToken::new(),
         issuer,

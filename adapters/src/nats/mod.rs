@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod live;
 mod log;
+mod logins;
 mod names;
 mod stream;
 #[cfg(test)]
@@ -17,4 +18,5 @@ pub use error::NatsError;
 pub use events::NatsEvents;
 pub use live::{LiveMessage, LiveSubscription};
 pub use log::{Appended, NatsLog};
+pub use logins::NatsLoginAnnouncements;
 pub use stream::StreamSettings;

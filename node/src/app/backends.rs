@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use chat_shared::ports::{
-    EventBus, LiveFeed, MessageLog, MessageStore, PresenceStore, Probe, RefreshTokenStore, RoomStore,
-    UserStore,
+    EventBus, LiveFeed, LoginAnnouncements, MessageLog, MessageStore, PresenceStore, Probe,
+    RefreshTokenStore, RevokedLogins, RoomStore, UserStore,
 };
 
 /// The adapters a mode chose, each behind its port.
@@ -17,6 +17,9 @@ pub(super) struct Backends {
     pub live: Arc<dyn LiveFeed>,
     pub presence: Arc<dyn PresenceStore>,
     pub events: Arc<dyn EventBus>,
+    /// Ended logins, shared by the nodes, and the announcements of them.
+    pub revoked: Arc<dyn RevokedLogins>,
+    pub announcements: Arc<dyn LoginAnnouncements>,
     /// The HS256 key of access tokens.
     pub jwt_secret: Vec<u8>,
     /// What `/readyz` requires, and what it only reports as degraded when down.

@@ -7,7 +7,7 @@ use chat_shared::domain::{Password, RoomId, RoomName, RoomType, UserId, Username
 use chat_shared::usecases::{NewRoom, Registration};
 use clap::Parser;
 
-use super::{assemble, embedded};
+use super::{assemble, embedded, follow_revocations};
 use crate::config::Cli;
 use crate::state::AppState;
 
@@ -35,6 +35,7 @@ impl TestState {
         let config = Cli::try_parse_from(argv).expect("valid test flags").config;
         let backends = embedded::open(&config).await.expect("an embedded database opens");
         let state = assemble(&config, backends).expect("the use cases assemble");
+        follow_revocations(&state).await.expect("the node hears of ended logins");
         Self { state, folder }
     }
 

@@ -1,10 +1,11 @@
-//! In-process adapters: the embedded mode's presence and room events, and (with the
+//! In-process adapters: the embedded mode's presence, room events and ended logins, and (with the
 //! `test-support` feature) the stores, log and clock of tests. Each is checked by the same port
 //! contract tests as the adapters over real services (`tests/tests/e2e/contract/`).
 
 mod broadcast;
 #[cfg(any(test, feature = "test-support"))]
 mod clock;
+mod logins;
 #[cfg(any(test, feature = "test-support"))]
 mod messages;
 mod presence;
@@ -18,6 +19,7 @@ mod users;
 pub use broadcast::broadcast_stream;
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::ManualClock;
+pub use logins::{MemoryLoginAnnouncements, MemoryRevokedLogins};
 #[cfg(any(test, feature = "test-support"))]
 pub use messages::{MemoryMessageLog, MemoryMessageStore};
 pub use presence::{MemoryEventBus, MemoryPresenceStore};

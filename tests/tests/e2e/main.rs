@@ -15,6 +15,7 @@ mod persister;
 mod presence;
 mod processes;
 mod replicated_log;
+mod revocation;
 mod rooms;
 mod sqlite;
 mod store;
