@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chat_tests::embedded::{DataDir, EmbeddedApp};
+use chat_tests::outage::PrivateRedis;
 use chat_tests::ws::{Codec, WsClient};
 use chat_tests::{Account, Answer, JWT_SECRET, TestApp, TestNode};
 use serde_json::{Value, json};
@@ -104,6 +105,28 @@ async fn a_replayed_refresh_token_ends_its_login_on_every_node_and_no_other() {
         assert_eq!(me(&app, node, &phone).await.0, 200);
     }
     assert_open(&mut phone_there).await;
+}
+
+#[tokio::test]
+async fn with_redis_down_every_node_still_refuses_a_login_it_heard_had_ended() {
+    let mut redis = PrivateRedis::start().await.unwrap();
+    let app = TestApp::spawn_with(&["--redis-url", &redis.url()]).await.unwrap();
+    let other_node = app.add_node().await.unwrap();
+    let laptop = app.register("ann").await;
+    let phone = log_in(&app, &other_node, &laptop).await;
+    let mut laptop_there = open_socket(&other_node, &laptop).await;
+    assert_eq!(me(&app, &other_node, &laptop).await.0, 200);
+
+    redis.stop().await.unwrap();
+    let logout = app.call("POST", "/auth/logout", None, Some(json!({"refresh_token": laptop.refresh}))).await;
+    assert_eq!(logout.status, 204);
+
+    assert_closed_as_ended(&mut laptop_there).await;
+    for node in [&app.node, &other_node] {
+        assert_eq!(me(&app, node, &laptop).await, (401, json!("login ended")));
+        assert_eq!(me(&app, node, &phone).await.0, 200, "what no node heard of is accepted");
+    }
+    redis.resume().await.unwrap();
 }
 
 #[tokio::test]
