@@ -9,6 +9,7 @@ pub(crate) mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -38,6 +39,8 @@ use chat_adapters::readiness::Readiness;
 /// A node bound to its port and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    /// Acts on the announcements of ended logins, subscribed to already; runs with the node.
+    revocations: Pin<Box<dyn Future<Output = ()> + Send>>,
     /// `/metrics` on an address of its own, when so configured.
     metrics_listener: Option<TcpListener>,
     state: AppState,
@@ -56,7 +59,7 @@ impl Application {
             Mode::Embedded => embedded::open(&config).await?,
         };
         let state = assemble(&config, backends)?;
-        follow_revocations(&state).await?;
+        let revocations = Box::pin(follow_revocations(&state).await?);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {} (--listen)", config.listen))?;
@@ -68,7 +71,7 @@ impl Application {
             ),
             None => None,
         };
-        Ok(Self { listener, metrics_listener, state, config, node_id })
+        Ok(Self { listener, revocations, metrics_listener, state, config, node_id })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -92,6 +95,7 @@ impl Application {
         let readiness = self.state.readiness.clone();
         let sessions = self.state.sessions.clone();
         let close_sessions = self.state.shutdown.clone();
+        let revocations = tokio::spawn(self.revocations);
         let heartbeat = tokio::spawn(presence_heartbeat(
             self.state.presence.clone(),
             self.config.presence_ttl,
@@ -126,6 +130,7 @@ impl Application {
         sessions.close();
         sessions.wait().await;
         let _ = heartbeat.await;
+        let _ = revocations.await;
         if let Some(server) = metrics_server {
             server.await.context("the metrics server")?.context("serving metrics")?;
         }
@@ -149,18 +154,17 @@ async fn presence_heartbeat(
     }
 }
 
-/// Acts on the announcements of ended logins until shutdown, subscribed before this returns so
-/// that the node hears of every login that ends while it serves.
-async fn follow_revocations(state: &AppState) -> anyhow::Result<()> {
+/// The task that acts on the announcements of ended logins until shutdown, subscribed before
+/// this returns so that the node hears of every login that ends while it serves.
+async fn follow_revocations(state: &AppState) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     let follow = state.revocations.follow().await.context("subscribing to ended logins")?;
     let stop = state.shutdown.clone();
-    tokio::spawn(async move {
+    Ok(async move {
         tokio::select! {
             () = follow => tracing::warn!("the announcements of ended logins stopped"),
             () = stop.cancelled() => {}
         }
-    });
-    Ok(())
+    })
 }
 
 /// `chat-node migrate`: applies pending migrations to the mode's database and exits.

@@ -35,7 +35,7 @@ impl TestState {
         let config = Cli::try_parse_from(argv).expect("valid test flags").config;
         let backends = embedded::open(&config).await.expect("an embedded database opens");
         let state = assemble(&config, backends).expect("the use cases assemble");
-        follow_revocations(&state).await.expect("the node hears of ended logins");
+        tokio::spawn(follow_revocations(&state).await.expect("the node hears of ended logins"));
         Self { state, folder }
     }
 
