@@ -1,6 +1,6 @@
-//! Access tokens as HS256 JWTs with `sub`, `exp`, `iat` and `jti`.
+//! Access tokens as HS256 JWTs with `sub`, `exp`, `iat`, `jti` and `sid` (the login).
 
-use chat_shared::domain::{AccessClaims, AccessToken, UserId};
+use chat_shared::domain::{AccessClaims, AccessToken, LoginId, UserId};
 use chat_shared::ports::{TokenError, TokenIssuer};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -13,6 +13,9 @@ struct Claims {
     exp: i64,
     iat: i64,
     jti: String,
+    /// The login; absent from tokens issued before tokens named it, which are still accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 pub struct JwtIssuer {
@@ -38,12 +41,13 @@ impl JwtIssuer {
 }
 
 impl TokenIssuer for JwtIssuer {
-    fn issue(&self, user: UserId, now: DateTime<Utc>) -> AccessToken {
+    fn issue(&self, user: UserId, login: LoginId, now: DateTime<Utc>) -> AccessToken {
         let claims = Claims {
             sub: user.to_string(),
             exp: (now + self.ttl).timestamp(),
             iat: now.timestamp(),
             jti: Uuid::new_v4().to_string(),
+            sid: Some(login.to_string()),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing of plain claims cannot fail");
@@ -56,11 +60,12 @@ impl TokenIssuer for JwtIssuer {
         let claims = data.claims;
         let user_id = claims.sub.parse().map_err(|_| TokenError::Invalid)?;
         let token_id = claims.jti.parse().map_err(|_| TokenError::Invalid)?;
+        let login = claims.sid.map(|sid| sid.parse()).transpose().map_err(|_| TokenError::Invalid)?;
         let expires_at = Utc.timestamp_opt(claims.exp, 0).single().ok_or(TokenError::Invalid)?;
         if expires_at <= now {
             return Err(TokenError::Expired);
         }
-        Ok(AccessClaims { user_id, expires_at, token_id })
+        Ok(AccessClaims { user_id, expires_at, token_id, login })
     }
 }
 
@@ -71,11 +76,12 @@ mod tests {
     #[test]
     fn a_token_verifies_until_it_expires() {
         let issuer = JwtIssuer::new(b"secret", Duration::minutes(15));
-        let user = UserId::generate();
+        let (user, login) = (UserId::generate(), LoginId::generate());
         let now = Utc::now();
-        let token = issuer.issue(user, now);
+        let token = issuer.issue(user, login, now);
         assert_eq!(token.expires_in_secs, 900);
-        assert_eq!(issuer.verify(&token.token, now).unwrap().user_id, user);
+        let claims = issuer.verify(&token.token, now).unwrap();
+        assert_eq!((claims.user_id, claims.login), (user, Some(login)));
         let later = now + Duration::minutes(16);
         assert_eq!(issuer.verify(&token.token, later), Err(TokenError::Expired));
     }
@@ -85,10 +91,37 @@ mod tests {
         let ours = JwtIssuer::new(b"secret", Duration::minutes(15));
         let theirs = JwtIssuer::new(b"other", Duration::minutes(15));
         let now = Utc::now();
-        let forged = theirs.issue(UserId::generate(), now).token;
+        let forged = theirs.issue(UserId::generate(), LoginId::generate(), now).token;
         assert_eq!(ours.verify(&forged, now), Err(TokenError::Invalid));
         assert_eq!(ours.verify("not.a.jwt", now), Err(TokenError::Invalid));
         assert_eq!(ours.verify("", now), Err(TokenError::Invalid));
+    }
+
+    /// Signs `claims` as this issuer would.
+    fn signed(claims: &serde_json::Value) -> String {
+        let key = EncodingKey::from_secret(b"secret");
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
+    }
+
+    #[test]
+    fn a_token_issued_before_tokens_named_their_login_is_valid_without_one() {
+        let ours = JwtIssuer::new(b"secret", Duration::minutes(15));
+        let (user, now) = (UserId::generate(), Utc::now());
+        let exp = (now + Duration::minutes(5)).timestamp();
+        let old = serde_json::json!({"sub": user.to_string(), "exp": exp, "iat": now.timestamp(), "jti": Uuid::new_v4().to_string()});
+        let claims = ours.verify(&signed(&old), now).unwrap();
+        assert_eq!((claims.user_id, claims.login), (user, None));
+    }
+
+    #[test]
+    fn a_token_whose_login_is_no_id_is_invalid() {
+        let ours = JwtIssuer::new(b"secret", Duration::minutes(15));
+        let now = Utc::now();
+        let exp = (now + Duration::minutes(5)).timestamp();
+        for sid in [serde_json::json!("not-a-uuid"), serde_json::json!(7)] {
+            let claims = serde_json::json!({"sub": UserId::generate().to_string(), "exp": exp, "iat": 0, "jti": Uuid::new_v4().to_string(), "sid": sid});
+            assert_eq!(ours.verify(&signed(&claims), now), Err(TokenError::Invalid), "{sid}");
+        }
     }
 
     #[test]

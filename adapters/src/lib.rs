@@ -10,6 +10,7 @@ pub mod postgres;
 pub mod readiness;
 pub mod redis;
 pub mod redis_limits;
+pub mod redis_logins;
 mod rows;
 pub mod runtime;
 pub mod secret;

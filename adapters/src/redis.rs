@@ -276,7 +276,13 @@ impl RedisPresence {
 
     /// Rate limits over this client's connection, under the same key prefix.
     pub fn rate_limiter(&self) -> crate::redis_limits::RedisRateLimiter {
-        crate::redis_limits::RedisRateLimiter::new(self.inner.client.clone(), &self.inner.prefix)
+        let (client, prefix) = self.shared_client();
+        crate::redis_limits::RedisRateLimiter::new(client.clone(), prefix)
+    }
+
+    /// The connection and key prefix, for the deployment's other uses of Redis.
+    pub(crate) fn shared_client(&self) -> (&Client, &str) {
+        (&self.inner.client, &self.inner.prefix)
     }
 
     /// The `/readyz` check of this client's connection.

@@ -26,6 +26,9 @@ pub enum Command {
     /// What the machine allows without our code: JetStream publishes, core NATS fan-out and
     /// PostgreSQL batch inserts and copies, each flat out.
     Ceilings(CeilingsArgs),
+    /// What checking an access token's login against the ended logins adds to a REST request
+    /// and a WebSocket authentication: the node's own check, in this process, against Redis.
+    TokenCheck(TokenCheckArgs),
 }
 
 /// The WebSocket subprotocol the bench's connections speak.
@@ -319,6 +322,29 @@ impl CeilingsArgs {
         anyhow::ensure!(
             nats.starts_with("127.") || nats.starts_with("localhost"),
             "--nats-url must be on this machine's loopback"
+        );
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenCheckArgs {
+    /// Redis (loopback) holding the ended logins; keys of the run's own are written and expire.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// Checks timed per case (the Redis lookup case: a tenth of them).
+    #[arg(long, default_value_t = 100_000)]
+    pub iterations: u64,
+}
+
+impl TokenCheckArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.iterations >= 10, "--iterations must be at least 10");
+        let host = self.redis_url.split_once("://").map_or("", |(_, rest)| rest);
+        let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+        anyhow::ensure!(
+            host.starts_with("127.") || host.starts_with("localhost"),
+            "--redis-url must be on this machine's loopback"
         );
         Ok(())
     }

@@ -23,6 +23,7 @@ pub mod stored_seqs;
 pub mod tag;
 pub mod target;
 pub mod throughput;
+pub mod token_check;
 pub mod versions;
 
 /// Runs one subcommand; the returned code is the process's exit code.
@@ -32,5 +33,6 @@ pub async fn run(cli: cli::Cli) -> anyhow::Result<std::process::ExitCode> {
         cli::Command::Persist(args) => persist::main(args).await,
         cli::Command::Connections(args) => connections::main(args).await,
         cli::Command::Ceilings(args) => ceilings::main(args).await,
+        cli::Command::TokenCheck(args) => token_check::main(args).await,
     }
 }

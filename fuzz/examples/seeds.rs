@@ -88,6 +88,7 @@ fn rest_bodies() -> Vec<(&'static str, String)> {
         ("login", json!({"username": "ann", "password": "correct horse"})),
         ("refresh", json!({"refresh_token": "rt_3kq9Zx0c1mB7v2L5d8F4"})),
         ("update-me", json!({"display_name": "Ann Smith"})),
+        ("change-password", json!({"current_password": "correct horse", "new_password": "battery staple"})),
         ("create-room", json!({"name": "general", "type": "group", "member_ids": [USER]})),
         ("create-direct", json!({"type": "direct", "member_ids": [USER]})),
         ("create-channel", json!({"name": "news", "type": "channel"})),

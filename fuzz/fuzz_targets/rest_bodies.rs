@@ -6,8 +6,8 @@
 use chat_node::error::ApiError;
 use chat_node::http::extract::parse_json;
 use chat_node::http::{
-    AddMemberRequest, CreateRoomRequest, LoginRequest, ReadRequest, RefreshRequest, RegisterRequest,
-    SendRequest, UpdateMeRequest,
+    AddMemberRequest, ChangePasswordRequest, CreateRoomRequest, LoginRequest, ReadRequest, RefreshRequest,
+    RegisterRequest, SendRequest, UpdateMeRequest,
 };
 use chat_shared::domain::RoomId;
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +18,7 @@ fuzz_target!(|bytes: &[u8]| {
     check(parse_json::<LoginRequest>(bytes).and_then(|body| body.credentials().map(drop)));
     check(parse_json::<RefreshRequest>(bytes).and_then(|body| body.token()));
     check(parse_json::<UpdateMeRequest>(bytes).and_then(UpdateMeRequest::try_into_domain));
+    check(parse_json::<ChangePasswordRequest>(bytes).and_then(|body| body.try_into_domain().map(drop)));
     check(parse_json::<CreateRoomRequest>(bytes).and_then(CreateRoomRequest::try_into_domain));
     check(parse_json::<AddMemberRequest>(bytes).and_then(AddMemberRequest::try_into_domain));
     check(parse_json::<ReadRequest>(bytes).and_then(|body| body.seq()));

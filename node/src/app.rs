@@ -9,6 +9,7 @@ pub(crate) mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -19,8 +20,8 @@ use chat_adapters::telemetry;
 use chat_shared::memory::MemoryRateLimiter;
 use chat_shared::ports::{Clock, RateLimiter, SystemClock, TokenIssuer};
 use chat_shared::usecases::{
-    AbuseLimits, AuthService, MembershipLeases, MessageService, PresenceService, PresenceSettings,
-    RoomService, UserService,
+    AbuseLimits, AuthPorts, AuthService, LoginRevocations, MembershipLeases, MessageService, PresenceService,
+    PresenceSettings, RoomService, UserService,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -32,12 +33,15 @@ use crate::config::{Mode, NodeConfig};
 use crate::connections::Connections;
 use crate::http;
 use crate::hub::Hub;
+use crate::logins::SocketsByLogin;
 use crate::state::AppState;
 use chat_adapters::readiness::Readiness;
 
 /// A node bound to its port and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    /// Acts on the announcements of ended logins, subscribed to already; runs with the node.
+    revocations: Pin<Box<dyn Future<Output = ()> + Send>>,
     /// `/metrics` on an address of its own, when so configured.
     metrics_listener: Option<TcpListener>,
     state: AppState,
@@ -56,6 +60,7 @@ impl Application {
             Mode::Embedded => embedded::open(&config).await?,
         };
         let state = assemble(&config, backends, Arc::new(SystemClock))?;
+        let revocations = Box::pin(follow_revocations(&state).await?);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {} (--listen)", config.listen))?;
@@ -67,7 +72,7 @@ impl Application {
             ),
             None => None,
         };
-        Ok(Self { listener, metrics_listener, state, config, node_id })
+        Ok(Self { listener, revocations, metrics_listener, state, config, node_id })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -91,6 +96,7 @@ impl Application {
         let readiness = self.state.readiness.clone();
         let sessions = self.state.sessions.clone();
         let close_sessions = self.state.shutdown.clone();
+        let revocations = tokio::spawn(self.revocations);
         let heartbeat = tokio::spawn(presence_heartbeat(
             self.state.presence.clone(),
             self.config.presence_ttl,
@@ -125,6 +131,7 @@ impl Application {
         sessions.close();
         sessions.wait().await;
         let _ = heartbeat.await;
+        let _ = revocations.await;
         if let Some(server) = metrics_server {
             server.await.context("the metrics server")?.context("serving metrics")?;
         }
@@ -146,6 +153,19 @@ async fn presence_heartbeat(
             () = stop.cancelled() => return,
         }
     }
+}
+
+/// The task that acts on the announcements of ended logins until shutdown, subscribed before
+/// this returns so that the node hears of every login that ends while it serves.
+async fn follow_revocations(state: &AppState) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    let follow = state.revocations.follow().await.context("subscribing to ended logins")?;
+    let stop = state.shutdown.clone();
+    Ok(async move {
+        tokio::select! {
+            () = follow => tracing::warn!("the announcements of ended logins stopped"),
+            () = stop.cancelled() => {}
+        }
+    })
 }
 
 /// `chat-node migrate`: applies pending migrations to the mode's database and exits.
@@ -190,6 +210,14 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
         clock.clone(),
         MembershipLeases::new(config.membership_lease),
     ));
+    let sockets_by_login = Arc::new(SocketsByLogin::default());
+    let revocations = Arc::new(LoginRevocations::new(
+        backends.revoked,
+        backends.announcements,
+        sockets_by_login.clone(),
+        clock.clone(),
+        access_ttl,
+    ));
     let messages = Arc::new(MessageService::new(
         rooms.clone(),
         backends.log.clone(),
@@ -199,11 +227,14 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
     ));
     Ok(AppState {
         auth: Arc::new(AuthService::new(
-            backends.users.clone(),
-            backends.tokens,
-            Arc::new(hasher),
-            issuer.clone(),
-            clock.clone(),
+            AuthPorts {
+                users: backends.users.clone(),
+                tokens: backends.tokens,
+                hasher: Arc::new(hasher),
+                issuer: issuer.clone(),
+                revocations: revocations.clone(),
+                clock: clock.clone(),
+            },
             refresh_ttl,
         )),
         users: Arc::new(UserService::new(backends.users)),
@@ -219,6 +250,8 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
         hub: Hub::new(backends.live, backends.log, backends.events),
         ws: Arc::new(config.ws_settings()),
         connections: Arc::new(Connections::new(config.max_connections, config.max_connections_per_user)),
+        revocations,
+        sockets_by_login,
         sessions: TaskTracker::new(),
         shutdown: CancellationToken::new(),
         issuer,

@@ -2,7 +2,8 @@
 //! the adapters of `chat-adapters`. `main` is a thin wrapper around [`Application`].
 //!
 //! The modules point one way: the entry points (`cli`, `app`) over the edges (`http`, `ws`),
-//! over what those share (`state`, `error`, `hub`, `connections`, `config`), over the use cases.
+//! over what those share (`state`, `error`, `hub`, `connections`, `logins`, `config`), over the
+//! use cases.
 
 mod abuse_limits;
 pub mod app;
@@ -13,6 +14,7 @@ pub mod error;
 mod hot_metrics;
 pub mod http;
 mod hub;
+mod logins;
 mod state;
 mod trusted_proxies;
 mod ws;

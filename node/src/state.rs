@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chat_shared::ports::{Clock, TokenIssuer};
 use chat_shared::usecases::{
-    AbuseLimits, AuthService, MessageService, PresenceService, RoomService, UserService,
+    AbuseLimits, AuthService, LoginRevocations, MessageService, PresenceService, RoomService, UserService,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::WsSettings;
 use crate::connections::Connections;
 use crate::hub::Hub;
+use crate::logins::SocketsByLogin;
 use crate::trusted_proxies::TrustedProxies;
 use chat_adapters::readiness::Readiness;
 
@@ -32,6 +33,10 @@ pub struct AppState {
     pub ws: Arc<WsSettings>,
     /// The WebSockets held, against the caps.
     pub connections: Arc<Connections>,
+    /// The logins that ended, for the token checks of REST and WebSocket alike.
+    pub revocations: Arc<LoginRevocations>,
+    /// The WebSockets held, by login, so a login that ends closes its own.
+    pub sockets_by_login: Arc<SocketsByLogin>,
     /// Every WebSocket session, so shutdown can wait for them.
     pub sessions: TaskTracker,
     /// Cancelled at shutdown: sessions close with 1012.

@@ -394,8 +394,20 @@ impl TestApp {
     }
 
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        self.call_on(&self.node, method, path, token, body).await
+    }
+
+    /// A call to another node of the cluster.
+    pub async fn call_on(
+        &self,
+        node: &TestNode,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
-        let mut request = self.http.request(method, self.node.url(path));
+        let mut request = self.http.request(method, node.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

@@ -25,6 +25,8 @@ pub struct WsClient {
     next_id: u64,
     /// The close code, once the server closed.
     pub closed: Option<u16>,
+    /// The reason the server gave with its close frame.
+    pub close_reason: Option<String>,
 }
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -49,7 +51,7 @@ impl WsClient {
         let (socket, response) = tokio_tungstenite::connect_async(request).await?;
         let chosen = response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok());
         anyhow::ensure!(chosen == Some(protocol), "server chose {chosen:?}, not {protocol}");
-        Ok(Self { socket, codec, pending: VecDeque::new(), next_id: 1, closed: None })
+        Ok(Self { socket, codec, pending: VecDeque::new(), next_id: 1, closed: None, close_reason: None })
     }
 
     pub async fn send_value(&mut self, value: &Value) -> anyhow::Result<()> {
@@ -89,7 +91,8 @@ impl WsClient {
                 WsMessage::Text(text) => return serde_json::from_str(&text).ok(),
                 WsMessage::Binary(bytes) => return rmp_serde::from_slice(&bytes).ok(),
                 WsMessage::Close(frame) => {
-                    self.closed = Some(frame.map_or(1005, |f| u16::from(f.code)));
+                    self.closed = Some(frame.as_ref().map_or(1005, |f| u16::from(f.code)));
+                    self.close_reason = frame.map(|f| f.reason.to_string());
                     return None;
                 }
                 _ => continue,

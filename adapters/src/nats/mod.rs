@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod live;
 mod log;
+mod logins;
 mod names;
 mod stream;
 #[cfg(test)]
@@ -19,4 +20,5 @@ pub use error::NatsError;
 pub use events::NatsEvents;
 pub use live::{LiveMessage, LiveSubscription};
 pub use log::{Appended, NatsLog};
+pub use logins::NatsLoginAnnouncements;
 pub use stream::StreamSettings;

@@ -46,6 +46,11 @@ impl Names {
         Ok(format!("{}.events.{}", self.prefix, token("room", room)?))
     }
 
+    /// `{P}.logins.ended`: announcements of ended logins, outside the stream's subjects.
+    pub(super) fn logins_ended(&self) -> String {
+        format!("{}.logins.ended", self.prefix)
+    }
+
     /// `{P}.live.<room>`: where a room's stored messages are republished.
     pub(super) fn live(&self, room: &str) -> Result<String, NatsError> {
         Ok(format!("{}.live.{}", self.prefix, token("room", room)?))
@@ -73,6 +78,7 @@ mod tests {
         assert_eq!(names.stored(), "t_1.msg.*");
         assert_eq!(names.room(room).unwrap(), format!("t_1.msg.{room}"));
         assert_eq!(names.live(room).unwrap(), format!("t_1.live.{room}"));
+        assert_eq!(names.logins_ended(), "t_1.logins.ended");
     }
 
     #[test]

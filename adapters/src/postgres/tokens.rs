@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chat_shared::domain::{RefreshTokenRecord, TokenHash};
+use chat_shared::domain::{RefreshTokenRecord, TokenHash, UserId};
 use chat_shared::ports::{RefreshTokenStore, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -76,5 +76,28 @@ impl RefreshTokenStore for PgRefreshTokenStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    async fn revoke_other_families(
+        &self,
+        user: UserId,
+        keep: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut families: Vec<Uuid> = sqlx::query_scalar(
+            "update refresh_tokens set revoked_at = $3
+             where user_id = $1 and revoked_at is null and expires_at > $3
+               and ($2 is null or family_id <> $2)
+             returning family_id",
+        )
+        .bind(user.as_uuid())
+        .bind(keep)
+        .bind(at)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        families.sort_unstable();
+        families.dedup();
+        Ok(families)
     }
 }

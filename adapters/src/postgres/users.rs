@@ -61,6 +61,25 @@ impl UserStore for PgUserStore {
         row.map(|r| Ok((User::try_from(r.user)?, PasswordHash::new(r.password_hash)))).transpose()
     }
 
+    async fn password_hash(&self, id: UserId) -> Result<Option<PasswordHash>, StoreError> {
+        let hash: Option<String> = sqlx::query_scalar("select password_hash from users where id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(hash.map(PasswordHash::new))
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<bool, StoreError> {
+        let done = sqlx::query("update users set password_hash = $2, updated_at = now() where id = $1")
+            .bind(id.as_uuid())
+            .bind(hash.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError> {
         sqlx::query_as::<_, UserRow>(
             "update users set display_name = $2, updated_at = now() where id = $1

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use chat_shared::ports::{
-    EventBus, LiveFeed, MessageLog, MessageStore, PresenceStore, Probe, RateLimiter, RefreshTokenStore,
-    RoomStore, UserStore,
+    EventBus, LiveFeed, LoginAnnouncements, MessageLog, MessageStore, PresenceStore, Probe, RateLimiter,
+    RefreshTokenStore, RevokedLogins, RoomStore, UserStore,
 };
 
 /// The adapters a mode chose, each behind its port.
@@ -20,6 +20,9 @@ pub(super) struct Backends {
     /// The abuse limits' counts, shared by every node of the deployment; `None` when this
     /// process is the whole deployment and counts in its own memory.
     pub limiter: Option<Arc<dyn RateLimiter>>,
+    /// Ended logins, shared by the nodes, and the announcements of them.
+    pub revoked: Arc<dyn RevokedLogins>,
+    pub announcements: Arc<dyn LoginAnnouncements>,
     /// The HS256 key of access tokens.
     pub jwt_secret: Vec<u8>,
     /// What `/readyz` requires, and what it only reports as degraded when down.

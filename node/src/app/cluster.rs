@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chat_adapters::jetstream::JetStreamLog;
-use chat_adapters::nats::{NatsEvents, NatsLog};
+use chat_adapters::nats::{NatsEvents, NatsLog, NatsLoginAnnouncements};
 use chat_adapters::postgres::{
     self, PgMessageStore, PgPool, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore,
 };
 use chat_adapters::redis::RedisPresence;
+use chat_adapters::redis_logins::RedisRevokedLogins;
 
 use super::backends::Backends;
 use crate::config::{ClusterUrls, NodeConfig};
@@ -52,6 +53,8 @@ pub(super) async fn connect(
         presence: Arc::new(redis.clone()),
         events: Arc::new(NatsEvents::new(nats.clone())),
         limiter: Some(Arc::new(redis.rate_limiter())),
+        revoked: Arc::new(RedisRevokedLogins::sharing(&redis)),
+        announcements: Arc::new(NatsLoginAnnouncements::new(nats.clone())),
         jwt_secret,
         required: vec![Arc::new(PgProbe(pool)), Arc::new(nats.probe())],
         optional: vec![Arc::new(redis.probe())],

@@ -1,6 +1,6 @@
 //! Embedded mode: one self-contained process. Users, rooms and messages live in an SQLite
 //! database in the data folder, whose message table is also the log (so there is no separate
-//! persister); presence and room events stay in the process.
+//! persister); presence, room events and ended logins stay in the process.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -12,7 +12,10 @@ use anyhow::{Context, bail};
 use chat_adapters::sqlite::{
     SqliteDb, SqliteMessageLog, SqliteMessageStore, SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore,
 };
-use chat_shared::memory::{MemoryEventBus, MemoryPresenceStore};
+use chat_shared::memory::{
+    MemoryEventBus, MemoryLoginAnnouncements, MemoryPresenceStore, MemoryRevokedLogins,
+};
+use chat_shared::ports::SystemClock;
 use rand::RngCore;
 
 use super::backends::Backends;
@@ -44,6 +47,8 @@ pub(super) async fn open(config: &NodeConfig) -> anyhow::Result<Backends> {
         presence: Arc::new(MemoryPresenceStore::default()),
         events: Arc::new(MemoryEventBus::default()),
         limiter: None,
+        revoked: Arc::new(MemoryRevokedLogins::new(Arc::new(SystemClock))),
+        announcements: Arc::new(MemoryLoginAnnouncements::default()),
         jwt_secret,
         required: vec![Arc::new(db.probe())],
         optional: Vec::new(),

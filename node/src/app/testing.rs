@@ -10,7 +10,7 @@ use chat_shared::memory::TokioClock;
 use chat_shared::usecases::{NewRoom, Registration};
 use clap::Parser;
 
-use super::{assemble, embedded};
+use super::{assemble, embedded, follow_revocations};
 use crate::config::Cli;
 use crate::state::AppState;
 
@@ -39,6 +39,7 @@ impl TestState {
         let backends = embedded::open(&config).await.expect("an embedded database opens");
         // Tests that pause tokio's time move token expiry with it.
         let state = assemble(&config, backends, Arc::new(TokioClock::new())).expect("the use cases assemble");
+        tokio::spawn(follow_revocations(&state).await.expect("the node hears of ended logins"));
         Self { state, folder }
     }
 

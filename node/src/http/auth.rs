@@ -110,7 +110,8 @@ pub async fn login(
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<Json<SessionResponse>, ApiError> {
     let (username, password) = body.credentials()?;
-    let session = state.limits.login(client, username, state.auth.login(username, password)).await?;
+    let session =
+        state.limits.password_attempt(client, username, state.auth.login(username, password)).await?;
     Ok(Json(session.into()))
 }
 

@@ -6,7 +6,7 @@ use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use chat_shared::domain::UserId;
+use chat_shared::domain::{AccessClaims, LoginId, UserId};
 use chat_shared::ports::TokenError;
 use serde::de::DeserializeOwned;
 
@@ -93,20 +93,49 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        let header =
-            parts.headers.get(AUTHORIZATION).ok_or(ApiError::Unauthorized("missing bearer token"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .ok_or(ApiError::Unauthorized("malformed authorization header"))?;
-        match state.issuer.verify(token.trim(), state.clock.now()) {
-            Ok(claims) => Ok(AuthUser(claims.user_id)),
-            Err(TokenError::Expired) => Err(ApiError::Unauthorized("token expired")),
-            Err(TokenError::Invalid) => Err(ApiError::Unauthorized("invalid token")),
-        }
+        bearer_claims(parts, &AppState::from_ref(state)).await.map(|claims| AuthUser(claims.user_id))
     }
+}
+
+/// The caller and the login their token belongs to (`None` for a token issued before tokens
+/// named their login): for what treats the caller's own login apart from their others.
+pub struct AuthLogin {
+    pub user: UserId,
+    pub login: Option<LoginId>,
+}
+
+impl<S> FromRequestParts<S> for AuthLogin
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let claims = bearer_claims(parts, &AppState::from_ref(state)).await?;
+        Ok(AuthLogin { user: claims.user_id, login: claims.login })
+    }
+}
+
+/// The claims of a valid bearer token whose login has not ended.
+async fn bearer_claims(parts: &Parts, state: &AppState) -> Result<AccessClaims, ApiError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::Unauthorized("missing bearer token"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .ok_or(ApiError::Unauthorized("malformed authorization header"))?;
+    let claims = match state.issuer.verify(token.trim(), state.clock.now()) {
+        Ok(claims) => claims,
+        Err(TokenError::Expired) => return Err(ApiError::Unauthorized("token expired")),
+        Err(TokenError::Invalid) => return Err(ApiError::Unauthorized("invalid token")),
+    };
+    if let Some(login) = claims.login
+        && state.revocations.is_revoked(login).await
+    {
+        return Err(ApiError::Unauthorized("login ended"));
+    }
+    Ok(claims)
 }
 
 #[cfg(test)]

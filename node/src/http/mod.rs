@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -30,7 +30,7 @@ use crate::state::AppState;
 pub use auth::{LoginRequest, RefreshRequest, RegisterRequest};
 pub use messages::SendRequest;
 pub use rooms::{AddMemberRequest, CreateRoomRequest, ReadRequest};
-pub use users::UpdateMeRequest;
+pub use users::{ChangePasswordRequest, UpdateMeRequest};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -41,6 +41,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
         .route("/users/me", get(users::me).patch(users::update_me))
+        .route("/users/me/password", put(users::change_password))
         .route("/users/{id}", get(users::get))
         .route("/rooms", post(rooms::create).get(rooms::list_mine))
         .route("/rooms/{id}", get(rooms::get))
@@ -91,7 +92,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([REQUEST_ID, header::RETRY_AFTER])
         .max_age(Duration::from_secs(600))

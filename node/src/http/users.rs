@@ -2,12 +2,14 @@
 
 use axum::Json;
 use axum::extract::State;
-use chat_shared::domain::{DisplayName, User, UserId};
+use axum::http::StatusCode;
+use chat_shared::domain::{DisplayName, Password, User, UserId};
 use chat_shared::error::FieldErrors;
 use chat_shared::usecases::Limit;
 use serde::Deserialize;
 
-use super::extract::{ApiPath, AuthUser, JsonBody};
+use super::client_ip::ClientIp;
+use super::extract::{ApiPath, AuthLogin, AuthUser, JsonBody};
 use super::fields::{reject_invalid, required};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,6 +26,28 @@ impl UpdateMeRequest {
             .and_then(|raw| fields.check("display_name", DisplayName::parse(raw)));
         reject_invalid(fields)?;
         name.ok_or(ApiError::Internal)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ChangePasswordRequest {
+    current_password: Option<String>,
+    new_password: Option<String>,
+}
+
+impl ChangePasswordRequest {
+    /// The current password as given (checked against the stored one only by the use case)
+    /// and the new one, which must meet the policy.
+    pub fn try_into_domain(&self) -> Result<(&str, Password), ApiError> {
+        let mut fields = FieldErrors::default();
+        let current = required(&mut fields, "current_password", &self.current_password);
+        let new = required(&mut fields, "new_password", &self.new_password)
+            .and_then(|raw| fields.check("new_password", Password::parse(raw)));
+        reject_invalid(fields)?;
+        match (current, new) {
+            (Some(current), Some(new)) => Ok((current, new)),
+            _ => Err(ApiError::Internal),
+        }
     }
 }
 
@@ -47,4 +71,19 @@ pub async fn get(
     ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(state.users.get(id).await?))
+}
+
+/// `PUT /users/me/password`: changes the password and ends the caller's other logins.
+pub async fn change_password(
+    State(state): State<AppState>,
+    AuthLogin { user, login }: AuthLogin,
+    ClientIp(client): ClientIp,
+    JsonBody(body): JsonBody<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    let (current, new) = body.try_into_domain()?;
+    // A wrong current password is a guess like a failed login, and counts as one of the user's.
+    let username = state.users.me(user).await?.username;
+    let change = state.auth.change_password(user, login, current, &new);
+    state.limits.password_attempt(client, username.as_str(), change).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

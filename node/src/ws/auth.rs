@@ -1,6 +1,6 @@
 //! Who a socket's token names: at the upgrade, and at each renewal within the session.
 
-use chat_shared::domain::UserId;
+use chat_shared::domain::{LoginId, UserId};
 use chat_shared::error::Error;
 
 use super::close::Close;
@@ -12,6 +12,8 @@ use crate::state::AppState;
 #[derive(Debug)]
 pub enum AuthRefusal {
     Invalid,
+    /// The token's login ended.
+    Ended,
     /// The user could not be looked up; the token may be good.
     Unavailable,
     Internal,
@@ -22,20 +24,34 @@ impl AuthRefusal {
     pub fn close(&self) -> Close {
         match self {
             AuthRefusal::Invalid => Close::InvalidToken,
+            AuthRefusal::Ended => Close::LoginEnded,
             AuthRefusal::Unavailable => Close::TryAgainLater,
             AuthRefusal::Internal => Close::Internal,
         }
     }
 }
 
-/// The user a token names, if it is valid and the user still exists, with its expiry.
-pub async fn authenticate(
-    state: &AppState,
-    token: &str,
-) -> Result<(UserId, chrono::DateTime<chrono::Utc>), AuthRefusal> {
+/// Who a valid token names.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated {
+    pub user: UserId,
+    /// `None` for a token issued before tokens named their login.
+    pub login: Option<LoginId>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The user a token names, if it is valid, its login has not ended and the user still exists.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Authenticated, AuthRefusal> {
     let claims = state.issuer.verify(token, state.clock.now()).map_err(|_| AuthRefusal::Invalid)?;
+    if let Some(login) = claims.login
+        && state.revocations.is_revoked(login).await
+    {
+        return Err(AuthRefusal::Ended);
+    }
+    let authenticated =
+        Authenticated { user: claims.user_id, login: claims.login, expires_at: claims.expires_at };
     match state.users.me(claims.user_id).await {
-        Ok(_) => Ok((claims.user_id, claims.expires_at)),
+        Ok(_) => Ok(authenticated),
         Err(Error::Unauthorized | Error::NotFound(_)) => Err(AuthRefusal::Invalid),
         Err(Error::Unavailable(source)) => {
             tracing::warn!(error = %source, "a socket's user could not be looked up");

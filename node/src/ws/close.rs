@@ -27,6 +27,9 @@ pub enum Close {
     TokenExpired,
     /// 4001: a renewal brought another user's token.
     AnotherUsersToken,
+    /// 4001: the login the token belongs to ended (logout, a replayed refresh token, a password
+    /// change elsewhere).
+    LoginEnded,
     /// 4002: the client does not read its frames fast enough.
     TooSlow,
     /// 4008: sends refused by the rate limit, in a row.
@@ -45,9 +48,11 @@ impl Close {
             Close::Internal => 1011,
             Close::Restarting => 1012,
             Close::TryAgainLater => 1013,
-            Close::AuthRequired | Close::InvalidToken | Close::TokenExpired | Close::AnotherUsersToken => {
-                4001
-            }
+            Close::AuthRequired
+            | Close::InvalidToken
+            | Close::TokenExpired
+            | Close::AnotherUsersToken
+            | Close::LoginEnded => 4001,
             Close::TooSlow => 4002,
             Close::RateLimited => 4008,
             Close::TooManyConnections => 4029,
@@ -67,6 +72,7 @@ impl Close {
             Close::InvalidToken => "invalid or expired token",
             Close::TokenExpired => "token expired",
             Close::AnotherUsersToken => "the token is another user's",
+            Close::LoginEnded => "login ended",
             Close::TooSlow => "too slow; reconnect and join with since",
             Close::RateLimited => "sending too fast",
             Close::TooManyConnections => "too many connections of this user",

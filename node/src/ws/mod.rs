@@ -92,14 +92,14 @@ async fn accept(
         return;
     };
     match authenticate(&state, &token).await {
-        Ok((user, _)) if !admission.for_user(user) => {
+        Ok(authenticated) if !admission.for_user(authenticated.user) => {
             metrics::counter!("chat_ws_refused_total", "reason" => "user_full").increment(1);
             close_with(socket, Close::TooManyConnections).await;
         }
-        Ok((user, expires_at)) => {
+        Ok(authenticated) => {
             let tracker = state.sessions.clone();
             let (sink, stream) = socket.split();
-            let connection = session::Connection { codec, user, expires_at, admission };
+            let connection = session::Connection { codec, authenticated, admission };
             tracker.spawn(session::run(state, sink, stream, connection));
         }
         Err(refusal) => close_with(socket, refusal.close()).await,

@@ -59,6 +59,12 @@ uuid_id!(
     Uuid::new_v4
 );
 uuid_id!(
+    /// A login's id: what one sign-in (registration or login) and every refresh descended from
+    /// it share. The family of its refresh tokens, and the `sid` claim of its access tokens.
+    LoginId,
+    Uuid::new_v4
+);
+uuid_id!(
     /// A message's id: UUIDv7, so ids sort by creation time and index well.
     MessageId,
     Uuid::now_v7

@@ -10,7 +10,7 @@ mod timestamp;
 mod token;
 mod user;
 
-pub use ids::{MessageId, RoomId, UserId};
+pub use ids::{LoginId, MessageId, RoomId, UserId};
 pub use invalid::Invalid;
 pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, Seq};
 pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomType};

@@ -7,7 +7,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::ids::UserId;
+use super::ids::{LoginId, UserId};
 
 /// A signed access token and how long it lives.
 #[derive(Clone, Debug)]
@@ -22,6 +22,9 @@ pub struct AccessClaims {
     pub user_id: UserId,
     pub expires_at: DateTime<Utc>,
     pub token_id: Uuid,
+    /// The login the token was issued to; `None` for tokens issued before access tokens named
+    /// their login, which cannot be revoked and live until they expire.
+    pub login: Option<LoginId>,
 }
 
 /// An opaque refresh token as the client holds it: 32 random bytes, base64url.

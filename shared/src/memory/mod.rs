@@ -1,4 +1,5 @@
-//! In-process adapters: the embedded mode's presence, room events and rate limits, and (with the
+//! In-process adapters: the embedded mode's presence, room events, rate limits and ended logins,
+//! and (with the
 //! `test-support` feature) the stores, log and clock of tests. Each is checked by the same port
 //! contract tests as the adapters over real services (`tests/tests/e2e/contract/`).
 
@@ -6,6 +7,7 @@ mod broadcast;
 #[cfg(any(test, feature = "test-support"))]
 mod clock;
 mod limiter;
+mod logins;
 #[cfg(any(test, feature = "test-support"))]
 mod messages;
 mod presence;
@@ -20,6 +22,7 @@ pub use broadcast::broadcast_stream;
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::{ManualClock, TokioClock};
 pub use limiter::MemoryRateLimiter;
+pub use logins::{MemoryLoginAnnouncements, MemoryRevokedLogins};
 #[cfg(any(test, feature = "test-support"))]
 pub use messages::{MemoryMessageLog, MemoryMessageStore};
 pub use presence::{MemoryEventBus, MemoryPresenceStore};

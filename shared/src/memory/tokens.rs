@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{RefreshTokenRecord, TokenHash};
+use crate::domain::{RefreshTokenRecord, TokenHash, UserId};
 use crate::ports::{RefreshTokenStore, StoreError};
 
 #[derive(Default)]
@@ -48,5 +48,24 @@ impl RefreshTokenStore for MemoryRefreshTokenStore {
             }
         }
         Ok(())
+    }
+
+    async fn revoke_other_families(
+        &self,
+        user: UserId,
+        keep: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut families = Vec::new();
+        for r in self.lock().values_mut() {
+            let live = r.revoked_at.is_none() && r.expires_at > at;
+            if r.user_id == user && live && Some(r.family_id) != keep {
+                r.revoked_at = Some(at);
+                if !families.contains(&r.family_id) {
+                    families.push(r.family_id);
+                }
+            }
+        }
+        Ok(families)
     }
 }

@@ -37,6 +37,14 @@ impl UserStore for MemoryUserStore {
         Ok(self.lock().values().find(|(u, _)| u.username.as_str().eq_ignore_ascii_case(username)).cloned())
     }
 
+    async fn password_hash(&self, id: UserId) -> Result<Option<PasswordHash>, StoreError> {
+        Ok(self.lock().get(&id).map(|(_, hash)| hash.clone()))
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<bool, StoreError> {
+        Ok(self.lock().get_mut(&id).map(|(_, stored)| *stored = hash.clone()).is_some())
+    }
+
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError> {
         Ok(self.lock().get_mut(&id).map(|(u, _)| {
             u.display_name = name.clone();

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::errors::BoxError;
-use crate::domain::{AccessClaims, AccessToken, Password, PasswordHash, UserId};
+use crate::domain::{AccessClaims, AccessToken, LoginId, Password, PasswordHash, UserId};
 
 /// Hashes and checks passwords. Implementations must keep the async runtime responsive (hash
 /// off the runtime's worker threads) and bound how many hashes run at once.
@@ -26,6 +26,7 @@ pub enum TokenError {
 
 /// Issues and verifies signed access tokens. Pure computation: no I/O.
 pub trait TokenIssuer: Send + Sync {
-    fn issue(&self, user: UserId, now: DateTime<Utc>) -> AccessToken;
+    /// A token of `user`'s `login`, valid from `now` for the issuer's lifetime.
+    fn issue(&self, user: UserId, login: LoginId, now: DateTime<Utc>) -> AccessToken;
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError>;
 }

@@ -1,10 +1,11 @@
-//! Ports: the traits through which use cases reach storage, crypto and time. Each adapter
+//! Ports: the traits through which use cases reach storage, crypto, time and the other nodes. Each adapter
 //! translates its driver's errors into the error types documented here.
 
 mod clock;
 mod crypto;
 mod errors;
 mod limits;
+mod logins;
 mod messages;
 mod presence;
 mod probe;
@@ -16,6 +17,9 @@ pub use clock::{Clock, SystemClock};
 pub use crypto::{PasswordHasher, TokenError, TokenIssuer};
 pub use errors::StoreError;
 pub use limits::{Decision, LimitSetting, Quota, QuotaError, RateLimiter};
+pub use logins::{
+    LoginAnnouncements, LoginEnded, LoginEndedStream, LoginSockets, RevocationError, RevokedLogins,
+};
 pub use messages::{
     Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog, MessageStore, PageQuery,
 };

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::errors::StoreError;
-use crate::domain::{RefreshTokenRecord, TokenHash};
+use crate::domain::{RefreshTokenRecord, TokenHash, UserId};
 
 /// Where refresh tokens live, by hash only.
 #[async_trait]
@@ -18,4 +18,13 @@ pub trait RefreshTokenStore: Send + Sync {
 
     /// Revokes every token of a family that is not revoked yet.
     async fn revoke_family(&self, family_id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Revokes every token of `user` that is neither revoked nor expired at `at`, except those
+    /// of the family `keep`, and returns the families it revoked tokens of, each once.
+    async fn revoke_other_families(
+        &self,
+        user: UserId,
+        keep: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Uuid>, StoreError>;
 }

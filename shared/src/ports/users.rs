@@ -24,6 +24,12 @@ pub trait UserStore: Send + Sync {
     /// Looks a user up by username, case-insensitively, with their password hash.
     async fn credentials(&self, username: &str) -> Result<Option<(User, PasswordHash)>, StoreError>;
 
+    /// The user's password hash; `None` when the user does not exist.
+    async fn password_hash(&self, id: UserId) -> Result<Option<PasswordHash>, StoreError>;
+
+    /// Replaces the user's password hash; `false` when the user does not exist.
+    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<bool, StoreError>;
+
     /// Sets the display name; `None` when the user does not exist.
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError>;
 }

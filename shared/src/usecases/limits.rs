@@ -17,9 +17,9 @@ use crate::ports::{Decision, LimitSetting, Quota, RateLimiter};
 /// What is limited. Each has its own quota and its own keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
-    /// Failed logins from one client address.
+    /// Wrong passwords from one client address.
     LoginPerClient,
-    /// Failed logins to one username, from anywhere.
+    /// Wrong passwords given for one username, from anywhere.
     LoginPerUsername,
     /// Registrations from one client address.
     RegisterPerClient,
@@ -97,12 +97,14 @@ impl AbuseLimits {
         Self { shared, local, settings }
     }
 
-    /// A login attempt from `client` for `username`: refused with `RateLimited` when either
-    /// has failed too often lately, otherwise `attempt` runs. Only failures count: a login
-    /// that succeeds, or fails for a reason that is not the client's, gives its attempts back,
-    /// so an office behind one address is not locked out by its own users. Attempts in flight
-    /// count until they end, so parallel guesses cannot slip past the limit.
-    pub async fn login<T>(
+    /// An attempt from `client` at `username`'s password (a login, or a password change that
+    /// names the current one): refused with `RateLimited` when either has failed too often
+    /// lately, otherwise `attempt` runs. Only wrong passwords count (`Unauthorized` from a
+    /// login, `Forbidden` from a change): an attempt that succeeds, or fails for a reason that
+    /// is not the client's, gives its count back, so an office behind one address is not locked
+    /// out by its own users. Attempts in flight count until they end, so parallel guesses
+    /// cannot slip past the limit.
+    pub async fn password_attempt<T>(
         &self,
         client: IpAddr,
         username: &str,
@@ -116,7 +118,7 @@ impl AbuseLimits {
             return Err(limited);
         }
         let outcome = attempt.await;
-        if !matches!(outcome, Err(Error::Unauthorized)) {
+        if !matches!(outcome, Err(Error::Unauthorized | Error::Forbidden(_))) {
             self.give_back(Limit::LoginPerClient, &client).await;
             self.give_back(Limit::LoginPerUsername, &username).await;
         }
@@ -230,11 +232,11 @@ mod tests {
     }
 
     async fn fail(limits: &AbuseLimits, client: IpAddr, username: &str) -> Result<(), Error> {
-        limits.login(client, username, async { Err::<(), _>(Error::Unauthorized) }).await
+        limits.password_attempt(client, username, async { Err::<(), _>(Error::Unauthorized) }).await
     }
 
     async fn succeed(limits: &AbuseLimits, client: IpAddr, username: &str) -> Result<(), Error> {
-        limits.login(client, username, async { Ok(()) }).await
+        limits.password_attempt(client, username, async { Ok(()) }).await
     }
 
     fn retry_after(result: Result<(), Error>) -> Option<Duration> {
@@ -285,11 +287,26 @@ mod tests {
     async fn a_login_that_fails_for_want_of_a_service_is_not_held_against_the_client() {
         let f = fixture(login_limits("1/1m", "1/1m"));
         for _ in 0..3 {
-            let down =
-                f.limits.login(CLIENT, "ann", async { Err::<(), _>(Error::Unavailable("db".into())) }).await;
+            let down = f
+                .limits
+                .password_attempt(CLIENT, "ann", async { Err::<(), _>(Error::Unavailable("db".into())) })
+                .await;
             assert!(matches!(down, Err(Error::Unavailable(_))));
         }
         assert!(matches!(fail(&f.limits, CLIENT, "ann").await, Err(Error::Unauthorized)));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_current_password_counts_like_a_failed_login() {
+        let f = fixture(login_limits("off", "2/1m"));
+        let wrong_current = || {
+            f.limits
+                .password_attempt(CLIENT, "ann", async { Err::<(), _>(Error::Forbidden("wrong password")) })
+        };
+        assert!(matches!(wrong_current().await, Err(Error::Forbidden(_))));
+        fail(&f.limits, CLIENT, "ann").await.unwrap_err();
+        assert!(retry_after(wrong_current().await).is_some());
+        assert!(retry_after(succeed(&f.limits, CLIENT, "ann").await).is_some());
     }
 
     #[tokio::test]

@@ -3,14 +3,16 @@
 mod auth;
 mod leases;
 mod limits;
+mod logins;
 mod messages;
 mod presence;
 mod rooms;
 mod users;
 
-pub use auth::{AuthService, Registration, Session};
+pub use auth::{AuthPorts, AuthService, Registration, Session};
 pub use leases::MembershipLeases;
 pub use limits::{AbuseLimits, Limit, LimitSettings};
+pub use logins::LoginRevocations;
 pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay, Sent};
 pub use presence::{Availability, Online, PresenceService, PresenceSettings};
 pub use rooms::{MemberAdded, NewRoom, RoomCreated, RoomService};

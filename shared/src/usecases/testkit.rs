@@ -7,13 +7,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::domain::{AccessClaims, AccessToken, Password, PasswordHash, User, UserId, Username};
+use crate::domain::{AccessClaims, AccessToken, LoginId, Password, PasswordHash, User, UserId, Username};
 use crate::memory::{
-    ManualClock, MemoryMessageLog, MemoryMessageStore, MemoryRefreshTokenStore, MemoryRoomStore,
-    MemoryUserStore,
+    ManualClock, MemoryLoginAnnouncements, MemoryMessageLog, MemoryMessageStore, MemoryRefreshTokenStore,
+    MemoryRevokedLogins, MemoryRoomStore, MemoryUserStore,
 };
-use crate::ports::{MessageStore, PasswordHasher, TokenError, TokenIssuer, UserStore};
-use crate::usecases::{AuthService, MessageService, RoomService, UserService};
+use crate::ports::{LoginSockets, MessageStore, PasswordHasher, TokenError, TokenIssuer, UserStore};
+use crate::usecases::{AuthPorts, AuthService, LoginRevocations, MessageService, RoomService, UserService};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -31,30 +31,53 @@ impl PasswordHasher for MarkerHasher {
     }
 }
 
-/// Tokens of the form `user-id|expiry-seconds`.
+/// Tokens of the form `user-id|expiry-seconds|login-id`.
 struct PlainIssuer;
 
 impl TokenIssuer for PlainIssuer {
-    fn issue(&self, user: UserId, now: DateTime<Utc>) -> AccessToken {
+    fn issue(&self, user: UserId, login: LoginId, now: DateTime<Utc>) -> AccessToken {
         let exp = (now + Duration::minutes(15)).timestamp();
-        AccessToken { token: format!("{user}|{exp}"), expires_in_secs: 900 }
+        AccessToken { token: format!("{user}|{exp}|{login}"), expires_in_secs: 900 }
     }
 
     fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError> {
-        let (user, exp) = token.split_once('|').ok_or(TokenError::Invalid)?;
-        let user_id = user.parse().map_err(|_| TokenError::Invalid)?;
-        let exp: i64 = exp.parse().map_err(|_| TokenError::Invalid)?;
+        let mut parts = token.split('|');
+        let mut next = || parts.next().ok_or(TokenError::Invalid);
+        let user_id = next()?.parse().map_err(|_| TokenError::Invalid)?;
+        let exp: i64 = next()?.parse().map_err(|_| TokenError::Invalid)?;
+        let login = next()?.parse().map_err(|_| TokenError::Invalid)?;
         let expires_at = Utc.timestamp_opt(exp, 0).single().ok_or(TokenError::Invalid)?;
         if expires_at <= now {
             return Err(TokenError::Expired);
         }
-        Ok(AccessClaims { user_id, expires_at, token_id: Uuid::nil() })
+        Ok(AccessClaims { user_id, expires_at, token_id: Uuid::nil(), login: Some(login) })
+    }
+}
+
+/// The sockets of a node without any: records which logins it was told to close.
+#[derive(Default)]
+pub(crate) struct ClosedLogins(std::sync::Mutex<Vec<LoginId>>);
+
+impl ClosedLogins {
+    pub fn all(&self) -> Vec<LoginId> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl LoginSockets for ClosedLogins {
+    fn close(&self, login: LoginId) -> usize {
+        self.0.lock().unwrap().push(login);
+        0
     }
 }
 
 pub(crate) struct Kit {
     pub clock: Arc<ManualClock>,
     pub issuer: Arc<dyn TokenIssuer>,
+    pub revocations: Arc<LoginRevocations>,
+    /// The revocation store the nodes share.
+    pub revoked: Arc<MemoryRevokedLogins>,
+    pub closed: Arc<ClosedLogins>,
     pub user_store: Arc<MemoryUserStore>,
     pub room_store: Arc<MemoryRoomStore>,
     lease: std::time::Duration,
@@ -86,14 +109,24 @@ impl Kit {
         let user_store = Arc::new(MemoryUserStore::default());
         let store = Arc::new(MemoryMessageStore::default());
         let room_store = Arc::new(MemoryRoomStore::counting_unread_in(store.clone()));
-        let auth = AuthService::new(
-            user_store.clone(),
-            Arc::new(MemoryRefreshTokenStore::default()),
-            Arc::new(MarkerHasher),
-            issuer.clone(),
+        let revoked = Arc::new(MemoryRevokedLogins::new(clock.clone()));
+        let closed = Arc::new(ClosedLogins::default());
+        let revocations = Arc::new(LoginRevocations::new(
+            revoked.clone(),
+            Arc::new(MemoryLoginAnnouncements::default()),
+            closed.clone(),
             clock.clone(),
-            Duration::days(30),
-        );
+            Duration::minutes(15),
+        ));
+        let ports = AuthPorts {
+            users: user_store.clone(),
+            tokens: Arc::new(MemoryRefreshTokenStore::default()),
+            hasher: Arc::new(MarkerHasher),
+            issuer: issuer.clone(),
+            revocations: revocations.clone(),
+            clock: clock.clone(),
+        };
+        let auth = AuthService::new(ports, Duration::days(30));
         let events = Arc::new(crate::memory::MemoryEventBus::default());
         let rooms = Arc::new(RoomService::new(
             room_store.clone(),
@@ -117,6 +150,9 @@ impl Kit {
             store,
             clock,
             issuer,
+            revocations,
+            revoked,
+            closed,
             user_store,
             room_store,
             lease,

@@ -16,6 +16,7 @@ mod persister;
 mod presence;
 mod processes;
 mod replicated_log;
+mod revocation;
 mod rooms;
 mod sqlite;
 mod store;

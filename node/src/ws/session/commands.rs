@@ -69,8 +69,11 @@ impl<W: Outgoing> Session<W> {
                 return Ok(());
             }
             Command::Auth { token } => match authenticate(&self.state, &token).await {
-                Ok((user, expires_at)) if user == self.user => {
-                    expiry.as_mut().reset(tokio::time::Instant::now() + until(expires_at, &self.state));
+                Ok(renewed) if renewed.user == self.user => {
+                    expiry
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + until(renewed.expires_at, &self.state));
+                    self.follow_login(renewed.login);
                     Ok(json!({}))
                 }
                 Ok(_) => {
@@ -83,9 +86,10 @@ impl<W: Outgoing> Session<W> {
                     Err(ApiError::Unavailable("a backing service is unavailable; retry later".into()))
                 }
                 Err(AuthRefusal::Internal) => Err(ApiError::Internal),
-                Err(AuthRefusal::Invalid) => {
-                    ending = Some(Ending::Close(Close::InvalidToken));
-                    Err(ApiError::Unauthorized(Close::InvalidToken.reason()))
+                Err(refusal @ (AuthRefusal::Invalid | AuthRefusal::Ended)) => {
+                    let close = refusal.close();
+                    ending = Some(Ending::Close(close));
+                    Err(ApiError::Unauthorized(close.reason()))
                 }
             },
             // The commands that wait on the stores are boxed: their futures are far larger than

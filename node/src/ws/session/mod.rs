@@ -19,13 +19,13 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chat_shared::domain::UserId;
 use chat_shared::protocol::{Codec, decode_client_frame};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::auth::Authenticated;
 use super::close::Close;
 use super::send_limit::limiter;
 use crate::connections::Admission;
@@ -42,9 +42,8 @@ use writer::Ready;
 /// An authenticated socket, as the session starts it.
 pub struct Connection {
     pub codec: Codec,
-    pub user: UserId,
-    /// When the token it authenticated with expires.
-    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// Who its token names, of which login, and when the token expires.
+    pub authenticated: Authenticated,
     /// Its place among the node's and its user's sockets, given back when the session ends.
     pub admission: Admission,
 }
@@ -63,16 +62,21 @@ pub fn run<W: Outgoing, R: Incoming>(
     mut stream: R,
     connection: Connection,
 ) -> impl Future<Output = ()> + Send + 'static {
-    let Connection { codec, user, expires_at, admission } = connection;
+    let Connection { codec, authenticated, admission } = connection;
+    let Authenticated { user, login, expires_at } = authenticated;
     let (queue, mut inbox) = mpsc::channel(state.ws.outbound_queue.max(1));
     let too_slow = CancellationToken::new();
     let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+    // Cancelled with every session at shutdown, or alone when the session's login ends.
+    let stop = state.shutdown.child_token();
     let mut expiry = Box::pin(tokio::time::sleep(commands::until(expires_at, &state)));
     let ping_interval = state.ws.ping_interval;
     let mut ping = Box::pin(tokio::time::sleep(ping_interval));
     let mut session = Session {
         _admission: admission,
         subscriber: Subscriber { id, user, codec, queue, too_slow: too_slow.clone() },
+        stop,
+        login_watch: None,
         limiter: limiter(&state.ws),
         state,
         user,
@@ -82,19 +86,20 @@ pub fn run<W: Outgoing, R: Incoming>(
         rate_strikes: 0,
         last_send: HashMap::new(),
     };
+    session.follow_login(login);
     metrics::gauge!("chat_ws_connections").increment(1.0);
     async move {
         let mut sends = FuturesUnordered::new();
         // Made once and polled again on every turn: a new one each turn would register a waiter
         // on the node-wide shutdown token, under its lock, for every frame of every connection.
-        let mut shutdown = std::pin::pin!(session.state.shutdown.clone().cancelled_owned());
+        let mut stop = std::pin::pin!(session.stop.clone().cancelled_owned());
         let mut too_slow = std::pin::pin!(too_slow.cancelled_owned());
         // Whether anything came from the client since the last ping.
         let mut heard = true;
         let ending = loop {
             tokio::select! {
                 biased;
-                () = &mut shutdown => break Ending::Close(Close::Restarting),
+                () = &mut stop => break Ending::Close(session.stopped_for()),
                 () = &mut too_slow => break Ending::Close(Close::TooSlow),
                 () = &mut expiry => break Ending::Close(Close::TokenExpired),
                 () = &mut ping, if !ping_interval.is_zero() => {

@@ -3,16 +3,19 @@
 use std::collections::HashMap;
 
 use axum::extract::ws::Message as WsMessage;
-use chat_shared::domain::{RoomId, Seq, UserId};
+use chat_shared::domain::{LoginId, RoomId, Seq, UserId};
 use chat_shared::protocol::Codec;
 use futures::{Sink, Stream};
 use governor::DefaultDirectRateLimiter;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use super::limits::Malformed;
 use crate::connections::Admission;
 use crate::hub::Subscriber;
+use crate::logins::LoginWatch;
 use crate::state::AppState;
+use crate::ws::close::Close;
 
 /// Where a session writes: the socket's sending half.
 pub trait Outgoing: Sink<WsMessage, Error = axum::Error> + Unpin + Send + 'static {}
@@ -32,6 +35,10 @@ pub(super) struct Session<W> {
     pub(super) state: AppState,
     pub(super) user: UserId,
     pub(super) subscriber: Subscriber,
+    /// Cancelled at shutdown (a child of the node's token), or when the login ends.
+    pub(super) stop: CancellationToken,
+    /// The socket's place among its login's sockets; none for a token that names no login.
+    pub(super) login_watch: Option<LoginWatch>,
     pub(super) sink: W,
     /// Rooms this connection follows, each with the highest seq it has been given.
     pub(super) joined: HashMap<RoomId, Seq>,
@@ -47,5 +54,25 @@ pub(super) struct Session<W> {
 impl<W> Session<W> {
     pub(super) fn codec(&self) -> Codec {
         self.subscriber.codec
+    }
+
+    /// Counts the socket among the sockets of `login`, the login of its latest token (a renewal
+    /// may bring another login's), so that it closes when that login ends.
+    pub(super) fn follow_login(&mut self, login: Option<LoginId>) {
+        if self.login_watch.as_ref().map(LoginWatch::login) == login {
+            return;
+        }
+        let sockets = &self.state.sockets_by_login;
+        self.login_watch = login.map(|login| sockets.watch(login, self.subscriber.id, self.stop.clone()));
+        // The token was checked before the watch began: an announcement heard in between
+        // closed nothing, but this node remembers it.
+        if login.is_some_and(|login| self.state.revocations.known_revoked(login)) {
+            self.stop.cancel();
+        }
+    }
+
+    /// Why the session's stop token was cancelled.
+    pub(super) fn stopped_for(&self) -> Close {
+        if self.state.shutdown.is_cancelled() { Close::Restarting } else { Close::LoginEnded }
     }
 }

@@ -8,7 +8,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::Message as WsMessage;
-use chat_shared::domain::{RoomId, UserId};
+use chat_shared::domain::{LoginId, RoomId, UserId};
+use chat_shared::ports::LoginEnded;
 use futures::task::AtomicWaker;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -18,6 +19,7 @@ use super::writer::WRITE_DEADLINE;
 use super::{Connection, run};
 use crate::app::testing::TestState;
 use crate::connections::Connections;
+use crate::ws::auth::Authenticated;
 use crate::ws::close::Close;
 use chat_shared::protocol::Codec;
 
@@ -88,6 +90,18 @@ impl Client {
 
     /// A session whose token expires at `expires_at`.
     fn connect_until(node: &TestState, user: UserId, expires_at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self::connect_as(node, Authenticated { user, login: None, expires_at })
+    }
+
+    /// A session of the user and login a token names.
+    fn connect_with(node: &TestState, token: &str) -> Self {
+        let claims = node.state.issuer.verify(token, node.state.clock.now()).expect("a valid token");
+        let authenticated =
+            Authenticated { user: claims.user_id, login: claims.login, expires_at: claims.expires_at };
+        Self::connect_as(node, authenticated)
+    }
+
+    fn connect_as(node: &TestState, authenticated: Authenticated) -> Self {
         let (to_server, incoming) = mpsc::unbounded_channel();
         let (to_client, from_server) = mpsc::unbounded_channel();
         let valve = Arc::new(Valve::default());
@@ -97,7 +111,7 @@ impl Client {
             move |cx| incoming.poll_recv(cx)
         });
         let admission = Arc::new(Connections::new(0, 0)).admit().expect("no cap");
-        let connection = Connection { codec: Codec::Json, user, expires_at, admission };
+        let connection = Connection { codec: Codec::Json, authenticated, admission };
         let session = tokio::spawn(run(node.state.clone(), sink, stream, connection));
         Self { to_server, from_server, valve, session }
     }
@@ -389,7 +403,7 @@ async fn the_session_closes_with_4001_when_its_token_expires() {
 #[tokio::test]
 async fn a_renewal_with_a_token_that_expired_meanwhile_is_answered_then_closed_with_4001() {
     let (node, alice) = alice_in_paused_time().await;
-    let token = node.state.issuer.issue(alice, node.state.clock.now()).token;
+    let token = node.state.issuer.issue(alice, LoginId::generate(), node.state.clock.now()).token;
     let mut client = Client::connect(&node, alice);
     // Past the token's 15 minutes, on the one clock that the token check and the session's
     // timers both read.
@@ -412,6 +426,78 @@ async fn an_invalid_renewal_is_answered_then_closed_with_4001() {
     assert_eq!(frames[0]["id"], 7);
     assert_eq!(reply_code(&frames[0]), Some("unauthorized"));
     assert_eq!(close["close"], Close::InvalidToken.code());
+    client.finish().await;
+}
+
+/// A fresh login of alice's, as `POST /auth/login` makes one.
+async fn login(node: &TestState) -> chat_shared::usecases::Session {
+    node.state.auth.login("alice", "correct horse battery").await.expect("alice logs in")
+}
+
+/// Pings and expects the pong: the session is still open.
+async fn assert_open(client: &mut Client) {
+    client.send(json!({ "type": "ping" }));
+    assert_eq!(client.next().await["type"], "pong");
+}
+
+#[tokio::test]
+async fn a_session_closes_with_4001_when_its_login_ends_and_another_logins_stays() {
+    let (node, _, _) = alice_in_a_room(&[]).await;
+    let (laptop, phone) = (login(&node).await, login(&node).await);
+    let mut ended = Client::connect_with(&node, &laptop.access.token);
+    let mut other = Client::connect_with(&node, &phone.access.token);
+    assert_open(&mut ended).await;
+
+    node.state.auth.logout(&laptop.refresh).await.unwrap();
+
+    let (_, close) = ended.until_close().await;
+    assert_eq!(close["close"], 4001);
+    assert_eq!(close["reason"], "login ended");
+    assert_open(&mut other).await;
+    ended.finish().await;
+}
+
+#[tokio::test]
+async fn a_session_whose_login_ended_before_it_was_counted_closes_at_once() {
+    let (node, alice, _) = alice_in_a_room(&[]).await;
+    let laptop = login(&node).await;
+    let claims = node.state.issuer.verify(&laptop.access.token, node.state.clock.now()).unwrap();
+    // Heard of between the token's check and the start of the session.
+    let ended = LoginEnded { login: claims.login.unwrap(), user: alice };
+    node.state.revocations.revoke(ended).await;
+    let mut client = Client::connect_with(&node, &laptop.access.token);
+    let (_, close) = client.until_close().await;
+    assert_eq!(close["reason"], Close::LoginEnded.reason());
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn a_renewal_moves_the_session_to_the_login_of_its_new_token() {
+    let (node, _, _) = alice_in_a_room(&[]).await;
+    let (laptop, phone) = (login(&node).await, login(&node).await);
+    let mut client = Client::connect_with(&node, &laptop.access.token);
+    client.send(json!({ "type": "auth", "id": 1, "token": phone.access.token }));
+    assert_eq!(client.next().await["ok"], true);
+
+    node.state.auth.logout(&laptop.refresh).await.unwrap();
+    assert_open(&mut client).await;
+    node.state.auth.logout(&phone.refresh).await.unwrap();
+    let (_, close) = client.until_close().await;
+    assert_eq!(close["reason"], Close::LoginEnded.reason());
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn a_renewal_with_a_token_of_an_ended_login_is_answered_then_closed_with_4001() {
+    let (node, _, _) = alice_in_a_room(&[]).await;
+    let (laptop, phone) = (login(&node).await, login(&node).await);
+    let mut client = Client::connect_with(&node, &laptop.access.token);
+    node.state.auth.logout(&phone.refresh).await.unwrap();
+    client.send(json!({ "type": "auth", "id": 2, "token": phone.access.token }));
+    let (frames, close) = client.until_close().await;
+    assert_eq!(frames[0]["id"], 2);
+    assert_eq!(reply_code(&frames[0]), Some("unauthorized"));
+    assert_eq!(close["reason"], Close::LoginEnded.reason());
     client.finish().await;
 }
 

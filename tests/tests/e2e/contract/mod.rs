@@ -25,8 +25,10 @@ macro_rules! contract_tests {
 mod events;
 mod limits;
 mod log;
+mod login_announcements;
 mod messages;
 mod presence;
+mod revoked_logins;
 mod rooms;
 mod tokens;
 mod users;

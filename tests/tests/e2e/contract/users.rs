@@ -10,6 +10,7 @@ contract_tests!(Stores [postgres, sqlite, memory] [
     a_username_is_taken_whatever_its_case,
     of_concurrent_inserts_of_one_username_exactly_one_succeeds,
     a_display_name_is_updated_for_existing_users_only,
+    a_password_hash_is_read_and_replaced_for_existing_users_only,
 ]);
 
 async fn a_stored_user_is_found_by_id_and_by_username_in_any_case(stores: &Stores) {
@@ -47,4 +48,17 @@ async fn a_display_name_is_updated_for_existing_users_only(stores: &Stores) {
     assert_eq!(updated.display_name, name);
     assert_eq!(stores.users.by_id(ann).await.unwrap().unwrap().display_name, name);
     assert!(stores.users.update_display_name(UserId::generate(), &name).await.unwrap().is_none());
+}
+
+async fn a_password_hash_is_read_and_replaced_for_existing_users_only(stores: &Stores) {
+    let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
+    assert_eq!(stores.users.password_hash(ann).await.unwrap().unwrap().as_str(), "hash of ann");
+    let new = PasswordHash::new("$argon2id$new".into());
+    assert!(stores.users.set_password_hash(ann, &new).await.unwrap());
+    assert_eq!(stores.users.password_hash(ann).await.unwrap().unwrap().as_str(), new.as_str());
+    let (_, by_name) = stores.users.credentials("ANN").await.unwrap().unwrap();
+    assert_eq!(by_name.as_str(), new.as_str());
+    assert_eq!(stores.users.password_hash(bob).await.unwrap().unwrap().as_str(), "hash of bob");
+    assert!(stores.users.password_hash(UserId::generate()).await.unwrap().is_none());
+    assert!(!stores.users.set_password_hash(UserId::generate(), &new).await.unwrap());
 }
