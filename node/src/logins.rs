@@ -33,6 +33,7 @@ impl LoginSockets for SocketsByLogin {
         for (_, stop) in &stopped {
             stop.cancel();
         }
+        metrics::counter!("chat_ws_login_ended_closes_total").increment(stopped.len() as u64);
         stopped.len()
     }
 }
