@@ -33,6 +33,8 @@ const DATABASE_PASSWORD: &str = "pg-pa55word-never-shown";
 struct Pki {
     dir: PathBuf,
     server: ServerTls,
+    /// A certificate of the same authority for another host than 127.0.0.1.
+    misnamed: ServerTls,
     /// A client certificate and its key.
     client: (PathBuf, PathBuf),
     other_ca: PathBuf,
@@ -43,21 +45,26 @@ impl Pki {
         let dir = std::env::temp_dir().join(format!("chat-tls-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         let ca = authority("chat test CA");
-        let server_key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "127.0.0.1");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server_cert = params.signed_by(&server_key, &*ca).unwrap();
         let write = |name: &str, pem: String| {
             let path = dir.join(name);
             std::fs::write(&path, pem).unwrap();
             path
         };
-        let server = ServerTls {
-            cert: write("server.crt", server_cert.pem()),
-            key: write("server.key", server_key.serialize_pem()),
-            ca: write("ca.crt", ca.pem()),
+        let ca_file = write("ca.crt", ca.pem());
+        let server_for = |host: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(vec![host.to_owned()]).unwrap();
+            params.distinguished_name.push(DnType::CommonName, host);
+            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+            let cert = params.signed_by(&key, &*ca).unwrap();
+            ServerTls {
+                cert: write(&format!("{host}.crt"), cert.pem()),
+                key: write(&format!("{host}.key"), key.serialize_pem()),
+                ca: ca_file.clone(),
+            }
         };
+        let server = server_for("127.0.0.1");
+        let misnamed = server_for("elsewhere.example");
         let client_key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name.push(DnType::CommonName, "chat-node");
@@ -66,7 +73,7 @@ impl Pki {
         let client =
             (write("client.crt", client_cert.pem()), write("client.key", client_key.serialize_pem()));
         let other_ca = write("other-ca.crt", authority("some other CA").pem());
-        Self { dir, server, client, other_ca }
+        Self { dir, server, misnamed, client, other_ca }
     }
 
     fn ca(&self) -> &Path {
@@ -156,6 +163,21 @@ async fn rediss_takes_the_right_ca_and_refuses_a_wrong_one() {
     assert!(matches!(plain, Err(RedisConnectError::CaWithoutTls)), "{:?}", plain.err());
 }
 
+#[tokio::test]
+async fn rediss_refuses_a_certificate_for_another_host() {
+    let pki = Pki::new();
+    let server = PrivateRedis::start_with(Some(&pki.misnamed)).await.unwrap();
+    let stream = TestStream::new();
+    let misnamed =
+        RedisPresence::connect_trusting(&server.url(), Some(pki.ca()), &stream.prefix, "node-a").await;
+    match misnamed {
+        Err(RedisConnectError::Refused(reason)) => {
+            assert!(format!("{reason:?}").contains("NotValidForName"), "{reason:?}")
+        }
+        other => panic!("{:?}", other.err()),
+    }
+}
+
 fn nats_user() -> NatsAuth {
     NatsAuth::User { user: NATS_USER.into(), password: NATS_PASSWORD.into() }
 }
@@ -208,6 +230,16 @@ async fn nats_over_tls_takes_the_right_ca_and_password_and_refuses_a_wrong_one()
         shown.contains(&format!("tls://{NATS_USER}:***@127.0.0.1")) && !shown.contains("wrong-pa55word"),
         "{shown}"
     );
+}
+
+#[tokio::test]
+async fn nats_over_tls_refuses_a_certificate_for_another_host() {
+    let pki = Pki::new();
+    let server = PrivateNats::start_with(Some(&pki.misnamed), Some(nats_user())).await.unwrap();
+    let access = nats_access(pki.ca(), NATS_PASSWORD);
+    let err =
+        NatsLog::connect_with(&server.url(), &access, "tls", StreamSettings::default()).await.err().unwrap();
+    assert!(format!("{err:?}").contains("NotValidForName"), "{err:?}");
 }
 
 #[tokio::test]
