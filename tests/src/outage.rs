@@ -258,6 +258,9 @@ pub enum NatsAuth {
     Token(String),
     /// The public key (`U...`) of the one NKey user.
     NKey(String),
+    /// Lines of the server's configuration file that say whom it accepts (an operator and its
+    /// accounts, for users with `.creds` files).
+    Config(String),
 }
 
 /// A `nats-server` with JetStream of one test, its store in a temporary folder.
@@ -332,6 +335,12 @@ impl PrivateNats {
                     &config,
                     format!("authorization {{ users = [ {{ nkey: \"{public_key}\" }} ] }}\n"),
                 )?;
+                command.arg("-c").arg(config);
+            }
+            Some(NatsAuth::Config(lines)) => {
+                std::fs::create_dir_all(&self.store)?;
+                let config = self.store.join("auth.conf");
+                std::fs::write(&config, lines)?;
                 command.arg("-c").arg(config);
             }
         }

@@ -242,6 +242,106 @@ async fn nats_over_tls_refuses_a_certificate_for_another_host() {
     assert!(format!("{err:?}").contains("NotValidForName"), "{err:?}");
 }
 
+/// A NATS JWT: `claims` (with `nats.type`) issued by `issuer` about `subject`, signed with the
+/// issuer's NKey as nats-server checks it.
+fn nats_jwt(issuer: &nkeys::KeyPair, subject: &str, nats: Value) -> String {
+    use base64::Engine;
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let header = encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+    let claims = json!({
+        "jti": uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
+        "iat": chrono::Utc::now().timestamp(),
+        "iss": issuer.public_key(),
+        "sub": subject,
+        "name": subject,
+        "nats": nats,
+    });
+    let signed = format!("{header}.{}", encode(claims.to_string().as_bytes()));
+    let signature = issuer.sign(signed.as_bytes()).unwrap();
+    format!("{signed}.{}", encode(&signature))
+}
+
+/// An operator that trusts one account with JetStream, the server configuration that says so,
+/// and a `.creds` file of a user of that account, as `nsc` would write them.
+struct Operator {
+    config: String,
+    creds: PathBuf,
+}
+
+impl Operator {
+    fn new(dir: &Path) -> Self {
+        let operator = nkeys::KeyPair::new_operator();
+        // JetStream needs the server's own account beside the users'.
+        let system = nkeys::KeyPair::new_account();
+        let account = nkeys::KeyPair::new_account();
+        let user = nkeys::KeyPair::new_user();
+        let operator_jwt = nats_jwt(
+            &operator,
+            &operator.public_key(),
+            json!({"type": "operator", "version": 2, "system_account": system.public_key()}),
+        );
+        let system_jwt = nats_jwt(&operator, &system.public_key(), json!({"type": "account", "version": 2}));
+        let unlimited = json!({
+            "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": true,
+            "conn": -1, "leaf": -1, "mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1,
+        });
+        let account_jwt = nats_jwt(
+            &operator,
+            &account.public_key(),
+            json!({"type": "account", "version": 2, "limits": unlimited}),
+        );
+        let user_jwt = nats_jwt(
+            &account,
+            &user.public_key(),
+            json!({"type": "user", "version": 2, "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1}),
+        );
+        let config = format!(
+            "operator: {operator_jwt}\nsystem_account: {system}\nresolver: MEMORY\n\
+             resolver_preload: {{ {system}: {system_jwt}, {account}: {account_jwt} }}\n",
+            system = system.public_key(),
+            account = account.public_key(),
+        );
+        let creds = dir.join("user.creds");
+        std::fs::write(
+            &creds,
+            format!(
+                "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
+                 -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+                user.seed().unwrap()
+            ),
+        )
+        .unwrap();
+        Self { config, creds }
+    }
+}
+
+#[tokio::test]
+async fn nats_takes_a_creds_file_of_a_user_its_operator_trusts_and_refuses_another() {
+    let pki = Pki::new();
+    let trusted = Operator::new(&pki.dir);
+    let server = PrivateNats::start_with(Some(&pki.server), Some(NatsAuth::Config(trusted.config.clone())))
+        .await
+        .unwrap();
+    let with_creds = |creds: &Path| NatsAccess {
+        ca_file: Some(pki.ca().to_owned()),
+        credentials: Some(NatsCredentials::CredsFile(creds.to_owned())),
+        ..NatsAccess::default()
+    };
+    let log =
+        NatsLog::connect_with(&server.url(), &with_creds(&trusted.creds), "tls", StreamSettings::default())
+            .await
+            .unwrap();
+    assert!(!log.append("room", "d1", "hello".into()).await.unwrap().duplicate, "JetStream answers");
+
+    let elsewhere = pki.dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let stranger = Operator::new(&elsewhere);
+    let refused =
+        NatsLog::connect_with(&server.url(), &with_creds(&stranger.creds), "tls", StreamSettings::default())
+            .await;
+    assert_eq!(connect_kind(refused), ConnectErrorKind::AuthorizationViolation);
+}
+
 #[tokio::test]
 async fn nats_takes_a_token_from_the_settings_or_the_url() {
     let pki = Pki::new();
