@@ -136,6 +136,11 @@ mod tests {
             metadata,
             client_msg_id: None,
             created_at: chrono::Utc::now(),
+            edited_at: None,
+            deleted: false,
+            deleted_by: None,
+            deleted_at: None,
+            changed_seq: 0,
         }
     }
 

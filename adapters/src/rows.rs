@@ -202,6 +202,11 @@ impl<M: MetadataColumn> TryFrom<MessageRow<M>> for Message {
                 .transpose()
                 .map_err(|e| corrupt("client_msg_id", e))?,
             created_at: row.created_at,
+            edited_at: None,
+            deleted: false,
+            deleted_by: None,
+            deleted_at: None,
+            changed_seq: 0,
         })
     }
 }

@@ -121,6 +121,11 @@ fn stored_messages() -> Vec<(&'static str, Message)> {
         metadata: Metadata::default(),
         client_msg_id: None,
         created_at: at(1_700_000_000, 0),
+        edited_at: None,
+        deleted: false,
+        deleted_by: None,
+        deleted_at: None,
+        changed_seq: 0,
     };
     let full = Message {
         content: Content::parse("a picture 📷 with\nlines").expect("valid content"),

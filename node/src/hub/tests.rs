@@ -108,6 +108,11 @@ impl Room {
             metadata: Metadata::parse(None).unwrap(),
             client_msg_id: None,
             created_at: Utc::now(),
+            edited_at: None,
+            deleted: false,
+            deleted_by: None,
+            deleted_at: None,
+            changed_seq: 0,
         };
         let Appended::New(seq) = self.log.append(&message, &message.id.to_string()).await.unwrap() else {
             unreachable!("fresh dedup key")

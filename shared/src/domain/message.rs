@@ -138,9 +138,51 @@ pub struct Message {
     pub client_msg_id: Option<ClientMsgId>,
     #[serde(with = "super::timestamp")]
     pub created_at: DateTime<Utc>,
+    /// When its content was last edited; absent while it never was.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::timestamp::optional")]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// A deleted message is a tombstone: it keeps its place, ids, author and kind, and its
+    /// content is empty and its metadata gone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "super::timestamp::optional")]
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// The seq of the latest change (edit or deletion) this state includes; 0 while none. A
+    /// change with a lower seq is older than this state.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub changed_seq: Seq,
+}
+
+fn is_zero(seq: &Seq) -> bool {
+    *seq == 0
 }
 
 impl Message {
+    /// The message as `edit` leaves it: new content and, when given, new metadata.
+    pub fn edited(&self, content: Content, metadata: Option<Metadata>, at: DateTime<Utc>) -> Message {
+        Message {
+            content,
+            metadata: metadata.unwrap_or_else(|| self.metadata.clone()),
+            edited_at: Some(at),
+            ..self.clone()
+        }
+    }
+
+    /// The message's tombstone: no content, no metadata, no edit time; who deleted it and when.
+    pub fn tombstone(&self, by: UserId, at: DateTime<Utc>) -> Message {
+        Message {
+            content: Content(String::new()),
+            metadata: Metadata::default(),
+            edited_at: None,
+            deleted: true,
+            deleted_by: Some(by),
+            deleted_at: Some(at),
+            ..self.clone()
+        }
+    }
+
     /// Whether any text of the message holds a NUL character: every `parse` refuses one, so
     /// only a message that did not come through a node has it, and PostgreSQL could never
     /// store it.

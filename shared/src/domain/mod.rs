@@ -1,5 +1,6 @@
 //! Domain types. Every constructor validates, so a value that exists is a valid one.
 
+mod change;
 mod chars;
 mod ids;
 mod invalid;
@@ -10,6 +11,7 @@ mod timestamp;
 mod token;
 mod user;
 
+pub use change::{Change, ChangeKind, Entry, apply_change};
 pub use ids::{LoginId, MessageId, RoomId, UserId};
 pub use invalid::Invalid;
 pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, Seq};

@@ -23,6 +23,28 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTim
     deserializer.deserialize_str(TimestampVisitor)
 }
 
+/// The same, for a time that may be absent (`None` is left out by the field's
+/// `skip_serializing_if`, or written as nil).
+pub mod optional {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => super::serialize(at, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super")] DateTime<Utc>);
+        Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(at)| at))
+    }
+}
+
 struct TimestampVisitor;
 
 impl Visitor<'_> for TimestampVisitor {

@@ -4,9 +4,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use crate::domain::{ClientMsgId, Message, RoomId, Seq};
+use crate::domain::{Change, ChangeKind, ClientMsgId, Entry, Message, RoomId, Seq, apply_change};
 use crate::ports::{
-    Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog, MessageStore, PageQuery, StoreError,
+    Appended, LiveEntry, LiveFeed, LiveStream, LogError, MessageLog, MessageRef, MessageStore, PageQuery,
+    Redacted, StoreError,
 };
 
 /// How many live messages a slow in-process subscriber may fall behind before it skips some
@@ -21,11 +22,12 @@ pub struct MemoryMessageLog {
 
 #[derive(Default)]
 struct LogState {
-    messages: BTreeMap<Seq, Message>,
+    entries: BTreeMap<Seq, Entry>,
     last_seq: Seq,
     last_by_room: HashMap<RoomId, Seq>,
     dedup: HashMap<String, Seq>,
-    live: HashMap<RoomId, broadcast::Sender<LiveMessage>>,
+    live: HashMap<RoomId, broadcast::Sender<LiveEntry>>,
+    persisted_through: Seq,
 }
 
 impl MemoryMessageLog {
@@ -38,44 +40,74 @@ impl MemoryMessageLog {
         self.lock().dedup.clear();
     }
 
-    /// Every message held, ascending: what a persister would consume.
-    pub fn all(&self) -> Vec<Message> {
-        self.lock().messages.values().cloned().collect()
+    /// Every entry held, ascending: what a persister would consume.
+    pub fn all(&self) -> Vec<Entry> {
+        self.lock().entries.values().cloned().collect()
+    }
+
+    /// Says every entry up to `seq` is in the store, as a persister's progress does.
+    pub fn mark_persisted(&self, seq: Seq) {
+        let mut state = self.lock();
+        state.persisted_through = state.persisted_through.max(seq);
+    }
+
+    /// Removes redacted entries, as a persister does once the store has their deletion.
+    pub fn remove(&self, seqs: &[Seq]) {
+        let mut state = self.lock();
+        for seq in seqs {
+            state.entries.remove(seq);
+        }
+    }
+
+    fn append_entry(&self, entry: Entry, dedup_key: &str) -> Appended {
+        let mut state = self.lock();
+        if let Some(seq) = state.dedup.get(dedup_key) {
+            return Appended::Duplicate(*seq);
+        }
+        state.last_seq += 1;
+        let seq = state.last_seq;
+        let stored = match entry {
+            Entry::Message(message) => Entry::Message(Message { seq, ..message }),
+            Entry::Change(change) => Entry::Change(change.at_seq(seq)),
+        };
+        let room = stored.room_id();
+        let previous_seq = state.last_by_room.insert(room, seq).unwrap_or(0);
+        state.dedup.insert(dedup_key.to_owned(), seq);
+        state.entries.insert(seq, stored.clone());
+        if let Some(live) = state.live.get(&room) {
+            // No receivers is fine: nobody watches the room right now.
+            let _ = live.send(LiveEntry { entry: stored, previous_seq });
+        }
+        Appended::New(seq)
     }
 }
 
 #[async_trait]
 impl MessageLog for MemoryMessageLog {
     async fn append(&self, message: &Message, dedup_key: &str) -> Result<Appended, LogError> {
-        let mut state = self.lock();
-        if let Some(seq) = state.dedup.get(dedup_key) {
-            return Ok(Appended::Duplicate(*seq));
-        }
-        state.last_seq += 1;
-        let seq = state.last_seq;
-        let stored = Message { seq, ..message.clone() };
-        let previous_seq = state.last_by_room.insert(stored.room_id, seq).unwrap_or(0);
-        state.dedup.insert(dedup_key.to_owned(), seq);
-        state.messages.insert(seq, stored.clone());
-        if let Some(live) = state.live.get(&stored.room_id) {
-            // No receivers is fine: nobody watches the room right now.
-            let _ = live.send(LiveMessage { message: stored, previous_seq });
-        }
-        Ok(Appended::New(seq))
+        Ok(self.append_entry(Entry::Message(message.clone()), dedup_key))
     }
 
-    async fn get(&self, seq: Seq) -> Result<Option<Message>, LogError> {
-        Ok(self.lock().messages.get(&seq).cloned())
+    async fn append_change(&self, change: &Change, dedup_key: &str) -> Result<Appended, LogError> {
+        Ok(self.append_entry(Entry::Change(change.clone()), dedup_key))
     }
 
-    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError> {
+    async fn get(&self, seq: Seq) -> Result<Option<Entry>, LogError> {
+        Ok(self.lock().entries.get(&seq).cloned())
+    }
+
+    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Entry>, LogError> {
         let state = self.lock();
-        let range = state.messages.range(after.saturating_add(1)..);
-        Ok(range.map(|(_, m)| m).filter(|m| m.room_id == room).take(limit).cloned().collect())
+        let range = state.entries.range(after.saturating_add(1)..);
+        Ok(range.map(|(_, e)| e).filter(|e| e.room_id() == room).take(limit).cloned().collect())
     }
 
     async fn last_seq(&self, room: RoomId) -> Result<Seq, LogError> {
         Ok(self.lock().last_by_room.get(&room).copied().unwrap_or(0))
+    }
+
+    async fn persisted_through(&self) -> Result<Seq, LogError> {
+        Ok(self.lock().persisted_through)
     }
 }
 
@@ -102,6 +134,8 @@ struct StoreState {
     by_room: HashMap<RoomId, BTreeMap<Seq, Message>>,
     /// The lowest seq stored under each client id.
     client_ids: HashMap<(RoomId, ClientMsgId), Seq>,
+    /// The log seqs of each message's edits, by (room, message seq): what its deletion redacts.
+    edits: HashMap<(RoomId, Seq), Vec<Seq>>,
 }
 
 impl MemoryMessageStore {
@@ -160,6 +194,43 @@ impl MessageStore for MemoryMessageStore {
         let seq = state.client_ids.get(&(room, id.clone()));
         Ok(seq.and_then(|seq| state.by_room.get(&room)?.get(seq).cloned()))
     }
+
+    async fn find(&self, room: RoomId, message: MessageRef) -> Result<Option<Message>, StoreError> {
+        let state = self.lock();
+        let Some(messages) = state.by_room.get(&room) else { return Ok(None) };
+        Ok(match message {
+            MessageRef::Seq(seq) => messages.get(&seq).cloned(),
+            MessageRef::Id(id) => messages.values().find(|m| m.id == id).cloned(),
+        })
+    }
+
+    async fn apply_changes(&self, changes: &[Change]) -> Result<Redacted, StoreError> {
+        let mut state = self.lock();
+        let mut redacted = Vec::new();
+        for change in changes {
+            let target = &change.message;
+            let key = (target.room_id, target.seq);
+            let messages = state.by_room.entry(target.room_id).or_default();
+            let held = messages.entry(target.seq).or_insert_with(|| target.clone());
+            apply_change(held, change);
+            let deleted = held.deleted;
+            if let Some(client_id) = &target.client_msg_id {
+                let first = state.client_ids.entry((target.room_id, client_id.clone())).or_insert(target.seq);
+                *first = (*first).min(target.seq);
+            }
+            let edits = state.edits.entry(key).or_default();
+            if change.kind == ChangeKind::Edited && !edits.contains(&change.seq) {
+                edits.push(change.seq);
+            }
+            if deleted {
+                redacted.push(target.seq);
+                redacted.extend(edits.iter().copied());
+            }
+        }
+        redacted.sort_unstable();
+        redacted.dedup();
+        Ok(Redacted { log_seqs: redacted })
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +249,11 @@ mod tests {
             metadata: Metadata::default(),
             client_msg_id: Some(ClientMsgId::parse(client_id).unwrap()),
             created_at: chrono::Utc::now(),
+            edited_at: None,
+            deleted: false,
+            deleted_by: None,
+            deleted_at: None,
+            changed_seq: 0,
         }
     }
 

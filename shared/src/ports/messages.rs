@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use futures::Stream;
 
 use super::errors::{BoxError, StoreError};
-use crate::domain::{ClientMsgId, Message, RoomId, Seq};
+use crate::domain::{Change, ClientMsgId, Entry, Message, MessageId, RoomId, Seq};
 
 /// The failure of the message log.
 #[derive(Debug, thiserror::Error)]
@@ -35,28 +35,38 @@ pub trait MessageLog: Send + Sync {
     /// first one's seq. Many appends may be in flight at once.
     async fn append(&self, message: &Message, dedup_key: &str) -> Result<Appended, LogError>;
 
-    /// The message stored under `seq`, if the log still holds it.
-    async fn get(&self, seq: Seq) -> Result<Option<Message>, LogError>;
+    /// Stores a change to a message (its `seq` is ignored) as the room's next entry, with the
+    /// same guarantees and deduplication as [`append`](Self::append).
+    async fn append_change(&self, change: &Change, dedup_key: &str) -> Result<Appended, LogError>;
 
-    /// The room's messages with a seq above `after`, ascending, at most `limit`: all of those
-    /// acknowledged before the call, without a gap. A read that cannot see them all yet (a
-    /// lagging replica) fails as unavailable rather than return fewer.
-    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError>;
+    /// The entry stored under `seq`, if the log still holds it.
+    async fn get(&self, seq: Seq) -> Result<Option<Entry>, LogError>;
 
-    /// The seq of the room's newest message; 0 when it has none.
+    /// The room's entries with a seq above `after`, ascending, at most `limit`: all of those
+    /// acknowledged before the call and not redacted since, without another gap. A read that
+    /// cannot see them all yet (a lagging replica) fails as unavailable rather than return
+    /// fewer.
+    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Entry>, LogError>;
+
+    /// The seq of the room's newest entry; 0 when it has none.
     async fn last_seq(&self, room: RoomId) -> Result<Seq, LogError>;
+
+    /// A seq at or below which every entry of every room is in the [`MessageStore`], changes
+    /// applied: a read that needs the current state of messages reads the log only above it.
+    /// It may lag behind the truth, never run ahead of it.
+    async fn persisted_through(&self) -> Result<Seq, LogError>;
 }
 
-/// A message as the live feed hands it over, with the seq of the room's message before it so a
+/// An entry as the live feed hands it over, with the seq of the room's entry before it so a
 /// subscriber can tell when it missed one.
 #[derive(Debug, Clone)]
-pub struct LiveMessage {
-    pub message: Message,
-    /// Seq of the room's previous message in the log; 0 when there was none.
+pub struct LiveEntry {
+    pub entry: Entry,
+    /// Seq of the room's previous entry in the log; 0 when there was none.
     pub previous_seq: Seq,
 }
 
-pub type LiveStream = Pin<Box<dyn Stream<Item = LiveMessage> + Send>>;
+pub type LiveStream = Pin<Box<dyn Stream<Item = LiveEntry> + Send>>;
 
 /// Messages of one room as they are stored, pushed to every node that subscribes. Delivery
 /// may skip messages under pressure; `previous_seq` reveals the gap, and the log fills it.
@@ -93,4 +103,28 @@ pub trait MessageStore: Send + Sync {
 
     /// The room's message stored under this client id; the lowest seq when there are several.
     async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError>;
+
+    /// The room's message with this id or seq, in its current state as far as the store has
+    /// it.
+    async fn find(&self, room: RoomId, message: MessageRef) -> Result<Option<Message>, StoreError>;
+
+    /// Applies changes to messages, idempotently and in any order: each message keeps the state
+    /// with the highest `changed_seq`, and a deletion is final. A change may come before its
+    /// message is stored; the message then stays as the change left it. Returns the log's
+    /// entries whose text is now redacted and must be removed from the log: each deleted
+    /// message and every edit of it, applied before or arriving after the deletion.
+    async fn apply_changes(&self, changes: &[Change]) -> Result<Redacted, StoreError>;
+}
+
+/// How a request names a message of a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageRef {
+    Id(MessageId),
+    Seq(Seq),
+}
+
+/// What [`MessageStore::apply_changes`] redacted: the log seqs to remove, ascending.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Redacted {
+    pub log_seqs: Vec<Seq>,
 }

@@ -21,7 +21,8 @@ pub use logins::{
     LoginAnnouncements, LoginEnded, LoginEndedStream, LoginSockets, RevocationError, RevokedLogins,
 };
 pub use messages::{
-    Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog, MessageStore, PageQuery,
+    Appended, LiveEntry, LiveFeed, LiveStream, LogError, MessageLog, MessageRef, MessageStore, PageQuery,
+    Redacted,
 };
 pub use presence::{EventBus, EventStream, OnlineChange, PresenceError, PresenceStore, RoomEvent};
 pub use probe::{Probe, ProbeError};

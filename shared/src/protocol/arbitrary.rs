@@ -92,6 +92,11 @@ pub fn message() -> impl Strategy<Value = Message> {
                 metadata,
                 client_msg_id,
                 created_at,
+                edited_at: None,
+                deleted: false,
+                deleted_by: None,
+                deleted_at: None,
+                changed_seq: 0,
             },
         )
 }

@@ -224,6 +224,11 @@ mod tests {
             metadata: Metadata::parse(Some(json!({"k": [1, "two"]}))).unwrap(),
             client_msg_id: Some(ClientMsgId::parse("c-1").unwrap()),
             created_at: DateTime::from_timestamp(1_700_000_000, 123_000_000).unwrap(),
+            edited_at: None,
+            deleted: false,
+            deleted_by: None,
+            deleted_at: None,
+            changed_seq: 0,
         }
     }
 

@@ -2,9 +2,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::rooms::RoomService;
-use crate::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId};
+use crate::domain::{
+    Change, ChangeKind, ClientMsgId, Content, Entry, Message, MessageId, MessageKind, Metadata, Role, RoomId,
+    Seq, UserId, apply_change,
+};
 use crate::error::Error;
-use crate::ports::{Appended, Clock, MessageLog, MessageStore, PageQuery};
+use crate::ports::{Appended, Clock, MessageLog, MessageRef, MessageStore, PageQuery};
 
 /// A message as its sender asked for it, validated.
 #[derive(Debug, Clone)]
@@ -30,10 +33,33 @@ pub struct Page {
 /// The messages a client missed, for a resume.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replay {
+    /// The messages after the resume point, in their current state.
     pub messages: Vec<Message>,
+    /// The changes after the resume point, ascending by seq: to messages the client holds,
+    /// and (already folded into `messages`) to the missed ones.
+    pub changes: Vec<Change>,
     /// `false` when the server could not supply every message after the resume point; the
     /// client then pages history.
     pub recovered: bool,
+}
+
+/// An edit as its author asked for it, validated.
+#[derive(Debug, Clone)]
+pub struct MessageEdit {
+    pub content: Content,
+    /// New metadata; `None` keeps the message's.
+    pub metadata: Option<Metadata>,
+    pub client_change_id: Option<ClientMsgId>,
+}
+
+/// An edit's or deletion's result: the message as it now stands.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    /// The message after the change.
+    pub message: Message,
+    /// The stored change; `None` when nothing was stored: a repeated `client_change_id`, or a
+    /// deletion of a message deleted already.
+    pub change: Option<Change>,
 }
 
 pub const MAX_PAGE: usize = 200;
@@ -92,6 +118,11 @@ impl MessageService {
             metadata: request.metadata,
             client_msg_id: request.client_msg_id,
             created_at: self.clock.now(),
+            edited_at: None,
+            deleted: false,
+            deleted_by: None,
+            deleted_at: None,
+            changed_seq: 0,
         };
         let mut buf = [0; 36];
         let dedup_key = match &message.client_msg_id {
@@ -111,7 +142,7 @@ impl MessageService {
 
     /// The first message stored under a repeated client id.
     async fn original(&self, attempt: &Message, seq: Seq) -> Result<Message, Error> {
-        if let Some(original) = self.log.get(seq).await? {
+        if let Some(Entry::Message(original)) = self.log.get(seq).await? {
             return Ok(original);
         }
         let client_id =
@@ -146,25 +177,56 @@ impl MessageService {
     /// A page without the access check, for callers that made it already (a joined socket).
     /// `query.limit` must be at least 1.
     pub async fn page(&self, room: RoomId, query: PageQuery) -> Result<Page, Error> {
+        Ok(self.page_and_changes(room, query, None).await?.0)
+    }
+
+    /// The page, in its messages' current state, and the log's changes of the room above
+    /// `changes_after` when it is given.
+    async fn page_and_changes(
+        &self,
+        room: RoomId,
+        query: PageQuery,
+        changes_after: Option<Seq>,
+    ) -> Result<(Page, Vec<Change>), Error> {
         let wanted = query.limit + 1;
+        // Read first: whatever the store lacks when it is read lies above it in the log.
+        let persisted = self.log.persisted_through().await?;
         let stored = self.store.page(room, PageQuery { limit: wanted, ..query }).await?;
-        // Messages the log acknowledged but the persister has not written yet. The store may
-        // have holes (persisters commit batches in any order, and a crashed one's batch comes
-        // back only after its ack wait), so the log is read from where the page starts: its
-        // `after`, else the lowest seq the store gave (the whole room when that was less than
-        // a page). Anything stored meanwhile is in the log too.
-        let tail_from = match query.after {
+        // Entries the log acknowledged but the persister has not written yet lie above
+        // `persisted`; the store may have holes there (persisters commit batches in any order).
+        // Below the page's start, only changes matter, and changes to the page's messages come
+        // after them: the log is read from the page's `after`, else the lowest seq the store
+        // gave (the whole room when that was less than a page), unless the store holds more.
+        let page_from = match query.after {
             Some(after) => after,
             None if stored.len() == wanted => stored.iter().map(|m| m.seq).min().unwrap_or(1) - 1,
             None => 0,
         };
-        let tail = self.log_between(room, tail_from, query.before, wanted).await?;
+        let read_from =
+            changes_after.map_or(page_from.max(persisted), |since| since.min(page_from.max(persisted)));
+        let tail = self.log.read_after(room, read_from, self.max_replay.max(wanted)).await?;
 
         let mut merged: BTreeMap<Seq, Message> = BTreeMap::new();
-        let in_range =
-            |m: &Message| query.after.is_none_or(|a| m.seq > a) && query.before.is_none_or(|b| m.seq < b);
-        for message in stored.into_iter().chain(tail).filter(in_range) {
-            merged.entry(message.seq).or_insert(message);
+        let in_range = |seq: Seq| query.after.is_none_or(|a| seq > a) && query.before.is_none_or(|b| seq < b);
+        for message in stored {
+            if in_range(message.seq) {
+                merged.insert(message.seq, message);
+            }
+        }
+        let mut changes = Vec::new();
+        for entry in tail {
+            match entry {
+                Entry::Message(message) if in_range(message.seq) => {
+                    merged.entry(message.seq).or_insert(message);
+                }
+                Entry::Message(_) => {}
+                Entry::Change(change) => changes.push(change),
+            }
+        }
+        for change in &changes {
+            if let Some(held) = merged.get_mut(&change.message.seq) {
+                apply_change(held, change);
+            }
         }
         let has_more = merged.len() > query.limit;
         let messages: Vec<Message> = if query.after.is_some() {
@@ -173,42 +235,128 @@ impl MessageService {
             let skip = merged.len().saturating_sub(query.limit);
             merged.into_values().skip(skip).collect()
         };
-        Ok(Page { messages, has_more })
-    }
-
-    /// The log's messages of the room after `after` and, when given, before `before`, up to
-    /// the replay bound. An older page reads in page-sized steps until it passes `before`, so
-    /// that it does not read the room's whole newer log.
-    async fn log_between(
-        &self,
-        room: RoomId,
-        after: Seq,
-        before: Option<Seq>,
-        step: usize,
-    ) -> Result<Vec<Message>, Error> {
-        let Some(before) = before else {
-            return Ok(self.log.read_after(room, after, self.max_replay.max(step)).await?);
+        let changes = match changes_after {
+            Some(since) => changes.into_iter().filter(|c| c.seq > since).collect(),
+            None => Vec::new(),
         };
-        let mut messages = Vec::new();
-        let mut from = after;
-        while from + 1 < before && messages.len() < self.max_replay {
-            let read = self.log.read_after(room, from, step).await?;
-            let complete = read.len() < step;
-            let Some(last) = read.last().map(|m| m.seq) else { break };
-            messages.extend(read);
-            if complete {
-                break;
-            }
-            from = last;
-        }
-        Ok(messages)
+        Ok((Page { messages, has_more }, changes))
     }
 
     /// Every message of the room after `since`, up to the replay bound, for a resume.
     pub async fn replay(&self, room: RoomId, since: Seq) -> Result<Replay, Error> {
         let query = PageQuery { before: None, after: Some(since), limit: self.max_replay };
-        let page = self.page(room, query).await?;
-        Ok(Replay { messages: page.messages, recovered: !page.has_more })
+        let (page, changes) = self.page_and_changes(room, query, Some(since)).await?;
+        Ok(Replay { messages: page.messages, changes, recovered: !page.has_more })
+    }
+
+    /// The room's message named by `target` in its current state: the store's, with the
+    /// changes the log holds above what the store has folded in.
+    pub async fn current(&self, room: RoomId, target: MessageRef) -> Result<Option<Message>, Error> {
+        let persisted = self.log.persisted_through().await?;
+        let stored = self.store.find(room, target).await?;
+        let tail = self.log.read_after(room, persisted, self.max_replay).await?;
+        let named = |m: &Message| match target {
+            MessageRef::Id(id) => m.id == id,
+            MessageRef::Seq(seq) => m.seq == seq,
+        };
+        let found = stored.or_else(|| {
+            tail.iter().find_map(|entry| match entry {
+                Entry::Message(m) if named(m) => Some(m.clone()),
+                Entry::Change(c) if named(&c.message) => Some(c.message.clone()),
+                _ => None,
+            })
+        });
+        let Some(mut message) = found else { return Ok(None) };
+        for entry in &tail {
+            if let Entry::Change(change) = entry
+                && change.message.seq == message.seq
+            {
+                apply_change(&mut message, change);
+            }
+        }
+        Ok(Some(message))
+    }
+
+    /// Replaces the content (and, when given, the metadata) of the author's own message.
+    pub async fn edit(
+        &self,
+        author: UserId,
+        room: RoomId,
+        target: MessageRef,
+        edit: MessageEdit,
+    ) -> Result<Changed, Error> {
+        self.rooms.check_sender(author, room).await?;
+        let current =
+            self.current(room, target).await?.filter(|m| !m.deleted).ok_or(Error::NotFound("message"))?;
+        if current.sender_id != author {
+            return Err(Error::Forbidden("only its author may edit a message"));
+        }
+        let edited = current.edited(edit.content, edit.metadata, self.clock.now());
+        let change = Change {
+            kind: ChangeKind::Edited,
+            seq: 0,
+            actor: author,
+            client_change_id: edit.client_change_id,
+            message: edited,
+        };
+        self.store_change(change).await
+    }
+
+    /// Deletes a message: its author may, and so may the room's owner and admins. Deleting a
+    /// deleted message changes nothing and answers its tombstone.
+    pub async fn delete(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        target: MessageRef,
+        client_change_id: Option<ClientMsgId>,
+    ) -> Result<Changed, Error> {
+        let (_, participant) = self.rooms.membership(actor, room).await?;
+        let current = self.current(room, target).await?.ok_or(Error::NotFound("message"))?;
+        let moderator = matches!(participant.role, Role::Owner | Role::Admin);
+        if current.sender_id != actor && !moderator {
+            return Err(Error::Forbidden("only its author or a room owner or admin may delete a message"));
+        }
+        if current.deleted {
+            return Ok(Changed { message: current, change: None });
+        }
+        let tombstone = current.tombstone(actor, self.clock.now());
+        let change =
+            Change { kind: ChangeKind::Deleted, seq: 0, actor, client_change_id, message: tombstone };
+        self.store_change(change).await
+    }
+
+    /// Appends a change; a repeated `client_change_id` answers the message as it stands.
+    async fn store_change(&self, change: Change) -> Result<Changed, Error> {
+        let room = change.message.room_id;
+        let mut buf = [0; 36];
+        let dedup_key = match &change.client_change_id {
+            Some(client_id) => {
+                let mut actor_buf = [0; 36];
+                [
+                    room.encode(&mut buf),
+                    ":change:",
+                    change.actor.encode(&mut actor_buf),
+                    ":",
+                    client_id.as_str(),
+                ]
+                .concat()
+            }
+            None => MessageId::generate().encode(&mut buf).to_owned(),
+        };
+        match self.log.append_change(&change, &dedup_key).await? {
+            Appended::New(seq) => {
+                let change = change.at_seq(seq);
+                Ok(Changed { message: change.message.clone(), change: Some(change) })
+            }
+            Appended::Duplicate(_) => {
+                let message = self
+                    .current(room, MessageRef::Seq(change.message.seq))
+                    .await?
+                    .ok_or(Error::Internal("a changed message is gone".into()))?;
+                Ok(Changed { message, change: None })
+            }
+        }
     }
 }
 

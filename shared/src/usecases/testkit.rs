@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
-use crate::domain::{AccessClaims, AccessToken, LoginId, Password, PasswordHash, User, UserId, Username};
+use crate::domain::{
+    AccessClaims, AccessToken, Entry, LoginId, Password, PasswordHash, User, UserId, Username,
+};
 use crate::memory::{
     ManualClock, MemoryLoginAnnouncements, MemoryMessageLog, MemoryMessageStore, MemoryRefreshTokenStore,
     MemoryRevokedLogins, MemoryRoomStore, MemoryUserStore,
@@ -183,8 +185,19 @@ impl Kit {
         user.id
     }
 
-    /// Moves everything in the log to the store, as the persister does.
+    /// Moves everything in the log to the store and redacts the log, as the persister does.
     pub async fn persist_all(&self) {
-        self.store.insert_batch(&self.log.all()).await.unwrap();
+        let entries = self.log.all();
+        let (mut messages, mut changes) = (Vec::new(), Vec::new());
+        for entry in &entries {
+            match entry {
+                Entry::Message(message) => messages.push(message.clone()),
+                Entry::Change(change) => changes.push(change.clone()),
+            }
+        }
+        self.store.insert_batch(&messages).await.unwrap();
+        let redacted = self.store.apply_changes(&changes).await.unwrap();
+        self.log.remove(&redacted.log_seqs);
+        self.log.mark_persisted(entries.last().map_or(0, Entry::seq));
     }
 }

@@ -21,6 +21,11 @@ fn message(room: RoomId) -> Message {
         metadata: Metadata::parse(None).unwrap(),
         client_msg_id: None,
         created_at: chrono::Utc::now(),
+        edited_at: None,
+        deleted: false,
+        deleted_by: None,
+        deleted_at: None,
+        changed_seq: 0,
     }
 }
 

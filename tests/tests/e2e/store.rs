@@ -18,6 +18,11 @@ fn message(room: RoomId, seq: u64, client_id: &str) -> Message {
         metadata: Metadata::parse(None).unwrap(),
         client_msg_id: Some(ClientMsgId::parse(client_id).unwrap()),
         created_at: chrono::Utc::now(),
+        edited_at: None,
+        deleted: false,
+        deleted_by: None,
+        deleted_at: None,
+        changed_seq: 0,
     }
 }
 

@@ -161,5 +161,10 @@ pub fn new_message(room: RoomId, seq: u64, content: &str, client_id: Option<&str
         metadata: Metadata::default(),
         client_msg_id: client_id.map(|c| ClientMsgId::parse(c).unwrap()),
         created_at: now(),
+        edited_at: None,
+        deleted: false,
+        deleted_by: None,
+        deleted_at: None,
+        changed_seq: 0,
     }
 }
