@@ -148,8 +148,8 @@ pub(crate) fn direct_key(a: UserId, b: UserId) -> String {
     format!("{low}:{high}")
 }
 
-pub(crate) const MESSAGE_COLUMNS: &str =
-    "id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at";
+pub(crate) const MESSAGE_COLUMNS: &str = "id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, \
+     created_at, edited_at, deleted_by, deleted_at, changed_seq";
 
 /// A `messages` row. `M` is how the backend hands back the metadata column: PostgreSQL's jsonb
 /// as a JSON value, SQLite's text as a string.
@@ -164,6 +164,11 @@ pub(crate) struct MessageRow<M> {
     metadata: Option<M>,
     pub(crate) client_msg_id: Option<String>,
     created_at: DateTime<Utc>,
+    edited_at: Option<DateTime<Utc>>,
+    /// Set, with `deleted_at`, on a deleted message's tombstone.
+    deleted_by: Option<Uuid>,
+    deleted_at: Option<DateTime<Utc>>,
+    changed_seq: i64,
 }
 
 /// A metadata column as the backend decodes it.
@@ -188,12 +193,17 @@ impl<M: MetadataColumn> TryFrom<MessageRow<M>> for Message {
 
     fn try_from(row: MessageRow<M>) -> Result<Self, StoreError> {
         let metadata = row.metadata.map(MetadataColumn::into_json).transpose()?;
+        let deleted = row.deleted_at.is_some();
         Ok(Message {
             id: MessageId::from_uuid(row.id),
             room_id: RoomId::from_uuid(row.room_id),
             seq: seq_from_db(row.seq),
             sender_id: UserId::from_uuid(row.sender_id),
-            content: Content::parse(&row.content).map_err(|e| corrupt("content", e))?,
+            content: if deleted {
+                Content::redacted()
+            } else {
+                Content::parse(&row.content).map_err(|e| corrupt("content", e))?
+            },
             kind: MessageKind::parse(&row.kind).map_err(|e| corrupt("kind", e))?,
             metadata: Metadata::parse(metadata).map_err(|e| corrupt("metadata", e))?,
             client_msg_id: row
@@ -202,11 +212,11 @@ impl<M: MetadataColumn> TryFrom<MessageRow<M>> for Message {
                 .transpose()
                 .map_err(|e| corrupt("client_msg_id", e))?,
             created_at: row.created_at,
-            edited_at: None,
-            deleted: false,
-            deleted_by: None,
-            deleted_at: None,
-            changed_seq: 0,
+            edited_at: row.edited_at,
+            deleted,
+            deleted_by: row.deleted_by.map(UserId::from_uuid),
+            deleted_at: row.deleted_at,
+            changed_seq: seq_from_db(row.changed_seq),
         })
     }
 }

@@ -29,6 +29,11 @@ impl Content {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The content of a deleted message: nothing.
+    pub fn redacted() -> Self {
+        Self(String::new())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -173,7 +178,7 @@ impl Message {
     /// The message's tombstone: no content, no metadata, no edit time; who deleted it and when.
     pub fn tombstone(&self, by: UserId, at: DateTime<Utc>) -> Message {
         Message {
-            content: Content(String::new()),
+            content: Content::redacted(),
             metadata: Metadata::default(),
             edited_at: None,
             deleted: true,

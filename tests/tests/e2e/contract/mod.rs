@@ -22,6 +22,7 @@ macro_rules! contract_tests {
     };
 }
 
+mod changes;
 mod events;
 mod limits;
 mod log;
