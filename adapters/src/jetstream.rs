@@ -1,12 +1,12 @@
-//! The message log and live feed ports over NATS JetStream ([`NatsLog`]): messages are stored as
-//! MessagePack, and a message's seq is its stream sequence.
+//! The message log and live feed ports over NATS JetStream ([`NatsLog`]): messages and changes
+//! to them are stored as MessagePack, and an entry's seq is its stream sequence.
 
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chat_shared::domain::{Message, RoomId, Seq};
-use chat_shared::ports::{Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog};
+use chat_shared::domain::{Change, Entry, Message, RoomId, Seq};
+use chat_shared::ports::{Appended, LiveEntry, LiveFeed, LiveStream, LogError, MessageLog};
 use futures::StreamExt;
 use metrics::Histogram;
 
@@ -17,23 +17,54 @@ pub fn encode_stored(message: &Message) -> Bytes {
     Bytes::from(rmp_serde::to_vec_named(message).expect("a message always encodes"))
 }
 
+/// Encodes a change for the stream: a map whose first key is `kind`, where a message's is `id`.
+pub fn encode_change(change: &Change) -> Bytes {
+    Bytes::from(rmp_serde::to_vec_named(change).expect("a change always encodes"))
+}
+
+/// Encodes either kind of entry.
+pub fn encode_entry(entry: &Entry) -> Bytes {
+    match entry {
+        Entry::Message(message) => encode_stored(message),
+        Entry::Change(change) => encode_change(change),
+    }
+}
+
+/// Whether a stored payload is a change: a MessagePack map whose first key is `kind`. Messages
+/// (all of them, those stored before changes existed too) begin with `id`.
+fn is_change(payload: &[u8]) -> bool {
+    let header = match payload.first() {
+        Some(0x80..=0x8f) => 1,
+        Some(0xde) => 3,
+        Some(0xdf) => 5,
+        _ => return false,
+    };
+    payload.get(header..header + 5) == Some(b"\xa4kind")
+}
+
 /// How deeply a stored message may nest: as deeply as a client frame may (a message's metadata
 /// sits at the same depth in both), far below what overflows a runtime thread's 2 MiB stack.
 /// rmp-serde's own limit, 1024, does not: a payload nested that deep would abort the process
 /// that reads it, every time the stream hands it over again.
 const MAX_DEPTH: usize = 128;
 
-/// Decodes a message read from the stream under `seq`. One with a NUL character anywhere was
+/// Decodes an entry read from the stream under `seq`. One with a NUL character anywhere was
 /// not published by a node (every node refuses them) and is refused like any undecodable
 /// payload: the persister would otherwise fail to insert it, and stop there, on every retry.
-pub fn decode_stored(payload: &[u8], seq: Seq) -> Result<Message, rmp_serde::decode::Error> {
+pub fn decode_stored(payload: &[u8], seq: Seq) -> Result<Entry, rmp_serde::decode::Error> {
     let mut de = rmp_serde::Deserializer::from_read_ref(payload);
     de.set_max_depth(MAX_DEPTH);
-    let message: Message = serde::Deserialize::deserialize(&mut de)?;
-    if message.contains_nul() {
+    let entry = if is_change(payload) {
+        let change: Change = serde::Deserialize::deserialize(&mut de)?;
+        Entry::Change(change.at_seq(seq))
+    } else {
+        let message: Message = serde::Deserialize::deserialize(&mut de)?;
+        Entry::Message(Message { seq, ..message })
+    };
+    if entry.contains_nul() {
         return Err(serde::de::Error::custom("a NUL character, which no node publishes"));
     }
-    Ok(Message { seq, ..message })
+    Ok(entry)
 }
 
 /// Recorded for every send: a handle looked up once, not by name each time.
@@ -51,11 +82,14 @@ fn corrupt(seq: Seq, err: rmp_serde::decode::Error) -> LogError {
 #[derive(Clone)]
 pub struct JetStreamLog {
     nats: NatsLog,
+    /// The persisters' durable consumer, whose acknowledgements say what the store holds.
+    persister: String,
 }
 
 impl JetStreamLog {
-    pub fn new(nats: NatsLog) -> Self {
-        Self { nats }
+    /// The log of `nats`, whose entries the persisters of durable consumer `persister` write.
+    pub fn new(nats: NatsLog, persister: &str) -> Self {
+        Self { nats, persister: persister.to_owned() }
     }
 }
 
@@ -70,14 +104,21 @@ impl MessageLog for JetStreamLog {
         Ok(if appended.duplicate { Appended::Duplicate(appended.seq) } else { Appended::New(appended.seq) })
     }
 
-    async fn get(&self, seq: Seq) -> Result<Option<Message>, LogError> {
+    async fn append_change(&self, change: &Change, dedup_key: &str) -> Result<Appended, LogError> {
+        let mut buf = [0; 36];
+        let room = change.message.room_id.encode(&mut buf);
+        let appended = self.nats.append(room, dedup_key, encode_change(change)).await.map_err(log_error)?;
+        Ok(if appended.duplicate { Appended::Duplicate(appended.seq) } else { Appended::New(appended.seq) })
+    }
+
+    async fn get(&self, seq: Seq) -> Result<Option<Entry>, LogError> {
         match self.nats.get(seq).await.map_err(log_error)? {
             Some(payload) => decode_stored(&payload, seq).map(Some).map_err(|e| corrupt(seq, e)),
             None => Ok(None),
         }
     }
 
-    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError> {
+    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Entry>, LogError> {
         let raw = self.nats.read_room_after(&room.to_string(), after, limit).await.map_err(log_error)?;
         // Something undecodable on a room's subject was not published by a node; it is no
         // message of the room, and must not make the room's history unreadable.
@@ -98,6 +139,12 @@ impl MessageLog for JetStreamLog {
         let last = self.nats.last_seq_of_room(&room.to_string()).await.map_err(log_error)?;
         Ok(last.unwrap_or(0))
     }
+
+    /// The persisters' acknowledgement floor: they acknowledge an entry once it is written
+    /// and, for a change, applied and its redactions removed from the stream.
+    async fn persisted_through(&self) -> Result<Seq, LogError> {
+        self.nats.ack_floor(&self.persister).await.map_err(log_error)
+    }
 }
 
 #[async_trait]
@@ -106,7 +153,7 @@ impl LiveFeed for JetStreamLog {
         let live = self.nats.subscribe_live(&room.to_string()).await.map_err(log_error)?;
         let messages = live.filter_map(|live| async move {
             match decode_stored(&live.payload, live.seq) {
-                Ok(message) => Some(LiveMessage { message, previous_seq: live.last_seq }),
+                Ok(entry) => Some(LiveEntry { entry, previous_seq: live.last_seq }),
                 Err(err) => {
                     tracing::error!(seq = live.seq, error = %err, "undecodable message in the live feed");
                     None
@@ -119,7 +166,7 @@ impl LiveFeed for JetStreamLog {
 
 #[cfg(test)]
 mod tests {
-    use chat_shared::domain::{Content, MessageId, MessageKind, Metadata, UserId};
+    use chat_shared::domain::{ChangeKind, Content, MessageId, MessageKind, Metadata, UserId};
     use chat_shared::protocol::{Codec, Command, decode_client_frame};
     use serde_json::{Value, json};
 
@@ -151,7 +198,72 @@ mod tests {
     #[test]
     fn a_stored_message_decodes_to_itself_under_the_streams_seq() {
         let stored = message(Metadata::parse(Some(json!({"k": [1, "two", {"three": 3.5}]}))).unwrap());
-        assert_eq!(decode_stored(&encode_stored(&stored), 42).unwrap(), Message { seq: 42, ..stored });
+        assert_eq!(
+            decode_stored(&encode_stored(&stored), 42).unwrap(),
+            Entry::Message(Message { seq: 42, ..stored })
+        );
+    }
+
+    fn change_of(message: &Message) -> Change {
+        let edited = message.edited(Content::parse("edited").unwrap(), None, chrono::Utc::now());
+        Change {
+            kind: ChangeKind::Edited,
+            seq: 0,
+            actor: message.sender_id,
+            client_change_id: None,
+            message: edited,
+        }
+    }
+
+    #[test]
+    fn a_stored_change_decodes_to_itself_under_the_streams_seq() {
+        let original = Message { seq: 5, ..message(Metadata::default()) };
+        let edit = change_of(&original);
+        let deletion = Change {
+            kind: ChangeKind::Deleted,
+            client_change_id: Some(chat_shared::domain::ClientMsgId::parse("d-1").unwrap()),
+            message: original.tombstone(original.sender_id, chrono::Utc::now()),
+            ..edit.clone()
+        };
+        for change in [edit, deletion] {
+            let decoded = decode_stored(&encode_change(&change), 9).unwrap();
+            assert_eq!(decoded, Entry::Change(change.at_seq(9)));
+        }
+    }
+
+    #[test]
+    fn a_message_stored_before_changes_existed_still_decodes() {
+        // The fields of a message as nodes stored it before messages could change.
+        #[derive(serde::Serialize)]
+        struct Before<'a> {
+            id: MessageId,
+            room_id: RoomId,
+            seq: u64,
+            sender_id: UserId,
+            content: &'a str,
+            kind: &'a str,
+            metadata: Option<()>,
+            client_msg_id: Option<&'a str>,
+            created_at: &'a str,
+        }
+        let (id, room_id, sender_id) = (MessageId::generate(), RoomId::generate(), UserId::generate());
+        let before = Before {
+            id,
+            room_id,
+            seq: 0,
+            sender_id,
+            content: "old",
+            kind: "text",
+            metadata: None,
+            client_msg_id: Some("c-1"),
+            created_at: "2026-01-02T03:04:05.678Z",
+        };
+        let Entry::Message(message) = decode_stored(&rmp_serde::to_vec_named(&before).unwrap(), 3).unwrap()
+        else {
+            panic!("a message");
+        };
+        assert_eq!((message.id, message.seq, message.content.as_str()), (id, 3, "old"));
+        assert!(!message.deleted && message.edited_at.is_none() && message.changed_seq == 0);
     }
 
     #[test]
@@ -168,7 +280,10 @@ mod tests {
             .last()
             .expect("some nesting is accepted");
         let stored = message(deepest);
-        assert_eq!(decode_stored(&encode_stored(&stored), 1).unwrap(), Message { seq: 1, ..stored });
+        assert_eq!(
+            decode_stored(&encode_stored(&stored), 1).unwrap(),
+            Entry::Message(Message { seq: 1, ..stored })
+        );
     }
 
     #[test]
@@ -201,5 +316,8 @@ mod tests {
         assert!(foreign(&|m| m["client_msg_id"] = json!("id\0")).is_err());
         assert!(foreign(&|m| m["metadata"] = json!({"k": ["ok", {"deep": "x\0"}]})).is_err());
         assert!(foreign(&|m| m["metadata"] = json!({"k\0": 1})).is_err());
+        let mut change = change_of(&message(Metadata::default()));
+        change.client_change_id = serde_json::from_value(json!("c\0")).unwrap();
+        assert!(decode_stored(&encode_change(&change), 1).is_err());
     }
 }

@@ -155,6 +155,11 @@ pub struct NodeConfig {
     #[command(flatten)]
     pub stream: chat_adapters::config::StreamArgs,
 
+    /// The persisters' durable consumer (their `--consumer`): its acknowledgements tell the
+    /// node which entries of the stream PostgreSQL holds, changes applied.
+    #[arg(long, env = "CHAT_PERSISTER_CONSUMER", default_value = "persister")]
+    pub persister_consumer: String,
+
     #[command(flatten)]
     pub limits: crate::abuse_limits::AbuseLimitArgs,
 

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_adapters::jetstream::decode_stored;
-use chat_adapters::nats::{Deliveries, Delivery, DurableConsumer};
-use chat_shared::domain::Message;
+use chat_adapters::nats::{Deliveries, Delivery, DurableConsumer, NatsLog};
+use chat_shared::domain::{Change, Entry, Message};
 use chat_shared::ports::MessageStore;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -31,6 +31,7 @@ const LAG_EVERY: Duration = Duration::from_secs(5);
 pub async fn run(
     consumer: DurableConsumer,
     store: Arc<dyn MessageStore>,
+    log: NatsLog,
     settings: ConsumeSettings,
     stop: watch::Receiver<bool>,
 ) {
@@ -39,7 +40,7 @@ pub async fn run(
     let lag = tokio::spawn(report_lag(consumer.clone(), stop.clone()));
     tokio::join!(
         fetch(consumer, settings, stop.clone(), batches_tx),
-        write_batches(store, settings.writers.max(1), stop, batches_rx),
+        write_batches(Target { store, log }, settings.writers.max(1), stop, batches_rx),
     );
     lag.abort();
 }
@@ -87,10 +88,17 @@ async fn fetch(
     }
 }
 
+/// Where a batch goes: messages and changes to the store, redactions back to the stream.
+#[derive(Clone)]
+struct Target {
+    store: Arc<dyn MessageStore>,
+    log: NatsLog,
+}
+
 /// Writes the fetched batches, `writers` at a time, until the fetcher is done and every batch
 /// it handed on is written (or, at shutdown, given up unacknowledged for redelivery).
 async fn write_batches(
-    store: Arc<dyn MessageStore>,
+    target: Target,
     writers: usize,
     stop: watch::Receiver<bool>,
     mut batches: mpsc::Receiver<Vec<Delivery>>,
@@ -99,7 +107,7 @@ async fn write_batches(
     loop {
         tokio::select! {
             batch = batches.recv(), if writing.len() < writers => match batch {
-                Some(batch) => writing.push(write_and_ack(store.clone(), batch, stop.clone())),
+                Some(batch) => writing.push(write_and_ack(target.clone(), batch, stop.clone())),
                 None => break,
             },
             Some(()) = writing.next() => {}
@@ -108,13 +116,18 @@ async fn write_batches(
     while writing.next().await.is_some() {}
 }
 
-async fn write_and_ack(
-    store: Arc<dyn MessageStore>,
-    deliveries: Vec<Delivery>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let (messages, deliveries) = decode(deliveries).await;
-    if messages.is_empty() || !write(&*store, &messages, &mut stop).await {
+async fn write_and_ack(target: Target, deliveries: Vec<Delivery>, mut stop: watch::Receiver<bool>) {
+    let (entries, deliveries) = decode(deliveries).await;
+    let (mut messages, mut changes) = (Vec::new(), Vec::new());
+    for entry in entries {
+        match entry {
+            Entry::Message(message) => messages.push(message),
+            Entry::Change(change) => changes.push(change),
+        }
+    }
+    let written = (messages.is_empty() || write(&*target.store, &messages, &mut stop).await)
+        && (changes.is_empty() || apply(&target, &changes, &mut stop).await);
+    if deliveries.is_empty() || !written {
         // Nothing to write, or shutting down with the batch unwritten: it stays
         // unacknowledged for redelivery.
         return;
@@ -129,7 +142,7 @@ async fn write_and_ack(
 
 /// Decodes a batch; what does not decode can never be written, so it is terminated (not
 /// redelivered), logged and counted.
-async fn decode(deliveries: Vec<Delivery>) -> (Vec<Message>, Vec<Delivery>) {
+async fn decode(deliveries: Vec<Delivery>) -> (Vec<Entry>, Vec<Delivery>) {
     let mut messages = Vec::with_capacity(deliveries.len());
     let mut kept = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
@@ -168,6 +181,33 @@ async fn write(store: &dyn MessageStore, messages: &[Message], stop: &mut watch:
             Err(err) => {
                 metrics::counter!("chat_persister_insert_errors_total").increment(1);
                 tracing::warn!(error = %err, batch = messages.len(), "writing a batch failed; retrying");
+                if *stop.borrow() {
+                    return false;
+                }
+                backoff.wait(stop).await;
+            }
+        }
+    }
+}
+
+/// Applies changes until it succeeds, then erases from the stream what they redacted: only
+/// then is the batch acknowledged, so a crash in between applies and erases again. `false`
+/// when shutdown came first.
+async fn apply(target: &Target, changes: &[Change], stop: &mut watch::Receiver<bool>) -> bool {
+    let mut backoff = Backoff::default();
+    loop {
+        let outcome = match target.store.apply_changes(changes).await {
+            Ok(redacted) => target.log.remove(&redacted.log_seqs).await.map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        match outcome {
+            Ok(()) => {
+                metrics::counter!("chat_persister_changes_total").increment(changes.len() as u64);
+                return true;
+            }
+            Err(err) => {
+                metrics::counter!("chat_persister_insert_errors_total").increment(1);
+                tracing::warn!(error = %err, changes = changes.len(), "applying changes failed; retrying");
                 if *stop.borrow() {
                     return false;
                 }

@@ -109,6 +109,7 @@ pub fn cli_main() -> std::process::ExitCode {
 pub struct Persister {
     listener: TcpListener,
     consumer: DurableConsumer,
+    log: NatsLog,
     store: Arc<PgMessageStore>,
     readiness: Arc<Readiness>,
     settings: ConsumeSettings,
@@ -153,6 +154,7 @@ impl Persister {
         Ok(Self {
             listener,
             consumer,
+            log: nats,
             store: Arc::new(PgMessageStore::new(pool)),
             readiness: Arc::new(Readiness::new(probes, Vec::new())),
             settings: ConsumeSettings {
@@ -183,7 +185,8 @@ impl Persister {
                 })
                 .into_future(),
         );
-        let consuming = tokio::spawn(consume::run(self.consumer, self.store, self.settings, stop_rx));
+        let consuming =
+            tokio::spawn(consume::run(self.consumer, self.store, self.log, self.settings, stop_rx));
         shutdown.await;
         let _ = stop_tx.send(true);
         consuming.await.context("the consumer task failed")?;

@@ -8,7 +8,7 @@ use async_nats::jetstream::consumer::pull::{BatchErrorKind, MessagesErrorKind};
 use async_nats::jetstream::context::{
     ConsumerInfoErrorKind, CreateStreamErrorKind, PublishErrorKind, RequestErrorKind,
 };
-use async_nats::jetstream::stream::{ConsumerErrorKind, LastRawMessageErrorKind};
+use async_nats::jetstream::stream::{ConsumerErrorKind, DeleteMessageErrorKind, LastRawMessageErrorKind};
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -123,6 +123,15 @@ impl Transient for ConsumerErrorKind {
             ConsumerErrorKind::TimedOut | ConsumerErrorKind::Request => true,
             ConsumerErrorKind::JetStream(err) => jetstream_unavailable(err),
             _ => false,
+        }
+    }
+}
+
+impl Transient for DeleteMessageErrorKind {
+    fn is_transient(&self) -> bool {
+        match self {
+            DeleteMessageErrorKind::Request | DeleteMessageErrorKind::TimedOut => true,
+            DeleteMessageErrorKind::JetStream(err) => jetstream_unavailable(err),
         }
     }
 }

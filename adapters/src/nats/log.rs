@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use async_nats::connection::State;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::context::Publish;
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::{Client, ConnectErrorKind, ConnectOptions, jetstream};
@@ -184,6 +185,35 @@ impl NatsLog {
         match self.stream.get_last_raw_message_by_subject(&self.names.room(room)?).await {
             Ok(message) => Ok(Some(message.sequence)),
             Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Erases the entries stored under `seqs` from the stream: the server overwrites them on
+    /// disk, and no read returns them again. An entry already gone counts as erased.
+    ///
+    /// Errors: `Unavailable` when the server does not answer in time; retry.
+    pub async fn remove(&self, seqs: &[u64]) -> Result<(), NatsError> {
+        for &seq in seqs {
+            if let Err(err) = self.stream.delete_message(seq).await {
+                let err = NatsError::from(err);
+                // The server refuses to delete what it does not hold; whether that is why, a
+                // read tells.
+                if err.is_unavailable() || self.get(seq).await?.is_some() {
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The acknowledgement floor of durable consumer `name`: every entry up to it has been
+    /// acknowledged. 0 while the consumer does not exist.
+    pub async fn ack_floor(&self, name: &str) -> Result<u64, NatsError> {
+        let name = token("consumer name", name)?;
+        match self.stream.consumer_info(name).await {
+            Ok(info) => Ok(info.ack_floor.stream_sequence),
+            Err(err) if err.kind() == ConsumerInfoErrorKind::NotFound => Ok(0),
             Err(err) => Err(err.into()),
         }
     }

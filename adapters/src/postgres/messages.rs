@@ -1,8 +1,8 @@
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use chat_shared::domain::{ClientMsgId, Message, RoomId};
-use chat_shared::ports::{MessageStore, PageQuery, StoreError};
+use chat_shared::domain::{Change, ClientMsgId, Message, RoomId};
+use chat_shared::ports::{MessageRef, MessageStore, PageQuery, Redacted, StoreError};
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolCopyExt;
 
@@ -136,5 +136,13 @@ impl MessageStore for PgMessageStore {
     async fn by_client_msg_id(&self, room: RoomId, id: &ClientMsgId) -> Result<Option<Message>, StoreError> {
         let lookup = self.client_ids.get_or_init(|| ClientIdLookup::start(&self.pool));
         lookup.find(room, id).await
+    }
+
+    async fn find(&self, _room: RoomId, _message: MessageRef) -> Result<Option<Message>, StoreError> {
+        Err(StoreError::other("PENDING: finding a message is not written yet"))
+    }
+
+    async fn apply_changes(&self, _changes: &[Change]) -> Result<Redacted, StoreError> {
+        Err(StoreError::other("PENDING: changes are not applied here yet"))
     }
 }

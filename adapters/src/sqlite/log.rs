@@ -13,9 +13,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chat_shared::domain::{Message, RoomId, Seq};
+use chat_shared::domain::{Change, Entry, Message, RoomId, Seq};
 use chat_shared::memory::broadcast_stream;
-use chat_shared::ports::{Appended, LiveFeed, LiveMessage, LiveStream, LogError, MessageLog};
+use chat_shared::ports::{Appended, LiveEntry, LiveFeed, LiveStream, LogError, MessageLog};
 use sqlx::SqliteConnection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -34,7 +34,7 @@ const MAX_BATCH: usize = 256;
 const QUEUE: usize = 16 * 1024;
 
 /// Each watched room's live channel; rooms nobody watches any more are pruned on subscribe.
-type LiveRooms = Mutex<HashMap<RoomId, broadcast::Sender<LiveMessage>>>;
+type LiveRooms = Mutex<HashMap<RoomId, broadcast::Sender<LiveEntry>>>;
 
 pub struct SqliteMessageLog {
     db: SqliteDb,
@@ -69,7 +69,7 @@ impl SqliteMessageLog {
     }
 }
 
-fn lock(live: &LiveRooms) -> std::sync::MutexGuard<'_, HashMap<RoomId, broadcast::Sender<LiveMessage>>> {
+fn lock(live: &LiveRooms) -> std::sync::MutexGuard<'_, HashMap<RoomId, broadcast::Sender<LiveEntry>>> {
     live.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -155,7 +155,8 @@ fn deliver(live: &LiveRooms, message: Message, outcome: Outcome) -> Result<Appen
         Outcome::New { seq, previous_seq } => {
             if let Some(room) = lock(live).get(&message.room_id) {
                 // No receivers is fine: nobody watches the room right now.
-                let _ = room.send(LiveMessage { message: Message { seq, ..message }, previous_seq });
+                let _ =
+                    room.send(LiveEntry { entry: Entry::Message(Message { seq, ..message }), previous_seq });
             }
             Ok(Appended::New(seq))
         }
@@ -177,18 +178,26 @@ impl MessageLog for SqliteMessageLog {
         outcome.await.map_err(|_| gone())?
     }
 
-    async fn get(&self, seq: Seq) -> Result<Option<Message>, LogError> {
+    async fn append_change(&self, _change: &Change, _dedup_key: &str) -> Result<Appended, LogError> {
+        Err(LogError::Other("PENDING: changes are not stored here yet".into()))
+    }
+
+    async fn persisted_through(&self) -> Result<Seq, LogError> {
+        Ok(Seq::MAX)
+    }
+
+    async fn get(&self, seq: Seq) -> Result<Option<Entry>, LogError> {
         sqlx::query_as::<_, MessageRow<String>>(&format!("select {COLUMNS} from messages where seq = ?1"))
             .bind(seq_to_db(seq))
             .fetch_optional(&self.db.readers)
             .await
             .map_err(log_error)?
-            .map(Message::try_from)
+            .map(|row| Message::try_from(row).map(Entry::Message))
             .transpose()
             .map_err(|err| LogError::Other(Box::new(err)))
     }
 
-    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError> {
+    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Entry>, LogError> {
         sqlx::query_as::<_, MessageRow<String>>(&format!(
             "select {COLUMNS} from messages where room_id = ?1 and seq > ?2 order by seq limit ?3"
         ))
@@ -199,7 +208,7 @@ impl MessageLog for SqliteMessageLog {
         .await
         .map_err(log_error)?
         .into_iter()
-        .map(Message::try_from)
+        .map(|row| Message::try_from(row).map(Entry::Message))
         .collect::<Result<_, _>>()
         .map_err(|err| LogError::Other(Box::new(err)))
     }

@@ -34,7 +34,7 @@ pub(super) async fn connect(
     )
     .await
     .context("connecting to NATS (NATS_URL, --nats-url) and preparing the message stream")?;
-    let log = Arc::new(JetStreamLog::new(nats.clone()));
+    let log = Arc::new(JetStreamLog::new(nats.clone(), &config.persister_consumer));
     let redis = RedisPresence::connect_trusting(
         urls.redis.expose(),
         config.redis_ca_file.as_deref(),

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use chat_shared::domain::{Message, RoomId, Seq};
+use chat_shared::domain::{Entry, RoomId, Seq};
 use chat_shared::ports::RoomEvent;
-use chat_shared::protocol::{Codec, MemberChange, PresenceState, ServerFrame, encode, encode_message_frame};
+use chat_shared::protocol::{Codec, MemberChange, PresenceState, ServerFrame, encode, encode_entry_frame};
 use tokio::sync::mpsc;
 
 use super::subscriber::{MessageFrame, Outbound, Subscribers, ws_message};
@@ -72,25 +72,25 @@ fn is_full(err: mpsc::error::TrySendError<Outbound>) -> bool {
     matches!(err, mpsc::error::TrySendError::Full(_))
 }
 
-/// Delivers messages read back from the log: all of the room's messages after `last`, in order.
-pub(super) fn deliver_in_order(subscribers: &Subscribers, messages: &[Message], last: Seq) {
+/// Delivers entries read back from the log: all of the room's entries after `last`, in order.
+pub(super) fn deliver_in_order(subscribers: &Subscribers, entries: &[Entry], last: Seq) {
     let mut previous = last;
-    for message in messages {
-        deliver(subscribers, message, previous);
-        previous = message.seq;
+    for entry in entries {
+        deliver(subscribers, entry, previous);
+        previous = entry.seq();
     }
 }
 
-/// The message encoded once for every recipient that speaks `codec`.
-fn message_frame(codec: Codec, message: &Message, previous: Seq) -> Option<Arc<MessageFrame>> {
-    let Some(frame) = ws_message(codec, encode_message_frame(codec, message)) else {
-        tracing::error!(seq = message.seq, "a message did not encode as a frame");
+/// The entry encoded once for every recipient that speaks `codec`.
+fn message_frame(codec: Codec, entry: &Entry, previous: Seq) -> Option<Arc<MessageFrame>> {
+    let Some(frame) = ws_message(codec, encode_entry_frame(codec, entry)) else {
+        tracing::error!(seq = entry.seq(), "an entry did not encode as a frame");
         return None;
     };
-    Some(Arc::new(MessageFrame { room: message.room_id, seq: message.seq, previous, frame }))
+    Some(Arc::new(MessageFrame { room: entry.room_id(), seq: entry.seq(), previous, frame }))
 }
 
-pub(super) fn deliver(subscribers: &Subscribers, message: &Message, previous: Seq) {
+pub(super) fn deliver(subscribers: &Subscribers, message: &Entry, previous: Seq) {
     let started = Instant::now();
     let mut json: Option<Arc<MessageFrame>> = None;
     let mut msgpack: Option<Arc<MessageFrame>> = None;

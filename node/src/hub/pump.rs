@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_shared::domain::{Message, RoomId, Seq};
+use chat_shared::domain::{Entry, RoomId, Seq};
 use chat_shared::error::Error;
 use chat_shared::ports::{EventStream, LiveStream, MessageLog};
 use futures::StreamExt;
@@ -41,7 +41,7 @@ pub(super) async fn pump(
                 match log.read_after(room, last, GAP_FILL_LIMIT).await {
                     Ok(missed) => {
                         quiet_check.done();
-                        if let Some(newest) = missed.last().map(|m| m.seq) {
+                        if let Some(newest) = missed.last().map(Entry::seq) {
                             metrics::counter!("chat_fanout_gaps_total").increment(1);
                             deliver_in_order(&subscribers, &missed, last);
                             last_seq = Some(newest);
@@ -58,7 +58,7 @@ pub(super) async fn pump(
                 continue;
             }
         };
-        let seq = next.message.seq;
+        let seq = next.entry.seq();
         if let Some(last) = last_seq {
             if seq <= last {
                 continue;
@@ -77,7 +77,7 @@ pub(super) async fn pump(
                 }
             }
         }
-        deliver(&subscribers, &next.message, next.previous_seq);
+        deliver(&subscribers, &next.entry, next.previous_seq);
         last_seq = Some(seq);
         quiet_check.arm();
     }
@@ -129,30 +129,23 @@ impl QuietCheck {
 /// Attempts at reading a gap back before giving up on it, and the pause after each failure.
 const GAP_FILL_RETRIES: [Duration; 2] = [Duration::from_millis(50), Duration::from_millis(250)];
 
-/// The room's messages after `last` up to `previous`, the seq the live feed names as the one
-/// before its next message, read back from the log. A read that does not reach `previous`
-/// missed something and is tried again; a gap often comes with a brief disconnection.
-async fn fill_gap(
-    log: &dyn MessageLog,
-    room: RoomId,
-    last: Seq,
-    previous: Seq,
-) -> Result<Vec<Message>, Error> {
+/// The room's entries after `last` up to `previous`, the seq the live feed names as the one
+/// before its next entry, read back from the log. A read that does not reach `previous`
+/// missed something and is tried again; a gap often comes with a brief disconnection. The
+/// read reaches it when it returns `previous` or anything after it: `previous` itself may
+/// have been redacted (a deleted message, or an edit of one), and the live entry that named
+/// it is stored before it is delivered.
+async fn fill_gap(log: &dyn MessageLog, room: RoomId, last: Seq, previous: Seq) -> Result<Vec<Entry>, Error> {
     let mut pauses = GAP_FILL_RETRIES.iter();
     loop {
         let failure = match log.read_after(room, last, GAP_FILL_LIMIT).await {
             Ok(mut missed) => {
-                missed.retain(|m| m.seq <= previous);
-                if missed.last().map(|m| m.seq) == Some(previous) {
+                let reached = missed.last().map(Entry::seq);
+                if reached >= Some(previous) {
+                    missed.retain(|e| e.seq() <= previous);
                     return Ok(missed);
                 }
-                Error::Internal(
-                    format!(
-                        "the log returned the gap up to {:?}, not {previous}",
-                        missed.last().map(|m| m.seq)
-                    )
-                    .into(),
-                )
+                Error::Internal(format!("the log returned the gap up to {reached:?}, not {previous}").into())
             }
             Err(err) => err.into(),
         };

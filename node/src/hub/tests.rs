@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use chat_shared::domain::{Content, MessageId, MessageKind, Metadata};
 use chat_shared::memory::{MemoryEventBus, MemoryMessageLog};
-use chat_shared::ports::{Appended, LiveMessage, LogError};
+use chat_shared::ports::{Appended, LiveEntry, LogError};
 use chrono::Utc;
 
 use std::time::Duration;
 
-use chat_shared::domain::{Message, Seq, UserId};
+use chat_shared::domain::{Change, Entry, Message, Seq, UserId};
 use chat_shared::ports::LiveStream;
 use chat_shared::protocol::Codec;
 use tokio::sync::mpsc;
@@ -20,7 +20,7 @@ use super::pump::QUIET_CHECK_AFTER;
 use super::*;
 
 /// A live feed that hands over exactly what the test pushes: it can drop any message.
-struct ScriptedFeed(std::sync::Mutex<Option<mpsc::UnboundedReceiver<LiveMessage>>>);
+struct ScriptedFeed(std::sync::Mutex<Option<mpsc::UnboundedReceiver<LiveEntry>>>);
 
 #[async_trait]
 impl LiveFeed for ScriptedFeed {
@@ -45,11 +45,19 @@ impl MessageLog for FlakyLog {
         self.log.append(message, dedup_key).await
     }
 
-    async fn get(&self, seq: Seq) -> Result<Option<Message>, LogError> {
+    async fn append_change(&self, change: &Change, dedup_key: &str) -> Result<Appended, LogError> {
+        self.log.append_change(change, dedup_key).await
+    }
+
+    async fn get(&self, seq: Seq) -> Result<Option<Entry>, LogError> {
         self.log.get(seq).await
     }
 
-    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Message>, LogError> {
+    async fn persisted_through(&self) -> Result<Seq, LogError> {
+        self.log.persisted_through().await
+    }
+
+    async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Entry>, LogError> {
         if self.broken.load(Ordering::SeqCst) {
             return Err(LogError::Unavailable("the log is down".into()));
         }
@@ -67,7 +75,7 @@ impl MessageLog for FlakyLog {
 struct Room {
     id: RoomId,
     log: Arc<FlakyLog>,
-    live: mpsc::UnboundedSender<LiveMessage>,
+    live: mpsc::UnboundedSender<LiveEntry>,
     queue: mpsc::Receiver<Outbound>,
     too_slow: CancellationToken,
     _hub: Hub,
@@ -97,7 +105,7 @@ impl Room {
     }
 
     /// Stores a message; returns what the live feed would carry for it.
-    async fn append(&self, content: &str) -> LiveMessage {
+    async fn append(&self, content: &str) -> LiveEntry {
         let message = Message {
             id: MessageId::generate(),
             room_id: self.id,
@@ -118,8 +126,8 @@ impl Room {
             unreachable!("fresh dedup key")
         };
         let previous_seq = self.log.read_after(self.id, 0, 1000).await.unwrap();
-        let previous_seq = previous_seq.iter().rev().nth(1).map_or(0, |m| m.seq);
-        LiveMessage { message: Message { seq, ..message }, previous_seq }
+        let previous_seq = previous_seq.iter().rev().nth(1).map_or(0, Entry::seq);
+        LiveEntry { entry: Entry::Message(Message { seq, ..message }), previous_seq }
     }
 
     async fn delivered_seq(&mut self) -> Seq {
@@ -154,7 +162,7 @@ async fn a_gap_in_the_feed_is_filled_from_the_log_in_order() {
 
     // Each names the one before it, so a connection can tell whether it has that one.
     let got = [room.delivered().await, room.delivered().await, room.delivered().await];
-    let (one, two, three) = (first.message.seq, dropped.message.seq, third.message.seq);
+    let (one, two, three) = (first.entry.seq(), dropped.entry.seq(), third.entry.seq());
     assert_eq!(got, [(one, first.previous_seq), (two, one), (three, two)]);
 }
 
@@ -165,10 +173,10 @@ async fn the_last_message_before_a_pause_arrives_even_when_the_feed_dropped_it()
     let dropped = room.append("two").await;
 
     room.live.send(first.clone()).unwrap();
-    assert_eq!(room.delivered_seq().await, first.message.seq);
+    assert_eq!(room.delivered_seq().await, first.entry.seq());
 
     // Nothing follows the dropped message: only the check after the pause finds it.
-    assert_eq!(room.delivered().await, (dropped.message.seq, first.message.seq));
+    assert_eq!(room.delivered().await, (dropped.entry.seq(), first.entry.seq()));
     tokio::time::sleep(QUIET_CHECK_AFTER * 3).await;
     assert!(room.queue.try_recv().is_err(), "delivered once only");
 }
@@ -179,13 +187,13 @@ async fn a_pause_check_that_found_a_dropped_message_checks_again_after_the_next_
     let first = room.append("one").await;
     let dropped = room.append("two").await;
     room.live.send(first.clone()).unwrap();
-    assert_eq!(room.delivered_seq().await, first.message.seq);
-    assert_eq!(room.delivered_seq().await, dropped.message.seq, "the first check finds it");
+    assert_eq!(room.delivered_seq().await, first.entry.seq());
+    assert_eq!(room.delivered_seq().await, dropped.entry.seq(), "the first check finds it");
 
     // Appended after that check read the log, and dropped by the feed too: nothing live will
     // ever follow it, so only another check can find it.
     let dropped_again = room.append("three").await;
-    assert_eq!(room.delivered().await, (dropped_again.message.seq, dropped.message.seq));
+    assert_eq!(room.delivered().await, (dropped_again.entry.seq(), dropped.entry.seq()));
 }
 
 #[tokio::test(start_paused = true)]
@@ -196,12 +204,12 @@ async fn the_check_after_a_pause_retries_while_the_log_is_down() {
     room.log.broken.store(true, Ordering::SeqCst);
 
     room.live.send(first.clone()).unwrap();
-    assert_eq!(room.delivered_seq().await, first.message.seq);
+    assert_eq!(room.delivered_seq().await, first.entry.seq());
     tokio::time::sleep(QUIET_CHECK_AFTER * 4).await;
     assert!(room.queue.try_recv().is_err());
 
     room.log.broken.store(false, Ordering::SeqCst);
-    assert_eq!(room.delivered_seq().await, dropped.message.seq);
+    assert_eq!(room.delivered_seq().await, dropped.entry.seq());
     assert!(!room.too_slow.is_cancelled());
 }
 
@@ -214,7 +222,7 @@ async fn a_gap_with_the_log(fault: impl Fn(&FlakyLog) -> &AtomicBool) -> Room {
     let third = room.append("three").await;
 
     room.live.send(first.clone()).unwrap();
-    assert_eq!(room.delivered_seq().await, first.message.seq);
+    assert_eq!(room.delivered_seq().await, first.entry.seq());
     fault(&room.log).store(true, Ordering::SeqCst);
     room.live.send(third).unwrap();
     room
@@ -260,7 +268,7 @@ mod properties {
                     }
                     fed_yet |= *feed;
                     if fed_yet {
-                        appended.push(live.message.seq);
+                        appended.push(live.entry.seq());
                     }
                     if *feed {
                         room.live.send(live).unwrap();

@@ -18,5 +18,6 @@ mod server;
 pub use client::{ClientFrame, Command, FrameError, FrameErrorCode, SendCommand, decode_client_frame};
 pub use codec::{Codec, SUBPROTOCOLS};
 pub use server::{
-    ErrorBody, MemberChange, PresenceState, Reply, ServerFrame, encode, encode_message_frame, encode_reply,
+    ChangeFrame, ErrorBody, MemberChange, PresenceState, Reply, ServerFrame, encode, encode_entry_frame,
+    encode_message_frame, encode_reply,
 };

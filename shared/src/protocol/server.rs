@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::client::FrameError;
 use super::codec::Codec;
-use crate::domain::{Message, RoomId, Seq, UserId};
+use crate::domain::{Change, ChangeKind, Entry, Message, RoomId, Seq, UserId};
 use crate::error::FieldErrors;
 
 /// A frame from the server. Serializes as an object whose `type` is the variant's name in
@@ -174,6 +174,47 @@ pub fn encode_message_frame(codec: Codec, message: &Message) -> Bytes {
         .to_vec(&MessageFrame { kind: "message", message })
         .map(Bytes::from)
         .unwrap_or_else(|_| encode_failure(codec, None))
+}
+
+/// A change to a message as clients receive it: `{"type": "message_edited" | "message_deleted",
+/// "room", "seq", "by", "message"}`, the message as the change left it. Live, and in a `join`
+/// reply's `changes`.
+#[derive(Serialize)]
+pub struct ChangeFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    room: RoomId,
+    /// The change's own seq in the room.
+    seq: Seq,
+    by: UserId,
+    message: &'a Message,
+}
+
+impl<'a> ChangeFrame<'a> {
+    pub fn of(change: &'a Change) -> Self {
+        let kind = match change.kind {
+            ChangeKind::Edited => "message_edited",
+            ChangeKind::Deleted => "message_deleted",
+        };
+        ChangeFrame {
+            kind,
+            room: change.message.room_id,
+            seq: change.seq,
+            by: change.actor,
+            message: &change.message,
+        }
+    }
+}
+
+/// Encodes an entry of a room's log as its frame: a `message`, or a change's frame.
+pub fn encode_entry_frame(codec: Codec, entry: &Entry) -> Bytes {
+    match entry {
+        Entry::Message(message) => encode_message_frame(codec, message),
+        Entry::Change(change) => codec
+            .to_vec(&ChangeFrame::of(change))
+            .map(Bytes::from)
+            .unwrap_or_else(|_| encode_failure(codec, None)),
+    }
 }
 
 /// Encodes a successful reply whose result is any value that serializes as a struct or map, its

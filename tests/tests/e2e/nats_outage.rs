@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::nats::{NatsLog, StreamSettings};
-use chat_shared::domain::RoomId;
+use chat_shared::domain::{Entry, Message, RoomId};
 use chat_shared::ports::{Appended, LogError, MessageLog};
 use chat_tests::outage::PrivateNats;
 
@@ -20,7 +20,7 @@ fn unavailable<T: std::fmt::Debug>(result: &Result<T, LogError>) -> bool {
 async fn while_nats_is_down_every_log_call_is_unavailable_and_after_it_nothing_stored_is_lost() {
     let mut nats = PrivateNats::start().await.unwrap();
     let nats_log = NatsLog::connect(&nats.url(), "outage", StreamSettings::default()).await.unwrap();
-    let log = JetStreamLog::new(nats_log.clone());
+    let log = JetStreamLog::new(nats_log.clone(), "persister");
     let room = RoomId::generate();
     let before = new_message(room, 0, "before", None);
     let Ok(Appended::New(seq)) = log.append(&before, "before").await else { panic!("appended") };
@@ -60,6 +60,6 @@ async fn while_nats_is_down_every_log_call_is_unavailable_and_after_it_nothing_s
         matches!(appended, Ok(Appended::New(next) | Appended::Duplicate(next)) if next > seq),
         "{appended:?}"
     );
-    assert_eq!(log.get(seq).await.unwrap().map(|m| m.content), Some(before.content));
+    assert_eq!(log.get(seq).await.unwrap(), Some(Entry::Message(Message { seq, ..before.clone() })));
     assert_eq!(log.read_after(room, 0, 10).await.unwrap().len(), 2);
 }

@@ -3,7 +3,7 @@
 
 use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::nats::{NatsLog, StreamSettings};
-use chat_shared::domain::{Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
+use chat_shared::domain::{Content, Entry, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
 use chat_shared::ports::{Appended, MessageLog};
 use chat_tests::TestStream;
 use chat_tests::nats_cluster::NatsCluster;
@@ -38,7 +38,10 @@ async fn a_read_right_after_an_acknowledged_append_finds_it() {
     let nats = NatsCluster::start(3).await.unwrap();
     let stream = TestStream::new();
     let settings = StreamSettings { replicas: 3, ..StreamSettings::default() };
-    let log = JetStreamLog::new(NatsLog::connect(&nats.urls(), &stream.prefix, settings).await.unwrap());
+    let log = JetStreamLog::new(
+        NatsLog::connect(&nats.urls(), &stream.prefix, settings).await.unwrap(),
+        "persister",
+    );
     let rooms: Vec<RoomId> = (0..3).map(|_| RoomId::generate()).collect();
 
     let mut missed = Vec::new();
@@ -48,7 +51,7 @@ async fn a_read_right_after_an_acknowledged_append_finds_it() {
             panic!("a fresh key was taken as a duplicate")
         };
         let read = log.read_after(message.room_id, seq - 1, 10).await.unwrap();
-        if read.first().map(|m| m.seq) != Some(seq) {
+        if read.first().map(Entry::seq) != Some(seq) {
             missed.push(seq);
         }
     }

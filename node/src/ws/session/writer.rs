@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use axum::extract::ws::Message as WsMessage;
 use bytes::Bytes;
-use chat_shared::domain::{RoomId, Seq};
-use chat_shared::protocol::encode_message_frame;
+use chat_shared::domain::{Entry, RoomId, Seq};
+use chat_shared::protocol::encode_entry_frame;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -200,12 +200,21 @@ impl<W: Outgoing> Session<W> {
     /// when the log cannot supply them yet: the connection then closes, and the client resumes
     /// with `since`.
     async fn catch_up(&mut self, room: RoomId, mark: Seq, previous: Seq) -> Result<Option<u64>, WriteError> {
-        let mut missed = match self.state.messages.replay(room, mark).await {
-            Ok(replay) => replay.messages,
+        let mut missed: Vec<Entry> = match self.state.messages.replay(room, mark).await {
+            Ok(replay) => {
+                let messages = replay.messages.into_iter().map(Entry::Message);
+                let mut entries: Vec<Entry> =
+                    messages.chain(replay.changes.into_iter().map(Entry::Change)).collect();
+                entries.sort_by_key(Entry::seq);
+                entries
+            }
             Err(_) => Vec::new(),
         };
-        missed.retain(|m| m.seq <= previous);
-        if missed.last().map(|m| m.seq) != Some(previous) {
+        // Reached when the replay holds `previous` or anything after it: `previous` itself may
+        // have been redacted since (an edit of a deleted message).
+        let reached = missed.last().map(Entry::seq) >= Some(previous);
+        missed.retain(|e| e.seq() <= previous);
+        if !reached {
             tracing::warn!(%room, mark, previous, "a connection missed messages the log cannot supply yet");
             metrics::counter!("chat_fanout_gap_fill_failures_total").increment(1);
             // Nothing more of the room may reach the client before the close.
@@ -215,8 +224,8 @@ impl<W: Outgoing> Session<W> {
         }
         // The replay holds only seqs above `mark`, ascending: each is news to the connection.
         let mut fed = 0;
-        for message in &missed {
-            fed += self.feed(encode_message_frame(self.codec(), message)).await?;
+        for entry in &missed {
+            fed += self.feed(encode_entry_frame(self.codec(), entry)).await?;
         }
         self.joined.insert(room, previous);
         Ok(Some(fed))

@@ -43,7 +43,10 @@ async fn an_edit_replaces_content_and_metadata_and_keeps_the_rest(stores: &Store
     let original = new_message(room, 5, "first", Some("c-5"));
     stores.messages.insert_batch(std::slice::from_ref(&original)).await.unwrap();
     let change = edit(&original, "second", 8);
-    assert_eq!(stores.messages.apply_changes(std::slice::from_ref(&change)).await.unwrap(), Redacted::default());
+    assert_eq!(
+        stores.messages.apply_changes(std::slice::from_ref(&change)).await.unwrap(),
+        Redacted::default()
+    );
     let edited = change.message.clone();
     assert_eq!(edited.content.as_str(), "second");
     assert_eq!(edited.changed_seq, 8);
@@ -84,7 +87,11 @@ async fn a_deletion_leaves_a_tombstone_and_redacts_the_message_and_its_edits(sto
     };
     let other = new_message(room, 6, "stays", None);
     stores.messages.insert_batch(&[original.clone(), other.clone()]).await.unwrap();
-    stores.messages.apply_changes(&[edit(&original, "second", 7), edit(&original, "third", 9)]).await.unwrap();
+    stores
+        .messages
+        .apply_changes(&[edit(&original, "second", 7), edit(&original, "third", 9)])
+        .await
+        .unwrap();
     let moderator = UserId::generate();
     let deleted = deletion(&original, moderator, 10);
     let redacted = stores.messages.apply_changes(std::slice::from_ref(&deleted)).await.unwrap();
@@ -98,7 +105,10 @@ async fn a_deletion_leaves_a_tombstone_and_redacts_the_message_and_its_edits(sto
     assert_eq!(tombstone.edited_at, None);
     assert_eq!(tombstone.deleted_by, Some(moderator));
     assert_eq!(tombstone.changed_seq, 10);
-    assert_eq!((tombstone.id, tombstone.sender_id, tombstone.created_at), (original.id, original.sender_id, original.created_at));
+    assert_eq!(
+        (tombstone.id, tombstone.sender_id, tombstone.created_at),
+        (original.id, original.sender_id, original.created_at)
+    );
     assert_eq!(newest_page(stores, room).await[1], other);
     let by_client_id = stores.messages.by_client_msg_id(room, &ClientMsgId::parse("c-5").unwrap()).await;
     assert_eq!(by_client_id.unwrap().as_ref(), Some(tombstone));
@@ -122,8 +132,11 @@ async fn a_deletion_and_an_edit_in_one_batch_leave_the_tombstone(stores: &Stores
     let room = stored_room(stores).await;
     let original = new_message(room, 5, "first", None);
     let deleted = deletion(&original, original.sender_id, 8);
-    let redacted =
-        stores.messages.apply_changes(&[edit(&original, "second", 7), deleted.clone(), edit(&original, "late", 9)]).await.unwrap();
+    let redacted = stores
+        .messages
+        .apply_changes(&[edit(&original, "second", 7), deleted.clone(), edit(&original, "late", 9)])
+        .await
+        .unwrap();
     assert_eq!(redacted.log_seqs, [5, 7, 9]);
     assert_eq!(stores.messages.insert_batch(std::slice::from_ref(&original)).await.unwrap(), 0);
     assert_eq!(newest_page(stores, room).await, [deleted.message]);

@@ -80,7 +80,7 @@ async fn open(place: &Place) -> (Arc<dyn MessageLog>, Arc<dyn LiveFeed>) {
             let nats = NatsLog::connect(&nats_url(), &stream.prefix, StreamSettings::default())
                 .await
                 .expect("a stream on the test NATS server");
-            let log = Arc::new(JetStreamLog::new(nats));
+            let log = Arc::new(JetStreamLog::new(nats, "persister"));
             (log.clone(), log)
         }
         Place::Folder(dir) => {
@@ -233,7 +233,8 @@ async fn changes_are_entries_between_messages_read_back_and_delivered_live(logs:
 async fn a_repeated_dedup_key_of_a_change_stores_nothing(logs: &Logs) {
     let room = RoomId::generate();
     let first = append(&*logs.log, text(room, "first")).await;
-    let Appended::New(seq) = logs.log.append_change(&edit_of(&first, "edited"), "change-1").await.unwrap() else {
+    let Appended::New(seq) = logs.log.append_change(&edit_of(&first, "edited"), "change-1").await.unwrap()
+    else {
         panic!("the first append of a change is new");
     };
     let retried = logs.log.append_change(&edit_of(&first, "edited again"), "change-1").await.unwrap();
