@@ -5,8 +5,10 @@
 
 use std::path::Path;
 
-use chat_adapters::jetstream::encode_stored;
-use chat_shared::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
+use chat_adapters::jetstream::{encode_change, encode_stored};
+use chat_shared::domain::{
+    Change, ChangeKind, ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId,
+};
 use chrono::{DateTime, NaiveDate};
 use serde_json::{Value, json};
 
@@ -25,8 +27,12 @@ fn main() -> std::io::Result<()> {
     for (name, body) in rest_bodies() {
         write(dir, "rest_bodies", name, body.as_bytes())?;
     }
-    for (name, message) in stored_messages() {
-        write(dir, "stored_message", name, &encode_stored(&message))?;
+    let messages = stored_messages();
+    for (name, message) in &messages {
+        write(dir, "stored_message", name, &encode_stored(message))?;
+    }
+    for (name, change) in stored_changes(&messages[1].1) {
+        write(dir, "stored_message", name, &encode_change(&change))?;
     }
     Ok(())
 }
@@ -73,6 +79,12 @@ fn client_frames() -> Vec<(String, Value)> {
             json!({"type": "send", "id": 10, "room": "nope", "content": " ", "kind": "Image",
                    "client_msg_id": "", "metadata": [1], "first_attempt": "no"}),
         ),
+        (
+            "edit",
+            json!({"type": "edit", "id": 12, "room": ROOM, "message_id": USER, "content": "fixed",
+                   "metadata": {"a": 1}, "client_change_id": "e-1"}),
+        ),
+        ("delete", json!({"type": "delete", "id": 13, "room": ROOM, "seq": 41, "client_change_id": "d-1"})),
         ("unknown-type", json!({"type": "explode", "id": 11})),
         ("bad-id", json!({"type": "ping", "id": -1})),
         ("not-a-map", json!([{"type": "ping"}])),
@@ -149,4 +161,24 @@ fn stored_messages() -> Vec<(&'static str, Message)> {
         ("leap-second", Message { created_at: leap, ..base.clone() }),
         ("year-12026", Message { created_at: at(317_321_000_000, 0), ..base }),
     ]
+}
+
+/// An edit and a deletion of `message`, as nodes store them.
+fn stored_changes(message: &Message) -> Vec<(&'static str, Change)> {
+    let at = DateTime::from_timestamp(1_700_000_100, 0).expect("a valid instant");
+    let edited = message.edited(Content::parse("edited").expect("valid content"), None, at);
+    let edit = Change {
+        kind: ChangeKind::Edited,
+        seq: 0,
+        actor: message.sender_id,
+        client_change_id: Some(ClientMsgId::parse("e-1").expect("a valid id")),
+        message: edited,
+    };
+    let deletion = Change {
+        kind: ChangeKind::Deleted,
+        client_change_id: None,
+        message: message.tombstone(message.sender_id, at),
+        ..edit.clone()
+    };
+    vec![("change-edit", edit), ("change-delete", deletion)]
 }

@@ -1,5 +1,5 @@
-//! `decode_stored`, as the persister and the nodes read the stream: never panics, and a message
-//! it accepts, stored again by `encode_stored`, reads back the same. It runs on a thread with
+//! `decode_stored`, as the persister and the nodes read the stream: never panics, and an entry
+//! (a message or a change) it accepts, stored again by `encode_entry`, reads back the same. It runs on a thread with
 //! the stack of a tokio worker (2 MiB), where the server runs it, rather than the fuzzer's main
 //! thread (8 MiB): a nesting that overflows the one but not the other must count.
 #![no_main]
@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use chat_adapters::jetstream::{decode_stored, encode_stored};
+use chat_adapters::jetstream::{decode_stored, encode_entry};
 use libfuzzer_sys::fuzz_target;
 
 const RUNTIME_STACK: usize = 2 * 1024 * 1024;
@@ -37,8 +37,8 @@ fuzz_target!(|bytes: &[u8]| {
 });
 
 fn check(bytes: &[u8]) {
-    let Ok(message) = decode_stored(bytes, 7) else { return };
-    assert_eq!(message.seq, 7, "the seq is the stream's, not the payload's");
-    let stored = encode_stored(&message);
-    assert_eq!(decode_stored(&stored, 7).expect("what the encoder writes decodes"), message);
+    let Ok(entry) = decode_stored(bytes, 7) else { return };
+    assert_eq!(entry.seq(), 7, "the seq is the stream's, not the payload's");
+    let stored = encode_entry(&entry);
+    assert_eq!(decode_stored(&stored, 7).expect("what the encoder writes decodes"), entry);
 }

@@ -1,6 +1,8 @@
 //! What the fuzz targets share: a client frame written back as the map a client would send,
 //! and the checks the two client-frame targets make of a decoded frame.
 
+use chat_shared::domain::ClientMsgId;
+use chat_shared::ports::MessageRef;
 use chat_shared::protocol::{ClientFrame, Codec, Command, FrameError, decode_client_frame};
 use serde_json::{Map, Value, json};
 
@@ -28,9 +30,27 @@ pub fn frame_value(frame: &ClientFrame) -> Value {
         Command::Read { room, seq } => json!({"room": room.to_string(), "seq": seq}),
         Command::Ping => json!({}),
         Command::Auth { token } => json!({"token": token}),
+        Command::Edit(edit) => json!({
+            "room": edit.room.to_string(),
+            "content": edit.content.as_str(),
+            "metadata": edit.metadata.as_ref().and_then(|m| m.as_object()),
+            "client_change_id": edit.client_change_id.as_ref().map(ClientMsgId::as_str),
+        }),
+        Command::Delete { room, client_change_id, .. } => json!({
+            "room": room.to_string(),
+            "client_change_id": client_change_id.as_ref().map(ClientMsgId::as_str),
+        }),
     };
     let Value::Object(fields) = fields else { unreachable!("every command's fields are a map") };
     map.extend(fields);
+    if let Command::Edit(chat_shared::protocol::EditCommand { message, .. }) | Command::Delete { message, .. } =
+        &frame.command
+    {
+        match message {
+            MessageRef::Id(id) => map.insert("message_id".into(), id.to_string().into()),
+            MessageRef::Seq(seq) => map.insert("seq".into(), (*seq).into()),
+        };
+    }
     Value::Object(map)
 }
 

@@ -4,6 +4,7 @@ mod auth;
 mod client_ip;
 pub mod extract;
 mod fields;
+mod message_changes;
 mod messages;
 mod metrics;
 mod ops;
@@ -28,6 +29,7 @@ use crate::state::AppState;
 // The JSON bodies the routes take: each is read by `extract::parse_json`, then turned into what
 // its use case takes, every bad field named, before anything runs.
 pub use auth::{LoginRequest, RefreshRequest, RegisterRequest};
+pub use message_changes::EditRequest;
 pub use messages::SendRequest;
 pub use rooms::{AddMemberRequest, CreateRoomRequest, ReadRequest};
 pub use users::{ChangePasswordRequest, UpdateMeRequest};
@@ -50,6 +52,10 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/rooms/{id}/read", post(rooms::mark_read))
         .route("/rooms/{id}/presence", get(rooms::presence))
         .route("/rooms/{id}/messages", get(messages::history).post(messages::send))
+        .route(
+            "/rooms/{id}/messages/{message}",
+            axum::routing::patch(message_changes::edit).delete(message_changes::delete),
+        )
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));
 

@@ -6,8 +6,9 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::client::{ClientFrame, Command, SendCommand};
+use super::client::{ClientFrame, Command, EditCommand, SendCommand};
 use crate::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
+use crate::ports::MessageRef;
 
 pub fn room() -> impl Strategy<Value = RoomId> {
     any::<u128>().prop_map(|n| RoomId::from_uuid(Uuid::from_u128(n)))
@@ -101,6 +102,13 @@ pub fn message() -> impl Strategy<Value = Message> {
         )
 }
 
+pub fn message_ref() -> impl Strategy<Value = MessageRef> {
+    prop_oneof![
+        any::<u128>().prop_map(|n| MessageRef::Id(MessageId::from_uuid(Uuid::from_u128(n)))),
+        any::<u64>().prop_map(MessageRef::Seq),
+    ]
+}
+
 pub fn command() -> impl Strategy<Value = Command> {
     let seq = prop::option::of(any::<u64>());
     prop_oneof![
@@ -117,7 +125,29 @@ pub fn command() -> impl Strategy<Value = Command> {
         (room(), any::<u64>()).prop_map(|(room, seq)| Command::Read { room, seq }),
         Just(Command::Ping),
         "\\PC{1,100}".prop_map(|token| Command::Auth { token }),
+        (
+            room(),
+            message_ref(),
+            content(),
+            // A null `metadata` reads as absent: only an object replaces the message's.
+            prop::option::of(metadata().prop_filter("an object", |m| m.as_object().is_some())),
+            prop::option::of(client_msg_id()),
+        )
+            .prop_map(|(room, message, content, metadata, client_change_id)| {
+                Command::Edit(EditCommand { room, message, content, metadata, client_change_id })
+            }),
+        (room(), message_ref(), prop::option::of(client_msg_id())).prop_map(
+            |(room, message, client_change_id)| { Command::Delete { room, message, client_change_id } }
+        ),
     ]
+}
+
+/// A change's target as a client names it.
+fn target_fields(message: &MessageRef) -> Value {
+    match message {
+        MessageRef::Id(id) => json!({"message_id": id.to_string()}),
+        MessageRef::Seq(seq) => json!({"seq": seq}),
+    }
 }
 
 pub fn client_frame() -> impl Strategy<Value = ClientFrame> {
@@ -144,6 +174,20 @@ pub fn frame_value(frame: &ClientFrame, nulls: bool) -> Value {
         Command::Read { room, seq } => json!({"room": room.to_string(), "seq": seq}),
         Command::Ping => json!({}),
         Command::Auth { token } => json!({"token": token}),
+        Command::Edit(edit) => {
+            let mut fields = target_fields(&edit.message);
+            fields["room"] = edit.room.to_string().into();
+            fields["content"] = edit.content.as_str().into();
+            fields["metadata"] = json!(edit.metadata.as_ref().and_then(Metadata::as_object));
+            fields["client_change_id"] = json!(edit.client_change_id.as_ref().map(ClientMsgId::as_str));
+            fields
+        }
+        Command::Delete { room, message, client_change_id } => {
+            let mut fields = target_fields(message);
+            fields["room"] = room.to_string().into();
+            fields["client_change_id"] = json!(client_change_id.as_ref().map(ClientMsgId::as_str));
+            fields
+        }
     };
     let Value::Object(fields) = fields else { unreachable!("every command's fields are a map") };
     let mut map = Map::new();
@@ -178,6 +222,8 @@ pub fn frame_like_map() -> impl Strategy<Value = Value> {
         "after",
         "limit",
         "seq",
+        "message_id",
+        "client_change_id",
         "token",
         "extra",
     ]);

@@ -6,8 +6,9 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use super::codec::Codec;
-use crate::domain::{ClientMsgId, Content, MessageKind, Metadata, RoomId, Seq};
+use crate::domain::{ClientMsgId, Content, MessageId, MessageKind, Metadata, RoomId, Seq};
 use crate::error::FieldErrors;
+use crate::ports::MessageRef;
 
 /// One client frame: a command, and the `id` its reply will carry, if the client wants one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,12 +36,16 @@ pub enum Command {
     Ping,
     /// `auth`: the first frame of an unauthenticated connection, or a renewal.
     Auth { token: String },
+    /// `edit`: new content for the author's own message.
+    Edit(EditCommand),
+    /// `delete`: deletes a message (its author, or a room owner or admin).
+    Delete { room: RoomId, message: MessageRef, client_change_id: Option<ClientMsgId> },
 }
 
 impl Command {
     /// Every [`Command::name`].
-    pub const NAMES: [&'static str; 8] =
-        ["join", "leave", "send", "history", "typing", "read", "ping", "auth"];
+    pub const NAMES: [&'static str; 10] =
+        ["join", "leave", "send", "history", "typing", "read", "ping", "auth", "edit", "delete"];
 
     /// The canonical `type` of the command (aliases resolved), for logs and metric labels.
     pub fn name(&self) -> &'static str {
@@ -53,6 +58,8 @@ impl Command {
             Command::Read { .. } => "read",
             Command::Ping => "ping",
             Command::Auth { .. } => "auth",
+            Command::Edit(_) => "edit",
+            Command::Delete { .. } => "delete",
         }
     }
 }
@@ -68,6 +75,17 @@ pub struct SendCommand {
     /// `text` when the client names none.
     pub kind: MessageKind,
     pub metadata: Metadata,
+}
+
+/// An `edit` command: the WebSocket twin of `PATCH /rooms/{id}/messages/{message}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EditCommand {
+    pub room: RoomId,
+    pub message: MessageRef,
+    pub content: Content,
+    /// New metadata; `None` (absent or null) keeps the message's.
+    pub metadata: Option<Metadata>,
+    pub client_change_id: Option<ClientMsgId>,
 }
 
 /// Why a frame was refused. With an `id` the server answers with a `reply` (`ok: false`) for
@@ -104,7 +122,7 @@ impl FrameError {
     }
 }
 
-const TYPES: &str = "must be one of join, leave, send, history, typing, read, ping, auth";
+const TYPES: &str = "must be one of join, leave, send, history, typing, read, ping, auth, edit, delete";
 
 /// Decodes one client frame. Never panics, whatever the bytes: input that is not a map, or whose
 /// `id` is not a non-negative integer, is refused without an id; anything else wrong is refused
@@ -203,6 +221,8 @@ fn from_map(map: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             "read" => read(&mut f),
             "ping" => Some(Command::Ping),
             "auth" => auth(&mut f),
+            "edit" => edit(&mut f),
+            "delete" => delete(&mut f),
             // The type is not echoed: it may be anything up to the frame limit.
             _ => {
                 f.errors.add("type", TYPES);
@@ -272,6 +292,31 @@ fn read(f: &mut Fields) -> Option<Command> {
     Some(Command::Read { room: room?, seq: seq? })
 }
 
+fn edit(f: &mut Fields) -> Option<Command> {
+    let room = f.room();
+    let message = f.message_ref();
+    let content = f.required_str("content").and_then(|raw| f.errors.check("content", Content::parse(&raw)));
+    let metadata = match f.take("metadata") {
+        Some(raw) => f.errors.check("metadata", Metadata::parse(Some(raw))).map(Some),
+        None => Some(None),
+    };
+    let client_change_id = f.client_change_id();
+    Some(Command::Edit(EditCommand {
+        room: room?,
+        message: message?,
+        content: content?,
+        metadata: metadata?,
+        client_change_id: client_change_id?,
+    }))
+}
+
+fn delete(f: &mut Fields) -> Option<Command> {
+    let room = f.room();
+    let message = f.message_ref();
+    let client_change_id = f.client_change_id();
+    Some(Command::Delete { room: room?, message: message?, client_change_id: client_change_id? })
+}
+
 fn auth(f: &mut Fields) -> Option<Command> {
     let token = f.required_str("token")?;
     if token.is_empty() {
@@ -332,6 +377,37 @@ impl Fields {
                 None
             }
         }
+    }
+
+    /// The message a change names: `message_id` (its id) or `seq`, exactly one of them.
+    fn message_ref(&mut self) -> Option<MessageRef> {
+        let id = self.take("message_id");
+        let seq = self.take("seq");
+        match (id, seq) {
+            (Some(Value::String(raw)), None) => {
+                self.errors.check("message_id", raw.parse::<MessageId>()).map(MessageRef::Id)
+            }
+            (Some(_), None) => {
+                self.errors.add("message_id", "must be a UUID");
+                None
+            }
+            (None, Some(value)) => self.seq("seq", &value).map(MessageRef::Seq),
+            (Some(_), Some(_)) => {
+                self.errors.add("message_id", "give either message_id or seq, not both");
+                None
+            }
+            (None, None) => {
+                self.errors.add("message_id", "is required (or seq)");
+                None
+            }
+        }
+    }
+
+    /// `Some(None)` when absent; `None` (and an error) when invalid.
+    fn client_change_id(&mut self) -> Option<Option<ClientMsgId>> {
+        let Some(value) = self.take("client_change_id") else { return Some(None) };
+        let raw = self.string("client_change_id", value)?;
+        self.errors.check("client_change_id", ClientMsgId::parse(&raw)).map(Some)
     }
 
     fn room(&mut self) -> Option<RoomId> {
@@ -473,9 +549,57 @@ mod tests {
             json!({"type": "read", "room": ROOM, "seq": 1}),
             json!({"type": "ping"}),
             json!({"type": "auth", "token": "t"}),
+            json!({"type": "edit", "room": ROOM, "seq": 3, "content": "hi"}),
+            json!({"type": "delete", "room": ROOM, "seq": 3}),
         ];
         let names: Vec<&str> = frames.into_iter().map(|f| command(f).name()).collect();
         assert_eq!(names, Command::NAMES);
+    }
+
+    const MESSAGE: &str = "0195f4e2-8a7c-7d3e-9b1a-00000000000a";
+
+    #[test]
+    fn an_edit_names_its_message_by_id_or_seq_and_keeps_metadata_unless_given() {
+        let by_id = json!({"type": "edit", "room": ROOM, "message_id": MESSAGE, "content": "new",
+                           "client_change_id": "e-1", "metadata": null});
+        assert_eq!(
+            command(by_id),
+            Command::Edit(EditCommand {
+                room: room(),
+                message: MessageRef::Id(MESSAGE.parse().unwrap()),
+                content: Content::parse("new").unwrap(),
+                metadata: None,
+                client_change_id: Some(ClientMsgId::parse("e-1").unwrap()),
+            })
+        );
+        let by_seq = json!({"type": "edit", "room": ROOM, "seq": 7, "content": "new", "metadata": {"a": 1}});
+        let Command::Edit(edit) = command(by_seq) else { panic!("an edit") };
+        assert_eq!(edit.message, MessageRef::Seq(7));
+        assert_eq!(edit.metadata, Some(Metadata::parse(Some(json!({"a": 1}))).unwrap()));
+        assert_eq!(
+            command(json!({"type": "delete", "room": ROOM, "seq": 7})),
+            Command::Delete { room: room(), message: MessageRef::Seq(7), client_change_id: None }
+        );
+    }
+
+    #[test]
+    fn a_change_frame_with_bad_fields_names_each_of_them() {
+        let (id, fields) = refusal(json!({"type": "edit", "id": 4, "room": "nope", "content": " ",
+                                          "metadata": [1], "client_change_id": ""}));
+        assert_eq!(id, Some(4));
+        let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["client_change_id", "content", "message_id", "metadata", "room"]);
+        let (_, both) =
+            refusal(json!({"type": "delete", "id": 1, "room": ROOM, "message_id": MESSAGE, "seq": 2}));
+        assert_eq!(both, [field("message_id", "give either message_id or seq, not both")]);
+        let (_, bad_id) = refusal(json!({"type": "delete", "id": 1, "room": ROOM, "message_id": 12}));
+        assert_eq!(bad_id, [field("message_id", "must be a UUID")]);
+        let (_, bad_seq) = refusal(json!({"type": "delete", "id": 1, "room": ROOM, "seq": -1}));
+        assert_eq!(bad_seq, [field("seq", "must be a non-negative integer")]);
+        let long = "x".repeat(4001);
+        let (_, too_long) =
+            refusal(json!({"type": "edit", "id": 1, "room": ROOM, "seq": 1, "content": long}));
+        assert_eq!(too_long, [field("content", "must be at most 4000 characters")]);
     }
 
     #[test]

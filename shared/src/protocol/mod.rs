@@ -15,7 +15,9 @@ mod client;
 mod codec;
 mod server;
 
-pub use client::{ClientFrame, Command, FrameError, FrameErrorCode, SendCommand, decode_client_frame};
+pub use client::{
+    ClientFrame, Command, EditCommand, FrameError, FrameErrorCode, SendCommand, decode_client_frame,
+};
 pub use codec::{Codec, SUBPROTOCOLS};
 pub use server::{
     ChangeFrame, ErrorBody, MemberChange, PresenceState, Reply, ServerFrame, encode, encode_entry_frame,

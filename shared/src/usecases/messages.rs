@@ -3,11 +3,11 @@ use std::sync::Arc;
 
 use super::rooms::RoomService;
 use crate::domain::{
-    Change, ChangeKind, ClientMsgId, Content, Entry, Message, MessageId, MessageKind, Metadata, Role, RoomId,
-    Seq, UserId, apply_change,
+    Change, ClientMsgId, Content, Entry, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId,
+    apply_change,
 };
 use crate::error::Error;
-use crate::ports::{Appended, Clock, MessageLog, MessageRef, MessageStore, PageQuery};
+use crate::ports::{Appended, Clock, MessageLog, MessageStore, PageQuery};
 
 /// A message as its sender asked for it, validated.
 #[derive(Debug, Clone)]
@@ -43,25 +43,6 @@ pub struct Replay {
     pub recovered: bool,
 }
 
-/// An edit as its author asked for it, validated.
-#[derive(Debug, Clone)]
-pub struct MessageEdit {
-    pub content: Content,
-    /// New metadata; `None` keeps the message's.
-    pub metadata: Option<Metadata>,
-    pub client_change_id: Option<ClientMsgId>,
-}
-
-/// An edit's or deletion's result: the message as it now stands.
-#[derive(Debug, Clone)]
-pub struct Changed {
-    /// The message after the change.
-    pub message: Message,
-    /// The stored change; `None` when nothing was stored: a repeated `client_change_id`, or a
-    /// deletion of a message deleted already.
-    pub change: Option<Change>,
-}
-
 pub const MAX_PAGE: usize = 200;
 pub const DEFAULT_PAGE: usize = 50;
 
@@ -77,11 +58,11 @@ pub struct Sent {
 /// Sending and reading messages. A message is acknowledged only once the log holds it; the
 /// persister moves it to the store later, so reads merge the store with the log's tail.
 pub struct MessageService {
-    rooms: Arc<RoomService>,
-    log: Arc<dyn MessageLog>,
-    store: Arc<dyn MessageStore>,
-    clock: Arc<dyn Clock>,
-    max_replay: usize,
+    pub(super) rooms: Arc<RoomService>,
+    pub(super) log: Arc<dyn MessageLog>,
+    pub(super) store: Arc<dyn MessageStore>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) max_replay: usize,
 }
 
 impl MessageService {
@@ -247,116 +228,6 @@ impl MessageService {
         let query = PageQuery { before: None, after: Some(since), limit: self.max_replay };
         let (page, changes) = self.page_and_changes(room, query, Some(since)).await?;
         Ok(Replay { messages: page.messages, changes, recovered: !page.has_more })
-    }
-
-    /// The room's message named by `target` in its current state: the store's, with the
-    /// changes the log holds above what the store has folded in.
-    pub async fn current(&self, room: RoomId, target: MessageRef) -> Result<Option<Message>, Error> {
-        let persisted = self.log.persisted_through().await?;
-        let stored = self.store.find(room, target).await?;
-        let tail = self.log.read_after(room, persisted, self.max_replay).await?;
-        let named = |m: &Message| match target {
-            MessageRef::Id(id) => m.id == id,
-            MessageRef::Seq(seq) => m.seq == seq,
-        };
-        let found = stored.or_else(|| {
-            tail.iter().find_map(|entry| match entry {
-                Entry::Message(m) if named(m) => Some(m.clone()),
-                Entry::Change(c) if named(&c.message) => Some(c.message.clone()),
-                _ => None,
-            })
-        });
-        let Some(mut message) = found else { return Ok(None) };
-        for entry in &tail {
-            if let Entry::Change(change) = entry
-                && change.message.seq == message.seq
-            {
-                apply_change(&mut message, change);
-            }
-        }
-        Ok(Some(message))
-    }
-
-    /// Replaces the content (and, when given, the metadata) of the author's own message.
-    pub async fn edit(
-        &self,
-        author: UserId,
-        room: RoomId,
-        target: MessageRef,
-        edit: MessageEdit,
-    ) -> Result<Changed, Error> {
-        self.rooms.check_sender(author, room).await?;
-        let current =
-            self.current(room, target).await?.filter(|m| !m.deleted).ok_or(Error::NotFound("message"))?;
-        if current.sender_id != author {
-            return Err(Error::Forbidden("only its author may edit a message"));
-        }
-        let edited = current.edited(edit.content, edit.metadata, self.clock.now());
-        let change = Change {
-            kind: ChangeKind::Edited,
-            seq: 0,
-            actor: author,
-            client_change_id: edit.client_change_id,
-            message: edited,
-        };
-        self.store_change(change).await
-    }
-
-    /// Deletes a message: its author may, and so may the room's owner and admins. Deleting a
-    /// deleted message changes nothing and answers its tombstone.
-    pub async fn delete(
-        &self,
-        actor: UserId,
-        room: RoomId,
-        target: MessageRef,
-        client_change_id: Option<ClientMsgId>,
-    ) -> Result<Changed, Error> {
-        let (_, participant) = self.rooms.membership(actor, room).await?;
-        let current = self.current(room, target).await?.ok_or(Error::NotFound("message"))?;
-        let moderator = matches!(participant.role, Role::Owner | Role::Admin);
-        if current.sender_id != actor && !moderator {
-            return Err(Error::Forbidden("only its author or a room owner or admin may delete a message"));
-        }
-        if current.deleted {
-            return Ok(Changed { message: current, change: None });
-        }
-        let tombstone = current.tombstone(actor, self.clock.now());
-        let change =
-            Change { kind: ChangeKind::Deleted, seq: 0, actor, client_change_id, message: tombstone };
-        self.store_change(change).await
-    }
-
-    /// Appends a change; a repeated `client_change_id` answers the message as it stands.
-    async fn store_change(&self, change: Change) -> Result<Changed, Error> {
-        let room = change.message.room_id;
-        let mut buf = [0; 36];
-        let dedup_key = match &change.client_change_id {
-            Some(client_id) => {
-                let mut actor_buf = [0; 36];
-                [
-                    room.encode(&mut buf),
-                    ":change:",
-                    change.actor.encode(&mut actor_buf),
-                    ":",
-                    client_id.as_str(),
-                ]
-                .concat()
-            }
-            None => MessageId::generate().encode(&mut buf).to_owned(),
-        };
-        match self.log.append_change(&change, &dedup_key).await? {
-            Appended::New(seq) => {
-                let change = change.at_seq(seq);
-                Ok(Changed { message: change.message.clone(), change: Some(change) })
-            }
-            Appended::Duplicate(_) => {
-                let message = self
-                    .current(room, MessageRef::Seq(change.message.seq))
-                    .await?
-                    .ok_or(Error::Internal("a changed message is gone".into()))?;
-                Ok(Changed { message, change: None })
-            }
-        }
     }
 }
 

@@ -4,6 +4,7 @@ mod auth;
 mod leases;
 mod limits;
 mod logins;
+mod message_changes;
 mod messages;
 mod presence;
 mod rooms;
@@ -13,9 +14,8 @@ pub use auth::{AuthPorts, AuthService, Registration, Session};
 pub use leases::MembershipLeases;
 pub use limits::{AbuseLimits, Limit, LimitSettings};
 pub use logins::LoginRevocations;
-pub use messages::{
-    Changed, DEFAULT_PAGE, MAX_PAGE, MessageEdit, MessageService, NewMessage, Page, Replay, Sent,
-};
+pub use message_changes::{Changed, MessageEdit};
+pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay, Sent};
 pub use presence::{Availability, Online, PresenceService, PresenceSettings};
 pub use rooms::{MemberAdded, NewRoom, RoomCreated, RoomService};
 pub use users::UserService;

@@ -266,8 +266,11 @@ async fn a_wrong_password_and_an_unknown_username_take_the_same_time() {
         difference * 1e3,
         gap * 100.0
     );
+    // Skipping the hash for an unknown username makes that answer ~100 times faster; a bound
+    // of 15 % catches that with room for a loaded two-core machine, where the paired medians
+    // were seen 0.1 to 5.6 % apart.
     assert!(
-        gap < 0.05,
+        gap < 0.15,
         "unknown username {unknown} s, wrong password {wrong} s, median difference {difference} s"
     );
 }

@@ -56,7 +56,10 @@ async fn past_the_nodes_cap_an_upgrade_gets_503_with_retry_after_and_held_socket
 async fn past_a_users_cap_a_new_socket_closes_with_4029_and_others_are_unaffected() {
     let app = TestApp::spawn_with(&["--max-connections-per-user", "2"]).await.unwrap();
     let (ann, bob) = (app.register("ann").await, app.register("bob").await);
-    let first = app.ws(&app.node, &ann, Codec::Json).await;
+    // Each answers a ping before the next connects: a socket counts once it has authenticated,
+    // and the one over the cap is whichever authenticates third.
+    let mut first = app.ws(&app.node, &ann, Codec::Json).await;
+    assert_eq!(first.request(json!({"type": "ping"})).await.unwrap()["ok"], true);
     let mut second = app.ws(&app.node, &ann, Codec::MsgPack).await;
     assert_eq!(second.request(json!({"type": "ping"})).await.unwrap()["ok"], true);
     let mut third = app.ws(&app.node, &ann, Codec::Json).await;

@@ -8,6 +8,7 @@ mod contract;
 mod edge;
 mod embedded;
 mod hostile;
+mod message_changes;
 mod messaging;
 mod nats_outage;
 mod operations;

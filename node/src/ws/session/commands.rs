@@ -7,9 +7,10 @@ use bytes::Bytes;
 use chat_shared::domain::{RoomId, Seq};
 use chat_shared::ports::PageQuery;
 use chat_shared::protocol::{
-    ClientFrame, Codec, Command, FrameError, SendCommand, ServerFrame, encode, encode_reply,
+    ChangeFrame, ClientFrame, Codec, Command, EditCommand, FrameError, SendCommand, ServerFrame, encode,
+    encode_reply,
 };
-use chat_shared::usecases::{DEFAULT_PAGE, NewMessage};
+use chat_shared::usecases::{DEFAULT_PAGE, MessageEdit, NewMessage};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
@@ -109,6 +110,18 @@ impl<W: Outgoing> Session<W> {
                 .map(|_| json!({}))
                 .map_err(ApiError::from),
             Command::Typing { room } => Box::pin(self.typing(room)).await,
+            // Edits and deletions count against the send rate: each is an entry of the log.
+            Command::Edit(_) | Command::Delete { .. } if !self.allow_send() => {
+                metrics::counter!("chat_ws_rate_limited_total").increment(1);
+                Err(ApiError::RateLimited { retry_after: SEND_RETRY_AFTER })
+            }
+            Command::Edit(edit) => Box::pin(self.edit(edit)).await,
+            Command::Delete { room, message, client_change_id } => {
+                Box::pin(self.state.messages.delete(self.user, room, message, client_change_id))
+                    .await
+                    .map(|changed| json!({ "message": changed.message }))
+                    .map_err(ApiError::from)
+            }
         };
         let frame = match (id, result) {
             (Some(id), Ok(value)) => Some(reply_ok(self.codec(), id, value)),
@@ -142,6 +155,13 @@ impl<W: Outgoing> Session<W> {
         page.map(|p| json!({ "messages": p.messages, "has_more": p.has_more })).map_err(ApiError::from)
     }
 
+    async fn edit(&mut self, edit: EditCommand) -> Result<Value, ApiError> {
+        let EditCommand { room, message, content, metadata, client_change_id } = edit;
+        let edit = MessageEdit { content, metadata, client_change_id };
+        let changed = self.state.messages.edit(self.user, room, message, edit).await?;
+        Ok(json!({ "message": changed.message }))
+    }
+
     async fn typing(&mut self, room: RoomId) -> Result<Value, ApiError> {
         if !self.joined.contains_key(&room) {
             self.state.rooms.membership(self.user, room).await?;
@@ -162,13 +182,18 @@ impl<W: Outgoing> Session<W> {
             self.joined.insert(room, Seq::MAX);
         }
         let read = match since {
-            Some(since) => self.state.messages.replay(room, since).await.map(|r| (r.messages, r.recovered)),
+            Some(since) => self
+                .state
+                .messages
+                .replay(room, since)
+                .await
+                .map(|r| (r.messages, Some(r.changes), r.recovered)),
             None => {
                 let query = PageQuery { before: None, after: None, limit: DEFAULT_PAGE };
-                self.state.messages.page(room, query).await.map(|p| (p.messages, true))
+                self.state.messages.page(room, query).await.map(|p| (p.messages, None, true))
             }
         };
-        let (messages, recovered) = match read {
+        let (messages, changes, recovered) = match read {
             Ok(read) => read,
             Err(err) => {
                 if newly {
@@ -178,7 +203,8 @@ impl<W: Outgoing> Session<W> {
                 return Err(err.into());
             }
         };
-        let newest = messages.last().map(|m| m.seq).unwrap_or(0).max(since.unwrap_or(0));
+        let newest_change = changes.iter().flatten().map(|c| c.seq).max().unwrap_or(0);
+        let newest = messages.last().map(|m| m.seq).unwrap_or(0).max(since.unwrap_or(0)).max(newest_change);
         // Until now live messages were held back (mark at MAX); from here on only those after
         // the replay pass.
         self.joined.insert(room, newest);
@@ -188,14 +214,19 @@ impl<W: Outgoing> Session<W> {
         } else {
             self.state.presence.online(room).await
         };
-        Ok(json!({
+        let mut reply = json!({
             "room": room_info,
             "online": online.online,
             "online_count": online.count,
             "presence": online.presence,
             "messages": messages,
             "recovered": recovered,
-        }))
+        });
+        if let Some(changes) = changes {
+            let frames: Vec<ChangeFrame> = changes.iter().map(ChangeFrame::of).collect();
+            reply["changes"] = serde_json::to_value(frames).map_err(|_| ApiError::Internal)?;
+        }
+        Ok(reply)
     }
 
     fn send(&mut self, id: Option<u64>, send: SendCommand) -> SendFuture {

@@ -1,0 +1,95 @@
+//! `/rooms/{id}/messages/{message}`: editing and deleting a message over REST.
+
+use axum::Json;
+use axum::extract::State;
+use chat_shared::domain::{ClientMsgId, Content, Message, MessageId, Metadata, RoomId, Seq};
+use chat_shared::error::FieldErrors;
+use chat_shared::ports::MessageRef;
+use chat_shared::usecases::{Limit, MessageEdit};
+use serde::Deserialize;
+
+use super::extract::{ApiPath, AuthUser, JsonBody};
+use super::fields::{reject_invalid, required};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct EditRequest {
+    content: Option<String>,
+    /// `null` or absent keeps the message's metadata.
+    metadata: Option<serde_json::Value>,
+    client_change_id: Option<String>,
+}
+
+impl EditRequest {
+    pub fn try_into_domain(self) -> Result<MessageEdit, ApiError> {
+        let mut fields = FieldErrors::default();
+        let content = required(&mut fields, "content", &self.content)
+            .and_then(|raw| fields.check("content", Content::parse(raw)));
+        let metadata = match self.metadata {
+            None | Some(serde_json::Value::Null) => Some(None),
+            Some(raw) => fields.check("metadata", Metadata::parse(Some(raw))).map(Some),
+        };
+        let client_change_id = match self.client_change_id.as_deref() {
+            Some(raw) => fields.check("client_change_id", ClientMsgId::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        reject_invalid(fields)?;
+        match (content, metadata, client_change_id) {
+            (Some(content), Some(metadata), Some(client_change_id)) => {
+                Ok(MessageEdit { content, metadata, client_change_id })
+            }
+            _ => Err(ApiError::Internal),
+        }
+    }
+}
+
+/// The `{message}` of a path: the message's id, or its seq in the room.
+fn message_ref(raw: &str) -> Result<MessageRef, ApiError> {
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return raw
+            .parse::<Seq>()
+            .map(MessageRef::Seq)
+            .map_err(|_| ApiError::invalid_field("message", "is not a seq this server can hold"));
+    }
+    raw.parse::<MessageId>()
+        .map(MessageRef::Id)
+        .map_err(|_| ApiError::invalid_field("message", "must be a message id (UUID) or seq"))
+}
+
+pub async fn edit(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath((room, message)): ApiPath<(RoomId, String)>,
+    JsonBody(body): JsonBody<EditRequest>,
+) -> Result<Json<Message>, ApiError> {
+    let target = message_ref(&message)?;
+    let edit = body.try_into_domain()?;
+    state.limits.user(Limit::SendsPerUser, caller).await?;
+    Ok(Json(state.messages.edit(caller, room, target, edit).await?.message))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath((room, message)): ApiPath<(RoomId, String)>,
+) -> Result<Json<Message>, ApiError> {
+    let target = message_ref(&message)?;
+    state.limits.user(Limit::SendsPerUser, caller).await?;
+    Ok(Json(state.messages.delete(caller, room, target, None).await?.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_names_a_message_by_id_or_seq() {
+        let id = MessageId::generate();
+        assert_eq!(message_ref(&id.to_string()).unwrap(), MessageRef::Id(id));
+        assert_eq!(message_ref("42").unwrap(), MessageRef::Seq(42));
+        for bad in ["", "-1", "4.2", "99999999999999999999999", "not-an-id", "42 "] {
+            assert!(matches!(message_ref(bad), Err(ApiError::InvalidInput { .. })), "{bad:?}");
+        }
+    }
+}
