@@ -36,9 +36,18 @@ impl SqliteDb {
 
     /// Opens the database file at `path`, creating it if missing. Every commit reaches the disk
     /// before it returns (`synchronous=FULL`): an acknowledged message survives a power cut.
+    ///
+    /// `secure_delete` overwrites with zeros what a write frees (a deleted message's text, an
+    /// edit's entry), so redacted text is gone from the database file, not merely unlinked. In
+    /// WAL mode the page images written before the redaction stay in the `-wal` file until a
+    /// checkpoint copies the pages back and the log is reused or truncated: SQLite checkpoints
+    /// on its own as the log grows, and nothing forces one per deletion.
     pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
-        let options =
-            SqliteConnectOptions::new().filename(path).busy_timeout(BUSY_TIMEOUT).foreign_keys(true);
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .pragma("secure_delete", "on");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(

@@ -2,9 +2,13 @@
 //! (see [`super::SqliteMessageLog`] for why they are one table).
 
 use async_trait::async_trait;
-use chat_shared::domain::{Change, ClientMsgId, Message, RoomId, Seq};
+use chat_shared::domain::{Change, ChangeKind, ClientMsgId, Message, RoomId, Seq, UserId};
 use chat_shared::ports::{MessageRef, MessageStore, PageQuery, Redacted, StoreError};
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
 
+use super::changes::{edit_seqs, erase_edit_entries, remember_edit};
 use super::db::SqliteDb;
 use super::errors::store_error;
 use crate::rows::seq_to_db;
@@ -21,19 +25,19 @@ impl SqliteMessageStore {
     }
 }
 
-/// Inserts `message` under `seq`; `false`, storing nothing, when one of its unique keys (id,
-/// room and seq, room and client id, dedup key) is taken.
+/// Inserts `message` under `seq`, in the state it is in; `false`, storing nothing, when one of
+/// its unique keys (id, room and seq, room and client id, dedup key) is taken.
 pub(super) async fn insert(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut SqliteConnection,
     message: &Message,
     seq: Seq,
     dedup_key: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let metadata = message.metadata.as_object().map(|o| serde_json::Value::Object(o.clone()).to_string());
     let done = sqlx::query(
         "insert into messages
-             (id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at, dedup_key)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             (id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at, dedup_key,
+              edited_at, deleted_by, deleted_at, changed_seq)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          on conflict do nothing",
     )
     .bind(message.id.as_uuid())
@@ -42,13 +46,104 @@ pub(super) async fn insert(
     .bind(message.sender_id.as_uuid())
     .bind(message.content.as_str())
     .bind(message.kind.as_str())
-    .bind(metadata)
+    .bind(metadata_to_db(message))
     .bind(message.client_msg_id.as_ref().map(ClientMsgId::as_str))
     .bind(message.created_at)
     .bind(dedup_key)
+    .bind(message.edited_at)
+    .bind(message.deleted_by.map(|id| id.as_uuid()))
+    .bind(message.deleted_at)
+    .bind(seq_to_db(message.changed_seq))
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+fn metadata_to_db(message: &Message) -> Option<String> {
+    message.metadata.as_object().map(|o| serde_json::Value::Object(o.clone()).to_string())
+}
+
+/// Folds `change` into its message's row as [`apply_change`](chat_shared::domain::apply_change)
+/// does, creating the row from the change's message when it is missing, and remembers an
+/// edit's seq. Once the message is deleted, the log's entries of its edits go too: their
+/// payload holds their text. Returns whether the message is deleted.
+pub(super) async fn apply(conn: &mut SqliteConnection, change: &Change) -> Result<bool, sqlx::Error> {
+    let target = &change.message;
+    insert(conn, target, target.seq, None).await?;
+    replace_state(conn, change).await?;
+    if change.kind == ChangeKind::Edited {
+        remember_edit(conn, change).await?;
+    }
+    let deleted = is_deleted(conn, target.room_id, target.seq).await?;
+    if deleted {
+        erase_edit_entries(conn, target.room_id, target.seq).await?;
+    }
+    Ok(deleted)
+}
+
+/// Gives the row the change's state, unless the row is a tombstone or holds a newer state
+/// than an edit's. The first change keeps the content and metadata the message was appended
+/// with, the log's entry of it, until a deletion clears them.
+async fn replace_state(conn: &mut SqliteConnection, change: &Change) -> Result<(), sqlx::Error> {
+    let state = &change.message;
+    sqlx::query(
+        "update messages
+         set content = ?3, metadata = ?4, edited_at = ?5, deleted_by = ?6, deleted_at = ?7, changed_seq = ?8,
+             appended_content = case when ?9 then null when changed_seq = 0 then content
+                                     else appended_content end,
+             appended_metadata = case when ?9 then null when changed_seq = 0 then metadata
+                                      else appended_metadata end
+         where room_id = ?1 and seq = ?2 and deleted_at is null and (changed_seq < ?8 or ?9)",
+    )
+    .bind(state.room_id.as_uuid())
+    .bind(seq_to_db(state.seq))
+    .bind(state.content.as_str())
+    .bind(metadata_to_db(state))
+    .bind(state.edited_at)
+    .bind(state.deleted_by.map(|id| id.as_uuid()))
+    .bind(state.deleted_at)
+    .bind(seq_to_db(change.seq))
+    .bind(change.kind == ChangeKind::Deleted)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// When the room's message under `seq` is deleted: who deleted it and when.
+pub(super) async fn deletion_of(
+    conn: &mut SqliteConnection,
+    room: RoomId,
+    seq: Seq,
+) -> Result<Option<(UserId, DateTime<Utc>)>, sqlx::Error> {
+    let deletion: Option<(Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "select deleted_by, deleted_at from messages
+         where room_id = ?1 and seq = ?2 and deleted_at is not null",
+    )
+    .bind(room.as_uuid())
+    .bind(seq_to_db(seq))
+    .fetch_optional(conn)
+    .await?;
+    Ok(deletion.map(|(by, at)| (UserId::from_uuid(by), at)))
+}
+
+async fn is_deleted(conn: &mut SqliteConnection, room: RoomId, seq: Seq) -> Result<bool, sqlx::Error> {
+    Ok(deletion_of(conn, room, seq).await?.is_some())
+}
+
+/// What applying `change` redacted: nothing while its message stands; once it is deleted, the
+/// message's seq and those of all its edits.
+async fn redacted_by(
+    conn: &mut SqliteConnection,
+    change: &Change,
+    deleted: bool,
+) -> Result<Vec<Seq>, sqlx::Error> {
+    if !deleted {
+        return Ok(Vec::new());
+    }
+    let target = &change.message;
+    let mut seqs = edit_seqs(conn, target.room_id, target.seq).await?;
+    seqs.push(target.seq);
+    Ok(seqs)
 }
 
 #[async_trait]
@@ -118,11 +213,40 @@ impl MessageStore for SqliteMessageStore {
         .transpose()
     }
 
-    async fn find(&self, _room: RoomId, _message: MessageRef) -> Result<Option<Message>, StoreError> {
-        Err(StoreError::other("PENDING: finding a message is not written yet"))
+    async fn find(&self, room: RoomId, message: MessageRef) -> Result<Option<Message>, StoreError> {
+        let sql =
+            |condition: &str| format!("select {COLUMNS} from messages where room_id = ?1 and {condition}");
+        match message {
+            MessageRef::Id(id) => {
+                sqlx::query_as::<_, MessageRow<String>>(&sql("id = ?2"))
+                    .bind(room.as_uuid())
+                    .bind(id.as_uuid())
+                    .fetch_optional(&self.db.readers)
+                    .await
+            }
+            MessageRef::Seq(seq) => {
+                sqlx::query_as::<_, MessageRow<String>>(&sql("seq = ?2"))
+                    .bind(room.as_uuid())
+                    .bind(seq_to_db(seq))
+                    .fetch_optional(&self.db.readers)
+                    .await
+            }
+        }
+        .map_err(store_error)?
+        .map(Message::try_from)
+        .transpose()
     }
 
-    async fn apply_changes(&self, _changes: &[Change]) -> Result<Redacted, StoreError> {
-        Err(StoreError::other("PENDING: changes are not applied here yet"))
+    async fn apply_changes(&self, changes: &[Change]) -> Result<Redacted, StoreError> {
+        let mut tx = self.db.write().await.map_err(store_error)?;
+        let mut log_seqs = Vec::new();
+        for change in changes {
+            let deleted = apply(&mut tx, change).await.map_err(store_error)?;
+            log_seqs.extend(redacted_by(&mut tx, change, deleted).await.map_err(store_error)?);
+        }
+        tx.commit().await.map_err(store_error)?;
+        log_seqs.sort_unstable();
+        log_seqs.dedup();
+        Ok(Redacted { log_seqs })
     }
 }

@@ -2,6 +2,7 @@
 //! folder, with the same semantics as the PostgreSQL adapters. Migrations live in
 //! `migrations/sqlite/` (the PostgreSQL migrator reads only the files of `migrations/` itself).
 
+mod changes;
 mod db;
 mod errors;
 mod log;
