@@ -5,12 +5,13 @@
 //! into nothing. Batches may commit in any order: rows are keyed by their stream seq, and
 //! readers of the store expect holes below its highest seq.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_adapters::jetstream::decode_stored;
 use chat_adapters::nats::{Deliveries, Delivery, DurableConsumer, NatsLog};
-use chat_shared::domain::{Change, Entry, Message};
+use chat_shared::domain::{Change, Entry, Message, RoomId, Seq};
 use chat_shared::ports::MessageStore;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -118,13 +119,7 @@ async fn write_batches(
 
 async fn write_and_ack(target: Target, deliveries: Vec<Delivery>, mut stop: watch::Receiver<bool>) {
     let (entries, deliveries) = decode(deliveries).await;
-    let (mut messages, mut changes) = (Vec::new(), Vec::new());
-    for entry in entries {
-        match entry {
-            Entry::Message(message) => messages.push(message),
-            Entry::Change(change) => changes.push(change),
-        }
-    }
+    let (messages, changes) = split(entries);
     let written = (messages.is_empty() || write(&*target.store, &messages, &mut stop).await)
         && (changes.is_empty() || apply(&target, &changes, &mut stop).await);
     if deliveries.is_empty() || !written {
@@ -138,6 +133,26 @@ async fn write_and_ack(target: Target, deliveries: Vec<Delivery>, mut stop: watc
             tracing::warn!(seq = delivery.stream_seq, error = %err, "acknowledging failed");
         }
     }
+}
+
+/// Splits a batch into the messages to insert and the changes to apply. A message that a
+/// change of the same batch is about is left out: the change carries the whole message as it
+/// leaves it and writes its row, so the text of a message deleted in the batch that brought it
+/// never reaches the database.
+fn split(entries: Vec<Entry>) -> (Vec<Message>, Vec<Change>) {
+    let (mut messages, mut changes) = (Vec::new(), Vec::new());
+    for entry in entries {
+        match entry {
+            Entry::Message(message) => messages.push(message),
+            Entry::Change(change) => changes.push(change),
+        }
+    }
+    if !changes.is_empty() {
+        let changed: HashSet<(RoomId, Seq)> =
+            changes.iter().map(|change| (change.message.room_id, change.message.seq)).collect();
+        messages.retain(|message| !changed.contains(&(message.room_id, message.seq)));
+    }
+    (messages, changes)
 }
 
 /// Decodes a batch; what does not decode can never be written, so it is terminated (not
@@ -249,5 +264,52 @@ impl Backoff {
 
     fn reset(&mut self) {
         self.current = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_shared::domain::{ChangeKind, MessageId, UserId};
+
+    use super::*;
+
+    fn message(room: RoomId, seq: Seq) -> Message {
+        serde_json::from_value(serde_json::json!({
+            "id": MessageId::generate(),
+            "room_id": room,
+            "seq": seq,
+            "sender_id": UserId::generate(),
+            "content": "hi",
+            "kind": "text",
+            "metadata": null,
+            "client_msg_id": null,
+            "created_at": "2026-01-01T00:00:00Z",
+        }))
+        .unwrap()
+    }
+
+    fn deletion(of: &Message, seq: Seq) -> Change {
+        let tombstone = of.tombstone(of.sender_id, of.created_at);
+        Change {
+            kind: ChangeKind::Deleted,
+            seq: 0,
+            actor: of.sender_id,
+            client_change_id: None,
+            message: tombstone,
+        }
+        .at_seq(seq)
+    }
+
+    #[test]
+    fn a_message_changed_in_its_own_batch_is_left_to_the_change() {
+        let room = RoomId::generate();
+        let (deleted, kept, elsewhere) = (message(room, 1), message(room, 2), message(RoomId::generate(), 1));
+        let change = deletion(&deleted, 3);
+        let batch = [&deleted, &kept, &elsewhere].map(|m| Entry::Message(m.clone()));
+
+        let (messages, changes) = split([&batch[..], &[Entry::Change(change.clone())]].concat());
+
+        assert_eq!(messages, [kept, elsewhere]);
+        assert_eq!(changes, [change]);
     }
 }

@@ -151,48 +151,10 @@ async fn answer(pool: &PgPool, batch: Vec<Lookup>) {
 #[cfg(test)]
 mod tests {
     use sqlx::migrate::Migrator;
-    use sqlx::{Connection, PgConnection};
 
     use super::super::MIGRATOR;
+    use super::super::test_db::TestDb;
     use super::*;
-
-    fn admin_url() -> String {
-        std::env::var("CHAT_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-    }
-
-    /// A database of its own; dropped by [`TestDb::drop`].
-    struct TestDb {
-        admin: PgConnection,
-        name: String,
-        pool: PgPool,
-    }
-
-    impl TestDb {
-        async fn create() -> TestDb {
-            let db = TestDb::unmigrated().await;
-            super::super::migrate(&db.pool).await.unwrap();
-            db
-        }
-
-        async fn unmigrated() -> TestDb {
-            let admin_url = admin_url();
-            let name = format!("chat_unit_{}", Uuid::new_v4().simple());
-            let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-            sqlx::query(&format!("create database {name}")).execute(&mut admin).await.unwrap();
-            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
-            let pool = PgPool::connect(&format!("{base}/{name}")).await.unwrap();
-            TestDb { admin, name, pool }
-        }
-
-        async fn drop(mut self) {
-            self.pool.close().await;
-            sqlx::query(&format!("drop database {} with (force)", self.name))
-                .execute(&mut self.admin)
-                .await
-                .unwrap();
-        }
-    }
 
     #[tokio::test]
     async fn a_lookup_connection_plans_its_query_once() {

@@ -5,6 +5,8 @@ mod errors;
 mod message_copy;
 mod messages;
 mod rooms;
+#[cfg(test)]
+mod test_db;
 mod tokens;
 mod users;
 
@@ -85,12 +87,8 @@ impl Probe for PgProbe {
 
 #[cfg(test)]
 mod tests {
+    use super::test_db::admin_url;
     use super::*;
-
-    fn admin_url() -> String {
-        std::env::var("CHAT_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-    }
 
     async fn session_name(pool: &PgPool) -> String {
         sqlx::query_scalar("select current_setting('application_name')").fetch_one(pool).await.unwrap()

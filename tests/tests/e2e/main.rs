@@ -16,6 +16,7 @@ mod ops;
 mod persister;
 mod presence;
 mod processes;
+mod redaction;
 mod replicated_log;
 mod revocation;
 mod rooms;
