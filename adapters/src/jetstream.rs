@@ -142,6 +142,11 @@ impl MessageLog for JetStreamLog {
 
     /// The persisters' acknowledgement floor: they acknowledge an entry once it is written
     /// and, for a change, applied and its redactions removed from the stream.
+    /// The stream's first sequence: retention removes the oldest entries first.
+    async fn retained_from(&self) -> Result<Seq, LogError> {
+        self.nats.first_seq().await.map_err(log_error)
+    }
+
     async fn persisted_through(&self) -> Result<Seq, LogError> {
         self.nats.ack_floor(&self.persister).await.map_err(log_error)
     }

@@ -265,6 +265,11 @@ impl MessageLog for SqliteMessageLog {
         Ok(Seq::MAX)
     }
 
+    /// Nothing expires here: entries leave only by redaction.
+    async fn retained_from(&self) -> Result<Seq, LogError> {
+        Ok(0)
+    }
+
     async fn get(&self, seq: Seq) -> Result<Option<Entry>, LogError> {
         if let Some(message) = self.message_at(seq).await? {
             return Ok(Some(Entry::Message(message)));

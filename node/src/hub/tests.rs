@@ -57,6 +57,10 @@ impl MessageLog for FlakyLog {
         self.log.persisted_through().await
     }
 
+    async fn retained_from(&self) -> Result<Seq, LogError> {
+        self.log.retained_from().await
+    }
+
     async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Entry>, LogError> {
         if self.broken.load(Ordering::SeqCst) {
             return Err(LogError::Unavailable("the log is down".into()));

@@ -28,6 +28,7 @@ struct LogState {
     dedup: HashMap<String, Seq>,
     live: HashMap<RoomId, broadcast::Sender<LiveEntry>>,
     persisted_through: Seq,
+    retained_from: Seq,
 }
 
 impl MemoryMessageLog {
@@ -49,6 +50,13 @@ impl MemoryMessageLog {
     pub fn mark_persisted(&self, seq: Seq) {
         let mut state = self.lock();
         state.persisted_through = state.persisted_through.max(seq);
+    }
+
+    /// Forgets every entry below `seq`, as a stream's retention does.
+    pub fn expire_before(&self, seq: Seq) {
+        let mut state = self.lock();
+        state.entries = state.entries.split_off(&seq);
+        state.retained_from = state.retained_from.max(seq);
     }
 
     /// Removes redacted entries, as a persister does once the store has their deletion.
@@ -108,6 +116,10 @@ impl MessageLog for MemoryMessageLog {
 
     async fn persisted_through(&self) -> Result<Seq, LogError> {
         Ok(self.lock().persisted_through)
+    }
+
+    async fn retained_from(&self) -> Result<Seq, LogError> {
+        Ok(self.lock().retained_from)
     }
 }
 

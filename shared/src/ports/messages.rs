@@ -55,6 +55,11 @@ pub trait MessageLog: Send + Sync {
     /// applied: a read that needs the current state of messages reads the log only above it.
     /// It may lag behind the truth, never run ahead of it.
     async fn persisted_through(&self) -> Result<Seq, LogError>;
+
+    /// The lowest seq the log may still hold: entries below it are gone for good (the
+    /// stream's retention), so a read that starts below it may miss some. 0 when the log
+    /// keeps everything.
+    async fn retained_from(&self) -> Result<Seq, LogError>;
 }
 
 /// An entry as the live feed hands it over, with the seq of the room's entry before it so a

@@ -327,4 +327,25 @@ mod tests {
             assert!(replay.recovered);
         }
     }
+
+    #[tokio::test]
+    async fn a_resume_from_before_what_the_log_still_holds_is_not_recovered() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let room = group(&kit, ann, vec![]).await;
+        let (m0, m1) = (send(&kit, ann, room, "m0").await, send(&kit, ann, room, "m1").await);
+        let edited =
+            kit.messages.edit(ann, room, MessageRef::Seq(m0.seq), edit("m0 edited", None)).await.unwrap();
+        let edit_seq = edited.change.unwrap().seq;
+        let m2 = send(&kit, ann, room, "m2").await;
+        kit.persist_all().await;
+        kit.log.expire_before(m2.seq);
+        let replay = kit.messages.replay(room, m0.seq).await.unwrap();
+        assert!(replay.changes.is_empty(), "the edit of m0 is gone with the log's oldest entries");
+        assert_eq!(replay.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [m1.seq, m2.seq]);
+        assert!(!replay.recovered, "so the client must page history instead");
+        let recent = kit.messages.replay(room, edit_seq).await.unwrap();
+        assert!(recent.recovered);
+        assert_eq!(recent.messages, std::slice::from_ref(&m2));
+    }
 }

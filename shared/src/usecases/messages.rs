@@ -227,7 +227,10 @@ impl MessageService {
     pub async fn replay(&self, room: RoomId, since: Seq) -> Result<Replay, Error> {
         let query = PageQuery { before: None, after: Some(since), limit: self.max_replay };
         let (page, changes) = self.page_and_changes(room, query, Some(since)).await?;
-        Ok(Replay { messages: page.messages, changes, recovered: !page.has_more })
+        // The store has every missed message, but only the log has the changes, and its
+        // retention may have dropped some made after `since` to messages the client holds.
+        let changes_complete = self.log.retained_from().await? <= since.saturating_add(1);
+        Ok(Replay { messages: page.messages, changes, recovered: !page.has_more && changes_complete })
     }
 }
 

@@ -84,6 +84,92 @@ async fn a_persister_killed_with_sigkill_and_restarted_writes_every_acknowledged
 }
 
 #[tokio::test]
+async fn a_persister_killed_with_sigkill_in_a_burst_of_changes_applies_each_once_and_redacts_after_a_restart()
+{
+    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
+    let ann = app.register("ann").await;
+    let room = app.create_room(&ann, "group", &[]).await;
+    let mut persister = Some(Process::persister(PERSISTER, &app.db, &app.stream).await.unwrap());
+    let mut client = app.ws(&app.node, &ann, Codec::Json).await;
+    let mut sent = Vec::new();
+    for n in 0..120 {
+        let content = format!("hidden-{n}");
+        let reply = client.request(json!({"type": "send", "room": room, "content": content})).await.unwrap();
+        sent.push(seq(&reply["message"]));
+    }
+    // Every message is edited; every third is then deleted. The state each acknowledged
+    // change left is what PostgreSQL must end with.
+    let mut expected = std::collections::BTreeMap::new();
+    for (n, message) in sent.iter().enumerate() {
+        if n == 60 {
+            app.persisted(&room, 120, WAIT).await;
+            persister.take().expect("running").kill_now();
+        }
+        let edit = json!({"type": "edit", "room": room, "seq": message, "content": format!("edited-{n}")});
+        let reply = client.request(edit).await.unwrap();
+        assert_eq!(reply["ok"], true, "{reply}");
+        expected.insert(*message, reply["message"].clone());
+        if n % 3 == 0 {
+            let reply =
+                client.request(json!({"type": "delete", "room": room, "seq": message})).await.unwrap();
+            assert_eq!(reply["ok"], true, "{reply}");
+            expected.insert(*message, reply["message"].clone());
+        }
+    }
+    let _restarted = Process::persister(PERSISTER, &app.db, &app.stream).await.unwrap();
+    let changed: Vec<i64> = expected.values().map(|m| m["changed_seq"].as_i64().unwrap()).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let applied: i64 = sqlx::query_scalar(
+            "select count(*) from messages m join unnest($1::int8[]) as c (changed_seq) using (changed_seq)",
+        )
+        .bind(&changed)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        if applied == 120 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{applied} of 120 changes applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let history =
+        app.call("GET", &format!("/rooms/{room}/messages?limit=200"), Some(&ann.access), None).await;
+    let shown: Vec<Value> = history.body["messages"].as_array().unwrap().clone();
+    assert_eq!(
+        shown,
+        expected.values().cloned().collect::<Vec<_>>(),
+        "each message as its last change left it"
+    );
+    let edits: i64 =
+        sqlx::query_scalar("select count(*) from message_edits").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(edits, 120, "each edit recorded once");
+    let hidden: i64 = sqlx::query_scalar(
+        "select count(*) from messages where deleted_at is not null and (content <> '' or metadata is not null)",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(hidden, 0);
+    let tombstones: i64 = sqlx::query_scalar("select count(*) from messages where deleted_at is not null")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(tombstones, 40);
+    // The deleted messages' entries leave the stream once their deletions are acknowledged.
+    let stream = chat_adapters::nats::NatsLog::connect(&nats_url(), &app.stream.prefix, Default::default())
+        .await
+        .unwrap();
+    for (n, message) in sent.iter().enumerate().filter(|(n, _)| n % 3 == 0) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while stream.get(*message).await.unwrap().is_some() {
+            assert!(tokio::time::Instant::now() < deadline, "message {n} is still in the stream");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test]
 async fn sigterm_closes_sessions_with_1012_and_exits_cleanly() {
     let app = TestApp::spawn().await.unwrap();
     let ann = app.register("ann").await;
