@@ -88,10 +88,10 @@ class SignedIn {
         const client = this.client;
         client.addEventListener("state", (event) => showConnection(event.detail.state));
         client.addEventListener("joined", (event) => {
-            const { room, online, messages, resumed, recovered } = event.detail;
+            const { room, online, messages, changes, resumed, recovered } = event.detail;
             this.online.set(room.id, new Set(online));
             if (room.id === this.conversation.room) {
-                void this.conversation.joined(messages, resumed, recovered, online);
+                void this.conversation.joined(messages, changes ?? [], resumed, recovered, online);
             }
             else if (resumed) {
                 this.sidebar.addUnread(room.id, messages.filter((m) => m.sender_id !== this.me.id).length);
@@ -103,6 +103,10 @@ class SignedIn {
                 this.conversation.live(message);
             else if (message.sender_id !== this.me.id)
                 this.sidebar.addUnread(message.room_id, 1);
+        });
+        client.addEventListener("changed", (event) => {
+            if (event.detail.room === this.conversation.room)
+                this.conversation.changed(event.detail);
         });
         client.addEventListener("presence", (event) => {
             const { room, user_id, state } = event.detail;

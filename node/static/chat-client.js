@@ -3,8 +3,9 @@
 // It keeps one connection alive: authenticates with the first frame, reconnects with backoff,
 // renews the token when asked, re-joins every joined room with `since` = the last seq it saw (so
 // nothing is missed or delivered twice), and re-sends unacknowledged messages under their
-// `client_msg_id` until the server acknowledges them. It has no DOM dependencies beyond
-// `WebSocket` and `EventTarget`, so it works in any browser page or worker.
+// `client_msg_id` until the server acknowledges them, and edits and deletions likewise under
+// their `client_change_id`. It has no DOM dependencies beyond `WebSocket` and `EventTarget`, so
+// it works in any browser page or worker.
 /** Close codes of the contract. */
 export const CloseCode = {
     Policy: 1008,
@@ -38,9 +39,13 @@ export class ChatClient extends EventTarget {
     stateValue = "closed";
     nextId = 1;
     requests = new Map();
+    /** Unacknowledged writes, by their client id (`client_msg_id` or `client_change_id`). */
     outgoing = new Map();
     /** Joined rooms, each with the highest seq delivered; -1 before the first join answered. */
     rooms = new Map();
+    /** The highest seq of a change delivered per room. Resuming asks from the newest message's
+     * seq, so changes after it come again; these are not delivered twice. */
+    changesSeen = new Map();
     lastTyping = new Map();
     readSent = new Map();
     reconnectTimer = null;
@@ -112,6 +117,7 @@ export class ChatClient extends EventTarget {
     /** Stops following a room (membership is unchanged). */
     async leave(room) {
         this.rooms.delete(room);
+        this.changesSeen.delete(room);
         if (this.stateValue === "live")
             await this.request({ type: "leave", room });
     }
@@ -127,18 +133,41 @@ export class ChatClient extends EventTarget {
      */
     send(room, content, extra = {}) {
         const clientMsgId = extra.clientMsgId ?? newClientMsgId();
-        return new Promise((resolve, reject) => {
-            const frame = { type: "send", room, content, client_msg_id: clientMsgId };
-            if (extra.kind)
-                frame.kind = extra.kind;
-            if (extra.metadata)
-                frame.metadata = extra.metadata;
-            const fresh = extra.clientMsgId === undefined;
-            this.outgoing.set(clientMsgId, { frame, resolve, reject, attempts: 0, fresh, inFlight: false, retry: null });
-            this.pump();
-        });
+        const frame = { type: "send", room, content, client_msg_id: clientMsgId };
+        if (extra.kind)
+            frame.kind = extra.kind;
+        if (extra.metadata)
+            frame.metadata = extra.metadata;
+        return this.enqueue(clientMsgId, frame, extra.clientMsgId === undefined);
     }
-    /** Messages sent but not yet acknowledged. */
+    /**
+     * Replaces the content (and, when given, the metadata) of one's own message; resolves with
+     * the message as edited once the change is durable. Retried like a send, under one
+     * `client_change_id`, so it is applied once.
+     */
+    edit(room, messageId, content, extra = {}) {
+        const clientChangeId = extra.clientChangeId ?? newClientMsgId();
+        const frame = {
+            type: "edit",
+            room,
+            message_id: messageId,
+            content,
+            client_change_id: clientChangeId,
+        };
+        if (extra.metadata)
+            frame.metadata = extra.metadata;
+        return this.enqueue(clientChangeId, frame, false);
+    }
+    /**
+     * Deletes a message (one's own, or anyone's as the room's owner or admin); resolves with its
+     * tombstone once durable. Retried like a send, under one `client_change_id`.
+     */
+    delete(room, messageId, extra = {}) {
+        const clientChangeId = extra.clientChangeId ?? newClientMsgId();
+        const frame = { type: "delete", room, message_id: messageId, client_change_id: clientChangeId };
+        return this.enqueue(clientChangeId, frame, false);
+    }
+    /** Sends, edits and deletions not yet acknowledged. */
     get unacknowledged() {
         return this.outgoing.size;
     }
@@ -254,8 +283,9 @@ export class ChatClient extends EventTarget {
         for (const message of result.messages)
             seen = Math.max(seen, message.seq);
         this.rooms.set(room, Math.max(seen, 0));
-        this.emit("joined", { ...result, resumed: since >= 0 });
-        return result;
+        const changes = (result.changes ?? []).filter((change) => this.isNewChange(change));
+        this.emit("joined", { ...result, changes, resumed: since >= 0 });
+        return { ...result, changes };
     }
     onDisconnect(code) {
         this.stopHeartbeat();
@@ -331,6 +361,13 @@ export class ChatClient extends EventTarget {
                 this.emit("message", frame.message);
                 return;
             }
+            case "message_edited":
+            case "message_deleted": {
+                if (!this.rooms.has(frame.room) || !this.isNewChange(frame))
+                    return;
+                this.emit("changed", frame);
+                return;
+            }
             case "presence":
             case "typing":
             case "read":
@@ -346,8 +383,22 @@ export class ChatClient extends EventTarget {
                 return;
         }
     }
+    /** Whether a change comes after every one delivered for its room; if so, it counts as delivered. */
+    isNewChange(change) {
+        if (change.seq <= (this.changesSeen.get(change.room) ?? -1))
+            return false;
+        this.changesSeen.set(change.room, change.seq);
+        return true;
+    }
+    /** Queues a write behind the others of its room; it goes out when live. */
+    enqueue(clientId, frame, fresh) {
+        return new Promise((resolve, reject) => {
+            this.outgoing.set(clientId, { frame, resolve, reject, attempts: 0, fresh, inFlight: false, retry: null });
+            this.pump();
+        });
+    }
     /**
-     * Puts the oldest unacknowledged message of each room on the wire. One at a time per room:
+     * Puts the oldest unacknowledged write of each room on the wire. One at a time per room:
      * the server handles a connection's sends concurrently, so two sent together could be
      * stored in either order, and a chat must keep the order they were written in.
      */
@@ -363,22 +414,22 @@ export class ChatClient extends EventTarget {
                 this.transmit(key, out);
         }
     }
-    transmit(clientMsgId, out) {
+    transmit(clientId, out) {
         out.inFlight = true;
         out.attempts += 1;
         // A first attempt spares the server its database lookup of the client id; a re-send may
         // find the message stored long ago, so it asks for that lookup.
         const frame = out.fresh && out.attempts === 1 ? { ...out.frame, first_attempt: true } : out.frame;
         this.request(frame).then((result) => {
-            this.outgoing.delete(clientMsgId);
+            this.outgoing.delete(clientId);
             out.resolve(result.message);
             this.pump();
         }, (err) => {
             out.inFlight = false;
-            if (!this.outgoing.has(clientMsgId))
+            if (!this.outgoing.has(clientId))
                 return;
             if (!RETRIABLE.has(err.code)) {
-                this.outgoing.delete(clientMsgId);
+                this.outgoing.delete(clientId);
                 out.reject(err);
                 this.pump();
                 return;

@@ -1,6 +1,6 @@
-// The open room: its messages (paged back on scroll), the composer, members with presence,
-// typing, and read markers.
-import { ChatError, newClientMsgId } from "./chat-client.js";
+// The open room: its messages (paged back on scroll, edited and deleted in place), the composer,
+// members with presence, typing, and read markers.
+import { ChatError, newClientMsgId, } from "./chat-client.js";
 import { byId, clear, el } from "./dom.js";
 import { describe } from "./errors.js";
 const PAGE = 50;
@@ -8,6 +8,7 @@ const PAGE = 50;
 const PAGING_MARGIN_PX = 120;
 /** How long "is typing" shows without a new typing event. */
 const TYPING_SHOWN_MS = 4_000;
+const MAX_CONTENT = 4000;
 export class Conversation {
     api;
     users;
@@ -24,6 +25,8 @@ export class Conversation {
     rows = new Map();
     /** Rows of messages sent but not yet acknowledged, by client_msg_id. */
     pending = new Map();
+    /** Changes to messages not shown (yet): a page asked for before a change may answer after it. */
+    unshownChanges = new Map();
     hasMore = false;
     loadingOlder = false;
     members = [];
@@ -64,6 +67,7 @@ export class Conversation {
         this.messages = [];
         this.rows.clear();
         this.pending.clear();
+        this.unshownChanges.clear();
         this.readMarks.clear();
         this.online = new Set(online);
         this.hasMore = false;
@@ -97,8 +101,9 @@ export class Conversation {
         this.generation++;
         this.room = null;
     }
-    /** Messages of a (re-)join: a replay to append, or, if the server lost some, a fresh page. */
-    async joined(messages, resumed, recovered, online) {
+    /** Messages of a (re-)join: a replay to append with the changes missed, or, if the server
+     * lost some, a fresh page. */
+    async joined(messages, changes, resumed, recovered, online) {
         this.online = new Set(online);
         this.renderMembers();
         if (!recovered) {
@@ -117,9 +122,20 @@ export class Conversation {
         }
         const atBottom = this.isAtBottom();
         this.add(messages);
+        for (const change of changes)
+            this.changed(change);
         if (atBottom || resumed)
             this.scrollToBottom();
         this.markReadIfSeen();
+    }
+    /** An edit or deletion: the message shown with that id takes the state it left. */
+    changed(change) {
+        if (change.room !== this.room)
+            return;
+        if (this.rows.has(change.message.id))
+            this.replace(change.message, change.seq);
+        else
+            this.unshownChanges.set(change.message.id, change);
     }
     live(message) {
         const atBottom = this.isAtBottom();
@@ -156,6 +172,7 @@ export class Conversation {
             return;
         this.members = members;
         this.renderMembers();
+        this.renderAllActions();
     }
     /** Called when the page comes back into view or the list is scrolled to the end. */
     markReadIfSeen() {
@@ -170,11 +187,16 @@ export class Conversation {
         });
     }
     // ---- Messages ----
-    /** Merges messages in seq order; one already shown (by id) is skipped. */
+    /** Merges messages in seq order; one already shown (by id) is only brought up to date. */
     add(messages) {
-        for (const message of messages) {
-            if (message.room_id !== this.room || this.rows.has(message.id))
+        for (const given of messages) {
+            if (given.room_id !== this.room)
                 continue;
+            if (this.rows.has(given.id)) {
+                this.replace(given, given.changed_seq ?? 0);
+                continue;
+            }
+            const message = this.withUnshownChange(given);
             const row = this.row(message);
             const pendingRow = message.client_msg_id ? this.pending.get(message.client_msg_id) : undefined;
             if (pendingRow) {
@@ -194,23 +216,174 @@ export class Conversation {
         }
         this.renderSeen();
     }
+    /** The message as the newest change seen while it was not shown left it, if that is newer. */
+    withUnshownChange(message) {
+        const change = this.unshownChanges.get(message.id);
+        if (!change)
+            return message;
+        this.unshownChanges.delete(message.id);
+        return change.seq > (message.changed_seq ?? 0) ? change.message : message;
+    }
+    /**
+     * Shows a message's newer state: that of a change with this seq. A state the shown one
+     * already includes (its `changed_seq` is at least `seq`) changes nothing.
+     */
+    replace(message, seq) {
+        const at = this.messages.findIndex((shown) => shown.id === message.id);
+        if (at < 0 || seq <= (this.messages[at].changed_seq ?? 0))
+            return;
+        this.messages[at] = message;
+        this.redraw(message.id);
+    }
+    /** Draws a shown message's row again from its latest state (closing an editor or question). */
+    redraw(id) {
+        const message = this.shown(id);
+        const oldRow = this.rows.get(id);
+        if (!message || !oldRow)
+            return;
+        const row = this.row(message);
+        this.rows.set(id, row);
+        oldRow.replaceWith(row);
+        this.renderSeen();
+    }
     row(message) {
         const time = new Date(message.created_at);
+        const classes = ["message"];
+        if (message.sender_id === this.me)
+            classes.push("mine");
+        if (message.deleted)
+            classes.push("deleted");
         return el("li", {
-            class: message.sender_id === this.me ? "message mine" : "message",
+            class: classes.join(" "),
             attrs: { "data-seq": String(message.seq), "data-id": message.id },
         }, el("div", { class: "meta" }, this.users.nameNode(message.sender_id), el("time", {
             text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
             attrs: { datetime: message.created_at, title: time.toLocaleString() },
-        })), el("p", { class: "content", text: message.content }), el("div", { class: "seen" }));
+        }), !message.deleted && message.edited_at ? this.editedMark(message.edited_at) : null), message.deleted
+            ? el("p", { class: "content tombstone", text: "message deleted" })
+            : el("p", { class: "content", text: message.content }), this.actions(message), el("div", { class: "seen" }));
+    }
+    editedMark(editedAt) {
+        const title = `edited ${new Date(editedAt).toLocaleString()}`;
+        return el("span", { class: "edited", text: "(edited)", attrs: { title } });
+    }
+    // ---- Editing and deleting ----
+    /** Whether the user is the room's owner or an admin, who may delete anyone's message. */
+    isModerator() {
+        const role = this.members.find((member) => member.user_id === this.me)?.role;
+        return role === "owner" || role === "admin";
+    }
+    /** The buttons a message offers the user: Edit on their own, Delete on their own and, for a
+     * moderator, on anyone's; none on a tombstone. */
+    actions(message) {
+        const box = el("div", { class: "actions" });
+        if (message.deleted)
+            return box;
+        const mine = message.sender_id === this.me;
+        if (mine)
+            box.append(actionButton("Edit", "edit", () => this.startEdit(message)));
+        if (mine || this.isModerator())
+            box.append(actionButton("Delete", "delete", () => this.askDelete(message, box)));
+        return box;
+    }
+    /** Offers the actions anew, after the user's role may have changed. */
+    renderAllActions() {
+        for (const message of this.messages) {
+            this.rows.get(message.id)?.querySelector(".actions")?.replaceWith(this.actions(message));
+        }
+    }
+    /** Puts a textarea in place of the text: Enter saves, Shift+Enter is a new line, Escape cancels. */
+    startEdit(message) {
+        const row = this.rows.get(message.id);
+        const content = row?.querySelector(".content");
+        if (!row || !content || row.querySelector(".editor"))
+            return;
+        const editor = el("textarea", {
+            class: "editor",
+            attrs: { rows: "2", maxlength: String(MAX_CONTENT), "aria-label": "Edit message" },
+        });
+        editor.value = message.content;
+        const cancel = () => this.redraw(message.id);
+        editor.addEventListener("keydown", (event) => {
+            if (event.key === "Escape") {
+                event.preventDefault();
+                cancel();
+            }
+            else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+                event.preventDefault();
+                void this.saveEdit(message, editor, cancel);
+            }
+        });
+        content.replaceWith(editor);
+        row.querySelector(".actions")?.replaceChildren(el("span", { class: "hint", text: "Enter to save, Escape to cancel" }));
+        editor.focus();
+        editor.setSelectionRange(editor.value.length, editor.value.length);
+    }
+    async saveEdit(message, editor, cancel) {
+        const content = editor.value.trim();
+        const client = this.hooks.client();
+        if (!this.room || !client)
+            return;
+        if (content === message.content) {
+            cancel();
+            return;
+        }
+        if (!content) {
+            this.hooks.onError("A message cannot be empty; delete it instead.");
+            return;
+        }
+        if (content.length > MAX_CONTENT) {
+            this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
+            return;
+        }
+        const room = this.room;
+        editor.disabled = true;
+        try {
+            const edited = await client.edit(room, message.id, content, { clientChangeId: newClientMsgId() });
+            if (room === this.room)
+                this.replace(edited, edited.changed_seq ?? 0);
+        }
+        catch (err) {
+            editor.disabled = false;
+            this.hooks.onError(describe(err));
+        }
+    }
+    /** Asks inline ("Delete? Yes / No"), not with a dialog. */
+    askDelete(message, box) {
+        const restore = () => this.redraw(message.id);
+        const confirm = () => {
+            box.replaceChildren(el("span", { class: "hint", text: "deleting…" }));
+            void this.remove(message, restore);
+        };
+        box.replaceChildren(el("span", { class: "confirm", text: "Delete?" }), actionButton("Yes", "confirm-delete danger", confirm), actionButton("No", "cancel-delete", restore));
+    }
+    async remove(message, restore) {
+        const client = this.hooks.client();
+        if (!this.room || !client)
+            return;
+        const room = this.room;
+        try {
+            const tombstone = await client.delete(room, message.id, { clientChangeId: newClientMsgId() });
+            if (room === this.room)
+                this.replace(tombstone, tombstone.changed_seq ?? 0);
+        }
+        catch (err) {
+            if (room === this.room)
+                restore();
+            this.hooks.onError(describe(err));
+        }
+    }
+    /** The message shown with this id, in its latest state. */
+    shown(id) {
+        return this.messages.find((message) => message.id === id);
     }
     submit() {
         const content = this.input.value.trim();
         const client = this.hooks.client();
         if (!content || !this.room || !client)
             return;
-        if (content.length > 4000) {
-            this.hooks.onError("A message can be at most 4000 characters.");
+        if (content.length > MAX_CONTENT) {
+            this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
             return;
         }
         this.input.value = "";
@@ -349,4 +522,8 @@ export class Conversation {
             this.hooks.onError(unknown ? "No one has that user id." : describe(err));
         }
     }
+}
+/** A small text-like button under a message. */
+function actionButton(text, classes, onClick) {
+    return el("button", { class: `link ${classes}`, text, attrs: { type: "button" }, on: { click: onClick } });
 }

@@ -3,8 +3,9 @@
 // It keeps one connection alive: authenticates with the first frame, reconnects with backoff,
 // renews the token when asked, re-joins every joined room with `since` = the last seq it saw (so
 // nothing is missed or delivered twice), and re-sends unacknowledged messages under their
-// `client_msg_id` until the server acknowledges them. It has no DOM dependencies beyond
-// `WebSocket` and `EventTarget`, so it works in any browser page or worker.
+// `client_msg_id` until the server acknowledges them, and edits and deletions likewise under
+// their `client_change_id`. It has no DOM dependencies beyond `WebSocket` and `EventTarget`, so
+// it works in any browser page or worker.
 
 // ---- Wire types (docs/API.md) ----
 
@@ -53,6 +54,23 @@ export interface Message {
   metadata: Record<string, unknown> | null;
   client_msg_id: string | null;
   created_at: string;
+  /** Time of the last edit; absent on a message never edited. */
+  edited_at?: string;
+  /** A tombstone: `content` is "" and `metadata` null. */
+  deleted?: boolean;
+  deleted_by?: Id;
+  deleted_at?: string;
+  /** The seq of the latest change this state includes; absent on a message never changed. */
+  changed_seq?: Seq;
+}
+
+/** An edit or deletion: `seq` is the change's own; `message` is the message as it left it. */
+export interface MessageChange {
+  type: "message_edited" | "message_deleted";
+  room: Id;
+  seq: Seq;
+  by: Id;
+  message: Message;
 }
 
 export interface ErrorBody {
@@ -66,6 +84,8 @@ export interface JoinResult {
   online: Id[];
   online_count?: number;
   messages: Message[];
+  /** With `since`: the changes after it, ascending by seq. */
+  changes?: MessageChange[];
   recovered: boolean;
 }
 
@@ -88,6 +108,16 @@ export type ClientFrame =
       first_attempt?: boolean;
       id?: number;
     }
+  | {
+      type: "edit";
+      room: Id;
+      message_id: Id;
+      content: string;
+      metadata?: Record<string, unknown>;
+      client_change_id?: string;
+      id?: number;
+    }
+  | { type: "delete"; room: Id; message_id: Id; client_change_id?: string; id?: number }
   | { type: "history"; room: Id; before?: Seq; after?: Seq; limit?: number; id?: number }
   | { type: "typing"; room: Id; id?: number }
   | { type: "read"; room: Id; seq: Seq; id?: number }
@@ -97,6 +127,7 @@ export type ServerFrame =
   | ({ type: "reply"; id: number; ok: true } & Record<string, unknown>)
   | { type: "reply"; id: number; ok: false; error: ErrorBody }
   | { type: "message"; message: Message }
+  | MessageChange
   | { type: "presence"; room: Id; user_id: Id; state: "online" | "offline" }
   | { type: "typing"; room: Id; user_id: Id }
   | { type: "read"; room: Id; user_id: Id; seq: Seq }
@@ -134,10 +165,15 @@ export interface ChatEventMap {
   /** The connection changed state. */
   state: CustomEvent<{ state: ConnectionState }>;
   /** A room was joined or re-joined. `resumed`: `messages` are what came after the last seq
-   * seen; otherwise they are the newest page. `recovered: false`: some could not be replayed. */
+   * seen, and `changes` the edits and deletions not yet delivered; otherwise they are the
+   * newest page. `recovered: false`: some could not be replayed. */
   joined: CustomEvent<JoinResult & { resumed: boolean }>;
   /** A live message, each at most once, in seq order within its room. */
   message: CustomEvent<Message>;
+  /** A live edit or deletion, each at most once, in seq order within its room (those missed
+   * while disconnected come in `joined` as `changes`). Replace the held message with the same
+   * id by `message`, unless its `changed_seq` is already at least the change's `seq`. */
+  changed: CustomEvent<MessageChange>;
   presence: CustomEvent<{ room: Id; user_id: Id; state: "online" | "offline" }>;
   typing: CustomEvent<{ room: Id; user_id: Id }>;
   read: CustomEvent<{ room: Id; user_id: Id; seq: Seq }>;
@@ -175,12 +211,13 @@ interface PendingRequest {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** A write that is retried until acknowledged: a send, an edit or a deletion. */
 interface OutgoingMessage {
-  frame: Extract<ClientFrame, { type: "send" }>;
+  frame: Extract<ClientFrame, { type: "send" | "edit" | "delete" }>;
   resolve: (message: Message) => void;
   reject: (error: ChatError) => void;
   attempts: number;
-  /** The client made the `client_msg_id` itself, so its first transmission is a first attempt. */
+  /** A send whose `client_msg_id` the client made itself: its first transmission is a first attempt. */
   fresh: boolean;
   /** Whether a `send` is on the wire on the current connection, awaiting its reply. */
   inFlight: boolean;
@@ -203,9 +240,13 @@ export class ChatClient extends EventTarget {
   private stateValue: ConnectionState = "closed";
   private nextId = 1;
   private readonly requests = new Map<number, PendingRequest>();
+  /** Unacknowledged writes, by their client id (`client_msg_id` or `client_change_id`). */
   private readonly outgoing = new Map<string, OutgoingMessage>();
   /** Joined rooms, each with the highest seq delivered; -1 before the first join answered. */
   private readonly rooms = new Map<Id, Seq>();
+  /** The highest seq of a change delivered per room. Resuming asks from the newest message's
+   * seq, so changes after it come again; these are not delivered twice. */
+  private readonly changesSeen = new Map<Id, Seq>();
   private readonly lastTyping = new Map<Id, number>();
   private readonly readSent = new Map<Id, Seq>();
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -280,6 +321,7 @@ export class ChatClient extends EventTarget {
   /** Stops following a room (membership is unchanged). */
   async leave(room: Id): Promise<void> {
     this.rooms.delete(room);
+    this.changesSeen.delete(room);
     if (this.stateValue === "live") await this.request({ type: "leave", room });
   }
 
@@ -300,17 +342,46 @@ export class ChatClient extends EventTarget {
     extra: { kind?: string; metadata?: Record<string, unknown>; clientMsgId?: string } = {},
   ): Promise<Message> {
     const clientMsgId = extra.clientMsgId ?? newClientMsgId();
-    return new Promise((resolve, reject) => {
-      const frame: OutgoingMessage["frame"] = { type: "send", room, content, client_msg_id: clientMsgId };
-      if (extra.kind) frame.kind = extra.kind;
-      if (extra.metadata) frame.metadata = extra.metadata;
-      const fresh = extra.clientMsgId === undefined;
-      this.outgoing.set(clientMsgId, { frame, resolve, reject, attempts: 0, fresh, inFlight: false, retry: null });
-      this.pump();
-    });
+    const frame: OutgoingMessage["frame"] = { type: "send", room, content, client_msg_id: clientMsgId };
+    if (extra.kind) frame.kind = extra.kind;
+    if (extra.metadata) frame.metadata = extra.metadata;
+    return this.enqueue(clientMsgId, frame, extra.clientMsgId === undefined);
   }
 
-  /** Messages sent but not yet acknowledged. */
+  /**
+   * Replaces the content (and, when given, the metadata) of one's own message; resolves with
+   * the message as edited once the change is durable. Retried like a send, under one
+   * `client_change_id`, so it is applied once.
+   */
+  edit(
+    room: Id,
+    messageId: Id,
+    content: string,
+    extra: { metadata?: Record<string, unknown>; clientChangeId?: string } = {},
+  ): Promise<Message> {
+    const clientChangeId = extra.clientChangeId ?? newClientMsgId();
+    const frame: OutgoingMessage["frame"] = {
+      type: "edit",
+      room,
+      message_id: messageId,
+      content,
+      client_change_id: clientChangeId,
+    };
+    if (extra.metadata) frame.metadata = extra.metadata;
+    return this.enqueue(clientChangeId, frame, false);
+  }
+
+  /**
+   * Deletes a message (one's own, or anyone's as the room's owner or admin); resolves with its
+   * tombstone once durable. Retried like a send, under one `client_change_id`.
+   */
+  delete(room: Id, messageId: Id, extra: { clientChangeId?: string } = {}): Promise<Message> {
+    const clientChangeId = extra.clientChangeId ?? newClientMsgId();
+    const frame: OutgoingMessage["frame"] = { type: "delete", room, message_id: messageId, client_change_id: clientChangeId };
+    return this.enqueue(clientChangeId, frame, false);
+  }
+
+  /** Sends, edits and deletions not yet acknowledged. */
   get unacknowledged(): number {
     return this.outgoing.size;
   }
@@ -432,8 +503,9 @@ export class ChatClient extends EventTarget {
     let seen = this.rooms.get(room) ?? -1;
     for (const message of result.messages) seen = Math.max(seen, message.seq);
     this.rooms.set(room, Math.max(seen, 0));
-    this.emit("joined", { ...result, resumed: since >= 0 });
-    return result;
+    const changes = (result.changes ?? []).filter((change) => this.isNewChange(change));
+    this.emit("joined", { ...result, changes, resumed: since >= 0 });
+    return { ...result, changes };
   }
 
   private onDisconnect(code: number): void {
@@ -507,6 +579,12 @@ export class ChatClient extends EventTarget {
         this.emit("message", frame.message);
         return;
       }
+      case "message_edited":
+      case "message_deleted": {
+        if (!this.rooms.has(frame.room) || !this.isNewChange(frame)) return;
+        this.emit("changed", frame);
+        return;
+      }
       case "presence":
       case "typing":
       case "read":
@@ -523,8 +601,23 @@ export class ChatClient extends EventTarget {
     }
   }
 
+  /** Whether a change comes after every one delivered for its room; if so, it counts as delivered. */
+  private isNewChange(change: MessageChange): boolean {
+    if (change.seq <= (this.changesSeen.get(change.room) ?? -1)) return false;
+    this.changesSeen.set(change.room, change.seq);
+    return true;
+  }
+
+  /** Queues a write behind the others of its room; it goes out when live. */
+  private enqueue(clientId: string, frame: OutgoingMessage["frame"], fresh: boolean): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      this.outgoing.set(clientId, { frame, resolve, reject, attempts: 0, fresh, inFlight: false, retry: null });
+      this.pump();
+    });
+  }
+
   /**
-   * Puts the oldest unacknowledged message of each room on the wire. One at a time per room:
+   * Puts the oldest unacknowledged write of each room on the wire. One at a time per room:
    * the server handles a connection's sends concurrently, so two sent together could be
    * stored in either order, and a chat must keep the order they were written in.
    */
@@ -538,7 +631,7 @@ export class ChatClient extends EventTarget {
     }
   }
 
-  private transmit(clientMsgId: string, out: OutgoingMessage): void {
+  private transmit(clientId: string, out: OutgoingMessage): void {
     out.inFlight = true;
     out.attempts += 1;
     // A first attempt spares the server its database lookup of the client id; a re-send may
@@ -546,15 +639,15 @@ export class ChatClient extends EventTarget {
     const frame = out.fresh && out.attempts === 1 ? { ...out.frame, first_attempt: true } : out.frame;
     this.request(frame).then(
       (result) => {
-        this.outgoing.delete(clientMsgId);
+        this.outgoing.delete(clientId);
         out.resolve((result as { message: Message }).message);
         this.pump();
       },
       (err: ChatError) => {
         out.inFlight = false;
-        if (!this.outgoing.has(clientMsgId)) return;
+        if (!this.outgoing.has(clientId)) return;
         if (!RETRIABLE.has(err.code)) {
-          this.outgoing.delete(clientMsgId);
+          this.outgoing.delete(clientId);
           out.reject(err);
           this.pump();
           return;

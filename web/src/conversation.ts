@@ -1,8 +1,17 @@
-// The open room: its messages (paged back on scroll), the composer, members with presence,
-// typing, and read markers.
+// The open room: its messages (paged back on scroll, edited and deleted in place), the composer,
+// members with presence, typing, and read markers.
 
 import type { Api } from "./api.js";
-import { type ChatClient, ChatError, type Id, type Message, type Participant, type Seq, newClientMsgId } from "./chat-client.js";
+import {
+  type ChatClient,
+  ChatError,
+  type Id,
+  type Message,
+  type MessageChange,
+  type Participant,
+  type Seq,
+  newClientMsgId,
+} from "./chat-client.js";
 import { byId, clear, el } from "./dom.js";
 import { describe } from "./errors.js";
 import type { UserDirectory } from "./users.js";
@@ -12,6 +21,7 @@ const PAGE = 50;
 const PAGING_MARGIN_PX = 120;
 /** How long "is typing" shows without a new typing event. */
 const TYPING_SHOWN_MS = 4_000;
+const MAX_CONTENT = 4000;
 
 export interface ConversationHooks {
   client: () => ChatClient | null;
@@ -31,6 +41,8 @@ export class Conversation {
   private readonly rows = new Map<Id, HTMLLIElement>();
   /** Rows of messages sent but not yet acknowledged, by client_msg_id. */
   private readonly pending = new Map<string, HTMLLIElement>();
+  /** Changes to messages not shown (yet): a page asked for before a change may answer after it. */
+  private readonly unshownChanges = new Map<Id, MessageChange>();
   private hasMore = false;
   private loadingOlder = false;
   private members: Participant[] = [];
@@ -73,6 +85,7 @@ export class Conversation {
     this.messages = [];
     this.rows.clear();
     this.pending.clear();
+    this.unshownChanges.clear();
     this.readMarks.clear();
     this.online = new Set(online);
     this.hasMore = false;
@@ -104,8 +117,15 @@ export class Conversation {
     this.room = null;
   }
 
-  /** Messages of a (re-)join: a replay to append, or, if the server lost some, a fresh page. */
-  async joined(messages: Message[], resumed: boolean, recovered: boolean, online: Id[]): Promise<void> {
+  /** Messages of a (re-)join: a replay to append with the changes missed, or, if the server
+   * lost some, a fresh page. */
+  async joined(
+    messages: Message[],
+    changes: MessageChange[],
+    resumed: boolean,
+    recovered: boolean,
+    online: Id[],
+  ): Promise<void> {
     this.online = new Set(online);
     this.renderMembers();
     if (!recovered) {
@@ -122,8 +142,16 @@ export class Conversation {
     }
     const atBottom = this.isAtBottom();
     this.add(messages);
+    for (const change of changes) this.changed(change);
     if (atBottom || resumed) this.scrollToBottom();
     this.markReadIfSeen();
+  }
+
+  /** An edit or deletion: the message shown with that id takes the state it left. */
+  changed(change: MessageChange): void {
+    if (change.room !== this.room) return;
+    if (this.rows.has(change.message.id)) this.replace(change.message, change.seq);
+    else this.unshownChanges.set(change.message.id, change);
   }
 
   live(message: Message): void {
@@ -162,6 +190,7 @@ export class Conversation {
     if (!members || room !== this.room) return;
     this.members = members;
     this.renderMembers();
+    this.renderAllActions();
   }
 
   /** Called when the page comes back into view or the list is scrolled to the end. */
@@ -178,10 +207,15 @@ export class Conversation {
 
   // ---- Messages ----
 
-  /** Merges messages in seq order; one already shown (by id) is skipped. */
+  /** Merges messages in seq order; one already shown (by id) is only brought up to date. */
   private add(messages: Message[]): void {
-    for (const message of messages) {
-      if (message.room_id !== this.room || this.rows.has(message.id)) continue;
+    for (const given of messages) {
+      if (given.room_id !== this.room) continue;
+      if (this.rows.has(given.id)) {
+        this.replace(given, given.changed_seq ?? 0);
+        continue;
+      }
+      const message = this.withUnshownChange(given);
       const row = this.row(message);
       const pendingRow = message.client_msg_id ? this.pending.get(message.client_msg_id) : undefined;
       if (pendingRow) {
@@ -199,12 +233,45 @@ export class Conversation {
     this.renderSeen();
   }
 
+  /** The message as the newest change seen while it was not shown left it, if that is newer. */
+  private withUnshownChange(message: Message): Message {
+    const change = this.unshownChanges.get(message.id);
+    if (!change) return message;
+    this.unshownChanges.delete(message.id);
+    return change.seq > (message.changed_seq ?? 0) ? change.message : message;
+  }
+
+  /**
+   * Shows a message's newer state: that of a change with this seq. A state the shown one
+   * already includes (its `changed_seq` is at least `seq`) changes nothing.
+   */
+  private replace(message: Message, seq: Seq): void {
+    const at = this.messages.findIndex((shown) => shown.id === message.id);
+    if (at < 0 || seq <= (this.messages[at].changed_seq ?? 0)) return;
+    this.messages[at] = message;
+    this.redraw(message.id);
+  }
+
+  /** Draws a shown message's row again from its latest state (closing an editor or question). */
+  private redraw(id: Id): void {
+    const message = this.shown(id);
+    const oldRow = this.rows.get(id);
+    if (!message || !oldRow) return;
+    const row = this.row(message);
+    this.rows.set(id, row);
+    oldRow.replaceWith(row);
+    this.renderSeen();
+  }
+
   private row(message: Message): HTMLLIElement {
     const time = new Date(message.created_at);
+    const classes = ["message"];
+    if (message.sender_id === this.me) classes.push("mine");
+    if (message.deleted) classes.push("deleted");
     return el(
       "li",
       {
-        class: message.sender_id === this.me ? "message mine" : "message",
+        class: classes.join(" "),
         attrs: { "data-seq": String(message.seq), "data-id": message.id },
       },
       el(
@@ -215,18 +282,140 @@ export class Conversation {
           text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
           attrs: { datetime: message.created_at, title: time.toLocaleString() },
         }),
+        !message.deleted && message.edited_at ? this.editedMark(message.edited_at) : null,
       ),
-      el("p", { class: "content", text: message.content }),
+      message.deleted
+        ? el("p", { class: "content tombstone", text: "message deleted" })
+        : el("p", { class: "content", text: message.content }),
+      this.actions(message),
       el("div", { class: "seen" }),
     );
+  }
+
+  private editedMark(editedAt: string): HTMLSpanElement {
+    const title = `edited ${new Date(editedAt).toLocaleString()}`;
+    return el("span", { class: "edited", text: "(edited)", attrs: { title } });
+  }
+
+  // ---- Editing and deleting ----
+
+  /** Whether the user is the room's owner or an admin, who may delete anyone's message. */
+  private isModerator(): boolean {
+    const role = this.members.find((member) => member.user_id === this.me)?.role;
+    return role === "owner" || role === "admin";
+  }
+
+  /** The buttons a message offers the user: Edit on their own, Delete on their own and, for a
+   * moderator, on anyone's; none on a tombstone. */
+  private actions(message: Message): HTMLDivElement {
+    const box = el("div", { class: "actions" });
+    if (message.deleted) return box;
+    const mine = message.sender_id === this.me;
+    if (mine) box.append(actionButton("Edit", "edit", () => this.startEdit(message)));
+    if (mine || this.isModerator()) box.append(actionButton("Delete", "delete", () => this.askDelete(message, box)));
+    return box;
+  }
+
+  /** Offers the actions anew, after the user's role may have changed. */
+  private renderAllActions(): void {
+    for (const message of this.messages) {
+      this.rows.get(message.id)?.querySelector(".actions")?.replaceWith(this.actions(message));
+    }
+  }
+
+  /** Puts a textarea in place of the text: Enter saves, Shift+Enter is a new line, Escape cancels. */
+  private startEdit(message: Message): void {
+    const row = this.rows.get(message.id);
+    const content = row?.querySelector(".content");
+    if (!row || !content || row.querySelector(".editor")) return;
+    const editor = el("textarea", {
+      class: "editor",
+      attrs: { rows: "2", maxlength: String(MAX_CONTENT), "aria-label": "Edit message" },
+    });
+    editor.value = message.content;
+    const cancel = () => this.redraw(message.id);
+    editor.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        cancel();
+      } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        void this.saveEdit(message, editor, cancel);
+      }
+    });
+    content.replaceWith(editor);
+    row.querySelector(".actions")?.replaceChildren(
+      el("span", { class: "hint", text: "Enter to save, Escape to cancel" }),
+    );
+    editor.focus();
+    editor.setSelectionRange(editor.value.length, editor.value.length);
+  }
+
+  private async saveEdit(message: Message, editor: HTMLTextAreaElement, cancel: () => void): Promise<void> {
+    const content = editor.value.trim();
+    const client = this.hooks.client();
+    if (!this.room || !client) return;
+    if (content === message.content) {
+      cancel();
+      return;
+    }
+    if (!content) {
+      this.hooks.onError("A message cannot be empty; delete it instead.");
+      return;
+    }
+    if (content.length > MAX_CONTENT) {
+      this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
+      return;
+    }
+    const room = this.room;
+    editor.disabled = true;
+    try {
+      const edited = await client.edit(room, message.id, content, { clientChangeId: newClientMsgId() });
+      if (room === this.room) this.replace(edited, edited.changed_seq ?? 0);
+    } catch (err) {
+      editor.disabled = false;
+      this.hooks.onError(describe(err));
+    }
+  }
+
+  /** Asks inline ("Delete? Yes / No"), not with a dialog. */
+  private askDelete(message: Message, box: HTMLDivElement): void {
+    const restore = () => this.redraw(message.id);
+    const confirm = () => {
+      box.replaceChildren(el("span", { class: "hint", text: "deleting…" }));
+      void this.remove(message, restore);
+    };
+    box.replaceChildren(
+      el("span", { class: "confirm", text: "Delete?" }),
+      actionButton("Yes", "confirm-delete danger", confirm),
+      actionButton("No", "cancel-delete", restore),
+    );
+  }
+
+  private async remove(message: Message, restore: () => void): Promise<void> {
+    const client = this.hooks.client();
+    if (!this.room || !client) return;
+    const room = this.room;
+    try {
+      const tombstone = await client.delete(room, message.id, { clientChangeId: newClientMsgId() });
+      if (room === this.room) this.replace(tombstone, tombstone.changed_seq ?? 0);
+    } catch (err) {
+      if (room === this.room) restore();
+      this.hooks.onError(describe(err));
+    }
+  }
+
+  /** The message shown with this id, in its latest state. */
+  private shown(id: Id): Message | undefined {
+    return this.messages.find((message) => message.id === id);
   }
 
   private submit(): void {
     const content = this.input.value.trim();
     const client = this.hooks.client();
     if (!content || !this.room || !client) return;
-    if (content.length > 4000) {
-      this.hooks.onError("A message can be at most 4000 characters.");
+    if (content.length > MAX_CONTENT) {
+      this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
       return;
     }
     this.input.value = "";
@@ -373,4 +562,9 @@ export class Conversation {
       this.hooks.onError(unknown ? "No one has that user id." : describe(err));
     }
   }
+}
+
+/** A small text-like button under a message. */
+function actionButton(text: string, classes: string, onClick: () => void): HTMLButtonElement {
+  return el("button", { class: `link ${classes}`, text, attrs: { type: "button" }, on: { click: onClick } });
 }
