@@ -13,6 +13,7 @@ import {
   launch,
   openRoom,
   person,
+  screenshot,
   send,
   shownMessages,
   waitForMessage,
@@ -145,6 +146,7 @@ describe(`changing messages on ${SETUP}`, () => {
     assert.doesNotMatch(markup, /the first draft/);
     const style = await bob.page.$eval(`${changing} .content`, (node) => getComputedStyle(node).fontStyle);
     assert.equal(style, "italic");
+    await ann.page.screenshot({ path: screenshot("changes") });
   });
 
   test("after a reload, history shows the tombstone and the edit", async () => {
