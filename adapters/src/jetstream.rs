@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chat_shared::domain::{Change, Entry, Message, RoomId, Seq};
+use chat_shared::domain::{Change, Entry, Message, Reaction, RoomId, Seq};
 use chat_shared::ports::{Appended, LiveEntry, LiveFeed, LiveStream, LogError, MessageLog};
 use futures::StreamExt;
 use metrics::Histogram;
@@ -22,24 +22,45 @@ pub fn encode_change(change: &Change) -> Bytes {
     Bytes::from(rmp_serde::to_vec_named(change).expect("a change always encodes"))
 }
 
-/// Encodes either kind of entry.
+/// Encodes a reaction entry for the stream: a map whose first key is `emoji`.
+pub fn encode_reaction(reaction: &Reaction) -> Bytes {
+    Bytes::from(rmp_serde::to_vec_named(reaction).expect("a reaction always encodes"))
+}
+
+/// Encodes any kind of entry.
 pub fn encode_entry(entry: &Entry) -> Bytes {
     match entry {
         Entry::Message(message) => encode_stored(message),
         Entry::Change(change) => encode_change(change),
+        Entry::Reaction(reaction) => encode_reaction(reaction),
     }
 }
 
-/// Whether a stored payload is a change: a MessagePack map whose first key is `kind`. Messages
-/// (all of them, those stored before changes existed too) begin with `id`.
-fn is_change(payload: &[u8]) -> bool {
+/// What a stored payload holds, told by the first key of its MessagePack map: `kind` for a
+/// change, `emoji` for a reaction; messages (all of them, those stored before changes existed
+/// too) begin with `id`.
+#[derive(Debug, PartialEq, Eq)]
+enum StoredKind {
+    Message,
+    Change,
+    Reaction,
+}
+
+fn stored_kind(payload: &[u8]) -> StoredKind {
     let header = match payload.first() {
         Some(0x80..=0x8f) => 1,
         Some(0xde) => 3,
         Some(0xdf) => 5,
-        _ => return false,
+        _ => return StoredKind::Message,
     };
-    payload.get(header..header + 5) == Some(b"\xa4kind")
+    let first_key = payload.get(header..).unwrap_or_default();
+    if first_key.starts_with(b"\xa4kind") {
+        StoredKind::Change
+    } else if first_key.starts_with(b"\xa5emoji") {
+        StoredKind::Reaction
+    } else {
+        StoredKind::Message
+    }
 }
 
 /// How deeply a stored message may nest: as deeply as a client frame may (a message's metadata
@@ -54,12 +75,19 @@ const MAX_DEPTH: usize = 128;
 pub fn decode_stored(payload: &[u8], seq: Seq) -> Result<Entry, rmp_serde::decode::Error> {
     let mut de = rmp_serde::Deserializer::from_read_ref(payload);
     de.set_max_depth(MAX_DEPTH);
-    let entry = if is_change(payload) {
-        let change: Change = serde::Deserialize::deserialize(&mut de)?;
-        Entry::Change(change.at_seq(seq))
-    } else {
-        let message: Message = serde::Deserialize::deserialize(&mut de)?;
-        Entry::Message(Message { seq, ..message })
+    let entry = match stored_kind(payload) {
+        StoredKind::Change => {
+            let change: Change = serde::Deserialize::deserialize(&mut de)?;
+            Entry::Change(change.at_seq(seq))
+        }
+        StoredKind::Reaction => {
+            let reaction: Reaction = serde::Deserialize::deserialize(&mut de)?;
+            Entry::Reaction(reaction.at_seq(seq))
+        }
+        StoredKind::Message => {
+            let message: Message = serde::Deserialize::deserialize(&mut de)?;
+            Entry::Message(Message { seq, ..message })
+        }
     };
     if entry.contains_nul() {
         return Err(serde::de::Error::custom("a NUL character, which no node publishes"));
@@ -108,6 +136,14 @@ impl MessageLog for JetStreamLog {
         let mut buf = [0; 36];
         let room = change.message.room_id.encode(&mut buf);
         let appended = self.nats.append(room, dedup_key, encode_change(change)).await.map_err(log_error)?;
+        Ok(if appended.duplicate { Appended::Duplicate(appended.seq) } else { Appended::New(appended.seq) })
+    }
+
+    async fn append_reaction(&self, reaction: &Reaction, dedup_key: &str) -> Result<Appended, LogError> {
+        let mut buf = [0; 36];
+        let room = reaction.room_id.encode(&mut buf);
+        let appended =
+            self.nats.append(room, dedup_key, encode_reaction(reaction)).await.map_err(log_error)?;
         Ok(if appended.duplicate { Appended::Duplicate(appended.seq) } else { Appended::New(appended.seq) })
     }
 
@@ -193,6 +229,8 @@ mod tests {
             deleted_by: None,
             deleted_at: None,
             changed_seq: 0,
+            reactions: Vec::new(),
+            reactions_seq: 0,
         }
     }
 
@@ -234,6 +272,25 @@ mod tests {
             let decoded = decode_stored(&encode_change(&change), 9).unwrap();
             assert_eq!(decoded, Entry::Change(change.at_seq(9)));
         }
+    }
+
+    #[test]
+    fn a_stored_reaction_decodes_to_itself_under_the_streams_seq() {
+        let of = Message { seq: 5, ..message(Metadata::default()) };
+        let reaction = Reaction {
+            emoji: chat_shared::domain::Emoji::parse("👩‍👩‍👧").unwrap(),
+            added: true,
+            version: 3,
+            user: UserId::generate(),
+            room_id: of.room_id,
+            message_id: of.id,
+            message_seq: of.seq,
+            seq: 0,
+        };
+        let decoded = decode_stored(&encode_reaction(&reaction), 11).unwrap();
+        assert_eq!(decoded, Entry::Reaction(reaction.clone().at_seq(11)));
+        let nul = Reaction { emoji: serde_json::from_str("\"a\\u0000\"").unwrap(), ..reaction };
+        assert!(decode_stored(&encode_reaction(&nul), 12).is_err(), "no node publishes a NUL");
     }
 
     #[test]

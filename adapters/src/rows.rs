@@ -217,6 +217,8 @@ impl<M: MetadataColumn> TryFrom<MessageRow<M>> for Message {
             deleted_by: row.deleted_by.map(UserId::from_uuid),
             deleted_at: row.deleted_at,
             changed_seq: seq_from_db(row.changed_seq),
+            reactions: Vec::new(),
+            reactions_seq: 0,
         })
     }
 }

@@ -138,6 +138,8 @@ fn stored_messages() -> Vec<(&'static str, Message)> {
         deleted_by: None,
         deleted_at: None,
         changed_seq: 0,
+        reactions: Vec::new(),
+        reactions_seq: 0,
     };
     let full = Message {
         content: Content::parse("a picture 📷 with\nlines").expect("valid content"),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chat_adapters::jetstream::decode_stored;
 use chat_adapters::nats::{Deliveries, Delivery, DurableConsumer, NatsLog};
-use chat_shared::domain::{Change, Entry, Message, RoomId, Seq};
+use chat_shared::domain::{Change, Entry, Message, Reaction, RoomId, Seq};
 use chat_shared::ports::MessageStore;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -119,9 +119,10 @@ async fn write_batches(
 
 async fn write_and_ack(target: Target, deliveries: Vec<Delivery>, mut stop: watch::Receiver<bool>) {
     let (entries, deliveries) = decode(deliveries).await;
-    let (messages, changes) = split(entries);
+    let Split { messages, changes, reactions } = split(entries);
     let written = (messages.is_empty() || write(&*target.store, &messages, &mut stop).await)
-        && (changes.is_empty() || apply(&target, &changes, &mut stop).await);
+        && (changes.is_empty() && reactions.is_empty()
+            || apply(&target, &changes, &reactions, &mut stop).await);
     if deliveries.is_empty() || !written {
         // Nothing to write, or shutting down with the batch unwritten: it stays
         // unacknowledged for redelivery.
@@ -135,24 +136,33 @@ async fn write_and_ack(target: Target, deliveries: Vec<Delivery>, mut stop: watc
     }
 }
 
-/// Splits a batch into the messages to insert and the changes to apply. A message that a
-/// change of the same batch is about is left out: the change carries the whole message as it
-/// leaves it and writes its row, so the text of a message deleted in the batch that brought it
-/// never reaches the database.
-fn split(entries: Vec<Entry>) -> (Vec<Message>, Vec<Change>) {
-    let (mut messages, mut changes) = (Vec::new(), Vec::new());
+/// A batch sorted by what writing each entry takes.
+#[derive(Debug, Default)]
+struct Split {
+    messages: Vec<Message>,
+    changes: Vec<Change>,
+    reactions: Vec<Reaction>,
+}
+
+/// Splits a batch into the messages to insert, the changes and the reactions to apply. A
+/// message that a change of the same batch is about is left out: the change carries the whole
+/// message as it leaves it and writes its row, so the text of a message deleted in the batch
+/// that brought it never reaches the database.
+fn split(entries: Vec<Entry>) -> Split {
+    let mut split = Split::default();
     for entry in entries {
         match entry {
-            Entry::Message(message) => messages.push(message),
-            Entry::Change(change) => changes.push(change),
+            Entry::Message(message) => split.messages.push(message),
+            Entry::Change(change) => split.changes.push(change),
+            Entry::Reaction(reaction) => split.reactions.push(reaction),
         }
     }
-    if !changes.is_empty() {
+    if !split.changes.is_empty() {
         let changed: HashSet<(RoomId, Seq)> =
-            changes.iter().map(|change| (change.message.room_id, change.message.seq)).collect();
-        messages.retain(|message| !changed.contains(&(message.room_id, message.seq)));
+            split.changes.iter().map(|change| (change.message.room_id, change.message.seq)).collect();
+        split.messages.retain(|message| !changed.contains(&(message.room_id, message.seq)));
     }
-    (messages, changes)
+    split
 }
 
 /// Decodes a batch; what does not decode can never be written, so it is terminated (not
@@ -205,24 +215,41 @@ async fn write(store: &dyn MessageStore, messages: &[Message], stop: &mut watch:
     }
 }
 
-/// Applies changes until it succeeds, then erases from the stream what they redacted: only
-/// then is the batch acknowledged, so a crash in between applies and erases again. `false`
-/// when shutdown came first.
-async fn apply(target: &Target, changes: &[Change], stop: &mut watch::Receiver<bool>) -> bool {
+/// Applies reactions and changes until it succeeds, then erases from the stream what the
+/// changes redacted: only then is the batch acknowledged, so a crash in between applies and
+/// erases again. `false` when shutdown came first.
+async fn apply(
+    target: &Target,
+    changes: &[Change],
+    reactions: &[Reaction],
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
     let mut backoff = Backoff::default();
     loop {
-        let outcome = match target.store.apply_changes(changes).await {
-            Ok(redacted) => target.log.remove(&redacted.log_seqs).await.map_err(|err| err.to_string()),
-            Err(err) => Err(err.to_string()),
+        let outcome = async {
+            if !reactions.is_empty() {
+                target.store.apply_reactions(reactions).await.map_err(|err| err.to_string())?;
+            }
+            if !changes.is_empty() {
+                let redacted = target.store.apply_changes(changes).await.map_err(|err| err.to_string())?;
+                target.log.remove(&redacted.log_seqs).await.map_err(|err| err.to_string())?;
+            }
+            Ok::<(), String>(())
         };
-        match outcome {
+        match outcome.await {
             Ok(()) => {
                 metrics::counter!("chat_persister_changes_total").increment(changes.len() as u64);
+                metrics::counter!("chat_persister_reactions_total").increment(reactions.len() as u64);
                 return true;
             }
             Err(err) => {
                 metrics::counter!("chat_persister_insert_errors_total").increment(1);
-                tracing::warn!(error = %err, changes = changes.len(), "applying changes failed; retrying");
+                tracing::warn!(
+                    error = %err,
+                    changes = changes.len(),
+                    reactions = reactions.len(),
+                    "applying changes failed; retrying"
+                );
                 if *stop.borrow() {
                     return false;
                 }
@@ -307,9 +334,11 @@ mod tests {
         let change = deletion(&deleted, 3);
         let batch = [&deleted, &kept, &elsewhere].map(|m| Entry::Message(m.clone()));
 
-        let (messages, changes) = split([&batch[..], &[Entry::Change(change.clone())]].concat());
+        let Split { messages, changes, reactions } =
+            split([&batch[..], &[Entry::Change(change.clone())]].concat());
 
         assert_eq!(messages, [kept, elsewhere]);
         assert_eq!(changes, [change]);
+        assert!(reactions.is_empty());
     }
 }

@@ -2,8 +2,10 @@ use std::collections::{BTreeMap, btree_map};
 use std::sync::{Arc, LazyLock, OnceLock};
 
 use async_trait::async_trait;
-use chat_shared::domain::{Change, ChangeKind, ClientMsgId, Message, RoomId, Seq, apply_change};
-use chat_shared::ports::{MessageRef, MessageStore, PageQuery, Redacted, StoreError};
+use chat_shared::domain::{
+    Change, ChangeKind, ClientMsgId, Message, Reaction, ReactionKey, RoomId, Seq, UserId, apply_change,
+};
+use chat_shared::ports::{MessageRef, MessageStore, PageQuery, Redacted, StoreError, StoredReactions};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgPoolCopyExt};
 use sqlx::query::Query;
@@ -229,6 +231,23 @@ impl MessageStore for PgMessageStore {
         tx.commit().await.map_err(store_error)?;
         Ok(Redacted { log_seqs })
     }
+
+    async fn apply_reactions(&self, reactions: &[Reaction]) -> Result<(), StoreError> {
+        if reactions.is_empty() {
+            return Ok(());
+        }
+        super::reactions::apply(&self.pool, reactions).await
+    }
+
+    async fn reactions(
+        &self,
+        room: RoomId,
+        message_seqs: &[Seq],
+        reader: UserId,
+        watched: &[ReactionKey],
+    ) -> Result<StoredReactions, StoreError> {
+        super::reactions::read(&self.pool, room, message_seqs, reader, watched).await
+    }
 }
 
 /// Writes each message's state as a batch of changes leaves it (`$1`..`$13`, one row per
@@ -393,6 +412,8 @@ mod tests {
             deleted_by: None,
             deleted_at: None,
             changed_seq: 0,
+            reactions: Vec::new(),
+            reactions_seq: 0,
         }
     }
 

@@ -1,29 +1,38 @@
-//! Changes to messages: the log's change entries (`message_changes`) and the seqs of each
-//! message's edits (`message_edits`), which outlive the entries a deletion removes.
+//! Changes to messages: the log's change and reaction entries (`message_changes`) and the seqs
+//! of each message's edits (`message_edits`), which outlive the entries a deletion removes.
 
-use chat_shared::domain::{Change, ChangeKind, RoomId, Seq};
+use chat_shared::domain::{Change, ChangeKind, Entry, Reaction, RoomId, Seq};
 use chat_shared::ports::StoreError;
 use sqlx::SqliteConnection;
 
 use crate::rows::{corrupt, seq_from_db, seq_to_db};
 
-/// A `message_changes` row: the change's JSON and the seq it is stored under.
+/// A `message_changes` row: the JSON of the change or reaction, and the seq it is stored under.
 #[derive(sqlx::FromRow)]
 pub(super) struct ChangeRow {
     seq: i64,
+    kind: String,
     change: String,
 }
 
-impl TryFrom<ChangeRow> for Change {
+impl TryFrom<ChangeRow> for Entry {
     type Error = StoreError;
 
     fn try_from(row: ChangeRow) -> Result<Self, StoreError> {
+        let seq = seq_from_db(row.seq);
+        if row.kind == REACTION {
+            let reaction: Reaction = serde_json::from_str(&row.change).map_err(|e| corrupt("reaction", e))?;
+            return Ok(Entry::Reaction(reaction.at_seq(seq)));
+        }
         let change: Change = serde_json::from_str(&row.change).map_err(|e| corrupt("change", e))?;
-        Ok(change.at_seq(seq_from_db(row.seq)))
+        Ok(Entry::Change(change.at_seq(seq)))
     }
 }
 
-pub(super) const CHANGE_COLUMNS: &str = "seq, change";
+pub(super) const CHANGE_COLUMNS: &str = "seq, kind, change";
+
+/// The `kind` of a reaction entry.
+const REACTION: &str = "reaction";
 
 fn kind_to_db(kind: ChangeKind) -> &'static str {
     match kind {
@@ -47,6 +56,28 @@ pub(super) async fn insert_entry(
     .bind(change.message.room_id.as_uuid())
     .bind(seq_to_db(change.message.seq))
     .bind(kind_to_db(change.kind))
+    .bind(dedup_key)
+    .bind(payload)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Stores `reaction` as the log's entry under its seq.
+pub(super) async fn insert_reaction_entry(
+    conn: &mut SqliteConnection,
+    reaction: &Reaction,
+    dedup_key: &str,
+) -> Result<(), sqlx::Error> {
+    let payload = serde_json::to_string(reaction).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+    sqlx::query(
+        "insert into message_changes (seq, room_id, message_seq, kind, dedup_key, change)
+         values (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(seq_to_db(reaction.seq))
+    .bind(reaction.room_id.as_uuid())
+    .bind(seq_to_db(reaction.message_seq))
+    .bind(REACTION)
     .bind(dedup_key)
     .bind(payload)
     .execute(conn)

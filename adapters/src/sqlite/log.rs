@@ -14,18 +14,20 @@
 //! the row always holds the message's current state. A deletion turns the row into the
 //! tombstone and removes the entries of the message's edits, so its text is gone from the log
 //! as from the store; an edit appended after the deletion is stored with the tombstone's state.
+//! Reaction entries are rows of `message_changes` too (kind `reaction`); the transaction that
+//! appends one also applies it to `message_reactions`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chat_shared::domain::{Change, ChangeKind, Entry, Message, RoomId, Seq};
+use chat_shared::domain::{Change, ChangeKind, Entry, Message, Reaction, RoomId, Seq};
 use chat_shared::memory::broadcast_stream;
 use chat_shared::ports::{Appended, LiveEntry, LiveFeed, LiveStream, LogError, MessageLog, StoreError};
 use sqlx::SqliteConnection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::changes::{CHANGE_COLUMNS, ChangeRow, insert_entry};
+use super::changes::{CHANGE_COLUMNS, ChangeRow, insert_entry, insert_reaction_entry};
 use super::db::SqliteDb;
 use super::errors::is_unavailable;
 use super::messages::{apply, deletion_of, insert};
@@ -168,6 +170,12 @@ async fn append_one(
             Entry::Message(Message { seq, ..message.clone() })
         }
         Entry::Change(change) => Entry::Change(store_change(tx, change, seq, dedup_key).await?),
+        Entry::Reaction(reaction) => {
+            let stored = reaction.clone().at_seq(seq);
+            super::reactions::apply(tx, &stored).await?;
+            insert_reaction_entry(tx, &stored, dedup_key).await?;
+            Entry::Reaction(stored)
+        }
     };
     Ok(Outcome::New { stored: Box::new(stored), previous_seq })
 }
@@ -241,6 +249,7 @@ fn deliver(live: &LiveRooms, entry: &Entry, outcome: Outcome) -> Result<Appended
             let id = match entry {
                 Entry::Message(message) => message.id,
                 Entry::Change(change) => change.message.id,
+                Entry::Reaction(reaction) => reaction.message_id,
             };
             Err(LogError::Other(
                 format!("message {id} or its client id is stored already under another dedup key").into(),
@@ -259,6 +268,10 @@ impl MessageLog for SqliteMessageLog {
         self.append_entry(Entry::Change(change.clone()), dedup_key).await
     }
 
+    async fn append_reaction(&self, reaction: &Reaction, dedup_key: &str) -> Result<Appended, LogError> {
+        self.append_entry(Entry::Reaction(reaction.clone()), dedup_key).await
+    }
+
     /// The log and the store are one database, and a change is applied to its message in the
     /// transaction that appends it: every entry is in the store once appended.
     async fn persisted_through(&self) -> Result<Seq, LogError> {
@@ -274,14 +287,13 @@ impl MessageLog for SqliteMessageLog {
         if let Some(message) = self.message_at(seq).await? {
             return Ok(Some(Entry::Message(message)));
         }
-        Ok(self.change_at(seq).await?.map(Entry::Change))
+        self.change_at(seq).await
     }
 
     async fn read_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Entry>, LogError> {
         let messages = self.messages_after(room, after, limit).await?;
         let changes = self.changes_after(room, after, limit).await?;
-        let mut entries: Vec<Entry> =
-            messages.into_iter().map(Entry::Message).chain(changes.into_iter().map(Entry::Change)).collect();
+        let mut entries: Vec<Entry> = messages.into_iter().map(Entry::Message).chain(changes).collect();
         entries.sort_by_key(Entry::seq);
         entries.truncate(limit);
         Ok(entries)
@@ -315,7 +327,7 @@ impl SqliteMessageLog {
         .map_err(corrupt_entry)
     }
 
-    async fn change_at(&self, seq: Seq) -> Result<Option<Change>, LogError> {
+    async fn change_at(&self, seq: Seq) -> Result<Option<Entry>, LogError> {
         sqlx::query_as::<_, ChangeRow>(&format!(
             "select {CHANGE_COLUMNS} from message_changes where seq = ?1"
         ))
@@ -323,7 +335,7 @@ impl SqliteMessageLog {
         .fetch_optional(&self.db.readers)
         .await
         .map_err(log_error)?
-        .map(Change::try_from)
+        .map(Entry::try_from)
         .transpose()
         .map_err(corrupt_entry)
     }
@@ -344,7 +356,7 @@ impl SqliteMessageLog {
         .map_err(corrupt_entry)
     }
 
-    async fn changes_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Change>, LogError> {
+    async fn changes_after(&self, room: RoomId, after: Seq, limit: usize) -> Result<Vec<Entry>, LogError> {
         sqlx::query_as::<_, ChangeRow>(&format!(
             "select {CHANGE_COLUMNS} from message_changes where room_id = ?1 and seq > ?2 order by seq limit ?3"
         ))
@@ -355,7 +367,7 @@ impl SqliteMessageLog {
         .await
         .map_err(log_error)?
         .into_iter()
-        .map(Change::try_from)
+        .map(Entry::try_from)
         .collect::<Result<_, _>>()
         .map_err(corrupt_entry)
     }
@@ -426,6 +438,8 @@ mod tests {
             deleted_by: None,
             deleted_at: None,
             changed_seq: 0,
+            reactions: Vec::new(),
+            reactions_seq: 0,
         }
     }
 
@@ -457,6 +471,7 @@ mod tests {
         let appended = match &entry {
             Entry::Message(message) => log.append(message, &key).await,
             Entry::Change(change) => log.append_change(change, &key).await,
+            Entry::Reaction(reaction) => log.append_reaction(reaction, &key).await,
         };
         match appended.unwrap() {
             Appended::New(seq) => seq,

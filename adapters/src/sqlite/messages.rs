@@ -2,8 +2,10 @@
 //! (see [`super::SqliteMessageLog`] for why they are one table).
 
 use async_trait::async_trait;
-use chat_shared::domain::{Change, ChangeKind, ClientMsgId, Message, RoomId, Seq, UserId};
-use chat_shared::ports::{MessageRef, MessageStore, PageQuery, Redacted, StoreError};
+use chat_shared::domain::{
+    Change, ChangeKind, ClientMsgId, Message, Reaction, ReactionKey, RoomId, Seq, UserId,
+};
+use chat_shared::ports::{MessageRef, MessageStore, PageQuery, Redacted, StoreError, StoredReactions};
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -248,5 +250,25 @@ impl MessageStore for SqliteMessageStore {
         log_seqs.sort_unstable();
         log_seqs.dedup();
         Ok(Redacted { log_seqs })
+    }
+
+    /// Only tests call this: the log applies each reaction as it appends it.
+    async fn apply_reactions(&self, reactions: &[Reaction]) -> Result<(), StoreError> {
+        let mut tx = self.db.write().await.map_err(store_error)?;
+        for reaction in reactions {
+            super::reactions::apply(&mut tx, reaction).await.map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)
+    }
+
+    async fn reactions(
+        &self,
+        room: RoomId,
+        message_seqs: &[Seq],
+        reader: UserId,
+        watched: &[ReactionKey],
+    ) -> Result<StoredReactions, StoreError> {
+        let mut tx = self.db.readers.begin().await.map_err(store_error)?;
+        super::reactions::read(&mut tx, room, message_seqs, reader, watched).await
     }
 }

@@ -7,6 +7,7 @@ mod db;
 mod errors;
 mod log;
 mod messages;
+mod reactions;
 mod rooms;
 mod tokens;
 mod users;

@@ -8,6 +8,7 @@ mod message_changes;
 mod messages;
 mod metrics;
 mod ops;
+mod reactions;
 mod rooms;
 mod users;
 mod web;
@@ -55,6 +56,10 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route(
             "/rooms/{id}/messages/{message}",
             axum::routing::patch(message_changes::edit).delete(message_changes::delete),
+        )
+        .route(
+            "/rooms/{id}/messages/{message}/reactions/{emoji}",
+            put(reactions::add).delete(reactions::remove),
         )
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));

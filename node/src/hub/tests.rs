@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use std::time::Duration;
 
-use chat_shared::domain::{Change, Entry, Message, Seq, UserId};
+use chat_shared::domain::{Change, Entry, Message, Reaction, Seq, UserId};
 use chat_shared::ports::LiveStream;
 use chat_shared::protocol::Codec;
 use tokio::sync::mpsc;
@@ -47,6 +47,10 @@ impl MessageLog for FlakyLog {
 
     async fn append_change(&self, change: &Change, dedup_key: &str) -> Result<Appended, LogError> {
         self.log.append_change(change, dedup_key).await
+    }
+
+    async fn append_reaction(&self, reaction: &Reaction, dedup_key: &str) -> Result<Appended, LogError> {
+        self.log.append_reaction(reaction, dedup_key).await
     }
 
     async fn get(&self, seq: Seq) -> Result<Option<Entry>, LogError> {
@@ -125,6 +129,8 @@ impl Room {
             deleted_by: None,
             deleted_at: None,
             changed_seq: 0,
+            reactions: Vec::new(),
+            reactions_seq: 0,
         };
         let Appended::New(seq) = self.log.append(&message, &message.id.to_string()).await.unwrap() else {
             unreachable!("fresh dedup key")

@@ -1,10 +1,11 @@
 //! What happens to a message after it is sent: changes stored in the room's log beside its
-//! messages, each under its own seq, in the same order.
+//! messages (and reactions), each under its own seq, in the same order.
 
 use serde::{Deserialize, Serialize};
 
 use super::ids::{RoomId, UserId};
 use super::message::{ClientMsgId, Message, Seq};
+use super::reaction::Reaction;
 
 /// What a change did to its message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -45,6 +46,7 @@ impl Change {
 pub enum Entry {
     Message(Message),
     Change(Change),
+    Reaction(Reaction),
 }
 
 impl Entry {
@@ -52,6 +54,7 @@ impl Entry {
         match self {
             Entry::Message(message) => message.seq,
             Entry::Change(change) => change.seq,
+            Entry::Reaction(reaction) => reaction.seq,
         }
     }
 
@@ -59,6 +62,7 @@ impl Entry {
         match self {
             Entry::Message(message) => message.room_id,
             Entry::Change(change) => change.message.room_id,
+            Entry::Reaction(reaction) => reaction.room_id,
         }
     }
 
@@ -70,6 +74,7 @@ impl Entry {
                 change.message.contains_nul()
                     || change.client_change_id.as_ref().is_some_and(|id| id.as_str().contains('\0'))
             }
+            Entry::Reaction(reaction) => reaction.emoji.as_str().contains('\0'),
         }
     }
 }
@@ -107,6 +112,8 @@ mod tests {
             deleted_by: None,
             deleted_at: None,
             changed_seq: 0,
+            reactions: Vec::new(),
+            reactions_seq: 0,
         }
     }
 

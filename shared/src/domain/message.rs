@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use super::chars::char_len;
 use super::ids::{MessageId, RoomId, UserId};
 use super::invalid::Invalid;
+use super::reaction::ReactionCount;
 
 /// A message's position in its room. Strictly increasing within a room; not dense.
 pub type Seq = u64;
@@ -158,6 +159,13 @@ pub struct Message {
     /// change with a lower seq is older than this state.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub changed_seq: Seq,
+    /// Reactions as one reader sees them, added when the message is read; never stored with
+    /// the message (the log and the store keep reactions apart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
+    /// The seq of the latest reaction entry `reactions` counts; 0 while none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reactions_seq: Seq,
 }
 
 fn is_zero(seq: &Seq) -> bool {
@@ -171,6 +179,9 @@ impl Message {
             content,
             metadata: metadata.unwrap_or_else(|| self.metadata.clone()),
             edited_at: Some(at),
+            // A change is stored with its message: what one reader saw of reactions stays out.
+            reactions: Vec::new(),
+            reactions_seq: 0,
             ..self.clone()
         }
     }
@@ -184,6 +195,8 @@ impl Message {
             deleted: true,
             deleted_by: Some(by),
             deleted_at: Some(at),
+            reactions: Vec::new(),
+            reactions_seq: 0,
             ..self.clone()
         }
     }

@@ -4,10 +4,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use tokio::sync::broadcast;
 
-use crate::domain::{Change, ChangeKind, ClientMsgId, Entry, Message, RoomId, Seq, apply_change};
+use crate::domain::{
+    Change, ChangeKind, ClientMsgId, Entry, Message, Reaction, ReactionKey, RoomId, Seq, UserId, apply_change,
+};
 use crate::ports::{
     Appended, LiveEntry, LiveFeed, LiveStream, LogError, MessageLog, MessageRef, MessageStore, PageQuery,
-    Redacted, StoreError,
+    ReactionTally, Redacted, StoreError, StoredReactions,
 };
 
 /// How many live messages a slow in-process subscriber may fall behind before it skips some
@@ -77,6 +79,7 @@ impl MemoryMessageLog {
         let stored = match entry {
             Entry::Message(message) => Entry::Message(Message { seq, ..message }),
             Entry::Change(change) => Entry::Change(change.at_seq(seq)),
+            Entry::Reaction(reaction) => Entry::Reaction(reaction.at_seq(seq)),
         };
         let room = stored.room_id();
         let previous_seq = state.last_by_room.insert(room, seq).unwrap_or(0);
@@ -98,6 +101,10 @@ impl MessageLog for MemoryMessageLog {
 
     async fn append_change(&self, change: &Change, dedup_key: &str) -> Result<Appended, LogError> {
         Ok(self.append_entry(Entry::Change(change.clone()), dedup_key))
+    }
+
+    async fn append_reaction(&self, reaction: &Reaction, dedup_key: &str) -> Result<Appended, LogError> {
+        Ok(self.append_entry(Entry::Reaction(reaction.clone()), dedup_key))
     }
 
     async fn get(&self, seq: Seq) -> Result<Option<Entry>, LogError> {
@@ -148,6 +155,8 @@ struct StoreState {
     client_ids: HashMap<(RoomId, ClientMsgId), Seq>,
     /// The log seqs of each message's edits, by (room, message seq): what its deletion redacts.
     edits: HashMap<(RoomId, Seq), Vec<Seq>>,
+    /// Each reaction's latest entry: (version, seq).
+    reactions: HashMap<RoomId, BTreeMap<ReactionKey, (u32, Seq)>>,
 }
 
 impl MemoryMessageStore {
@@ -243,6 +252,48 @@ impl MessageStore for MemoryMessageStore {
         redacted.dedup();
         Ok(Redacted { log_seqs: redacted })
     }
+
+    async fn apply_reactions(&self, reactions: &[Reaction]) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        for reaction in reactions {
+            let held =
+                state.reactions.entry(reaction.room_id).or_default().entry(reaction.key()).or_default();
+            if reaction.version > held.0 {
+                *held = (reaction.version, reaction.seq);
+            }
+        }
+        Ok(())
+    }
+
+    async fn reactions(
+        &self,
+        room: RoomId,
+        message_seqs: &[Seq],
+        reader: UserId,
+        watched: &[ReactionKey],
+    ) -> Result<StoredReactions, StoreError> {
+        let state = self.lock();
+        let Some(held) = state.reactions.get(&room) else { return Ok(StoredReactions::default()) };
+        let mut tallies: BTreeMap<(Seq, &crate::domain::Emoji), ReactionTally> = BTreeMap::new();
+        for (key, &(version, seq)) in held.iter().filter(|(key, _)| message_seqs.contains(&key.message_seq)) {
+            let tally = tallies.entry((key.message_seq, &key.emoji)).or_insert_with(|| ReactionTally {
+                message_seq: key.message_seq,
+                emoji: key.emoji.clone(),
+                count: 0,
+                me: false,
+                first_seq: Seq::MAX,
+                latest_seq: 0,
+            });
+            tally.latest_seq = tally.latest_seq.max(seq);
+            if Reaction::stands(version) {
+                tally.count += 1;
+                tally.me |= key.user == reader;
+                tally.first_seq = tally.first_seq.min(seq);
+            }
+        }
+        let versions = watched.iter().filter_map(|key| Some((key.clone(), held.get(key)?.0))).collect();
+        Ok(StoredReactions { tallies: tallies.into_values().collect(), versions })
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +317,8 @@ mod tests {
             deleted_by: None,
             deleted_at: None,
             changed_seq: 0,
+            reactions: Vec::new(),
+            reactions_seq: 0,
         }
     }
 

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use futures::Stream;
 
 use super::errors::{BoxError, StoreError};
-use crate::domain::{Change, ClientMsgId, Entry, Message, MessageId, RoomId, Seq};
+use crate::domain::{
+    Change, ClientMsgId, Emoji, Entry, Message, MessageId, Reaction, ReactionKey, RoomId, Seq, UserId,
+};
 
 /// The failure of the message log.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,10 @@ pub trait MessageLog: Send + Sync {
     /// Stores a change to a message (its `seq` is ignored) as the room's next entry, with the
     /// same guarantees and deduplication as [`append`](Self::append).
     async fn append_change(&self, change: &Change, dedup_key: &str) -> Result<Appended, LogError>;
+
+    /// Stores a reaction's addition or removal (its `seq` is ignored) as the room's next entry,
+    /// with the same guarantees and deduplication as [`append`](Self::append).
+    async fn append_reaction(&self, reaction: &Reaction, dedup_key: &str) -> Result<Appended, LogError>;
 
     /// The entry stored under `seq`, if the log still holds it.
     async fn get(&self, seq: Seq) -> Result<Option<Entry>, LogError>;
@@ -119,6 +125,46 @@ pub trait MessageStore: Send + Sync {
     /// entries whose text is now redacted and must be removed from the log: each deleted
     /// message and every edit of it, applied before or arriving after the deletion.
     async fn apply_changes(&self, changes: &[Change]) -> Result<Redacted, StoreError>;
+
+    /// Applies reaction entries, idempotently and in any order: each (message, user, emoji)
+    /// keeps the entry with the highest `version`. A reaction may come before its message.
+    async fn apply_reactions(&self, reactions: &[Reaction]) -> Result<(), StoreError>;
+
+    /// The reactions the store holds to the room's messages `message_seqs`, counted as
+    /// `reader` sees them, and the versions it holds of the `watched` ones: one consistent
+    /// reading of both, so a reader can fold newer entries of the log into the counts.
+    async fn reactions(
+        &self,
+        room: RoomId,
+        message_seqs: &[Seq],
+        reader: UserId,
+        watched: &[ReactionKey],
+    ) -> Result<StoredReactions, StoreError>;
+}
+
+/// What [`MessageStore::reactions`] read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredReactions {
+    /// One per message and emoji that has had a reaction (standing or not).
+    pub tallies: Vec<ReactionTally>,
+    /// The versions held of the watched reactions; a key the store has never seen is absent.
+    pub versions: Vec<(ReactionKey, u32)>,
+}
+
+/// The reactions to one message with one emoji, as a reader sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionTally {
+    pub message_seq: Seq,
+    pub emoji: Emoji,
+    /// How many reactions stand.
+    pub count: u32,
+    /// Whether the reader's stands.
+    pub me: bool,
+    /// The lowest seq among the standing reactions' latest entries: the emoji's place among the
+    /// message's. `Seq::MAX` when none stands.
+    pub first_seq: Seq,
+    /// The highest seq of any entry counted, standing or not.
+    pub latest_seq: Seq,
 }
 
 /// How a request names a message of a room.

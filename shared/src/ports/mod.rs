@@ -22,7 +22,7 @@ pub use logins::{
 };
 pub use messages::{
     Appended, LiveEntry, LiveFeed, LiveStream, LogError, MessageLog, MessageRef, MessageStore, PageQuery,
-    Redacted,
+    ReactionTally, Redacted, StoredReactions,
 };
 pub use presence::{EventBus, EventStream, OnlineChange, PresenceError, PresenceStore, RoomEvent};
 pub use probe::{Probe, ProbeError};

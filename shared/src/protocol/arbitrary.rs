@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::client::{ClientFrame, Command, EditCommand, SendCommand};
-use crate::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
+use crate::domain::{ClientMsgId, Content, Emoji, Message, MessageId, MessageKind, Metadata, RoomId, UserId};
 use crate::ports::MessageRef;
 
 pub fn room() -> impl Strategy<Value = RoomId> {
@@ -98,6 +98,8 @@ pub fn message() -> impl Strategy<Value = Message> {
                 deleted_by: None,
                 deleted_at: None,
                 changed_seq: 0,
+                reactions: Vec::new(),
+                reactions_seq: 0,
             },
         )
 }
@@ -139,7 +141,14 @@ pub fn command() -> impl Strategy<Value = Command> {
         (room(), message_ref(), prop::option::of(client_msg_id())).prop_map(
             |(room, message, client_change_id)| { Command::Delete { room, message, client_change_id } }
         ),
+        (room(), message_ref(), emoji(), any::<bool>())
+            .prop_map(|(room, message, emoji, add)| Command::React { room, message, emoji, add }),
     ]
+}
+
+/// Valid emojis: up to four symbols, pictographs and letters among them.
+pub fn emoji() -> impl Strategy<Value = Emoji> {
+    "[👍🎉❤️🇫🇷a-z0-9+_-]{1,4}".prop_filter_map("a valid emoji", |raw| Emoji::parse(&raw).ok())
 }
 
 /// A change's target as a client names it.
@@ -186,6 +195,12 @@ pub fn frame_value(frame: &ClientFrame, nulls: bool) -> Value {
             let mut fields = target_fields(message);
             fields["room"] = room.to_string().into();
             fields["client_change_id"] = json!(client_change_id.as_ref().map(ClientMsgId::as_str));
+            fields
+        }
+        Command::React { room, message, emoji, .. } => {
+            let mut fields = target_fields(message);
+            fields["room"] = room.to_string().into();
+            fields["emoji"] = emoji.as_str().into();
             fields
         }
     };

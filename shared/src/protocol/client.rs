@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use super::codec::Codec;
-use crate::domain::{ClientMsgId, Content, MessageId, MessageKind, Metadata, RoomId, Seq};
+use crate::domain::{ClientMsgId, Content, Emoji, MessageId, MessageKind, Metadata, RoomId, Seq};
 use crate::error::FieldErrors;
 use crate::ports::MessageRef;
 
@@ -40,12 +40,16 @@ pub enum Command {
     Edit(EditCommand),
     /// `delete`: deletes a message (its author, or a room owner or admin).
     Delete { room: RoomId, message: MessageRef, client_change_id: Option<ClientMsgId> },
+    /// `react` (`add`) and `unreact`: adds or removes the caller's reaction.
+    React { room: RoomId, message: MessageRef, emoji: Emoji, add: bool },
 }
 
 impl Command {
     /// Every [`Command::name`].
-    pub const NAMES: [&'static str; 10] =
-        ["join", "leave", "send", "history", "typing", "read", "ping", "auth", "edit", "delete"];
+    pub const NAMES: [&'static str; 12] = [
+        "join", "leave", "send", "history", "typing", "read", "ping", "auth", "edit", "delete", "react",
+        "unreact",
+    ];
 
     /// The canonical `type` of the command (aliases resolved), for logs and metric labels.
     pub fn name(&self) -> &'static str {
@@ -60,6 +64,8 @@ impl Command {
             Command::Auth { .. } => "auth",
             Command::Edit(_) => "edit",
             Command::Delete { .. } => "delete",
+            Command::React { add: true, .. } => "react",
+            Command::React { add: false, .. } => "unreact",
         }
     }
 }
@@ -122,7 +128,8 @@ impl FrameError {
     }
 }
 
-const TYPES: &str = "must be one of join, leave, send, history, typing, read, ping, auth, edit, delete";
+const TYPES: &str =
+    "must be one of join, leave, send, history, typing, read, ping, auth, edit, delete, react, unreact";
 
 /// Decodes one client frame. Never panics, whatever the bytes: input that is not a map, or whose
 /// `id` is not a non-negative integer, is refused without an id; anything else wrong is refused
@@ -223,6 +230,8 @@ fn from_map(map: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             "auth" => auth(&mut f),
             "edit" => edit(&mut f),
             "delete" => delete(&mut f),
+            "react" => react(&mut f, true),
+            "unreact" => react(&mut f, false),
             // The type is not echoed: it may be anything up to the frame limit.
             _ => {
                 f.errors.add("type", TYPES);
@@ -315,6 +324,13 @@ fn delete(f: &mut Fields) -> Option<Command> {
     let message = f.message_ref();
     let client_change_id = f.client_change_id();
     Some(Command::Delete { room: room?, message: message?, client_change_id: client_change_id? })
+}
+
+fn react(f: &mut Fields, add: bool) -> Option<Command> {
+    let room = f.room();
+    let message = f.message_ref();
+    let emoji = f.required_str("emoji").and_then(|raw| f.errors.check("emoji", Emoji::parse(&raw)));
+    Some(Command::React { room: room?, message: message?, emoji: emoji?, add })
 }
 
 fn auth(f: &mut Fields) -> Option<Command> {
@@ -440,6 +456,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::domain::Invalid;
 
     const ROOM: &str = "0b9e3f5e-8a55-4c55-9f0e-6d2d3c1b2a10";
 
@@ -551,6 +568,8 @@ mod tests {
             json!({"type": "auth", "token": "t"}),
             json!({"type": "edit", "room": ROOM, "seq": 3, "content": "hi"}),
             json!({"type": "delete", "room": ROOM, "seq": 3}),
+            json!({"type": "react", "room": ROOM, "seq": 3, "emoji": "👍"}),
+            json!({"type": "unreact", "room": ROOM, "seq": 3, "emoji": "👍"}),
         ];
         let names: Vec<&str> = frames.into_iter().map(|f| command(f).name()).collect();
         assert_eq!(names, Command::NAMES);
@@ -600,6 +619,30 @@ mod tests {
         let (_, too_long) =
             refusal(json!({"type": "edit", "id": 1, "room": ROOM, "seq": 1, "content": long}));
         assert_eq!(too_long, [field("content", "must be at most 4000 characters")]);
+    }
+
+    #[test]
+    fn a_reaction_frame_names_its_message_and_a_valid_emoji() {
+        assert_eq!(
+            command(json!({"type": "react", "room": ROOM, "message_id": MESSAGE, "emoji": "🇫🇷"})),
+            Command::React {
+                room: room(),
+                message: MessageRef::Id(MESSAGE.parse().unwrap()),
+                emoji: Emoji::parse("🇫🇷").unwrap(),
+                add: true,
+            }
+        );
+        let Command::React { add, .. } =
+            command(json!({"type": "unreact", "room": ROOM, "seq": 2, "emoji": "x"}))
+        else {
+            panic!("a reaction")
+        };
+        assert!(!add);
+        let (id, fields) = refusal(json!({"type": "react", "id": 3, "room": ROOM, "seq": 2, "emoji": "a b"}));
+        assert_eq!((id, fields), (Some(3), vec![field("emoji", &Invalid::Emoji.to_string())]));
+        let (_, fields) = refusal(json!({"type": "unreact", "id": 3, "room": ROOM, "emoji": ["👍"]}));
+        let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["emoji", "message_id"]);
     }
 
     #[test]

@@ -20,6 +20,6 @@ pub use client::{
 };
 pub use codec::{Codec, SUBPROTOCOLS};
 pub use server::{
-    ChangeFrame, ErrorBody, MemberChange, PresenceState, Reply, ServerFrame, encode, encode_entry_frame,
-    encode_message_frame, encode_reply,
+    ChangeFrame, EntryFrame, ErrorBody, MemberChange, MessageFrame, PresenceState, ReactionFrame, Reply,
+    ServerFrame, encode, encode_entry_frame, encode_message_frame, encode_reply,
 };

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::client::FrameError;
 use super::codec::Codec;
-use crate::domain::{Change, ChangeKind, Entry, Message, RoomId, Seq, UserId};
+use crate::domain::{Change, ChangeKind, Emoji, Entry, Message, MessageId, Reaction, RoomId, Seq, UserId};
 use crate::error::FieldErrors;
 
 /// A frame from the server. Serializes as an object whose `type` is the variant's name in
@@ -164,16 +164,18 @@ pub fn encode(codec: Codec, frame: &ServerFrame) -> Bytes {
 /// bytes as `encode(codec, &ServerFrame::Message { .. })` without cloning it. Fan-out calls this
 /// once per codec and hands every recipient a clone of the `Bytes`.
 pub fn encode_message_frame(codec: Codec, message: &Message) -> Bytes {
-    #[derive(Serialize)]
-    struct MessageFrame<'a> {
-        #[serde(rename = "type")]
-        kind: &'static str,
-        message: &'a Message,
-    }
     codec
         .to_vec(&MessageFrame { kind: "message", message })
         .map(Bytes::from)
         .unwrap_or_else(|_| encode_failure(codec, None))
+}
+
+/// A message as clients receive it live: `{"type": "message", "message"}`.
+#[derive(Serialize)]
+pub struct MessageFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    message: &'a Message,
 }
 
 /// A change to a message as clients receive it: `{"type": "message_edited" | "message_deleted",
@@ -206,15 +208,60 @@ impl<'a> ChangeFrame<'a> {
     }
 }
 
-/// Encodes an entry of a room's log as its frame: a `message`, or a change's frame.
-pub fn encode_entry_frame(codec: Codec, entry: &Entry) -> Bytes {
-    match entry {
-        Entry::Message(message) => encode_message_frame(codec, message),
-        Entry::Change(change) => codec
-            .to_vec(&ChangeFrame::of(change))
-            .map(Bytes::from)
-            .unwrap_or_else(|_| encode_failure(codec, None)),
+/// A reaction added or removed, as clients receive it: `{"type": "reaction", "room", "seq",
+/// "by", "message_id", "message_seq", "emoji", "added"}`. Live, and in a `join` reply's
+/// `changes`.
+#[derive(Serialize)]
+pub struct ReactionFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    room: RoomId,
+    /// The reaction entry's own seq in the room.
+    seq: Seq,
+    by: UserId,
+    message_id: MessageId,
+    message_seq: Seq,
+    emoji: &'a Emoji,
+    added: bool,
+}
+
+impl<'a> ReactionFrame<'a> {
+    pub fn of(reaction: &'a Reaction) -> Self {
+        ReactionFrame {
+            kind: "reaction",
+            room: reaction.room_id,
+            seq: reaction.seq,
+            by: reaction.user,
+            message_id: reaction.message_id,
+            message_seq: reaction.message_seq,
+            emoji: &reaction.emoji,
+            added: reaction.added,
+        }
     }
+}
+
+/// What a `join` reply's `changes` holds for a change or reaction entry: its live frame.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum EntryFrame<'a> {
+    Message(MessageFrame<'a>),
+    Change(ChangeFrame<'a>),
+    Reaction(ReactionFrame<'a>),
+}
+
+impl<'a> EntryFrame<'a> {
+    pub fn of(entry: &'a Entry) -> Self {
+        match entry {
+            Entry::Message(message) => EntryFrame::Message(MessageFrame { kind: "message", message }),
+            Entry::Change(change) => EntryFrame::Change(ChangeFrame::of(change)),
+            Entry::Reaction(reaction) => EntryFrame::Reaction(ReactionFrame::of(reaction)),
+        }
+    }
+}
+
+/// Encodes an entry of a room's log as its frame: a `message`, a change's or a reaction's.
+pub fn encode_entry_frame(codec: Codec, entry: &Entry) -> Bytes {
+    codec.to_vec(&EntryFrame::of(entry)).map(Bytes::from).unwrap_or_else(|_| encode_failure(codec, None))
 }
 
 /// Encodes a successful reply whose result is any value that serializes as a struct or map, its
@@ -270,6 +317,8 @@ mod tests {
             deleted_by: None,
             deleted_at: None,
             changed_seq: 0,
+            reactions: Vec::new(),
+            reactions_seq: 0,
         }
     }
 

@@ -34,6 +34,16 @@ impl MessageService {
     /// The room's message named by `target` in its current state: the store's, with the
     /// changes the log holds above what the store has folded in.
     pub async fn current(&self, room: RoomId, target: MessageRef) -> Result<Option<Message>, Error> {
+        Ok(self.current_with_tail(room, target).await?.0)
+    }
+
+    /// [`current`](Self::current), and the log's entries of the room it read above what the
+    /// store surely holds.
+    pub(super) async fn current_with_tail(
+        &self,
+        room: RoomId,
+        target: MessageRef,
+    ) -> Result<(Option<Message>, Vec<Entry>), Error> {
         let persisted = self.log.persisted_through().await?;
         let stored = self.store.find(room, target).await?;
         let tail = self.log.read_after(room, persisted, self.max_replay).await?;
@@ -48,7 +58,7 @@ impl MessageService {
                 _ => None,
             })
         });
-        let Some(mut message) = found else { return Ok(None) };
+        let Some(mut message) = found else { return Ok((None, tail)) };
         for entry in &tail {
             if let Entry::Change(change) = entry
                 && change.message.seq == message.seq
@@ -56,7 +66,7 @@ impl MessageService {
                 apply_change(&mut message, change);
             }
         }
-        Ok(Some(message))
+        Ok((Some(message), tail))
     }
 
     /// Replaces the content (and, when given, the metadata) of the author's own message.
@@ -319,11 +329,14 @@ mod tests {
             if persisted {
                 kit.persist_all().await;
             }
-            let replay = kit.messages.replay(room, since).await.unwrap();
+            let replay = kit.messages.replay(ann, room, since).await.unwrap();
             assert_eq!(replay.messages, std::slice::from_ref(&m2), "persisted: {persisted}");
-            assert_eq!(replay.changes.iter().map(|c| c.seq).collect::<Vec<_>>(), expected);
-            assert_eq!(replay.changes[0].message.content.as_str(), "m0 edited");
-            assert!(replay.changes[1].message.deleted);
+            assert_eq!(replay.changes.iter().map(Entry::seq).collect::<Vec<_>>(), expected);
+            let [Entry::Change(edit), Entry::Change(deletion)] = &replay.changes[..] else {
+                panic!("two changes: {:?}", replay.changes)
+            };
+            assert_eq!(edit.message.content.as_str(), "m0 edited");
+            assert!(deletion.message.deleted);
             assert!(replay.recovered);
         }
     }
@@ -340,11 +353,11 @@ mod tests {
         let m2 = send(&kit, ann, room, "m2").await;
         kit.persist_all().await;
         kit.log.expire_before(m2.seq);
-        let replay = kit.messages.replay(room, m0.seq).await.unwrap();
+        let replay = kit.messages.replay(ann, room, m0.seq).await.unwrap();
         assert!(replay.changes.is_empty(), "the edit of m0 is gone with the log's oldest entries");
         assert_eq!(replay.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [m1.seq, m2.seq]);
         assert!(!replay.recovered, "so the client must page history instead");
-        let recent = kit.messages.replay(room, edit_seq).await.unwrap();
+        let recent = kit.messages.replay(ann, room, edit_seq).await.unwrap();
         assert!(recent.recovered);
         assert_eq!(recent.messages, std::slice::from_ref(&m2));
     }

@@ -3,8 +3,7 @@ use std::sync::Arc;
 
 use super::rooms::RoomService;
 use crate::domain::{
-    Change, ClientMsgId, Content, Entry, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId,
-    apply_change,
+    ClientMsgId, Content, Entry, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId, apply_change,
 };
 use crate::error::Error;
 use crate::ports::{Appended, Clock, MessageLog, MessageStore, PageQuery};
@@ -35,9 +34,9 @@ pub struct Page {
 pub struct Replay {
     /// The messages after the resume point, in their current state.
     pub messages: Vec<Message>,
-    /// The changes after the resume point, ascending by seq: to messages the client holds,
-    /// and (already folded into `messages`) to the missed ones.
-    pub changes: Vec<Change>,
+    /// The changes and reactions after the resume point, ascending by seq: to messages the
+    /// client holds, and (already folded into `messages`) to the missed ones.
+    pub changes: Vec<Entry>,
     /// `false` when the server could not supply every message after the resume point; the
     /// client then pages history.
     pub recovered: bool,
@@ -104,6 +103,8 @@ impl MessageService {
             deleted_by: None,
             deleted_at: None,
             changed_seq: 0,
+            reactions: Vec::new(),
+            reactions_seq: 0,
         };
         let mut buf = [0; 36];
         let dedup_key = match &message.client_msg_id {
@@ -152,23 +153,24 @@ impl MessageService {
             return Err(Error::invalid("limit", format!("must be 1 to {MAX_PAGE}")));
         }
         self.rooms.get(reader, room).await?;
-        self.page(room, query).await
+        self.page(reader, room, query).await
     }
 
-    /// A page without the access check, for callers that made it already (a joined socket).
-    /// `query.limit` must be at least 1.
-    pub async fn page(&self, room: RoomId, query: PageQuery) -> Result<Page, Error> {
-        Ok(self.page_and_changes(room, query, None).await?.0)
+    /// A page as `reader` sees it, without the access check, for callers that made it already
+    /// (a joined socket). `query.limit` must be at least 1.
+    pub async fn page(&self, reader: UserId, room: RoomId, query: PageQuery) -> Result<Page, Error> {
+        Ok(self.page_and_changes(reader, room, query, None).await?.0)
     }
 
-    /// The page, in its messages' current state, and the log's changes of the room above
-    /// `changes_after` when it is given.
+    /// The page, in its messages' current state as `reader` sees them, and the log's changes
+    /// and reactions of the room above `changes_after` when it is given.
     async fn page_and_changes(
         &self,
+        reader: UserId,
         room: RoomId,
         query: PageQuery,
         changes_after: Option<Seq>,
-    ) -> Result<(Page, Vec<Change>), Error> {
+    ) -> Result<(Page, Vec<Entry>), Error> {
         let wanted = query.limit + 1;
         // Read first: whatever the store lacks when it is read lies above it in the log.
         let persisted = self.log.persisted_through().await?;
@@ -201,32 +203,36 @@ impl MessageService {
                     merged.entry(message.seq).or_insert(message);
                 }
                 Entry::Message(_) => {}
-                Entry::Change(change) => changes.push(change),
+                Entry::Change(_) | Entry::Reaction(_) => changes.push(entry),
             }
         }
-        for change in &changes {
-            if let Some(held) = merged.get_mut(&change.message.seq) {
+        for entry in &changes {
+            if let Entry::Change(change) = entry
+                && let Some(held) = merged.get_mut(&change.message.seq)
+            {
                 apply_change(held, change);
             }
         }
         let has_more = merged.len() > query.limit;
-        let messages: Vec<Message> = if query.after.is_some() {
+        let mut messages: Vec<Message> = if query.after.is_some() {
             merged.into_values().take(query.limit).collect()
         } else {
             let skip = merged.len().saturating_sub(query.limit);
             merged.into_values().skip(skip).collect()
         };
+        self.count_reactions(room, reader, &mut messages, &changes).await?;
         let changes = match changes_after {
-            Some(since) => changes.into_iter().filter(|c| c.seq > since).collect(),
+            Some(since) => changes.into_iter().filter(|c| c.seq() > since).collect(),
             None => Vec::new(),
         };
         Ok((Page { messages, has_more }, changes))
     }
 
-    /// Every message of the room after `since`, up to the replay bound, for a resume.
-    pub async fn replay(&self, room: RoomId, since: Seq) -> Result<Replay, Error> {
+    /// Every message of the room after `since`, up to the replay bound, as `reader` sees them,
+    /// for a resume.
+    pub async fn replay(&self, reader: UserId, room: RoomId, since: Seq) -> Result<Replay, Error> {
         let query = PageQuery { before: None, after: Some(since), limit: self.max_replay };
-        let (page, changes) = self.page_and_changes(room, query, Some(since)).await?;
+        let (page, changes) = self.page_and_changes(reader, room, query, Some(since)).await?;
         // The store has every missed message, but only the log has the changes, and its
         // retention may have dropped some made after `since` to messages the client holds.
         let changes_complete = self.log.retained_from().await? <= since.saturating_add(1);
@@ -373,7 +379,7 @@ mod tests {
         // Two persisters: the one with the later batch committed first.
         kit.store.insert_batch(&sent[2..]).await.unwrap();
 
-        let replay = kit.messages.replay(room, sent[0].seq).await.unwrap();
+        let replay = kit.messages.replay(ann, room, sent[0].seq).await.unwrap();
         let seqs: Vec<Seq> = replay.messages.iter().map(|m| m.seq).collect();
         assert_eq!(seqs, [sent[1].seq, sent[2].seq, sent[3].seq]);
         assert!(replay.recovered);
@@ -390,7 +396,7 @@ mod tests {
         kit.store.insert_batch(&sent[5..]).await.unwrap();
         let page = async |before: Option<usize>, limit| {
             let query = PageQuery { before: before.map(|i| sent[i].seq), after: None, limit };
-            let page = kit.messages.page(room, query).await.unwrap();
+            let page = kit.messages.page(ann, room, query).await.unwrap();
             page.messages.iter().map(|m| m.content.as_str().to_owned()).collect::<Vec<_>>()
         };
 
@@ -414,20 +420,20 @@ mod tests {
             kit.messages.send(ann, text(room, &format!("m{i}"), None)).await.unwrap();
         }
         let newest =
-            kit.messages.page(room, PageQuery { before: None, after: None, limit: 4 }).await.unwrap();
+            kit.messages.page(ann, room, PageQuery { before: None, after: None, limit: 4 }).await.unwrap();
         let contents: Vec<&str> = newest.messages.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(contents, ["m4", "m5", "m6", "m7"]);
         assert!(newest.has_more);
         let older = kit
             .messages
-            .page(room, PageQuery { before: Some(newest.messages[0].seq), after: None, limit: 10 })
+            .page(ann, room, PageQuery { before: Some(newest.messages[0].seq), after: None, limit: 10 })
             .await
             .unwrap();
         assert_eq!(older.messages.len(), 4);
         assert!(!older.has_more);
         let after = kit
             .messages
-            .page(room, PageQuery { before: None, after: Some(older.messages[1].seq), limit: 3 })
+            .page(ann, room, PageQuery { before: None, after: Some(older.messages[1].seq), limit: 3 })
             .await
             .unwrap();
         let contents: Vec<&str> = after.messages.iter().map(|m| m.content.as_str()).collect();
@@ -445,7 +451,7 @@ mod tests {
             seqs.push(kit.messages.send(ann, text(room, &format!("m{i}"), None)).await.unwrap().message.seq);
         }
         kit.persist_all().await;
-        let replay = kit.messages.replay(room, seqs[2]).await.unwrap();
+        let replay = kit.messages.replay(ann, room, seqs[2]).await.unwrap();
         assert_eq!(replay.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), seqs[3..]);
         assert!(replay.recovered);
         let small = Kit::with_max_replay(2);
@@ -454,7 +460,7 @@ mod tests {
         for i in 0..3 {
             small.messages.send(bob, text(room, &format!("m{i}"), None)).await.unwrap();
         }
-        assert!(!small.messages.replay(room, 0).await.unwrap().recovered);
+        assert!(!small.messages.replay(bob, room, 0).await.unwrap().recovered);
     }
 
     #[tokio::test]

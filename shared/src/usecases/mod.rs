@@ -7,6 +7,7 @@ mod logins;
 mod message_changes;
 mod messages;
 mod presence;
+mod reactions;
 mod rooms;
 mod users;
 
@@ -17,6 +18,7 @@ pub use logins::LoginRevocations;
 pub use message_changes::{Changed, MessageEdit};
 pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay, Sent};
 pub use presence::{Availability, Online, PresenceService, PresenceSettings};
+pub use reactions::{MAX_EMOJIS_PER_MESSAGE, Reacted};
 pub use rooms::{MemberAdded, NewRoom, RoomCreated, RoomService};
 pub use users::UserService;
 

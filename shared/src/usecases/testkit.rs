@@ -188,14 +188,16 @@ impl Kit {
     /// Moves everything in the log to the store and redacts the log, as the persister does.
     pub async fn persist_all(&self) {
         let entries = self.log.all();
-        let (mut messages, mut changes) = (Vec::new(), Vec::new());
+        let (mut messages, mut changes, mut reactions) = (Vec::new(), Vec::new(), Vec::new());
         for entry in &entries {
             match entry {
                 Entry::Message(message) => messages.push(message.clone()),
                 Entry::Change(change) => changes.push(change.clone()),
+                Entry::Reaction(reaction) => reactions.push(reaction.clone()),
             }
         }
         self.store.insert_batch(&messages).await.unwrap();
+        self.store.apply_reactions(&reactions).await.unwrap();
         let redacted = self.store.apply_changes(&changes).await.unwrap();
         self.log.remove(&redacted.log_seqs);
         self.log.mark_persisted(entries.last().map_or(0, Entry::seq));

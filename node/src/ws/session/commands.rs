@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use chat_shared::domain::{RoomId, Seq};
+use chat_shared::domain::{Entry, RoomId, Seq};
 use chat_shared::ports::PageQuery;
 use chat_shared::protocol::{
-    ChangeFrame, ClientFrame, Codec, Command, EditCommand, FrameError, SendCommand, ServerFrame, encode,
+    ClientFrame, Codec, Command, EditCommand, EntryFrame, FrameError, SendCommand, ServerFrame, encode,
     encode_reply,
 };
 use chat_shared::usecases::{DEFAULT_PAGE, MessageEdit, NewMessage};
@@ -110,8 +110,9 @@ impl<W: Outgoing> Session<W> {
                 .map(|_| json!({}))
                 .map_err(ApiError::from),
             Command::Typing { room } => Box::pin(self.typing(room)).await,
-            // Edits and deletions count against the send rate: each is an entry of the log.
-            Command::Edit(_) | Command::Delete { .. } if !self.allow_send() => {
+            // Edits, deletions and reactions count against the send rate: each is an entry of
+            // the log.
+            Command::Edit(_) | Command::Delete { .. } | Command::React { .. } if !self.allow_send() => {
                 metrics::counter!("chat_ws_rate_limited_total").increment(1);
                 Err(ApiError::RateLimited { retry_after: SEND_RETRY_AFTER })
             }
@@ -120,6 +121,12 @@ impl<W: Outgoing> Session<W> {
                 Box::pin(self.state.messages.delete(self.user, room, message, client_change_id))
                     .await
                     .map(|changed| json!({ "message": changed.message }))
+                    .map_err(ApiError::from)
+            }
+            Command::React { room, message, emoji, add } => {
+                Box::pin(self.state.messages.react(self.user, room, message, emoji, add))
+                    .await
+                    .map(|reacted| json!({ "message": reacted.message }))
                     .map_err(ApiError::from)
             }
         };
@@ -148,7 +155,7 @@ impl<W: Outgoing> Session<W> {
     /// (`&mut`: a session is `Send` but need not be `Sync`.)
     async fn history(&mut self, room: RoomId, query: PageQuery) -> Result<Value, ApiError> {
         let page = if self.joined.contains_key(&room) {
-            self.state.messages.page(room, query).await
+            self.state.messages.page(self.user, room, query).await
         } else {
             self.state.messages.history(self.user, room, query).await
         };
@@ -185,12 +192,12 @@ impl<W: Outgoing> Session<W> {
             Some(since) => self
                 .state
                 .messages
-                .replay(room, since)
+                .replay(self.user, room, since)
                 .await
                 .map(|r| (r.messages, Some(r.changes), r.recovered)),
             None => {
                 let query = PageQuery { before: None, after: None, limit: DEFAULT_PAGE };
-                self.state.messages.page(room, query).await.map(|p| (p.messages, None, true))
+                self.state.messages.page(self.user, room, query).await.map(|p| (p.messages, None, true))
             }
         };
         let (messages, changes, recovered) = match read {
@@ -203,7 +210,7 @@ impl<W: Outgoing> Session<W> {
                 return Err(err.into());
             }
         };
-        let newest_change = changes.iter().flatten().map(|c| c.seq).max().unwrap_or(0);
+        let newest_change = changes.iter().flatten().map(Entry::seq).max().unwrap_or(0);
         let newest = messages.last().map(|m| m.seq).unwrap_or(0).max(since.unwrap_or(0)).max(newest_change);
         // Until now live messages were held back (mark at MAX); from here on only those after
         // the replay pass.
@@ -223,7 +230,7 @@ impl<W: Outgoing> Session<W> {
             "recovered": recovered,
         });
         if let Some(changes) = changes {
-            let frames: Vec<ChangeFrame> = changes.iter().map(ChangeFrame::of).collect();
+            let frames: Vec<EntryFrame> = changes.iter().map(EntryFrame::of).collect();
             reply["changes"] = serde_json::to_value(frames).map_err(|_| ApiError::Internal)?;
         }
         Ok(reply)

@@ -200,11 +200,10 @@ impl<W: Outgoing> Session<W> {
     /// when the log cannot supply them yet: the connection then closes, and the client resumes
     /// with `since`.
     async fn catch_up(&mut self, room: RoomId, mark: Seq, previous: Seq) -> Result<Option<u64>, WriteError> {
-        let mut missed: Vec<Entry> = match self.state.messages.replay(room, mark).await {
+        let mut missed: Vec<Entry> = match self.state.messages.replay(self.user, room, mark).await {
             Ok(replay) => {
                 let messages = replay.messages.into_iter().map(Entry::Message);
-                let mut entries: Vec<Entry> =
-                    messages.chain(replay.changes.into_iter().map(Entry::Change)).collect();
+                let mut entries: Vec<Entry> = messages.chain(replay.changes).collect();
                 entries.sort_by_key(Entry::seq);
                 entries
             }

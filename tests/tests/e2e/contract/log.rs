@@ -128,7 +128,7 @@ fn edit_of(message: &Message, content: &str) -> Change {
 fn message_of(live: LiveEntry) -> (Message, Seq) {
     match live.entry {
         Entry::Message(message) => (message, live.previous_seq),
-        Entry::Change(change) => panic!("a change where a message was expected: {change:?}"),
+        other => panic!("another entry where a message was expected: {other:?}"),
     }
 }
 

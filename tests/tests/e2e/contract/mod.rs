@@ -29,6 +29,7 @@ mod log;
 mod login_announcements;
 mod messages;
 mod presence;
+mod reactions;
 mod revoked_logins;
 mod rooms;
 mod tokens;
@@ -167,5 +168,7 @@ pub fn new_message(room: RoomId, seq: u64, content: &str, client_id: Option<&str
         deleted_by: None,
         deleted_at: None,
         changed_seq: 0,
+        reactions: Vec::new(),
+        reactions_seq: 0,
     }
 }
