@@ -5,9 +5,10 @@
 
 use std::path::Path;
 
-use chat_adapters::jetstream::{encode_change, encode_stored};
+use chat_adapters::jetstream::{encode_change, encode_reaction, encode_stored};
 use chat_shared::domain::{
-    Change, ChangeKind, ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId,
+    Change, ChangeKind, ClientMsgId, Content, Emoji, Message, MessageId, MessageKind, Metadata, Reaction, RoomId,
+    UserId,
 };
 use chrono::{DateTime, NaiveDate};
 use serde_json::{Value, json};
@@ -34,6 +35,7 @@ fn main() -> std::io::Result<()> {
     for (name, change) in stored_changes(&messages[1].1) {
         write(dir, "stored_message", name, &encode_change(&change))?;
     }
+    write(dir, "stored_message", "reaction", &encode_reaction(&stored_reaction(&messages[1].1)))?;
     Ok(())
 }
 
@@ -85,6 +87,8 @@ fn client_frames() -> Vec<(String, Value)> {
                    "metadata": {"a": 1}, "client_change_id": "e-1"}),
         ),
         ("delete", json!({"type": "delete", "id": 13, "room": ROOM, "seq": 41, "client_change_id": "d-1"})),
+        ("react", json!({"type": "react", "id": 14, "room": ROOM, "message_id": USER, "emoji": "👩‍👩‍👧"})),
+        ("unreact", json!({"type": "unreact", "id": 15, "room": ROOM, "seq": 41, "emoji": "🇫🇷"})),
         ("unknown-type", json!({"type": "explode", "id": 11})),
         ("bad-id", json!({"type": "ping", "id": -1})),
         ("not-a-map", json!([{"type": "ping"}])),
@@ -183,4 +187,18 @@ fn stored_changes(message: &Message) -> Vec<(&'static str, Change)> {
         ..edit.clone()
     };
     vec![("change-edit", edit), ("change-delete", deletion)]
+}
+
+/// A reaction to `message`, as nodes store it.
+fn stored_reaction(message: &Message) -> Reaction {
+    Reaction {
+        emoji: Emoji::parse("👍🏽").expect("a valid emoji"),
+        added: true,
+        version: 1,
+        user: message.sender_id,
+        room_id: message.room_id,
+        message_id: message.id,
+        message_seq: message.seq,
+        seq: 0,
+    }
 }

@@ -1,7 +1,8 @@
 //! `decode_stored`, as the persister and the nodes read the stream: never panics, and an entry
-//! (a message or a change) it accepts, stored again by `encode_entry`, reads back the same. It runs on a thread with
-//! the stack of a tokio worker (2 MiB), where the server runs it, rather than the fuzzer's main
-//! thread (8 MiB): a nesting that overflows the one but not the other must count.
+//! (a message, a change or a reaction) it accepts, stored again by `encode_entry`, reads back
+//! the same. It runs on a thread with the stack of a tokio worker (2 MiB), where the server
+//! runs it, rather than the fuzzer's main thread (8 MiB): a nesting that overflows the one but
+//! not the other must count.
 #![no_main]
 
 use std::sync::LazyLock;

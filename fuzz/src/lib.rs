@@ -40,11 +40,13 @@ pub fn frame_value(frame: &ClientFrame) -> Value {
             "room": room.to_string(),
             "client_change_id": client_change_id.as_ref().map(ClientMsgId::as_str),
         }),
+        Command::React { room, emoji, .. } => json!({"room": room.to_string(), "emoji": emoji.as_str()}),
     };
     let Value::Object(fields) = fields else { unreachable!("every command's fields are a map") };
     map.extend(fields);
-    if let Command::Edit(chat_shared::protocol::EditCommand { message, .. }) | Command::Delete { message, .. } =
-        &frame.command
+    if let Command::Edit(chat_shared::protocol::EditCommand { message, .. })
+    | Command::Delete { message, .. }
+    | Command::React { message, .. } = &frame.command
     {
         match message {
             MessageRef::Id(id) => map.insert("message_id".into(), id.to_string().into()),

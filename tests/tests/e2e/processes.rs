@@ -84,8 +84,8 @@ async fn a_persister_killed_with_sigkill_and_restarted_writes_every_acknowledged
 }
 
 #[tokio::test]
-async fn a_persister_killed_with_sigkill_in_a_burst_of_changes_applies_each_once_and_redacts_after_a_restart()
-{
+async fn a_persister_killed_with_sigkill_in_a_burst_of_changes_and_reactions_applies_each_once_and_redacts_after_a_restart()
+ {
     let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
     let ann = app.register("ann").await;
     let room = app.create_room(&ann, "group", &[]).await;
@@ -108,6 +108,17 @@ async fn a_persister_killed_with_sigkill_in_a_burst_of_changes_applies_each_once
         let edit = json!({"type": "edit", "room": room, "seq": message, "content": format!("edited-{n}")});
         let reply = client.request(edit).await.unwrap();
         assert_eq!(reply["ok"], true, "{reply}");
+        // Every message gets a 👍; every other one also a ❤️, taken back at once.
+        let mut reactions = vec![("react", "👍")];
+        if n % 2 == 0 {
+            reactions.extend([("react", "❤️"), ("unreact", "❤️")]);
+        }
+        let mut reply = reply;
+        for (kind, emoji) in reactions {
+            let reaction = json!({"type": kind, "room": room, "seq": message, "emoji": emoji});
+            reply = client.request(reaction).await.unwrap();
+            assert_eq!(reply["ok"], true, "{reply}");
+        }
         expected.insert(*message, reply["message"].clone());
         if n % 3 == 0 {
             let reply =
@@ -133,6 +144,16 @@ async fn a_persister_killed_with_sigkill_in_a_burst_of_changes_applies_each_once
         assert!(tokio::time::Instant::now() < deadline, "{applied} of 120 changes applied");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The reactions of the last message come after its edit: wait for them too.
+    while sqlx::query_scalar::<_, i64>("select count(*) from message_reactions")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+        < 180
+    {
+        assert!(tokio::time::Instant::now() < deadline, "reactions not all applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let history =
         app.call("GET", &format!("/rooms/{room}/messages?limit=200"), Some(&ann.access), None).await;
     let shown: Vec<Value> = history.body["messages"].as_array().unwrap().clone();
@@ -144,6 +165,13 @@ async fn a_persister_killed_with_sigkill_in_a_burst_of_changes_applies_each_once
     let edits: i64 =
         sqlx::query_scalar("select count(*) from message_edits").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(edits, 120, "each edit recorded once");
+    let reactions: (i64, i64, i64) = sqlx::query_as(
+        "select count(*), sum(version), count(*) filter (where version % 2 = 1) from message_reactions",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(reactions, (180, 240, 120), "each reaction at its last version: rows, versions, standing");
     let hidden: i64 = sqlx::query_scalar(
         "select count(*) from messages where deleted_at is not null and (content <> '' or metadata is not null)",
     )
