@@ -108,6 +108,10 @@ class SignedIn {
             if (event.detail.room === this.conversation.room)
                 this.conversation.changed(event.detail);
         });
+        client.addEventListener("reaction", (event) => {
+            if (event.detail.room === this.conversation.room)
+                this.conversation.reaction(event.detail);
+        });
         client.addEventListener("presence", (event) => {
             const { room, user_id, state } = event.detail;
             const online = this.online.get(room) ?? new Set();

@@ -3,8 +3,8 @@
 // It keeps one connection alive: authenticates with the first frame, reconnects with backoff,
 // renews the token when asked, re-joins every joined room with `since` = the last seq it saw (so
 // nothing is missed or delivered twice), and re-sends unacknowledged messages under their
-// `client_msg_id` until the server acknowledges them, and edits and deletions likewise under
-// their `client_change_id`. It has no DOM dependencies beyond `WebSocket` and `EventTarget`, so
+// `client_msg_id` until the server acknowledges them, edits and deletions likewise under
+// their `client_change_id`, and reactions (idempotent by nature) as they are. It has no DOM dependencies beyond `WebSocket` and `EventTarget`, so
 // it works in any browser page or worker.
 /** Close codes of the contract. */
 export const CloseCode = {
@@ -39,12 +39,13 @@ export class ChatClient extends EventTarget {
     stateValue = "closed";
     nextId = 1;
     requests = new Map();
-    /** Unacknowledged writes, by their client id (`client_msg_id` or `client_change_id`). */
+    /** Unacknowledged writes, by their client id (`client_msg_id`, `client_change_id`, or for a
+     * reaction, which has none on the wire, an id of its own). */
     outgoing = new Map();
     /** Joined rooms, each with the highest seq delivered; -1 before the first join answered. */
     rooms = new Map();
-    /** The highest seq of a change delivered per room. Resuming asks from the newest message's
-     * seq, so changes after it come again; these are not delivered twice. */
+    /** The highest seq of a change or reaction delivered per room. Resuming asks from the newest
+     * message's seq, so those after it come again; these are not delivered twice. */
     changesSeen = new Map();
     lastTyping = new Map();
     readSent = new Map();
@@ -167,7 +168,19 @@ export class ChatClient extends EventTarget {
         const frame = { type: "delete", room, message_id: messageId, client_change_id: clientChangeId };
         return this.enqueue(clientChangeId, frame, false);
     }
-    /** Sends, edits and deletions not yet acknowledged. */
+    /**
+     * Adds the user's reaction with `emoji` to a message; resolves with the message as it then
+     * stands, its reactions counted, once durable. Queued behind the room's other writes and
+     * re-sent until acknowledged: adding a reaction one has stores nothing, so a retry is safe.
+     */
+    react(room, messageId, emoji) {
+        return this.enqueue(newClientMsgId(), { type: "react", room, message_id: messageId, emoji }, false);
+    }
+    /** Removes the user's reaction with `emoji` from a message; otherwise like `react`. */
+    unreact(room, messageId, emoji) {
+        return this.enqueue(newClientMsgId(), { type: "unreact", room, message_id: messageId, emoji }, false);
+    }
+    /** Sends, edits, deletions and reactions not yet acknowledged. */
     get unacknowledged() {
         return this.outgoing.size;
     }
@@ -368,6 +381,12 @@ export class ChatClient extends EventTarget {
                 this.emit("changed", frame);
                 return;
             }
+            case "reaction": {
+                if (!this.rooms.has(frame.room) || !this.isNewChange(frame))
+                    return;
+                this.emit("reaction", frame);
+                return;
+            }
             case "presence":
             case "typing":
             case "read":
@@ -383,7 +402,8 @@ export class ChatClient extends EventTarget {
                 return;
         }
     }
-    /** Whether a change comes after every one delivered for its room; if so, it counts as delivered. */
+    /** Whether a change or reaction comes after every one delivered for its room; if so, it
+     * counts as delivered. Both are entries of the room's log, delivered in seq order. */
     isNewChange(change) {
         if (change.seq <= (this.changesSeen.get(change.room) ?? -1))
             return false;

@@ -1,5 +1,5 @@
-// The open room: its messages (paged back on scroll, edited and deleted in place), the composer,
-// members with presence, typing, and read markers.
+// The open room: its messages (paged back on scroll, edited, deleted and reacted to in place),
+// the composer, members with presence, typing, and read markers.
 import { ChatError, newClientMsgId, } from "./chat-client.js";
 import { byId, clear, el } from "./dom.js";
 import { describe } from "./errors.js";
@@ -9,6 +9,8 @@ const PAGING_MARGIN_PX = 120;
 /** How long "is typing" shows without a new typing event. */
 const TYPING_SHOWN_MS = 4_000;
 const MAX_CONTENT = 4000;
+/** What the "add a reaction" control offers: a few common emojis, not a picker. */
+const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 export class Conversation {
     api;
     users;
@@ -27,6 +29,13 @@ export class Conversation {
     pending = new Map();
     /** Changes to messages not shown (yet): a page asked for before a change may answer after it. */
     unshownChanges = new Map();
+    /** Reactions to messages not shown (yet), counted by the `reactions_seq` rule once they are. */
+    unshownReactions = new Map();
+    /** The user's reaction as last asked for, by message and emoji, until the server answers: a
+     * second click toggles what was asked for, not what is shown. */
+    wantedReactions = new Map();
+    /** The open "add a reaction" menu: its control, and how to close it. */
+    menu = null;
     hasMore = false;
     loadingOlder = false;
     members = [];
@@ -60,6 +69,10 @@ export class Conversation {
             void this.addMember(event.currentTarget);
         });
         document.addEventListener("visibilitychange", () => this.markReadIfSeen());
+        document.addEventListener("click", (event) => {
+            if (this.menu && !this.menu.box.contains(event.target))
+                this.menu.close(false);
+        });
     }
     async open(room, name, online) {
         const generation = ++this.generation;
@@ -68,6 +81,9 @@ export class Conversation {
         this.rows.clear();
         this.pending.clear();
         this.unshownChanges.clear();
+        this.unshownReactions.clear();
+        this.wantedReactions.clear();
+        this.menu = null;
         this.readMarks.clear();
         this.online = new Set(online);
         this.hasMore = false;
@@ -101,8 +117,8 @@ export class Conversation {
         this.generation++;
         this.room = null;
     }
-    /** Messages of a (re-)join: a replay to append with the changes missed, or, if the server
-     * lost some, a fresh page. */
+    /** Messages of a (re-)join: a replay to append with the changes and reactions missed, or, if
+     * the server lost some, a fresh page. */
     async joined(messages, changes, resumed, recovered, online) {
         this.online = new Set(online);
         this.renderMembers();
@@ -122,8 +138,12 @@ export class Conversation {
         }
         const atBottom = this.isAtBottom();
         this.add(messages);
-        for (const change of changes)
-            this.changed(change);
+        for (const change of changes) {
+            if (change.type === "reaction")
+                this.reaction(change);
+            else
+                this.changed(change);
+        }
         if (atBottom || resumed)
             this.scrollToBottom();
         this.markReadIfSeen();
@@ -136,6 +156,25 @@ export class Conversation {
             this.replace(change.message, change.seq);
         else
             this.unshownChanges.set(change.message.id, change);
+    }
+    /** A reaction added or removed: counted on the message shown, unless its count includes it. */
+    reaction(frame) {
+        if (frame.room !== this.room)
+            return;
+        const at = this.messages.findIndex((shown) => shown.id === frame.message_id);
+        if (at < 0) {
+            const held = this.unshownReactions.get(frame.message_id);
+            if (held)
+                held.push(frame);
+            else
+                this.unshownReactions.set(frame.message_id, [frame]);
+            return;
+        }
+        const message = withReaction(this.messages[at], frame, this.me);
+        if (message === this.messages[at])
+            return;
+        this.messages[at] = message;
+        this.renderReactions(message);
     }
     live(message) {
         const atBottom = this.isAtBottom();
@@ -196,7 +235,7 @@ export class Conversation {
                 this.replace(given, given.changed_seq ?? 0);
                 continue;
             }
-            const message = this.withUnshownChange(given);
+            const message = this.withUnshown(given);
             const row = this.row(message);
             const pendingRow = message.client_msg_id ? this.pending.get(message.client_msg_id) : undefined;
             if (pendingRow) {
@@ -216,24 +255,33 @@ export class Conversation {
         }
         this.renderSeen();
     }
-    /** The message as the newest change seen while it was not shown left it, if that is newer. */
-    withUnshownChange(message) {
-        const change = this.unshownChanges.get(message.id);
-        if (!change)
-            return message;
-        this.unshownChanges.delete(message.id);
-        return change.seq > (message.changed_seq ?? 0) ? change.message : message;
+    /** The message with what happened to it while it was not shown: the newest change, if newer
+     * than its text, and the reactions its counts do not include. */
+    withUnshown(given) {
+        const change = this.unshownChanges.get(given.id);
+        this.unshownChanges.delete(given.id);
+        let message = change ? merged(given, change.message, change.seq) : given;
+        for (const frame of this.unshownReactions.get(given.id) ?? [])
+            message = withReaction(message, frame, this.me);
+        this.unshownReactions.delete(given.id);
+        return message;
     }
     /**
-     * Shows a message's newer state: that of a change with this seq. A state the shown one
-     * already includes (its `changed_seq` is at least `seq`) changes nothing.
+     * Shows a message's newer state: its text if it is that of a change with a seq above the
+     * shown one's `changed_seq`, its reactions if they count entries past the shown ones. A state
+     * the shown one already includes changes nothing.
      */
-    replace(message, seq) {
-        const at = this.messages.findIndex((shown) => shown.id === message.id);
-        if (at < 0 || seq <= (this.messages[at].changed_seq ?? 0))
+    replace(given, seq) {
+        const at = this.messages.findIndex((shown) => shown.id === given.id);
+        if (at < 0)
             return;
+        const held = this.messages[at];
+        const message = merged(held, given, seq);
         this.messages[at] = message;
-        this.redraw(message.id);
+        if (seq > (held.changed_seq ?? 0))
+            this.redraw(message.id);
+        else if (message.reactions_seq !== held.reactions_seq)
+            this.renderReactions(message);
     }
     /** Draws a shown message's row again from its latest state (closing an editor or question). */
     redraw(id) {
@@ -261,7 +309,7 @@ export class Conversation {
             attrs: { datetime: message.created_at, title: time.toLocaleString() },
         }), !message.deleted && message.edited_at ? this.editedMark(message.edited_at) : null), message.deleted
             ? el("p", { class: "content tombstone", text: "message deleted" })
-            : el("p", { class: "content", text: message.content }), this.actions(message), el("div", { class: "seen" }));
+            : el("p", { class: "content", text: message.content }), el("div", { class: "footer" }, message.deleted ? null : this.reactionBar(message), this.actions(message)), el("div", { class: "seen" }));
     }
     editedMark(editedAt) {
         const title = `edited ${new Date(editedAt).toLocaleString()}`;
@@ -371,6 +419,121 @@ export class Conversation {
             if (room === this.room)
                 restore();
             this.hooks.onError(describe(err));
+        }
+    }
+    // ---- Reactions ----
+    /** The reactions under a message, each a toggle, and the control to add one. */
+    reactionBar(message) {
+        const chips = el("div", { class: "chips" });
+        this.renderChips(chips, message);
+        const box = el("div", { class: "add-reaction" });
+        const add = el("button", {
+            class: "add-reaction",
+            text: "🙂+",
+            attrs: { type: "button", "aria-label": "Add a reaction", title: "Add a reaction", "aria-expanded": "false" },
+        });
+        add.addEventListener("click", () => {
+            if (this.menu?.box === box)
+                this.menu.close(false);
+            else
+                this.openMenu(message.id, box, add);
+        });
+        box.append(add);
+        return el("div", { class: "reactions", attrs: { role: "group", "aria-label": "Reactions" } }, chips, box);
+    }
+    /** Brings a shown row's chips up to date, in place, so a chip keeps focus while counts move. */
+    renderReactions(message) {
+        const chips = this.rows.get(message.id)?.querySelector(".reactions .chips");
+        if (chips)
+            this.renderChips(chips, message);
+    }
+    renderChips(chips, message) {
+        const old = new Map();
+        for (const chip of chips.querySelectorAll("button.reaction"))
+            old.set(chip.dataset.emoji ?? "", chip);
+        const reactions = message.deleted ? [] : (message.reactions ?? []);
+        reactions.forEach((reaction, at) => {
+            const chip = old.get(reaction.emoji) ?? this.chip(message.id, reaction.emoji);
+            old.delete(reaction.emoji);
+            showCount(chip, reaction);
+            // Only a chip out of place moves: moving a node takes focus from it.
+            if (chips.children[at] !== chip)
+                chips.insertBefore(chip, chips.children[at] ?? null);
+        });
+        for (const chip of old.values()) {
+            const focused = chip.contains(document.activeElement);
+            chip.remove();
+            if (focused)
+                chips.parentElement?.querySelector("button.add-reaction")?.focus();
+        }
+    }
+    chip(id, emoji) {
+        return el("button", {
+            class: "reaction",
+            attrs: { type: "button", "data-emoji": emoji },
+            on: { click: () => void this.toggleReaction(id, emoji) },
+        }, el("span", { class: "emoji", text: emoji }), el("span", { class: "count" }));
+    }
+    /** Shows the quick reactions next to the control; Escape or a click elsewhere closes them. */
+    openMenu(id, box, add) {
+        this.menu?.close(false);
+        const menu = el("div", { class: "reaction-menu", attrs: { role: "group", "aria-label": "Choose a reaction" } });
+        const close = (refocus) => {
+            menu.remove();
+            add.setAttribute("aria-expanded", "false");
+            if (this.menu?.box === box)
+                this.menu = null;
+            if (refocus)
+                add.focus();
+        };
+        const mine = new Set((this.shown(id)?.reactions ?? []).filter((r) => r.me).map((r) => r.emoji));
+        for (const emoji of QUICK_REACTIONS) {
+            const pressed = this.wantedReactions.get(reactionKey(id, emoji)) ?? mine.has(emoji);
+            menu.append(el("button", {
+                class: "quick-reaction",
+                text: emoji,
+                attrs: { type: "button", "data-emoji": emoji, "aria-pressed": String(pressed), title: `React with ${emoji}` },
+                on: {
+                    click: () => {
+                        close(true);
+                        void this.toggleReaction(id, emoji);
+                    },
+                },
+            }));
+        }
+        menu.addEventListener("keydown", (event) => {
+            if (event.key === "Escape") {
+                event.preventDefault();
+                close(true);
+            }
+        });
+        box.append(menu);
+        add.setAttribute("aria-expanded", "true");
+        this.menu = { box, close };
+        menu.querySelector("button")?.focus();
+    }
+    /** Adds the user's reaction with this emoji, or removes it if they have it. */
+    async toggleReaction(id, emoji) {
+        const client = this.hooks.client();
+        const room = this.room;
+        const message = this.shown(id);
+        if (!client || !room || !message || message.deleted)
+            return;
+        const key = reactionKey(id, emoji);
+        const had = this.wantedReactions.get(key) ?? message.reactions?.some((r) => r.emoji === emoji && r.me) ?? false;
+        this.wantedReactions.set(key, !had);
+        try {
+            const reacted = await (had ? client.unreact(room, id, emoji) : client.react(room, id, emoji));
+            if (room === this.room)
+                this.replace(reacted, reacted.changed_seq ?? 0);
+        }
+        catch (err) {
+            const full = err instanceof ChatError && err.code === "conflict";
+            this.hooks.onError(full ? "This message already has 50 different reactions, the most it can hold." : describe(err));
+        }
+        finally {
+            if (this.wantedReactions.get(key) === !had)
+                this.wantedReactions.delete(key);
         }
     }
     /** The message shown with this id, in its latest state. */
@@ -522,6 +685,56 @@ export class Conversation {
             this.hooks.onError(unknown ? "No one has that user id." : describe(err));
         }
     }
+}
+/**
+ * A shown message brought up to date by another state of it: the text of `given` if `seq` (its
+ * change's) is above the held `changed_seq`, its reactions if its `reactions_seq` is above the
+ * held one. Changes carry no reactions, so an edit keeps those held; a tombstone has none.
+ */
+function merged(held, given, seq) {
+    const text = seq > (held.changed_seq ?? 0) ? given : held;
+    const counts = (given.reactions_seq ?? 0) > (held.reactions_seq ?? 0) ? given : held;
+    return {
+        ...text,
+        reactions: text.deleted ? undefined : counts.reactions,
+        reactions_seq: counts.reactions_seq,
+    };
+}
+/**
+ * The message with one reaction entry counted, by the contract's rule: only an entry above its
+ * `reactions_seq`, which then moves to the entry's seq. The emoji's count moves by one (a new
+ * emoji comes last, one at 0 goes); `me` follows the user's own entries.
+ */
+function withReaction(message, frame, me) {
+    if (frame.seq <= (message.reactions_seq ?? 0))
+        return message;
+    if (message.deleted)
+        return { ...message, reactions_seq: frame.seq };
+    const reactions = (message.reactions ?? []).map((reaction) => ({ ...reaction }));
+    let reaction = reactions.find((r) => r.emoji === frame.emoji);
+    if (!reaction) {
+        reaction = { emoji: frame.emoji, count: 0, me: false };
+        reactions.push(reaction);
+    }
+    reaction.count += frame.added ? 1 : -1;
+    if (frame.by === me)
+        reaction.me = frame.added;
+    return { ...message, reactions: reactions.filter((r) => r.count > 0), reactions_seq: frame.seq };
+}
+function reactionKey(id, emoji) {
+    return `${id} ${emoji}`;
+}
+/** A chip's count, pressed state and the sentence a screen reader says for it. */
+function showCount(chip, reaction) {
+    const count = chip.querySelector(".count");
+    if (count)
+        count.textContent = String(reaction.count);
+    const noun = reaction.count === 1 ? "reaction" : "reactions";
+    const whose = reaction.me ? (reaction.count === 1 ? ", yours" : ", including yours") : "";
+    const label = `${reaction.emoji} ${reaction.count} ${noun}${whose}`;
+    chip.setAttribute("aria-pressed", String(reaction.me));
+    chip.setAttribute("aria-label", label);
+    chip.title = label;
 }
 /** A small text-like button under a message. */
 function actionButton(text, classes, onClick) {

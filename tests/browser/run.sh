@@ -29,10 +29,14 @@ binaries=(chat-node)
 for binary in "${binaries[@]}"; do
   [ -x "$bin/$binary" ] || { echo "missing $bin/$binary (build it: cargo build -p chat-node -p chat-persister)" >&2; exit 1; }
 done
-if [ ! -x /usr/bin/chromium ]; then
-  echo "== installing chromium"
+packages=()
+[ -x /usr/bin/chromium ] || packages+=(chromium chromium-driver)
+# Reactions are emojis: without a font for them the screenshots show empty boxes.
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || packages+=(fonts-noto-color-emoji)
+if [ "${#packages[@]}" -gt 0 ]; then
+  echo "== installing ${packages[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}"
 fi
 [ -d "$here/node_modules/playwright-core" ] || (cd "$here" && npm ci --no-audit --no-fund)
 

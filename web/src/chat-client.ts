@@ -3,8 +3,8 @@
 // It keeps one connection alive: authenticates with the first frame, reconnects with backoff,
 // renews the token when asked, re-joins every joined room with `since` = the last seq it saw (so
 // nothing is missed or delivered twice), and re-sends unacknowledged messages under their
-// `client_msg_id` until the server acknowledges them, and edits and deletions likewise under
-// their `client_change_id`. It has no DOM dependencies beyond `WebSocket` and `EventTarget`, so
+// `client_msg_id` until the server acknowledges them, edits and deletions likewise under
+// their `client_change_id`, and reactions (idempotent by nature) as they are. It has no DOM dependencies beyond `WebSocket` and `EventTarget`, so
 // it works in any browser page or worker.
 
 // ---- Wire types (docs/API.md) ----
@@ -62,6 +62,17 @@ export interface Message {
   deleted_at?: string;
   /** The seq of the latest change this state includes; absent on a message never changed. */
   changed_seq?: Seq;
+  /** The reactions that stand, oldest emoji first, as this reader sees them; absent while none. */
+  reactions?: ReactionCount[];
+  /** The seq of the latest reaction entry `reactions` counts: apply a `reaction` only if above it. */
+  reactions_seq?: Seq;
+}
+
+export interface ReactionCount {
+  emoji: string;
+  count: number;
+  /** Whether the reader is among those who reacted so. */
+  me: boolean;
 }
 
 /** An edit or deletion: `seq` is the change's own; `message` is the message as it left it. */
@@ -71,6 +82,19 @@ export interface MessageChange {
   seq: Seq;
   by: Id;
   message: Message;
+}
+
+/** A reaction added or removed: `seq` is the entry's own; `count` of `emoji` on the message
+ * moves by one. */
+export interface ReactionChange {
+  type: "reaction";
+  room: Id;
+  seq: Seq;
+  by: Id;
+  message_id: Id;
+  message_seq: Seq;
+  emoji: string;
+  added: boolean;
 }
 
 export interface ErrorBody {
@@ -84,8 +108,8 @@ export interface JoinResult {
   online: Id[];
   online_count?: number;
   messages: Message[];
-  /** With `since`: the changes after it, ascending by seq. */
-  changes?: MessageChange[];
+  /** With `since`: the changes and reactions after it, ascending by seq. */
+  changes?: (MessageChange | ReactionChange)[];
   recovered: boolean;
 }
 
@@ -118,6 +142,7 @@ export type ClientFrame =
       id?: number;
     }
   | { type: "delete"; room: Id; message_id: Id; client_change_id?: string; id?: number }
+  | { type: "react" | "unreact"; room: Id; message_id: Id; emoji: string; id?: number }
   | { type: "history"; room: Id; before?: Seq; after?: Seq; limit?: number; id?: number }
   | { type: "typing"; room: Id; id?: number }
   | { type: "read"; room: Id; seq: Seq; id?: number }
@@ -128,6 +153,7 @@ export type ServerFrame =
   | { type: "reply"; id: number; ok: false; error: ErrorBody }
   | { type: "message"; message: Message }
   | MessageChange
+  | ReactionChange
   | { type: "presence"; room: Id; user_id: Id; state: "online" | "offline" }
   | { type: "typing"; room: Id; user_id: Id }
   | { type: "read"; room: Id; user_id: Id; seq: Seq }
@@ -165,8 +191,8 @@ export interface ChatEventMap {
   /** The connection changed state. */
   state: CustomEvent<{ state: ConnectionState }>;
   /** A room was joined or re-joined. `resumed`: `messages` are what came after the last seq
-   * seen, and `changes` the edits and deletions not yet delivered; otherwise they are the
-   * newest page. `recovered: false`: some could not be replayed. */
+   * seen, and `changes` the edits, deletions and reactions not yet delivered; otherwise they
+   * are the newest page. `recovered: false`: some could not be replayed. */
   joined: CustomEvent<JoinResult & { resumed: boolean }>;
   /** A live message, each at most once, in seq order within its room. */
   message: CustomEvent<Message>;
@@ -174,6 +200,10 @@ export interface ChatEventMap {
    * while disconnected come in `joined` as `changes`). Replace the held message with the same
    * id by `message`, unless its `changed_seq` is already at least the change's `seq`. */
   changed: CustomEvent<MessageChange>;
+  /** A live reaction added or removed, each at most once, in seq order with the changes of its
+   * room (those missed come in `joined` as `changes`). Apply it to the held message only if
+   * `seq` is above its `reactions_seq`, then set that to `seq`. */
+  reaction: CustomEvent<ReactionChange>;
   presence: CustomEvent<{ room: Id; user_id: Id; state: "online" | "offline" }>;
   typing: CustomEvent<{ room: Id; user_id: Id }>;
   read: CustomEvent<{ room: Id; user_id: Id; seq: Seq }>;
@@ -211,9 +241,9 @@ interface PendingRequest {
   timer: ReturnType<typeof setTimeout>;
 }
 
-/** A write that is retried until acknowledged: a send, an edit or a deletion. */
+/** A write that is retried until acknowledged: a send, an edit, a deletion or a reaction. */
 interface OutgoingMessage {
-  frame: Extract<ClientFrame, { type: "send" | "edit" | "delete" }>;
+  frame: Extract<ClientFrame, { type: "send" | "edit" | "delete" | "react" | "unreact" }>;
   resolve: (message: Message) => void;
   reject: (error: ChatError) => void;
   attempts: number;
@@ -240,12 +270,13 @@ export class ChatClient extends EventTarget {
   private stateValue: ConnectionState = "closed";
   private nextId = 1;
   private readonly requests = new Map<number, PendingRequest>();
-  /** Unacknowledged writes, by their client id (`client_msg_id` or `client_change_id`). */
+  /** Unacknowledged writes, by their client id (`client_msg_id`, `client_change_id`, or for a
+   * reaction, which has none on the wire, an id of its own). */
   private readonly outgoing = new Map<string, OutgoingMessage>();
   /** Joined rooms, each with the highest seq delivered; -1 before the first join answered. */
   private readonly rooms = new Map<Id, Seq>();
-  /** The highest seq of a change delivered per room. Resuming asks from the newest message's
-   * seq, so changes after it come again; these are not delivered twice. */
+  /** The highest seq of a change or reaction delivered per room. Resuming asks from the newest
+   * message's seq, so those after it come again; these are not delivered twice. */
   private readonly changesSeen = new Map<Id, Seq>();
   private readonly lastTyping = new Map<Id, number>();
   private readonly readSent = new Map<Id, Seq>();
@@ -381,7 +412,21 @@ export class ChatClient extends EventTarget {
     return this.enqueue(clientChangeId, frame, false);
   }
 
-  /** Sends, edits and deletions not yet acknowledged. */
+  /**
+   * Adds the user's reaction with `emoji` to a message; resolves with the message as it then
+   * stands, its reactions counted, once durable. Queued behind the room's other writes and
+   * re-sent until acknowledged: adding a reaction one has stores nothing, so a retry is safe.
+   */
+  react(room: Id, messageId: Id, emoji: string): Promise<Message> {
+    return this.enqueue(newClientMsgId(), { type: "react", room, message_id: messageId, emoji }, false);
+  }
+
+  /** Removes the user's reaction with `emoji` from a message; otherwise like `react`. */
+  unreact(room: Id, messageId: Id, emoji: string): Promise<Message> {
+    return this.enqueue(newClientMsgId(), { type: "unreact", room, message_id: messageId, emoji }, false);
+  }
+
+  /** Sends, edits, deletions and reactions not yet acknowledged. */
   get unacknowledged(): number {
     return this.outgoing.size;
   }
@@ -585,6 +630,11 @@ export class ChatClient extends EventTarget {
         this.emit("changed", frame);
         return;
       }
+      case "reaction": {
+        if (!this.rooms.has(frame.room) || !this.isNewChange(frame)) return;
+        this.emit("reaction", frame);
+        return;
+      }
       case "presence":
       case "typing":
       case "read":
@@ -601,8 +651,9 @@ export class ChatClient extends EventTarget {
     }
   }
 
-  /** Whether a change comes after every one delivered for its room; if so, it counts as delivered. */
-  private isNewChange(change: MessageChange): boolean {
+  /** Whether a change or reaction comes after every one delivered for its room; if so, it
+   * counts as delivered. Both are entries of the room's log, delivered in seq order. */
+  private isNewChange(change: { room: Id; seq: Seq }): boolean {
     if (change.seq <= (this.changesSeen.get(change.room) ?? -1)) return false;
     this.changesSeen.set(change.room, change.seq);
     return true;
