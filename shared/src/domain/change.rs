@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{RoomId, UserId};
-use super::message::{ClientMsgId, Message, Seq};
+use super::ids::Seq;
+use super::message::{ClientMsgId, Message};
 use super::reaction::Reaction;
 
 /// What a change did to its message.

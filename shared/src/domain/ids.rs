@@ -4,6 +4,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// A message's position in its room. Strictly increasing within a room; not dense.
+pub type Seq = u64;
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident, $generate:path) => {
         $(#[$doc])*

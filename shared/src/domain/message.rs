@@ -2,12 +2,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::chars::char_len;
-use super::ids::{MessageId, RoomId, UserId};
+use super::ids::{MessageId, RoomId, Seq, UserId};
 use super::invalid::Invalid;
 use super::reaction::ReactionCount;
-
-/// A message's position in its room. Strictly increasing within a room; not dense.
-pub type Seq = u64;
 
 /// A message body: 1–4000 characters, not only white space.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

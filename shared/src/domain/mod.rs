@@ -13,9 +13,9 @@ mod token;
 mod user;
 
 pub use change::{Change, ChangeKind, Entry, apply_change};
-pub use ids::{LoginId, MessageId, RoomId, UserId};
+pub use ids::{LoginId, MessageId, RoomId, Seq, UserId};
 pub use invalid::Invalid;
-pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, Seq};
+pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata};
 pub use reaction::{Emoji, Reaction, ReactionCount, ReactionKey};
 pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomType};
 pub use token::{AccessClaims, AccessToken, RefreshToken, RefreshTokenRecord, TokenHash};

@@ -5,9 +5,8 @@
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::ids::{MessageId, RoomId, UserId};
+use super::ids::{MessageId, RoomId, Seq, UserId};
 use super::invalid::Invalid;
-use super::message::Seq;
 use super::names::unshowable;
 
 /// What a reaction shows: 1–4 symbols (grapheme clusters) of at most 64 bytes, visible, with

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::chars::char_len;
 use super::ids::{RoomId, UserId};
 use super::invalid::Invalid;
-use super::message::Seq;
+use super::ids::Seq;
 
 /// What kind of conversation a room is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
