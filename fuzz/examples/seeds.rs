@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chat_adapters::jetstream::{encode_change, encode_stored};
 use chat_shared::domain::{
-    Change, ChangeKind, ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, UserId,
+    Change, ChangeKind, ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, ReplyTo, RoomId, UserId,
 };
 use chrono::{DateTime, NaiveDate};
 use serde_json::{Value, json};
@@ -85,6 +85,12 @@ fn client_frames() -> Vec<(String, Value)> {
                    "metadata": {"a": 1}, "client_change_id": "e-1"}),
         ),
         ("delete", json!({"type": "delete", "id": 13, "room": ROOM, "seq": 41, "client_change_id": "d-1"})),
+        (
+            "send-reply",
+            json!({"type": "send", "id": 14, "room": ROOM, "content": "agreed", "reply_to": USER}),
+        ),
+        ("thread", json!({"type": "thread", "id": 15, "room": ROOM, "seq": 41, "after": 3, "limit": 20})),
+        ("thread-by-id", json!({"type": "thread", "id": 16, "room": ROOM, "message_id": USER})),
         ("unknown-type", json!({"type": "explode", "id": 11})),
         ("bad-id", json!({"type": "ping", "id": -1})),
         ("not-a-map", json!([{"type": "ping"}])),
@@ -113,6 +119,8 @@ fn rest_bodies() -> Vec<(&'static str, String)> {
             json!({"content": "a picture", "client_msg_id": "c-1", "kind": "image",
                    "metadata": {"url": "https://example.com/a.png", "w": 640}, "first_attempt": true}),
         ),
+        ("send-reply", json!({"content": "agreed", "reply_to": USER})),
+        ("send-reply-not-a-uuid", json!({"content": "agreed", "reply_to": 5})),
         ("wrong-types", json!({"username": 5, "type": ["group"], "seq": -1, "member_ids": "x"})),
         ("empty", json!({})),
     ];
@@ -138,6 +146,8 @@ fn stored_messages() -> Vec<(&'static str, Message)> {
         deleted_by: None,
         deleted_at: None,
         changed_seq: 0,
+        reply_to: None,
+        reply_count: 0,
     };
     let full = Message {
         content: Content::parse("a picture 📷 with\nlines").expect("valid content"),
@@ -156,6 +166,13 @@ fn stored_messages() -> Vec<(&'static str, Message)> {
     vec![
         ("plain", base.clone()),
         ("every-field", full),
+        (
+            "reply",
+            Message {
+                reply_to: Some(ReplyTo::to(&Message { seq: 12, ..base.clone() })),
+                ..base.clone()
+            },
+        ),
         ("micros", Message { created_at: at(1_700_000_000, 123_456_000), ..base.clone() }),
         ("nanos", Message { created_at: at(1_700_000_000, 123_456_789), ..base.clone() }),
         ("leap-second", Message { created_at: leap, ..base.clone() }),

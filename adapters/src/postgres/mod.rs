@@ -4,6 +4,7 @@ mod client_ids;
 mod errors;
 mod message_copy;
 mod messages;
+mod replies;
 mod rooms;
 #[cfg(test)]
 mod test_db;

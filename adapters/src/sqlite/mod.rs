@@ -7,6 +7,7 @@ mod db;
 mod errors;
 mod log;
 mod messages;
+mod replies;
 mod rooms;
 mod tokens;
 mod users;

@@ -45,7 +45,7 @@ impl EditRequest {
 }
 
 /// The `{message}` of a path: the message's id, or its seq in the room.
-fn message_ref(raw: &str) -> Result<MessageRef, ApiError> {
+pub(super) fn message_ref(raw: &str) -> Result<MessageRef, ApiError> {
     if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
         return raw
             .parse::<Seq>()

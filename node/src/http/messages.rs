@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chat_shared::domain::{ClientMsgId, Content, Message, MessageKind, Metadata, RoomId, Seq};
+use chat_shared::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, Seq};
 use chat_shared::error::FieldErrors;
 use chat_shared::ports::PageQuery;
 use chat_shared::usecases::{DEFAULT_PAGE, Limit, MAX_PAGE, NewMessage, Sent};
@@ -24,6 +24,7 @@ pub struct SendRequest {
     kind: Option<String>,
     metadata: Option<serde_json::Value>,
     first_attempt: Option<bool>,
+    reply_to: Option<String>,
 }
 
 impl SendRequest {
@@ -40,11 +41,15 @@ impl SendRequest {
             None => Some(None),
         };
         let metadata = fields.check("metadata", Metadata::parse(self.metadata));
+        let reply_to = match self.reply_to.as_deref() {
+            Some(raw) => fields.check("reply_to", raw.parse::<MessageId>()).map(Some),
+            None => Some(None),
+        };
         reject_invalid(fields)?;
-        match (content, kind, client_msg_id, metadata) {
-            (Some(content), Some(kind), Some(client_msg_id), Some(metadata)) => {
+        match (content, kind, client_msg_id, metadata, reply_to) {
+            (Some(content), Some(kind), Some(client_msg_id), Some(metadata), Some(reply_to)) => {
                 let first_attempt = self.first_attempt.unwrap_or(false);
-                Ok(NewMessage { room, content, kind, metadata, client_msg_id, first_attempt })
+                Ok(NewMessage { room, content, kind, metadata, client_msg_id, first_attempt, reply_to })
             }
             _ => Err(ApiError::Internal),
         }
@@ -53,8 +58,8 @@ impl SendRequest {
 
 #[derive(Serialize)]
 pub struct PageResponse {
-    messages: Vec<Message>,
-    has_more: bool,
+    pub(super) messages: Vec<Message>,
+    pub(super) has_more: bool,
 }
 
 /// Reads `before`, `after` and `limit` from a query string, naming what is malformed.

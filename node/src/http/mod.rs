@@ -9,6 +9,7 @@ mod messages;
 mod metrics;
 mod ops;
 mod rooms;
+mod threads;
 mod users;
 mod web;
 
@@ -56,6 +57,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
             "/rooms/{id}/messages/{message}",
             axum::routing::patch(message_changes::edit).delete(message_changes::delete),
         )
+        .route("/rooms/{id}/messages/{message}/thread", get(threads::thread))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));
 

@@ -125,6 +125,8 @@ impl Room {
             deleted_by: None,
             deleted_at: None,
             changed_seq: 0,
+            reply_to: None,
+            reply_count: 0,
         };
         let Appended::New(seq) = self.log.append(&message, &message.id.to_string()).await.unwrap() else {
             unreachable!("fresh dedup key")

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use super::chars::char_len;
 use super::ids::{MessageId, RoomId, UserId};
 use super::invalid::Invalid;
+use super::reply::ReplyTo;
 
 /// A message's position in its room. Strictly increasing within a room; not dense.
 pub type Seq = u64;
@@ -158,10 +159,16 @@ pub struct Message {
     /// change with a lower seq is older than this state.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub changed_seq: Seq,
+    /// The message this one replies to; absent when it replies to none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTo>,
+    /// How many replies it has, counted when it is read; never stored.
+    #[serde(default, skip_deserializing, skip_serializing_if = "is_zero")]
+    pub reply_count: u64,
 }
 
-fn is_zero(seq: &Seq) -> bool {
-    *seq == 0
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 impl Message {

@@ -270,6 +270,8 @@ mod tests {
             deleted_by: None,
             deleted_at: None,
             changed_seq: 0,
+            reply_to: None,
+            reply_count: 0,
         }
     }
 

@@ -7,6 +7,7 @@ mod logins;
 mod message_changes;
 mod messages;
 mod presence;
+mod replies;
 mod rooms;
 mod users;
 

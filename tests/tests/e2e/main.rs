@@ -18,6 +18,7 @@ mod presence;
 mod processes;
 mod redaction;
 mod replicated_log;
+mod replies;
 mod revocation;
 mod rooms;
 mod sqlite;

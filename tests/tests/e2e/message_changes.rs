@@ -12,33 +12,33 @@ use serde_json::{Value, json};
 
 /// One deployment under test: node 0 and node 1 are two nodes of a cluster, or both the one
 /// embedded process.
-enum Deployment {
+pub(crate) enum Deployment {
     Cluster { app: Box<TestApp>, second: TestNode, _persister: TestPersister },
     Embedded { app: EmbeddedApp, _dir: DataDir },
 }
 
 impl Deployment {
-    async fn cluster() -> Self {
+    pub(crate) async fn cluster() -> Self {
         let app = TestApp::spawn().await.unwrap();
         let second = app.add_node().await.unwrap();
         let persister = app.start_persister().await.unwrap();
         Deployment::Cluster { app: Box::new(app), second, _persister: persister }
     }
 
-    async fn embedded() -> Self {
+    pub(crate) async fn embedded() -> Self {
         let dir = DataDir::new();
         let app = EmbeddedApp::spawn(&dir).await.unwrap();
         Deployment::Embedded { app, _dir: dir }
     }
 
-    fn node(&self, index: usize) -> &TestNode {
+    pub(crate) fn node(&self, index: usize) -> &TestNode {
         match self {
             Deployment::Cluster { app, second, .. } => [&app.node, second][index],
             Deployment::Embedded { app, .. } => &app.node,
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         node: usize,
         method: &str,
@@ -52,21 +52,21 @@ impl Deployment {
         }
     }
 
-    async fn register(&self, name: &str) -> Account {
+    pub(crate) async fn register(&self, name: &str) -> Account {
         match self {
             Deployment::Cluster { app, .. } => app.register(name).await,
             Deployment::Embedded { app, .. } => app.register(name).await,
         }
     }
 
-    async fn group(&self, owner: &Account, members: &[&Account]) -> String {
+    pub(crate) async fn group(&self, owner: &Account, members: &[&Account]) -> String {
         match self {
             Deployment::Cluster { app, .. } => app.create_room(owner, "group", members).await,
             Deployment::Embedded { app, .. } => app.create_room(owner, members).await,
         }
     }
 
-    async fn joined(&self, node: usize, who: &Account, room: &str, codec: Codec) -> WsClient {
+    pub(crate) async fn joined(&self, node: usize, who: &Account, room: &str, codec: Codec) -> WsClient {
         let mut client = WsClient::connect(self.node(node).addr, Some(&who.access), codec).await.unwrap();
         let reply = client.request(json!({"type": "join", "room": room})).await.unwrap();
         assert_eq!(reply["ok"], true, "{reply}");
@@ -75,6 +75,7 @@ impl Deployment {
 }
 
 /// Both deployments run each scenario.
+#[macro_export]
 macro_rules! in_both_modes {
     ($($name:ident),+ $(,)?) => {
         mod cluster {
@@ -94,10 +95,10 @@ in_both_modes!(
     owners_delete_anyones_message_and_members_only_their_own,
 );
 
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// The next frame of `kind`, skipping others (presence, typing).
-async fn next_of(client: &mut WsClient, kind: &str) -> Value {
+pub(crate) async fn next_of(client: &mut WsClient, kind: &str) -> Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -109,13 +110,13 @@ async fn next_of(client: &mut WsClient, kind: &str) -> Value {
     }
 }
 
-async fn ws_send(client: &mut WsClient, room: &str, content: &str) -> Value {
+pub(crate) async fn ws_send(client: &mut WsClient, room: &str, content: &str) -> Value {
     let reply = client.request(json!({"type": "send", "room": room, "content": content})).await.unwrap();
     assert_eq!(reply["ok"], true, "{reply}");
     reply["message"].clone()
 }
 
-async fn history(deployment: &Deployment, node: usize, who: &Account, room: &str) -> Vec<Value> {
+pub(crate) async fn history(deployment: &Deployment, node: usize, who: &Account, room: &str) -> Vec<Value> {
     let answer =
         deployment.call(node, "GET", &format!("/rooms/{room}/messages"), Some(&who.access), None).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);

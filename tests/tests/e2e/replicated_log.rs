@@ -26,6 +26,8 @@ fn message(room: RoomId) -> Message {
         deleted_by: None,
         deleted_at: None,
         changed_seq: 0,
+        reply_to: None,
+        reply_count: 0,
     }
 }
 

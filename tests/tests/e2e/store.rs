@@ -23,6 +23,8 @@ fn message(room: RoomId, seq: u64, client_id: &str) -> Message {
         deleted_by: None,
         deleted_at: None,
         changed_seq: 0,
+        reply_to: None,
+        reply_count: 0,
     }
 }
 

@@ -29,6 +29,7 @@ mod log;
 mod login_announcements;
 mod messages;
 mod presence;
+mod replies;
 mod revoked_logins;
 mod rooms;
 mod tokens;
@@ -167,5 +168,7 @@ pub fn new_message(room: RoomId, seq: u64, content: &str, client_id: Option<&str
         deleted_by: None,
         deleted_at: None,
         changed_seq: 0,
+        reply_to: None,
+        reply_count: 0,
     }
 }
