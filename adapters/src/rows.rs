@@ -222,13 +222,13 @@ impl<M: MetadataColumn> TryFrom<MessageRow<M>> for Message {
             deleted_at: row.deleted_at,
             changed_seq: seq_from_db(row.changed_seq),
             reply_to: match (row.reply_to_id, row.reply_to_seq, row.reply_to_sender_id) {
-                (Some(id), Some(seq), Some(sender)) => Some(ReplyTo {
+                (Some(id), Some(seq), Some(sender)) => Some(Box::new(ReplyTo {
                     id: MessageId::from_uuid(id),
                     seq: seq_from_db(seq),
                     sender_id: UserId::from_uuid(sender),
                     content: None,
                     deleted: false,
-                }),
+                })),
                 (None, None, None) => None,
                 _ => return Err(corrupt("reply_to", "partly set")),
             },

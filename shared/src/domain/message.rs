@@ -161,7 +161,7 @@ pub struct Message {
     pub changed_seq: Seq,
     /// The message this one replies to; absent when it replies to none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply_to: Option<ReplyTo>,
+    pub reply_to: Option<Box<ReplyTo>>,
     /// How many replies it has, counted when it is read; never stored.
     #[serde(default, skip_deserializing, skip_serializing_if = "is_zero")]
     pub reply_count: u64,

@@ -30,9 +30,16 @@ impl ReplyTo {
     /// How much of the parent's content a quote shows, in characters.
     pub const QUOTE_CHARS: usize = 100;
 
-    /// The reference to `parent`, without a quote: what a reply stores.
-    pub fn to(parent: &Message) -> Self {
-        ReplyTo { id: parent.id, seq: parent.seq, sender_id: parent.sender_id, content: None, deleted: false }
+    /// The reference to `parent`, without a quote: what a reply stores. Boxed, as a message
+    /// holds it: most messages reply to nothing, and every message is cloned and moved often.
+    pub fn to(parent: &Message) -> Box<Self> {
+        Box::new(ReplyTo {
+            id: parent.id,
+            seq: parent.seq,
+            sender_id: parent.sender_id,
+            content: None,
+            deleted: false,
+        })
     }
 
     /// Fills the quote from the parent's current state.
@@ -52,7 +59,7 @@ impl Message {
     /// The message as logs and stores keep it: without what is resolved when it is read (the
     /// quote of its parent, its reply count). Borrowed when there is nothing to drop.
     pub fn stored_form(&self) -> Cow<'_, Message> {
-        if self.reply_count == 0 && !self.reply_to.as_ref().is_some_and(ReplyTo::is_quoted) {
+        if self.reply_count == 0 && !self.reply_to.as_ref().is_some_and(|r| r.is_quoted()) {
             return Cow::Borrowed(self);
         }
         let mut stored = self.clone();

@@ -19,7 +19,7 @@ struct Tail {
 
 impl MessageService {
     /// The reference a send's `reply_to` makes: to a message of the room that is not deleted.
-    pub(super) async fn reply_target(&self, room: RoomId, parent: MessageId) -> Result<ReplyTo, Error> {
+    pub(super) async fn reply_target(&self, room: RoomId, parent: MessageId) -> Result<Box<ReplyTo>, Error> {
         match self.current(room, MessageRef::Id(parent)).await? {
             Some(parent) if !parent.deleted => Ok(ReplyTo::to(&parent)),
             _ => Err(Error::invalid(

@@ -252,3 +252,59 @@ async fn replies_and_threads_refuse_what_they_must(deployment: &Deployment) {
     let page = history(deployment, 0, &ann, &room).await;
     assert!(page.iter().all(|m| m.get("reply_to").is_none() && m.get("reply_count").is_none()), "{page:?}");
 }
+
+/// How many rows of the test's PostgreSQL database match `condition`.
+async fn rows(app: &chat_tests::TestApp, condition: &str) -> i64 {
+    sqlx::query_scalar(&format!("select count(*) from messages where {condition}"))
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+/// Waits until `rows` matching `condition` are `expected`.
+async fn until_rows(app: &chat_tests::TestApp, condition: &str, expected: i64) {
+    let deadline = tokio::time::Instant::now() + super::message_changes::WAIT;
+    while rows(app, condition).await != expected {
+        assert!(tokio::time::Instant::now() < deadline, "never {expected} rows where {condition}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_persisted_reply_keeps_only_its_parents_reference_and_quotes_it_from_postgresql() {
+    let deployment = Deployment::cluster().await;
+    let Deployment::Cluster { app, .. } = &deployment else { unreachable!() };
+    let ann = deployment.register("ann").await;
+    let room = deployment.group(&ann, &[]).await;
+    let mut anns = deployment.joined(0, &ann, &room, Codec::Json).await;
+    let parent = ws_send(&mut anns, &room, "TOPSECRET parent").await;
+    let answer = ws_reply(&mut anns, &room, "answer", &parent).await;
+    let (parent_seq, answer_seq) = (parent["seq"].as_u64().unwrap(), answer["seq"].as_u64().unwrap());
+
+    until_rows(
+        app,
+        &format!(
+            "seq = {answer_seq} and reply_to_seq = {parent_seq} and reply_to_id = '{}'",
+            parent["id"].as_str().unwrap()
+        ),
+        1,
+    )
+    .await;
+    assert_eq!(
+        rows(app, "messages::text like '%TOPSECRET%'").await,
+        1,
+        "only the parent's row holds its text"
+    );
+    let page = history(&deployment, 1, &ann, &room).await;
+    assert_eq!(page[0]["reply_count"], 1);
+    assert_eq!(quote(&page[1]), (parent["id"].clone(), json!("TOPSECRET parent"), false));
+
+    let deleted = anns.request(json!({"type": "delete", "room": room, "seq": parent_seq})).await.unwrap();
+    assert_eq!(deleted["ok"], true, "{deleted}");
+    until_rows(app, "messages::text like '%TOPSECRET%'", 0).await;
+    let replies = thread(&deployment, 1, &ann, &room, &format!("{parent_seq}/thread")).await;
+    assert_eq!(quote(&replies["messages"][0]), (parent["id"].clone(), json!(""), true));
+    assert_eq!(replies["messages"][0]["id"], answer["id"]);
+    let everything = format!("{replies} {:?}", history(&deployment, 0, &ann, &room).await);
+    assert!(!everything.contains("TOPSECRET"), "{everything}");
+}
