@@ -71,7 +71,14 @@ pub fn page_query(params: &HashMap<String, String>) -> Result<PageQuery, ApiErro
     };
     let before = seq("before");
     let after = seq("after");
-    let limit = match params.get("limit") {
+    let limit = page_limit(&mut fields, params);
+    reject_invalid(fields)?;
+    Ok(PageQuery { before, after, limit: limit.unwrap_or(DEFAULT_PAGE) })
+}
+
+/// A page's `limit`: 1–200, 50 when absent; `None` (and a field error) when malformed.
+pub(super) fn page_limit(fields: &mut FieldErrors, params: &HashMap<String, String>) -> Option<usize> {
+    match params.get("limit") {
         None => Some(DEFAULT_PAGE),
         Some(raw) => fields.check(
             "limit",
@@ -80,9 +87,7 @@ pub fn page_query(params: &HashMap<String, String>) -> Result<PageQuery, ApiErro
                 .filter(|l| (1..=MAX_PAGE).contains(l))
                 .ok_or_else(|| format!("must be 1 to {MAX_PAGE}")),
         ),
-    };
-    reject_invalid(fields)?;
-    Ok(PageQuery { before, after, limit: limit.unwrap_or(DEFAULT_PAGE) })
+    }
 }
 
 pub async fn history(

@@ -6,12 +6,12 @@ use axum::Json;
 use axum::extract::{Query, State};
 use chat_shared::domain::{RoomId, Seq};
 use chat_shared::error::FieldErrors;
-use chat_shared::usecases::{DEFAULT_PAGE, MAX_PAGE};
+use chat_shared::usecases::DEFAULT_PAGE;
 
 use super::extract::{ApiPath, AuthUser};
 use super::fields::reject_invalid;
 use super::message_changes::message_ref;
-use super::messages::PageResponse;
+use super::messages::{PageResponse, page_limit};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,16 +24,7 @@ fn thread_query(params: &HashMap<String, String>) -> Result<(Seq, usize), ApiErr
             fields.check("after", raw.parse::<Seq>().map_err(|_| "must be a non-negative integer".to_owned()))
         }
     };
-    let limit = match params.get("limit") {
-        None => Some(DEFAULT_PAGE),
-        Some(raw) => fields.check(
-            "limit",
-            raw.parse::<usize>()
-                .ok()
-                .filter(|l| (1..=MAX_PAGE).contains(l))
-                .ok_or_else(|| format!("must be 1 to {MAX_PAGE}")),
-        ),
-    };
+    let limit = page_limit(&mut fields, params);
     reject_invalid(fields)?;
     Ok((after.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE)))
 }

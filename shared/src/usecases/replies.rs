@@ -181,19 +181,10 @@ fn fold_changes<'a>(messages: impl Iterator<Item = &'a mut Message>, entries: &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Content, MessageKind, Metadata, RoomName, RoomType};
+    use crate::domain::{Content, MessageKind, Metadata};
     use crate::ports::{MessageLog, MessageStore, PageQuery};
     use crate::usecases::testkit::Kit;
-    use crate::usecases::{MessageEdit, NewMessage, NewRoom};
-
-    async fn group(kit: &Kit, owner: UserId, members: Vec<UserId>) -> RoomId {
-        let request = NewRoom {
-            name: Some(RoomName::parse("team").unwrap()),
-            room_type: RoomType::Group,
-            member_ids: members,
-        };
-        kit.rooms.create(owner, request).await.unwrap().room.id
-    }
+    use crate::usecases::{MessageEdit, NewMessage};
 
     fn text(room: RoomId, content: &str, reply_to: Option<&Message>) -> NewMessage {
         NewMessage {
@@ -242,7 +233,7 @@ mod tests {
     async fn a_reply_quotes_its_parent_and_stores_only_the_reference() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let parent = send(&kit, ann, room, &"long ".repeat(40), None).await;
         let reply = send(&kit, ann, room, "agreed", Some(&parent)).await;
 
@@ -258,7 +249,7 @@ mod tests {
         for persist in [false, true] {
             let kit = Kit::new();
             let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-            let room = group(&kit, ann, vec![bob]).await;
+            let room = kit.group(ann, vec![bob]).await;
             let parent = send(&kit, ann, room, "first", None).await;
             send(&kit, bob, room, "re", Some(&parent)).await;
             kit.messages.edit(ann, room, MessageRef::Id(parent.id), edit("second")).await.unwrap();
@@ -289,7 +280,7 @@ mod tests {
     async fn reply_counts_are_the_same_before_during_and_after_persisting() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let parent = send(&kit, ann, room, "topic", None).await;
         let lonely = send(&kit, ann, room, "nobody answers", None).await;
         send(&kit, ann, room, "one", Some(&parent)).await;
@@ -310,7 +301,7 @@ mod tests {
     async fn a_thread_pages_through_the_direct_replies_only() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let parent = send(&kit, ann, room, "topic", None).await;
         let mut replies = Vec::new();
         for i in 0..5 {
@@ -339,7 +330,7 @@ mod tests {
     async fn a_reply_to_an_unknown_deleted_or_foreign_message_is_refused() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let (room, other) = (group(&kit, ann, vec![]).await, group(&kit, ann, vec![]).await);
+        let (room, other) = (kit.group(ann, vec![]).await, kit.group(ann, vec![]).await);
         let foreign = send(&kit, ann, other, "elsewhere", None).await;
         let deleted = send(&kit, ann, room, "gone", None).await;
         kit.messages.delete(ann, room, MessageRef::Id(deleted.id), None).await.unwrap();
@@ -355,7 +346,7 @@ mod tests {
     async fn a_thread_needs_a_reader_a_known_message_and_a_sane_limit() {
         let kit = Kit::new();
         let (ann, eve) = (kit.user("ann").await, kit.user("eve").await);
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let parent = send(&kit, ann, room, "topic", None).await;
         let thread = |reader, target, limit| kit.messages.thread(reader, room, target, 0, limit);
         assert!(matches!(thread(eve, MessageRef::Id(parent.id), 10).await, Err(Error::Forbidden(_))));
