@@ -14,12 +14,14 @@ use crate::nats::{NatsError, NatsLog};
 
 /// Encodes a message for the stream. Its seq is not part of it: the stream assigns that.
 pub fn encode_stored(message: &Message) -> Bytes {
-    Bytes::from(rmp_serde::to_vec_named(message).expect("a message always encodes"))
+    let stored = message.stored_form();
+    Bytes::from(rmp_serde::to_vec_named(&*stored).expect("a message always encodes"))
 }
 
 /// Encodes a change for the stream: a map whose first key is `kind`, where a message's is `id`.
 pub fn encode_change(change: &Change) -> Bytes {
-    Bytes::from(rmp_serde::to_vec_named(change).expect("a change always encodes"))
+    let stored = change.stored_form();
+    Bytes::from(rmp_serde::to_vec_named(&*stored).expect("a change always encodes"))
 }
 
 /// Encodes a reaction entry for the stream: a map whose first key is `emoji`.
@@ -231,6 +233,8 @@ mod tests {
             changed_seq: 0,
             reactions: Vec::new(),
             reactions_seq: 0,
+            reply_to: None,
+            reply_count: 0,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use chat_shared::domain::{
     ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, Participant,
-    RefreshTokenRecord, Room, RoomId, RoomName, Seq, TokenHash, User, UserId, Username,
+    RefreshTokenRecord, ReplyTo, Room, RoomId, RoomName, Seq, TokenHash, User, UserId, Username,
 };
 use chat_shared::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -149,7 +149,7 @@ pub(crate) fn direct_key(a: UserId, b: UserId) -> String {
 }
 
 pub(crate) const MESSAGE_COLUMNS: &str = "id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, \
-     created_at, edited_at, deleted_by, deleted_at, changed_seq";
+     created_at, edited_at, deleted_by, deleted_at, changed_seq, reply_to_id, reply_to_seq, reply_to_sender_id";
 
 /// A `messages` row. `M` is how the backend hands back the metadata column: PostgreSQL's jsonb
 /// as a JSON value, SQLite's text as a string.
@@ -169,6 +169,10 @@ pub(crate) struct MessageRow<M> {
     deleted_by: Option<Uuid>,
     deleted_at: Option<DateTime<Utc>>,
     changed_seq: i64,
+    /// The parent of a reply: all three set, or none.
+    reply_to_id: Option<Uuid>,
+    reply_to_seq: Option<i64>,
+    reply_to_sender_id: Option<Uuid>,
 }
 
 /// A metadata column as the backend decodes it.
@@ -219,6 +223,18 @@ impl<M: MetadataColumn> TryFrom<MessageRow<M>> for Message {
             changed_seq: seq_from_db(row.changed_seq),
             reactions: Vec::new(),
             reactions_seq: 0,
+            reply_to: match (row.reply_to_id, row.reply_to_seq, row.reply_to_sender_id) {
+                (Some(id), Some(seq), Some(sender)) => Some(Box::new(ReplyTo {
+                    id: MessageId::from_uuid(id),
+                    seq: seq_from_db(seq),
+                    sender_id: UserId::from_uuid(sender),
+                    content: None,
+                    deleted: false,
+                })),
+                (None, None, None) => None,
+                _ => return Err(corrupt("reply_to", "partly set")),
+            },
+            reply_count: 0,
         })
     }
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use chat_adapters::jetstream::{encode_change, encode_reaction, encode_stored};
 use chat_shared::domain::{
-    Change, ChangeKind, ClientMsgId, Content, Emoji, Message, MessageId, MessageKind, Metadata, Reaction, RoomId,
-    UserId,
+    Change, ChangeKind, ClientMsgId, Content, Emoji, Message, MessageId, MessageKind, Metadata, Reaction, ReplyTo,
+    RoomId, UserId,
 };
 use chrono::{DateTime, NaiveDate};
 use serde_json::{Value, json};
@@ -89,6 +89,12 @@ fn client_frames() -> Vec<(String, Value)> {
         ("delete", json!({"type": "delete", "id": 13, "room": ROOM, "seq": 41, "client_change_id": "d-1"})),
         ("react", json!({"type": "react", "id": 14, "room": ROOM, "message_id": USER, "emoji": "👩‍👩‍👧"})),
         ("unreact", json!({"type": "unreact", "id": 15, "room": ROOM, "seq": 41, "emoji": "🇫🇷"})),
+        (
+            "send-reply",
+            json!({"type": "send", "id": 14, "room": ROOM, "content": "agreed", "reply_to": USER}),
+        ),
+        ("thread", json!({"type": "thread", "id": 15, "room": ROOM, "seq": 41, "after": 3, "limit": 20})),
+        ("thread-by-id", json!({"type": "thread", "id": 16, "room": ROOM, "message_id": USER})),
         ("unknown-type", json!({"type": "explode", "id": 11})),
         ("bad-id", json!({"type": "ping", "id": -1})),
         ("not-a-map", json!([{"type": "ping"}])),
@@ -117,6 +123,8 @@ fn rest_bodies() -> Vec<(&'static str, String)> {
             json!({"content": "a picture", "client_msg_id": "c-1", "kind": "image",
                    "metadata": {"url": "https://example.com/a.png", "w": 640}, "first_attempt": true}),
         ),
+        ("send-reply", json!({"content": "agreed", "reply_to": USER})),
+        ("send-reply-not-a-uuid", json!({"content": "agreed", "reply_to": 5})),
         ("wrong-types", json!({"username": 5, "type": ["group"], "seq": -1, "member_ids": "x"})),
         ("empty", json!({})),
     ];
@@ -144,6 +152,8 @@ fn stored_messages() -> Vec<(&'static str, Message)> {
         changed_seq: 0,
         reactions: Vec::new(),
         reactions_seq: 0,
+        reply_to: None,
+        reply_count: 0,
     };
     let full = Message {
         content: Content::parse("a picture 📷 with\nlines").expect("valid content"),
@@ -162,6 +172,13 @@ fn stored_messages() -> Vec<(&'static str, Message)> {
     vec![
         ("plain", base.clone()),
         ("every-field", full),
+        (
+            "reply",
+            Message {
+                reply_to: Some(ReplyTo::to(&Message { seq: 12, ..base.clone() })),
+                ..base.clone()
+            },
+        ),
         ("micros", Message { created_at: at(1_700_000_000, 123_456_000), ..base.clone() }),
         ("nanos", Message { created_at: at(1_700_000_000, 123_456_789), ..base.clone() }),
         ("leap-second", Message { created_at: leap, ..base.clone() }),

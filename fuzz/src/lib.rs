@@ -23,6 +23,7 @@ pub fn frame_value(frame: &ClientFrame) -> Value {
             "first_attempt": send.first_attempt,
             "kind": send.kind.as_str(),
             "metadata": send.metadata.as_object(),
+            "reply_to": send.reply_to.map(|id| id.to_string()),
         }),
         Command::History { room, before, after, limit } => {
             json!({"room": room.to_string(), "before": before, "after": after, "limit": limit})
@@ -41,12 +42,16 @@ pub fn frame_value(frame: &ClientFrame) -> Value {
             "client_change_id": client_change_id.as_ref().map(ClientMsgId::as_str),
         }),
         Command::React { room, emoji, .. } => json!({"room": room.to_string(), "emoji": emoji.as_str()}),
+        Command::Thread { room, after, limit, .. } => json!({
+            "room": room.to_string(), "after": after, "limit": limit,
+        }),
     };
     let Value::Object(fields) = fields else { unreachable!("every command's fields are a map") };
     map.extend(fields);
     if let Command::Edit(chat_shared::protocol::EditCommand { message, .. })
     | Command::Delete { message, .. }
-    | Command::React { message, .. } = &frame.command
+    | Command::React { message, .. }
+    | Command::Thread { message, .. } = &frame.command
     {
         match message {
             MessageRef::Id(id) => map.insert("message_id".into(), id.to_string().into()),

@@ -239,7 +239,7 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
         )),
         users: Arc::new(UserService::new(backends.users)),
         rooms,
-        messages,
+        messages: messages.clone(),
         presence,
         limits: Arc::new(AbuseLimits::new(
             backends.limiter.unwrap_or_else(|| local_limits.clone()),
@@ -247,7 +247,7 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
             config.limits.settings(),
         )),
         trusted_proxies: Arc::new(config.limits.trusted_proxies()),
-        hub: Hub::new(backends.live, backends.log, backends.events),
+        hub: Hub::new(backends.live, backends.log, backends.events).quoting(messages),
         ws: Arc::new(config.ws_settings()),
         connections: Arc::new(Connections::new(config.max_connections, config.max_connections_per_user)),
         revocations,

@@ -10,11 +10,12 @@ use crate::rows::seq_to_db;
 
 /// The statement the data is for; its columns match [`encode`]'s fields, in order.
 pub(super) const COPY_MESSAGES: &str = "copy messages \
-     (id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at) \
+     (id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at, \
+      reply_to_id, reply_to_seq, reply_to_sender_id) \
      from stdin (format binary)";
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
-const FIELDS: i16 = 9;
+const FIELDS: i16 = 12;
 /// jsonb's binary representation is a version byte, then the JSON text.
 const JSONB_VERSION: u8 = 1;
 /// timestamptz travels as microseconds since 2000-01-01 00:00:00 UTC.
@@ -48,6 +49,14 @@ pub(super) fn encode(messages: &[Message]) -> Vec<u8> {
             None => null(&mut out),
         }
         field(&mut out, &timestamptz(m.created_at).to_be_bytes());
+        match &m.reply_to {
+            Some(parent) => {
+                field(&mut out, parent.id.as_uuid().as_bytes());
+                field(&mut out, &seq_to_db(parent.seq).to_be_bytes());
+                field(&mut out, parent.sender_id.as_uuid().as_bytes());
+            }
+            None => (0..3).for_each(|_| null(&mut out)),
+        }
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
     out

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::client_ids::ClientIdLookup;
 use super::errors::store_error;
 use super::message_copy::{self, COPY_MESSAGES};
+use super::replies;
 use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
 use crate::rows::{seq_from_db, seq_to_db};
 
@@ -46,10 +47,10 @@ impl PgMessageStore {
     }
 }
 
-/// The rows of `$1` to `$13`, bound by [`MessageArrays::bind`], in the order of `COLUMNS`.
+/// The rows of `$1` to `$16`, bound by [`MessageArrays::bind`], in the order of `COLUMNS`.
 const MESSAGE_ROWS: &str = "select * from unnest($1::uuid[], $2::uuid[], $3::int8[], $4::uuid[], $5::text[], \
      $6::text[], $7::text[]::jsonb[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::uuid[], \
-     $12::timestamptz[], $13::int8[])";
+     $12::timestamptz[], $13::int8[], $14::uuid[], $15::int8[], $16::uuid[])";
 
 static INSERT_SKIPPING_STORED: LazyLock<String> = LazyLock::new(|| {
     format!("insert into messages ({COLUMNS}) {MESSAGE_ROWS} on conflict (room_id, seq) do nothing")
@@ -70,6 +71,9 @@ struct MessageArrays<'a> {
     deleted_by: Vec<Option<Uuid>>,
     deleted: Vec<Option<DateTime<Utc>>>,
     changed_seqs: Vec<i64>,
+    reply_to_ids: Vec<Option<Uuid>>,
+    reply_to_seqs: Vec<Option<i64>>,
+    reply_to_senders: Vec<Option<Uuid>>,
 }
 
 impl<'a> MessageArrays<'a> {
@@ -88,6 +92,9 @@ impl<'a> MessageArrays<'a> {
             deleted_by: Vec::new(),
             deleted: Vec::new(),
             changed_seqs: Vec::new(),
+            reply_to_ids: Vec::new(),
+            reply_to_seqs: Vec::new(),
+            reply_to_senders: Vec::new(),
         };
         for m in messages {
             arrays.ids.push(m.id.as_uuid());
@@ -105,6 +112,9 @@ impl<'a> MessageArrays<'a> {
             arrays.deleted_by.push(m.deleted_by.map(|u| u.as_uuid()));
             arrays.deleted.push(m.deleted_at);
             arrays.changed_seqs.push(seq_to_db(m.changed_seq));
+            arrays.reply_to_ids.push(m.reply_to.as_ref().map(|r| r.id.as_uuid()));
+            arrays.reply_to_seqs.push(m.reply_to.as_ref().map(|r| seq_to_db(r.seq)));
+            arrays.reply_to_senders.push(m.reply_to.as_ref().map(|r| r.sender_id.as_uuid()));
         }
         arrays
     }
@@ -127,6 +137,9 @@ impl<'a> MessageArrays<'a> {
             .bind(self.deleted_by)
             .bind(self.deleted)
             .bind(self.changed_seqs)
+            .bind(self.reply_to_ids)
+            .bind(self.reply_to_seqs)
+            .bind(self.reply_to_senders)
     }
 }
 
@@ -248,6 +261,29 @@ impl MessageStore for PgMessageStore {
     ) -> Result<StoredReactions, StoreError> {
         super::reactions::read(&self.pool, room, message_seqs, reader, watched).await
     }
+
+    async fn find_seqs(&self, room: RoomId, seqs: &[Seq]) -> Result<Vec<Message>, StoreError> {
+        replies::find_seqs(&self.pool, room, seqs).await
+    }
+
+    async fn replies(
+        &self,
+        room: RoomId,
+        parent: Seq,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        replies::replies(&self.pool, room, parent, after, limit).await
+    }
+
+    async fn reply_counts(
+        &self,
+        room: RoomId,
+        parents: &[Seq],
+        through: Seq,
+    ) -> Result<Vec<(Seq, u64)>, StoreError> {
+        replies::reply_counts(&self.pool, room, parents, through).await
+    }
 }
 
 /// Writes each message's state as a batch of changes leaves it (`$1`..`$13`, one row per
@@ -281,7 +317,7 @@ static UPSERT_STATES: LazyLock<String> = LazyLock::new(|| {
                 case when deleted_at is null then metadata end,
                 client_msg_id, created_at,
                 case when deleted_at is null then edited_at end,
-                deleted_by, deleted_at, changed_seq
+                deleted_by, deleted_at, changed_seq, reply_to_id, reply_to_seq, reply_to_sender_id
          from ({MESSAGE_ROWS}) as state ({COLUMNS})
          order by seq, room_id
          on conflict (room_id, seq) do update
@@ -414,6 +450,8 @@ mod tests {
             changed_seq: 0,
             reactions: Vec::new(),
             reactions_seq: 0,
+            reply_to: None,
+            reply_count: 0,
         }
     }
 

@@ -5,6 +5,7 @@ mod errors;
 mod message_copy;
 mod messages;
 mod reactions;
+mod replies;
 mod rooms;
 #[cfg(test)]
 mod test_db;

@@ -47,7 +47,8 @@ pub(super) async fn insert_entry(
     change: &Change,
     dedup_key: &str,
 ) -> Result<(), sqlx::Error> {
-    let payload = serde_json::to_string(change).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+    let payload =
+        serde_json::to_string(&*change.stored_form()).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
     sqlx::query(
         "insert into message_changes (seq, room_id, message_seq, kind, dedup_key, change)
          values (?1, ?2, ?3, ?4, ?5, ?6)",

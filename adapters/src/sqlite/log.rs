@@ -41,7 +41,8 @@ const APPENDED_COLUMNS: &str = "id, room_id, seq, sender_id, \
      case when appended_content is null then metadata else appended_metadata end as metadata, \
      client_msg_id, created_at, \
      case when appended_content is null then edited_at end as edited_at, deleted_by, deleted_at, \
-     case when appended_content is null then changed_seq else 0 end as changed_seq";
+     case when appended_content is null then changed_seq else 0 end as changed_seq, \
+     reply_to_id, reply_to_seq, reply_to_sender_id";
 
 /// How many live messages a slow subscriber may fall behind before it skips some (and, seeing
 /// the gap in `previous_seq`, reads them back from the log).
@@ -440,6 +441,8 @@ mod tests {
             changed_seq: 0,
             reactions: Vec::new(),
             reactions_seq: 0,
+            reply_to: None,
+            reply_count: 0,
         }
     }
 

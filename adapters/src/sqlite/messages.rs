@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::changes::{edit_seqs, erase_edit_entries, remember_edit};
 use super::db::SqliteDb;
 use super::errors::store_error;
+use super::replies;
 use crate::rows::seq_to_db;
 use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
 
@@ -38,8 +39,8 @@ pub(super) async fn insert(
     let done = sqlx::query(
         "insert into messages
              (id, room_id, seq, sender_id, content, kind, metadata, client_msg_id, created_at, dedup_key,
-              edited_at, deleted_by, deleted_at, changed_seq)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+              edited_at, deleted_by, deleted_at, changed_seq, reply_to_id, reply_to_seq, reply_to_sender_id)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          on conflict do nothing",
     )
     .bind(message.id.as_uuid())
@@ -56,6 +57,9 @@ pub(super) async fn insert(
     .bind(message.deleted_by.map(|id| id.as_uuid()))
     .bind(message.deleted_at)
     .bind(seq_to_db(message.changed_seq))
+    .bind(message.reply_to.as_ref().map(|r| r.id.as_uuid()))
+    .bind(message.reply_to.as_ref().map(|r| seq_to_db(r.seq)))
+    .bind(message.reply_to.as_ref().map(|r| r.sender_id.as_uuid()))
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -270,5 +274,28 @@ impl MessageStore for SqliteMessageStore {
     ) -> Result<StoredReactions, StoreError> {
         let mut tx = self.db.readers.begin().await.map_err(store_error)?;
         super::reactions::read(&mut tx, room, message_seqs, reader, watched).await
+    }
+
+    async fn find_seqs(&self, room: RoomId, seqs: &[Seq]) -> Result<Vec<Message>, StoreError> {
+        replies::find_seqs(&self.db.readers, room, seqs).await
+    }
+
+    async fn replies(
+        &self,
+        room: RoomId,
+        parent: Seq,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        replies::replies(&self.db.readers, room, parent, after, limit).await
+    }
+
+    async fn reply_counts(
+        &self,
+        room: RoomId,
+        parents: &[Seq],
+        through: Seq,
+    ) -> Result<Vec<(Seq, u64)>, StoreError> {
+        replies::reply_counts(&self.db.readers, room, parents, through).await
     }
 }

@@ -8,6 +8,7 @@ mod errors;
 mod log;
 mod messages;
 mod reactions;
+mod replies;
 mod rooms;
 mod tokens;
 mod users;

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chat_shared::domain::{ClientMsgId, Content, Message, MessageKind, Metadata, RoomId, Seq};
+use chat_shared::domain::{ClientMsgId, Content, Message, MessageId, MessageKind, Metadata, RoomId, Seq};
 use chat_shared::error::FieldErrors;
 use chat_shared::ports::PageQuery;
 use chat_shared::usecases::{DEFAULT_PAGE, Limit, MAX_PAGE, NewMessage, Sent};
@@ -24,6 +24,7 @@ pub struct SendRequest {
     kind: Option<String>,
     metadata: Option<serde_json::Value>,
     first_attempt: Option<bool>,
+    reply_to: Option<String>,
 }
 
 impl SendRequest {
@@ -40,11 +41,15 @@ impl SendRequest {
             None => Some(None),
         };
         let metadata = fields.check("metadata", Metadata::parse(self.metadata));
+        let reply_to = match self.reply_to.as_deref() {
+            Some(raw) => fields.check("reply_to", raw.parse::<MessageId>()).map(Some),
+            None => Some(None),
+        };
         reject_invalid(fields)?;
-        match (content, kind, client_msg_id, metadata) {
-            (Some(content), Some(kind), Some(client_msg_id), Some(metadata)) => {
+        match (content, kind, client_msg_id, metadata, reply_to) {
+            (Some(content), Some(kind), Some(client_msg_id), Some(metadata), Some(reply_to)) => {
                 let first_attempt = self.first_attempt.unwrap_or(false);
-                Ok(NewMessage { room, content, kind, metadata, client_msg_id, first_attempt })
+                Ok(NewMessage { room, content, kind, metadata, client_msg_id, first_attempt, reply_to })
             }
             _ => Err(ApiError::Internal),
         }
@@ -53,8 +58,8 @@ impl SendRequest {
 
 #[derive(Serialize)]
 pub struct PageResponse {
-    messages: Vec<Message>,
-    has_more: bool,
+    pub(super) messages: Vec<Message>,
+    pub(super) has_more: bool,
 }
 
 /// Reads `before`, `after` and `limit` from a query string, naming what is malformed.
@@ -66,7 +71,14 @@ pub fn page_query(params: &HashMap<String, String>) -> Result<PageQuery, ApiErro
     };
     let before = seq("before");
     let after = seq("after");
-    let limit = match params.get("limit") {
+    let limit = page_limit(&mut fields, params);
+    reject_invalid(fields)?;
+    Ok(PageQuery { before, after, limit: limit.unwrap_or(DEFAULT_PAGE) })
+}
+
+/// A page's `limit`: 1–200, 50 when absent; `None` (and a field error) when malformed.
+pub(super) fn page_limit(fields: &mut FieldErrors, params: &HashMap<String, String>) -> Option<usize> {
+    match params.get("limit") {
         None => Some(DEFAULT_PAGE),
         Some(raw) => fields.check(
             "limit",
@@ -75,9 +87,7 @@ pub fn page_query(params: &HashMap<String, String>) -> Result<PageQuery, ApiErro
                 .filter(|l| (1..=MAX_PAGE).contains(l))
                 .ok_or_else(|| format!("must be 1 to {MAX_PAGE}")),
         ),
-    };
-    reject_invalid(fields)?;
-    Ok(PageQuery { before, after, limit: limit.unwrap_or(DEFAULT_PAGE) })
+    }
 }
 
 pub async fn history(

@@ -10,6 +10,7 @@ mod metrics;
 mod ops;
 mod reactions;
 mod rooms;
+mod threads;
 mod users;
 mod web;
 
@@ -61,6 +62,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
             "/rooms/{id}/messages/{message}/reactions/{emoji}",
             put(reactions::add).delete(reactions::remove),
         )
+        .route("/rooms/{id}/messages/{message}/thread", get(threads::thread))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));
 

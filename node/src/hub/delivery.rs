@@ -73,9 +73,9 @@ fn is_full(err: mpsc::error::TrySendError<Outbound>) -> bool {
 }
 
 /// Delivers entries read back from the log: all of the room's entries after `last`, in order.
-pub(super) fn deliver_in_order(subscribers: &Subscribers, entries: &[Entry], last: Seq) {
+pub(super) fn deliver_in_order(subscribers: &Subscribers, entries: Vec<Entry>, last: Seq) {
     let mut previous = last;
-    for entry in entries {
+    for entry in &entries {
         deliver(subscribers, entry, previous);
         previous = entry.seq();
     }

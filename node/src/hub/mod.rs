@@ -3,6 +3,7 @@
 
 mod delivery;
 mod pump;
+mod quotes;
 mod subscriber;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ use std::sync::{Arc, RwLock};
 use chat_shared::domain::RoomId;
 use chat_shared::error::Error;
 use chat_shared::ports::{EventBus, LiveFeed, MessageLog};
+use chat_shared::usecases::MessageService;
 use tokio::sync::Mutex;
 
 use pump::pump;
@@ -30,12 +32,19 @@ pub struct Hub {
     feed: Arc<dyn LiveFeed>,
     log: Arc<dyn MessageLog>,
     events: Arc<dyn EventBus>,
+    /// Fills in the quotes of live replies; without it they carry their parent's reference only.
+    quotes: Option<Arc<MessageService>>,
     rooms: Arc<Mutex<HashMap<RoomId, RoomEntry>>>,
 }
 
 impl Hub {
     pub fn new(feed: Arc<dyn LiveFeed>, log: Arc<dyn MessageLog>, events: Arc<dyn EventBus>) -> Self {
-        Self { feed, log, events, rooms: Arc::new(Mutex::new(HashMap::new())) }
+        Self { feed, log, events, quotes: None, rooms: Arc::new(Mutex::new(HashMap::new())) }
+    }
+
+    /// Quotes each live reply's parent, read through `messages`.
+    pub fn quoting(self, messages: Arc<MessageService>) -> Self {
+        Self { quotes: Some(messages), ..self }
     }
 
     /// Adds a connection to a room. When this returns, every message the log stores from now
@@ -56,7 +65,14 @@ impl Hub {
             }
         };
         let subscribers: Subscribers = Arc::new(RwLock::new(vec![subscriber]));
-        let pump = tokio::spawn(pump(room, live, events, self.log.clone(), subscribers.clone()));
+        let pump = tokio::spawn(pump(
+            room,
+            live,
+            events,
+            self.log.clone(),
+            self.quotes.clone(),
+            subscribers.clone(),
+        ));
         rooms.insert(room, RoomEntry { subscribers, pump });
         metrics::gauge!("chat_rooms_followed").set(rooms.len() as f64);
         Ok(())

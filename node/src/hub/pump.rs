@@ -9,7 +9,10 @@ use chat_shared::error::Error;
 use chat_shared::ports::{EventStream, LiveStream, MessageLog};
 use futures::StreamExt;
 
+use chat_shared::usecases::MessageService;
+
 use super::delivery::{close_all, deliver, deliver_event, deliver_in_order};
+use super::quotes::quoted;
 use super::subscriber::Subscribers;
 
 /// How many messages one gap fill reads back from the log at most.
@@ -22,8 +25,10 @@ pub(super) async fn pump(
     mut live: LiveStream,
     mut events: EventStream,
     log: Arc<dyn MessageLog>,
+    quotes: Option<Arc<MessageService>>,
     subscribers: Subscribers,
 ) {
+    let quotes = quotes.as_deref();
     let mut last_seq: Option<Seq> = None;
     let mut quiet_check = QuietCheck::default();
     loop {
@@ -43,7 +48,7 @@ pub(super) async fn pump(
                         quiet_check.done();
                         if let Some(newest) = missed.last().map(Entry::seq) {
                             metrics::counter!("chat_fanout_gaps_total").increment(1);
-                            deliver_in_order(&subscribers, &missed, last);
+                            deliver_in_order(&subscribers, quoted_all(quotes, missed).await, last);
                             last_seq = Some(newest);
                             // The feed dropped what the check found; it may drop what follows
                             // too, and with nothing live after it only a check finds it.
@@ -66,7 +71,7 @@ pub(super) async fn pump(
             if next.previous_seq > last {
                 metrics::counter!("chat_fanout_gaps_total").increment(1);
                 match fill_gap(log.as_ref(), room, last, next.previous_seq).await {
-                    Ok(missed) => deliver_in_order(&subscribers, &missed, last),
+                    Ok(missed) => deliver_in_order(&subscribers, quoted_all(quotes, missed).await, last),
                     Err(err) => {
                         // Delivering on would skip messages for good: the room's connections
                         // are closed instead and resume with `since`, which reads the log.
@@ -77,10 +82,19 @@ pub(super) async fn pump(
                 }
             }
         }
-        deliver(&subscribers, &next.entry, next.previous_seq);
+        deliver(&subscribers, &quoted(quotes, next.entry).await, next.previous_seq);
         last_seq = Some(seq);
         quiet_check.arm();
     }
+}
+
+/// Entries read back from the log, each with its quote.
+async fn quoted_all(quotes: Option<&MessageService>, entries: Vec<Entry>) -> Vec<Entry> {
+    let mut done = Vec::with_capacity(entries.len());
+    for entry in entries {
+        done.push(quoted(quotes, entry).await);
+    }
+    done
 }
 
 /// How long a room's feed stays quiet before the node asks the log whether it missed the

@@ -131,6 +131,8 @@ impl Room {
             changed_seq: 0,
             reactions: Vec::new(),
             reactions_seq: 0,
+            reply_to: None,
+            reply_count: 0,
         };
         let Appended::New(seq) = self.log.append(&message, &message.id.to_string()).await.unwrap() else {
             unreachable!("fresh dedup key")

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{RoomId, UserId};
 use super::ids::Seq;
+use super::ids::{RoomId, UserId};
 use super::message::{ClientMsgId, Message};
 use super::reaction::Reaction;
 
@@ -115,6 +115,8 @@ mod tests {
             changed_seq: 0,
             reactions: Vec::new(),
             reactions_seq: 0,
+            reply_to: None,
+            reply_count: 0,
         }
     }
 

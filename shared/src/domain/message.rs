@@ -5,6 +5,7 @@ use super::chars::char_len;
 use super::ids::{MessageId, RoomId, Seq, UserId};
 use super::invalid::Invalid;
 use super::reaction::ReactionCount;
+use super::reply::ReplyTo;
 
 /// A message body: 1–4000 characters, not only white space.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,10 +164,16 @@ pub struct Message {
     /// The seq of the latest reaction entry `reactions` counts; 0 while none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reactions_seq: Seq,
+    /// The message this one replies to; absent when it replies to none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Box<ReplyTo>>,
+    /// How many replies it has, counted when it is read; never stored.
+    #[serde(default, skip_deserializing, skip_serializing_if = "is_zero")]
+    pub reply_count: u64,
 }
 
-fn is_zero(seq: &Seq) -> bool {
-    *seq == 0
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 impl Message {

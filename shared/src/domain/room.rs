@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::chars::char_len;
+use super::ids::Seq;
 use super::ids::{RoomId, UserId};
 use super::invalid::Invalid;
-use super::ids::Seq;
 
 /// What kind of conversation a room is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -294,6 +294,47 @@ impl MessageStore for MemoryMessageStore {
         let versions = watched.iter().filter_map(|key| Some((key.clone(), held.get(key)?.0))).collect();
         Ok(StoredReactions { tallies: tallies.into_values().collect(), versions })
     }
+    async fn find_seqs(&self, room: RoomId, seqs: &[Seq]) -> Result<Vec<Message>, StoreError> {
+        let state = self.lock();
+        let Some(messages) = state.by_room.get(&room) else { return Ok(Vec::new()) };
+        Ok(seqs.iter().filter_map(|seq| messages.get(seq).cloned()).collect())
+    }
+
+    async fn replies(
+        &self,
+        room: RoomId,
+        parent: Seq,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let state = self.lock();
+        let Some(messages) = state.by_room.get(&room) else { return Ok(Vec::new()) };
+        let replies = messages.range(after.saturating_add(1)..).map(|(_, m)| m);
+        Ok(replies.filter(|m| replies_to(m, parent)).take(limit).cloned().collect())
+    }
+
+    async fn reply_counts(
+        &self,
+        room: RoomId,
+        parents: &[Seq],
+        through: Seq,
+    ) -> Result<Vec<(Seq, u64)>, StoreError> {
+        let state = self.lock();
+        let Some(messages) = state.by_room.get(&room) else { return Ok(Vec::new()) };
+        let mut counts: BTreeMap<Seq, u64> = BTreeMap::new();
+        for message in messages.range(..=through).map(|(_, m)| m) {
+            if let Some(parent) = message.reply_to.as_ref().map(|r| r.seq)
+                && parents.contains(&parent)
+            {
+                *counts.entry(parent).or_default() += 1;
+            }
+        }
+        Ok(counts.into_iter().collect())
+    }
+}
+
+fn replies_to(message: &Message, parent: Seq) -> bool {
+    message.reply_to.as_ref().is_some_and(|r| r.seq == parent)
 }
 
 #[cfg(test)]
@@ -319,6 +360,8 @@ mod tests {
             changed_seq: 0,
             reactions: Vec::new(),
             reactions_seq: 0,
+            reply_to: None,
+            reply_count: 0,
         }
     }
 

@@ -126,6 +126,30 @@ pub trait MessageStore: Send + Sync {
     /// message and every edit of it, applied before or arriving after the deletion.
     async fn apply_changes(&self, changes: &[Change]) -> Result<Redacted, StoreError>;
 
+    /// The room's messages stored under these seqs, in their current state as far as the store
+    /// has it, in any order; seqs it does not hold are left out. One query, for quoting the
+    /// parents of a page's replies.
+    async fn find_seqs(&self, room: RoomId, seqs: &[Seq]) -> Result<Vec<Message>, StoreError>;
+
+    /// Up to `limit` replies to the room's message under `parent` with a seq above `after`,
+    /// ascending by seq: a page of its thread.
+    async fn replies(
+        &self,
+        room: RoomId,
+        parent: Seq,
+        after: Seq,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+
+    /// How many replies each of `parents` has among the room's stored messages with a seq at or
+    /// below `through` (the log holds those above). Parents without any are left out. One query.
+    async fn reply_counts(
+        &self,
+        room: RoomId,
+        parents: &[Seq],
+        through: Seq,
+    ) -> Result<Vec<(Seq, u64)>, StoreError>;
+
     /// Applies reaction entries, idempotently and in any order: each (message, user, emoji)
     /// keeps the entry with the highest `version`. A reaction may come before its message.
     async fn apply_reactions(&self, reactions: &[Reaction]) -> Result<(), StoreError>;

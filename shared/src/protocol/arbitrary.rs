@@ -100,6 +100,8 @@ pub fn message() -> impl Strategy<Value = Message> {
                 changed_seq: 0,
                 reactions: Vec::new(),
                 reactions_seq: 0,
+                reply_to: None,
+                reply_count: 0,
             },
         )
 }
@@ -116,11 +118,26 @@ pub fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         (room(), seq.clone()).prop_map(|(room, since)| Command::Join { room, since }),
         room().prop_map(|room| Command::Leave { room }),
-        (room(), content(), prop::option::of(client_msg_id()), any::<bool>(), kind(), metadata()).prop_map(
-            |(room, content, client_msg_id, first_attempt, kind, metadata)| {
-                Command::Send(SendCommand { room, content, client_msg_id, first_attempt, kind, metadata })
-            }
-        ),
+        (
+            room(),
+            content(),
+            prop::option::of(client_msg_id()),
+            any::<bool>(),
+            kind(),
+            metadata(),
+            prop::option::of(any::<u128>().prop_map(|n| MessageId::from_uuid(Uuid::from_u128(n)))),
+        )
+            .prop_map(|(room, content, client_msg_id, first_attempt, kind, metadata, reply_to)| {
+                Command::Send(SendCommand {
+                    room,
+                    content,
+                    client_msg_id,
+                    first_attempt,
+                    kind,
+                    metadata,
+                    reply_to,
+                })
+            }),
         (room(), seq.clone(), seq, prop::option::of(1u32..=200))
             .prop_map(|(room, before, after, limit)| Command::History { room, before, after, limit }),
         room().prop_map(|room| Command::Typing { room }),
@@ -143,6 +160,8 @@ pub fn command() -> impl Strategy<Value = Command> {
         ),
         (room(), message_ref(), emoji(), any::<bool>())
             .prop_map(|(room, message, emoji, add)| Command::React { room, message, emoji, add }),
+        (room(), message_ref(), prop::option::of(any::<u64>()), prop::option::of(1u32..=200))
+            .prop_map(|(room, message, after, limit)| Command::Thread { room, message, after, limit }),
     ]
 }
 
@@ -176,6 +195,7 @@ pub fn frame_value(frame: &ClientFrame, nulls: bool) -> Value {
             "first_attempt": send.first_attempt,
             "kind": send.kind.as_str(),
             "metadata": send.metadata.as_object(),
+            "reply_to": send.reply_to.map(|id| id.to_string()),
         }),
         Command::History { room, before, after, limit } => {
             json!({"room": room.to_string(), "before": before, "after": after, "limit": limit})
@@ -201,6 +221,13 @@ pub fn frame_value(frame: &ClientFrame, nulls: bool) -> Value {
             let mut fields = target_fields(message);
             fields["room"] = room.to_string().into();
             fields["emoji"] = emoji.as_str().into();
+            fields
+        }
+        Command::Thread { room, message, after, limit } => {
+            let mut fields = target_fields(message);
+            fields["room"] = room.to_string().into();
+            fields["after"] = json!(after);
+            fields["limit"] = json!(limit);
             fields
         }
     };

@@ -42,13 +42,16 @@ pub enum Command {
     Delete { room: RoomId, message: MessageRef, client_change_id: Option<ClientMsgId> },
     /// `react` (`add`) and `unreact`: adds or removes the caller's reaction.
     React { room: RoomId, message: MessageRef, emoji: Emoji, add: bool },
+    /// `thread`: a page of a message's replies, as `GET .../thread`. `limit` is already within
+    /// 1–200.
+    Thread { room: RoomId, message: MessageRef, after: Option<Seq>, limit: Option<u32> },
 }
 
 impl Command {
     /// Every [`Command::name`].
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "join", "leave", "send", "history", "typing", "read", "ping", "auth", "edit", "delete", "react",
-        "unreact",
+        "unreact", "thread",
     ];
 
     /// The canonical `type` of the command (aliases resolved), for logs and metric labels.
@@ -66,6 +69,7 @@ impl Command {
             Command::Delete { .. } => "delete",
             Command::React { add: true, .. } => "react",
             Command::React { add: false, .. } => "unreact",
+            Command::Thread { .. } => "thread",
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct SendCommand {
     /// `text` when the client names none.
     pub kind: MessageKind,
     pub metadata: Metadata,
+    /// The message of the room this one replies to.
+    pub reply_to: Option<MessageId>,
 }
 
 /// An `edit` command: the WebSocket twin of `PATCH /rooms/{id}/messages/{message}`.
@@ -128,8 +134,7 @@ impl FrameError {
     }
 }
 
-const TYPES: &str =
-    "must be one of join, leave, send, history, typing, read, ping, auth, edit, delete, react, unreact";
+const TYPES: &str = "must be one of join, leave, send, history, typing, read, ping, auth, edit, delete, react, unreact, thread";
 
 /// Decodes one client frame. Never panics, whatever the bytes: input that is not a map, or whose
 /// `id` is not a non-negative integer, is refused without an id; anything else wrong is refused
@@ -178,6 +183,8 @@ fn well_formed_json_send(bytes: &[u8]) -> Option<ClientFrame> {
         kind: Option<Cow<'a, str>>,
         metadata: Option<Value>,
         first_attempt: Option<bool>,
+        #[serde(borrow)]
+        reply_to: Option<Cow<'a, str>>,
     }
     let send: Send = serde_json::from_slice(bytes).ok()?;
     if !matches!(&*send.frame_type, "send" | "sendMessage") {
@@ -196,6 +203,10 @@ fn well_formed_json_send(bytes: &[u8]) -> Option<ClientFrame> {
             None => MessageKind::text(),
         },
         metadata: Metadata::parse(send.metadata).ok()?,
+        reply_to: match send.reply_to {
+            Some(raw) => Some(raw.parse().ok()?),
+            None => None,
+        },
     };
     Some(ClientFrame { id: send.id, command: Command::Send(command) })
 }
@@ -232,6 +243,7 @@ fn from_map(map: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             "delete" => delete(&mut f),
             "react" => react(&mut f, true),
             "unreact" => react(&mut f, false),
+            "thread" => thread(&mut f),
             // The type is not echoed: it may be anything up to the frame limit.
             _ => {
                 f.errors.add("type", TYPES);
@@ -271,6 +283,7 @@ fn send(f: &mut Fields) -> Option<Command> {
     let raw_metadata = f.take("metadata");
     let metadata = f.errors.check("metadata", Metadata::parse(raw_metadata));
     let first_attempt = f.opt_bool("first_attempt");
+    let reply_to = f.opt_message_id("reply_to");
     Some(Command::Send(SendCommand {
         room: room?,
         content: content?,
@@ -278,6 +291,7 @@ fn send(f: &mut Fields) -> Option<Command> {
         first_attempt: first_attempt?,
         kind: kind?,
         metadata: metadata?,
+        reply_to: reply_to?,
     }))
 }
 
@@ -285,14 +299,16 @@ fn history(f: &mut Fields) -> Option<Command> {
     let room = f.room();
     let before = f.opt_seq("before");
     let after = f.opt_seq("after");
-    let limit = f.take("limit").and_then(|value| match value.as_u64() {
-        Some(limit @ 1..=200) => u32::try_from(limit).ok(),
-        _ => {
-            f.errors.add("limit", "must be 1 to 200");
-            None
-        }
-    });
+    let limit = f.opt_limit();
     Some(Command::History { room: room?, before, after, limit })
+}
+
+fn thread(f: &mut Fields) -> Option<Command> {
+    let room = f.room();
+    let message = f.message_ref();
+    let after = f.opt_seq("after");
+    let limit = f.opt_limit();
+    Some(Command::Thread { room: room?, message: message?, after, limit })
 }
 
 fn read(f: &mut Fields) -> Option<Command> {
@@ -414,6 +430,29 @@ impl Fields {
             }
             (None, None) => {
                 self.errors.add("message_id", "is required (or seq)");
+                None
+            }
+        }
+    }
+
+    /// A page's `limit`, 1–200, when given.
+    fn opt_limit(&mut self) -> Option<u32> {
+        self.take("limit").and_then(|value| match value.as_u64() {
+            Some(limit @ 1..=200) => u32::try_from(limit).ok(),
+            _ => {
+                self.errors.add("limit", "must be 1 to 200");
+                None
+            }
+        })
+    }
+
+    /// A message's id; `Some(None)` when absent, `None` (and an error) when not a UUID.
+    fn opt_message_id(&mut self, name: &str) -> Option<Option<MessageId>> {
+        match self.take(name) {
+            None => Some(None),
+            Some(Value::String(raw)) => self.errors.check(name, raw.parse::<MessageId>()).map(Some),
+            Some(_) => {
+                self.errors.add(name, "must be a UUID");
                 None
             }
         }
@@ -570,6 +609,7 @@ mod tests {
             json!({"type": "delete", "room": ROOM, "seq": 3}),
             json!({"type": "react", "room": ROOM, "seq": 3, "emoji": "👍"}),
             json!({"type": "unreact", "room": ROOM, "seq": 3, "emoji": "👍"}),
+            json!({"type": "thread", "room": ROOM, "seq": 3}),
         ];
         let names: Vec<&str> = frames.into_iter().map(|f| command(f).name()).collect();
         assert_eq!(names, Command::NAMES);
@@ -663,6 +703,7 @@ mod tests {
             first_attempt: true,
             kind: MessageKind::parse("image").unwrap(),
             metadata: Metadata::parse(Some(json!({"url": "https://example.com/a.png"}))).unwrap(),
+            reply_to: None,
         };
         assert_eq!(decode(frame).unwrap(), ClientFrame { id: Some(9), command: Command::Send(expected) });
     }

@@ -319,6 +319,8 @@ mod tests {
             changed_seq: 0,
             reactions: Vec::new(),
             reactions_seq: 0,
+            reply_to: None,
+            reply_count: 0,
         }
     }
 

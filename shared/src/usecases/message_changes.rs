@@ -91,7 +91,8 @@ impl MessageService {
             client_change_id: edit.client_change_id,
             message: edited,
         };
-        self.store_change(change).await
+        let changed = self.store_change(change).await?;
+        self.with_quote(changed).await
     }
 
     /// Deletes a message: its author may, and so may the room's owner and admins. Deleting a
@@ -110,12 +111,13 @@ impl MessageService {
             return Err(Error::Forbidden("only its author or a room owner or admin may delete a message"));
         }
         if current.deleted {
-            return Ok(Changed { message: current, change: None });
+            return self.with_quote(Changed { message: current, change: None }).await;
         }
         let tombstone = current.tombstone(actor, self.clock.now());
         let change =
             Change { kind: ChangeKind::Deleted, seq: 0, actor, client_change_id, message: tombstone };
-        self.store_change(change).await
+        let changed = self.store_change(change).await?;
+        self.with_quote(changed).await
     }
 
     /// Appends a change; a repeated `client_change_id` answers the message as it stands.
@@ -177,6 +179,7 @@ mod tests {
             metadata: Metadata::parse(Some(serde_json::json!({"draft": content}))).unwrap(),
             client_msg_id: None,
             first_attempt: false,
+            reply_to: None,
         };
         kit.messages.send(sender, request).await.unwrap().message
     }

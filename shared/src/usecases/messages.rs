@@ -19,6 +19,8 @@ pub struct NewMessage {
     /// The sender says it never sent `client_msg_id` before: the log's duplicate window alone
     /// catches a repeat (a double send), and the store's lookup for older ones is skipped.
     pub first_attempt: bool,
+    /// The message of the room this one replies to.
+    pub reply_to: Option<MessageId>,
 }
 
 /// A page of history, ascending by seq.
@@ -86,8 +88,12 @@ impl MessageService {
             && !request.first_attempt
             && let Some(original) = self.store.by_client_msg_id(request.room, client_id).await?
         {
-            return Ok(Sent { message: original, duplicate: true });
+            return self.sent(original, true).await;
         }
+        let reply_to = match request.reply_to {
+            Some(parent) => Some(self.reply_target(request.room, parent).await?),
+            None => None,
+        };
         let mut message = Message {
             id: MessageId::generate(),
             room_id: request.room,
@@ -105,6 +111,8 @@ impl MessageService {
             changed_seq: 0,
             reactions: Vec::new(),
             reactions_seq: 0,
+            reply_to,
+            reply_count: 0,
         };
         let mut buf = [0; 36];
         let dedup_key = match &message.client_msg_id {
@@ -114,12 +122,19 @@ impl MessageService {
         match self.log.append(&message, &dedup_key).await? {
             Appended::New(seq) => {
                 message.seq = seq;
-                Ok(Sent { message, duplicate: false })
+                self.sent(message, false).await
             }
             Appended::Duplicate(seq) => {
-                Ok(Sent { message: self.original(&message, seq).await?, duplicate: true })
+                let original = self.original(&message, seq).await?;
+                self.sent(original, true).await
             }
         }
+    }
+
+    /// The send's answer, the message with its quote as it is read.
+    async fn sent(&self, mut message: Message, duplicate: bool) -> Result<Sent, Error> {
+        self.quote_parent(&mut message).await?;
+        Ok(Sent { message, duplicate })
     }
 
     /// The first message stored under a repeated client id.
@@ -221,10 +236,15 @@ impl MessageService {
             merged.into_values().skip(skip).collect()
         };
         self.count_reactions(room, reader, &mut messages, &changes).await?;
-        let changes = match changes_after {
+        let mut changes: Vec<Entry> = match changes_after {
             Some(since) => changes.into_iter().filter(|c| c.seq() > since).collect(),
             None => Vec::new(),
         };
+        let changed = changes.iter_mut().filter_map(|entry| match entry {
+            Entry::Change(change) => Some(&mut change.message),
+            _ => None,
+        });
+        self.with_replies(room, messages.iter_mut().chain(changed)).await?;
         Ok((Page { messages, has_more }, changes))
     }
 
@@ -255,6 +275,7 @@ mod tests {
             metadata: Metadata::default(),
             client_msg_id: client_id.map(|c| ClientMsgId::parse(c).unwrap()),
             first_attempt: false,
+            reply_to: None,
         }
     }
 

@@ -8,6 +8,7 @@ mod message_changes;
 mod messages;
 mod presence;
 mod reactions;
+mod replies;
 mod rooms;
 mod users;
 

@@ -237,6 +237,7 @@ mod tests {
             metadata: Metadata::default(),
             client_msg_id: None,
             first_attempt: false,
+            reply_to: None,
         };
         kit.messages.send(sender, request).await.unwrap().message
     }

@@ -185,6 +185,16 @@ impl Kit {
         user.id
     }
 
+    /// A group room of `owner` with `members`.
+    pub async fn group(&self, owner: UserId, members: Vec<UserId>) -> crate::domain::RoomId {
+        let request = crate::usecases::NewRoom {
+            name: Some(crate::domain::RoomName::parse("team").unwrap()),
+            room_type: crate::domain::RoomType::Group,
+            member_ids: members,
+        };
+        self.rooms.create(owner, request).await.unwrap().room.id
+    }
+
     /// Moves everything in the log to the store and redacts the log, as the persister does.
     pub async fn persist_all(&self) {
         let entries = self.log.all();

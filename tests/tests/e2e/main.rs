@@ -20,6 +20,7 @@ mod processes;
 mod reactions;
 mod redaction;
 mod replicated_log;
+mod replies;
 mod revocation;
 mod rooms;
 mod sqlite;

@@ -28,6 +28,8 @@ fn message(room: RoomId) -> Message {
         changed_seq: 0,
         reactions: Vec::new(),
         reactions_seq: 0,
+        reply_to: None,
+        reply_count: 0,
     }
 }
 

@@ -25,6 +25,8 @@ fn message(room: RoomId, seq: u64, client_id: &str) -> Message {
         changed_seq: 0,
         reactions: Vec::new(),
         reactions_seq: 0,
+        reply_to: None,
+        reply_count: 0,
     }
 }
 

@@ -129,6 +129,13 @@ impl<W: Outgoing> Session<W> {
                     .map(|reacted| json!({ "message": reacted.message }))
                     .map_err(ApiError::from)
             }
+            Command::Thread { room, message, after, limit } => {
+                let limit = limit.map_or(DEFAULT_PAGE, |l| l as usize);
+                Box::pin(self.state.messages.thread(self.user, room, message, after.unwrap_or(0), limit))
+                    .await
+                    .map(|p| json!({ "messages": p.messages, "has_more": p.has_more }))
+                    .map_err(ApiError::from)
+            }
         };
         let frame = match (id, result) {
             (Some(id), Ok(value)) => Some(reply_ok(self.codec(), id, value)),
@@ -256,6 +263,7 @@ impl<W: Outgoing> Session<W> {
                 metadata: send.metadata,
                 client_msg_id: send.client_msg_id,
                 first_attempt: send.first_attempt,
+                reply_to: send.reply_to,
             };
             let result = state.messages.send(user, request).await.map_err(ApiError::from);
             drop(done);

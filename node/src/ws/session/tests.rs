@@ -184,6 +184,7 @@ async fn store(node: &TestState, sender: UserId, room: RoomId, content: &str) {
         metadata: chat_shared::domain::Metadata::default(),
         client_msg_id: None,
         first_attempt: false,
+        reply_to: None,
     };
     node.state.messages.send(sender, request).await.unwrap();
 }

@@ -30,6 +30,7 @@ mod login_announcements;
 mod messages;
 mod presence;
 mod reactions;
+mod replies;
 mod revoked_logins;
 mod rooms;
 mod tokens;
@@ -170,5 +171,7 @@ pub fn new_message(room: RoomId, seq: u64, content: &str, client_id: Option<&str
         changed_seq: 0,
         reactions: Vec::new(),
         reactions_seq: 0,
+        reply_to: None,
+        reply_count: 0,
     }
 }
