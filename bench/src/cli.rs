@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::mix::Mix;
+
 #[derive(Debug, Parser)]
 #[command(name = "chat-bench", version, about = "Load generator for the chat cluster")]
 pub struct Cli {
@@ -93,9 +95,16 @@ pub struct ThroughputArgs {
     /// Members of each room that send [default: all of them].
     #[arg(long)]
     pub senders_per_room: Option<u32>,
-    /// Sends per second over all senders, spread evenly; 0 sends flat out.
+    /// Sends per second over all senders, spread evenly; 0 sends flat out. Under `--mix`,
+    /// operations of every kind per second.
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,
+    /// Operations of each sending connection besides sends, in proportions, e.g.
+    /// `sends=80,reactions=10,edits=5,deletes=5`: reactions (react and unreact alternately) on
+    /// the room's latest message, edits of the connection's newest own message, deletes of its
+    /// oldest. Chat only [default: sends only].
+    #[arg(long)]
+    pub mix: Option<Mix>,
     /// Seconds of measured sending, after the warm-up.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
@@ -191,6 +200,7 @@ impl ThroughputArgs {
             anyhow::ensure!(self.codec == Codec::Json, "the Socket.IO peer speaks JSON only");
             anyhow::ensure!(!self.no_client_msg_id, "the Socket.IO peer has no client_msg_id to leave out");
             anyhow::ensure!(!self.first_attempt, "the Socket.IO peer has no client_msg_id to mark");
+            anyhow::ensure!(self.mix.is_none(), "the Socket.IO peer has no edits, deletes or reactions");
         }
         for ip in &self.bind {
             anyhow::ensure!(ip.is_loopback(), "--bind {ip} is not a loopback address");
@@ -382,6 +392,22 @@ mod tests {
         assert!(parse(&["--codec", "msgpack"]).validate().is_err());
         assert!(parse(&["--no-client-msg-id"]).validate().is_err());
         assert!(parse(&["--login-rate", "50"]).validate().is_err());
+        assert!(parse(&["--mix", "sends=9,edits=1"]).validate().is_err());
+    }
+
+    #[test]
+    fn a_mix_is_read_from_the_command_line_and_sends_only_by_default() {
+        let cli =
+            Cli::parse_from(["chat-bench", "throughput", "--mix", "sends=80,reactions=10,edits=5,deletes=5"]);
+        let Command::Throughput(args) = cli.command else { panic!("not throughput") };
+        assert_eq!(
+            args.mix.map(|m| m.to_string()).as_deref(),
+            Some("sends=80,reactions=10,edits=5,deletes=5")
+        );
+        let cli = Cli::parse_from(["chat-bench", "throughput"]);
+        let Command::Throughput(args) = cli.command else { panic!("not throughput") };
+        assert!(args.mix.is_none());
+        assert!(Cli::try_parse_from(["chat-bench", "throughput", "--mix", "edits=5"]).is_err());
     }
 
     #[test]

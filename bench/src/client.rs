@@ -114,6 +114,21 @@ pub struct SendFrame<'a> {
     pub first_attempt: bool,
 }
 
+/// `{"type": "edit"|"delete"|"react"|"unreact", "id", "room", "seq", "content"?, "emoji"?}`: a
+/// change to the message with `seq` in the room.
+#[derive(Serialize)]
+pub struct ChangeFrame<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: u64,
+    pub room: &'a str,
+    pub seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<&'a str>,
+}
+
 /// Encodes a client frame: JSON text, or a MessagePack map with string keys.
 pub fn encode<T: Serialize>(codec: Codec, frame: &T) -> anyhow::Result<Message> {
     Ok(match codec {
@@ -141,10 +156,53 @@ pub struct ServerFrame<'a> {
     pub id: Option<u64>,
     #[serde(default)]
     pub ok: Option<bool>,
+    /// The entry's own seq, on `message_edited`, `message_deleted` and `reaction`.
+    #[serde(default)]
+    pub seq: Option<u64>,
+    #[serde(default, borrow)]
+    pub room: Option<RoomField<'a>>,
+    /// The message a `reaction` is to.
+    #[serde(default, borrow)]
+    pub message_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub message: Option<WireMessage<'a>>,
     #[serde(default, borrow)]
     pub error: Option<WireError<'a>>,
+}
+
+/// A frame's `room`: a room id on live events, but the whole room object in a `join` reply,
+/// which is read past.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RoomField<'a> {
+    Id(Cow<'a, str>),
+    Object,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RoomField<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RoomField<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a room id or a room")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(RoomField::Id(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RoomField::Id(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(RoomField::Object)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +214,12 @@ pub struct WireMessage<'a> {
     pub seq: u64,
     #[serde(borrow)]
     pub content: Cow<'a, str>,
+    /// The seq of the latest edit or deletion this state includes; 0 while none.
+    #[serde(default)]
+    pub changed_seq: u64,
+    /// The seq of the latest reaction entry its reactions count; 0 while none.
+    #[serde(default)]
+    pub reactions_seq: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,6 +275,50 @@ mod tests {
         let bytes = rmp_serde::to_vec_named(&refused).unwrap();
         let frame = decode(Codec::Msgpack, &bytes).unwrap();
         assert_eq!(frame.error.unwrap().code, "rate_limited");
+    }
+
+    #[test]
+    fn change_and_reaction_frames_decode_with_their_own_seq() {
+        let edited = json!({"type": "message_edited", "room": ROOM, "seq": 30, "by": "u",
+            "message": {"id": "m", "room_id": ROOM, "seq": 17, "content": "4:5:6;", "changed_seq": 30}});
+        let reaction = json!({"type": "reaction", "room": ROOM, "seq": 31, "by": "u",
+            "message_id": "m", "message_seq": 17, "emoji": "👍", "added": true});
+        for codec in [Codec::Json, Codec::Msgpack] {
+            let bytes = match codec {
+                Codec::Json => serde_json::to_vec(&edited).unwrap(),
+                Codec::Msgpack => rmp_serde::to_vec_named(&edited).unwrap(),
+            };
+            let frame = decode(codec, &bytes).unwrap();
+            assert_eq!((frame.seq, frame.room), (Some(30), Some(RoomField::Id(ROOM.into()))));
+            let message = frame.message.unwrap();
+            assert_eq!((message.seq, message.changed_seq, message.reactions_seq), (17, 30, 0));
+            let bytes = match codec {
+                Codec::Json => serde_json::to_vec(&reaction).unwrap(),
+                Codec::Msgpack => rmp_serde::to_vec_named(&reaction).unwrap(),
+            };
+            let frame = decode(codec, &bytes).unwrap();
+            assert_eq!((frame.seq, frame.message_id.as_deref()), (Some(31), Some("m")));
+        }
+    }
+
+    #[test]
+    fn a_join_reply_with_its_room_object_still_decodes() {
+        let reply = json!({"type": "reply", "id": 0, "ok": true, "room": {"id": ROOM, "name": "r",
+            "members": [{"user_id": "u"}]}, "online": [], "messages": [], "recovered": true});
+        for bytes in [serde_json::to_vec(&reply).unwrap(), rmp_serde::to_vec_named(&reply).unwrap()] {
+            let codec = if bytes[0] == b'{' { Codec::Json } else { Codec::Msgpack };
+            let frame = decode(codec, &bytes).unwrap();
+            assert_eq!((frame.id, frame.ok, frame.room), (Some(0), Some(true), Some(RoomField::Object)));
+        }
+    }
+
+    #[test]
+    fn a_change_frame_names_the_message_by_seq() {
+        let frame =
+            ChangeFrame { kind: "react", id: 3, room: ROOM, seq: 17, content: None, emoji: Some("👍") };
+        let Message::Text(text) = encode(Codec::Json, &frame).unwrap() else { panic!("not text") };
+        let value: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+        assert_eq!(value, json!({"type": "react", "id": 3, "room": ROOM, "seq": 17, "emoji": "👍"}));
     }
 
     #[test]

@@ -1,19 +1,34 @@
-//! The completeness check, pure: every acknowledged message of a room reached every member
-//! connection exactly once, in strictly increasing seq order, carrying the acknowledged id.
+//! The completeness check, pure: every acknowledged entry of a room's log (its messages and,
+//! under a mix, the edits, deletions and reactions) reached every member connection exactly
+//! once, in strictly increasing seq order, naming the acknowledged message id.
 
 use std::collections::HashSet;
 use std::ops::AddAssign;
 
 use serde::Serialize;
 
-/// A message the server acknowledged to its sender.
+/// An entry of a room's log the server acknowledged to the connection that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Acked {
+    /// The entry's own seq in the room.
     pub seq: u64,
+    /// The id of its message (for a change or reaction, the message it changes).
     pub id: u128,
+    pub entry: Entry,
 }
 
-/// A `message` frame one connection received, in arrival order.
+/// What an entry of a room's log is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Entry {
+    /// A message (`send`), delivered as `message`.
+    Message,
+    /// An edit, deletion or reaction, delivered as `message_edited`, `message_deleted` or
+    /// `reaction` under its own seq. A deleted message's own entry stays delivered.
+    Change,
+}
+
+/// A frame of an entry one connection received (`message`, or a change's or reaction's), in
+/// arrival order: its seq and its message's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
     pub seq: u64,
@@ -22,9 +37,9 @@ pub struct Delivered {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Completeness {
-    /// Acknowledged messages times the member connections that should have received them.
+    /// Acknowledged entries times the member connections that should have received them.
     pub expected: u64,
-    /// `message` frames received.
+    /// Entry frames received.
     pub delivered: u64,
     /// Expected deliveries that never came.
     pub missing: u64,
@@ -36,7 +51,8 @@ pub struct Completeness {
     pub mismatched_id: u64,
     /// Two different acknowledged messages of one room with the same seq.
     pub conflicting_acks: u64,
-    /// Frames for a seq nobody was acknowledged (a send whose reply was lost, or a stranger's).
+    /// Frames for a seq nobody was acknowledged (a send or change whose reply was lost, or a
+    /// stranger's).
     pub unacknowledged: u64,
 }
 
@@ -76,7 +92,7 @@ impl RoomAcks {
     /// Sorts by seq; the same message acknowledged twice counts once, two messages under one
     /// seq are a conflict.
     pub fn new(mut acked: Vec<Acked>) -> RoomAcks {
-        acked.sort_unstable_by_key(|a| (a.seq, a.id));
+        acked.sort_unstable_by_key(|a| (a.seq, a.id, a.entry));
         acked.dedup();
         let mut conflicts = 0;
         acked.dedup_by(|later, earlier| {
@@ -87,6 +103,7 @@ impl RoomAcks {
         RoomAcks { acked, conflicts }
     }
 
+    /// Acknowledged entries of either kind.
     pub fn len(&self) -> usize {
         self.acked.len()
     }
@@ -99,9 +116,9 @@ impl RoomAcks {
         self.conflicts
     }
 
-    /// The acknowledged seqs, ascending.
-    pub fn seqs(&self) -> impl Iterator<Item = u64> + '_ {
-        self.acked.iter().map(|a| a.seq)
+    /// The acknowledged messages' seqs, ascending (the rows PostgreSQL should hold).
+    pub fn message_seqs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.acked.iter().filter(|a| a.entry == Entry::Message).map(|a| a.seq)
     }
 }
 
@@ -156,7 +173,9 @@ mod tests {
     use super::*;
 
     fn acks(seqs: &[u64]) -> RoomAcks {
-        RoomAcks::new(seqs.iter().map(|&seq| Acked { seq, id: u128::from(seq) * 10 }).collect())
+        RoomAcks::new(
+            seqs.iter().map(|&seq| Acked { seq, id: u128::from(seq) * 10, entry: Entry::Message }).collect(),
+        )
     }
 
     fn got(seqs: &[u64]) -> Vec<Delivered> {
@@ -210,9 +229,32 @@ mod tests {
 
     #[test]
     fn two_messages_acknowledged_under_one_seq_conflict() {
-        let room =
-            RoomAcks::new(vec![Acked { seq: 5, id: 1 }, Acked { seq: 5, id: 2 }, Acked { seq: 5, id: 1 }]);
+        let at_5 = |id| Acked { seq: 5, id, entry: Entry::Message };
+        let room = RoomAcks::new(vec![at_5(1), at_5(2), at_5(1)]);
         assert_eq!((room.len(), room.conflicts()), (1, 1));
+    }
+
+    #[test]
+    fn changes_are_checked_in_the_same_seq_order_as_messages() {
+        // Message 1 (seq 2) is edited under seq 3 and reacted to under seq 6; message 2 is seq 4.
+        let message = |seq, id| Acked { seq, id, entry: Entry::Message };
+        let change = |seq, id| Acked { seq, id, entry: Entry::Change };
+        let room = RoomAcks::new(vec![message(2, 1), change(3, 1), message(4, 2), change(6, 1)]);
+        assert_eq!(room.message_seqs().collect::<Vec<_>>(), [2, 4], "only messages are rows");
+        let frame = |seq, id| Delivered { seq, id };
+
+        let c = check_connection(&room, &[frame(2, 1), frame(3, 1), frame(4, 2), frame(6, 1)]);
+        assert!(c.is_clean(), "{c:?}");
+        assert_eq!((c.expected, c.delivered), (4, 4));
+
+        let c = check_connection(&room, &[frame(2, 1), frame(4, 2), frame(3, 1), frame(6, 1)]);
+        assert_eq!(c.out_of_order, 1, "an edit after a later message is out of order");
+
+        let c = check_connection(&room, &[frame(2, 1), frame(3, 1), frame(4, 2)]);
+        assert_eq!(c.missing, 1, "a lost reaction is missing");
+
+        let c = check_connection(&room, &[frame(2, 1), frame(3, 2), frame(4, 2), frame(6, 1)]);
+        assert_eq!(c.mismatched_id, 1, "an edit of the wrong message");
     }
 
     #[test]

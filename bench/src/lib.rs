@@ -12,6 +12,8 @@ pub mod connections;
 pub mod engineio;
 pub mod latency;
 pub mod logins;
+pub mod mix;
+pub mod ops;
 pub mod persist;
 pub mod receive;
 pub mod report;

@@ -1,6 +1,6 @@
 //! The reader task of a connection: it decodes what the server sends in the system's framing,
-//! records deliveries and replies with their latencies, gives a sender its in-flight permits
-//! back, and answers the peer's heartbeat.
+//! records deliveries (messages, and under a mix the changes and reactions) and replies with
+//! their latencies, gives a sender its in-flight permits back, and answers the peer's heartbeat.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,9 +13,11 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Codec, System};
-use crate::client::{self, Socket};
-use crate::completeness::{Acked, Delivered};
+use crate::client::{self, RoomField, ServerFrame, Socket};
+use crate::completeness::{Acked, Delivered, Entry};
 use crate::latency::{Clock, Latencies, Window};
+use crate::mix::{Mix, OpKind, PerKind};
+use crate::ops::OpBook;
 use crate::sender_order::SendId;
 use crate::socketio_client::{self, Incoming};
 use crate::tag::Tag;
@@ -23,7 +25,8 @@ use crate::throughput::{Outbox, SentTimes, Shared};
 
 /// What a connection received and had acknowledged, as its system's check needs it.
 pub(crate) enum Log {
-    /// Chat: room messages by the server's (seq, id), and the connection's acknowledged sends.
+    /// Chat: the room's entries by the server's (seq, message id), and the connection's
+    /// acknowledged entries.
     Seq { delivered: Vec<Delivered>, acked: Vec<Acked> },
     /// Socket.IO peer: messages named by their tag's sender and request counter.
     Sender { delivered: Vec<SendId>, acked: Vec<SendId> },
@@ -36,11 +39,28 @@ impl Log {
             System::Socketio => Log::Sender { delivered: Vec::new(), acked: Vec::new() },
         }
     }
+}
 
-    pub fn acked_len(&self) -> usize {
-        match self {
-            Log::Seq { acked, .. } => acked.len(),
-            Log::Sender { acked, .. } => acked.len(),
+/// The replies to one kind of operation of one connection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Replies {
+    /// Answered `ok: true`, warm-up included.
+    pub acked: u64,
+    /// Of those, the ones that arrived inside the window.
+    pub in_window: u64,
+    /// Write → reply, for operations written in the window.
+    pub latency: Latencies,
+    /// Answered `ok: false`, by error code.
+    pub refused: BTreeMap<String, u64>,
+}
+
+impl Replies {
+    pub fn merge(&mut self, other: &Replies) {
+        self.acked += other.acked;
+        self.in_window += other.in_window;
+        self.latency.merge(&other.latency);
+        for (code, n) in &other.refused {
+            *self.refused.entry(code.clone()).or_default() += n;
         }
     }
 }
@@ -50,15 +70,19 @@ pub(crate) struct ConnStats {
     pub room: u32,
     /// In arrival order.
     pub log: Log,
-    /// Send → reply, for sends stamped in the window; `None` for a connection that only reads.
-    pub ack_latency: Option<Latencies>,
+    /// Replies by the kind of operation they answer, for the kinds the connection performs
+    /// (sends only without a mix); `None` for a connection that only reads.
+    pub replies: Option<PerKind<Option<Replies>>>,
     /// Send → receipt, for messages stamped in the window, the sender's own copy included.
     pub delivery_latency: Latencies,
-    pub acks_in_window: u64,
     pub deliveries_in_window: u64,
     /// Of those, copies of this connection's own sends.
     pub own_in_window: u64,
-    pub refused: BTreeMap<String, u64>,
+    /// `message_edited`, `message_deleted` and `reaction` frames received in the window.
+    pub changes_in_window: u64,
+    /// Edit → receipt of `message_edited`, for edits stamped in the window; `None` unless the
+    /// mix has edits.
+    pub edit_delivery_latency: Option<Latencies>,
     pub error_frames: BTreeMap<String, u64>,
     pub undecodable: u64,
     pub foreign: u64,
@@ -67,16 +91,24 @@ pub(crate) struct ConnStats {
 }
 
 impl ConnStats {
-    pub fn new(system: System, room: u32, sender: bool) -> ConnStats {
+    pub fn new(system: System, room: u32, sender: bool, mix: Option<&Mix>) -> ConnStats {
+        let replies = sender.then(|| {
+            let mut replies = PerKind::<Option<Replies>>::default();
+            replies[OpKind::Send] = Some(Replies::default());
+            for kind in mix.into_iter().flat_map(Mix::kinds) {
+                replies[kind] = Some(Replies::default());
+            }
+            replies
+        });
         ConnStats {
             room,
             log: Log::new(system),
-            ack_latency: sender.then(Latencies::new),
+            replies,
             delivery_latency: Latencies::new(),
-            acks_in_window: 0,
             deliveries_in_window: 0,
             own_in_window: 0,
-            refused: BTreeMap::new(),
+            changes_in_window: 0,
+            edit_delivery_latency: mix.filter(|m| m.weight(OpKind::Edit) > 0).map(|_| Latencies::new()),
             error_frames: BTreeMap::new(),
             undecodable: 0,
             foreign: 0,
@@ -93,6 +125,9 @@ pub(crate) struct Reader {
     pub conn: u32,
     pub room_id: Arc<str>,
     pub permits: Option<Arc<Semaphore>>,
+    /// Under a mix, a sender's operations in flight, and where it leaves what the writer's
+    /// next operations may act on.
+    pub book: Option<Arc<OpBook>>,
     /// The stamps of the peer's sends, taken back when their acks arrive (the acks carry no
     /// content to read the tag from).
     pub sent_times: Option<SentTimes>,
@@ -156,45 +191,107 @@ impl Reader {
 
     fn chat_frame(&mut self, bytes: &[u8], now: u64) {
         self.count_frame();
-        let Ok(frame) = client::decode(self.codec, bytes) else {
+        let Ok(mut frame) = client::decode(self.codec, bytes) else {
             self.stats.undecodable += 1;
             return;
         };
-        match frame.kind.as_ref() {
+        let kind = std::mem::take(&mut frame.kind);
+        match kind.as_ref() {
             "message" => {
                 let Some(message) = frame.message else {
                     self.stats.undecodable += 1;
                     return;
                 };
                 let Some(tag) = self.tag_of_own_room(&message.room_id, &message.content) else { return };
-                if let Log::Seq { delivered, .. } = &mut self.stats.log {
-                    delivered.push(Delivered { seq: message.seq, id: id_bits(&message.id) });
+                if let Some(book) = &self.book {
+                    book.message_received(message.seq);
                 }
+                self.delivered(message.seq, &message.id);
                 self.count_delivery(tag, now);
             }
-            // Request id 0 was the join, answered during setup.
-            "reply" if frame.id.is_some_and(|id| id > 0) => {
-                self.reply_arrived(now);
-                if frame.ok != Some(true) {
-                    let code = frame.error.map_or_else(|| "unknown".into(), |e| e.code.into_owned());
-                    *self.stats.refused.entry(code).or_default() += 1;
-                    return;
-                }
-                let Some(message) = frame.message else {
-                    *self.stats.refused.entry("ok without a message".into()).or_default() += 1;
+            "message_edited" | "message_deleted" => {
+                let (Some(seq), Some(message)) = (frame.seq, frame.message) else {
+                    self.stats.undecodable += 1;
                     return;
                 };
-                if let Log::Seq { acked, .. } = &mut self.stats.log {
-                    acked.push(Acked { seq: message.seq, id: id_bits(&message.id) });
+                if message.room_id != *self.room_id {
+                    self.stats.foreign += 1;
+                    return;
                 }
-                self.count_ack(Tag::parse(&message.content).map(|t| t.sent_at), now);
+                self.delivered(seq, &message.id);
+                self.count_change(now);
+                if let (Some(tag), Some(latencies)) =
+                    (Tag::parse(&message.content), &mut self.stats.edit_delivery_latency)
+                    && tag.sent_at >= self.window.from
+                {
+                    latencies.record(tag.sent_at, now);
+                }
             }
+            "reaction" => {
+                let (Some(seq), Some(RoomField::Id(room)), Some(message_id)) =
+                    (frame.seq, &frame.room, &frame.message_id)
+                else {
+                    self.stats.undecodable += 1;
+                    return;
+                };
+                if *room != *self.room_id {
+                    self.stats.foreign += 1;
+                    return;
+                }
+                self.delivered(seq, message_id);
+                self.count_change(now);
+            }
+            // Request id 0 was the join, answered during setup.
+            "reply" if frame.id.is_some_and(|id| id > 0) => self.chat_reply(frame, now),
             "error" => {
                 let code = frame.error.map_or_else(|| "unknown".into(), |e| e.code.into_owned());
                 *self.stats.error_frames.entry(code).or_default() += 1;
             }
             _ => {}
         }
+    }
+
+    /// A reply to one of the connection's operations.
+    fn chat_reply(&mut self, frame: ServerFrame<'_>, now: u64) {
+        self.reply_arrived(now);
+        // Without a mix every request is a send, whose stamp its message's tag carries.
+        let op = frame.id.zip(self.book.as_ref()).and_then(|(id, book)| book.answered(id));
+        let kind = op.map_or(OpKind::Send, |op| op.kind);
+        if frame.ok != Some(true) {
+            let code = frame.error.map_or_else(|| "unknown".into(), |e| e.code.into_owned());
+            self.refused(kind, code);
+            return;
+        }
+        let Some(message) = frame.message else {
+            self.refused(kind, "ok without a message".into());
+            return;
+        };
+        let id = id_bits(&message.id);
+        // A change's or reaction's reply is its message as it left it, which names the
+        // entry's own seq.
+        let acked = match kind {
+            OpKind::Send => {
+                if let Some(book) = &self.book {
+                    book.own_acknowledged(message.seq);
+                }
+                Some(Acked { seq: message.seq, id, entry: Entry::Message })
+            }
+            OpKind::Edit | OpKind::Delete => (message.changed_seq > 0).then_some(Acked {
+                seq: message.changed_seq,
+                id,
+                entry: Entry::Change,
+            }),
+            OpKind::Reaction => (message.reactions_seq > 0).then_some(Acked {
+                seq: message.reactions_seq,
+                id,
+                entry: Entry::Change,
+            }),
+        };
+        if let (Some(entry), Log::Seq { acked, .. }) = (acked, &mut self.stats.log) {
+            acked.push(entry);
+        }
+        let sent_at = op.map(|op| op.sent_at).or_else(|| Tag::parse(&message.content).map(|t| t.sent_at));
+        self.count_ack(kind, sent_at, now);
     }
 
     fn socketio_frame(&mut self, bytes: &[u8], now: u64) {
@@ -224,13 +321,13 @@ impl Reader {
                     .as_ref()
                     .and_then(|times| times.lock().unwrap_or_else(|e| e.into_inner()).remove(&id));
                 if let Err(code) = outcome {
-                    *self.stats.refused.entry(code).or_default() += 1;
+                    self.refused(OpKind::Send, code);
                     return;
                 }
                 if let Log::Sender { acked, .. } = &mut self.stats.log {
                     acked.push(SendId { conn: self.conn, request: id });
                 }
-                self.count_ack(sent_at, now);
+                self.count_ack(OpKind::Send, sent_at, now);
             }
             Incoming::Ping => {
                 // Off the read path: the writer may hold the outbox while the socket is full.
@@ -254,6 +351,17 @@ impl Reader {
         tag
     }
 
+    /// Records an entry of the room received, for the completeness check.
+    fn delivered(&mut self, seq: u64, message_id: &str) {
+        if let Log::Seq { delivered, .. } = &mut self.stats.log {
+            delivered.push(Delivered { seq, id: id_bits(message_id) });
+        }
+    }
+
+    fn count_change(&mut self, now: u64) {
+        self.stats.changes_in_window += u64::from(self.window.contains(now));
+    }
+
     fn count_delivery(&mut self, tag: Tag, now: u64) {
         let s = &mut self.stats;
         if self.window.contains(now) {
@@ -274,15 +382,26 @@ impl Reader {
         }
     }
 
-    fn count_ack(&mut self, sent_at: Option<u64>, now: u64) {
-        let s = &mut self.stats;
-        if self.window.contains(now) {
-            s.acks_in_window += 1;
+    /// The replies to `kind`, if this connection performs it.
+    fn replies(&mut self, kind: OpKind) -> Option<&mut Replies> {
+        self.stats.replies.as_mut().and_then(|replies| replies[kind].as_mut())
+    }
+
+    fn refused(&mut self, kind: OpKind, code: String) {
+        if let Some(replies) = self.replies(kind) {
+            *replies.refused.entry(code).or_default() += 1;
         }
-        if let (Some(sent_at), Some(latencies)) = (sent_at, &mut s.ack_latency)
-            && sent_at >= self.window.from
+    }
+
+    fn count_ack(&mut self, kind: OpKind, sent_at: Option<u64>, now: u64) {
+        let window = self.window;
+        let Some(replies) = self.replies(kind) else { return };
+        replies.acked += 1;
+        replies.in_window += u64::from(window.contains(now));
+        if let Some(sent_at) = sent_at
+            && sent_at >= window.from
         {
-            latencies.record(sent_at, now);
+            replies.latency.record(sent_at, now);
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::cli::{System, ThroughputArgs};
 use crate::completeness::Completeness;
 use crate::latency::Summary;
 use crate::logins::LoginResults;
+use crate::mix::OpKind;
 
 /// The machine the run happened on; the servers share it with the bench.
 #[derive(Debug, Clone, Serialize)]
@@ -106,13 +107,14 @@ pub struct ThroughputResults {
     pub connect_secs: f64,
     /// Length of the measured window (the send phase after the warm-up).
     pub window_secs: f64,
-    /// Send frames written over the whole send phase, warm-up included.
+    /// Send frames written over the whole send phase, warm-up included. Under a mix the
+    /// figures of sends here are those of `send` alone; `mix` has every kind's.
     pub sends: u64,
     /// Sends answered `ok: true`, warm-up included.
     pub acked: u64,
     /// Sends answered `ok: false`, by error code.
     pub refused: BTreeMap<String, u64>,
-    /// Sends that got no reply at all.
+    /// Sends (under a mix: operations of any kind) that got no reply at all.
     pub unanswered: u64,
     /// Paced ticks skipped because the connection already had `--in-flight` sends waiting.
     pub skipped_sends: u64,
@@ -126,6 +128,11 @@ pub struct ThroughputResults {
     pub delivery_latency: Summary,
     /// Logins made during the window (`--login-rate`), if any.
     pub logins: Option<LoginResults>,
+    /// Every kind of operation of a `--mix` run; absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mix: Option<MixResults>,
+    /// Over every acknowledged entry of the rooms: messages, and under a mix the edits,
+    /// deletions and reactions.
     pub completeness: Completeness,
     /// Up to 20 deliveries that never came: which connection (and node), room, and which
     /// message (seq and id for chat, sender and request counter for the peer).
@@ -158,6 +165,47 @@ impl ThroughputResults {
             && self.unanswered == 0
             && self.early_closes.is_empty()
             && self.logins.as_ref().is_none_or(|l| l.failed.is_empty())
+    }
+}
+
+/// One kind of operation of a mix, over every sending connection.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OpResults {
+    /// Written over the whole send phase, warm-up included.
+    pub written: u64,
+    /// Answered `ok: true`, warm-up included.
+    pub acked: u64,
+    pub written_per_sec: f64,
+    pub acks_per_sec: f64,
+    /// Write → reply.
+    pub ack_latency: Summary,
+    /// Answered `ok: false`, by error code.
+    pub refused: BTreeMap<String, u64>,
+}
+
+/// What a `--mix` run measured besides the message figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MixResults {
+    /// By kind (`sends`, `reactions`, `edits`, `deletes`), for the kinds of the mix. An
+    /// operation drawn before it has anything to act on is written as a send and counts as one.
+    pub ops: BTreeMap<&'static str, OpResults>,
+    /// Distinct acknowledged edits, deletions and reactions, checked for delivery with the
+    /// messages (in `completeness`).
+    pub changes_checked: u64,
+    /// `message_edited`, `message_deleted` and `reaction` frames received by every member
+    /// connection, the writer's own copy included.
+    pub change_deliveries_per_sec: f64,
+    /// Edit → `message_edited` received, the editor's own copy included.
+    pub edit_delivery_latency: Summary,
+    /// Reactions, edits and deletes answered `not_found`: one that met a message deleted in the
+    /// meantime. Expected rarely (a reaction of the first seconds to a message its author
+    /// deletes soon after); counted, no failure.
+    pub not_found: u64,
+}
+
+impl MixResults {
+    pub fn op(&self, kind: OpKind) -> Option<&OpResults> {
+        self.ops.get(kind.name())
     }
 }
 
@@ -216,7 +264,7 @@ pub struct CatchUp {
 }
 
 pub fn params_json(args: &ThroughputArgs) -> Value {
-    json!({
+    let mut params = json!({
         "system": args.system.name(),
         "nodes": args.nodes,
         "rooms": args.rooms,
@@ -230,7 +278,11 @@ pub fn params_json(args: &ThroughputArgs) -> Value {
         "content_bytes": args.content_bytes,
         "client_msg_id": args.system == System::Chat && !args.no_client_msg_id,
         "first_attempt": args.first_attempt,
-    })
+    });
+    if let Some(mix) = &args.mix {
+        params["mix"] = json!(mix.to_string());
+    }
+    params
 }
 
 /// The line scripts grep for: `RESULT ` and one JSON object.
@@ -331,6 +383,9 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
     );
     latency_row(&mut out, "ack (send -> reply)", &r.ack_latency);
     latency_row(&mut out, "delivery (send -> recv)", &r.delivery_latency);
+    if let Some(mix) = &r.mix {
+        latency_row(&mut out, "edit (edit -> recv)", &mix.edit_delivery_latency);
+    }
     if let Some(logins) = &r.logins {
         latency_row(&mut out, "login (POST /auth/login)", &logins.latency);
         let _ = writeln!(
@@ -342,16 +397,22 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
             counts(&logins.failed)
         );
     }
+    if let Some(mix) = &r.mix {
+        mix_rows(&mut out, mix);
+    }
     let c = &r.completeness;
+    let acknowledged = match &r.mix {
+        Some(mix) => format!("{} messages and {} changes acknowledged", r.acked, mix.changes_checked),
+        None => format!("{} acknowledged", r.acked),
+    };
     let _ = writeln!(
         out,
-        "completeness ({}): {} acknowledged, {} expected deliveries, {} delivered; missing {}, duplicated {}, \
+        "completeness ({}): {acknowledged}, {} expected deliveries, {} delivered; missing {}, duplicated {}, \
          out of order {}, mismatched id {}, conflicting acks {}, unacknowledged {} -> {}",
         match args.system {
             System::Chat => "room seq order",
             System::Socketio => "per-sender order",
         },
-        r.acked,
         c.expected,
         c.delivered,
         c.missing,
@@ -397,6 +458,35 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
         r.bench_cpu_cores, r.servers_cpu_cores, r.other_cpu_cores, r.machine_cpu_cores
     );
     out
+}
+
+/// The operations of a mix, one row per kind, and what their changes cost the members.
+fn mix_rows(out: &mut String, mix: &MixResults) {
+    let _ = writeln!(
+        out,
+        "  {:<12} {:>10} {:>10} {:>9} {:>9} {:>9}  refused",
+        "operation", "written/s", "acked/s", "acked", "ack p50", "ack p99"
+    );
+    for kind in OpKind::ALL {
+        let Some(op) = mix.op(kind) else { continue };
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>10.1} {:>10.1} {:>9} {:>9.3} {:>9.3}  {}",
+            kind.name(),
+            op.written_per_sec,
+            op.acks_per_sec,
+            op.acked,
+            op.ack_latency.p50_ms,
+            op.ack_latency.p99_ms,
+            counts(&op.refused)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  changes delivered (all members): {:.1}/s; not_found replies: {} (an operation that met a \
+         message deleted meanwhile: expected rarely, not a failure)",
+        mix.change_deliveries_per_sec, mix.not_found
+    );
 }
 
 pub fn persist_table(p: &PersistResults) -> String {

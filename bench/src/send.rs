@@ -1,5 +1,6 @@
-//! The writer task of a sending connection: paced or flat out, it stamps each send with the
-//! timing tag and writes it in the system's framing, holding one in-flight permit per send.
+//! The writer task of a sending connection: paced or flat out, it stamps each send (and each
+//! edit, under a mix) with the timing tag and writes it in the system's framing, holding one
+//! in-flight permit per operation.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -12,8 +13,10 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cli::{Codec, System};
-use crate::client::{self, SendFrame};
+use crate::client::{self, ChangeFrame, SendFrame};
 use crate::latency::{Clock, Window};
+use crate::mix::PerKind;
+use crate::ops::{Op, OpBook, Planner};
 use crate::socketio_client;
 use crate::tag::Tag;
 use crate::throughput::{Outbox, SentTimes, Shared};
@@ -34,6 +37,8 @@ pub(crate) struct Writer {
     /// Paced: the interval between this sender's sends and its offset from the start.
     pub pace: Option<(Duration, Duration)>,
     pub permits: Arc<Semaphore>,
+    /// Under a mix: what chooses each operation, and the book it records them in for the reader.
+    pub mix: Option<(Planner, Arc<OpBook>)>,
     /// Where the peer's sends leave their stamp for the reader to match with the ack.
     pub sent_times: Option<SentTimes>,
     pub outbox: Outbox,
@@ -42,14 +47,16 @@ pub(crate) struct Writer {
 
 #[derive(Default)]
 pub(crate) struct WriterStats {
-    /// Sends stamped inside the window.
-    pub in_window: u64,
+    /// Operations written, by kind.
+    pub written: PerKind<u64>,
+    /// Of those, the ones stamped inside the window.
+    pub in_window: PerKind<u64>,
     pub skipped: u64,
     pub error: Option<String>,
 }
 
 impl Writer {
-    pub async fn run(self) -> WriterStats {
+    pub async fn run(mut self) -> WriterStats {
         let mut stats = WriterStats::default();
         let mut content = String::with_capacity(self.content_bytes + 32);
         let mut client_msg_id = String::new();
@@ -87,13 +94,19 @@ impl Writer {
             }
             request += 1;
             let sent_at = self.clock.now();
-            Tag { sent_at, conn: self.conn, request }.write_content(&mut content, self.content_bytes);
-            let client_msg_id = self.client_msg_prefix.as_ref().map(|prefix| {
+            let op = match &mut self.mix {
+                Some((planner, book)) => planner.next(book, request, sent_at),
+                None => Op::Send,
+            };
+            if matches!(op, Op::Send | Op::Edit { .. }) {
+                Tag { sent_at, conn: self.conn, request }.write_content(&mut content, self.content_bytes);
+            }
+            let client_msg_id = self.client_msg_prefix.as_ref().filter(|_| op == Op::Send).map(|prefix| {
                 client_msg_id.clear();
                 let _ = write!(client_msg_id, "{prefix}-{}-{request}", self.conn);
                 client_msg_id.as_str()
             });
-            let message = match self.encode(request, &content, client_msg_id) {
+            let message = match self.encode(request, op, &content, client_msg_id) {
                 Ok(message) => message,
                 Err(err) => {
                     stats.error = Some(err.to_string());
@@ -104,17 +117,49 @@ impl Writer {
                 sent_times.lock().unwrap_or_else(|e| e.into_inner()).insert(request, sent_at);
             }
             self.shared.sent.fetch_add(1, Ordering::Relaxed);
-            stats.in_window += u64::from(self.window.contains(sent_at));
             if let Err(err) = self.outbox.lock().await.send(message).await {
                 self.shared.sent.fetch_sub(1, Ordering::Relaxed);
                 stats.error = Some(err.to_string());
                 break;
             }
+            stats.written[op.kind()] += 1;
+            stats.in_window[op.kind()] += u64::from(self.window.contains(sent_at));
         }
         stats
     }
 
-    fn encode(&self, request: u64, content: &str, client_msg_id: Option<&str>) -> anyhow::Result<Message> {
+    fn encode(
+        &self,
+        request: u64,
+        op: Op,
+        content: &str,
+        client_msg_id: Option<&str>,
+    ) -> anyhow::Result<Message> {
+        let change = |kind, seq, content, emoji| ChangeFrame {
+            kind,
+            id: request,
+            room: &self.room_id,
+            seq,
+            content,
+            emoji,
+        };
+        let frame = match op {
+            Op::Send => return self.encode_send(request, content, client_msg_id),
+            Op::Edit { seq } => change("edit", seq, Some(content), None),
+            Op::Delete { seq } => change("delete", seq, None, None),
+            Op::React { seq, emoji, add } => {
+                change(if add { "react" } else { "unreact" }, seq, None, Some(emoji))
+            }
+        };
+        client::encode(self.codec, &frame)
+    }
+
+    fn encode_send(
+        &self,
+        request: u64,
+        content: &str,
+        client_msg_id: Option<&str>,
+    ) -> anyhow::Result<Message> {
         match self.system {
             System::Chat => {
                 let frame = SendFrame {

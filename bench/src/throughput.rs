@@ -1,6 +1,7 @@
 //! The throughput scenario: members of group rooms on WebSockets spread over the nodes, some
-//! of them sending (paced or flat out) with a timing tag in each message, every connection
-//! recording what it receives; then the rates, latency percentiles and the completeness check.
+//! of them sending (paced or flat out, and under `--mix` also reacting, editing and deleting)
+//! with a timing tag in each message, every connection recording what it receives; then the
+//! rates, latency percentiles and the completeness check.
 //!
 //! Each connection runs one reader task ([`crate::receive`]) and, if it sends, one writer task
 //! ([`crate::send`]). The writer takes a permit per send from a semaphore of `--in-flight`
@@ -27,8 +28,10 @@ use crate::client::{self, Socket};
 use crate::completeness::{self, Acked, Completeness, RoomAcks};
 use crate::latency::{Clock, Latencies, Window};
 use crate::logins::LoginLoad;
-use crate::receive::{ConnStats, Log, Reader};
-use crate::report::{self, LostMessage, MissingExample, ThroughputResults};
+use crate::mix::{OpKind, PerKind};
+use crate::ops::{OpBook, Planner};
+use crate::receive::{ConnStats, Log, Reader, Replies};
+use crate::report::{self, LostMessage, MissingExample, MixResults, OpResults, ThroughputResults};
 use crate::send::Writer;
 use crate::sender_order::{self, RoomSends, SendId};
 use crate::setup::{self, Fixture};
@@ -213,6 +216,7 @@ impl Prepared {
             let room_id: Arc<str> = fixture.rooms[conn.room as usize].as_str().into();
             let permits = conn.sender.then(|| Arc::new(Semaphore::new(args.in_flight as usize)));
             let sent_times = (conn.sender && args.system == System::Socketio).then(SentTimes::default);
+            let book = args.mix.filter(|_| conn.sender).map(|mix| (mix, Arc::new(OpBook::default())));
             let reader = Reader {
                 system: args.system,
                 codec: args.codec,
@@ -221,10 +225,11 @@ impl Prepared {
                 conn: index as u32,
                 room_id: room_id.clone(),
                 permits: permits.clone(),
+                book: book.as_ref().map(|(_, book)| book.clone()),
                 sent_times: sent_times.clone(),
                 outbox: outbox.clone(),
                 shared: shared.clone(),
-                stats: ConnStats::new(args.system, conn.room, conn.sender),
+                stats: ConnStats::new(args.system, conn.room, conn.sender, args.mix.as_ref()),
             };
             readers.push(tokio::spawn(reader.run(stream, stop.clone())));
             if let Some(permits) = permits {
@@ -243,6 +248,8 @@ impl Prepared {
                     pace: interval
                         .map(|every| (every, every.mul_f64(sender_index as f64 / total_senders as f64))),
                     permits,
+                    // Each sender starts its schedule elsewhere, so kinds spread over time.
+                    mix: book.map(|(mix, book)| (Planner::new(mix.schedule(sender_index as u64)), book)),
                     sent_times,
                     outbox,
                     shared: shared.clone(),
@@ -273,12 +280,16 @@ impl Prepared {
         let servers_before = report::servers_cpu_secs(&args.server_pids, &args.server_commands);
         tokio::time::sleep_until(end_at).await;
         let mut skipped_sends = 0;
-        let mut sent_in_window = 0;
+        let mut written = PerKind::<u64>::default();
+        let mut written_in_window = PerKind::<u64>::default();
         let mut write_errors: BTreeMap<String, u64> = BTreeMap::new();
         for writer in writers {
             let stats = writer.await?;
             skipped_sends += stats.skipped;
-            sent_in_window += stats.in_window;
+            for kind in OpKind::ALL {
+                written[kind] += stats.written[kind];
+                written_in_window[kind] += stats.in_window[kind];
+            }
             if let Some(err) = stats.error {
                 *write_errors.entry(format!("write error: {err}")).or_default() += 1;
             }
@@ -325,7 +336,7 @@ impl Prepared {
 
         let sent = shared.sent.load(Ordering::Relaxed);
         let replied = shared.replied.load(Ordering::Relaxed);
-        let (mut results, Acknowledged { unique: acked_unique, seqs: acked_seqs }) =
+        let (mut results, Acknowledged { unique: acked_unique, seqs: acked_seqs, .. }) =
             summarize(&args, &fixture, &stats, window, sent, replied);
         for (k, v) in write_errors {
             *results.early_closes.entry(k).or_default() += v;
@@ -333,7 +344,16 @@ impl Prepared {
         results.connect_secs = connect_secs;
         results.logins = logins;
         results.skipped_sends = skipped_sends;
-        results.sends_per_sec = window.rate(sent_in_window);
+        results.sends = written[OpKind::Send];
+        results.sends_per_sec = window.rate(written_in_window[OpKind::Send]);
+        if let Some(mix) = &mut results.mix {
+            for kind in OpKind::ALL {
+                if let Some(op) = mix.ops.get_mut(kind.name()) {
+                    op.written = written[kind];
+                    op.written_per_sec = window.rate(written_in_window[kind]);
+                }
+            }
+        }
         results.drain_secs = drain_secs;
         if cpu_span > 0.0 {
             results.bench_cpu_cores = cpu_secs / cpu_span;
@@ -377,6 +397,8 @@ struct Acknowledged {
     unique: u64,
     /// Their stream seqs, where the system has them.
     seqs: Vec<u64>,
+    /// Distinct acknowledged edits, deletions and reactions, checked beside the messages.
+    changes: u64,
 }
 
 impl Checked {
@@ -423,8 +445,11 @@ fn check_by_seq(args: &ThroughputArgs, fixture: &Fixture, stats: &[ConnStats]) -
     let mut checked = Checked::default();
     for room in &rooms {
         checked.completeness.conflicting_acks += room.conflicts();
-        checked.acknowledged.unique += room.len() as u64;
-        checked.acknowledged.seqs.extend(room.seqs());
+        let before = checked.acknowledged.seqs.len();
+        checked.acknowledged.seqs.extend(room.message_seqs());
+        let messages = checked.acknowledged.seqs.len() - before;
+        checked.acknowledged.unique += messages as u64;
+        checked.acknowledged.changes += (room.len() - messages) as u64;
     }
     for (index, s) in stats.iter().enumerate() {
         let Log::Seq { delivered, .. } = &s.log else { continue };
@@ -462,7 +487,7 @@ fn check_by_sender(args: &ThroughputArgs, fixture: &Fixture, stats: &[ConnStats]
     let rooms: Vec<RoomSends> = by_room.into_iter().map(RoomSends::new).collect();
     let unique = rooms.iter().map(|r| r.len() as u64).sum();
     let mut checked =
-        Checked { acknowledged: Acknowledged { unique, seqs: Vec::new() }, ..Checked::default() };
+        Checked { acknowledged: Acknowledged { unique, ..Acknowledged::default() }, ..Checked::default() };
     for (index, s) in stats.iter().enumerate() {
         let Log::Sender { delivered, .. } = &s.log else { continue };
         let room = &rooms[s.room as usize];
@@ -490,27 +515,28 @@ fn summarize(
     replied: u64,
 ) -> (ThroughputResults, Acknowledged) {
     let Checked { completeness, missing_examples, acknowledged } = check(args, fixture, stats);
-    let mut ack_latency = Latencies::new();
+    let mut replies = PerKind::<Replies>::default();
     let mut delivery_latency = Latencies::new();
-    let mut refused = BTreeMap::new();
+    let mut edit_delivery_latency = Latencies::new();
     let mut error_frames = BTreeMap::new();
     let mut early_closes = BTreeMap::new();
-    let (mut acked, mut acks_in_window, mut deliveries, mut own) = (0, 0, 0, 0);
+    let (mut deliveries, mut own, mut changes) = (0, 0, 0);
     let (mut undecodable, mut foreign) = (0, 0);
     for s in stats {
-        if let Some(latencies) = &s.ack_latency {
-            ack_latency.merge(latencies);
+        for kind in OpKind::ALL {
+            if let Some(r) = s.replies.as_ref().and_then(|r| r[kind].as_ref()) {
+                replies[kind].merge(r);
+            }
         }
         delivery_latency.merge(&s.delivery_latency);
-        acked += s.log.acked_len() as u64;
-        acks_in_window += s.acks_in_window;
+        if let Some(latencies) = &s.edit_delivery_latency {
+            edit_delivery_latency.merge(latencies);
+        }
         deliveries += s.deliveries_in_window;
         own += s.own_in_window;
+        changes += s.changes_in_window;
         undecodable += s.undecodable;
         foreign += s.foreign;
-        for (code, n) in &s.refused {
-            *refused.entry(code.clone()).or_default() += n;
-        }
         for (code, n) in &s.error_frames {
             *error_frames.entry(code.clone()).or_default() += n;
         }
@@ -518,27 +544,54 @@ fn summarize(
             *early_closes.entry(end.clone()).or_default() += 1;
         }
     }
+    let mix = args.mix.map(|mix| MixResults {
+        ops: mix
+            .kinds()
+            .map(|kind| {
+                let r = &replies[kind];
+                let op = OpResults {
+                    acked: r.acked,
+                    acks_per_sec: window.rate(r.in_window),
+                    ack_latency: r.latency.summary(),
+                    refused: r.refused.clone(),
+                    // The writers' figures, filled in by the caller.
+                    written: 0,
+                    written_per_sec: 0.0,
+                };
+                (kind.name(), op)
+            })
+            .collect(),
+        changes_checked: acknowledged.changes,
+        change_deliveries_per_sec: window.rate(changes),
+        edit_delivery_latency: edit_delivery_latency.summary(),
+        not_found: [OpKind::Reaction, OpKind::Edit, OpKind::Delete]
+            .into_iter()
+            .filter_map(|kind| replies[kind].refused.get("not_found"))
+            .sum(),
+    });
+    let sends = &replies[OpKind::Send];
     let results = ThroughputResults {
         system: args.system.name(),
         run_prefix: fixture.prefix.clone(),
         users: stats.len() as u64,
-        senders: stats.iter().filter(|s| s.ack_latency.is_some()).count() as u64,
+        senders: stats.iter().filter(|s| s.replies.is_some()).count() as u64,
         register_secs: fixture.register_secs,
         rooms_secs: fixture.rooms_secs,
         connect_secs: 0.0,
         window_secs: window.seconds(),
-        sends: sent,
-        acked,
-        refused,
+        sends: 0,
+        acked: sends.acked,
+        refused: sends.refused.clone(),
         unanswered: sent.saturating_sub(replied),
         skipped_sends: 0,
         sends_per_sec: 0.0,
-        acks_per_sec: window.rate(acks_in_window),
+        acks_per_sec: window.rate(sends.in_window),
         deliveries_per_sec: window.rate(deliveries),
         deliveries_to_others_per_sec: window.rate(deliveries - own),
-        ack_latency: ack_latency.summary(),
+        ack_latency: sends.latency.summary(),
         delivery_latency: delivery_latency.summary(),
         logins: None,
+        mix,
         completeness,
         missing_examples,
         error_frames,

@@ -1,8 +1,10 @@
 //! A short run of the load generator against a real two-node cluster, as CI's check that the
-//! bench and the cluster agree: every acknowledged message reached every member once, in
-//! order. Speed is never asserted here; it is measured by hand (bench/RESULTS.md).
+//! bench and the cluster agree: every acknowledged message (and, in a mixed run, every edit,
+//! deletion and reaction) reached every member once, in order. Speed is never asserted here;
+//! it is measured by hand (bench/RESULTS.md).
 
 use chat_bench::cli::{Cli, Command};
+use chat_bench::mix::OpKind;
 use chat_tests::TestApp;
 use clap::Parser;
 
@@ -35,6 +37,46 @@ async fn a_short_throughput_run_against_two_nodes_is_complete() {
     let results = outcome.results;
     assert!(results.acked > 0, "nothing was acknowledged: {results:?}");
     assert!(results.is_clean(), "lost, doubled or reordered messages: {results:?}");
+}
+
+#[tokio::test]
+async fn a_short_mixed_run_against_two_nodes_is_complete_and_performs_every_kind() {
+    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
+    let other = app.add_node().await.unwrap();
+    let _persister = app.start_persister().await.unwrap();
+    let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
+    let cli = Cli::parse_from([
+        "chat-bench",
+        "throughput",
+        "--nodes",
+        &nodes,
+        "--rooms",
+        "4",
+        "--members",
+        "5",
+        "--rate",
+        "200",
+        "--duration",
+        "2",
+        "--warmup",
+        "0.5",
+        "--drain-max",
+        "10",
+        // More changes than a measured mix, so each kind surely comes in a run this short.
+        "--mix",
+        "sends=50,reactions=20,edits=15,deletes=15",
+    ]);
+    let Command::Throughput(args) = cli.command else { unreachable!("throughput was asked for") };
+    let outcome = chat_bench::throughput::prepare(&args).await.unwrap().run().await.unwrap();
+    let results = outcome.results;
+    assert!(results.is_clean(), "lost, doubled or reordered messages or changes: {results:?}");
+    let mix = results.mix.as_ref().expect("a mixed run reports its operations");
+    for kind in OpKind::ALL {
+        let op = mix.op(kind).unwrap_or_else(|| panic!("no {} reported", kind.name()));
+        assert!(op.acked > 0, "no {} acknowledged: {results:?}", kind.name());
+    }
+    assert!(mix.changes_checked > 0, "no change was checked for delivery: {results:?}");
+    assert_eq!(outcome.acked_unique, results.acked, "only messages count as rows to store");
 }
 
 #[tokio::test]
