@@ -5,7 +5,6 @@ use super::chars::char_len;
 use super::ids::{MessageId, RoomId, Seq, UserId};
 use super::invalid::Invalid;
 use super::reaction::ReactionCount;
-use super::reply::ReplyTo;
 
 /// A message body: 1–4000 characters, not only white space.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +125,22 @@ impl ClientMsgId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A reply's parent: the reference that is stored, and the quote that is filled when read
+/// (see `reply.rs`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTo {
+    pub id: MessageId,
+    pub seq: Seq,
+    pub sender_id: UserId,
+    /// The start of the parent's current content, `""` once it is deleted; `None` until the
+    /// quote is filled. Never read from a stored form, so no stored payload can bring text
+    /// back.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_deserializing, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// A message as stored and delivered. Its fields deserialize as they are, without the checks

@@ -5,27 +5,8 @@
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
-
 use super::change::Change;
-use super::ids::Seq;
-use super::ids::{MessageId, UserId};
-use super::message::Message;
-
-/// A reply's parent: the reference that is stored, and the quote that is filled when read.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReplyTo {
-    pub id: MessageId,
-    pub seq: Seq,
-    pub sender_id: UserId,
-    /// The start of the parent's current content, `""` once it is deleted; `None` until the
-    /// quote is filled. Never read from a stored form, so no stored payload can bring text
-    /// back.
-    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
-    #[serde(default, skip_deserializing, skip_serializing_if = "std::ops::Not::not")]
-    pub deleted: bool,
-}
+use super::message::{Message, ReplyTo};
 
 impl ReplyTo {
     /// How much of the parent's content a quote shows, in characters.
@@ -90,7 +71,7 @@ impl Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Content, MessageKind, Metadata, RoomId};
+    use crate::domain::{Content, MessageId, MessageKind, Metadata, RoomId, UserId};
 
     fn parent(content: &str) -> Message {
         Message {
