@@ -157,19 +157,10 @@ impl MessageService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{MessageKind, RoomName, RoomType, Seq};
+    use crate::domain::{MessageKind, Seq};
     use crate::ports::{MessageLog, PageQuery};
+    use crate::usecases::NewMessage;
     use crate::usecases::testkit::Kit;
-    use crate::usecases::{NewMessage, NewRoom};
-
-    async fn group(kit: &Kit, owner: UserId, members: Vec<UserId>) -> RoomId {
-        let request = NewRoom {
-            name: Some(RoomName::parse("team").unwrap()),
-            room_type: RoomType::Group,
-            member_ids: members,
-        };
-        kit.rooms.create(owner, request).await.unwrap().room.id
-    }
 
     async fn send(kit: &Kit, sender: UserId, room: RoomId, content: &str) -> Message {
         let request = NewMessage {
@@ -205,7 +196,7 @@ mod tests {
     async fn an_edit_shows_in_history_before_and_after_it_is_persisted() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let first = send(&kit, ann, room, "frist").await;
         let edited =
             kit.messages.edit(ann, room, MessageRef::Id(first.id), edit("first", None)).await.unwrap();
@@ -223,7 +214,7 @@ mod tests {
     async fn an_older_page_shows_a_change_the_store_does_not_have_yet() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let mut sent = Vec::new();
         for n in 0..5 {
             sent.push(send(&kit, ann, room, &format!("m{n}")).await);
@@ -239,8 +230,8 @@ mod tests {
     async fn only_the_author_edits_and_owners_and_admins_delete_anyones() {
         let kit = Kit::new();
         let (ann, bob, eve) = (kit.user("ann").await, kit.user("bob").await, kit.user("eve").await);
-        let room = group(&kit, ann, vec![bob]).await;
-        let other_room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![bob]).await;
+        let other_room = kit.group(ann, vec![]).await;
         let by_ann = send(&kit, ann, room, "ann's").await;
         let by_bob = send(&kit, bob, room, "bob's").await;
         let of = |m: &Message| MessageRef::Id(m.id);
@@ -270,7 +261,7 @@ mod tests {
     async fn a_deleted_message_is_a_tombstone_that_cannot_be_edited_and_its_text_leaves_the_log() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let secret = send(&kit, ann, room, "secret").await;
         let edited =
             kit.messages.edit(ann, room, MessageRef::Id(secret.id), edit("secret 2", None)).await.unwrap();
@@ -305,7 +296,7 @@ mod tests {
     async fn a_retried_change_with_the_same_client_change_id_applies_once() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let first = send(&kit, ann, room, "first").await;
         let target = MessageRef::Seq(first.seq);
         let once = kit.messages.edit(ann, room, target, edit("edited", Some("e-1"))).await.unwrap();
@@ -320,7 +311,7 @@ mod tests {
     async fn a_resume_returns_the_missed_changes_in_order_beside_the_missed_messages() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let (m0, m1) = (send(&kit, ann, room, "m0").await, send(&kit, ann, room, "m1").await);
         let since = m1.seq;
         let edit0 =
@@ -348,7 +339,7 @@ mod tests {
     async fn a_resume_from_before_what_the_log_still_holds_is_not_recovered() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let (m0, m1) = (send(&kit, ann, room, "m0").await, send(&kit, ann, room, "m1").await);
         let edited =
             kit.messages.edit(ann, room, MessageRef::Seq(m0.seq), edit("m0 edited", None)).await.unwrap();

@@ -215,19 +215,10 @@ impl Counter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Content, MessageKind, Metadata, RoomName, RoomType};
+    use crate::domain::{Content, MessageKind, Metadata};
     use crate::ports::{MessageLog, MessageStore, PageQuery};
+    use crate::usecases::NewMessage;
     use crate::usecases::testkit::Kit;
-    use crate::usecases::{NewMessage, NewRoom};
-
-    async fn group(kit: &Kit, owner: UserId, members: Vec<UserId>) -> RoomId {
-        let request = NewRoom {
-            name: Some(RoomName::parse("team").unwrap()),
-            room_type: RoomType::Group,
-            member_ids: members,
-        };
-        kit.rooms.create(owner, request).await.unwrap().room.id
-    }
 
     async fn send(kit: &Kit, sender: UserId, room: RoomId, content: &str) -> Message {
         let request = NewMessage {
@@ -263,7 +254,7 @@ mod tests {
     async fn reactions_are_counted_per_emoji_as_each_reader_sees_them_before_and_after_persisting() {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let room = group(&kit, ann, vec![bob]).await;
+        let room = kit.group(ann, vec![bob]).await;
         let hello = send(&kit, ann, room, "hello").await;
         let first = react(&kit, ann, &hello, "👍", true).await;
         assert_eq!(counts(&first.message), [("👍", 1, true)]);
@@ -289,7 +280,7 @@ mod tests {
     async fn only_a_real_change_is_stored_and_each_entry_is_a_transition() {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
-        let room = group(&kit, ann, vec![]).await;
+        let room = kit.group(ann, vec![]).await;
         let hello = send(&kit, ann, room, "hello").await;
         let mut stored = Vec::new();
         for add in [true, true, false, false, true] {
@@ -307,7 +298,7 @@ mod tests {
     async fn entries_the_store_holds_already_are_not_counted_twice() {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let room = group(&kit, ann, vec![bob]).await;
+        let room = kit.group(ann, vec![bob]).await;
         let hello = send(&kit, ann, room, "hello").await;
         kit.persist_all().await;
         let entries = [
@@ -327,7 +318,7 @@ mod tests {
     async fn a_resume_returns_the_missed_reactions_and_counts_them_in_the_missed_messages() {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let room = group(&kit, ann, vec![bob]).await;
+        let room = kit.group(ann, vec![bob]).await;
         let held = send(&kit, ann, room, "held").await;
         let since = held.seq;
         let on_held = react(&kit, bob, &held, "👀", true).await.reaction.unwrap();
@@ -345,7 +336,7 @@ mod tests {
     async fn refusals_store_nothing() {
         let kit = Kit::new();
         let (ann, bob, eve) = (kit.user("ann").await, kit.user("bob").await, kit.user("eve").await);
-        let room = group(&kit, ann, vec![bob]).await;
+        let room = kit.group(ann, vec![bob]).await;
         let hello = send(&kit, ann, room, "hello").await;
         let gone = send(&kit, ann, room, "gone").await;
         kit.messages.delete(ann, room, MessageRef::Seq(gone.seq), None).await.unwrap();
@@ -358,7 +349,7 @@ mod tests {
         assert!(matches!(unknown, Err(Error::NotFound("message"))), "{unknown:?}");
         let deleted = kit.messages.react(bob, room, MessageRef::Seq(gone.seq), emoji("👍"), true).await;
         assert!(matches!(deleted, Err(Error::NotFound("message"))), "{deleted:?}");
-        let other_room = group(&kit, bob, vec![]).await;
+        let other_room = kit.group(bob, vec![]).await;
         let elsewhere =
             kit.messages.react(bob, other_room, MessageRef::Id(hello.id), emoji("👍"), true).await;
         assert!(matches!(elsewhere, Err(Error::NotFound("message"))), "{elsewhere:?}");
@@ -369,7 +360,7 @@ mod tests {
     async fn a_message_holds_at_most_fifty_different_emojis_and_a_deletion_clears_them() {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let room = group(&kit, ann, vec![bob]).await;
+        let room = kit.group(ann, vec![bob]).await;
         let hello = send(&kit, ann, room, "hello").await;
         for n in 0..MAX_EMOJIS_PER_MESSAGE {
             react(&kit, ann, &hello, &format!("e{n}"), true).await;
