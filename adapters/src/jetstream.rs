@@ -251,6 +251,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn reactions_smuggled_into_a_stored_message_are_not_read_back() {
+        #[derive(serde::Serialize)]
+        struct Smuggled<'a> {
+            #[serde(flatten)]
+            message: &'a Message,
+            reactions_seq: u64,
+            reactions: Value,
+        }
+        let stored = message(Metadata::default());
+        let reactions = json!([{"emoji": "👍", "count": 9, "me": true}]);
+        let payload =
+            rmp_serde::to_vec_named(&Smuggled { message: &stored, reactions_seq: 26, reactions }).unwrap();
+        let Entry::Message(read) = decode_stored(&payload, 7).unwrap() else { panic!("a message") };
+        assert_eq!(read, Message { seq: 7, ..stored });
+        assert_eq!(
+            decode_stored(&encode_entry(&Entry::Message(read.clone())), 7).unwrap(),
+            Entry::Message(read)
+        );
+    }
+
     fn change_of(message: &Message) -> Change {
         let edited = message.edited(Content::parse("edited").unwrap(), None, chrono::Utc::now());
         Change {

@@ -173,11 +173,12 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub changed_seq: Seq,
     /// Reactions as one reader sees them, added when the message is read; never stored with
-    /// the message (the log and the store keep reactions apart).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// the message (the log and the store keep reactions apart), so never read from a stored
+    /// payload either.
+    #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionCount>,
     /// The seq of the latest reaction entry `reactions` counts; 0 while none.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(default, skip_deserializing, skip_serializing_if = "is_zero")]
     pub reactions_seq: Seq,
     /// The message this one replies to; absent when it replies to none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
