@@ -49,12 +49,9 @@ impl MessageService {
         // Replies the store lacks lie above what it holds for sure; those it has may be older
         // than the log's changes to them.
         let mut merged: BTreeMap<Seq, Message> = stored.into_iter().map(|m| (m.seq, m)).collect();
-        for entry in &tail.entries {
-            if let Entry::Message(m) = entry
-                && m.seq > after
-                && m.reply_to.as_ref().is_some_and(|r| r.seq == parent.seq)
-            {
-                merged.entry(m.seq).or_insert_with(|| m.clone());
+        for reply in tail.replies() {
+            if reply.seq > after && reply.reply_to.as_ref().is_some_and(|r| r.seq == parent.seq) {
+                merged.entry(reply.seq).or_insert_with(|| reply.clone());
             }
         }
         fold_changes(merged.values_mut(), &tail.entries);
@@ -127,10 +124,11 @@ impl MessageService {
         let mut counts: HashMap<Seq, u64> =
             self.store.reply_counts(room, &seqs, tail.persisted).await?.into_iter().collect();
         let wanted: HashSet<Seq> = seqs.into_iter().collect();
-        for entry in &tail.entries {
-            if let Entry::Message(m) = entry
-                && let Some(parent) = &m.reply_to
+        let mut counted = HashSet::new();
+        for reply in tail.replies() {
+            if let Some(parent) = &reply.reply_to
                 && wanted.contains(&parent.seq)
+                && counted.insert(reply.seq)
             {
                 *counts.entry(parent.seq).or_default() += 1;
             }
@@ -164,6 +162,23 @@ impl MessageService {
         }
         fold_changes(found.values_mut(), &tail.entries);
         Ok(found)
+    }
+}
+
+impl Tail {
+    /// The replies above what the store holds for sure, as the log has them, possibly more than
+    /// once: as sent, and in the changes made to them. A deleted reply may be found only in
+    /// its deletion, its message's entry erased once the persister wrote it, before its
+    /// progress shows that.
+    fn replies(&self) -> impl Iterator<Item = &Message> {
+        self.entries
+            .iter()
+            .filter_map(|entry| match entry {
+                Entry::Message(m) => Some(m),
+                Entry::Change(c) => Some(&c.message),
+                Entry::Reaction(_) => None,
+            })
+            .filter(|m| m.seq > self.persisted && m.reply_to.is_some())
     }
 }
 
@@ -296,6 +311,28 @@ mod tests {
         assert_eq!(counts(&before[..2]), [(parent.seq, 3), (lonely.seq, 0)]);
         kit.persist_all().await;
         assert_eq!(counts(&newest(&kit, ann, room).await[..2]), [(parent.seq, 3), (lonely.seq, 0)]);
+    }
+
+    #[tokio::test]
+    async fn a_reply_deleted_before_the_persister_acknowledged_it_counts_and_stays_in_its_thread() {
+        let kit = Kit::new();
+        let ann = kit.user("ann").await;
+        let room = kit.group(ann, vec![]).await;
+        let parent = send(&kit, ann, room, "topic", None).await;
+        let reply = send(&kit, ann, room, "re", Some(&parent)).await;
+        send(&kit, ann, room, "re again", Some(&parent)).await;
+        kit.messages.delete(ann, room, MessageRef::Id(reply.id), None).await.unwrap();
+        for step in ["only in the log", "written and erased from the log, unacknowledged", "acknowledged"] {
+            match step {
+                "only in the log" => {}
+                "acknowledged" => kit.persist_all().await,
+                _ => assert!(kit.persist_unacknowledged().await > reply.seq),
+            }
+            assert_eq!(newest(&kit, ann, room).await[0].reply_count, 2, "{step}");
+            let thread = kit.messages.thread(ann, room, MessageRef::Id(parent.id), 0, 10).await.unwrap();
+            let shown: Vec<(Seq, bool)> = thread.messages.iter().map(|m| (m.seq, m.deleted)).collect();
+            assert_eq!(shown, [(reply.seq, true), (reply.seq + 1, false)], "{step}");
+        }
     }
 
     #[tokio::test]

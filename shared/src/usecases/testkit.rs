@@ -197,6 +197,13 @@ impl Kit {
 
     /// Moves everything in the log to the store and redacts the log, as the persister does.
     pub async fn persist_all(&self) {
+        let newest = self.persist_unacknowledged().await;
+        self.log.mark_persisted(newest);
+    }
+
+    /// What [`Kit::persist_all`] does short of acknowledging: the store holds it all and the
+    /// log is redacted, but the log's progress is where it was. The seq of the newest entry.
+    pub async fn persist_unacknowledged(&self) -> crate::domain::Seq {
         let entries = self.log.all();
         let (mut messages, mut changes, mut reactions) = (Vec::new(), Vec::new(), Vec::new());
         for entry in &entries {
@@ -210,6 +217,6 @@ impl Kit {
         self.store.apply_reactions(&reactions).await.unwrap();
         let redacted = self.store.apply_changes(&changes).await.unwrap();
         self.log.remove(&redacted.log_seqs);
-        self.log.mark_persisted(entries.last().map_or(0, Entry::seq));
+        entries.last().map_or(0, Entry::seq)
     }
 }
