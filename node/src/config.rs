@@ -181,7 +181,7 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_OUTBOUND_QUEUE", default_value_t = 1024)]
     pub outbound_queue: usize,
 
-    /// Sends of one connection awaiting acknowledgement at once.
+    /// Sends, edits, deletions and reactions of one connection awaiting acknowledgement at once.
     #[arg(long, env = "CHAT_MAX_SENDS_IN_FLIGHT", default_value_t = 64)]
     pub max_sends_in_flight: usize,
 
@@ -254,7 +254,7 @@ pub struct WsSettings {
     /// Sends per second; 0 = unlimited.
     pub send_rate: u32,
     pub send_burst: u32,
-    /// Sends of one connection awaiting their acknowledgement at once.
+    /// Sends, edits, deletions and reactions of one connection awaiting their acknowledgement at once.
     pub max_sends_in_flight: usize,
     /// How often a quiet connection is pinged; zero for never.
     pub ping_interval: Duration,

@@ -1,5 +1,5 @@
-//! Running a client's commands: sends (rate-limited, a few in flight, in order per room),
-//! joins with catch-up, history, read markers, typing and token renewal; and the replies.
+//! Running a client's commands: entries of a room's log (sends, edits, deletions, reactions:
+//! rate-limited, a few in flight, in order per room), joins with catch-up, history, read markers, typing and token renewal; and the replies.
 
 use std::time::Duration;
 
@@ -7,16 +7,16 @@ use bytes::Bytes;
 use chat_shared::domain::{Entry, RoomId, Seq};
 use chat_shared::ports::PageQuery;
 use chat_shared::protocol::{
-    ClientFrame, Codec, Command, EditCommand, EntryFrame, FrameError, SendCommand, ServerFrame, encode,
-    encode_reply,
+    ClientFrame, Codec, Command, EntryFrame, FrameError, ServerFrame, encode, encode_reply,
 };
-use chat_shared::usecases::{DEFAULT_PAGE, MessageEdit, NewMessage};
+use chat_shared::usecases::DEFAULT_PAGE;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::closing::Ending;
+use super::entries::{Delete, EntryCommand, React};
 use super::limits::{RATE_STRIKES_LIMIT, SEND_RETRY_AFTER};
 use super::state::{Outgoing, SendFuture, Session};
 use crate::error::ApiError;
@@ -25,9 +25,9 @@ use crate::state::AppState;
 use crate::ws::auth::{AuthRefusal, authenticate};
 use crate::ws::close::Close;
 
-/// The reply to a send: the stored message.
+/// The reply to an entry of the log: the message as it stands after it.
 #[derive(serde::Serialize)]
-struct SendReply<'a> {
+struct MessageReply<'a> {
     message: &'a chat_shared::domain::Message,
 }
 
@@ -43,24 +43,15 @@ impl<W: Outgoing> Session<W> {
         // Set when the connection ends after this frame's answer.
         let mut ending = None;
         let result: Result<Value, ApiError> = match frame.command {
-            Command::Send(send) => {
-                if !self.allow_send() {
-                    self.rate_strikes += 1;
-                    metrics::counter!("chat_ws_rate_limited_total").increment(1);
-                    if self.rate_strikes >= RATE_STRIKES_LIMIT {
-                        ending = Some(Ending::Close(Close::RateLimited));
-                    }
-                    Err(ApiError::RateLimited { retry_after: SEND_RETRY_AFTER })
-                } else {
-                    self.rate_strikes = 0;
-                    if sends.len() >= self.state.ws.max_sends_in_flight
-                        && let Some(reply) = sends.next().await
-                    {
-                        self.write(reply).await?;
-                    }
-                    sends.push(self.send(id, send));
-                    return Ok(());
-                }
+            Command::Send(send) => return self.store_entry(id, EntryCommand::Send(send), sends).await,
+            Command::Edit(edit) => return self.store_entry(id, EntryCommand::Edit(edit), sends).await,
+            Command::Delete { room, message, client_change_id } => {
+                let delete = EntryCommand::Delete(Delete { room, message, client_change_id });
+                return self.store_entry(id, delete, sends).await;
+            }
+            Command::React { room, message, emoji, add } => {
+                let react = EntryCommand::React(React { room, message, emoji, add });
+                return self.store_entry(id, react, sends).await;
             }
             Command::Ping => {
                 if let Some(id) = id {
@@ -110,25 +101,6 @@ impl<W: Outgoing> Session<W> {
                 .map(|_| json!({}))
                 .map_err(ApiError::from),
             Command::Typing { room } => Box::pin(self.typing(room)).await,
-            // Edits, deletions and reactions count against the send rate: each is an entry of
-            // the log.
-            Command::Edit(_) | Command::Delete { .. } | Command::React { .. } if !self.allow_send() => {
-                metrics::counter!("chat_ws_rate_limited_total").increment(1);
-                Err(ApiError::RateLimited { retry_after: SEND_RETRY_AFTER })
-            }
-            Command::Edit(edit) => Box::pin(self.edit(edit)).await,
-            Command::Delete { room, message, client_change_id } => {
-                Box::pin(self.state.messages.delete(self.user, room, message, client_change_id))
-                    .await
-                    .map(|changed| json!({ "message": changed.message }))
-                    .map_err(ApiError::from)
-            }
-            Command::React { room, message, emoji, add } => {
-                Box::pin(self.state.messages.react(self.user, room, message, emoji, add))
-                    .await
-                    .map(|reacted| json!({ "message": reacted.message }))
-                    .map_err(ApiError::from)
-            }
             Command::Thread { room, message, after, limit } => {
                 let limit = limit.map_or(DEFAULT_PAGE, |l| l as usize);
                 Box::pin(self.state.messages.thread(self.user, room, message, after.unwrap_or(0), limit))
@@ -139,14 +111,43 @@ impl<W: Outgoing> Session<W> {
         };
         let frame = match (id, result) {
             (Some(id), Ok(value)) => Some(reply_ok(self.codec(), id, value)),
-            (Some(id), Err(err)) => Some(reply_err(self.codec(), id, &err)),
-            (None, Ok(_)) => None,
-            (None, Err(err)) => Some(error_frame(self.codec(), &err)),
+            (_, Ok(_)) => None,
+            (id, Err(err)) => Some(refusal(self.codec(), id, &err)),
         };
         if let Some(frame) = frame {
             self.write(frame).await?;
         }
         ending.map_or(Ok(()), Err)
+    }
+
+    /// Starts storing an entry of a room's log beside the others in flight, past the rate
+    /// limit (a refusal in a row too many ends the connection) and at most
+    /// `--max-sends-in-flight` at once: past that, the oldest's reply is awaited first.
+    async fn store_entry(
+        &mut self,
+        id: Option<u64>,
+        command: EntryCommand,
+        sends: &mut FuturesUnordered<SendFuture>,
+    ) -> Result<(), Ending> {
+        if !self.allow_send() {
+            self.rate_strikes += 1;
+            metrics::counter!("chat_ws_rate_limited_total").increment(1);
+            let refused = ApiError::RateLimited { retry_after: SEND_RETRY_AFTER };
+            self.write(refusal(self.codec(), id, &refused)).await?;
+            return if self.rate_strikes >= RATE_STRIKES_LIMIT {
+                Err(Ending::Close(Close::RateLimited))
+            } else {
+                Ok(())
+            };
+        }
+        self.rate_strikes = 0;
+        if sends.len() >= self.state.ws.max_sends_in_flight
+            && let Some(reply) = sends.next().await
+        {
+            self.write(reply).await?;
+        }
+        sends.push(self.in_room_order(id, command));
+        Ok(())
     }
 
     /// Ends this connection's interest in a room, if it had any.
@@ -167,13 +168,6 @@ impl<W: Outgoing> Session<W> {
             self.state.messages.history(self.user, room, query).await
         };
         page.map(|p| json!({ "messages": p.messages, "has_more": p.has_more })).map_err(ApiError::from)
-    }
-
-    async fn edit(&mut self, edit: EditCommand) -> Result<Value, ApiError> {
-        let EditCommand { room, message, content, metadata, client_change_id } = edit;
-        let edit = MessageEdit { content, metadata, client_change_id };
-        let changed = self.state.messages.edit(self.user, room, message, edit).await?;
-        Ok(json!({ "message": changed.message }))
     }
 
     async fn typing(&mut self, room: RoomId) -> Result<Value, ApiError> {
@@ -243,35 +237,27 @@ impl<W: Outgoing> Session<W> {
         Ok(reply)
     }
 
-    fn send(&mut self, id: Option<u64>, send: SendCommand) -> SendFuture {
-        let state = self.state.clone();
+    /// The entry's work, made to wait for this connection's previous entry in the same room, so
+    /// that one client's entries are stored in the order it sent them.
+    fn in_room_order(&mut self, id: Option<u64>, command: EntryCommand) -> SendFuture {
+        let messages = self.state.messages.clone();
         let codec = self.codec();
         let user = self.user;
-        // Finished sends need no waiting for: forget them, so the map holds busy rooms only.
+        // Finished entries need no waiting for: forget them, so the map holds busy rooms only.
         self.last_send.retain(|_, done| matches!(done.try_recv(), Err(oneshot::error::TryRecvError::Empty)));
         let (done, next_waits_for) = oneshot::channel::<()>();
-        let previous = self.last_send.insert(send.room, next_waits_for);
+        let previous = self.last_send.insert(command.room(), next_waits_for);
         Box::pin(async move {
             if let Some(previous) = previous {
-                // Resolves when the previous send ends, whatever its outcome.
+                // Resolves when the previous entry ends, whatever its outcome.
                 let _ = previous.await;
             }
-            let request = NewMessage {
-                room: send.room,
-                content: send.content,
-                kind: send.kind,
-                metadata: send.metadata,
-                client_msg_id: send.client_msg_id,
-                first_attempt: send.first_attempt,
-                reply_to: send.reply_to,
-            };
-            let result = state.messages.send(user, request).await.map_err(ApiError::from);
+            let result = command.store(messages, user).await;
             drop(done);
             match (id, result) {
-                (Some(id), Ok(sent)) => encode_reply(codec, id, &SendReply { message: &sent.message }),
-                (Some(id), Err(err)) => reply_err(codec, id, &err),
+                (Some(id), Ok(message)) => encode_reply(codec, id, &MessageReply { message: &message }),
                 (None, Ok(_)) => Bytes::new(),
-                (None, Err(err)) => error_frame(codec, &err),
+                (id, Err(err)) => refusal(codec, id, &err),
             }
         })
     }
@@ -305,10 +291,10 @@ fn reply_ok(codec: Codec, id: u64, result: Value) -> Bytes {
     encode_reply(codec, id, &result)
 }
 
-fn reply_err(codec: Codec, id: u64, err: &ApiError) -> Bytes {
-    encode(codec, &ServerFrame::reply_err(id, err.into()))
-}
-
-fn error_frame(codec: Codec, err: &ApiError) -> Bytes {
-    encode(codec, &ServerFrame::Error { error: err.into() })
+/// A refused command's answer: a failed reply to its id, or an `error` frame without one.
+fn refusal(codec: Codec, id: Option<u64>, err: &ApiError) -> Bytes {
+    match id {
+        Some(id) => encode(codec, &ServerFrame::reply_err(id, err.into())),
+        None => encode(codec, &ServerFrame::Error { error: err.into() }),
+    }
 }

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 /// Malformed frames tolerated per window before the connection is closed with 1008.
 const MALFORMED_LIMIT: u32 = 10;
 const MALFORMED_WINDOW: Duration = Duration::from_secs(10);
-/// Sends refused by the rate limit, in a row, before the connection is closed with 4008.
+/// Entries (sends, edits, deletions, reactions) refused by the rate limit, in a row, before the connection is closed with 4008.
 pub(super) const RATE_STRIKES_LIMIT: u32 = 100;
 /// What a refused send's reply tells the client to wait: the send limit refills in well under
 /// a second, so this only says "not now".

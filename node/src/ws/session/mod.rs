@@ -8,6 +8,7 @@
 
 mod closing;
 mod commands;
+mod entries;
 mod limits;
 mod reading;
 mod state;

@@ -25,8 +25,8 @@ impl<T: Sink<WsMessage, Error = axum::Error> + Unpin + Send + 'static> Outgoing 
 pub trait Incoming: Stream<Item = Result<WsMessage, axum::Error>> + Unpin + Send + 'static {}
 impl<T: Stream<Item = Result<WsMessage, axum::Error>> + Unpin + Send + 'static> Incoming for T {}
 
-/// A send in flight; it resolves to the reply, encoded (empty for a send without an id that
-/// succeeded).
+/// An entry of a room's log in flight (a send, edit, deletion or reaction); it resolves to the
+/// reply, encoded (empty for one without an id that succeeded).
 pub(super) type SendFuture = std::pin::Pin<Box<dyn Future<Output = bytes::Bytes> + Send>>;
 
 pub(super) struct Session<W> {
@@ -44,10 +44,10 @@ pub(super) struct Session<W> {
     pub(super) joined: HashMap<RoomId, Seq>,
     pub(super) limiter: Option<DefaultDirectRateLimiter>,
     pub(super) malformed: Malformed,
-    /// Sends refused by the rate limit in a row.
+    /// Entries (sends, edits, deletions, reactions) refused by the rate limit in a row.
     pub(super) rate_strikes: u32,
-    /// Per room, the completion of this connection's latest send: the next send to that room
-    /// waits for it, so one sender's messages are stored in the order they were sent.
+    /// Per room, the completion of this connection's latest entry: the next one in that room
+    /// waits for it, so one client's messages and changes are stored in the order it sent them.
     pub(super) last_send: HashMap<RoomId, oneshot::Receiver<()>>,
 }
 

@@ -592,6 +592,83 @@ async fn one_senders_messages_are_stored_in_the_order_sent() {
     client.finish().await;
 }
 
+#[tokio::test]
+async fn one_clients_sends_edits_deletions_and_reactions_are_stored_in_the_order_sent() {
+    let (node, alice, room) = alice_in_a_room(&["--send-rate", "0", "--max-sends-in-flight", "8"]).await;
+    let mut client = Client::connect(&node, alice);
+    let mut doomed = Vec::new();
+    for id in 1..=13 {
+        client.send(send_frame(id, room, "stored before"));
+        doomed.push(client.next().await["message"]["id"].clone());
+    }
+    let first = doomed.remove(0);
+    // Each round, sent without waiting for a reply: two sends (the second waits for the first),
+    // an edit of the first message, a reaction added or taken back, and the deletion of another
+    // message stored before.
+    let mut kinds = std::collections::BTreeMap::new();
+    let mut id = 13;
+    for (round, doomed) in doomed.iter().enumerate() {
+        let mut frame = |kinds: &mut std::collections::BTreeMap<u64, &str>, kind, frame: Value| {
+            id += 1;
+            kinds.insert(id, kind);
+            let mut frame = frame;
+            frame["id"] = json!(id);
+            client.send(frame);
+        };
+        frame(&mut kinds, "send", send_frame(0, room, &format!("m{round}")));
+        frame(&mut kinds, "send", send_frame(0, room, &format!("n{round}")));
+        frame(
+            &mut kinds,
+            "edit",
+            json!({ "type": "edit", "room": room, "message_id": first, "content": format!("e{round}") }),
+        );
+        let react = if round % 2 == 0 { "react" } else { "unreact" };
+        frame(
+            &mut kinds,
+            "react",
+            json!({ "type": react, "room": room, "message_id": first, "emoji": "👍" }),
+        );
+        frame(&mut kinds, "delete", json!({ "type": "delete", "room": room, "message_id": doomed }));
+    }
+    let mut entry_seq = std::collections::BTreeMap::new();
+    while entry_seq.len() < kinds.len() {
+        let reply = client.next().await;
+        let Some(id) = reply["id"].as_u64() else { continue };
+        let message = &reply["message"];
+        let seq = match kinds[&id] {
+            "send" => message["seq"].as_u64(),
+            "edit" | "delete" => message["changed_seq"].as_u64(),
+            _ => message["reactions_seq"].as_u64(),
+        };
+        entry_seq.insert(id, (kinds[&id], seq, reply.clone()));
+    }
+    let seqs: Vec<u64> = entry_seq.values().filter_map(|(_, seq, _)| *seq).collect();
+    assert_eq!(seqs.len(), 60, "every entry stored: {entry_seq:?}");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "entries stored in the order of the ids: {seqs:?}");
+    let edits: Vec<&Value> =
+        entry_seq.values().filter(|(k, ..)| *k == "edit").map(|(.., r)| &r["message"]["content"]).collect();
+    assert_eq!(edits.last().copied(), Some(&json!("e11")));
+    client.finish().await;
+}
+
+#[tokio::test]
+async fn a_sustained_flood_of_reactions_is_closed_with_4008_like_sends() {
+    let (node, alice, room) = alice_in_a_room(&["--send-rate", "1", "--send-burst", "1"]).await;
+    let mut client = Client::connect(&node, alice);
+    client.send(send_frame(1, room, "target"));
+    let target = client.next().await["message"]["id"].clone();
+    // The burst is spent: a second of refusals in a row, at most one let through, reaches the
+    // strike limit.
+    for id in 2..=120 {
+        let kind = if id % 2 == 0 { "react" } else { "unreact" };
+        client.send(json!({ "type": kind, "id": id, "room": room, "message_id": target, "emoji": "🙂" }));
+    }
+    let (frames, close) = client.until_close().await;
+    assert_eq!(close["close"], Close::RateLimited.code());
+    assert!(frames.iter().filter(|f| reply_code(f) == Some("rate_limited")).count() >= 100, "{frames:?}");
+    client.finish().await;
+}
+
 /// A join with `since` replays at most `--max-replay` messages: the connection's mark stays
 /// behind the room's newest, and the next live message names a previous one it was not given.
 async fn joined_behind(max_replay: &str) -> (TestState, UserId, RoomId, Client) {
