@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::client::{ClientFrame, Command, EditCommand, SendCommand};
@@ -170,14 +170,6 @@ pub fn emoji() -> impl Strategy<Value = Emoji> {
     "[👍🎉❤️🇫🇷a-z0-9+_-]{1,4}".prop_filter_map("a valid emoji", |raw| Emoji::parse(&raw).ok())
 }
 
-/// A change's target as a client names it.
-fn target_fields(message: &MessageRef) -> Value {
-    match message {
-        MessageRef::Id(id) => json!({"message_id": id.to_string()}),
-        MessageRef::Seq(seq) => json!({"seq": seq}),
-    }
-}
-
 pub fn client_frame() -> impl Strategy<Value = ClientFrame> {
     (prop::option::of(any::<u64>()), command()).prop_map(|(id, command)| ClientFrame { id, command })
 }
@@ -185,57 +177,7 @@ pub fn client_frame() -> impl Strategy<Value = ClientFrame> {
 /// The map a client sends for `frame`: with `nulls`, every field, `null` when absent; else
 /// only those that differ from their default.
 pub fn frame_value(frame: &ClientFrame, nulls: bool) -> Value {
-    let fields = match &frame.command {
-        Command::Join { room, since } => json!({"room": room.to_string(), "since": since}),
-        Command::Leave { room } | Command::Typing { room } => json!({"room": room.to_string()}),
-        Command::Send(send) => json!({
-            "room": send.room.to_string(),
-            "content": send.content.as_str(),
-            "client_msg_id": send.client_msg_id.as_ref().map(|id| id.as_str()),
-            "first_attempt": send.first_attempt,
-            "kind": send.kind.as_str(),
-            "metadata": send.metadata.as_object(),
-            "reply_to": send.reply_to.map(|id| id.to_string()),
-        }),
-        Command::History { room, before, after, limit } => {
-            json!({"room": room.to_string(), "before": before, "after": after, "limit": limit})
-        }
-        Command::Read { room, seq } => json!({"room": room.to_string(), "seq": seq}),
-        Command::Ping => json!({}),
-        Command::Auth { token } => json!({"token": token}),
-        Command::Edit(edit) => {
-            let mut fields = target_fields(&edit.message);
-            fields["room"] = edit.room.to_string().into();
-            fields["content"] = edit.content.as_str().into();
-            fields["metadata"] = json!(edit.metadata.as_ref().and_then(Metadata::as_object));
-            fields["client_change_id"] = json!(edit.client_change_id.as_ref().map(ClientMsgId::as_str));
-            fields
-        }
-        Command::Delete { room, message, client_change_id } => {
-            let mut fields = target_fields(message);
-            fields["room"] = room.to_string().into();
-            fields["client_change_id"] = json!(client_change_id.as_ref().map(ClientMsgId::as_str));
-            fields
-        }
-        Command::React { room, message, emoji, .. } => {
-            let mut fields = target_fields(message);
-            fields["room"] = room.to_string().into();
-            fields["emoji"] = emoji.as_str().into();
-            fields
-        }
-        Command::Thread { room, message, after, limit } => {
-            let mut fields = target_fields(message);
-            fields["room"] = room.to_string().into();
-            fields["after"] = json!(after);
-            fields["limit"] = json!(limit);
-            fields
-        }
-    };
-    let Value::Object(fields) = fields else { unreachable!("every command's fields are a map") };
-    let mut map = Map::new();
-    map.insert("type".into(), frame.command.name().into());
-    map.insert("id".into(), frame.id.into());
-    map.extend(fields);
+    let Value::Object(mut map) = frame.to_value() else { unreachable!("a frame is a map") };
     if !nulls {
         // Left out, as a client may: absent fields, and those with their default value.
         map.retain(|name, value| {

@@ -12,6 +12,7 @@
 #[cfg(test)]
 mod arbitrary;
 mod client;
+mod client_value;
 mod codec;
 mod server;
 
