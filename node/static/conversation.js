@@ -128,6 +128,8 @@ export class Conversation {
             this.hasMore = page.has_more;
             this.add(page.messages);
             this.renderMembers();
+            // Messages that arrived live while the members loaded were offered as to a plain member.
+            this.renderAllActions();
             this.scrollToBottom();
             this.markReadIfSeen();
         }

@@ -214,6 +214,8 @@ describe(`moderating messages on ${SETUP}`, () => {
     await send(bob.page, "a message to moderate");
     for (const page of [olga.page, carol.page]) await waitForMessage(page, "a message to moderate");
     const row = await rowOf(carol.page, "a message to moderate");
+    // Her role is known once the room's members have loaded.
+    await carol.page.waitForSelector(`${row} button.delete`);
     assert.deepEqual(await buttons(carol.page, row), ["Reply", "Delete"], "an admin may delete, not edit");
 
     await remove(carol.page, row);
