@@ -71,12 +71,11 @@ export class Api {
         return this.call("POST", `/rooms/${room}/members`, { user_id: userId });
     }
     history(room, query) {
-        const params = new URLSearchParams();
-        for (const [key, value] of Object.entries(query)) {
-            if (value !== undefined)
-                params.set(key, String(value));
-        }
-        return this.call("GET", `/rooms/${room}/messages?${params}`);
+        return this.call("GET", `/rooms/${room}/messages?${queryString(query)}`);
+    }
+    /** A page of a message's direct replies, ascending by seq, from right above `after`. */
+    thread(room, message, query) {
+        return this.call("GET", `/rooms/${room}/messages/${message}/thread?${queryString(query)}`);
     }
     send(room, content, clientMsgId) {
         return this.call("POST", `/rooms/${room}/messages`, { content, client_msg_id: clientMsgId });
@@ -198,4 +197,13 @@ function load() {
     catch {
         return null;
     }
+}
+/** A page query's parameters, those given only. */
+function queryString(query) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+        if (value !== undefined)
+            params.set(key, String(value));
+    }
+    return params.toString();
 }

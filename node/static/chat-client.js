@@ -130,7 +130,8 @@ export class ChatClient extends EventTarget {
     /**
      * Sends a message and resolves once the server has made it durable. Until then it is re-sent
      * after every reconnection under the same `client_msg_id`, so it is stored once. Messages to
-     * one room go one after the other, so they are stored in the order they were sent.
+     * one room go one after the other, so they are stored in the order they were sent. With
+     * `replyTo` (a message of the room that is not deleted) it is a reply to that message.
      */
     send(room, content, extra = {}) {
         const clientMsgId = extra.clientMsgId ?? newClientMsgId();
@@ -139,6 +140,8 @@ export class ChatClient extends EventTarget {
             frame.kind = extra.kind;
         if (extra.metadata)
             frame.metadata = extra.metadata;
+        if (extra.replyTo)
+            frame.reply_to = extra.replyTo;
         return this.enqueue(clientMsgId, frame, extra.clientMsgId === undefined);
     }
     /**
@@ -210,6 +213,11 @@ export class ChatClient extends EventTarget {
     /** A page of history, ascending by seq. */
     async history(room, query = {}) {
         const result = await this.request({ type: "history", room, ...query });
+        return result;
+    }
+    /** A page of a message's direct replies, ascending by seq, from right above `after`. */
+    async thread(room, messageId, query = {}) {
+        const result = await this.request({ type: "thread", room, message_id: messageId, ...query });
         return result;
     }
     addEventListener(type, listener, options) {

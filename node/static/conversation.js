@@ -1,5 +1,6 @@
-// The open room: its messages (paged back on scroll, edited, deleted and reacted to in place),
-// the composer, members with presence, typing, and read markers.
+// The open room: its messages (paged back on scroll, edited, deleted, reacted and replied to in
+// place), the composer with its "Replying to" bar, the thread panel, members with presence,
+// typing, and read markers.
 import { ChatError, newClientMsgId, } from "./chat-client.js";
 import { byId, clear, el } from "./dom.js";
 import { describe } from "./errors.js";
@@ -11,6 +12,10 @@ const TYPING_SHOWN_MS = 4_000;
 const MAX_CONTENT = 4000;
 /** What the "add a reaction" control offers: a few common emojis, not a picker. */
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
+/** How long a message stays highlighted after its quote was chosen. */
+const HIGHLIGHT_MS = 2_000;
+/** How much of its parent a reply quotes, in characters (code points), as the server cuts it. */
+const QUOTE_CHARS = 100;
 export class Conversation {
     api;
     users;
@@ -36,6 +41,13 @@ export class Conversation {
     wantedReactions = new Map();
     /** The open "add a reaction" menu: its control, and how to close it. */
     menu = null;
+    /** The ids of the replies to each message that this page has seen. The room's messages are
+     * shown from some seq up to the newest, and a reply comes after its parent, so a shown
+     * parent's replies are all here once delivered: its count is the larger of this and the
+     * count it was read with, and a reply seen twice (live, then in a page) counts once. */
+    replyIds = new Map();
+    replyBar;
+    thread;
     hasMore = false;
     loadingOlder = false;
     members = [];
@@ -49,6 +61,16 @@ export class Conversation {
         this.users = users;
         this.me = me;
         this.hooks = hooks;
+        this.replyBar = new ReplyBar(users, this.input);
+        this.thread = new ThreadPanel(api, users, me, {
+            send: (content, parent) => this.send(content, parent),
+            found: (parent, replies) => {
+                for (const reply of replies)
+                    this.noteReply(reply);
+                this.renderReplyCount(parent);
+            },
+            onError: hooks.onError,
+        });
         this.list.addEventListener("scroll", () => this.onScroll());
         this.composer.addEventListener("submit", (event) => {
             event.preventDefault();
@@ -84,6 +106,9 @@ export class Conversation {
         this.unshownReactions.clear();
         this.wantedReactions.clear();
         this.menu = null;
+        this.replyIds.clear();
+        this.replyBar.cancel();
+        this.thread.close();
         this.readMarks.clear();
         this.online = new Set(online);
         this.hasMore = false;
@@ -103,6 +128,8 @@ export class Conversation {
             this.hasMore = page.has_more;
             this.add(page.messages);
             this.renderMembers();
+            // Messages that arrived live while the members loaded were offered as to a plain member.
+            this.renderAllActions();
             this.scrollToBottom();
             this.markReadIfSeen();
         }
@@ -116,6 +143,8 @@ export class Conversation {
     close() {
         this.generation++;
         this.room = null;
+        this.replyBar.cancel();
+        this.thread.close();
     }
     /** Messages of a (re-)join: a replay to append with the changes and reactions missed, or, if
      * the server lost some, a fresh page. */
@@ -131,6 +160,7 @@ export class Conversation {
                 row.remove();
             this.messages = [];
             this.rows.clear();
+            this.replyIds.clear();
             this.hasMore = page.has_more;
             this.add(page.messages);
             this.scrollToBottom();
@@ -154,8 +184,10 @@ export class Conversation {
             return;
         if (this.rows.has(change.message.id))
             this.replace(change.message, change.seq);
-        else
+        else {
             this.unshownChanges.set(change.message.id, change);
+            this.thread.show(change.message);
+        }
     }
     /** A reaction added or removed: counted on the message shown, unless its count includes it. */
     reaction(frame) {
@@ -252,8 +284,30 @@ export class Conversation {
                 this.list.insertBefore(row, before);
             else
                 this.list.insertBefore(row, this.list.querySelector("li.pending"));
+            if (message.reply_to && this.noteReply(message))
+                this.renderReplyCount(message.reply_to.id);
+            this.thread.show(message);
         }
         this.renderSeen();
+    }
+    /** Remembers a reply as one of its parent's; whether it was new. */
+    noteReply(message) {
+        const parent = message.reply_to?.id;
+        if (!parent)
+            return false;
+        let ids = this.replyIds.get(parent);
+        if (!ids) {
+            ids = new Set();
+            this.replyIds.set(parent, ids);
+        }
+        if (ids.has(message.id))
+            return false;
+        ids.add(message.id);
+        return true;
+    }
+    /** How many replies a shown message has, as far as this page knows. */
+    replyCount(message) {
+        return Math.max(message.reply_count ?? 0, this.replyIds.get(message.id)?.size ?? 0);
     }
     /** The message with what happened to it while it was not shown: the newest change, if newer
      * than its text, and the reactions its counts do not include. */
@@ -278,10 +332,28 @@ export class Conversation {
         const held = this.messages[at];
         const message = merged(held, given, seq);
         this.messages[at] = message;
-        if (seq > (held.changed_seq ?? 0))
+        if (seq > (held.changed_seq ?? 0)) {
             this.redraw(message.id);
-        else if (message.reactions_seq !== held.reactions_seq)
-            this.renderReactions(message);
+            this.requote(message);
+        }
+        else {
+            if (message.reactions_seq !== held.reactions_seq)
+                this.renderReactions(message);
+            if (message.reply_count !== held.reply_count)
+                this.renderReplyCount(message.id);
+        }
+        this.thread.show(message);
+    }
+    /** The quotes of a changed message's shown replies, brought up to its new text. */
+    requote(parent) {
+        this.messages.forEach((reply, at) => {
+            if (reply.reply_to?.id !== parent.id)
+                return;
+            const quote = quoteOf(parent);
+            const quoted = { ...reply, reply_to: quote };
+            this.messages[at] = quoted;
+            this.rows.get(reply.id)?.querySelector(".quote")?.replaceWith(this.quote(quote));
+        });
     }
     /** Draws a shown message's row again from its latest state (closing an editor or question). */
     redraw(id) {
@@ -295,7 +367,6 @@ export class Conversation {
         this.renderSeen();
     }
     row(message) {
-        const time = new Date(message.created_at);
         const classes = ["message"];
         if (message.sender_id === this.me)
             classes.push("mine");
@@ -304,16 +375,55 @@ export class Conversation {
         return el("li", {
             class: classes.join(" "),
             attrs: { "data-seq": String(message.seq), "data-id": message.id },
-        }, el("div", { class: "meta" }, this.users.nameNode(message.sender_id), el("time", {
-            text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
-            attrs: { datetime: message.created_at, title: time.toLocaleString() },
-        }), !message.deleted && message.edited_at ? this.editedMark(message.edited_at) : null), message.deleted
-            ? el("p", { class: "content tombstone", text: "message deleted" })
-            : el("p", { class: "content", text: message.content }), el("div", { class: "footer" }, message.deleted ? null : this.reactionBar(message), this.actions(message)), el("div", { class: "seen" }));
+        }, metaLine(message, this.users), message.reply_to ? this.quote(message.reply_to) : null, contentOf(message), el("div", { class: "footer" }, message.deleted ? null : this.reactionBar(message), this.replyCountControl(message), this.actions(message)), el("div", { class: "seen" }));
     }
-    editedMark(editedAt) {
-        const title = `edited ${new Date(editedAt).toLocaleString()}`;
-        return el("span", { class: "edited", text: "(edited)", attrs: { title } });
+    // ---- Replies and threads ----
+    /** The quote above a reply; choosing it shows its parent. */
+    quote(quote) {
+        return quoteButton(quote, this.users, () => this.jumpTo(quote.id));
+    }
+    /** Scrolls to a shown message and highlights it for a moment. */
+    jumpTo(id) {
+        const row = this.rows.get(id);
+        if (!row) {
+            this.hooks.onError("That message is further up: scroll up to load it.");
+            return;
+        }
+        row.scrollIntoView({ block: "center", behavior: "smooth" });
+        row.classList.remove("highlight");
+        // Restarts the animation when the same message is chosen again.
+        void row.offsetWidth;
+        row.classList.add("highlight");
+        setTimeout(() => row.classList.remove("highlight"), HIGHLIGHT_MS);
+    }
+    /** "N replies" under a message that has any, which opens its thread. */
+    replyCountControl(message) {
+        const count = this.replyCount(message);
+        if (count === 0)
+            return null;
+        return replyCountButton(count, () => {
+            if (!this.room)
+                return;
+            // The count is drawn anew as it moves, so focus returns to whichever shows then.
+            const control = () => this.rows.get(message.id)?.querySelector(".reply-count") ?? null;
+            void this.thread.open(this.room, this.shown(message.id) ?? message, control);
+        });
+    }
+    /** Brings a shown message's "N replies" up to date. */
+    renderReplyCount(id) {
+        const message = this.shown(id);
+        const footer = this.rows.get(id)?.querySelector(".footer");
+        if (!message || !footer)
+            return;
+        const old = footer.querySelector(".reply-count");
+        const control = this.replyCountControl(message);
+        const focused = old?.contains(document.activeElement) ?? false;
+        if (old && control)
+            old.replaceWith(control);
+        else if (control)
+            footer.insertBefore(control, footer.querySelector(".actions"));
+        if (focused)
+            control?.focus();
     }
     // ---- Editing and deleting ----
     /** Whether the user is the room's owner or an admin, who may delete anyone's message. */
@@ -321,13 +431,14 @@ export class Conversation {
         const role = this.members.find((member) => member.user_id === this.me)?.role;
         return role === "owner" || role === "admin";
     }
-    /** The buttons a message offers the user: Edit on their own, Delete on their own and, for a
-     * moderator, on anyone's; none on a tombstone. */
+    /** The buttons a message offers the user: Reply on any, Edit on their own, Delete on their
+     * own and, for a moderator, on anyone's; none on a tombstone. */
     actions(message) {
         const box = el("div", { class: "actions" });
         if (message.deleted)
             return box;
         const mine = message.sender_id === this.me;
+        box.append(actionButton("Reply", "reply", () => this.replyBar.show(message), "Reply to this message"));
         if (mine)
             box.append(actionButton("Edit", "edit", () => this.startEdit(message)));
         if (mine || this.isModerator())
@@ -542,21 +653,32 @@ export class Conversation {
     }
     submit() {
         const content = this.input.value.trim();
-        const client = this.hooks.client();
-        if (!content || !this.room || !client)
+        if (!content || !this.room || !this.hooks.client())
             return;
         if (content.length > MAX_CONTENT) {
             this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
             return;
         }
         this.input.value = "";
+        const parent = this.replyBar.target;
+        this.replyBar.cancel();
+        this.send(content, parent);
+    }
+    /** Sends a message, a reply to `parent` when given, showing it as "sending…" until it is
+     * acknowledged (in the open thread too, when it replies to its message). */
+    send(content, parent) {
+        const client = this.hooks.client();
+        if (!this.room || !client)
+            return;
         const room = this.room;
         const clientMsgId = newClientMsgId();
-        const row = el("li", { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } }, el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })), el("p", { class: "content", text: content }));
+        const row = el("li", { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } }, el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })), parent ? this.quote(quoteOf(parent)) : null, el("p", { class: "content", text: content }));
         this.pending.set(clientMsgId, row);
         this.list.append(row);
         this.scrollToBottom();
-        client.send(room, content, { clientMsgId }).then((message) => {
+        if (parent && this.thread.parentId === parent.id)
+            this.thread.pending(clientMsgId, content);
+        client.send(room, content, { clientMsgId, replyTo: parent?.id }).then((message) => {
             if (room === this.room)
                 this.live(message);
         }, (err) => {
@@ -565,6 +687,7 @@ export class Conversation {
                 status.textContent = "not sent";
             row.classList.add("failed");
             this.pending.delete(clientMsgId);
+            this.thread.failed(clientMsgId);
             this.hooks.onError(describe(err));
         });
     }
@@ -686,19 +809,317 @@ export class Conversation {
         }
     }
 }
+function reactionKey(id, emoji) {
+    return `${id} ${emoji}`;
+}
+/** A chip's count, pressed state and the sentence a screen reader says for it. */
+function showCount(chip, reaction) {
+    const count = chip.querySelector(".count");
+    if (count)
+        count.textContent = String(reaction.count);
+    const noun = reaction.count === 1 ? "reaction" : "reactions";
+    const whose = reaction.me ? (reaction.count === 1 ? ", yours" : ", including yours") : "";
+    const label = `${reaction.emoji} ${reaction.count} ${noun}${whose}`;
+    chip.setAttribute("aria-pressed", String(reaction.me));
+    chip.setAttribute("aria-label", label);
+    chip.title = label;
+}
+/** A small text-like button under a message; `label` when the text alone says too little. */
+function actionButton(text, classes, onClick, label) {
+    const attrs = { type: "button" };
+    if (label)
+        attrs["aria-label"] = label;
+    return el("button", { class: `link ${classes}`, text, attrs, on: { click: onClick } });
+}
+/** One message and its direct replies, paged forward from the oldest and kept live by the
+ * room, with a composer whose messages reply to that message. */
+class ThreadPanel {
+    api;
+    users;
+    me;
+    hooks;
+    panel = byId("thread");
+    parentBox = byId("thread-parent");
+    list = byId("thread-replies");
+    more = byId("thread-more");
+    composer = byId("thread-composer");
+    input = this.composer.elements.namedItem("content");
+    room = null;
+    parent = null;
+    /** Replies shown, ascending by seq, and their rows. */
+    replies = [];
+    rows = new Map();
+    /** Rows of replies sent from here but not yet acknowledged, by client_msg_id. */
+    pendingRows = new Map();
+    /** The highest seq the pages so far reached: the next page starts above it. */
+    pagedThrough = 0;
+    hasMore = false;
+    loading = false;
+    /** The control that opened the panel, to give focus back to. */
+    opener = () => null;
+    /** Bumped on every open, so pages of a thread closed meanwhile are ignored. */
+    generation = 0;
+    constructor(api, users, me, hooks) {
+        this.api = api;
+        this.users = users;
+        this.me = me;
+        this.hooks = hooks;
+        byId("thread-close").addEventListener("click", () => this.close());
+        this.panel.addEventListener("keydown", (event) => {
+            if (event.key === "Escape" && !event.defaultPrevented) {
+                event.preventDefault();
+                this.close();
+            }
+        });
+        this.more.addEventListener("click", () => void this.loadMore());
+        this.composer.addEventListener("submit", (event) => {
+            event.preventDefault();
+            this.submit();
+        });
+        this.input.addEventListener("keydown", (event) => {
+            if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+                event.preventDefault();
+                this.submit();
+            }
+        });
+    }
+    /** The message whose thread is open, if any. */
+    get parentId() {
+        return this.parent?.id ?? null;
+    }
+    async open(room, parent, opener) {
+        const generation = ++this.generation;
+        this.room = room;
+        this.parent = parent;
+        this.opener = opener;
+        this.replies = [];
+        this.rows.clear();
+        this.pendingRows.clear();
+        this.pagedThrough = 0;
+        this.hasMore = false;
+        this.more.hidden = true;
+        this.renderParent();
+        clear(this.list);
+        this.list.append(el("li", { class: "hint", text: "Loading…" }));
+        this.panel.hidden = false;
+        this.input.focus();
+        await this.loadMore(generation);
+    }
+    close() {
+        if (!this.parent)
+            return;
+        this.generation++;
+        this.room = null;
+        this.parent = null;
+        this.panel.hidden = true;
+        this.input.value = "";
+        this.opener()?.focus();
+        this.opener = () => null;
+    }
+    /** A message of the room in its latest state: shown here if it is the parent or one of its
+     * replies, once each, in seq order. */
+    show(message) {
+        if (!this.parent || message.room_id !== this.room)
+            return;
+        if (message.id === this.parent.id) {
+            this.parent = message;
+            this.renderParent();
+            return;
+        }
+        if (message.reply_to?.id !== this.parent.id)
+            return;
+        const pendingRow = message.client_msg_id ? this.pendingRows.get(message.client_msg_id) : undefined;
+        if (pendingRow) {
+            pendingRow.remove();
+            this.pendingRows.delete(message.client_msg_id ?? "");
+        }
+        const at = this.replies.findIndex((shown) => shown.id === message.id);
+        if (at >= 0) {
+            // Only a newer state of its text redraws it (a page may answer after a live change).
+            if ((message.changed_seq ?? 0) < (this.replies[at].changed_seq ?? 0))
+                return;
+            this.replies[at] = message;
+            const row = this.row(message);
+            this.rows.get(message.id)?.replaceWith(row);
+            this.rows.set(message.id, row);
+            return;
+        }
+        this.list.querySelector(".hint")?.remove();
+        let index = this.replies.length;
+        while (index > 0 && this.replies[index - 1].seq > message.seq)
+            index--;
+        const before = index < this.replies.length ? this.rows.get(this.replies[index].id) : null;
+        const row = this.row(message);
+        this.replies.splice(index, 0, message);
+        this.rows.set(message.id, row);
+        this.list.insertBefore(row, before ?? this.list.querySelector("li.pending"));
+    }
+    /** A reply sent from here, shown as "sending…" until it is acknowledged. */
+    pending(clientMsgId, content) {
+        const row = el("li", { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } }, el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })), el("p", { class: "content", text: content }));
+        this.list.querySelector(".hint")?.remove();
+        this.pendingRows.set(clientMsgId, row);
+        this.list.append(row);
+    }
+    /** A reply sent from here that the server refused. */
+    failed(clientMsgId) {
+        const row = this.pendingRows.get(clientMsgId);
+        if (!row)
+            return;
+        this.pendingRows.delete(clientMsgId);
+        row.classList.add("failed");
+        const status = row.querySelector(".status");
+        if (status)
+            status.textContent = "not sent";
+    }
+    async loadMore(generation = this.generation) {
+        const room = this.room;
+        const parent = this.parent;
+        if (!room || !parent || this.loading)
+            return;
+        this.loading = true;
+        this.more.disabled = true;
+        try {
+            const page = await this.api.thread(room, parent.id, { after: this.pagedThrough, limit: PAGE });
+            if (generation !== this.generation)
+                return;
+            this.list.querySelector(".hint")?.remove();
+            this.hasMore = page.has_more;
+            for (const reply of page.messages) {
+                this.pagedThrough = Math.max(this.pagedThrough, reply.seq);
+                this.show(reply);
+            }
+            this.hooks.found(parent.id, page.messages);
+            if (this.replies.length === 0 && this.pendingRows.size === 0) {
+                this.list.append(el("li", { class: "hint", text: "No replies yet." }));
+            }
+        }
+        catch (err) {
+            if (generation !== this.generation)
+                return;
+            this.hooks.onError(describe(err));
+        }
+        finally {
+            this.loading = false;
+            this.more.disabled = false;
+            if (generation === this.generation)
+                this.more.hidden = !this.hasMore;
+        }
+    }
+    submit() {
+        const content = this.input.value.trim();
+        if (!content || !this.parent)
+            return;
+        if (content.length > MAX_CONTENT) {
+            this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
+            return;
+        }
+        this.input.value = "";
+        this.hooks.send(content, this.parent);
+    }
+    renderParent() {
+        const parent = this.parent;
+        if (!parent)
+            return;
+        this.parentBox.replaceChildren(el("div", { class: "message thread-parent-message" }, metaLine(parent, this.users), contentOf(parent)));
+    }
+    row(message) {
+        const classes = ["message"];
+        if (message.sender_id === this.me)
+            classes.push("mine");
+        if (message.deleted)
+            classes.push("deleted");
+        return el("li", { class: classes.join(" "), attrs: { "data-id": message.id, "data-seq": String(message.seq) } }, metaLine(message, this.users), contentOf(message));
+    }
+}
+// ---- Quotes, reply counts and the "Replying to" bar ----
+/** "1 reply", "2 replies". */
+function repliesText(count) {
+    return count === 1 ? "1 reply" : `${count} replies`;
+}
+/** What a quote says of its parent's text. */
+function quotedText(quote) {
+    if (quote.deleted)
+        return "Deleted message";
+    // Only damaged data leaves a parent unreadable.
+    return quote.content ?? "Message unavailable";
+}
+/** The quote above a reply: its parent's author and the start of its text; choosing it shows
+ * the parent. */
+function quoteButton(quote, users, onClick) {
+    return el("button", {
+        class: quote.deleted ? "quote deleted" : "quote",
+        attrs: { type: "button", "data-parent-id": quote.id, title: "Show the message this replies to" },
+        on: { click: onClick },
+    }, el("span", { class: "sr-only", text: "In reply to " }), users.nameNode(quote.sender_id), el("span", { class: "quoted", text: quotedText(quote) }));
+}
+/** "N replies" under a parent, which opens its thread. */
+function replyCountButton(count, onClick) {
+    const text = repliesText(count);
+    return el("button", {
+        class: "link reply-count",
+        text,
+        attrs: { type: "button", "aria-label": `${text}, open the thread` },
+        on: { click: onClick },
+    });
+}
+/** The bar above a composer while it writes a reply: whom it answers, and × (or Escape) to
+ * write a plain message again. */
+class ReplyBar {
+    users;
+    input;
+    bar = byId("reply-bar");
+    text = byId("reply-bar-text");
+    /** The message the next send replies to. */
+    target = null;
+    constructor(users, input) {
+        this.users = users;
+        this.input = input;
+        byId("reply-cancel").addEventListener("click", () => {
+            this.cancel();
+            this.input.focus();
+        });
+        this.input.addEventListener("keydown", (event) => {
+            if (event.key === "Escape" && this.target) {
+                event.preventDefault();
+                this.cancel();
+            }
+        });
+    }
+    show(message) {
+        this.target = message;
+        this.text.replaceChildren("Replying to ", this.users.nameNode(message.sender_id), ": ", el("span", { class: "quoted", text: message.content }));
+        this.bar.hidden = false;
+        this.input.focus();
+    }
+    cancel() {
+        this.target = null;
+        this.bar.hidden = true;
+        this.text.replaceChildren();
+    }
+}
+// ---- Message state ----
 /**
- * A shown message brought up to date by another state of it: the text of `given` if `seq` (its
+ * A held message brought up to date by another state of it: the text of `given` if `seq` (its
  * change's) is above the held `changed_seq`, its reactions if its `reactions_seq` is above the
- * held one. Changes carry no reactions, so an edit keeps those held; a tombstone has none.
+ * held one. Changes carry no reactions and no reply count, so an edit keeps those held; a
+ * tombstone has no reactions. Replies are never taken back (a deleted one still counts), so the
+ * larger count is the newer; a quote of a deleted parent stays so.
  */
 function merged(held, given, seq) {
     const text = seq > (held.changed_seq ?? 0) ? given : held;
     const counts = (given.reactions_seq ?? 0) > (held.reactions_seq ?? 0) ? given : held;
-    return {
+    const replies = Math.max(held.reply_count ?? 0, given.reply_count ?? 0);
+    const quote = held.reply_to?.deleted ? held.reply_to : (given.reply_to ?? held.reply_to);
+    const message = {
         ...text,
         reactions: text.deleted ? undefined : counts.reactions,
         reactions_seq: counts.reactions_seq,
+        reply_to: quote,
     };
+    if (replies > 0)
+        message.reply_count = replies;
+    return message;
 }
 /**
  * The message with one reaction entry counted, by the contract's rule: only an entry above its
@@ -721,22 +1142,31 @@ function withReaction(message, frame, me) {
         reaction.me = frame.added;
     return { ...message, reactions: reactions.filter((r) => r.count > 0), reactions_seq: frame.seq };
 }
-function reactionKey(id, emoji) {
-    return `${id} ${emoji}`;
+/** A reply's quote of `parent` as it now stands, cut as the server cuts it. */
+function quoteOf(parent) {
+    const quote = { id: parent.id, seq: parent.seq, sender_id: parent.sender_id, content: "" };
+    if (parent.deleted)
+        quote.deleted = true;
+    else
+        quote.content = Array.from(parent.content).slice(0, QUOTE_CHARS).join("");
+    return quote;
 }
-/** A chip's count, pressed state and the sentence a screen reader says for it. */
-function showCount(chip, reaction) {
-    const count = chip.querySelector(".count");
-    if (count)
-        count.textContent = String(reaction.count);
-    const noun = reaction.count === 1 ? "reaction" : "reactions";
-    const whose = reaction.me ? (reaction.count === 1 ? ", yours" : ", including yours") : "";
-    const label = `${reaction.emoji} ${reaction.count} ${noun}${whose}`;
-    chip.setAttribute("aria-pressed", String(reaction.me));
-    chip.setAttribute("aria-label", label);
-    chip.title = label;
+// ---- Message parts, in the room and in a thread ----
+/** The author's name, the time, and "(edited)" on an edited message that stands. */
+function metaLine(message, users) {
+    const time = new Date(message.created_at);
+    return el("div", { class: "meta" }, users.nameNode(message.sender_id), el("time", {
+        text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+        attrs: { datetime: message.created_at, title: time.toLocaleString() },
+    }), !message.deleted && message.edited_at ? editedMark(message.edited_at) : null);
 }
-/** A small text-like button under a message. */
-function actionButton(text, classes, onClick) {
-    return el("button", { class: `link ${classes}`, text, attrs: { type: "button" }, on: { click: onClick } });
+/** The text, or "message deleted" on a tombstone. */
+function contentOf(message) {
+    return message.deleted
+        ? el("p", { class: "content tombstone", text: "message deleted" })
+        : el("p", { class: "content", text: message.content });
+}
+function editedMark(editedAt) {
+    const title = `edited ${new Date(editedAt).toLocaleString()}`;
+    return el("span", { class: "edited", text: "(edited)", attrs: { title } });
 }

@@ -13,9 +13,16 @@ const BY_CODE = {
     timeout: "The server did not answer in time. Try again.",
     disconnected: "Not connected; it will be retried when the connection is back.",
 };
+/** Refusals of one field that a person can understand without the field's name. */
+const BY_FIELD = {
+    reply_to: "The message you replied to has been deleted, so your reply was not sent.",
+};
 export function describe(error) {
     if (error instanceof ChatError) {
         if (error.code === "invalid_input") {
+            const known = Object.keys(error.fields ?? {}).find((name) => name in BY_FIELD);
+            if (known)
+                return BY_FIELD[known];
             const fields = Object.entries(error.fields ?? {}).map(([name, why]) => `${name.replace(/_/g, " ")} ${why}`);
             return fields.length ? `Please check: ${fields.join("; ")}.` : `Invalid input: ${error.message}.`;
         }

@@ -109,11 +109,12 @@ export class Api {
   }
 
   history(room: Id, query: { before?: Seq; after?: Seq; limit?: number }): Promise<HistoryPage> {
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) {
-      if (value !== undefined) params.set(key, String(value));
-    }
-    return this.call("GET", `/rooms/${room}/messages?${params}`);
+    return this.call("GET", `/rooms/${room}/messages?${queryString(query)}`);
+  }
+
+  /** A page of a message's direct replies, ascending by seq, from right above `after`. */
+  thread(room: Id, message: Id, query: { after?: Seq; limit?: number }): Promise<HistoryPage> {
+    return this.call("GET", `/rooms/${room}/messages/${message}/thread?${queryString(query)}`);
   }
 
   send(room: Id, content: string, clientMsgId: string): Promise<Message> {
@@ -236,4 +237,13 @@ function load(): StoredSession | null {
   } catch {
     return null;
   }
+}
+
+/** A page query's parameters, those given only. */
+function queryString(query: Record<string, number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined) params.set(key, String(value));
+  }
+  return params.toString();
 }

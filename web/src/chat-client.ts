@@ -66,6 +66,21 @@ export interface Message {
   reactions?: ReactionCount[];
   /** The seq of the latest reaction entry `reactions` counts: apply a `reaction` only if above it. */
   reactions_seq?: Seq;
+  /** On a reply: a quote of its parent as the parent stood when this was read or delivered. */
+  reply_to?: ReplyQuote;
+  /** How many replies the message had when read; absent while none. */
+  reply_count?: number;
+}
+
+/** A reply's quote of its parent. */
+export interface ReplyQuote {
+  id: Id;
+  seq: Seq;
+  sender_id: Id;
+  /** The first 100 characters of the parent's content; "" once it is deleted, absent when the
+   * parent could not be read. */
+  content?: string;
+  deleted?: boolean;
 }
 
 export interface ReactionCount {
@@ -130,6 +145,7 @@ export type ClientFrame =
       kind?: string;
       metadata?: Record<string, unknown>;
       first_attempt?: boolean;
+      reply_to?: Id;
       id?: number;
     }
   | {
@@ -143,6 +159,7 @@ export type ClientFrame =
     }
   | { type: "delete"; room: Id; message_id: Id; client_change_id?: string; id?: number }
   | { type: "react" | "unreact"; room: Id; message_id: Id; emoji: string; id?: number }
+  | { type: "thread"; room: Id; message_id: Id; after?: Seq; limit?: number; id?: number }
   | { type: "history"; room: Id; before?: Seq; after?: Seq; limit?: number; id?: number }
   | { type: "typing"; room: Id; id?: number }
   | { type: "read"; room: Id; seq: Seq; id?: number }
@@ -365,17 +382,19 @@ export class ChatClient extends EventTarget {
   /**
    * Sends a message and resolves once the server has made it durable. Until then it is re-sent
    * after every reconnection under the same `client_msg_id`, so it is stored once. Messages to
-   * one room go one after the other, so they are stored in the order they were sent.
+   * one room go one after the other, so they are stored in the order they were sent. With
+   * `replyTo` (a message of the room that is not deleted) it is a reply to that message.
    */
   send(
     room: Id,
     content: string,
-    extra: { kind?: string; metadata?: Record<string, unknown>; clientMsgId?: string } = {},
+    extra: { kind?: string; metadata?: Record<string, unknown>; clientMsgId?: string; replyTo?: Id } = {},
   ): Promise<Message> {
     const clientMsgId = extra.clientMsgId ?? newClientMsgId();
     const frame: OutgoingMessage["frame"] = { type: "send", room, content, client_msg_id: clientMsgId };
     if (extra.kind) frame.kind = extra.kind;
     if (extra.metadata) frame.metadata = extra.metadata;
+    if (extra.replyTo) frame.reply_to = extra.replyTo;
     return this.enqueue(clientMsgId, frame, extra.clientMsgId === undefined);
   }
 
@@ -455,6 +474,12 @@ export class ChatClient extends EventTarget {
   /** A page of history, ascending by seq. */
   async history(room: Id, query: { before?: Seq; after?: Seq; limit?: number } = {}): Promise<HistoryPage> {
     const result = await this.request({ type: "history", room, ...query });
+    return result as unknown as HistoryPage;
+  }
+
+  /** A page of a message's direct replies, ascending by seq, from right above `after`. */
+  async thread(room: Id, messageId: Id, query: { after?: Seq; limit?: number } = {}): Promise<HistoryPage> {
+    const result = await this.request({ type: "thread", room, message_id: messageId, ...query });
     return result as unknown as HistoryPage;
   }
 

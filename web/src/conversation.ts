@@ -1,5 +1,6 @@
-// The open room: its messages (paged back on scroll, edited, deleted and reacted to in place),
-// the composer, members with presence, typing, and read markers.
+// The open room: its messages (paged back on scroll, edited, deleted, reacted and replied to in
+// place), the composer with its "Replying to" bar, the thread panel, members with presence,
+// typing, and read markers.
 
 import type { Api } from "./api.js";
 import {
@@ -11,6 +12,7 @@ import {
   type Participant,
   type ReactionChange,
   type ReactionCount,
+  type ReplyQuote,
   type Seq,
   newClientMsgId,
 } from "./chat-client.js";
@@ -26,6 +28,10 @@ const TYPING_SHOWN_MS = 4_000;
 const MAX_CONTENT = 4000;
 /** What the "add a reaction" control offers: a few common emojis, not a picker. */
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
+/** How long a message stays highlighted after its quote was chosen. */
+const HIGHLIGHT_MS = 2_000;
+/** How much of its parent a reply quotes, in characters (code points), as the server cuts it. */
+const QUOTE_CHARS = 100;
 
 export interface ConversationHooks {
   client: () => ChatClient | null;
@@ -54,6 +60,13 @@ export class Conversation {
   private readonly wantedReactions = new Map<string, boolean>();
   /** The open "add a reaction" menu: its control, and how to close it. */
   private menu: { box: HTMLElement; close: (refocus: boolean) => void } | null = null;
+  /** The ids of the replies to each message that this page has seen. The room's messages are
+   * shown from some seq up to the newest, and a reply comes after its parent, so a shown
+   * parent's replies are all here once delivered: its count is the larger of this and the
+   * count it was read with, and a reply seen twice (live, then in a page) counts once. */
+  private readonly replyIds = new Map<Id, Set<Id>>();
+  private readonly replyBar: ReplyBar;
+  private readonly thread: ThreadPanel;
   private hasMore = false;
   private loadingOlder = false;
   private members: Participant[] = [];
@@ -69,6 +82,15 @@ export class Conversation {
     private readonly me: Id,
     private readonly hooks: ConversationHooks,
   ) {
+    this.replyBar = new ReplyBar(users, this.input);
+    this.thread = new ThreadPanel(api, users, me, {
+      send: (content, parent) => this.send(content, parent),
+      found: (parent, replies) => {
+        for (const reply of replies) this.noteReply(reply);
+        this.renderReplyCount(parent);
+      },
+      onError: hooks.onError,
+    });
     this.list.addEventListener("scroll", () => this.onScroll());
     this.composer.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -103,6 +125,9 @@ export class Conversation {
     this.unshownReactions.clear();
     this.wantedReactions.clear();
     this.menu = null;
+    this.replyIds.clear();
+    this.replyBar.cancel();
+    this.thread.close();
     this.readMarks.clear();
     this.online = new Set(online);
     this.hasMore = false;
@@ -120,6 +145,8 @@ export class Conversation {
       this.hasMore = page.has_more;
       this.add(page.messages);
       this.renderMembers();
+      // Messages that arrived live while the members loaded were offered as to a plain member.
+      this.renderAllActions();
       this.scrollToBottom();
       this.markReadIfSeen();
     } catch (err) {
@@ -132,6 +159,8 @@ export class Conversation {
   close(): void {
     this.generation++;
     this.room = null;
+    this.replyBar.cancel();
+    this.thread.close();
   }
 
   /** Messages of a (re-)join: a replay to append with the changes and reactions missed, or, if
@@ -152,6 +181,7 @@ export class Conversation {
       for (const row of this.rows.values()) row.remove();
       this.messages = [];
       this.rows.clear();
+      this.replyIds.clear();
       this.hasMore = page.has_more;
       this.add(page.messages);
       this.scrollToBottom();
@@ -171,7 +201,10 @@ export class Conversation {
   changed(change: MessageChange): void {
     if (change.room !== this.room) return;
     if (this.rows.has(change.message.id)) this.replace(change.message, change.seq);
-    else this.unshownChanges.set(change.message.id, change);
+    else {
+      this.unshownChanges.set(change.message.id, change);
+      this.thread.show(change.message);
+    }
   }
 
   /** A reaction added or removed: counted on the message shown, unless its count includes it. */
@@ -265,8 +298,29 @@ export class Conversation {
       this.rows.set(message.id, row);
       if (before) this.list.insertBefore(row, before);
       else this.list.insertBefore(row, this.list.querySelector("li.pending"));
+      if (message.reply_to && this.noteReply(message)) this.renderReplyCount(message.reply_to.id);
+      this.thread.show(message);
     }
     this.renderSeen();
+  }
+
+  /** Remembers a reply as one of its parent's; whether it was new. */
+  private noteReply(message: Message): boolean {
+    const parent = message.reply_to?.id;
+    if (!parent) return false;
+    let ids = this.replyIds.get(parent);
+    if (!ids) {
+      ids = new Set();
+      this.replyIds.set(parent, ids);
+    }
+    if (ids.has(message.id)) return false;
+    ids.add(message.id);
+    return true;
+  }
+
+  /** How many replies a shown message has, as far as this page knows. */
+  private replyCount(message: Message): number {
+    return Math.max(message.reply_count ?? 0, this.replyIds.get(message.id)?.size ?? 0);
   }
 
   /** The message with what happened to it while it was not shown: the newest change, if newer
@@ -291,8 +345,25 @@ export class Conversation {
     const held = this.messages[at];
     const message = merged(held, given, seq);
     this.messages[at] = message;
-    if (seq > (held.changed_seq ?? 0)) this.redraw(message.id);
-    else if (message.reactions_seq !== held.reactions_seq) this.renderReactions(message);
+    if (seq > (held.changed_seq ?? 0)) {
+      this.redraw(message.id);
+      this.requote(message);
+    } else {
+      if (message.reactions_seq !== held.reactions_seq) this.renderReactions(message);
+      if (message.reply_count !== held.reply_count) this.renderReplyCount(message.id);
+    }
+    this.thread.show(message);
+  }
+
+  /** The quotes of a changed message's shown replies, brought up to its new text. */
+  private requote(parent: Message): void {
+    this.messages.forEach((reply, at) => {
+      if (reply.reply_to?.id !== parent.id) return;
+      const quote = quoteOf(parent);
+      const quoted = { ...reply, reply_to: quote };
+      this.messages[at] = quoted;
+      this.rows.get(reply.id)?.querySelector(".quote")?.replaceWith(this.quote(quote));
+    });
   }
 
   /** Draws a shown message's row again from its latest state (closing an editor or question). */
@@ -307,7 +378,6 @@ export class Conversation {
   }
 
   private row(message: Message): HTMLLIElement {
-    const time = new Date(message.created_at);
     const classes = ["message"];
     if (message.sender_id === this.me) classes.push("mine");
     if (message.deleted) classes.push("deleted");
@@ -317,27 +387,65 @@ export class Conversation {
         class: classes.join(" "),
         attrs: { "data-seq": String(message.seq), "data-id": message.id },
       },
+      metaLine(message, this.users),
+      message.reply_to ? this.quote(message.reply_to) : null,
+      contentOf(message),
       el(
         "div",
-        { class: "meta" },
-        this.users.nameNode(message.sender_id),
-        el("time", {
-          text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
-          attrs: { datetime: message.created_at, title: time.toLocaleString() },
-        }),
-        !message.deleted && message.edited_at ? this.editedMark(message.edited_at) : null,
+        { class: "footer" },
+        message.deleted ? null : this.reactionBar(message),
+        this.replyCountControl(message),
+        this.actions(message),
       ),
-      message.deleted
-        ? el("p", { class: "content tombstone", text: "message deleted" })
-        : el("p", { class: "content", text: message.content }),
-      el("div", { class: "footer" }, message.deleted ? null : this.reactionBar(message), this.actions(message)),
       el("div", { class: "seen" }),
     );
   }
 
-  private editedMark(editedAt: string): HTMLSpanElement {
-    const title = `edited ${new Date(editedAt).toLocaleString()}`;
-    return el("span", { class: "edited", text: "(edited)", attrs: { title } });
+  // ---- Replies and threads ----
+
+  /** The quote above a reply; choosing it shows its parent. */
+  private quote(quote: ReplyQuote): HTMLButtonElement {
+    return quoteButton(quote, this.users, () => this.jumpTo(quote.id));
+  }
+
+  /** Scrolls to a shown message and highlights it for a moment. */
+  private jumpTo(id: Id): void {
+    const row = this.rows.get(id);
+    if (!row) {
+      this.hooks.onError("That message is further up: scroll up to load it.");
+      return;
+    }
+    row.scrollIntoView({ block: "center", behavior: "smooth" });
+    row.classList.remove("highlight");
+    // Restarts the animation when the same message is chosen again.
+    void row.offsetWidth;
+    row.classList.add("highlight");
+    setTimeout(() => row.classList.remove("highlight"), HIGHLIGHT_MS);
+  }
+
+  /** "N replies" under a message that has any, which opens its thread. */
+  private replyCountControl(message: Message): HTMLButtonElement | null {
+    const count = this.replyCount(message);
+    if (count === 0) return null;
+    return replyCountButton(count, () => {
+      if (!this.room) return;
+      // The count is drawn anew as it moves, so focus returns to whichever shows then.
+      const control = () => this.rows.get(message.id)?.querySelector<HTMLElement>(".reply-count") ?? null;
+      void this.thread.open(this.room, this.shown(message.id) ?? message, control);
+    });
+  }
+
+  /** Brings a shown message's "N replies" up to date. */
+  private renderReplyCount(id: Id): void {
+    const message = this.shown(id);
+    const footer = this.rows.get(id)?.querySelector(".footer");
+    if (!message || !footer) return;
+    const old = footer.querySelector(".reply-count");
+    const control = this.replyCountControl(message);
+    const focused = old?.contains(document.activeElement) ?? false;
+    if (old && control) old.replaceWith(control);
+    else if (control) footer.insertBefore(control, footer.querySelector(".actions"));
+    if (focused) control?.focus();
   }
 
   // ---- Editing and deleting ----
@@ -348,12 +456,13 @@ export class Conversation {
     return role === "owner" || role === "admin";
   }
 
-  /** The buttons a message offers the user: Edit on their own, Delete on their own and, for a
-   * moderator, on anyone's; none on a tombstone. */
+  /** The buttons a message offers the user: Reply on any, Edit on their own, Delete on their
+   * own and, for a moderator, on anyone's; none on a tombstone. */
   private actions(message: Message): HTMLDivElement {
     const box = el("div", { class: "actions" });
     if (message.deleted) return box;
     const mine = message.sender_id === this.me;
+    box.append(actionButton("Reply", "reply", () => this.replyBar.show(message), "Reply to this message"));
     if (mine) box.append(actionButton("Edit", "edit", () => this.startEdit(message)));
     if (mine || this.isModerator()) box.append(actionButton("Delete", "delete", () => this.askDelete(message, box)));
     return box;
@@ -571,25 +680,36 @@ export class Conversation {
 
   private submit(): void {
     const content = this.input.value.trim();
-    const client = this.hooks.client();
-    if (!content || !this.room || !client) return;
+    if (!content || !this.room || !this.hooks.client()) return;
     if (content.length > MAX_CONTENT) {
       this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
       return;
     }
     this.input.value = "";
+    const parent = this.replyBar.target;
+    this.replyBar.cancel();
+    this.send(content, parent);
+  }
+
+  /** Sends a message, a reply to `parent` when given, showing it as "sending…" until it is
+   * acknowledged (in the open thread too, when it replies to its message). */
+  private send(content: string, parent: Message | null): void {
+    const client = this.hooks.client();
+    if (!this.room || !client) return;
     const room = this.room;
     const clientMsgId = newClientMsgId();
     const row = el(
       "li",
       { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } },
       el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })),
+      parent ? this.quote(quoteOf(parent)) : null,
       el("p", { class: "content", text: content }),
     );
     this.pending.set(clientMsgId, row);
     this.list.append(row);
     this.scrollToBottom();
-    client.send(room, content, { clientMsgId }).then(
+    if (parent && this.thread.parentId === parent.id) this.thread.pending(clientMsgId, content);
+    client.send(room, content, { clientMsgId, replyTo: parent?.id }).then(
       (message) => {
         if (room === this.room) this.live(message);
       },
@@ -598,6 +718,7 @@ export class Conversation {
         if (status) status.textContent = "not sent";
         row.classList.add("failed");
         this.pending.delete(clientMsgId);
+        this.thread.failed(clientMsgId);
         this.hooks.onError(describe(err));
       },
     );
@@ -723,19 +844,352 @@ export class Conversation {
   }
 }
 
+function reactionKey(id: Id, emoji: string): string {
+  return `${id} ${emoji}`;
+}
+
+/** A chip's count, pressed state and the sentence a screen reader says for it. */
+function showCount(chip: HTMLButtonElement, reaction: ReactionCount): void {
+  const count = chip.querySelector(".count");
+  if (count) count.textContent = String(reaction.count);
+  const noun = reaction.count === 1 ? "reaction" : "reactions";
+  const whose = reaction.me ? (reaction.count === 1 ? ", yours" : ", including yours") : "";
+  const label = `${reaction.emoji} ${reaction.count} ${noun}${whose}`;
+  chip.setAttribute("aria-pressed", String(reaction.me));
+  chip.setAttribute("aria-label", label);
+  chip.title = label;
+}
+
+/** A small text-like button under a message; `label` when the text alone says too little. */
+function actionButton(text: string, classes: string, onClick: () => void, label?: string): HTMLButtonElement {
+  const attrs: Record<string, string> = { type: "button" };
+  if (label) attrs["aria-label"] = label;
+  return el("button", { class: `link ${classes}`, text, attrs, on: { click: onClick } });
+}
+
+// ---- The thread panel ----
+
+interface ThreadHooks {
+  /** Sends `content` as a reply to `parent`, shown as pending in the room and, through
+   * `pending`, here. */
+  send: (content: string, parent: Message) => void;
+  /** Replies a page of the thread holds, which count for their parent. */
+  found: (parent: Id, replies: Message[]) => void;
+  onError: (message: string) => void;
+}
+
+/** One message and its direct replies, paged forward from the oldest and kept live by the
+ * room, with a composer whose messages reply to that message. */
+class ThreadPanel {
+  private readonly panel = byId("thread");
+  private readonly parentBox = byId("thread-parent");
+  private readonly list = byId<HTMLOListElement>("thread-replies");
+  private readonly more = byId<HTMLButtonElement>("thread-more");
+  private readonly composer = byId<HTMLFormElement>("thread-composer");
+  private readonly input = this.composer.elements.namedItem("content") as HTMLTextAreaElement;
+
+  private room: Id | null = null;
+  private parent: Message | null = null;
+  /** Replies shown, ascending by seq, and their rows. */
+  private replies: Message[] = [];
+  private readonly rows = new Map<Id, HTMLLIElement>();
+  /** Rows of replies sent from here but not yet acknowledged, by client_msg_id. */
+  private readonly pendingRows = new Map<string, HTMLLIElement>();
+  /** The highest seq the pages so far reached: the next page starts above it. */
+  private pagedThrough = 0;
+  private hasMore = false;
+  private loading = false;
+  /** The control that opened the panel, to give focus back to. */
+  private opener: () => HTMLElement | null = () => null;
+  /** Bumped on every open, so pages of a thread closed meanwhile are ignored. */
+  private generation = 0;
+
+  constructor(
+    private readonly api: Api,
+    private readonly users: UserDirectory,
+    private readonly me: Id,
+    private readonly hooks: ThreadHooks,
+  ) {
+    byId("thread-close").addEventListener("click", () => this.close());
+    this.panel.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !event.defaultPrevented) {
+        event.preventDefault();
+        this.close();
+      }
+    });
+    this.more.addEventListener("click", () => void this.loadMore());
+    this.composer.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+  }
+
+  /** The message whose thread is open, if any. */
+  get parentId(): Id | null {
+    return this.parent?.id ?? null;
+  }
+
+  async open(room: Id, parent: Message, opener: () => HTMLElement | null): Promise<void> {
+    const generation = ++this.generation;
+    this.room = room;
+    this.parent = parent;
+    this.opener = opener;
+    this.replies = [];
+    this.rows.clear();
+    this.pendingRows.clear();
+    this.pagedThrough = 0;
+    this.hasMore = false;
+    this.more.hidden = true;
+    this.renderParent();
+    clear(this.list);
+    this.list.append(el("li", { class: "hint", text: "Loading…" }));
+    this.panel.hidden = false;
+    this.input.focus();
+    await this.loadMore(generation);
+  }
+
+  close(): void {
+    if (!this.parent) return;
+    this.generation++;
+    this.room = null;
+    this.parent = null;
+    this.panel.hidden = true;
+    this.input.value = "";
+    this.opener()?.focus();
+    this.opener = () => null;
+  }
+
+  /** A message of the room in its latest state: shown here if it is the parent or one of its
+   * replies, once each, in seq order. */
+  show(message: Message): void {
+    if (!this.parent || message.room_id !== this.room) return;
+    if (message.id === this.parent.id) {
+      this.parent = message;
+      this.renderParent();
+      return;
+    }
+    if (message.reply_to?.id !== this.parent.id) return;
+    const pendingRow = message.client_msg_id ? this.pendingRows.get(message.client_msg_id) : undefined;
+    if (pendingRow) {
+      pendingRow.remove();
+      this.pendingRows.delete(message.client_msg_id ?? "");
+    }
+    const at = this.replies.findIndex((shown) => shown.id === message.id);
+    if (at >= 0) {
+      // Only a newer state of its text redraws it (a page may answer after a live change).
+      if ((message.changed_seq ?? 0) < (this.replies[at].changed_seq ?? 0)) return;
+      this.replies[at] = message;
+      const row = this.row(message);
+      this.rows.get(message.id)?.replaceWith(row);
+      this.rows.set(message.id, row);
+      return;
+    }
+    this.list.querySelector(".hint")?.remove();
+    let index = this.replies.length;
+    while (index > 0 && this.replies[index - 1].seq > message.seq) index--;
+    const before = index < this.replies.length ? this.rows.get(this.replies[index].id) : null;
+    const row = this.row(message);
+    this.replies.splice(index, 0, message);
+    this.rows.set(message.id, row);
+    this.list.insertBefore(row, before ?? this.list.querySelector("li.pending"));
+  }
+
+  /** A reply sent from here, shown as "sending…" until it is acknowledged. */
+  pending(clientMsgId: string, content: string): void {
+    const row = el(
+      "li",
+      { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } },
+      el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })),
+      el("p", { class: "content", text: content }),
+    );
+    this.list.querySelector(".hint")?.remove();
+    this.pendingRows.set(clientMsgId, row);
+    this.list.append(row);
+  }
+
+  /** A reply sent from here that the server refused. */
+  failed(clientMsgId: string): void {
+    const row = this.pendingRows.get(clientMsgId);
+    if (!row) return;
+    this.pendingRows.delete(clientMsgId);
+    row.classList.add("failed");
+    const status = row.querySelector(".status");
+    if (status) status.textContent = "not sent";
+  }
+
+  private async loadMore(generation = this.generation): Promise<void> {
+    const room = this.room;
+    const parent = this.parent;
+    if (!room || !parent || this.loading) return;
+    this.loading = true;
+    this.more.disabled = true;
+    try {
+      const page = await this.api.thread(room, parent.id, { after: this.pagedThrough, limit: PAGE });
+      if (generation !== this.generation) return;
+      this.list.querySelector(".hint")?.remove();
+      this.hasMore = page.has_more;
+      for (const reply of page.messages) {
+        this.pagedThrough = Math.max(this.pagedThrough, reply.seq);
+        this.show(reply);
+      }
+      this.hooks.found(parent.id, page.messages);
+      if (this.replies.length === 0 && this.pendingRows.size === 0) {
+        this.list.append(el("li", { class: "hint", text: "No replies yet." }));
+      }
+    } catch (err) {
+      if (generation !== this.generation) return;
+      this.hooks.onError(describe(err));
+    } finally {
+      this.loading = false;
+      this.more.disabled = false;
+      if (generation === this.generation) this.more.hidden = !this.hasMore;
+    }
+  }
+
+  private submit(): void {
+    const content = this.input.value.trim();
+    if (!content || !this.parent) return;
+    if (content.length > MAX_CONTENT) {
+      this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
+      return;
+    }
+    this.input.value = "";
+    this.hooks.send(content, this.parent);
+  }
+
+  private renderParent(): void {
+    const parent = this.parent;
+    if (!parent) return;
+    this.parentBox.replaceChildren(
+      el("div", { class: "message thread-parent-message" }, metaLine(parent, this.users), contentOf(parent)),
+    );
+  }
+
+  private row(message: Message): HTMLLIElement {
+    const classes = ["message"];
+    if (message.sender_id === this.me) classes.push("mine");
+    if (message.deleted) classes.push("deleted");
+    return el(
+      "li",
+      { class: classes.join(" "), attrs: { "data-id": message.id, "data-seq": String(message.seq) } },
+      metaLine(message, this.users),
+      contentOf(message),
+    );
+  }
+}
+
+// ---- Quotes, reply counts and the "Replying to" bar ----
+
+/** "1 reply", "2 replies". */
+function repliesText(count: number): string {
+  return count === 1 ? "1 reply" : `${count} replies`;
+}
+
+/** What a quote says of its parent's text. */
+function quotedText(quote: ReplyQuote): string {
+  if (quote.deleted) return "Deleted message";
+  // Only damaged data leaves a parent unreadable.
+  return quote.content ?? "Message unavailable";
+}
+
+/** The quote above a reply: its parent's author and the start of its text; choosing it shows
+ * the parent. */
+function quoteButton(quote: ReplyQuote, users: UserDirectory, onClick: () => void): HTMLButtonElement {
+  return el(
+    "button",
+    {
+      class: quote.deleted ? "quote deleted" : "quote",
+      attrs: { type: "button", "data-parent-id": quote.id, title: "Show the message this replies to" },
+      on: { click: onClick },
+    },
+    el("span", { class: "sr-only", text: "In reply to " }),
+    users.nameNode(quote.sender_id),
+    el("span", { class: "quoted", text: quotedText(quote) }),
+  );
+}
+
+/** "N replies" under a parent, which opens its thread. */
+function replyCountButton(count: number, onClick: () => void): HTMLButtonElement {
+  const text = repliesText(count);
+  return el("button", {
+    class: "link reply-count",
+    text,
+    attrs: { type: "button", "aria-label": `${text}, open the thread` },
+    on: { click: onClick },
+  });
+}
+
+/** The bar above a composer while it writes a reply: whom it answers, and × (or Escape) to
+ * write a plain message again. */
+class ReplyBar {
+  private readonly bar = byId("reply-bar");
+  private readonly text = byId("reply-bar-text");
+  /** The message the next send replies to. */
+  target: Message | null = null;
+
+  constructor(
+    private readonly users: UserDirectory,
+    private readonly input: HTMLTextAreaElement,
+  ) {
+    byId("reply-cancel").addEventListener("click", () => {
+      this.cancel();
+      this.input.focus();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.target) {
+        event.preventDefault();
+        this.cancel();
+      }
+    });
+  }
+
+  show(message: Message): void {
+    this.target = message;
+    this.text.replaceChildren(
+      "Replying to ",
+      this.users.nameNode(message.sender_id),
+      ": ",
+      el("span", { class: "quoted", text: message.content }),
+    );
+    this.bar.hidden = false;
+    this.input.focus();
+  }
+
+  cancel(): void {
+    this.target = null;
+    this.bar.hidden = true;
+    this.text.replaceChildren();
+  }
+}
+
+// ---- Message state ----
+
 /**
- * A shown message brought up to date by another state of it: the text of `given` if `seq` (its
+ * A held message brought up to date by another state of it: the text of `given` if `seq` (its
  * change's) is above the held `changed_seq`, its reactions if its `reactions_seq` is above the
- * held one. Changes carry no reactions, so an edit keeps those held; a tombstone has none.
+ * held one. Changes carry no reactions and no reply count, so an edit keeps those held; a
+ * tombstone has no reactions. Replies are never taken back (a deleted one still counts), so the
+ * larger count is the newer; a quote of a deleted parent stays so.
  */
 function merged(held: Message, given: Message, seq: Seq): Message {
   const text = seq > (held.changed_seq ?? 0) ? given : held;
   const counts = (given.reactions_seq ?? 0) > (held.reactions_seq ?? 0) ? given : held;
-  return {
+  const replies = Math.max(held.reply_count ?? 0, given.reply_count ?? 0);
+  const quote = held.reply_to?.deleted ? held.reply_to : (given.reply_to ?? held.reply_to);
+  const message: Message = {
     ...text,
     reactions: text.deleted ? undefined : counts.reactions,
     reactions_seq: counts.reactions_seq,
+    reply_to: quote,
   };
+  if (replies > 0) message.reply_count = replies;
+  return message;
 }
 
 /**
@@ -757,23 +1211,39 @@ function withReaction(message: Message, frame: ReactionChange, me: Id): Message 
   return { ...message, reactions: reactions.filter((r) => r.count > 0), reactions_seq: frame.seq };
 }
 
-function reactionKey(id: Id, emoji: string): string {
-  return `${id} ${emoji}`;
+/** A reply's quote of `parent` as it now stands, cut as the server cuts it. */
+function quoteOf(parent: Message): ReplyQuote {
+  const quote: ReplyQuote = { id: parent.id, seq: parent.seq, sender_id: parent.sender_id, content: "" };
+  if (parent.deleted) quote.deleted = true;
+  else quote.content = Array.from(parent.content).slice(0, QUOTE_CHARS).join("");
+  return quote;
 }
 
-/** A chip's count, pressed state and the sentence a screen reader says for it. */
-function showCount(chip: HTMLButtonElement, reaction: ReactionCount): void {
-  const count = chip.querySelector(".count");
-  if (count) count.textContent = String(reaction.count);
-  const noun = reaction.count === 1 ? "reaction" : "reactions";
-  const whose = reaction.me ? (reaction.count === 1 ? ", yours" : ", including yours") : "";
-  const label = `${reaction.emoji} ${reaction.count} ${noun}${whose}`;
-  chip.setAttribute("aria-pressed", String(reaction.me));
-  chip.setAttribute("aria-label", label);
-  chip.title = label;
+// ---- Message parts, in the room and in a thread ----
+
+/** The author's name, the time, and "(edited)" on an edited message that stands. */
+function metaLine(message: Message, users: UserDirectory): HTMLDivElement {
+  const time = new Date(message.created_at);
+  return el(
+    "div",
+    { class: "meta" },
+    users.nameNode(message.sender_id),
+    el("time", {
+      text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+      attrs: { datetime: message.created_at, title: time.toLocaleString() },
+    }),
+    !message.deleted && message.edited_at ? editedMark(message.edited_at) : null,
+  );
 }
 
-/** A small text-like button under a message. */
-function actionButton(text: string, classes: string, onClick: () => void): HTMLButtonElement {
-  return el("button", { class: `link ${classes}`, text, attrs: { type: "button" }, on: { click: onClick } });
+/** The text, or "message deleted" on a tombstone. */
+function contentOf(message: Message): HTMLParagraphElement {
+  return message.deleted
+    ? el("p", { class: "content tombstone", text: "message deleted" })
+    : el("p", { class: "content", text: message.content });
+}
+
+function editedMark(editedAt: string): HTMLSpanElement {
+  const title = `edited ${new Date(editedAt).toLocaleString()}`;
+  return el("span", { class: "edited", text: "(edited)", attrs: { title } });
 }

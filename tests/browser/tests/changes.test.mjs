@@ -8,6 +8,7 @@ import {
   NODE_A,
   NODE_B,
   SETUP,
+  accessToken,
   addMember,
   createRoom,
   launch,
@@ -74,7 +75,7 @@ describe(`changing messages on ${SETUP}`, () => {
     await browser?.close();
   });
 
-  test("the author may edit and delete; the owner may delete anyone's; others neither", async () => {
+  test("the author may edit and delete; the owner may delete anyone's; others only reply", async () => {
     await send(ann.page, "the first draft");
     await waitForMessage(bob.page, "the first draft");
     await send(bob.page, "bob's own words");
@@ -83,10 +84,10 @@ describe(`changing messages on ${SETUP}`, () => {
     assert.equal(changing, await rowOf(bob.page, "the first draft"));
     const bobs = await rowOf(ann.page, "bob's own words");
 
-    assert.deepEqual(await buttons(ann.page, changing), ["Edit", "Delete"]);
-    assert.deepEqual(await buttons(bob.page, changing), [], "bob can neither edit nor delete ann's message");
-    assert.deepEqual(await buttons(bob.page, bobs), ["Edit", "Delete"]);
-    assert.deepEqual(await buttons(ann.page, bobs), ["Delete"], "the room's owner may delete bob's message");
+    assert.deepEqual(await buttons(ann.page, changing), ["Reply", "Edit", "Delete"]);
+    assert.deepEqual(await buttons(bob.page, changing), ["Reply"], "bob can neither edit nor delete ann's message");
+    assert.deepEqual(await buttons(bob.page, bobs), ["Reply", "Edit", "Delete"]);
+    assert.deepEqual(await buttons(ann.page, bobs), ["Reply", "Delete"], "the room's owner may delete bob's message");
   });
 
   test("Escape leaves a message as it was; No keeps it", async () => {
@@ -98,7 +99,7 @@ describe(`changing messages on ${SETUP}`, () => {
 
     await ann.page.click(`${changing} button.delete`);
     await ann.page.click(`${changing} button.cancel-delete`);
-    assert.deepEqual(await buttons(ann.page, changing), ["Edit", "Delete"]);
+    assert.deepEqual(await buttons(ann.page, changing), ["Reply", "Edit", "Delete"]);
     await bob.page.waitForTimeout(300);
     assert.equal(await bob.page.textContent(`${changing} .content`), "the first draft");
     assert.equal(await bob.page.$(`${changing} .edited`), null);
@@ -112,8 +113,8 @@ describe(`changing messages on ${SETUP}`, () => {
       assert.equal(await page.$(`${changing} textarea`), null);
     }
     assert.doesNotMatch(await pageMarkup(bob.page), /the first draft/);
-    assert.deepEqual(await buttons(bob.page, changing), []);
-    assert.deepEqual(await buttons(ann.page, changing), ["Edit", "Delete"]);
+    assert.deepEqual(await buttons(bob.page, changing), ["Reply"]);
+    assert.deepEqual(await buttons(ann.page, changing), ["Reply", "Edit", "Delete"]);
   });
 
   test("an edit made while someone is offline reaches them when they are back", async () => {
@@ -169,5 +170,63 @@ describe(`changing messages on ${SETUP}`, () => {
 
   test("no dialog was opened and no policy violated", () => {
     assert.deepEqual([...ann.problems, ...bob.problems], []);
+  });
+});
+
+describe(`moderating messages on ${SETUP}`, () => {
+  let browser;
+  let olga; // the owner, on node A
+  let bob; // a member, on node A
+  let carol; // an admin, on node B (the same node when embedded)
+  let room;
+
+  before(async () => {
+    browser = await launch();
+    olga = await person(browser, NODE_A, "olga");
+    bob = await person(browser, NODE_A, "bob");
+    carol = await person(browser, NODE_B, "carol");
+    room = await createRoom(olga.page, "Moderated");
+    await addMember(olga.page, bob.id);
+    // The page adds members only; an admin is added through the REST route with a role.
+    const status = await olga.page.evaluate(
+      async ({ room, user, token }) => {
+        const response = await fetch(`/rooms/${room}/members`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ user_id: user, role: "admin" }),
+        });
+        return response.status;
+      },
+      { room, user: carol.id, token: await accessToken(olga.page) },
+    );
+    assert.equal(status, 201);
+    for (const member of [bob, carol]) {
+      await waitForRoom(member.page, room);
+      await openRoom(member.page, room);
+    }
+  });
+
+  after(async () => {
+    await browser?.close();
+  });
+
+  test("an admin who is not the owner deletes a member's message, and everyone sees the tombstone", async () => {
+    await send(bob.page, "a message to moderate");
+    for (const page of [olga.page, carol.page]) await waitForMessage(page, "a message to moderate");
+    const row = await rowOf(carol.page, "a message to moderate");
+    // Her role is known once the room's members have loaded.
+    await carol.page.waitForSelector(`${row} button.delete`);
+    assert.deepEqual(await buttons(carol.page, row), ["Reply", "Delete"], "an admin may delete, not edit");
+
+    await remove(carol.page, row);
+    for (const page of [carol.page, olga.page, bob.page]) {
+      await page.waitForSelector(`${row}.deleted .content.tombstone:text-is("message deleted")`);
+      assert.deepEqual(await buttons(page, row), []);
+    }
+    assert.doesNotMatch(await pageMarkup(bob.page), /a message to moderate/);
+  });
+
+  test("no dialog was opened and no policy violated", () => {
+    assert.deepEqual([...olga.problems, ...bob.problems, ...carol.problems], []);
   });
 });

@@ -78,4 +78,34 @@ describe("the chat client module", () => {
     const seqs = shown.map((m) => m.seq);
     assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
   });
+
+  test("a send with replyTo is a reply, quoted and counted, and the thread answers it", async () => {
+    const result = await sender.page.evaluate(async (room) => {
+      const { ChatClient } = await import("/assets/chat-client.js");
+      const token = async () => JSON.parse(sessionStorage.getItem("chat.session")).accessToken;
+      const client = new ChatClient({ token });
+      client.connect();
+      await new Promise((live) => client.addEventListener("state", (e) => e.detail.state === "live" && live(undefined)));
+      await client.join(room);
+      const parent = await client.send(room, "a question");
+      const reply = await client.send(room, "an answer", { replyTo: parent.id });
+      const thread = await client.thread(room, parent.id);
+      const page = await client.history(room, { after: parent.seq - 1, limit: 1 });
+      client.close();
+      return { parent, reply, thread, counted: page.messages[0] };
+    }, room);
+    assert.deepEqual(result.reply.reply_to, {
+      id: result.parent.id,
+      seq: result.parent.seq,
+      sender_id: result.parent.sender_id,
+      content: "a question",
+    });
+    assert.deepEqual(
+      result.thread.messages.map((m) => m.content),
+      ["an answer"],
+    );
+    assert.equal(result.thread.has_more, false);
+    assert.equal(result.counted.id, result.parent.id);
+    assert.equal(result.counted.reply_count, 1);
+  });
 });
