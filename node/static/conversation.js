@@ -3,19 +3,20 @@
 // typing, and read markers.
 import { ChatError, newClientMsgId, } from "./chat-client.js";
 import { byId, clear, el } from "./dom.js";
-import { describe } from "./errors.js";
+import { MAX_CONTENT, contentRefusal, describe } from "./errors.js";
+import { contentOf, metaLine } from "./message-parts.js";
+import { merged, quoteOf, withReaction } from "./message-state.js";
+import { ReplyBar, quoteButton, replyCountButton } from "./replies.js";
+import { ThreadPanel } from "./thread.js";
 const PAGE = 50;
 /** Load older messages when scrolled this close to the top. */
 const PAGING_MARGIN_PX = 120;
 /** How long "is typing" shows without a new typing event. */
 const TYPING_SHOWN_MS = 4_000;
-const MAX_CONTENT = 4000;
 /** What the "add a reaction" control offers: a few common emojis, not a picker. */
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 /** How long a message stays highlighted after its quote was chosen. */
 const HIGHLIGHT_MS = 2_000;
-/** How much of its parent a reply quotes, in characters (code points), as the server cuts it. */
-const QUOTE_CHARS = 100;
 export class Conversation {
     api;
     users;
@@ -491,8 +492,9 @@ export class Conversation {
             this.hooks.onError("A message cannot be empty; delete it instead.");
             return;
         }
-        if (content.length > MAX_CONTENT) {
-            this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
+        const refusal = contentRefusal(content);
+        if (refusal) {
+            this.hooks.onError(refusal);
             return;
         }
         const room = this.room;
@@ -655,8 +657,9 @@ export class Conversation {
         const content = this.input.value.trim();
         if (!content || !this.room || !this.hooks.client())
             return;
-        if (content.length > MAX_CONTENT) {
-            this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
+        const refusal = contentRefusal(content);
+        if (refusal) {
+            this.hooks.onError(refusal);
             return;
         }
         this.input.value = "";
@@ -830,343 +833,4 @@ function actionButton(text, classes, onClick, label) {
     if (label)
         attrs["aria-label"] = label;
     return el("button", { class: `link ${classes}`, text, attrs, on: { click: onClick } });
-}
-/** One message and its direct replies, paged forward from the oldest and kept live by the
- * room, with a composer whose messages reply to that message. */
-class ThreadPanel {
-    api;
-    users;
-    me;
-    hooks;
-    panel = byId("thread");
-    parentBox = byId("thread-parent");
-    list = byId("thread-replies");
-    more = byId("thread-more");
-    composer = byId("thread-composer");
-    input = this.composer.elements.namedItem("content");
-    room = null;
-    parent = null;
-    /** Replies shown, ascending by seq, and their rows. */
-    replies = [];
-    rows = new Map();
-    /** Rows of replies sent from here but not yet acknowledged, by client_msg_id. */
-    pendingRows = new Map();
-    /** The highest seq the pages so far reached: the next page starts above it. */
-    pagedThrough = 0;
-    hasMore = false;
-    loading = false;
-    /** The control that opened the panel, to give focus back to. */
-    opener = () => null;
-    /** Bumped on every open, so pages of a thread closed meanwhile are ignored. */
-    generation = 0;
-    constructor(api, users, me, hooks) {
-        this.api = api;
-        this.users = users;
-        this.me = me;
-        this.hooks = hooks;
-        byId("thread-close").addEventListener("click", () => this.close());
-        this.panel.addEventListener("keydown", (event) => {
-            if (event.key === "Escape" && !event.defaultPrevented) {
-                event.preventDefault();
-                this.close();
-            }
-        });
-        this.more.addEventListener("click", () => void this.loadMore());
-        this.composer.addEventListener("submit", (event) => {
-            event.preventDefault();
-            this.submit();
-        });
-        this.input.addEventListener("keydown", (event) => {
-            if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-                event.preventDefault();
-                this.submit();
-            }
-        });
-    }
-    /** The message whose thread is open, if any. */
-    get parentId() {
-        return this.parent?.id ?? null;
-    }
-    async open(room, parent, opener) {
-        const generation = ++this.generation;
-        this.room = room;
-        this.parent = parent;
-        this.opener = opener;
-        this.replies = [];
-        this.rows.clear();
-        this.pendingRows.clear();
-        this.pagedThrough = 0;
-        this.hasMore = false;
-        this.more.hidden = true;
-        this.renderParent();
-        clear(this.list);
-        this.list.append(el("li", { class: "hint", text: "Loading…" }));
-        this.panel.hidden = false;
-        this.input.focus();
-        await this.loadMore(generation);
-    }
-    close() {
-        if (!this.parent)
-            return;
-        this.generation++;
-        this.room = null;
-        this.parent = null;
-        this.panel.hidden = true;
-        this.input.value = "";
-        this.opener()?.focus();
-        this.opener = () => null;
-    }
-    /** A message of the room in its latest state: shown here if it is the parent or one of its
-     * replies, once each, in seq order. */
-    show(message) {
-        if (!this.parent || message.room_id !== this.room)
-            return;
-        if (message.id === this.parent.id) {
-            this.parent = message;
-            this.renderParent();
-            return;
-        }
-        if (message.reply_to?.id !== this.parent.id)
-            return;
-        const pendingRow = message.client_msg_id ? this.pendingRows.get(message.client_msg_id) : undefined;
-        if (pendingRow) {
-            pendingRow.remove();
-            this.pendingRows.delete(message.client_msg_id ?? "");
-        }
-        const at = this.replies.findIndex((shown) => shown.id === message.id);
-        if (at >= 0) {
-            // Only a newer state of its text redraws it (a page may answer after a live change).
-            if ((message.changed_seq ?? 0) < (this.replies[at].changed_seq ?? 0))
-                return;
-            this.replies[at] = message;
-            const row = this.row(message);
-            this.rows.get(message.id)?.replaceWith(row);
-            this.rows.set(message.id, row);
-            return;
-        }
-        this.list.querySelector(".hint")?.remove();
-        let index = this.replies.length;
-        while (index > 0 && this.replies[index - 1].seq > message.seq)
-            index--;
-        const before = index < this.replies.length ? this.rows.get(this.replies[index].id) : null;
-        const row = this.row(message);
-        this.replies.splice(index, 0, message);
-        this.rows.set(message.id, row);
-        this.list.insertBefore(row, before ?? this.list.querySelector("li.pending"));
-    }
-    /** A reply sent from here, shown as "sending…" until it is acknowledged. */
-    pending(clientMsgId, content) {
-        const row = el("li", { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } }, el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })), el("p", { class: "content", text: content }));
-        this.list.querySelector(".hint")?.remove();
-        this.pendingRows.set(clientMsgId, row);
-        this.list.append(row);
-    }
-    /** A reply sent from here that the server refused. */
-    failed(clientMsgId) {
-        const row = this.pendingRows.get(clientMsgId);
-        if (!row)
-            return;
-        this.pendingRows.delete(clientMsgId);
-        row.classList.add("failed");
-        const status = row.querySelector(".status");
-        if (status)
-            status.textContent = "not sent";
-    }
-    async loadMore(generation = this.generation) {
-        const room = this.room;
-        const parent = this.parent;
-        if (!room || !parent || this.loading)
-            return;
-        this.loading = true;
-        this.more.disabled = true;
-        try {
-            const page = await this.api.thread(room, parent.id, { after: this.pagedThrough, limit: PAGE });
-            if (generation !== this.generation)
-                return;
-            this.list.querySelector(".hint")?.remove();
-            this.hasMore = page.has_more;
-            for (const reply of page.messages) {
-                this.pagedThrough = Math.max(this.pagedThrough, reply.seq);
-                this.show(reply);
-            }
-            this.hooks.found(parent.id, page.messages);
-            if (this.replies.length === 0 && this.pendingRows.size === 0) {
-                this.list.append(el("li", { class: "hint", text: "No replies yet." }));
-            }
-        }
-        catch (err) {
-            if (generation !== this.generation)
-                return;
-            this.hooks.onError(describe(err));
-        }
-        finally {
-            this.loading = false;
-            this.more.disabled = false;
-            if (generation === this.generation)
-                this.more.hidden = !this.hasMore;
-        }
-    }
-    submit() {
-        const content = this.input.value.trim();
-        if (!content || !this.parent)
-            return;
-        if (content.length > MAX_CONTENT) {
-            this.hooks.onError(`A message can be at most ${MAX_CONTENT} characters.`);
-            return;
-        }
-        this.input.value = "";
-        this.hooks.send(content, this.parent);
-    }
-    renderParent() {
-        const parent = this.parent;
-        if (!parent)
-            return;
-        this.parentBox.replaceChildren(el("div", { class: "message thread-parent-message" }, metaLine(parent, this.users), contentOf(parent)));
-    }
-    row(message) {
-        const classes = ["message"];
-        if (message.sender_id === this.me)
-            classes.push("mine");
-        if (message.deleted)
-            classes.push("deleted");
-        return el("li", { class: classes.join(" "), attrs: { "data-id": message.id, "data-seq": String(message.seq) } }, metaLine(message, this.users), contentOf(message));
-    }
-}
-// ---- Quotes, reply counts and the "Replying to" bar ----
-/** "1 reply", "2 replies". */
-function repliesText(count) {
-    return count === 1 ? "1 reply" : `${count} replies`;
-}
-/** What a quote says of its parent's text. */
-function quotedText(quote) {
-    if (quote.deleted)
-        return "Deleted message";
-    // Only damaged data leaves a parent unreadable.
-    return quote.content ?? "Message unavailable";
-}
-/** The quote above a reply: its parent's author and the start of its text; choosing it shows
- * the parent. */
-function quoteButton(quote, users, onClick) {
-    return el("button", {
-        class: quote.deleted ? "quote deleted" : "quote",
-        attrs: { type: "button", "data-parent-id": quote.id, title: "Show the message this replies to" },
-        on: { click: onClick },
-    }, el("span", { class: "sr-only", text: "In reply to " }), users.nameNode(quote.sender_id), el("span", { class: "quoted", text: quotedText(quote) }));
-}
-/** "N replies" under a parent, which opens its thread. */
-function replyCountButton(count, onClick) {
-    const text = repliesText(count);
-    return el("button", {
-        class: "link reply-count",
-        text,
-        attrs: { type: "button", "aria-label": `${text}, open the thread` },
-        on: { click: onClick },
-    });
-}
-/** The bar above a composer while it writes a reply: whom it answers, and × (or Escape) to
- * write a plain message again. */
-class ReplyBar {
-    users;
-    input;
-    bar = byId("reply-bar");
-    text = byId("reply-bar-text");
-    /** The message the next send replies to. */
-    target = null;
-    constructor(users, input) {
-        this.users = users;
-        this.input = input;
-        byId("reply-cancel").addEventListener("click", () => {
-            this.cancel();
-            this.input.focus();
-        });
-        this.input.addEventListener("keydown", (event) => {
-            if (event.key === "Escape" && this.target) {
-                event.preventDefault();
-                this.cancel();
-            }
-        });
-    }
-    show(message) {
-        this.target = message;
-        this.text.replaceChildren("Replying to ", this.users.nameNode(message.sender_id), ": ", el("span", { class: "quoted", text: message.content }));
-        this.bar.hidden = false;
-        this.input.focus();
-    }
-    cancel() {
-        this.target = null;
-        this.bar.hidden = true;
-        this.text.replaceChildren();
-    }
-}
-// ---- Message state ----
-/**
- * A held message brought up to date by another state of it: the text of `given` if `seq` (its
- * change's) is above the held `changed_seq`, its reactions if its `reactions_seq` is above the
- * held one. Changes carry no reactions and no reply count, so an edit keeps those held; a
- * tombstone has no reactions. Replies are never taken back (a deleted one still counts), so the
- * larger count is the newer; a quote of a deleted parent stays so.
- */
-function merged(held, given, seq) {
-    const text = seq > (held.changed_seq ?? 0) ? given : held;
-    const counts = (given.reactions_seq ?? 0) > (held.reactions_seq ?? 0) ? given : held;
-    const replies = Math.max(held.reply_count ?? 0, given.reply_count ?? 0);
-    const quote = held.reply_to?.deleted ? held.reply_to : (given.reply_to ?? held.reply_to);
-    const message = {
-        ...text,
-        reactions: text.deleted ? undefined : counts.reactions,
-        reactions_seq: counts.reactions_seq,
-        reply_to: quote,
-    };
-    if (replies > 0)
-        message.reply_count = replies;
-    return message;
-}
-/**
- * The message with one reaction entry counted, by the contract's rule: only an entry above its
- * `reactions_seq`, which then moves to the entry's seq. The emoji's count moves by one (a new
- * emoji comes last, one at 0 goes); `me` follows the user's own entries.
- */
-function withReaction(message, frame, me) {
-    if (frame.seq <= (message.reactions_seq ?? 0))
-        return message;
-    if (message.deleted)
-        return { ...message, reactions_seq: frame.seq };
-    const reactions = (message.reactions ?? []).map((reaction) => ({ ...reaction }));
-    let reaction = reactions.find((r) => r.emoji === frame.emoji);
-    if (!reaction) {
-        reaction = { emoji: frame.emoji, count: 0, me: false };
-        reactions.push(reaction);
-    }
-    reaction.count += frame.added ? 1 : -1;
-    if (frame.by === me)
-        reaction.me = frame.added;
-    return { ...message, reactions: reactions.filter((r) => r.count > 0), reactions_seq: frame.seq };
-}
-/** A reply's quote of `parent` as it now stands, cut as the server cuts it. */
-function quoteOf(parent) {
-    const quote = { id: parent.id, seq: parent.seq, sender_id: parent.sender_id, content: "" };
-    if (parent.deleted)
-        quote.deleted = true;
-    else
-        quote.content = Array.from(parent.content).slice(0, QUOTE_CHARS).join("");
-    return quote;
-}
-// ---- Message parts, in the room and in a thread ----
-/** The author's name, the time, and "(edited)" on an edited message that stands. */
-function metaLine(message, users) {
-    const time = new Date(message.created_at);
-    return el("div", { class: "meta" }, users.nameNode(message.sender_id), el("time", {
-        text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
-        attrs: { datetime: message.created_at, title: time.toLocaleString() },
-    }), !message.deleted && message.edited_at ? editedMark(message.edited_at) : null);
-}
-/** The text, or "message deleted" on a tombstone. */
-function contentOf(message) {
-    return message.deleted
-        ? el("p", { class: "content tombstone", text: "message deleted" })
-        : el("p", { class: "content", text: message.content });
-}
-function editedMark(editedAt) {
-    const title = `edited ${new Date(editedAt).toLocaleString()}`;
-    return el("span", { class: "edited", text: "(edited)", attrs: { title } });
 }

@@ -30,6 +30,12 @@ export function describe(error) {
     }
     return error instanceof Error ? error.message : String(error);
 }
+/** A message's content at most, in characters, as the contract limits it. */
+export const MAX_CONTENT = 4000;
+/** Why `content` cannot be sent, checked before asking the server; null when it can. */
+export function contentRefusal(content) {
+    return content.length > MAX_CONTENT ? `A message can be at most ${MAX_CONTENT} characters.` : null;
+}
 /** The sentence for a server error body (frames carry bodies, not exceptions). */
 export function describeBody(body) {
     return describe(new ChatError(body.code, body.message, body.fields));

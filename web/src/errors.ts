@@ -34,6 +34,14 @@ export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** A message's content at most, in characters, as the contract limits it. */
+export const MAX_CONTENT = 4000;
+
+/** Why `content` cannot be sent, checked before asking the server; null when it can. */
+export function contentRefusal(content: string): string | null {
+  return content.length > MAX_CONTENT ? `A message can be at most ${MAX_CONTENT} characters.` : null;
+}
+
 /** The sentence for a server error body (frames carry bodies, not exceptions). */
 export function describeBody(body: { code: string; message: string; fields?: Record<string, string> }): string {
   return describe(new ChatError(body.code, body.message, body.fields));

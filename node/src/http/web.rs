@@ -48,7 +48,11 @@ const ASSETS: &[Asset] = &[
     asset!("conversation.js", JS),
     asset!("dom.js", JS),
     asset!("errors.js", JS),
+    asset!("message-parts.js", JS),
+    asset!("message-state.js", JS),
+    asset!("replies.js", JS),
     asset!("sidebar.js", JS),
+    asset!("thread.js", JS),
     asset!("users.js", JS),
 ];
 

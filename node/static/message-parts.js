@@ -1,0 +1,20 @@
+// The parts of a message's row that the room and the thread panel show alike.
+import { el } from "./dom.js";
+/** The author's name, the time, and "(edited)" on an edited message that stands. */
+export function metaLine(message, users) {
+    const time = new Date(message.created_at);
+    return el("div", { class: "meta" }, users.nameNode(message.sender_id), el("time", {
+        text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+        attrs: { datetime: message.created_at, title: time.toLocaleString() },
+    }), !message.deleted && message.edited_at ? editedMark(message.edited_at) : null);
+}
+/** The text, or "message deleted" on a tombstone. */
+export function contentOf(message) {
+    return message.deleted
+        ? el("p", { class: "content tombstone", text: "message deleted" })
+        : el("p", { class: "content", text: message.content });
+}
+function editedMark(editedAt) {
+    const title = `edited ${new Date(editedAt).toLocaleString()}`;
+    return el("span", { class: "edited", text: "(edited)", attrs: { title } });
+}
