@@ -426,7 +426,7 @@ mod tests {
     async fn read_room_after_returns_only_that_rooms_later_messages_in_order() {
         let log = TestLog::start().await;
         let mut in_a = Vec::new();
-        for i in 0..10 {
+        for i in 0..30 {
             let room = if i % 3 == 0 { ROOM_B } else { ROOM_A };
             let appended = log.append(room, &format!("id{i}"), payload(i)).await.unwrap();
             if room == ROOM_A {
@@ -437,11 +437,19 @@ mod tests {
         let after = in_a[1].0;
         assert_eq!(log.read_room_after(ROOM_A, after, 100).await.unwrap(), in_a[2..]);
         assert_eq!(log.read_room_after(ROOM_A, after, 2).await.unwrap(), in_a[2..4]);
+        assert_eq!(log.read_room_after(ROOM_A, after, 12).await.unwrap(), in_a[2..14]);
         assert_eq!(log.read_room_after(ROOM_A, 0, 100).await.unwrap(), in_a);
         let last = in_a.last().unwrap().0;
         assert_eq!(log.read_room_after(ROOM_A, last, 100).await.unwrap(), []);
         let unknown = "0195f4e2-8a7c-7d3e-9b1a-00000000000c";
         assert_eq!(log.read_room_after(unknown, 0, 100).await.unwrap(), []);
+
+        // Erased messages are skipped.
+        log.remove(&[in_a[3].0, in_a[12].0]).await.unwrap();
+        let kept: Vec<_> =
+            in_a.iter().enumerate().filter(|(i, _)| ![3, 12].contains(i)).map(|(_, m)| m.clone()).collect();
+        assert_eq!(log.read_room_after(ROOM_A, 0, 100).await.unwrap(), kept);
+        assert_eq!(log.read_room_after(ROOM_A, 0, 9).await.unwrap(), kept[..9]);
     }
 
     #[tokio::test]
