@@ -8,7 +8,9 @@ use async_nats::jetstream::consumer::pull::{BatchErrorKind, MessagesErrorKind};
 use async_nats::jetstream::context::{
     ConsumerInfoErrorKind, CreateStreamErrorKind, PublishErrorKind, RequestErrorKind,
 };
-use async_nats::jetstream::stream::{ConsumerErrorKind, DeleteMessageErrorKind, LastRawMessageErrorKind};
+use async_nats::jetstream::stream::{
+    ConsumerErrorKind, DeleteMessageErrorKind, DirectGetErrorKind, LastRawMessageErrorKind,
+};
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -113,6 +115,17 @@ impl Transient for LastRawMessageErrorKind {
             LastRawMessageErrorKind::Other => true,
             LastRawMessageErrorKind::JetStream(err) => jetstream_unavailable(err),
             _ => false,
+        }
+    }
+}
+
+impl Transient for DirectGetErrorKind {
+    fn is_transient(&self) -> bool {
+        match self {
+            DirectGetErrorKind::TimedOut | DirectGetErrorKind::Request | DirectGetErrorKind::Other => true,
+            // 503: nobody listening (JetStream restarting), or no leader.
+            DirectGetErrorKind::ErrorResponse(status, _) => *status == async_nats::StatusCode::NO_RESPONDERS,
+            DirectGetErrorKind::NotFound | DirectGetErrorKind::InvalidSubject => false,
         }
     }
 }
@@ -223,6 +236,11 @@ mod tests {
         assert!(unavailable(MessagesErrorKind::NoResponders));
         assert!(unavailable(RequestErrorKind::TimedOut));
         assert!(unavailable(RequestErrorKind::NoResponders));
+        assert!(unavailable(DirectGetErrorKind::TimedOut));
+        assert!(unavailable(DirectGetErrorKind::ErrorResponse(
+            async_nats::StatusCode::NO_RESPONDERS,
+            "".into()
+        )));
     }
 
     #[test]
@@ -238,6 +256,11 @@ mod tests {
         assert!(!unavailable(MessagesErrorKind::ConsumerDeleted));
         assert!(!unavailable(MessagesErrorKind::PushBasedConsumer));
         assert!(!unavailable(RequestErrorKind::Other));
+        assert!(!unavailable(DirectGetErrorKind::NotFound));
+        assert!(!unavailable(DirectGetErrorKind::ErrorResponse(
+            async_nats::StatusCode::REQUEST_TERMINATED,
+            "".into()
+        )));
     }
 
     #[test]

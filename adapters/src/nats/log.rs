@@ -7,7 +7,8 @@ use async_nats::connection::State;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::context::Publish;
-use async_nats::jetstream::stream::LastRawMessageErrorKind;
+use async_nats::jetstream::message::StreamMessage;
+use async_nats::jetstream::stream::{DirectGetErrorKind, LastRawMessageErrorKind};
 use async_nats::{Client, ConnectErrorKind, ConnectOptions, jetstream};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -23,6 +24,8 @@ use super::live::LiveSubscription;
 use super::names::{Names, token};
 use super::stream::{self, StreamSettings};
 
+/// How many of a room's messages a read takes by direct gets before it makes a consumer.
+const DIRECT_READS: usize = 8;
 /// How long the server keeps a reader's consumer that `read_room_after` failed to delete.
 const READER_IDLE: Duration = Duration::from_secs(30);
 /// How long a read waits for the room's messages up to its newest; reached only when that
@@ -126,10 +129,15 @@ impl NatsLog {
     /// by passing the last sequence returned. Messages removed by retention are silently
     /// absent; see [`NatsLog::first_seq`].
     ///
-    /// A short-lived consumer filtered on the room streams them in a few round trips, whatever
-    /// the number of other rooms' messages in between: a thousand in a few milliseconds. NATS
-    /// 2.9 has one slow case: a read starting in the older half of the stream's newest file block
-    /// costs about half a millisecond a message, about what one direct get per message costs.
+    /// On a stream of one replica the first few come by direct gets, one each: most reads are
+    /// of the few entries of a room the persisters have not acknowledged yet (every edit,
+    /// deletion and reaction reads them), and a consumer costs the server more (measured in
+    /// `bench/RESULTS.md`). A replicated stream's direct gets may be answered by a replica that
+    /// lags, so there every read takes a consumer. A short-lived consumer filtered on the room
+    /// streams the rest in a few round trips, whatever the number of other rooms' messages in
+    /// between: a thousand in a few milliseconds. NATS 2.9 has one slow case: a read starting
+    /// in the older half of the stream's newest file block costs about half a millisecond a
+    /// message, about what one direct get per message costs.
     pub async fn read_room_after(
         &self,
         room: &str,
@@ -137,12 +145,64 @@ impl NatsLog {
         limit: usize,
     ) -> Result<Vec<(u64, Bytes)>, NatsError> {
         let filter_subject = self.names.room(room)?;
-        // Most reads find nothing newer: one direct get spares them the consumer, and tells
-        // the read where the room ends.
+        // Most reads find nothing newer: one request spares them the rest, and tells the read
+        // where the room ends.
         let newest = match self.last_seq_of_room(room).await? {
             Some(newest) if newest > after_seq && limit > 0 => newest,
             _ => return Ok(Vec::new()),
         };
+        let mut messages = Vec::new();
+        if self.stream.cached_info().config.num_replicas <= 1 {
+            messages =
+                self.read_directly(&filter_subject, after_seq, newest, limit.min(DIRECT_READS)).await?;
+        }
+        let reached = messages.last().map_or(after_seq, |(seq, _)| *seq);
+        if reached >= newest || messages.len() >= limit {
+            return Ok(messages);
+        }
+        let rest =
+            self.read_by_consumer(room, filter_subject, reached, newest, limit - messages.len()).await?;
+        messages.extend(rest);
+        Ok(messages)
+    }
+
+    /// Up to `limit` of the messages on `subject` above `after_seq`, up to `newest`, one
+    /// direct get each; fewer when the server has no next one (removed by retention
+    /// meanwhile), which the consumer's read then tells apart.
+    async fn read_directly(
+        &self,
+        subject: &str,
+        after_seq: u64,
+        newest: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Bytes)>, NatsError> {
+        let mut messages = Vec::new();
+        let mut from = after_seq + 1;
+        while messages.len() < limit && from <= newest {
+            let message = match self.stream.direct_get_next_for_subject(subject, Some(from)).await {
+                Ok(message) => StreamMessage::try_from(message.message).map_err(NatsError::other)?,
+                Err(err) if err.kind() == DirectGetErrorKind::NotFound => break,
+                Err(err) => return Err(err.into()),
+            };
+            if message.sequence > newest {
+                break;
+            }
+            from = message.sequence + 1;
+            messages.push((message.sequence, message.payload));
+        }
+        Ok(messages)
+    }
+
+    /// [`NatsLog::read_room_after`] with a consumer: the room's messages above `after_seq`, up
+    /// to `newest`, at most `limit`.
+    async fn read_by_consumer(
+        &self,
+        room: &str,
+        filter_subject: String,
+        after_seq: u64,
+        newest: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Bytes)>, NatsError> {
         let consumer = self
             .stream
             .create_consumer(pull::Config {
