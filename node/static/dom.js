@@ -27,3 +27,17 @@ export function byId(id) {
 export function clear(node) {
     node.replaceChildren();
 }
+/** Calls `submit` when the form is submitted or Enter is pressed in `input` (Shift+Enter
+ * writes a new line; Enter that ends an IME composition does not send). */
+export function sendOnEnter(form, input, submit) {
+    form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        submit();
+    });
+    input.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+            event.preventDefault();
+            submit();
+        }
+    });
+}

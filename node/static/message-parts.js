@@ -18,3 +18,15 @@ function editedMark(editedAt) {
     const title = `edited ${new Date(editedAt).toLocaleString()}`;
     return el("span", { class: "edited", text: "(edited)", attrs: { title } });
 }
+/** A message sent from here, shown as "sending…" until it is acknowledged; `quote` above its
+ * text when it replies. */
+export function pendingRow(clientMsgId, content, quote = null) {
+    return el("li", { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } }, el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })), quote, el("p", { class: "content", text: content }));
+}
+/** Marks a pending row as refused by the server. */
+export function markNotSent(row) {
+    const status = row.querySelector(".status");
+    if (status)
+        status.textContent = "not sent";
+    row.classList.add("failed");
+}

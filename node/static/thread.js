@@ -1,8 +1,8 @@
 // The thread panel: one message and its direct replies, paged from the oldest and kept live by
 // the open room, with a composer of its own whose messages reply to that message.
-import { byId, clear, el } from "./dom.js";
+import { byId, clear, el, sendOnEnter } from "./dom.js";
 import { contentRefusal, describe } from "./errors.js";
-import { contentOf, metaLine } from "./message-parts.js";
+import { contentOf, markNotSent, metaLine, pendingRow } from "./message-parts.js";
 /** Replies per page of a thread. */
 const PAGE = 50;
 /** One message and its direct replies, paged forward from the oldest and kept live by the
@@ -46,16 +46,7 @@ export class ThreadPanel {
             }
         });
         this.more.addEventListener("click", () => void this.loadMore());
-        this.composer.addEventListener("submit", (event) => {
-            event.preventDefault();
-            this.submit();
-        });
-        this.input.addEventListener("keydown", (event) => {
-            if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-                event.preventDefault();
-                this.submit();
-            }
-        });
+        sendOnEnter(this.composer, this.input, () => this.submit());
     }
     /** The message whose thread is open, if any. */
     get parentId() {
@@ -130,7 +121,7 @@ export class ThreadPanel {
     }
     /** A reply sent from here, shown as "sending…" until it is acknowledged. */
     pending(clientMsgId, content) {
-        const row = el("li", { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } }, el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })), el("p", { class: "content", text: content }));
+        const row = pendingRow(clientMsgId, content);
         this.list.querySelector(".hint")?.remove();
         this.pendingRows.set(clientMsgId, row);
         this.list.append(row);
@@ -141,10 +132,7 @@ export class ThreadPanel {
         if (!row)
             return;
         this.pendingRows.delete(clientMsgId);
-        row.classList.add("failed");
-        const status = row.querySelector(".status");
-        if (status)
-            status.textContent = "not sent";
+        markNotSent(row);
     }
     async loadMore(generation = this.generation) {
         const room = this.room;

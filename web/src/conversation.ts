@@ -16,9 +16,9 @@ import {
   type Seq,
   newClientMsgId,
 } from "./chat-client.js";
-import { byId, clear, el } from "./dom.js";
+import { byId, clear, el, sendOnEnter } from "./dom.js";
 import { MAX_CONTENT, contentRefusal, describe } from "./errors.js";
-import { contentOf, metaLine } from "./message-parts.js";
+import { contentOf, markNotSent, metaLine, pendingRow } from "./message-parts.js";
 import { merged, quoteOf, withReaction } from "./message-state.js";
 import { ReplyBar, quoteButton, replyCountButton } from "./replies.js";
 import { ThreadPanel } from "./thread.js";
@@ -93,16 +93,7 @@ export class Conversation {
       onError: hooks.onError,
     });
     this.list.addEventListener("scroll", () => this.onScroll());
-    this.composer.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.submit();
-    });
-    this.input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.submit();
-      }
-    });
+    sendOnEnter(this.composer, this.input, () => this.submit());
     this.input.addEventListener("input", () => {
       if (this.room && this.input.value.trim()) this.hooks.client()?.typing(this.room);
     });
@@ -701,13 +692,7 @@ export class Conversation {
     if (!this.room || !client) return;
     const room = this.room;
     const clientMsgId = newClientMsgId();
-    const row = el(
-      "li",
-      { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } },
-      el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })),
-      parent ? this.quote(quoteOf(parent)) : null,
-      el("p", { class: "content", text: content }),
-    );
+    const row = pendingRow(clientMsgId, content, parent ? this.quote(quoteOf(parent)) : null);
     this.pending.set(clientMsgId, row);
     this.list.append(row);
     this.scrollToBottom();
@@ -717,9 +702,7 @@ export class Conversation {
         if (room === this.room) this.live(message);
       },
       (err) => {
-        const status = row.querySelector(".status");
-        if (status) status.textContent = "not sent";
-        row.classList.add("failed");
+        markNotSent(row);
         this.pending.delete(clientMsgId);
         this.thread.failed(clientMsgId);
         this.hooks.onError(describe(err));

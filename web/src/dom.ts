@@ -38,3 +38,18 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
 export function clear(node: Element): void {
   node.replaceChildren();
 }
+
+/** Calls `submit` when the form is submitted or Enter is pressed in `input` (Shift+Enter
+ * writes a new line; Enter that ends an IME composition does not send). */
+export function sendOnEnter(form: HTMLFormElement, input: HTMLTextAreaElement, submit: () => void): void {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  });
+}

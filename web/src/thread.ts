@@ -3,9 +3,9 @@
 
 import type { Api } from "./api.js";
 import type { Id, Message } from "./chat-client.js";
-import { byId, clear, el } from "./dom.js";
+import { byId, clear, el, sendOnEnter } from "./dom.js";
 import { contentRefusal, describe } from "./errors.js";
-import { contentOf, metaLine } from "./message-parts.js";
+import { contentOf, markNotSent, metaLine, pendingRow } from "./message-parts.js";
 import type { UserDirectory } from "./users.js";
 
 /** Replies per page of a thread. */
@@ -60,16 +60,7 @@ export class ThreadPanel {
       }
     });
     this.more.addEventListener("click", () => void this.loadMore());
-    this.composer.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.submit();
-    });
-    this.input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.submit();
-      }
-    });
+    sendOnEnter(this.composer, this.input, () => this.submit());
   }
 
   /** The message whose thread is open, if any. */
@@ -144,12 +135,7 @@ export class ThreadPanel {
 
   /** A reply sent from here, shown as "sending…" until it is acknowledged. */
   pending(clientMsgId: string, content: string): void {
-    const row = el(
-      "li",
-      { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } },
-      el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })),
-      el("p", { class: "content", text: content }),
-    );
+    const row = pendingRow(clientMsgId, content);
     this.list.querySelector(".hint")?.remove();
     this.pendingRows.set(clientMsgId, row);
     this.list.append(row);
@@ -160,9 +146,7 @@ export class ThreadPanel {
     const row = this.pendingRows.get(clientMsgId);
     if (!row) return;
     this.pendingRows.delete(clientMsgId);
-    row.classList.add("failed");
-    const status = row.querySelector(".status");
-    if (status) status.textContent = "not sent";
+    markNotSent(row);
   }
 
   private async loadMore(generation = this.generation): Promise<void> {
