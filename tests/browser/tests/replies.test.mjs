@@ -172,6 +172,8 @@ describe(`replies and threads on ${SETUP}`, () => {
     await ann.page.fill(`${edited} textarea.editor`, "at the north entrance");
     await ann.page.press(`${edited} textarea.editor`, "Enter");
     await waitForThread(bob.page, ["at the north entrance", "see you there", "bring an umbrella"]);
+    // Ann's editor closes when her edit is answered, which may come after Bob saw it.
+    await waitForMessage(ann.page, "at the north entrance");
 
     const removed = await rowOf(ann.page, "bring an umbrella");
     await ann.page.click(`${removed} button.delete`);
