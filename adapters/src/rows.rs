@@ -4,7 +4,8 @@
 
 use chat_shared::domain::{
     ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, Participant,
-    RefreshTokenRecord, ReplyTo, Room, RoomId, RoomName, Seq, TokenHash, User, UserId, Username,
+    RefreshTokenRecord, ReplyTo, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, TokenHash, User,
+    UserId, Username,
 };
 use chat_shared::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -87,6 +88,7 @@ impl TryFrom<TokenRow> for RefreshTokenRecord {
 pub(crate) struct RoomRow {
     pub(crate) id: Uuid,
     pub(crate) name: String,
+    pub(crate) topic: Option<String>,
     #[sqlx(rename = "type")]
     pub(crate) room_type: String,
     pub(crate) created_by: Uuid,
@@ -101,6 +103,12 @@ impl TryFrom<RoomRow> for Room {
         Ok(Room {
             id: RoomId::from_uuid(row.id),
             name: RoomName::parse(&row.name).map_err(|e| corrupt("room name", e))?,
+            topic: row
+                .topic
+                .as_deref()
+                .map(RoomTopic::parse)
+                .transpose()
+                .map_err(|e| corrupt("room topic", e))?,
             room_type: row.room_type.parse().map_err(|e| corrupt("room type", e))?,
             created_by: UserId::from_uuid(row.created_by),
             created_at: row.created_at,
@@ -139,7 +147,21 @@ pub(crate) struct SummaryRow {
     pub(crate) unread_count: i64,
 }
 
-pub(crate) const ROOM_COLUMNS: &str = "r.id, r.name, r.type, r.created_by, r.created_at, r.is_active";
+impl TryFrom<SummaryRow> for RoomSummary {
+    type Error = StoreError;
+
+    fn try_from(row: SummaryRow) -> Result<Self, StoreError> {
+        Ok(RoomSummary {
+            room: row.room.try_into()?,
+            role: row.role.parse().map_err(|e| corrupt("role", e))?,
+            last_read_seq: seq_from_db(row.last_read_seq),
+            unread_count: row.unread_count.max(0) as u64,
+        })
+    }
+}
+
+pub(crate) const ROOM_COLUMNS: &str =
+    "r.id, r.name, r.topic, r.type, r.created_by, r.created_at, r.is_active";
 pub(crate) const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq";
 
 /// The key that makes a direct room unique per pair, whichever of the two created it.

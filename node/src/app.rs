@@ -21,7 +21,7 @@ use chat_shared::memory::MemoryRateLimiter;
 use chat_shared::ports::{Clock, RateLimiter, SystemClock, TokenIssuer};
 use chat_shared::usecases::{
     AbuseLimits, AuthPorts, AuthService, LoginRevocations, MembershipLeases, MessageService, PresenceService,
-    PresenceSettings, RoomService, UserService,
+    PresenceSettings, RoomPorts, RoomService, UserService,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +31,7 @@ use backends::Backends;
 
 use crate::config::{Mode, NodeConfig};
 use crate::connections::Connections;
+use crate::feeds::Feeds;
 use crate::http;
 use crate::hub::Hub;
 use crate::logins::SocketsByLogin;
@@ -204,10 +205,13 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
     ));
     let local_limits: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
     let rooms = Arc::new(RoomService::new(
-        backends.rooms,
-        backends.users.clone(),
-        backends.events.clone(),
-        clock.clone(),
+        RoomPorts {
+            rooms: backends.rooms,
+            users: backends.users.clone(),
+            events: backends.events.clone(),
+            feed: backends.feed.clone(),
+            clock: clock.clone(),
+        },
         MembershipLeases::new(config.membership_lease),
     ));
     let sockets_by_login = Arc::new(SocketsByLogin::default());
@@ -248,6 +252,7 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
         )),
         trusted_proxies: Arc::new(config.limits.trusted_proxies()),
         hub: Hub::new(backends.live, backends.log, backends.events).quoting(messages),
+        feeds: Feeds::new(backends.feed),
         ws: Arc::new(config.ws_settings()),
         connections: Arc::new(Connections::new(config.max_connections, config.max_connections_per_user)),
         revocations,

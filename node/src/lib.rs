@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 mod connections;
 pub mod error;
+mod feeds;
 mod hot_metrics;
 pub mod http;
 mod hub;

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::WsSettings;
 use crate::connections::Connections;
+use crate::feeds::Feeds;
 use crate::hub::Hub;
 use crate::logins::SocketsByLogin;
 use crate::trusted_proxies::TrustedProxies;
@@ -30,6 +31,8 @@ pub struct AppState {
     /// Whose forwarding headers name a request's client.
     pub trusted_proxies: Arc<TrustedProxies>,
     pub hub: Hub,
+    /// The feeds of the users this node holds sockets of.
+    pub feeds: Feeds,
     pub ws: Arc<WsSettings>,
     /// The WebSockets held, against the caps.
     pub connections: Arc<Connections>,

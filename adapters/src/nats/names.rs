@@ -46,6 +46,12 @@ impl Names {
         Ok(format!("{}.events.{}", self.prefix, token("room", room)?))
     }
 
+    /// `{P}.users.<user>`: one user's feed (changes to their rooms, their read markers),
+    /// outside the stream's subjects.
+    pub(super) fn user(&self, user: &str) -> Result<String, NatsError> {
+        Ok(format!("{}.users.{}", self.prefix, token("user", user)?))
+    }
+
     /// `{P}.logins.ended`: announcements of ended logins, outside the stream's subjects.
     pub(super) fn logins_ended(&self) -> String {
         format!("{}.logins.ended", self.prefix)
@@ -79,6 +85,7 @@ mod tests {
         assert_eq!(names.room(room).unwrap(), format!("t_1.msg.{room}"));
         assert_eq!(names.live(room).unwrap(), format!("t_1.live.{room}"));
         assert_eq!(names.logins_ended(), "t_1.logins.ended");
+        assert_eq!(names.user(room).unwrap(), format!("t_1.users.{room}"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 use async_trait::async_trait;
-use chat_shared::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
-use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError, UNREAD_CAP};
+use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, UserId};
+use chat_shared::ports::{
+    AddMemberOutcome, DirectRoomOutcome, RoomStore, RoomUpdate, StoreError, UNREAD_CAP,
+};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -8,7 +10,7 @@ use uuid::Uuid;
 use crate::rows::{PARTICIPANT_COLUMNS, ParticipantRow, ROOM_COLUMNS, RoomRow, SummaryRow, direct_key};
 
 use super::errors::store_error;
-use crate::rows::{corrupt, seq_from_db, seq_to_db};
+use crate::rows::{seq_from_db, seq_to_db};
 
 #[derive(Clone)]
 pub struct PgRoomStore {
@@ -27,12 +29,13 @@ async fn insert_room(
     direct_key: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(
-        "insert into rooms (id, name, type, created_by, direct_key, created_at, is_active)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        "insert into rooms (id, name, topic, type, created_by, direct_key, created_at, is_active)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (direct_key) do nothing",
     )
     .bind(room.id.as_uuid())
     .bind(room.name.as_str())
+    .bind(room.topic.as_ref().map(RoomTopic::as_str))
     .bind(room.room_type.as_str())
     .bind(room.created_by.as_uuid())
     .bind(direct_key)
@@ -100,6 +103,27 @@ impl RoomStore for PgRoomStore {
             .map_err(store_error)?
             .map(Room::try_from)
             .transpose()
+    }
+
+    async fn update(&self, id: RoomId, update: &RoomUpdate) -> Result<Option<Room>, StoreError> {
+        // Each field is set only when given: `$2`/`$3` say whether to set name and topic.
+        sqlx::query_as::<_, RoomRow>(&format!(
+            "update rooms as r set
+                 name = case when $2 then $3 else r.name end,
+                 topic = case when $4 then $5 else r.topic end
+             where r.id = $1
+             returning {ROOM_COLUMNS}"
+        ))
+        .bind(id.as_uuid())
+        .bind(update.name.is_some())
+        .bind(update.name.as_ref().map(RoomName::as_str))
+        .bind(update.topic.is_some())
+        .bind(update.topic.as_ref().and_then(|t| t.as_ref().map(RoomTopic::as_str)))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?
+        .map(Room::try_from)
+        .transpose()
     }
 
     async fn participant(&self, room: RoomId, user: UserId) -> Result<Option<Participant>, StoreError> {
@@ -181,31 +205,28 @@ impl RoomStore for PgRoomStore {
     }
 
     async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
-        // The unread count reads the (room_id, seq) index from the read marker on, and stops
-        // at UNREAD_CAP entries, so a room with a long unread history costs no more than that.
-        let rows = sqlx::query_as::<_, SummaryRow>(&format!(
-            "select {ROOM_COLUMNS}, p.role, p.last_read_seq,
-                    (select count(*) from (select 1 from messages m
-                         where m.room_id = r.id and m.seq > p.last_read_seq
-                         limit {UNREAD_CAP}) as unread) as unread_count
-             from participants p join rooms r on r.id = p.room_id
-             where p.user_id = $1 and p.is_active
-             order by r.created_at desc, r.id desc"
+        sqlx::query_as::<_, SummaryRow>(&format!(
+            "{} order by r.created_at desc, r.id desc",
+            summaries_of("p.user_id = $1")
         ))
         .bind(user.as_uuid())
         .fetch_all(&self.pool)
         .await
-        .map_err(store_error)?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(RoomSummary {
-                    room: row.room.try_into()?,
-                    role: row.role.parse().map_err(|e| corrupt("role", e))?,
-                    last_read_seq: seq_from_db(row.last_read_seq),
-                    unread_count: row.unread_count.max(0) as u64,
-                })
-            })
-            .collect()
+        .map_err(store_error)?
+        .into_iter()
+        .map(RoomSummary::try_from)
+        .collect()
+    }
+
+    async fn summary(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
+        sqlx::query_as::<_, SummaryRow>(&summaries_of("p.user_id = $1 and p.room_id = $2"))
+            .bind(user.as_uuid())
+            .bind(room.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?
+            .map(RoomSummary::try_from)
+            .transpose()
     }
 
     async fn mark_read(&self, room: RoomId, user: UserId, seq: Seq) -> Result<Option<Seq>, StoreError> {
@@ -222,4 +243,18 @@ impl RoomStore for PgRoomStore {
         .map_err(store_error)?;
         Ok(marker.map(seq_from_db))
     }
+}
+
+/// The room list's query for the participants that `condition` picks. The unread count reads
+/// the (room_id, seq) index from the read marker on, and stops at UNREAD_CAP entries, so a room
+/// with a long unread history costs no more than that.
+fn summaries_of(condition: &str) -> String {
+    format!(
+        "select {ROOM_COLUMNS}, p.role, p.last_read_seq,
+                (select count(*) from (select 1 from messages m
+                     where m.room_id = r.id and m.seq > p.last_read_seq
+                     limit {UNREAD_CAP}) as unread) as unread_count
+         from participants p join rooms r on r.id = p.room_id
+         where {condition} and p.is_active"
+    )
 }

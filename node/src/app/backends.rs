@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chat_shared::ports::{
     EventBus, LiveFeed, LoginAnnouncements, MessageLog, MessageStore, PresenceStore, Probe, RateLimiter,
-    RefreshTokenStore, RevokedLogins, RoomStore, UserStore,
+    RefreshTokenStore, RevokedLogins, RoomStore, UserFeed, UserStore,
 };
 
 /// The adapters a mode chose, each behind its port.
@@ -17,6 +17,8 @@ pub(super) struct Backends {
     pub live: Arc<dyn LiveFeed>,
     pub presence: Arc<dyn PresenceStore>,
     pub events: Arc<dyn EventBus>,
+    /// Each user's events, to the nodes holding their sockets.
+    pub feed: Arc<dyn UserFeed>,
     /// The abuse limits' counts, shared by every node of the deployment; `None` when this
     /// process is the whole deployment and counts in its own memory.
     pub limiter: Option<Arc<dyn RateLimiter>>,

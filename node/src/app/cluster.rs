@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chat_adapters::jetstream::JetStreamLog;
-use chat_adapters::nats::{NatsEvents, NatsLog, NatsLoginAnnouncements};
+use chat_adapters::nats::{NatsEvents, NatsLog, NatsLoginAnnouncements, NatsUserFeed};
 use chat_adapters::postgres::{
     self, PgMessageStore, PgPool, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore,
 };
@@ -52,6 +52,7 @@ pub(super) async fn connect(
         live: log,
         presence: Arc::new(redis.clone()),
         events: Arc::new(NatsEvents::new(nats.clone())),
+        feed: Arc::new(NatsUserFeed::new(nats.clone())),
         limiter: Some(Arc::new(redis.rate_limiter())),
         revoked: Arc::new(RedisRevokedLogins::sharing(&redis)),
         announcements: Arc::new(NatsLoginAnnouncements::new(nats.clone())),

@@ -13,7 +13,7 @@ use chat_adapters::sqlite::{
     SqliteDb, SqliteMessageLog, SqliteMessageStore, SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore,
 };
 use chat_shared::memory::{
-    MemoryEventBus, MemoryLoginAnnouncements, MemoryPresenceStore, MemoryRevokedLogins,
+    MemoryEventBus, MemoryLoginAnnouncements, MemoryPresenceStore, MemoryRevokedLogins, MemoryUserFeed,
 };
 use chat_shared::ports::SystemClock;
 use rand::RngCore;
@@ -46,6 +46,7 @@ pub(super) async fn open(config: &NodeConfig) -> anyhow::Result<Backends> {
         live: log,
         presence: Arc::new(MemoryPresenceStore::default()),
         events: Arc::new(MemoryEventBus::default()),
+        feed: Arc::new(MemoryUserFeed::default()),
         limiter: None,
         revoked: Arc::new(MemoryRevokedLogins::new(Arc::new(SystemClock))),
         announcements: Arc::new(MemoryLoginAnnouncements::default()),

@@ -9,6 +9,7 @@ mod messages;
 mod metrics;
 mod ops;
 mod reactions;
+mod room_settings;
 mod rooms;
 mod threads;
 mod users;
@@ -48,7 +49,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/users/me/password", put(users::change_password))
         .route("/users/{id}", get(users::get))
         .route("/rooms", post(rooms::create).get(rooms::list_mine))
-        .route("/rooms/{id}", get(rooms::get))
+        .route("/rooms/{id}", get(rooms::get).patch(room_settings::update))
         .route("/rooms/{id}/members", get(rooms::members).post(rooms::add_member))
         .route("/rooms/{id}/members/{user_id}", axum::routing::delete(rooms::remove_member))
         .route("/rooms/{id}/read", post(rooms::mark_read))

@@ -152,7 +152,7 @@ pub async fn mark_read(
     JsonBody(body): JsonBody<ReadRequest>,
 ) -> Result<StatusCode, ApiError> {
     let seq = body.seq()?;
-    state.messages.mark_read(caller, id, seq).await?;
+    state.messages.mark_read(caller, id, seq, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -68,6 +68,12 @@ uuid_id!(
     Uuid::new_v4
 );
 uuid_id!(
+    /// One WebSocket connection, unique across nodes: what lets an event about something a
+    /// socket did skip that socket.
+    SocketId,
+    Uuid::new_v4
+);
+uuid_id!(
     /// A message's id: UUIDv7, so ids sort by creation time and index well.
     MessageId,
     Uuid::now_v7

@@ -14,10 +14,10 @@ mod token;
 mod user;
 
 pub use change::{Change, ChangeKind, Entry, apply_change};
-pub use ids::{LoginId, MessageId, RoomId, Seq, UserId};
+pub use ids::{LoginId, MessageId, RoomId, Seq, SocketId, UserId};
 pub use invalid::Invalid;
 pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, ReplyTo};
 pub use reaction::{Emoji, Reaction, ReactionCount, ReactionKey};
-pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomType};
+pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomTopic, RoomType};
 pub use token::{AccessClaims, AccessToken, RefreshToken, RefreshTokenRecord, TokenHash};
 pub use user::{DisplayName, Password, PasswordHash, User, Username};

@@ -83,8 +83,8 @@ impl FromStr for Role {
 
 /// A room's name: 1–100 characters after trimming, something visible, no control characters or
 /// bidirectional overrides.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct RoomName(String);
 
 impl RoomName {
@@ -110,10 +110,66 @@ impl fmt::Display for RoomName {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+impl TryFrom<String> for RoomName {
+    type Error = Invalid;
+
+    fn try_from(raw: String) -> Result<Self, Invalid> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<RoomName> for String {
+    fn from(name: RoomName) -> String {
+        name.0
+    }
+}
+
+/// What a room is about, shown under its name: 1–250 characters after trimming, with the rules
+/// of names (something visible, no control characters or bidirectional overrides).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoomTopic(String);
+
+impl RoomTopic {
+    pub const MAX_CHARS: usize = 250;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let trimmed = raw.trim();
+        if !(1..=Self::MAX_CHARS).contains(&char_len(trimmed)) {
+            return Err(Invalid::Length(1, Self::MAX_CHARS));
+        }
+        if let Some(why) = super::names::unshowable(trimmed) {
+            return Err(why);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RoomTopic {
+    type Error = Invalid;
+
+    fn try_from(raw: String) -> Result<Self, Invalid> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<RoomTopic> for String {
+    fn from(topic: RoomTopic) -> String {
+        topic.0
+    }
+}
+
+/// A room. Deserializable so that events about rooms can travel between nodes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Room {
     pub id: RoomId,
     pub name: RoomName,
+    /// Absent (`null`) until someone sets one.
+    pub topic: Option<RoomTopic>,
     #[serde(rename = "type")]
     pub room_type: RoomType,
     pub created_by: UserId,
@@ -131,7 +187,7 @@ pub struct Participant {
 }
 
 /// One entry of a user's room list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoomSummary {
     #[serde(flatten)]
     pub room: Room,
@@ -151,6 +207,34 @@ mod tests {
         assert!(RoomName::parse(" \t ").is_err());
         assert!(RoomName::parse(&"r".repeat(101)).is_err());
         assert!(RoomName::parse("tab\tinside").is_err());
+    }
+
+    #[test]
+    fn topics_are_trimmed_limited_to_250_characters_and_visible() {
+        assert_eq!(RoomTopic::parse(" plans ").unwrap().as_str(), "plans");
+        assert!(RoomTopic::parse(&"t".repeat(250)).is_ok());
+        assert!(RoomTopic::parse(&"t".repeat(251)).is_err());
+        assert!(RoomTopic::parse("").is_err());
+        assert!(RoomTopic::parse("\u{200B}").is_err());
+        assert!(RoomTopic::parse("a\u{202E}b").is_err());
+    }
+
+    #[test]
+    fn a_room_read_back_from_its_serialized_form_is_checked_like_input() {
+        let room = Room {
+            id: RoomId::generate(),
+            name: RoomName::parse("team").unwrap(),
+            topic: Some(RoomTopic::parse("plans").unwrap()),
+            room_type: RoomType::Group,
+            created_by: UserId::generate(),
+            created_at: chrono::Utc::now(),
+            is_active: true,
+        };
+        let bytes = serde_json::to_vec(&room).unwrap();
+        assert_eq!(serde_json::from_slice::<Room>(&bytes).unwrap(), room);
+        let mut value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        value["name"] = "".into();
+        assert!(serde_json::from_value::<Room>(value).is_err());
     }
 
     #[test]

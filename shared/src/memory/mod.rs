@@ -6,6 +6,7 @@
 mod broadcast;
 #[cfg(any(test, feature = "test-support"))]
 mod clock;
+mod feed;
 mod limiter;
 mod logins;
 #[cfg(any(test, feature = "test-support"))]
@@ -21,6 +22,7 @@ mod users;
 pub use broadcast::broadcast_stream;
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::{ManualClock, TokioClock};
+pub use feed::MemoryUserFeed;
 pub use limiter::MemoryRateLimiter;
 pub use logins::{MemoryLoginAnnouncements, MemoryRevokedLogins};
 #[cfg(any(test, feature = "test-support"))]

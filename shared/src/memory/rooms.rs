@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::messages::MemoryMessageStore;
 use crate::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
-use crate::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, StoreError, UNREAD_CAP};
+use crate::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, RoomUpdate, StoreError, UNREAD_CAP};
 
 /// Rooms and participants; unread counts come from the message store it is given, as a
 /// database's come from its messages table (none given: nothing is unread).
@@ -43,6 +43,20 @@ impl MemoryRoomStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn summary_in(&self, state: &State, room_id: RoomId, user: UserId) -> Option<RoomSummary> {
+        let rows = state.participants.get(&room_id)?;
+        let row = rows.iter().find(|r| r.active && r.participant.user_id == user)?;
+        let room = state.rooms.get(&room_id)?;
+        Some(RoomSummary {
+            room: room.clone(),
+            role: row.participant.role,
+            last_read_seq: row.participant.last_read_seq,
+            unread_count: self.messages.as_ref().map_or(0, |messages| {
+                messages.count_after(room_id, row.participant.last_read_seq, UNREAD_CAP)
+            }),
+        })
     }
 }
 
@@ -89,6 +103,18 @@ impl RoomStore for MemoryRoomStore {
 
     async fn get(&self, id: RoomId) -> Result<Option<Room>, StoreError> {
         Ok(self.lock().rooms.get(&id).cloned())
+    }
+
+    async fn update(&self, id: RoomId, update: &RoomUpdate) -> Result<Option<Room>, StoreError> {
+        let mut state = self.lock();
+        let Some(room) = state.rooms.get_mut(&id) else { return Ok(None) };
+        if let Some(name) = &update.name {
+            room.name = name.clone();
+        }
+        if let Some(topic) = &update.topic {
+            room.topic = topic.clone();
+        }
+        Ok(Some(room.clone()))
     }
 
     async fn participant(&self, room: RoomId, user: UserId) -> Result<Option<Participant>, StoreError> {
@@ -139,24 +165,14 @@ impl RoomStore for MemoryRoomStore {
 
     async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
         let state = self.lock();
-        let mut summaries: Vec<RoomSummary> = state
-            .participants
-            .iter()
-            .filter_map(|(room_id, rows)| {
-                let row = rows.iter().find(|r| r.active && r.participant.user_id == user)?;
-                let room = state.rooms.get(room_id)?;
-                Some(RoomSummary {
-                    room: room.clone(),
-                    role: row.participant.role,
-                    last_read_seq: row.participant.last_read_seq,
-                    unread_count: self.messages.as_ref().map_or(0, |messages| {
-                        messages.count_after(*room_id, row.participant.last_read_seq, UNREAD_CAP)
-                    }),
-                })
-            })
-            .collect();
+        let mut summaries: Vec<RoomSummary> =
+            state.participants.keys().filter_map(|room| self.summary_in(&state, *room, user)).collect();
         summaries.sort_by(|a, b| b.room.created_at.cmp(&a.room.created_at).then(b.room.id.cmp(&a.room.id)));
         Ok(summaries)
+    }
+
+    async fn summary(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
+        Ok(self.summary_in(&self.lock(), room, user))
     }
 
     async fn mark_read(&self, room: RoomId, user: UserId, seq: Seq) -> Result<Option<Seq>, StoreError> {

@@ -4,6 +4,7 @@
 mod clock;
 mod crypto;
 mod errors;
+mod feed;
 mod limits;
 mod logins;
 mod messages;
@@ -16,6 +17,7 @@ mod users;
 pub use clock::{Clock, SystemClock};
 pub use crypto::{PasswordHasher, TokenError, TokenIssuer};
 pub use errors::StoreError;
+pub use feed::{FeedError, UserEvent, UserEventStream, UserFeed};
 pub use limits::{Decision, LimitSetting, Quota, QuotaError, RateLimiter};
 pub use logins::{
     LoginAnnouncements, LoginEnded, LoginEndedStream, LoginSockets, RevocationError, RevokedLogins,
@@ -26,6 +28,6 @@ pub use messages::{
 };
 pub use presence::{EventBus, EventStream, OnlineChange, PresenceError, PresenceStore, RoomEvent};
 pub use probe::{Probe, ProbeError};
-pub use rooms::{AddMemberOutcome, DirectRoomOutcome, RoomStore, UNREAD_CAP};
+pub use rooms::{AddMemberOutcome, DirectRoomOutcome, RoomStore, RoomUpdate, UNREAD_CAP};
 pub use tokens::RefreshTokenStore;
 pub use users::{InsertUserError, UserStore};

@@ -2,12 +2,20 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::errors::StoreError;
-use crate::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
+use crate::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, UserId};
 
 pub enum DirectRoomOutcome {
     Created(Room),
     /// The pair already had a direct room; this is it.
     Existing(Room),
+}
+
+/// What an update of a room sets: a field left `None` stays as it is; `topic: Some(None)`
+/// clears the topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomUpdate {
+    pub name: Option<RoomName>,
+    pub topic: Option<Option<RoomTopic>>,
 }
 
 pub enum AddMemberOutcome {
@@ -33,6 +41,9 @@ pub trait RoomStore: Send + Sync {
 
     async fn get(&self, id: RoomId) -> Result<Option<Room>, StoreError>;
 
+    /// Applies `update` and returns the room as it stands afterwards; `None` for no such room.
+    async fn update(&self, id: RoomId, update: &RoomUpdate) -> Result<Option<Room>, StoreError>;
+
     /// The user's membership, if active.
     async fn participant(&self, room: RoomId, user: UserId) -> Result<Option<Participant>, StoreError>;
 
@@ -54,6 +65,10 @@ pub trait RoomStore: Send + Sync {
     /// The user's active rooms, most recently created first, with read state: the messages after
     /// the read marker are counted up to [`UNREAD_CAP`].
     async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError>;
+
+    /// The entry of `room` in the user's room list, as [`Self::rooms_of`] has it; `None` when
+    /// the user is not an active participant.
+    async fn summary(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError>;
 
     /// Moves the user's read marker to `seq` if that is forward, and returns the marker as it
     /// stands afterwards (never lower than before, even under concurrent calls). `None` when the

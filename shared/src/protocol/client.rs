@@ -34,6 +34,8 @@ pub enum Command {
     Read { room: RoomId, seq: Seq },
     /// `ping`: answered with a `pong` frame.
     Ping,
+    /// `rooms`: the caller's room list, as `GET /rooms`; the start of the feed's re-sync rule.
+    Rooms,
     /// `auth`: the first frame of an unauthenticated connection, or a renewal.
     Auth { token: String },
     /// `edit`: new content for the author's own message.
@@ -49,9 +51,9 @@ pub enum Command {
 
 impl Command {
     /// Every [`Command::name`].
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "join", "leave", "send", "history", "typing", "read", "ping", "auth", "edit", "delete", "react",
-        "unreact", "thread",
+        "unreact", "thread", "rooms",
     ];
 
     /// The canonical `type` of the command (aliases resolved), for logs and metric labels.
@@ -64,6 +66,7 @@ impl Command {
             Command::Typing { .. } => "typing",
             Command::Read { .. } => "read",
             Command::Ping => "ping",
+            Command::Rooms => "rooms",
             Command::Auth { .. } => "auth",
             Command::Edit(_) => "edit",
             Command::Delete { .. } => "delete",
@@ -134,7 +137,7 @@ impl FrameError {
     }
 }
 
-const TYPES: &str = "must be one of join, leave, send, history, typing, read, ping, auth, edit, delete, react, unreact, thread";
+const TYPES: &str = "must be one of join, leave, send, history, typing, read, ping, auth, edit, delete, react, unreact, thread, rooms";
 
 /// Decodes one client frame. Never panics, whatever the bytes: input that is not a map, or whose
 /// `id` is not a non-negative integer, is refused without an id; anything else wrong is refused
@@ -238,6 +241,7 @@ fn from_map(map: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             "typing" => f.room().map(|room| Command::Typing { room }),
             "read" => read(&mut f),
             "ping" => Some(Command::Ping),
+            "rooms" => Some(Command::Rooms),
             "auth" => auth(&mut f),
             "edit" => edit(&mut f),
             "delete" => delete(&mut f),
@@ -610,6 +614,7 @@ mod tests {
             json!({"type": "react", "room": ROOM, "seq": 3, "emoji": "👍"}),
             json!({"type": "unreact", "room": ROOM, "seq": 3, "emoji": "👍"}),
             json!({"type": "thread", "room": ROOM, "seq": 3}),
+            json!({"type": "rooms"}),
         ];
         let names: Vec<&str> = frames.into_iter().map(|f| command(f).name()).collect();
         assert_eq!(names, Command::NAMES);

@@ -27,7 +27,7 @@ impl ClientFrame {
                 json!({"room": room.to_string(), "before": before, "after": after, "limit": limit})
             }
             Command::Read { room, seq } => json!({"room": room.to_string(), "seq": seq}),
-            Command::Ping => json!({}),
+            Command::Ping | Command::Rooms => json!({}),
             Command::Auth { token } => json!({"token": token}),
             Command::Edit(edit) => with_target(
                 &edit.message,

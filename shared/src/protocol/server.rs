@@ -6,7 +6,9 @@ use serde_json::{Map, Value};
 
 use super::client::FrameError;
 use super::codec::Codec;
-use crate::domain::{Change, ChangeKind, Emoji, Entry, Message, MessageId, Reaction, RoomId, Seq, UserId};
+use crate::domain::{
+    Change, ChangeKind, Emoji, Entry, Message, MessageId, Reaction, Room, RoomId, RoomSummary, Seq, UserId,
+};
 use crate::error::FieldErrors;
 
 /// A frame from the server. Serializes as an object whose `type` is the variant's name in
@@ -38,6 +40,18 @@ pub enum ServerFrame {
         room: RoomId,
         user_id: UserId,
         change: MemberChange,
+    },
+    /// The user became a participant of a room: the room as `GET /rooms` lists it.
+    RoomAdded {
+        room: RoomSummary,
+    },
+    /// The user is no longer a participant of the room.
+    RoomRemoved {
+        room: RoomId,
+    },
+    /// A room of the user's was renamed or its topic changed.
+    RoomUpdated {
+        room: Room,
     },
     /// A failure of a frame that had no `id`, or that could not be read at all.
     Error {
@@ -406,7 +420,43 @@ mod tests {
                 json!({"type": "error", "error": {"code": "rate_limited", "message": "sending too fast; slow down"}}),
             ),
             (ServerFrame::Pong, json!({"type": "pong"})),
+            (
+                ServerFrame::RoomAdded {
+                    room: RoomSummary {
+                        room: room_of(room, user),
+                        role: crate::domain::Role::Admin,
+                        last_read_seq: 4,
+                        unread_count: 2,
+                    },
+                },
+                json!({"type": "room_added", "room": {
+                    "id": room.to_string(), "name": "team", "topic": "plans", "type": "group",
+                    "created_by": user.to_string(), "created_at": "2026-01-02T03:04:05Z", "is_active": true,
+                    "role": "admin", "last_read_seq": 4, "unread_count": 2
+                }}),
+            ),
+            (ServerFrame::RoomRemoved { room }, json!({"type": "room_removed", "room": room.to_string()})),
+            (
+                ServerFrame::RoomUpdated { room: Room { topic: None, ..room_of(room, user) } },
+                json!({"type": "room_updated", "room": {
+                    "id": room.to_string(), "name": "team", "topic": null, "type": "group",
+                    "created_by": user.to_string(), "created_at": "2026-01-02T03:04:05Z", "is_active": true
+                }}),
+            ),
         ]
+    }
+
+    fn room_of(id: RoomId, creator: UserId) -> Room {
+        use chrono::TimeZone;
+        Room {
+            id,
+            name: crate::domain::RoomName::parse("team").unwrap(),
+            topic: Some(crate::domain::RoomTopic::parse("plans").unwrap()),
+            room_type: crate::domain::RoomType::Group,
+            created_by: creator,
+            created_at: chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+            is_active: true,
+        }
     }
 
     #[test]

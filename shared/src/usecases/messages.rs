@@ -3,7 +3,8 @@ use std::sync::Arc;
 
 use super::rooms::RoomService;
 use crate::domain::{
-    ClientMsgId, Content, Entry, Message, MessageId, MessageKind, Metadata, RoomId, Seq, UserId, apply_change,
+    ClientMsgId, Content, Entry, Message, MessageId, MessageKind, Metadata, RoomId, Seq, SocketId, UserId,
+    apply_change,
 };
 use crate::error::Error;
 use crate::ports::{Appended, Clock, MessageLog, MessageStore, PageQuery};
@@ -152,14 +153,21 @@ impl MessageService {
 
     /// Moves the caller's read marker forward, never past the room's newest message (a marker
     /// beyond it would hide every message still to come from the unread count), and returns
-    /// where it stands.
-    pub async fn mark_read(&self, reader: UserId, room: RoomId, seq: Seq) -> Result<Seq, Error> {
+    /// where it stands. `origin` is the socket that asked, if one did: the reader's other
+    /// sockets hear of the new marker, that one knows.
+    pub async fn mark_read(
+        &self,
+        reader: UserId,
+        room: RoomId,
+        seq: Seq,
+        origin: Option<SocketId>,
+    ) -> Result<Seq, Error> {
         self.rooms.membership(reader, room).await?;
         let newest = self.log.last_seq(room).await?;
         if seq > newest {
             return Err(Error::invalid("seq", format!("is beyond the room's newest message ({newest})")));
         }
-        self.rooms.move_read_marker(reader, room, seq).await
+        self.rooms.move_read_marker(reader, room, seq, origin).await
     }
 
     /// A page of the room's history, for anyone who may read the room.
@@ -302,19 +310,22 @@ mod tests {
         let kit = Kit::new();
         let (ann, eve) = (kit.user("ann").await, kit.user("eve").await);
         let room = group(&kit, ann, vec![]).await;
-        let too_far = kit.messages.mark_read(ann, room, 1).await;
+        let too_far = kit.messages.mark_read(ann, room, 1, None).await;
         assert!(
             matches!(&too_far, Err(Error::InvalidInput(f)) if f.iter().any(|(k, _)| k == "seq")),
             "{too_far:?}"
         );
         let sent = send_texts(&kit, ann, room, 3).await;
         let newest = sent.last().unwrap().seq;
-        assert_eq!(kit.messages.mark_read(ann, room, newest).await.unwrap(), newest);
+        assert_eq!(kit.messages.mark_read(ann, room, newest, None).await.unwrap(), newest);
         for beyond in [newest + 1, u64::MAX] {
-            assert!(matches!(kit.messages.mark_read(ann, room, beyond).await, Err(Error::InvalidInput(_))));
+            assert!(matches!(
+                kit.messages.mark_read(ann, room, beyond, None).await,
+                Err(Error::InvalidInput(_))
+            ));
         }
         // Who is no member learns nothing of the room's seqs.
-        assert!(matches!(kit.messages.mark_read(eve, room, u64::MAX).await, Err(Error::Forbidden(_))));
+        assert!(matches!(kit.messages.mark_read(eve, room, u64::MAX, None).await, Err(Error::Forbidden(_))));
     }
 
     #[tokio::test]

@@ -20,7 +20,7 @@ pub use message_changes::{Changed, MessageEdit};
 pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay, Sent};
 pub use presence::{Availability, Online, PresenceService, PresenceSettings};
 pub use reactions::{MAX_EMOJIS_PER_MESSAGE, Reacted};
-pub use rooms::{MemberAdded, NewRoom, RoomCreated, RoomService};
+pub use rooms::{MemberAdded, NewRoom, RoomCreated, RoomPorts, RoomService};
 pub use users::UserService;
 
 #[cfg(test)]

@@ -3,10 +3,13 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::leases::MembershipLeases;
-use crate::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, UserId};
+use crate::domain::{
+    Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, SocketId, UserId,
+};
 use crate::error::{Error, FieldErrors};
 use crate::ports::{
-    AddMemberOutcome, Clock, DirectRoomOutcome, EventBus, RoomEvent, RoomStore, StoreError, UserStore,
+    AddMemberOutcome, Clock, DirectRoomOutcome, EventBus, RoomEvent, RoomStore, RoomUpdate, StoreError,
+    UserEvent, UserFeed, UserStore,
 };
 
 /// A room as the client asked for it. `name` may be absent only for direct rooms.
@@ -32,27 +35,33 @@ pub struct MemberAdded {
 }
 
 /// Rooms and membership, with the contract's rules for who may see and change what. Those
-/// watching a room learn of membership changes and read markers through the event bus.
+/// watching a room learn of membership changes and read markers through the event bus; the
+/// users concerned learn of changes to their room list through their feed.
 pub struct RoomService {
     rooms: Arc<dyn RoomStore>,
     users: Arc<dyn UserStore>,
     events: Arc<dyn EventBus>,
+    feed: Arc<dyn UserFeed>,
     clock: Arc<dyn Clock>,
     leases: MembershipLeases,
+}
+
+/// The ports a [`RoomService`] works through.
+pub struct RoomPorts {
+    pub rooms: Arc<dyn RoomStore>,
+    pub users: Arc<dyn UserStore>,
+    pub events: Arc<dyn EventBus>,
+    pub feed: Arc<dyn UserFeed>,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// How many members a room may be created with in one request.
 const MAX_INITIAL_MEMBERS: usize = 1000;
 
 impl RoomService {
-    pub fn new(
-        rooms: Arc<dyn RoomStore>,
-        users: Arc<dyn UserStore>,
-        events: Arc<dyn EventBus>,
-        clock: Arc<dyn Clock>,
-        leases: MembershipLeases,
-    ) -> Self {
-        Self { rooms, users, events, clock, leases }
+    pub fn new(ports: RoomPorts, leases: MembershipLeases) -> Self {
+        let RoomPorts { rooms, users, events, feed, clock } = ports;
+        Self { rooms, users, events, feed, clock, leases }
     }
 
     /// Best effort: the change is stored either way, and watchers that miss the event see the
@@ -60,6 +69,24 @@ impl RoomService {
     async fn announce(&self, room: RoomId, event: RoomEvent) {
         if let Err(err) = self.events.publish(room, &event).await {
             tracing::warn!(%room, error = %err, "room event not published");
+        }
+    }
+
+    /// Best effort, as room events: the change is stored either way, and a client that missed
+    /// the event re-reads its room list (see the `rooms` frame).
+    async fn tell(&self, user: UserId, event: &UserEvent) {
+        if let Err(err) = self.feed.publish(user, event).await {
+            tracing::warn!(%user, error = %err, "user event not published");
+        }
+    }
+
+    /// Tells `user` of a room they are now a participant of, as their room list shows it.
+    async fn tell_added(&self, room: RoomId, user: UserId) {
+        match self.rooms.summary(room, user).await {
+            Ok(Some(summary)) => self.tell(user, &UserEvent::RoomAdded { room: summary }).await,
+            // Removed again meanwhile: the removal tells them.
+            Ok(None) => {}
+            Err(err) => tracing::warn!(%room, %user, error = %err, "room_added not published"),
         }
     }
 
@@ -96,21 +123,58 @@ impl RoomService {
             id: RoomId::generate(),
             name,
             room_type: request.room_type,
+            topic: None,
             created_by: actor,
             created_at: self.clock.now(),
             is_active: true,
         };
-        if request.room_type == RoomType::Direct {
-            return match self.rooms.create_direct(&room, members[0]).await? {
-                DirectRoomOutcome::Created(room) => Ok(RoomCreated { room, created: true }),
-                DirectRoomOutcome::Existing(room) => Ok(RoomCreated { room, created: false }),
-            };
-        }
         let participants: Vec<(UserId, Role)> = std::iter::once((actor, Role::Owner))
             .chain(members.into_iter().map(|id| (id, Role::Member)))
             .collect();
+        if request.room_type == RoomType::Direct {
+            match self.rooms.create_direct(&room, participants[1].0).await? {
+                DirectRoomOutcome::Created(room) => {
+                    self.tell_created(&room, &participants).await;
+                    return Ok(RoomCreated { room, created: true });
+                }
+                DirectRoomOutcome::Existing(room) => return Ok(RoomCreated { room, created: false }),
+            }
+        }
         self.rooms.create(&room, &participants).await?;
+        self.tell_created(&room, &participants).await;
         Ok(RoomCreated { room, created: true })
+    }
+
+    /// Tells every participant of a new room, the creator's other devices included. Nothing is
+    /// read yet and nothing unread, so no query is needed to say so.
+    async fn tell_created(&self, room: &Room, participants: &[(UserId, Role)]) {
+        for (user, role) in participants {
+            let summary = RoomSummary { room: room.clone(), role: *role, last_read_seq: 0, unread_count: 0 };
+            self.tell(*user, &UserEvent::RoomAdded { room: summary }).await;
+        }
+    }
+
+    /// Renames a room or sets its topic. Owners and admins of groups and channels may; direct
+    /// rooms keep what they are. Every participant hears of it through their feed.
+    pub async fn update(&self, actor: UserId, room_id: RoomId, update: RoomUpdate) -> Result<Room, Error> {
+        if update == RoomUpdate::default() {
+            let mut fields = FieldErrors::default();
+            fields.add("name", "give a name, a topic or both");
+            fields.add("topic", "give a name, a topic or both");
+            fields.into_result()?;
+        }
+        let (room, participant) = self.visible(actor, room_id).await?;
+        if room.room_type == RoomType::Direct {
+            return Err(Error::Forbidden("direct rooms cannot be renamed"));
+        }
+        if !participant.is_some_and(|p| p.role.manages_members()) {
+            return Err(Error::Forbidden("only the owner or an admin changes the room"));
+        }
+        let room = self.rooms.update(room_id, &update).await?.ok_or(Error::NotFound("room"))?;
+        for member in self.rooms.members(room_id).await? {
+            self.tell(member.user_id, &UserEvent::RoomUpdated { room: room.clone() }).await;
+        }
+        Ok(room)
     }
 
     pub async fn list_mine(&self, actor: UserId) -> Result<Vec<RoomSummary>, Error> {
@@ -173,8 +237,12 @@ impl RoomService {
         let (room, participant) = self.visible(actor, room_id).await?;
         if participant.is_none() {
             self.existing(actor).await?;
-            self.rooms.add_member(room_id, actor, Role::Member, self.clock.now()).await?;
-            self.announce(room_id, RoomEvent::Member { user_id: actor, added: true }).await;
+            if let AddMemberOutcome::Added(_) =
+                self.rooms.add_member(room_id, actor, Role::Member, self.clock.now()).await?
+            {
+                self.announce(room_id, RoomEvent::Member { user_id: actor, added: true }).await;
+                self.tell_added(room_id, actor).await;
+            }
         }
         Ok(room)
     }
@@ -210,6 +278,7 @@ impl RoomService {
         match self.rooms.add_member(room_id, target, role, self.clock.now()).await? {
             AddMemberOutcome::Added(p) => {
                 self.announce(room_id, RoomEvent::Member { user_id: target, added: true }).await;
+                self.tell_added(room_id, target).await;
                 Ok(MemberAdded { participant: p, added: true })
             }
             AddMemberOutcome::AlreadyMember(p) => Ok(MemberAdded { participant: p, added: false }),
@@ -235,6 +304,7 @@ impl RoomService {
         }
         self.leases.revoke(room_id, target);
         self.announce(room_id, RoomEvent::Member { user_id: target, added: false }).await;
+        self.tell(target, &UserEvent::RoomRemoved { room_id }).await;
         if target != actor {
             // Every node may still trust a lease it took before the removal was stored; once
             // they have all run out, no send of the removed member can be accepted anywhere.
@@ -245,14 +315,22 @@ impl RoomService {
     }
 
     /// Moves the read marker of `actor`, whose membership the caller checked, forward and
-    /// returns where it stands. See [`crate::usecases::MessageService::mark_read`].
-    pub(crate) async fn move_read_marker(&self, actor: UserId, room: RoomId, seq: Seq) -> Result<Seq, Error> {
+    /// returns where it stands; the actor's other sockets (not `origin`, which moved it) hear of
+    /// it. See [`crate::usecases::MessageService::mark_read`].
+    pub(crate) async fn move_read_marker(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        seq: Seq,
+        origin: Option<SocketId>,
+    ) -> Result<Seq, Error> {
         let marker = self
             .rooms
             .mark_read(room, actor, seq)
             .await?
             .ok_or(Error::Forbidden("not a participant of this room"))?;
         self.announce(room, RoomEvent::Read { user_id: actor, seq: marker }).await;
+        self.tell(actor, &UserEvent::Read { room_id: room, seq: marker, origin }).await;
         Ok(marker)
     }
 
@@ -516,8 +594,154 @@ mod tests {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
         let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![])).await.unwrap();
-        assert_eq!(kit.rooms.move_read_marker(ann, team.id, 10).await.unwrap(), 10);
-        assert_eq!(kit.rooms.move_read_marker(ann, team.id, 4).await.unwrap(), 10);
-        assert_eq!(kit.rooms.move_read_marker(ann, team.id, 12).await.unwrap(), 12);
+        assert_eq!(kit.rooms.move_read_marker(ann, team.id, 10, None).await.unwrap(), 10);
+        assert_eq!(kit.rooms.move_read_marker(ann, team.id, 4, None).await.unwrap(), 10);
+        assert_eq!(kit.rooms.move_read_marker(ann, team.id, 12, None).await.unwrap(), 12);
+    }
+
+    mod feed {
+        use futures::StreamExt;
+
+        use super::*;
+        use crate::domain::RoomTopic;
+        use crate::ports::{UserEventStream, UserFeed};
+
+        async fn next(feed: &mut UserEventStream) -> UserEvent {
+            tokio::time::timeout(std::time::Duration::from_secs(1), feed.next()).await.unwrap().unwrap()
+        }
+
+        async fn nothing_more(feed: &mut UserEventStream) {
+            let more = tokio::time::timeout(std::time::Duration::from_millis(50), feed.next()).await;
+            assert!(more.is_err(), "unexpected {more:?}");
+        }
+
+        fn added(event: UserEvent) -> RoomSummary {
+            match event {
+                UserEvent::RoomAdded { room } => room,
+                other => panic!("expected room_added, got {other:?}"),
+            }
+        }
+
+        #[tokio::test]
+        async fn everyone_in_a_new_room_hears_of_it_with_their_role() {
+            let kit = Kit::new();
+            let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+            let (mut anns, mut bobs) =
+                (kit.feed.subscribe(ann).await.unwrap(), kit.feed.subscribe(bob).await.unwrap());
+            let RoomCreated { room, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+            let for_ann = added(next(&mut anns).await);
+            let for_bob = added(next(&mut bobs).await);
+            assert_eq!((for_ann.room.id, for_ann.role), (room.id, Role::Owner));
+            assert_eq!((for_bob.room, for_bob.role, for_bob.unread_count), (room, Role::Member, 0));
+        }
+
+        #[tokio::test]
+        async fn a_direct_room_is_heard_of_once_when_made_and_not_when_asked_for_again() {
+            let kit = Kit::new();
+            let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+            let mut bobs = kit.feed.subscribe(bob).await.unwrap();
+            let RoomCreated { room, .. } = kit.rooms.create(ann, direct(bob)).await.unwrap();
+            assert_eq!(added(next(&mut bobs).await).room.id, room.id);
+            kit.rooms.create(bob, direct(ann)).await.unwrap();
+            kit.rooms.create(ann, direct(bob)).await.unwrap();
+            nothing_more(&mut bobs).await;
+        }
+
+        #[tokio::test]
+        async fn a_member_hears_of_being_added_and_removed_and_of_nothing_that_changed_nothing() {
+            let kit = Kit::new();
+            let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+            let RoomCreated { room, .. } = kit.rooms.create(ann, group(vec![])).await.unwrap();
+            let mut bobs = kit.feed.subscribe(bob).await.unwrap();
+            kit.rooms.add_member(ann, room.id, bob, Role::Admin).await.unwrap();
+            let summary = added(next(&mut bobs).await);
+            assert_eq!((summary.room.id, summary.role), (room.id, Role::Admin));
+            kit.rooms.add_member(ann, room.id, bob, Role::Admin).await.unwrap();
+            nothing_more(&mut bobs).await;
+            kit.rooms.remove_member(ann, room.id, bob).await.unwrap();
+            assert_eq!(next(&mut bobs).await, UserEvent::RoomRemoved { room_id: room.id });
+            assert!(kit.rooms.remove_member(ann, room.id, bob).await.is_err());
+            nothing_more(&mut bobs).await;
+        }
+
+        #[tokio::test]
+        async fn leaving_and_joining_a_channel_reach_the_users_other_devices() {
+            let kit = Kit::new();
+            let (ann, eve) = (kit.user("ann").await, kit.user("eve").await);
+            let RoomCreated { room: news, .. } = kit.rooms.create(ann, channel()).await.unwrap();
+            let mut eves = kit.feed.subscribe(eve).await.unwrap();
+            kit.rooms.join(eve, news.id).await.unwrap();
+            assert_eq!(added(next(&mut eves).await).room.id, news.id);
+            kit.rooms.join(eve, news.id).await.unwrap();
+            nothing_more(&mut eves).await;
+            kit.rooms.remove_member(eve, news.id, eve).await.unwrap();
+            assert_eq!(next(&mut eves).await, UserEvent::RoomRemoved { room_id: news.id });
+        }
+
+        #[tokio::test]
+        async fn a_rejoining_member_hears_of_the_room_with_their_kept_read_marker() {
+            let kit = Kit::new();
+            let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+            let RoomCreated { room, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+            kit.rooms.move_read_marker(bob, room.id, 7, None).await.unwrap();
+            kit.rooms.remove_member(bob, room.id, bob).await.unwrap();
+            let mut bobs = kit.feed.subscribe(bob).await.unwrap();
+            kit.rooms.add_member(ann, room.id, bob, Role::Member).await.unwrap();
+            assert_eq!(added(next(&mut bobs).await).last_read_seq, 7);
+        }
+
+        #[tokio::test]
+        async fn owners_and_admins_rename_a_room_and_every_member_hears_of_it() {
+            let kit = Kit::new();
+            let (ann, bob, cid) = (kit.user("ann").await, kit.user("bob").await, kit.user("cid").await);
+            let RoomCreated { room, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+            let mut bobs = kit.feed.subscribe(bob).await.unwrap();
+            let update = RoomUpdate {
+                name: Some(RoomName::parse("plans").unwrap()),
+                topic: Some(Some(RoomTopic::parse("what we do next").unwrap())),
+            };
+            let updated = kit.rooms.update(ann, room.id, update).await.unwrap();
+            assert_eq!(
+                (updated.name.as_str(), updated.topic.as_ref().unwrap().as_str()),
+                ("plans", "what we do next")
+            );
+            assert_eq!(next(&mut bobs).await, UserEvent::RoomUpdated { room: updated.clone() });
+            assert_eq!(kit.rooms.get(bob, room.id).await.unwrap(), updated);
+
+            let clear = RoomUpdate { name: None, topic: Some(None) };
+            let cleared = kit.rooms.update(ann, room.id, clear.clone()).await.unwrap();
+            assert_eq!((cleared.name.as_str(), cleared.topic), ("plans", None));
+
+            assert!(matches!(kit.rooms.update(bob, room.id, clear.clone()).await, Err(Error::Forbidden(_))));
+            assert!(matches!(kit.rooms.update(cid, room.id, clear.clone()).await, Err(Error::Forbidden(_))));
+            kit.rooms.add_member(ann, room.id, cid, Role::Admin).await.unwrap();
+            let by_admin = RoomUpdate { name: Some(RoomName::parse("by cid").unwrap()), topic: None };
+            assert_eq!(kit.rooms.update(cid, room.id, by_admin).await.unwrap().name.as_str(), "by cid");
+            let nowhere = kit.rooms.update(ann, RoomId::generate(), clear).await;
+            assert!(matches!(nowhere, Err(Error::NotFound(_))));
+            let empty = kit.rooms.update(ann, room.id, RoomUpdate::default()).await;
+            assert!(matches!(empty, Err(Error::InvalidInput(_))));
+        }
+
+        #[tokio::test]
+        async fn a_direct_room_cannot_be_renamed() {
+            let kit = Kit::new();
+            let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+            let RoomCreated { room, .. } = kit.rooms.create(ann, direct(bob)).await.unwrap();
+            let update = RoomUpdate { name: Some(RoomName::parse("us").unwrap()), topic: None };
+            assert!(matches!(kit.rooms.update(ann, room.id, update).await, Err(Error::Forbidden(_))));
+        }
+
+        #[tokio::test]
+        async fn a_moved_read_marker_reaches_the_readers_feed_naming_the_socket_that_moved_it() {
+            let kit = Kit::new();
+            let ann = kit.user("ann").await;
+            let RoomCreated { room, .. } = kit.rooms.create(ann, group(vec![])).await.unwrap();
+            let mut anns = kit.feed.subscribe(ann).await.unwrap();
+            let socket = SocketId::generate();
+            kit.rooms.move_read_marker(ann, room.id, 5, Some(socket)).await.unwrap();
+            let heard = next(&mut anns).await;
+            assert_eq!(heard, UserEvent::Read { room_id: room.id, seq: 5, origin: Some(socket) });
+        }
     }
 }

@@ -15,7 +15,9 @@ use crate::memory::{
     MemoryRevokedLogins, MemoryRoomStore, MemoryUserStore,
 };
 use crate::ports::{LoginSockets, MessageStore, PasswordHasher, TokenError, TokenIssuer, UserStore};
-use crate::usecases::{AuthPorts, AuthService, LoginRevocations, MessageService, RoomService, UserService};
+use crate::usecases::{
+    AuthPorts, AuthService, LoginRevocations, MessageService, RoomPorts, RoomService, UserService,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -86,6 +88,8 @@ pub(crate) struct Kit {
     pub auth: AuthService,
     pub users: UserService,
     pub rooms: Arc<RoomService>,
+    /// Every user's feed, shared by the kit's nodes.
+    pub feed: Arc<crate::memory::MemoryUserFeed>,
     pub log: Arc<MemoryMessageLog>,
     pub store: Arc<MemoryMessageStore>,
     pub messages: MessageService,
@@ -130,11 +134,15 @@ impl Kit {
         };
         let auth = AuthService::new(ports, Duration::days(30));
         let events = Arc::new(crate::memory::MemoryEventBus::default());
+        let feed = Arc::new(crate::memory::MemoryUserFeed::default());
         let rooms = Arc::new(RoomService::new(
-            room_store.clone(),
-            user_store.clone(),
-            events,
-            clock.clone(),
+            RoomPorts {
+                rooms: room_store.clone(),
+                users: user_store.clone(),
+                events,
+                feed: feed.clone(),
+                clock: clock.clone(),
+            },
             crate::usecases::MembershipLeases::new(lease),
         ));
         let log = Arc::new(MemoryMessageLog::default());
@@ -148,6 +156,7 @@ impl Kit {
                 max_replay,
             ),
             rooms,
+            feed,
             log,
             store,
             clock,
@@ -165,10 +174,13 @@ impl Kit {
     /// The room use cases as another node has them: the same stores, leases of its own.
     pub fn other_node_rooms(&self) -> RoomService {
         RoomService::new(
-            self.room_store.clone(),
-            self.user_store.clone(),
-            Arc::new(crate::memory::MemoryEventBus::default()),
-            self.clock.clone(),
+            RoomPorts {
+                rooms: self.room_store.clone(),
+                users: self.user_store.clone(),
+                events: Arc::new(crate::memory::MemoryEventBus::default()),
+                feed: self.feed.clone(),
+                clock: self.clock.clone(),
+            },
             crate::usecases::MembershipLeases::new(self.lease),
         )
     }

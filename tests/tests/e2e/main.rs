@@ -8,6 +8,7 @@ mod contract;
 mod deployment;
 mod edge;
 mod embedded;
+mod feed;
 mod hostile;
 mod message_changes;
 mod messaging;

@@ -52,6 +52,7 @@ impl<W: Outgoing> Session<W> {
         for room in rooms {
             self.stop_following(room).await;
         }
+        self.state.feeds.unfollow(self.user, self.socket);
         drop(inbox);
         // In-flight sends finish: their senders learn the outcome before the socket closes, if
         // the socket takes the replies in time. A client that reads nothing gets its socket

@@ -96,9 +96,15 @@ impl<W: Outgoing> Session<W> {
                 let query = PageQuery { before, after, limit: limit.map_or(DEFAULT_PAGE, |l| l as usize) };
                 Box::pin(self.history(room, query)).await
             }
-            Command::Read { room, seq } => Box::pin(self.state.messages.mark_read(self.user, room, seq))
+            Command::Read { room, seq } => {
+                Box::pin(self.state.messages.mark_read(self.user, room, seq, Some(self.socket)))
+                    .await
+                    .map(|_| json!({}))
+                    .map_err(ApiError::from)
+            }
+            Command::Rooms => Box::pin(self.state.rooms.list_mine(self.user))
                 .await
-                .map(|_| json!({}))
+                .map(|rooms| json!({ "rooms": rooms }))
                 .map_err(ApiError::from),
             Command::Typing { room } => Box::pin(self.typing(room)).await,
             Command::Thread { room, message, after, limit } => {

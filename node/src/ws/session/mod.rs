@@ -20,6 +20,7 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use chat_shared::domain::SocketId;
 use chat_shared::protocol::{Codec, decode_client_frame};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -81,6 +82,7 @@ pub fn run<W: Outgoing, R: Incoming>(
         limiter: limiter(&state.ws),
         state,
         user,
+        socket: SocketId::generate(),
         sink,
         joined: HashMap::new(),
         malformed: Malformed::default(),
@@ -90,6 +92,9 @@ pub fn run<W: Outgoing, R: Incoming>(
     session.follow_login(login);
     metrics::gauge!("chat_ws_connections").increment(1.0);
     async move {
+        // Before any frame is read: a `rooms` reply is then followed by every later change.
+        let feeds = session.state.feeds.clone();
+        Box::pin(feeds.follow(session.socket, session.subscriber.clone())).await;
         let mut sends = FuturesUnordered::new();
         // Made once and polled again on every turn: a new one each turn would register a waiter
         // on the node-wide shutdown token, under its lock, for every frame of every connection.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::extract::ws::Message as WsMessage;
-use chat_shared::domain::{LoginId, RoomId, Seq, UserId};
+use chat_shared::domain::{LoginId, RoomId, Seq, SocketId, UserId};
 use chat_shared::protocol::Codec;
 use futures::{Sink, Stream};
 use governor::DefaultDirectRateLimiter;
@@ -34,6 +34,8 @@ pub(super) struct Session<W> {
     pub(super) _admission: Admission,
     pub(super) state: AppState,
     pub(super) user: UserId,
+    /// This socket among all of every node's, for the user's feed.
+    pub(super) socket: SocketId,
     pub(super) subscriber: Subscriber,
     /// Cancelled at shutdown (a child of the node's token), or when the login ends.
     pub(super) stop: CancellationToken,

@@ -145,6 +145,7 @@ pub fn new_room(owner: UserId, room_type: RoomType) -> Room {
     Room {
         id: RoomId::generate(),
         name: RoomName::parse("a room").unwrap(),
+        topic: None,
         room_type,
         created_by: owner,
         created_at: now(),

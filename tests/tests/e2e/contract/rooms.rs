@@ -1,7 +1,7 @@
 //! The `RoomStore` contract.
 
-use chat_shared::domain::{Role, RoomId, RoomType, UserId};
-use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome};
+use chat_shared::domain::{Role, RoomId, RoomName, RoomTopic, RoomType, UserId};
+use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomUpdate};
 
 use super::{Stores, new_message, new_room, now};
 
@@ -12,6 +12,8 @@ contract_tests!(Stores [postgres, sqlite, memory] [
     adding_an_active_member_changes_nothing,
     a_users_rooms_come_newest_first_with_unread_counts_capped_at_a_thousand,
     the_read_marker_only_moves_forward_and_only_for_members,
+    an_update_sets_only_the_fields_it_names_and_a_topic_can_be_cleared,
+    one_rooms_summary_is_its_entry_in_the_users_room_list,
 ]);
 
 async fn a_created_room_reads_back_with_its_members_owner_first(stores: &Stores) {
@@ -118,4 +120,35 @@ async fn the_read_marker_only_moves_forward_and_only_for_members(stores: &Stores
     assert!(marks.iter().all(|m| m.as_ref().unwrap().unwrap() >= 5));
     assert_eq!(stores.rooms.participant(room, ann).await.unwrap().unwrap().last_read_seq, 12);
     assert_eq!(stores.rooms.mark_read(room, UserId::generate(), 1).await.unwrap(), None);
+}
+
+async fn an_update_sets_only_the_fields_it_names_and_a_topic_can_be_cleared(stores: &Stores) {
+    let ann = stores.user("ann").await;
+    let room = stores.group(ann, &[]).await;
+    let topic = RoomTopic::parse("plans").unwrap();
+    let set_topic = RoomUpdate { name: None, topic: Some(Some(topic.clone())) };
+    let updated = stores.rooms.update(room, &set_topic).await.unwrap().unwrap();
+    assert_eq!((updated.name.as_str(), updated.topic.as_ref()), ("a room", Some(&topic)));
+    let rename = RoomUpdate { name: Some(RoomName::parse("renamed").unwrap()), topic: None };
+    let renamed = stores.rooms.update(room, &rename).await.unwrap().unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.topic.as_ref()), ("renamed", Some(&topic)));
+    let clear = RoomUpdate { name: None, topic: Some(None) };
+    let cleared = stores.rooms.update(room, &clear).await.unwrap().unwrap();
+    assert_eq!((cleared.name.as_str(), cleared.topic.as_ref()), ("renamed", None));
+    assert_eq!(stores.rooms.get(room).await.unwrap(), Some(cleared));
+    assert!(stores.rooms.update(RoomId::generate(), &rename).await.unwrap().is_none());
+}
+
+async fn one_rooms_summary_is_its_entry_in_the_users_room_list(stores: &Stores) {
+    let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
+    let room = stores.group(ann, &[bob]).await;
+    let messages: Vec<_> = (1..=4).map(|seq| new_message(room, seq, "hi", None)).collect();
+    stores.messages.insert_batch(&messages).await.unwrap();
+    stores.rooms.mark_read(room, bob, 1).await.unwrap();
+    let summary = stores.rooms.summary(room, bob).await.unwrap().unwrap();
+    assert_eq!((summary.role, summary.last_read_seq, summary.unread_count), (Role::Member, 1, 3));
+    assert_eq!(stores.rooms.rooms_of(bob).await.unwrap(), vec![summary]);
+    stores.rooms.remove_member(room, bob).await.unwrap();
+    assert!(stores.rooms.summary(room, bob).await.unwrap().is_none());
+    assert!(stores.rooms.summary(RoomId::generate(), ann).await.unwrap().is_none());
 }

@@ -1,0 +1,90 @@
+//! `PATCH /rooms/{id}`: renaming a room and setting its topic.
+
+use axum::Json;
+use axum::extract::State;
+use chat_shared::domain::{Room, RoomId, RoomName, RoomTopic};
+use chat_shared::error::FieldErrors;
+use chat_shared::ports::RoomUpdate;
+use chat_shared::usecases::Limit;
+use serde::{Deserialize, Deserializer};
+
+use super::extract::{ApiPath, AuthUser, JsonBody};
+use super::fields::reject_invalid;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct UpdateRoomRequest {
+    name: Option<String>,
+    /// Absent: unchanged; `null`: cleared; a string: set (cleared when only white space).
+    #[serde(default, deserialize_with = "present")]
+    topic: Option<Option<String>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from a field left out (`None`, the default).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+impl UpdateRoomRequest {
+    pub fn try_into_domain(self) -> Result<RoomUpdate, ApiError> {
+        let mut fields = FieldErrors::default();
+        let name = self.name.as_deref().and_then(|raw| fields.check("name", RoomName::parse(raw)));
+        let topic = match self.topic {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(raw)) if raw.trim().is_empty() => Some(None),
+            Some(Some(raw)) => fields.check("topic", RoomTopic::parse(&raw)).map(Some),
+        };
+        reject_invalid(fields)?;
+        Ok(RoomUpdate { name, topic })
+    }
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(id): ApiPath<RoomId>,
+    JsonBody(body): JsonBody<UpdateRoomRequest>,
+) -> Result<Json<Room>, ApiError> {
+    let update = body.try_into_domain()?;
+    state.limits.user(Limit::WritesPerUser, caller).await?;
+    Ok(Json(state.rooms.update(caller, id, update).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::extract::parse_json;
+
+    fn update(body: &str) -> Result<RoomUpdate, ApiError> {
+        parse_json::<UpdateRoomRequest>(body.as_bytes())?.try_into_domain()
+    }
+
+    #[test]
+    fn a_topic_left_out_stays_and_one_given_as_null_or_blank_is_cleared() {
+        assert_eq!(update(r#"{"name": " plans "}"#).unwrap().topic, None);
+        assert_eq!(update(r#"{"topic": null}"#).unwrap().topic, Some(None));
+        assert_eq!(update(r#"{"topic": "  "}"#).unwrap().topic, Some(None));
+        let set = update(r#"{"topic": " next steps "}"#).unwrap().topic;
+        assert_eq!(set.flatten().unwrap().as_str(), "next steps");
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        for (body, field) in [
+            (r#"{"name": ""}"#.to_owned(), "name"),
+            (r#"{"name": 5}"#.to_owned(), "name"),
+            (r#"{"topic": 5}"#.to_owned(), "topic"),
+            (format!(r#"{{"topic": "{}"}}"#, "t".repeat(251)), "topic"),
+            (r#"{"topic": "a\u202eb"}"#.to_owned(), "topic"),
+        ] {
+            match update(&body) {
+                Err(ApiError::InvalidInput { fields, .. }) => {
+                    assert!(fields.iter().any(|(name, _)| name == field), "{body}: {fields:?}");
+                }
+                other => panic!("{body}: {:?}", other.map(|_| ())),
+            }
+        }
+    }
+}
