@@ -3,9 +3,9 @@
 //! the same in both, only the SQL differs.
 
 use chat_shared::domain::{
-    ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, Participant,
-    RefreshTokenRecord, ReplyTo, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, TokenHash, User,
-    UserId, Username,
+    Ban, BanReason, ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata,
+    Participant, RefreshTokenRecord, ReplyTo, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, TokenHash,
+    User, UserId, Username,
 };
 use chat_shared::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -89,6 +89,7 @@ pub(crate) struct RoomRow {
     pub(crate) id: Uuid,
     pub(crate) name: String,
     pub(crate) topic: Option<String>,
+    pub(crate) post_policy: String,
     #[sqlx(rename = "type")]
     pub(crate) room_type: String,
     pub(crate) created_by: Uuid,
@@ -109,6 +110,7 @@ impl TryFrom<RoomRow> for Room {
                 .map(RoomTopic::parse)
                 .transpose()
                 .map_err(|e| corrupt("room topic", e))?,
+            post_policy: row.post_policy.parse().map_err(|e| corrupt("post policy", e))?,
             room_type: row.room_type.parse().map_err(|e| corrupt("room type", e))?,
             created_by: UserId::from_uuid(row.created_by),
             created_at: row.created_at,
@@ -123,6 +125,7 @@ pub(crate) struct ParticipantRow {
     pub(crate) role: String,
     pub(crate) joined_at: DateTime<Utc>,
     pub(crate) last_read_seq: i64,
+    pub(crate) muted_until: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<ParticipantRow> for Participant {
@@ -134,6 +137,7 @@ impl TryFrom<ParticipantRow> for Participant {
             role: row.role.parse().map_err(|e| corrupt("role", e))?,
             joined_at: row.joined_at,
             last_read_seq: seq_from_db(row.last_read_seq),
+            muted_until: row.muted_until,
         })
     }
 }
@@ -145,6 +149,7 @@ pub(crate) struct SummaryRow {
     pub(crate) role: String,
     pub(crate) last_read_seq: i64,
     pub(crate) unread_count: i64,
+    pub(crate) muted_until: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<SummaryRow> for RoomSummary {
@@ -156,13 +161,45 @@ impl TryFrom<SummaryRow> for RoomSummary {
             role: row.role.parse().map_err(|e| corrupt("role", e))?,
             last_read_seq: seq_from_db(row.last_read_seq),
             unread_count: row.unread_count.max(0) as u64,
+            muted_until: row.muted_until,
         })
     }
 }
 
 pub(crate) const ROOM_COLUMNS: &str =
-    "r.id, r.name, r.topic, r.type, r.created_by, r.created_at, r.is_active";
-pub(crate) const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq";
+    "r.id, r.name, r.topic, r.post_policy, r.type, r.created_by, r.created_at, r.is_active";
+pub(crate) const PARTICIPANT_COLUMNS: &str = "p.user_id, p.role, p.joined_at, p.last_read_seq, p.muted_until";
+pub(crate) const BAN_COLUMNS: &str = "room_id, user_id, banned_by, reason, created_at, expires_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct BanRow {
+    pub(crate) room_id: Uuid,
+    pub(crate) user_id: Uuid,
+    pub(crate) banned_by: Uuid,
+    pub(crate) reason: Option<String>,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<BanRow> for Ban {
+    type Error = StoreError;
+
+    fn try_from(row: BanRow) -> Result<Self, StoreError> {
+        Ok(Ban {
+            room_id: RoomId::from_uuid(row.room_id),
+            user_id: UserId::from_uuid(row.user_id),
+            banned_by: UserId::from_uuid(row.banned_by),
+            reason: row
+                .reason
+                .as_deref()
+                .map(BanReason::parse)
+                .transpose()
+                .map_err(|e| corrupt("ban reason", e))?,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+        })
+    }
+}
 
 /// The key that makes a direct room unique per pair, whichever of the two created it.
 pub(crate) fn direct_key(a: UserId, b: UserId) -> String {

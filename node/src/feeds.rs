@@ -117,7 +117,10 @@ async fn pump(user: UserId, mut events: UserEventStream, sockets: Sockets, stop:
 fn frame(user: UserId, event: &UserEvent) -> (ServerFrame, Option<SocketId>) {
     match event {
         UserEvent::RoomAdded { room } => (ServerFrame::RoomAdded { room: room.clone() }, None),
-        UserEvent::RoomRemoved { room_id } => (ServerFrame::RoomRemoved { room: *room_id }, None),
+        UserEvent::RoomRemoved { room_id, banned } => {
+            (ServerFrame::RoomRemoved { room: *room_id, banned: *banned }, None)
+        }
+        UserEvent::Muted { room_id, until } => (ServerFrame::Muted { room: *room_id, until: *until }, None),
         UserEvent::RoomUpdated { room } => (ServerFrame::RoomUpdated { room: room.clone() }, None),
         UserEvent::Read { room_id, seq, origin } => {
             (ServerFrame::Read { room: *room_id, user_id: user, seq: *seq }, *origin)
@@ -178,7 +181,7 @@ mod tests {
         feeds.follow(SocketId::generate(), second).await;
         let room = RoomId::generate();
 
-        bus.publish(ann, &UserEvent::RoomRemoved { room_id: room }).await.unwrap();
+        bus.publish(ann, &UserEvent::RoomRemoved { room_id: room, banned: false }).await.unwrap();
         bus.publish(ann, &UserEvent::Read { room_id: room, seq: 3, origin: Some(first_id) }).await.unwrap();
 
         let removed = serde_json::json!({"type": "room_removed", "room": room.to_string()});
@@ -217,7 +220,9 @@ mod tests {
         let too_slow = slow.too_slow.clone();
         feeds.follow(SocketId::generate(), slow).await;
         for _ in 0..5 {
-            bus.publish(ann, &UserEvent::RoomRemoved { room_id: RoomId::generate() }).await.unwrap();
+            bus.publish(ann, &UserEvent::RoomRemoved { room_id: RoomId::generate(), banned: false })
+                .await
+                .unwrap();
         }
         tokio::time::timeout(Duration::from_secs(1), too_slow.cancelled()).await.unwrap();
     }

@@ -61,7 +61,9 @@ impl UserFeed for NatsUserFeed {
 mod tests {
     use std::time::Duration;
 
-    use chat_shared::domain::{Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, RoomType, SocketId};
+    use chat_shared::domain::{
+        PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, RoomType, SocketId,
+    };
 
     use super::*;
     use crate::nats::testing::TestLog;
@@ -72,6 +74,7 @@ mod tests {
                 id: RoomId::generate(),
                 name: RoomName::parse("team").unwrap(),
                 topic: Some(RoomTopic::parse("plans").unwrap()),
+                post_policy: PostPolicy::Admins,
                 room_type: RoomType::Group,
                 created_by: UserId::generate(),
                 created_at: chrono::Utc::now(),
@@ -80,6 +83,7 @@ mod tests {
             role: Role::Admin,
             last_read_seq: 7,
             unread_count: 3,
+            muted_until: Some(chrono::Utc::now()),
         }
     }
 
@@ -96,7 +100,9 @@ mod tests {
             UserEvent::RoomUpdated { room: room.room.clone() },
             UserEvent::Read { room_id: room.room.id, seq: 9, origin: Some(SocketId::generate()) },
             UserEvent::Read { room_id: room.room.id, seq: 10, origin: None },
-            UserEvent::RoomRemoved { room_id: room.room.id },
+            UserEvent::RoomRemoved { room_id: room.room.id, banned: true },
+            UserEvent::Muted { room_id: room.room.id, until: Some(chrono::Utc::now()) },
+            UserEvent::Muted { room_id: room.room.id, until: None },
         ];
         for event in &events {
             feed.publish(ann, event).await.unwrap();
@@ -116,7 +122,7 @@ mod tests {
         let mut anns = feed.subscribe(ann).await.unwrap();
         let subject = log.names.user(&ann.to_string()).unwrap();
         log.client.publish(subject, "not MessagePack".into()).await.unwrap();
-        let event = UserEvent::RoomRemoved { room_id: RoomId::generate() };
+        let event = UserEvent::RoomRemoved { room_id: RoomId::generate(), banned: false };
 
         feed.publish(ann, &event).await.unwrap();
 

@@ -1,12 +1,17 @@
 use async_trait::async_trait;
-use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, UserId};
+use chat_shared::domain::{
+    Ban, BanReason, Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq,
+    UserId,
+};
 use chat_shared::ports::{
     AddMemberOutcome, DirectRoomOutcome, RoomStore, RoomUpdate, StoreError, UNREAD_CAP,
 };
 use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 
-use crate::rows::{PARTICIPANT_COLUMNS, ParticipantRow, ROOM_COLUMNS, RoomRow, SummaryRow, direct_key};
+use crate::rows::{
+    BAN_COLUMNS, BanRow, PARTICIPANT_COLUMNS, ParticipantRow, ROOM_COLUMNS, RoomRow, SummaryRow, direct_key,
+};
 
 use super::db::SqliteDb;
 use super::errors::store_error;
@@ -30,13 +35,14 @@ async fn insert_room(
     direct_key: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(
-        "insert into rooms (id, name, topic, type, created_by, direct_key, created_at, is_active)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "insert into rooms (id, name, topic, post_policy, type, created_by, direct_key, created_at, is_active)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          on conflict (direct_key) do nothing",
     )
     .bind(room.id.as_uuid())
     .bind(room.name.as_str())
     .bind(room.topic.as_ref().map(RoomTopic::as_str))
+    .bind(room.post_policy.as_str())
     .bind(room.room_type.as_str())
     .bind(room.created_by.as_uuid())
     .bind(direct_key)
@@ -110,7 +116,8 @@ impl RoomStore for SqliteRoomStore {
         sqlx::query_as::<_, RoomRow>(&format!(
             "update rooms set
                  name = case when ?2 then ?3 else name end,
-                 topic = case when ?4 then ?5 else topic end
+                 topic = case when ?4 then ?5 else topic end,
+                 post_policy = coalesce(?6, post_policy)
              where id = ?1
              returning {}",
             ROOM_COLUMNS.replace("r.", "")
@@ -120,6 +127,7 @@ impl RoomStore for SqliteRoomStore {
         .bind(update.name.as_ref().map(RoomName::as_str))
         .bind(update.topic.is_some())
         .bind(update.topic.as_ref().and_then(|t| t.as_ref().map(RoomTopic::as_str)))
+        .bind(update.post_policy.map(PostPolicy::as_str))
         .fetch_optional(&self.db.writer)
         .await
         .map_err(store_error)?
@@ -174,7 +182,7 @@ impl RoomStore for SqliteRoomStore {
              on conflict (room_id, user_id) do update
                  set role = excluded.role, joined_at = excluded.joined_at, is_active = 1
                  where not p.is_active
-             returning user_id, role, joined_at, last_read_seq",
+             returning user_id, role, joined_at, last_read_seq, muted_until",
         )
         .bind(room.as_uuid())
         .bind(user.as_uuid())
@@ -245,6 +253,83 @@ impl RoomStore for SqliteRoomStore {
         .map_err(store_error)?;
         Ok(marker.map(seq_from_db))
     }
+
+    async fn ban(&self, ban: &Ban) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into room_bans (room_id, user_id, banned_by, reason, created_at, expires_at)
+             values (?1, ?2, ?3, ?4, ?5, ?6)
+             on conflict (room_id, user_id) do update
+                 set banned_by = excluded.banned_by, reason = excluded.reason,
+                     created_at = excluded.created_at, expires_at = excluded.expires_at",
+        )
+        .bind(ban.room_id.as_uuid())
+        .bind(ban.user_id.as_uuid())
+        .bind(ban.banned_by.as_uuid())
+        .bind(ban.reason.as_ref().map(BanReason::as_str))
+        .bind(ban.created_at)
+        .bind(ban.expires_at)
+        .execute(&self.db.writer)
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn unban(&self, room: RoomId, user: UserId) -> Result<bool, StoreError> {
+        let done = sqlx::query("delete from room_bans where room_id = ?1 and user_id = ?2")
+            .bind(room.as_uuid())
+            .bind(user.as_uuid())
+            .execute(&self.db.writer)
+            .await
+            .map_err(store_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn ban_of(&self, room: RoomId, user: UserId) -> Result<Option<Ban>, StoreError> {
+        sqlx::query_as::<_, BanRow>(&format!(
+            "select {BAN_COLUMNS} from room_bans where room_id = ?1 and user_id = ?2"
+        ))
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&self.db.readers)
+        .await
+        .map_err(store_error)?
+        .map(Ban::try_from)
+        .transpose()
+    }
+
+    async fn bans(&self, room: RoomId) -> Result<Vec<Ban>, StoreError> {
+        sqlx::query_as::<_, BanRow>(&format!(
+            "select {BAN_COLUMNS} from room_bans where room_id = ?1 order by created_at desc, user_id desc"
+        ))
+        .bind(room.as_uuid())
+        .fetch_all(&self.db.readers)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(Ban::try_from)
+        .collect()
+    }
+
+    async fn set_muted_until(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Option<Participant>, StoreError> {
+        sqlx::query_as::<_, ParticipantRow>(
+            "update participants set muted_until = ?3
+             where room_id = ?1 and user_id = ?2 and is_active
+             returning user_id, role, joined_at, last_read_seq, muted_until",
+        )
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .bind(until)
+        .fetch_optional(&self.db.writer)
+        .await
+        .map_err(store_error)?
+        .map(Participant::try_from)
+        .transpose()
+    }
 }
 
 /// The room list's query for the participants that `condition` picks. The unread count reads
@@ -252,7 +337,7 @@ impl RoomStore for SqliteRoomStore {
 /// with a long unread history costs no more than that.
 fn summaries_of(condition: &str) -> String {
     format!(
-        "select {ROOM_COLUMNS}, p.role, p.last_read_seq,
+        "select {ROOM_COLUMNS}, p.role, p.last_read_seq, p.muted_until,
                 (select count(*) from (select 1 from messages m
                      where m.room_id = r.id and m.seq > p.last_read_seq
                      limit {UNREAD_CAP})) as unread_count

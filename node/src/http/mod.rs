@@ -7,6 +7,7 @@ mod fields;
 mod message_changes;
 mod messages;
 mod metrics;
+mod moderation;
 mod ops;
 mod reactions;
 mod room_settings;
@@ -53,6 +54,9 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/rooms/{id}/members", get(rooms::members).post(rooms::add_member))
         .route("/rooms/{id}/members/{user_id}", axum::routing::delete(rooms::remove_member))
         .route("/rooms/{id}/read", post(rooms::mark_read))
+        .route("/rooms/{id}/bans", get(moderation::bans).post(moderation::ban))
+        .route("/rooms/{id}/bans/{user_id}", axum::routing::delete(moderation::unban))
+        .route("/rooms/{id}/mutes/{user_id}", axum::routing::put(moderation::mute).delete(moderation::unmute))
         .route("/rooms/{id}/presence", get(rooms::presence))
         .route("/rooms/{id}/messages", get(messages::history).post(messages::send))
         .route(

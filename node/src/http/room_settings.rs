@@ -1,8 +1,8 @@
-//! `PATCH /rooms/{id}`: renaming a room and setting its topic.
+//! `PATCH /rooms/{id}`: renaming a room, setting its topic and who may post.
 
 use axum::Json;
 use axum::extract::State;
-use chat_shared::domain::{Room, RoomId, RoomName, RoomTopic};
+use chat_shared::domain::{PostPolicy, Room, RoomId, RoomName, RoomTopic};
 use chat_shared::error::FieldErrors;
 use chat_shared::ports::RoomUpdate;
 use chat_shared::usecases::Limit;
@@ -19,6 +19,7 @@ pub struct UpdateRoomRequest {
     /// Absent: unchanged; `null`: cleared; a string: set (cleared when only white space).
     #[serde(default, deserialize_with = "present")]
     topic: Option<Option<String>>,
+    post_policy: Option<String>,
 }
 
 /// Tells a field given as `null` (`Some(None)`) from a field left out (`None`, the default).
@@ -36,8 +37,12 @@ impl UpdateRoomRequest {
             Some(Some(raw)) if raw.trim().is_empty() => Some(None),
             Some(Some(raw)) => fields.check("topic", RoomTopic::parse(&raw)).map(Some),
         };
+        let post_policy = self
+            .post_policy
+            .as_deref()
+            .and_then(|raw| fields.check("post_policy", raw.parse::<PostPolicy>()));
         reject_invalid(fields)?;
-        Ok(RoomUpdate { name, topic })
+        Ok(RoomUpdate { name, topic, post_policy })
     }
 }
 
@@ -78,6 +83,8 @@ mod tests {
             (r#"{"topic": 5}"#.to_owned(), "topic"),
             (format!(r#"{{"topic": "{}"}}"#, "t".repeat(251)), "topic"),
             (r#"{"topic": "a\u202eb"}"#.to_owned(), "topic"),
+            (r#"{"post_policy": "owners"}"#.to_owned(), "post_policy"),
+            (r#"{"post_policy": null, "name": 1}"#.to_owned(), "name"),
         ] {
             match update(&body) {
                 Err(ApiError::InvalidInput { fields, .. }) => {

@@ -33,6 +33,8 @@ pub enum Invalid {
     RoomType,
     #[error("must be one of member, admin, owner")]
     Role,
+    #[error("must be one of everyone, admins")]
+    PostPolicy,
     #[error("must be 1 to 4 symbols of at most 64 bytes, without white space or control characters")]
     Emoji,
 }

@@ -8,6 +8,7 @@ use super::chars::char_len;
 use super::ids::Seq;
 use super::ids::{RoomId, UserId};
 use super::invalid::Invalid;
+use super::moderation::PostPolicy;
 
 /// What kind of conversation a room is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -170,6 +171,9 @@ pub struct Room {
     pub name: RoomName,
     /// Absent (`null`) until someone sets one.
     pub topic: Option<RoomTopic>,
+    /// Who may post: everyone, or the owner and admins only.
+    #[serde(default)]
+    pub post_policy: PostPolicy,
     #[serde(rename = "type")]
     pub room_type: RoomType,
     pub created_by: UserId,
@@ -184,6 +188,17 @@ pub struct Participant {
     pub role: Role,
     pub joined_at: DateTime<Utc>,
     pub last_read_seq: Seq,
+    /// Until when a moderator muted them (they read, but may not send); absent when never
+    /// muted or unmuted. A time in the past is a mute that has ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<DateTime<Utc>>,
+}
+
+impl Participant {
+    /// Whether they are muted at `now`.
+    pub fn is_muted(&self, now: DateTime<Utc>) -> bool {
+        self.muted_until.is_some_and(|until| until > now)
+    }
 }
 
 /// One entry of a user's room list.
@@ -194,6 +209,9 @@ pub struct RoomSummary {
     pub role: Role,
     pub last_read_seq: Seq,
     pub unread_count: u64,
+    /// As [`Participant::muted_until`], for the user whose list it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]
@@ -225,6 +243,7 @@ mod tests {
             id: RoomId::generate(),
             name: RoomName::parse("team").unwrap(),
             topic: Some(RoomTopic::parse("plans").unwrap()),
+            post_policy: PostPolicy::Admins,
             room_type: RoomType::Group,
             created_by: UserId::generate(),
             created_at: chrono::Utc::now(),

@@ -53,7 +53,7 @@ mod tests {
         let (ann, bob) = (UserId::generate(), UserId::generate());
         let mut anns = feed.subscribe(ann).await.unwrap();
         let mut bobs = feed.subscribe(bob).await.unwrap();
-        let event = UserEvent::RoomRemoved { room_id: RoomId::generate() };
+        let event = UserEvent::RoomRemoved { room_id: RoomId::generate(), banned: false };
         feed.publish(ann, &event).await.unwrap();
         assert_eq!(anns.next().await, Some(event));
         let nothing = tokio::time::timeout(std::time::Duration::from_millis(50), bobs.next()).await;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::messages::MemoryMessageStore;
-use crate::domain::{Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
+use crate::domain::{Ban, Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
 use crate::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, RoomUpdate, StoreError, UNREAD_CAP};
 
 /// Rooms and participants; unread counts come from the message store it is given, as a
@@ -24,6 +24,7 @@ struct State {
     participants: HashMap<RoomId, Vec<Row>>,
     /// Direct rooms by their ordered pair of users.
     direct: HashMap<(UserId, UserId), RoomId>,
+    bans: HashMap<(RoomId, UserId), Ban>,
 }
 
 #[derive(Clone)]
@@ -56,6 +57,7 @@ impl MemoryRoomStore {
             unread_count: self.messages.as_ref().map_or(0, |messages| {
                 messages.count_after(room_id, row.participant.last_read_seq, UNREAD_CAP)
             }),
+            muted_until: row.participant.muted_until,
         })
     }
 }
@@ -71,6 +73,7 @@ impl State {
                     role: *role,
                     joined_at: room.created_at,
                     last_read_seq: 0,
+                    muted_until: None,
                 },
                 active: true,
             })
@@ -114,6 +117,9 @@ impl RoomStore for MemoryRoomStore {
         if let Some(topic) = &update.topic {
             room.topic = topic.clone();
         }
+        if let Some(policy) = update.post_policy {
+            room.post_policy = policy;
+        }
         Ok(Some(room.clone()))
     }
 
@@ -138,13 +144,17 @@ impl RoomStore for MemoryRoomStore {
         at: DateTime<Utc>,
     ) -> Result<AddMemberOutcome, StoreError> {
         let mut state = self.lock();
-        let fresh = Participant { user_id: user, role, joined_at: at, last_read_seq: 0 };
+        let fresh = Participant { user_id: user, role, joined_at: at, last_read_seq: 0, muted_until: None };
         if let Some(row) = state.row_mut(room, user) {
             if row.active {
                 return Ok(AddMemberOutcome::AlreadyMember(row.participant.clone()));
             }
             // Rejoining keeps the read marker: what was read stays read.
-            row.participant = Participant { last_read_seq: row.participant.last_read_seq, ..fresh };
+            row.participant = Participant {
+                last_read_seq: row.participant.last_read_seq,
+                muted_until: row.participant.muted_until,
+                ..fresh
+            };
             row.active = true;
             return Ok(AddMemberOutcome::Added(row.participant.clone()));
         }
@@ -180,6 +190,39 @@ impl RoomStore for MemoryRoomStore {
         Ok(state.row_mut(room, user).filter(|r| r.active).map(|row| {
             row.participant.last_read_seq = row.participant.last_read_seq.max(seq);
             row.participant.last_read_seq
+        }))
+    }
+
+    async fn ban(&self, ban: &Ban) -> Result<(), StoreError> {
+        self.lock().bans.insert((ban.room_id, ban.user_id), ban.clone());
+        Ok(())
+    }
+
+    async fn unban(&self, room: RoomId, user: UserId) -> Result<bool, StoreError> {
+        Ok(self.lock().bans.remove(&(room, user)).is_some())
+    }
+
+    async fn ban_of(&self, room: RoomId, user: UserId) -> Result<Option<Ban>, StoreError> {
+        Ok(self.lock().bans.get(&(room, user)).cloned())
+    }
+
+    async fn bans(&self, room: RoomId) -> Result<Vec<Ban>, StoreError> {
+        let state = self.lock();
+        let mut bans: Vec<Ban> = state.bans.values().filter(|b| b.room_id == room).cloned().collect();
+        bans.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.user_id.cmp(&a.user_id)));
+        Ok(bans)
+    }
+
+    async fn set_muted_until(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Option<Participant>, StoreError> {
+        let mut state = self.lock();
+        Ok(state.row_mut(room, user).filter(|r| r.active).map(|row| {
+            row.participant.muted_until = until;
+            row.participant.clone()
         }))
     }
 }

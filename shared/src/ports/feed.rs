@@ -1,6 +1,7 @@
 use std::pin::Pin;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +28,14 @@ pub enum UserEvent {
     /// The user became a participant: added, joined a channel, or in a direct room made with
     /// them. The room as their room list shows it.
     RoomAdded { room: RoomSummary },
-    /// The user is no longer a participant (removed, or left from another device).
-    RoomRemoved { room_id: RoomId },
+    /// The user is no longer a participant (removed, banned, or left from another device).
+    RoomRemoved {
+        room_id: RoomId,
+        #[serde(default)]
+        banned: bool,
+    },
+    /// A moderator muted the user in a room until `until`, or unmuted them (`None`).
+    Muted { room_id: RoomId, until: Option<DateTime<Utc>> },
     /// A room of theirs was renamed or its topic changed.
     RoomUpdated { room: Room },
     /// Their read marker of a room moved; `origin` is the socket that moved it, which knows.

@@ -2,7 +2,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::errors::StoreError;
-use crate::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, UserId};
+use crate::domain::{
+    Ban, Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, UserId,
+};
 
 pub enum DirectRoomOutcome {
     Created(Room),
@@ -16,6 +18,7 @@ pub enum DirectRoomOutcome {
 pub struct RoomUpdate {
     pub name: Option<RoomName>,
     pub topic: Option<Option<RoomTopic>>,
+    pub post_policy: Option<PostPolicy>,
 }
 
 pub enum AddMemberOutcome {
@@ -74,4 +77,27 @@ pub trait RoomStore: Send + Sync {
     /// stands afterwards (never lower than before, even under concurrent calls). `None` when the
     /// user is not an active participant.
     async fn mark_read(&self, room: RoomId, user: UserId, seq: Seq) -> Result<Option<Seq>, StoreError>;
+
+    /// Stores a ban, replacing the user's earlier ban of the room if any. Membership is left
+    /// as it is: the caller removes a banned member.
+    async fn ban(&self, ban: &Ban) -> Result<(), StoreError>;
+
+    /// Lifts the user's ban of the room; `false` when there was none.
+    async fn unban(&self, room: RoomId, user: UserId) -> Result<bool, StoreError>;
+
+    /// The user's ban of the room, expired or not.
+    async fn ban_of(&self, room: RoomId, user: UserId) -> Result<Option<Ban>, StoreError>;
+
+    /// The room's bans, expired ones included, newest first.
+    async fn bans(&self, room: RoomId) -> Result<Vec<Ban>, StoreError>;
+
+    /// Mutes an active participant until `until` (`None` unmutes) and returns them as they
+    /// stand; `None` when the user is not an active participant. The mute outlives leaving and
+    /// rejoining.
+    async fn set_muted_until(
+        &self,
+        room: RoomId,
+        user: UserId,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Option<Participant>, StoreError>;
 }

@@ -45,9 +45,16 @@ pub enum ServerFrame {
     RoomAdded {
         room: RoomSummary,
     },
-    /// The user is no longer a participant of the room.
+    /// The user is no longer a participant of the room; `banned` when a moderator banned them.
     RoomRemoved {
         room: RoomId,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        banned: bool,
+    },
+    /// A moderator muted the user in the room until `until`, or unmuted them (`null`).
+    Muted {
+        room: RoomId,
+        until: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// A room of the user's was renamed or its topic changed.
     RoomUpdated {
@@ -363,6 +370,7 @@ mod tests {
 
     /// One of every frame, with the JSON it must become.
     fn every_frame() -> Vec<(ServerFrame, Value)> {
+        use chrono::TimeZone;
         let (room, user) = (RoomId::generate(), UserId::generate());
         let m = message();
         let mut result = Map::new();
@@ -427,19 +435,38 @@ mod tests {
                         role: crate::domain::Role::Admin,
                         last_read_seq: 4,
                         unread_count: 2,
+                        muted_until: None,
                     },
                 },
                 json!({"type": "room_added", "room": {
-                    "id": room.to_string(), "name": "team", "topic": "plans", "type": "group",
+                    "id": room.to_string(), "name": "team", "topic": "plans", "post_policy": "everyone", "type": "group",
                     "created_by": user.to_string(), "created_at": "2026-01-02T03:04:05Z", "is_active": true,
                     "role": "admin", "last_read_seq": 4, "unread_count": 2
                 }}),
             ),
-            (ServerFrame::RoomRemoved { room }, json!({"type": "room_removed", "room": room.to_string()})),
+            (
+                ServerFrame::RoomRemoved { room, banned: false },
+                json!({"type": "room_removed", "room": room.to_string()}),
+            ),
+            (
+                ServerFrame::RoomRemoved { room, banned: true },
+                json!({"type": "room_removed", "room": room.to_string(), "banned": true}),
+            ),
+            (
+                ServerFrame::Muted {
+                    room,
+                    until: Some(chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()),
+                },
+                json!({"type": "muted", "room": room.to_string(), "until": "2026-01-02T03:04:05Z"}),
+            ),
+            (
+                ServerFrame::Muted { room, until: None },
+                json!({"type": "muted", "room": room.to_string(), "until": null}),
+            ),
             (
                 ServerFrame::RoomUpdated { room: Room { topic: None, ..room_of(room, user) } },
                 json!({"type": "room_updated", "room": {
-                    "id": room.to_string(), "name": "team", "topic": null, "type": "group",
+                    "id": room.to_string(), "name": "team", "topic": null, "post_policy": "everyone", "type": "group",
                     "created_by": user.to_string(), "created_at": "2026-01-02T03:04:05Z", "is_active": true
                 }}),
             ),
@@ -452,6 +479,7 @@ mod tests {
             id,
             name: crate::domain::RoomName::parse("team").unwrap(),
             topic: Some(crate::domain::RoomTopic::parse("plans").unwrap()),
+            post_policy: crate::domain::PostPolicy::Everyone,
             room_type: crate::domain::RoomType::Group,
             created_by: creator,
             created_at: chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),

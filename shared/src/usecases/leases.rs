@@ -70,6 +70,12 @@ impl MembershipLeases {
         self.leases().remove(&(room, user));
     }
 
+    /// Forgets every membership of `room` this node checked: each member's next send is
+    /// checked against the store.
+    pub fn revoke_room(&self, room: RoomId) {
+        self.leases().retain(|(leased, _), _| *leased != room);
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.leases().len()

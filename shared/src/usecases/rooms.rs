@@ -4,7 +4,7 @@ use tokio::time::Instant;
 
 use super::leases::MembershipLeases;
 use crate::domain::{
-    Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, SocketId, UserId,
+    Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, SocketId, UserId,
 };
 use crate::error::{Error, FieldErrors};
 use crate::ports::{
@@ -38,12 +38,12 @@ pub struct MemberAdded {
 /// watching a room learn of membership changes and read markers through the event bus; the
 /// users concerned learn of changes to their room list through their feed.
 pub struct RoomService {
-    rooms: Arc<dyn RoomStore>,
-    users: Arc<dyn UserStore>,
+    pub(super) rooms: Arc<dyn RoomStore>,
+    pub(super) users: Arc<dyn UserStore>,
     events: Arc<dyn EventBus>,
     feed: Arc<dyn UserFeed>,
-    clock: Arc<dyn Clock>,
-    leases: MembershipLeases,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) leases: MembershipLeases,
 }
 
 /// The ports a [`RoomService`] works through.
@@ -66,7 +66,7 @@ impl RoomService {
 
     /// Best effort: the change is stored either way, and watchers that miss the event see the
     /// new state on their next read.
-    async fn announce(&self, room: RoomId, event: RoomEvent) {
+    pub(super) async fn announce(&self, room: RoomId, event: RoomEvent) {
         if let Err(err) = self.events.publish(room, &event).await {
             tracing::warn!(%room, error = %err, "room event not published");
         }
@@ -74,7 +74,7 @@ impl RoomService {
 
     /// Best effort, as room events: the change is stored either way, and a client that missed
     /// the event re-reads its room list (see the `rooms` frame).
-    async fn tell(&self, user: UserId, event: &UserEvent) {
+    pub(super) async fn tell(&self, user: UserId, event: &UserEvent) {
         if let Err(err) = self.feed.publish(user, event).await {
             tracing::warn!(%user, error = %err, "user event not published");
         }
@@ -124,6 +124,7 @@ impl RoomService {
             name,
             room_type: request.room_type,
             topic: None,
+            post_policy: PostPolicy::Everyone,
             created_by: actor,
             created_at: self.clock.now(),
             is_active: true,
@@ -149,7 +150,13 @@ impl RoomService {
     /// read yet and nothing unread, so no query is needed to say so.
     async fn tell_created(&self, room: &Room, participants: &[(UserId, Role)]) {
         for (user, role) in participants {
-            let summary = RoomSummary { room: room.clone(), role: *role, last_read_seq: 0, unread_count: 0 };
+            let summary = RoomSummary {
+                room: room.clone(),
+                role: *role,
+                last_read_seq: 0,
+                unread_count: 0,
+                muted_until: None,
+            };
             self.tell(*user, &UserEvent::RoomAdded { room: summary }).await;
         }
     }
@@ -170,9 +177,17 @@ impl RoomService {
         if !participant.is_some_and(|p| p.role.manages_members()) {
             return Err(Error::Forbidden("only the owner or an admin changes the room"));
         }
+        let restricts =
+            update.post_policy == Some(PostPolicy::Admins) && room.post_policy != PostPolicy::Admins;
         let room = self.rooms.update(room_id, &update).await?.ok_or(Error::NotFound("room"))?;
         for member in self.rooms.members(room_id).await? {
             self.tell(member.user_id, &UserEvent::RoomUpdated { room: room.clone() }).await;
+        }
+        if restricts {
+            // As for a removal: once every node's leases granted before have run out, no send
+            // of a member who may no longer post is accepted anywhere.
+            self.leases.revoke_room(room_id);
+            tokio::time::sleep(self.leases.length()).await;
         }
         Ok(room)
     }
@@ -212,7 +227,8 @@ impl RoomService {
             return Ok(());
         }
         match self.rooms.participant(room, actor).await {
-            Ok(Some(_)) => {
+            Ok(Some(participant)) => {
+                self.may_post(room, &participant).await?;
                 self.leases.grant(room, actor, asked_at);
                 Ok(())
             }
@@ -226,6 +242,20 @@ impl RoomService {
         }
     }
 
+    /// Refuses a member who is muted, or who is not an admin where only admins post.
+    async fn may_post(&self, room: RoomId, participant: &Participant) -> Result<(), Error> {
+        if participant.is_muted(self.clock.now()) {
+            return Err(Error::Forbidden("muted in this room"));
+        }
+        if participant.role < Role::Admin {
+            let room = self.rooms.get(room).await?.ok_or(Error::NotFound("room"))?;
+            if room.post_policy == PostPolicy::Admins {
+                return Err(Error::Forbidden("only the owner and admins post in this room"));
+            }
+        }
+        Ok(())
+    }
+
     /// Forgets a membership this node heard has ended (a removal announced by another node).
     pub fn forget_membership(&self, room: RoomId, user: UserId) {
         self.leases.revoke(room, user);
@@ -237,6 +267,7 @@ impl RoomService {
         let (room, participant) = self.visible(actor, room_id).await?;
         if participant.is_none() {
             self.existing(actor).await?;
+            self.refuse_banned(room_id, actor).await?;
             if let AddMemberOutcome::Added(_) =
                 self.rooms.add_member(room_id, actor, Role::Member, self.clock.now()).await?
             {
@@ -275,6 +306,9 @@ impl RoomService {
         if self.users.by_id(target).await?.is_none() {
             return Err(Error::NotFound("user"));
         }
+        if self.rooms.participant(room_id, target).await?.is_none() {
+            self.refuse_banned(room_id, target).await?;
+        }
         match self.rooms.add_member(room_id, target, role, self.clock.now()).await? {
             AddMemberOutcome::Added(p) => {
                 self.announce(room_id, RoomEvent::Member { user_id: target, added: true }).await;
@@ -304,7 +338,7 @@ impl RoomService {
         }
         self.leases.revoke(room_id, target);
         self.announce(room_id, RoomEvent::Member { user_id: target, added: false }).await;
-        self.tell(target, &UserEvent::RoomRemoved { room_id }).await;
+        self.tell(target, &UserEvent::RoomRemoved { room_id, banned: false }).await;
         if target != actor {
             // Every node may still trust a lease it took before the removal was stored; once
             // they have all run out, no send of the removed member can be accepted anywhere.
@@ -334,6 +368,14 @@ impl RoomService {
         Ok(marker)
     }
 
+    /// Refuses to let a banned user in, until the ban expires or is lifted.
+    async fn refuse_banned(&self, room: RoomId, user: UserId) -> Result<(), Error> {
+        match self.rooms.ban_of(room, user).await? {
+            Some(ban) if ban.in_force(self.clock.now()) => Err(Error::Forbidden("banned from this room")),
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses a caller whose token names a user who no longer exists, as `/users/me` does,
     /// before anything of theirs is written.
     async fn existing(&self, actor: UserId) -> Result<(), Error> {
@@ -343,7 +385,11 @@ impl RoomService {
         }
     }
 
-    async fn visible(&self, actor: UserId, room_id: RoomId) -> Result<(Room, Option<Participant>), Error> {
+    pub(super) async fn visible(
+        &self,
+        actor: UserId,
+        room_id: RoomId,
+    ) -> Result<(Room, Option<Participant>), Error> {
         let room = self.rooms.get(room_id).await?.ok_or(Error::NotFound("room"))?;
         let participant = self.rooms.participant(room_id, actor).await?;
         if participant.is_none() && room.room_type != RoomType::Channel {
@@ -659,7 +705,7 @@ mod tests {
             kit.rooms.add_member(ann, room.id, bob, Role::Admin).await.unwrap();
             nothing_more(&mut bobs).await;
             kit.rooms.remove_member(ann, room.id, bob).await.unwrap();
-            assert_eq!(next(&mut bobs).await, UserEvent::RoomRemoved { room_id: room.id });
+            assert_eq!(next(&mut bobs).await, UserEvent::RoomRemoved { room_id: room.id, banned: false });
             assert!(kit.rooms.remove_member(ann, room.id, bob).await.is_err());
             nothing_more(&mut bobs).await;
         }
@@ -675,7 +721,7 @@ mod tests {
             kit.rooms.join(eve, news.id).await.unwrap();
             nothing_more(&mut eves).await;
             kit.rooms.remove_member(eve, news.id, eve).await.unwrap();
-            assert_eq!(next(&mut eves).await, UserEvent::RoomRemoved { room_id: news.id });
+            assert_eq!(next(&mut eves).await, UserEvent::RoomRemoved { room_id: news.id, banned: false });
         }
 
         #[tokio::test]
@@ -699,6 +745,7 @@ mod tests {
             let update = RoomUpdate {
                 name: Some(RoomName::parse("plans").unwrap()),
                 topic: Some(Some(RoomTopic::parse("what we do next").unwrap())),
+                post_policy: None,
             };
             let updated = kit.rooms.update(ann, room.id, update).await.unwrap();
             assert_eq!(
@@ -708,14 +755,15 @@ mod tests {
             assert_eq!(next(&mut bobs).await, UserEvent::RoomUpdated { room: updated.clone() });
             assert_eq!(kit.rooms.get(bob, room.id).await.unwrap(), updated);
 
-            let clear = RoomUpdate { name: None, topic: Some(None) };
+            let clear = RoomUpdate { name: None, topic: Some(None), post_policy: None };
             let cleared = kit.rooms.update(ann, room.id, clear.clone()).await.unwrap();
             assert_eq!((cleared.name.as_str(), cleared.topic), ("plans", None));
 
             assert!(matches!(kit.rooms.update(bob, room.id, clear.clone()).await, Err(Error::Forbidden(_))));
             assert!(matches!(kit.rooms.update(cid, room.id, clear.clone()).await, Err(Error::Forbidden(_))));
             kit.rooms.add_member(ann, room.id, cid, Role::Admin).await.unwrap();
-            let by_admin = RoomUpdate { name: Some(RoomName::parse("by cid").unwrap()), topic: None };
+            let by_admin =
+                RoomUpdate { name: Some(RoomName::parse("by cid").unwrap()), topic: None, post_policy: None };
             assert_eq!(kit.rooms.update(cid, room.id, by_admin).await.unwrap().name.as_str(), "by cid");
             let nowhere = kit.rooms.update(ann, RoomId::generate(), clear).await;
             assert!(matches!(nowhere, Err(Error::NotFound(_))));
@@ -728,7 +776,7 @@ mod tests {
             let kit = Kit::new();
             let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
             let RoomCreated { room, .. } = kit.rooms.create(ann, direct(bob)).await.unwrap();
-            let update = RoomUpdate { name: Some(RoomName::parse("us").unwrap()), topic: None };
+            let update = RoomUpdate { name: Some(RoomName::parse("us").unwrap()), ..RoomUpdate::default() };
             assert!(matches!(kit.rooms.update(ann, room.id, update).await, Err(Error::Forbidden(_))));
         }
 

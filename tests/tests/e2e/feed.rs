@@ -7,37 +7,10 @@ use std::time::Duration;
 
 use chat_tests::embedded::{DataDir, EmbeddedApp};
 use chat_tests::ws::{Codec, WsClient};
+
+use crate::sockets::{WAIT, expect_frame, expect_nothing, open_socket};
 use chat_tests::{Account, TestApp, TestNode};
 use serde_json::{Value, json};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-/// A socket of `account` on `node`, known to be open (and so following its feed).
-async fn open_socket(node: &TestNode, account: &Account, codec: Codec) -> WsClient {
-    let mut socket = WsClient::connect(node.addr, Some(&account.access), codec).await.unwrap();
-    assert_eq!(socket.request(json!({"type": "ping"})).await.unwrap()["ok"], true);
-    socket
-}
-
-/// The next frame of type `kind`, skipping pongs; panics on any other frame or none in time.
-async fn expect_frame(socket: &mut WsClient, kind: &str) -> Value {
-    loop {
-        let frame = socket.next_frame(WAIT).await.unwrap_or_else(|| panic!("no {kind} frame"));
-        if frame["type"] == "pong" {
-            continue;
-        }
-        assert_eq!(frame["type"], kind, "{frame}");
-        return frame;
-    }
-}
-
-/// Asserts that nothing but pongs arrived: a ping's reply comes after every frame queued before it.
-async fn expect_nothing(socket: &mut WsClient) {
-    assert_eq!(socket.request(json!({"type": "ping"})).await.unwrap()["ok"], true);
-    while let Some(frame) = socket.next_frame(Duration::from_millis(200)).await {
-        assert_eq!(frame["type"], "pong", "unexpected {frame}");
-    }
-}
 
 async fn patch_room(
     app: &TestApp,

@@ -44,8 +44,8 @@ use chat_adapters::sqlite::{
     SqliteDb, SqliteMessageStore, SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore,
 };
 use chat_shared::domain::{
-    ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, PasswordHash, Role, Room,
-    RoomId, RoomName, RoomType, User, UserId, Username,
+    ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, PasswordHash, PostPolicy,
+    Role, Room, RoomId, RoomName, RoomType, User, UserId, Username,
 };
 use chat_shared::memory::{MemoryMessageStore, MemoryRefreshTokenStore, MemoryRoomStore, MemoryUserStore};
 use chat_shared::ports::{Clock, MessageStore, RefreshTokenStore, RoomStore, SystemClock, UserStore};
@@ -146,6 +146,7 @@ pub fn new_room(owner: UserId, room_type: RoomType) -> Room {
         id: RoomId::generate(),
         name: RoomName::parse("a room").unwrap(),
         topic: None,
+        post_policy: PostPolicy::Everyone,
         room_type,
         created_by: owner,
         created_at: now(),

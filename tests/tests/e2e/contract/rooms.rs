@@ -1,6 +1,6 @@
 //! The `RoomStore` contract.
 
-use chat_shared::domain::{Role, RoomId, RoomName, RoomTopic, RoomType, UserId};
+use chat_shared::domain::{Ban, BanReason, PostPolicy, Role, RoomId, RoomName, RoomTopic, RoomType, UserId};
 use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomUpdate};
 
 use super::{Stores, new_message, new_room, now};
@@ -14,6 +14,8 @@ contract_tests!(Stores [postgres, sqlite, memory] [
     the_read_marker_only_moves_forward_and_only_for_members,
     an_update_sets_only_the_fields_it_names_and_a_topic_can_be_cleared,
     one_rooms_summary_is_its_entry_in_the_users_room_list,
+    a_ban_is_stored_replaced_listed_newest_first_and_lifted,
+    a_mute_stays_through_leaving_and_rejoining_and_shows_in_the_room_list,
 ]);
 
 async fn a_created_room_reads_back_with_its_members_owner_first(stores: &Stores) {
@@ -126,13 +128,18 @@ async fn an_update_sets_only_the_fields_it_names_and_a_topic_can_be_cleared(stor
     let ann = stores.user("ann").await;
     let room = stores.group(ann, &[]).await;
     let topic = RoomTopic::parse("plans").unwrap();
-    let set_topic = RoomUpdate { name: None, topic: Some(Some(topic.clone())) };
+    let set_topic = RoomUpdate { topic: Some(Some(topic.clone())), ..RoomUpdate::default() };
     let updated = stores.rooms.update(room, &set_topic).await.unwrap().unwrap();
     assert_eq!((updated.name.as_str(), updated.topic.as_ref()), ("a room", Some(&topic)));
-    let rename = RoomUpdate { name: Some(RoomName::parse("renamed").unwrap()), topic: None };
+    let rename = RoomUpdate {
+        name: Some(RoomName::parse("renamed").unwrap()),
+        post_policy: Some(PostPolicy::Admins),
+        ..RoomUpdate::default()
+    };
     let renamed = stores.rooms.update(room, &rename).await.unwrap().unwrap();
     assert_eq!((renamed.name.as_str(), renamed.topic.as_ref()), ("renamed", Some(&topic)));
-    let clear = RoomUpdate { name: None, topic: Some(None) };
+    assert_eq!(renamed.post_policy, PostPolicy::Admins);
+    let clear = RoomUpdate { topic: Some(None), ..RoomUpdate::default() };
     let cleared = stores.rooms.update(room, &clear).await.unwrap().unwrap();
     assert_eq!((cleared.name.as_str(), cleared.topic.as_ref()), ("renamed", None));
     assert_eq!(stores.rooms.get(room).await.unwrap(), Some(cleared));
@@ -151,4 +158,45 @@ async fn one_rooms_summary_is_its_entry_in_the_users_room_list(stores: &Stores) 
     stores.rooms.remove_member(room, bob).await.unwrap();
     assert!(stores.rooms.summary(room, bob).await.unwrap().is_none());
     assert!(stores.rooms.summary(RoomId::generate(), ann).await.unwrap().is_none());
+}
+
+async fn a_ban_is_stored_replaced_listed_newest_first_and_lifted(stores: &Stores) {
+    let (ann, bob, eve) = (stores.user("ann").await, stores.user("bob").await, stores.user("eve").await);
+    let room = stores.group(ann, &[]).await;
+    let first = Ban {
+        room_id: room,
+        user_id: eve,
+        banned_by: ann,
+        reason: Some(BanReason::parse("spam").unwrap()),
+        created_at: now(),
+        expires_at: Some(now() + chrono::Duration::hours(1)),
+    };
+    stores.rooms.ban(&first).await.unwrap();
+    assert_eq!(stores.rooms.ban_of(room, eve).await.unwrap(), Some(first.clone()));
+    let replaced =
+        Ban { reason: None, expires_at: None, created_at: now() + chrono::Duration::seconds(1), ..first };
+    stores.rooms.ban(&replaced).await.unwrap();
+    let later = Ban { user_id: bob, created_at: now() + chrono::Duration::seconds(2), ..replaced.clone() };
+    stores.rooms.ban(&later).await.unwrap();
+    assert_eq!(stores.rooms.bans(room).await.unwrap(), vec![later, replaced.clone()]);
+    assert!(stores.rooms.unban(room, bob).await.unwrap());
+    assert!(!stores.rooms.unban(room, bob).await.unwrap());
+    assert_eq!(stores.rooms.bans(room).await.unwrap(), vec![replaced]);
+    assert!(stores.rooms.ban_of(room, bob).await.unwrap().is_none());
+}
+
+async fn a_mute_stays_through_leaving_and_rejoining_and_shows_in_the_room_list(stores: &Stores) {
+    let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
+    let room = stores.group(ann, &[bob]).await;
+    let until = now() + chrono::Duration::minutes(5);
+    let muted = stores.rooms.set_muted_until(room, bob, Some(until)).await.unwrap().unwrap();
+    assert_eq!(muted.muted_until, Some(until));
+    assert_eq!(stores.rooms.rooms_of(bob).await.unwrap()[0].muted_until, Some(until));
+    stores.rooms.remove_member(room, bob).await.unwrap();
+    assert!(stores.rooms.set_muted_until(room, bob, None).await.unwrap().is_none());
+    stores.rooms.add_member(room, bob, Role::Member, now()).await.unwrap();
+    assert_eq!(stores.rooms.participant(room, bob).await.unwrap().unwrap().muted_until, Some(until));
+    let unmuted = stores.rooms.set_muted_until(room, bob, None).await.unwrap().unwrap();
+    assert_eq!(unmuted.muted_until, None);
+    assert_eq!(stores.rooms.summary(room, bob).await.unwrap().unwrap().muted_until, None);
 }

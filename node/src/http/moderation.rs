@@ -1,0 +1,94 @@
+//! Room moderation: `/rooms/{id}/bans` and `/rooms/{id}/mutes/{user_id}`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chat_shared::domain::{Ban, BanReason, Participant, RoomId, UserId};
+use chat_shared::error::FieldErrors;
+use chat_shared::usecases::{Limit, NewBan};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{ApiPath, AuthUser, JsonBody};
+use super::fields::{reject_invalid, required};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct BanRequest {
+    user_id: Option<String>,
+    reason: Option<String>,
+    expires_in: Option<u64>,
+}
+
+impl BanRequest {
+    pub fn try_into_domain(self) -> Result<(UserId, NewBan), ApiError> {
+        let mut fields = FieldErrors::default();
+        let target = required(&mut fields, "user_id", &self.user_id)
+            .and_then(|raw| fields.check("user_id", raw.parse::<UserId>()));
+        let reason = self.reason.as_deref().and_then(|raw| fields.check("reason", BanReason::parse(raw)));
+        reject_invalid(fields)?;
+        let target = target.ok_or(ApiError::Internal)?;
+        Ok((target, NewBan { reason, expires_in: self.expires_in }))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MuteRequest {
+    expires_in: Option<u64>,
+}
+
+#[derive(Serialize)]
+pub struct BanList {
+    bans: Vec<Ban>,
+}
+
+pub async fn ban(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(room): ApiPath<RoomId>,
+    JsonBody(body): JsonBody<BanRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (target, request) = body.try_into_domain()?;
+    state.limits.user(Limit::WritesPerUser, caller).await?;
+    let ban = state.rooms.ban(caller, room, target, request).await?;
+    Ok((StatusCode::CREATED, Json(ban)))
+}
+
+pub async fn bans(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(room): ApiPath<RoomId>,
+) -> Result<Json<BanList>, ApiError> {
+    Ok(Json(BanList { bans: state.rooms.bans(caller, room).await? }))
+}
+
+pub async fn unban(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath((room, target)): ApiPath<(RoomId, UserId)>,
+) -> Result<StatusCode, ApiError> {
+    state.limits.user(Limit::WritesPerUser, caller).await?;
+    state.rooms.unban(caller, room, target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn mute(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath((room, target)): ApiPath<(RoomId, UserId)>,
+    JsonBody(body): JsonBody<MuteRequest>,
+) -> Result<Json<Participant>, ApiError> {
+    let secs = body.expires_in.ok_or_else(|| ApiError::invalid_field("expires_in", "is required"))?;
+    state.limits.user(Limit::WritesPerUser, caller).await?;
+    Ok(Json(state.rooms.mute(caller, room, target, secs).await?))
+}
+
+pub async fn unmute(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath((room, target)): ApiPath<(RoomId, UserId)>,
+) -> Result<Json<Participant>, ApiError> {
+    state.limits.user(Limit::WritesPerUser, caller).await?;
+    Ok(Json(state.rooms.unmute(caller, room, target).await?))
+}
