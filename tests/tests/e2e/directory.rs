@@ -1,6 +1,6 @@
-//! The user directory (`GET /users?query=`): found by the start of a username or display name
-//! in any case, paged without repeats or skips, every character literal, every malformed
-//! parameter named, limited per user.
+//! The user directory (`GET /users?query=`) and naming members by username: found by the start
+//! of a username or display name in any case, paged without repeats or skips, every character
+//! literal, every malformed parameter named, limited per user; rooms and members by username.
 
 use chat_tests::{Account, Answer, TestApp};
 use serde_json::{Value, json};
@@ -16,6 +16,10 @@ fn directory_path(params: &[(&str, &str)]) -> String {
         Some(query) => format!("/users?{query}"),
         None => "/users".to_owned(),
     }
+}
+
+async fn post(app: &TestApp, who: &Account, path: &str, body: Value) -> Answer {
+    app.call("POST", path, Some(&who.access), Some(body)).await
 }
 
 fn usernames(answer: &Answer) -> Vec<String> {
@@ -194,4 +198,139 @@ async fn searches_past_the_per_user_limit_are_refused_with_retry_after() {
         .lines()
         .any(|line| line.starts_with("chat_rate_limited_total{") && line.contains(r#"limit="search_user""#));
     assert!(counted, "{metrics}");
+}
+
+#[tokio::test]
+async fn a_room_is_created_with_members_named_by_username_and_by_id() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("mem_ann").await;
+    let (bob, cid, dan) =
+        (app.register("Mem_Bob").await, app.register("mem_cid").await, app.register("mem_dan").await);
+    let body = json!({
+        "name": "team",
+        "type": "group",
+        "member_ids": [dan.id, bob.id],
+        "member_usernames": ["MEM_BOB", "mem_cid", "mem_ann", "mem_Cid"],
+    });
+    let created = app.call("POST", "/rooms", Some(&ann.access), Some(body)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let room = created.body["id"].as_str().unwrap();
+    let members = app.call("GET", &format!("/rooms/{room}/members"), Some(&ann.access), None).await;
+    let mut ids: Vec<&str> =
+        members.body["members"].as_array().unwrap().iter().map(|m| m["user_id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    let mut expected = vec![ann.id.as_str(), bob.id.as_str(), cid.id.as_str(), dan.id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "merged, each once, the creator as owner");
+}
+
+#[tokio::test]
+async fn unknown_or_malformed_member_usernames_are_refused_naming_them() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("unk_ann").await;
+    app.register("unk_bob").await;
+    let create = |names: Value| {
+        app.call(
+            "POST",
+            "/rooms",
+            Some(&ann.access),
+            Some(json!({"name": "x", "type": "group", "member_usernames": names})),
+        )
+    };
+    let unknown = create(json!(["unk_bob", "unk_ghost"])).await;
+    assert_invalid(&unknown, &["member_usernames"]);
+    assert!(unknown.body["error"]["fields"]["member_usernames"].as_str().unwrap().contains("unk_ghost"));
+    let malformed = create(json!(["unk bob"])).await;
+    assert_invalid(&malformed, &["member_usernames"]);
+    assert_invalid(&create(json!("unk_bob")).await, &["member_usernames"]);
+    assert_invalid(&create(json!([7])).await, &["member_usernames[0]"]);
+    let too_many: Vec<String> = (0..1001).map(|i| format!("unk{i}")).collect();
+    assert_invalid(&create(json!(too_many)).await, &["member_usernames"]);
+    let direct = app
+        .call(
+            "POST",
+            "/rooms",
+            Some(&ann.access),
+            Some(json!({"type": "direct", "member_usernames": ["unk_ghost"]})),
+        )
+        .await;
+    assert_invalid(&direct, &["member_usernames"]);
+    let rooms = app.call("GET", "/rooms", Some(&ann.access), None).await;
+    assert!(rooms.body["rooms"].as_array().unwrap().is_empty(), "nothing was created");
+    let anonymous = app
+        .call("POST", "/rooms", None, Some(json!({"type": "direct", "member_usernames": ["unk_bob"]})))
+        .await;
+    assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn a_member_is_added_by_username() {
+    let app = TestApp::spawn().await.unwrap();
+    let (ann, bob, eve) =
+        (app.register("add_ann").await, app.register("add_bob").await, app.register("add_eve").await);
+    let room = app.create_room(&ann, "group", &[]).await;
+    let path = format!("/rooms/{room}/members");
+    let added = post(&app, &ann, &path, json!({"username": "ADD_BOB"})).await;
+    assert_eq!(added.status, 201, "{:?}", added.body);
+    assert_eq!(
+        (added.body["user_id"].as_str(), added.body["role"].as_str()),
+        (Some(bob.id.as_str()), Some("member"))
+    );
+    assert_eq!(post(&app, &ann, &path, json!({"username": "add_bob"})).await.status, 200, "already a member");
+    let admin = post(&app, &ann, &path, json!({"username": "add_eve", "role": "admin"})).await;
+    assert_eq!((admin.status, admin.body["role"].as_str()), (201, Some("admin")));
+    let ghost = post(&app, &ann, &path, json!({"username": "add_ghost"})).await;
+    assert_eq!((ghost.status, ghost.code()), (404, Some("not_found")), "{:?}", ghost.body);
+    assert_eq!(ghost.body["error"]["message"], "user not found");
+    assert_invalid(
+        &post(&app, &ann, &path, json!({"username": "add_bob", "user_id": bob.id})).await,
+        &["user_id", "username"],
+    );
+    assert_invalid(&post(&app, &ann, &path, json!({})).await, &["user_id", "username"]);
+    assert_invalid(&post(&app, &ann, &path, json!({"role": "admin"})).await, &["user_id", "username"]);
+    assert_invalid(&post(&app, &ann, &path, json!({"username": "no such name!"})).await, &["username"]);
+    assert_invalid(&post(&app, &ann, &path, json!({"username": ["add_bob"]})).await, &["username"]);
+    assert_invalid(
+        &post(&app, &ann, &path, json!({"username": "add_bob", "role": "owner"})).await,
+        &["role"],
+    );
+    // Naming a user by username gives no more right than naming them by id.
+    let outsider = app.register("add_out").await;
+    let refused = post(&app, &outsider, &path, json!({"username": "add_out"})).await;
+    assert_eq!((refused.status, refused.code()), (403, Some("forbidden")));
+    let _ = eve;
+    assert_eq!(app.call("POST", &path, None, Some(json!({"username": "add_bob"}))).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_direct_room_started_by_username_is_the_same_room_both_ways() {
+    let app = TestApp::spawn().await.unwrap();
+    let (ann, bob) = (app.register("dm_Ann").await, app.register("dm_bob").await);
+    let first = post(&app, &ann, "/rooms", json!({"type": "direct", "member_usernames": ["DM_BOB"]})).await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let back = post(&app, &bob, "/rooms", json!({"type": "direct", "member_usernames": ["dm_ann"]})).await;
+    assert_eq!((back.status, &back.body["id"]), (200, &first.body["id"]));
+    let by_id = post(&app, &bob, "/rooms", json!({"type": "direct", "member_ids": [ann.id]})).await;
+    assert_eq!((by_id.status, &by_id.body["id"]), (200, &first.body["id"]));
+    // The same person named both ways is one member; two people are too many for a direct room.
+    let both = post(
+        &app,
+        &ann,
+        "/rooms",
+        json!({"type": "direct", "member_ids": [bob.id], "member_usernames": ["dm_bob"]}),
+    )
+    .await;
+    assert_eq!((both.status, &both.body["id"]), (200, &first.body["id"]));
+    let cid = app.register("dm_cid").await;
+    let two = post(
+        &app,
+        &ann,
+        "/rooms",
+        json!({"type": "direct", "member_ids": [cid.id], "member_usernames": ["dm_bob"]}),
+    )
+    .await;
+    assert_invalid(&two, &["member_ids"]);
+    let themselves =
+        post(&app, &ann, "/rooms", json!({"type": "direct", "member_usernames": ["dm_ann"]})).await;
+    assert_invalid(&themselves, &["member_ids"]);
 }
