@@ -8,8 +8,8 @@ use crate::rows::{CredentialsRow, UserRow};
 use super::errors::{store_error, violates};
 
 /// A directory page (see `migrations/0009_user_directory.sql`): each prefix match is a range of
-/// an index under the "C" collation, so no character typed is a wildcard and the plan is the
-/// same whatever the prefix. Who may be listed is decided here and nowhere else.
+/// an index under the "C" collation, so no character typed is a wildcard. Who may be listed is
+/// decided here and nowhere else.
 const SEARCH: &str = r#"
     select id, username, display_name, created_at from users
     where ((lower(username) collate "C" >= lower($1) collate "C"
@@ -108,7 +108,11 @@ impl UserStore for PgUserStore {
     }
 
     async fn search(&self, query: &DirectoryQuery) -> Result<Vec<User>, StoreError> {
+        // Planned for each prefix (an unnamed statement), not once for all: a cached generic
+        // plan, blind to how many users a prefix matches, walks the whole username index in
+        // order and filters, which costs a scan of every user for a prefix that matches few.
         sqlx::query_as::<_, UserRow>(SEARCH)
+            .persistent(false)
             .bind(query.prefix.as_str())
             .bind(query.after.as_ref().map(|cursor| cursor.as_str()))
             .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
