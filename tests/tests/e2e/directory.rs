@@ -2,6 +2,7 @@
 //! of a username or display name in any case, paged without repeats or skips, every character
 //! literal, every malformed parameter named, limited per user; rooms and members by username.
 
+use chat_tests::embedded::{DataDir, EmbeddedApp};
 use chat_tests::{Account, Answer, TestApp};
 use serde_json::{Value, json};
 
@@ -333,4 +334,32 @@ async fn a_direct_room_started_by_username_is_the_same_room_both_ways() {
     let themselves =
         post(&app, &ann, "/rooms", json!({"type": "direct", "member_usernames": ["dm_ann"]})).await;
     assert_invalid(&themselves, &["member_ids"]);
+}
+
+#[tokio::test]
+async fn an_embedded_node_finds_people_by_name_and_starts_direct_rooms_by_username() {
+    let dir = DataDir::new();
+    let app = EmbeddedApp::spawn(&dir).await.unwrap();
+    let (ann, bob) = (app.register("emb_Ann").await, app.register("emb_bob").await);
+    let renamed =
+        app.call("PATCH", "/users/me", Some(&bob.access), Some(json!({"display_name": "Bobby 50%"}))).await;
+    assert_eq!(renamed.status, 200);
+    let found = app.call("GET", &directory_path(&[("query", "BOBBY 50%")]), Some(&ann.access), None).await;
+    assert_eq!(usernames(&found), ["emb_bob"]);
+    let found =
+        app.call("GET", &directory_path(&[("query", "EMB"), ("limit", "1")]), Some(&bob.access), None).await;
+    assert_eq!(usernames(&found), ["emb_Ann"]);
+    let next = found.body["next"].as_str().unwrap().to_owned();
+    let rest = app
+        .call("GET", &directory_path(&[("query", "emb"), ("after", &next)]), Some(&bob.access), None)
+        .await;
+    assert_eq!((usernames(&rest), &rest.body["next"]), (vec!["emb_bob".to_owned()], &Value::Null));
+    assert_invalid(&app.call("GET", "/users?query=", Some(&ann.access), None).await, &["query"]);
+
+    let direct = json!({"type": "direct", "member_usernames": ["EMB_BOB"]});
+    let first = app.call("POST", "/rooms", Some(&ann.access), Some(direct)).await;
+    assert_eq!(first.status, 201, "{:?}", first.body);
+    let back = json!({"type": "direct", "member_usernames": ["emb_ann"]});
+    let again = app.call("POST", "/rooms", Some(&bob.access), Some(back)).await;
+    assert_eq!((again.status, &again.body["id"]), (200, &first.body["id"]));
 }
