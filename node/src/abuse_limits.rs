@@ -33,6 +33,11 @@ pub struct AbuseLimitArgs {
     #[arg(long, env = "CHAT_REST_SEND_LIMIT_PER_USER", default_value = "20/1s")]
     pub rest_send_limit_per_user: LimitSetting,
 
+    /// Searches of the user directory (`GET /users?query=`) allowed per user: enough for
+    /// suggestions as someone types, not for reading the whole directory out.
+    #[arg(long, env = "CHAT_SEARCH_LIMIT_PER_USER", default_value = "30/10s")]
+    pub search_limit_per_user: LimitSetting,
+
     /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client, comma separated
     /// addresses or networks (`127.0.0.1,10.0.0.0/8`). Empty: the socket's peer is the client.
     #[arg(long, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_trusted_proxy)]
@@ -48,6 +53,7 @@ impl AbuseLimitArgs {
             refresh_per_client: self.refresh_limit_per_ip,
             writes_per_user: self.write_limit_per_user,
             sends_per_user: self.rest_send_limit_per_user,
+            searches_per_user: self.search_limit_per_user,
         }
     }
 
@@ -66,6 +72,7 @@ mod tests {
     fn every_limit_has_a_default_and_can_be_turned_off() {
         let on = Cli::try_parse_from(["chat-node"]).unwrap().config.limits.settings();
         assert!(on.login_per_client.quota().is_some() && on.sends_per_user.quota().is_some());
+        assert!(on.searches_per_user.quota().is_some());
         let off =
             Cli::try_parse_from(["chat-node", "--login-limit-per-ip", "off", "--write-limit-per-user", "0"])
                 .unwrap()
@@ -82,6 +89,7 @@ mod tests {
             ("--login-limit-per-username", "10 per minute"),
             ("--register-limit-per-ip", "0/1h"),
             ("--rest-send-limit-per-user", "5/never"),
+            ("--search-limit-per-user", "lots"),
             ("--trusted-proxies", "127.0.0.1,proxy.internal"),
         ] {
             let err = Cli::try_parse_from(["chat-node", flag, value]).unwrap_err().to_string();

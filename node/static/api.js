@@ -61,14 +61,26 @@ export class Api {
     async rooms() {
         return (await this.call("GET", "/rooms")).rooms;
     }
-    createRoom(name, type, memberIds = []) {
-        return this.call("POST", "/rooms", { name, type, member_ids: memberIds });
+    /** Users whose username or display name starts with `query`, ordered by username. */
+    async searchUsers(query, limit) {
+        const params = new URLSearchParams({ query, limit: String(limit) });
+        return (await this.call("GET", `/users?${params}`)).users;
+    }
+    /** A room with the members named by id or by username; `name` may be left out of a direct room. */
+    createRoom(name, type, members = {}) {
+        return this.call("POST", "/rooms", {
+            name,
+            type,
+            member_ids: members.ids ?? [],
+            member_usernames: members.usernames ?? [],
+        });
     }
     async members(room) {
         return (await this.call("GET", `/rooms/${room}/members`)).members;
     }
-    addMember(room, userId) {
-        return this.call("POST", `/rooms/${room}/members`, { user_id: userId });
+    /** Adds someone named by id or by username. */
+    addMember(room, who) {
+        return this.call("POST", `/rooms/${room}/members`, who);
     }
     history(room, query) {
         return this.call("GET", `/rooms/${room}/messages?${queryString(query)}`);

@@ -5,7 +5,9 @@ import { ChatClient } from "./chat-client.js";
 import { Conversation } from "./conversation.js";
 import { byId } from "./dom.js";
 import { describe, describeBody } from "./errors.js";
+import { PickedUsers } from "./picked-users.js";
 import { Sidebar } from "./sidebar.js";
+import { UserPicker } from "./user-picker.js";
 import { UserDirectory } from "./users.js";
 /** New rooms the user was added to are found by asking again; the server does not push them. */
 const ROOM_LIST_POLL_MS = 15_000;
@@ -18,6 +20,32 @@ const STATE_LABELS = {
 const api = new Api();
 const users = new UserDirectory(api);
 let chat = null;
+/** A form's text field. */
+function field(form, name) {
+    return byId(form).elements.namedItem(name);
+}
+// The page's people pickers live as long as the page; what they name is read on submit.
+const directPicker = new UserPicker(field("direct-form", "user"), api);
+const newRoomMembers = new PickedUsers(byId("new-room-members"));
+const newRoomPicker = new UserPicker(field("new-room-form", "member"), api, (user) => {
+    newRoomMembers.add(user);
+    newRoomPicker.reset();
+});
+const memberPicker = new UserPicker(field("add-member-form", "user"), api);
+/** The members a pick names, as the server takes them. */
+function memberRefs(who) {
+    if (!who)
+        return {};
+    if ("user" in who)
+        return { ids: [who.user.id] };
+    return "id" in who ? { ids: [who.id] } : { usernames: [who.username] };
+}
+/** A direct room's name, the same for both: who is in it (room names are at most 100 characters). */
+function directName(me, who) {
+    const them = "user" in who ? who.user.display_name : "username" in who ? `@${who.username}` : "someone";
+    return Array.from(`${me.display_name} & ${them}`).slice(0, 100).join("");
+}
+const NO_ONE = "Type a name and pick the person from the list, or enter their username or user id.";
 /** Everything that exists while a user is signed in. */
 class SignedIn {
     me;
@@ -31,10 +59,7 @@ class SignedIn {
         this.me = me;
         users.remember(me);
         this.client = new ChatClient({ token: (expired) => api.accessToken(expired) });
-        this.conversation = new Conversation(api, users, me.id, {
-            client: () => this.client,
-            onError: showError,
-        });
+        this.conversation = new Conversation(api, users, me.id, { client: () => this.client, onError: showError }, memberPicker);
         api.onTokenRenewed = (token) => void this.client.renewToken(token).catch(() => { });
         this.listen();
         this.client.connect();
@@ -62,10 +87,14 @@ class SignedIn {
             showError(describe(err));
         }
     }
-    async createRoom(name, type) {
-        const room = await api.createRoom(name, type);
+    async createRoom(name, type, members) {
+        const room = await api.createRoom(name, type, members);
         await this.refreshRooms();
         await this.open(room.id);
+    }
+    /** Opens the direct room with `who`, made if it does not exist yet. */
+    async message(who) {
+        await this.createRoom(directName(this.me, who), "direct", memberRefs(who));
     }
     async open(room) {
         const summary = this.sidebar.room(room);
@@ -172,6 +201,7 @@ function signedIn(user) {
     byId("logout").hidden = false;
     byId("me").textContent = user.display_name;
     byId("my-id").textContent = user.id;
+    byId("my-username").textContent = `@${user.username}`;
     byId("room").hidden = true;
     byId("no-room").hidden = false;
     chat = new SignedIn(user);
@@ -218,9 +248,36 @@ byId("new-room-form").addEventListener("submit", async (event) => {
     const type = form.elements.namedItem("type").value;
     if (!name || !chat)
         return;
+    // Someone typed but not picked counts too, when what was typed names them.
+    const typed = newRoomPicker.value;
+    if (!typed && field("new-room-form", "member").value.trim()) {
+        showError(NO_ONE);
+        return;
+    }
+    const members = memberRefs(typed);
+    members.ids = [...newRoomMembers.ids(), ...(members.ids ?? [])];
     try {
-        await chat.createRoom(name, type);
+        await chat.createRoom(name, type, members);
         form.reset();
+        newRoomPicker.reset();
+        newRoomMembers.reset();
+    }
+    catch (err) {
+        showError(describe(err));
+    }
+});
+byId("direct-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const who = directPicker.value;
+    if (!chat)
+        return;
+    if (!who) {
+        showError(NO_ONE);
+        return;
+    }
+    try {
+        await chat.message(who);
+        directPicker.reset();
     }
     catch (err) {
         showError(describe(err));

@@ -22,6 +22,7 @@ export class Conversation {
     users;
     me;
     hooks;
+    memberPicker;
     list = byId("messages");
     membersList = byId("members");
     typingLine = byId("typing");
@@ -57,11 +58,14 @@ export class Conversation {
     typists = new Map();
     /** Bumped on every open, so answers for a room left meanwhile are ignored. */
     generation = 0;
-    constructor(api, users, me, hooks) {
+    constructor(api, users, me, hooks, 
+    /** The add-member form's field. */
+    memberPicker) {
         this.api = api;
         this.users = users;
         this.me = me;
         this.hooks = hooks;
+        this.memberPicker = memberPicker;
         this.replyBar = new ReplyBar(users, this.input);
         this.thread = new ThreadPanel(api, users, me, {
             send: (content, parent) => this.send(content, parent),
@@ -80,7 +84,7 @@ export class Conversation {
         });
         byId("add-member-form").addEventListener("submit", (event) => {
             event.preventDefault();
-            void this.addMember(event.currentTarget);
+            void this.addMember();
         });
         document.addEventListener("visibilitychange", () => this.markReadIfSeen());
         document.addEventListener("click", (event) => {
@@ -780,23 +784,23 @@ export class Conversation {
             }
         }
     }
-    async addMember(form) {
-        const input = form.elements.namedItem("user");
-        const userId = input.value.trim();
+    async addMember() {
+        const who = this.memberPicker.value;
         if (!this.room)
             return;
-        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(userId)) {
-            this.hooks.onError("Enter the person's user id: it is shown at the top of their room list.");
+        if (!who) {
+            this.hooks.onError("Type a name and pick the person from the list, or enter their username or user id.");
             return;
         }
         try {
-            await this.api.addMember(this.room, userId);
-            input.value = "";
+            const ref = "user" in who ? { user_id: who.user.id } : "id" in who ? { user_id: who.id } : { username: who.username };
+            await this.api.addMember(this.room, ref);
+            this.memberPicker.reset();
             await this.memberChanged();
         }
         catch (err) {
             const unknown = err instanceof ChatError && err.code === "not_found";
-            this.hooks.onError(unknown ? "No one has that user id." : describe(err));
+            this.hooks.onError(unknown ? "No one has that username or user id." : describe(err));
         }
     }
 }

@@ -16,6 +16,7 @@ const BY_CODE = {
 /** Refusals of one field that a person can understand without the field's name. */
 const BY_FIELD = {
     reply_to: "The message you replied to has been deleted, so your reply was not sent.",
+    member_usernames: "No one has that username.",
 };
 export function describe(error) {
     if (error instanceof ChatError) {

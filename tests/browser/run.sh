@@ -52,6 +52,7 @@ shared_flags=(--presence-grace 1s --argon2-memory-kib 1024 --argon2-iterations 1
   # The suites register and log in far more often than any client should, all from one address.
   --login-limit-per-ip off --login-limit-per-username off --register-limit-per-ip off
   --refresh-limit-per-ip off --write-limit-per-user off --rest-send-limit-per-user off
+  --search-limit-per-user off
   # Short-lived access tokens, so the tests see the page renew them.
   --access-token-ttl "${token_ttl}s")
 pids=()

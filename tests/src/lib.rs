@@ -281,6 +281,8 @@ pub const NO_ABUSE_LIMITS: &[&str] = &[
     "off",
     "--rest-send-limit-per-user",
     "off",
+    "--search-limit-per-user",
+    "off",
 ];
 
 /// `args` followed by `extra`; a flag in `extra` that `args` sets already replaces its value.

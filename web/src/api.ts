@@ -30,6 +30,12 @@ interface StoredSession {
   lifetimeMs: number;
 }
 
+/** Members of a new room, by id and by username (the server merges them). */
+export interface MemberRefs {
+  ids?: Id[];
+  usernames?: string[];
+}
+
 const STORAGE_KEY = "chat.session";
 /** Refresh this long before the access token expires, so a slow network never lets it lapse;
  * a quarter of the lifetime when that is shorter, so short-lived tokens are not renewed
@@ -96,16 +102,29 @@ export class Api {
     return (await this.call<{ rooms: RoomSummary[] }>("GET", "/rooms")).rooms;
   }
 
-  createRoom(name: string, type: RoomType, memberIds: Id[] = []): Promise<Room> {
-    return this.call("POST", "/rooms", { name, type, member_ids: memberIds });
+  /** Users whose username or display name starts with `query`, ordered by username. */
+  async searchUsers(query: string, limit: number): Promise<User[]> {
+    const params = new URLSearchParams({ query, limit: String(limit) });
+    return (await this.call<{ users: User[] }>("GET", `/users?${params}`)).users;
+  }
+
+  /** A room with the members named by id or by username; `name` may be left out of a direct room. */
+  createRoom(name: string | undefined, type: RoomType, members: MemberRefs = {}): Promise<Room> {
+    return this.call("POST", "/rooms", {
+      name,
+      type,
+      member_ids: members.ids ?? [],
+      member_usernames: members.usernames ?? [],
+    });
   }
 
   async members(room: Id): Promise<Participant[]> {
     return (await this.call<{ members: Participant[] }>("GET", `/rooms/${room}/members`)).members;
   }
 
-  addMember(room: Id, userId: Id): Promise<Participant> {
-    return this.call("POST", `/rooms/${room}/members`, { user_id: userId });
+  /** Adds someone named by id or by username. */
+  addMember(room: Id, who: { user_id: Id } | { username: string }): Promise<Participant> {
+    return this.call("POST", `/rooms/${room}/members`, who);
   }
 
   history(room: Id, query: { before?: Seq; after?: Seq; limit?: number }): Promise<HistoryPage> {

@@ -1,12 +1,14 @@
 // The page: signs in, keeps one ChatClient connected, follows every room of the user (for live
 // unread counts), and shows the open one.
 
-import { Api } from "./api.js";
+import { Api, type MemberRefs } from "./api.js";
 import { ChatClient, type ConnectionState, type Id, type RoomType, type User } from "./chat-client.js";
 import { Conversation } from "./conversation.js";
 import { byId } from "./dom.js";
 import { describe, describeBody } from "./errors.js";
+import { PickedUsers } from "./picked-users.js";
 import { Sidebar } from "./sidebar.js";
+import { type Pick, UserPicker } from "./user-picker.js";
 import { UserDirectory } from "./users.js";
 
 /** New rooms the user was added to are found by asking again; the server does not push them. */
@@ -23,6 +25,35 @@ const api = new Api();
 const users = new UserDirectory(api);
 let chat: SignedIn | null = null;
 
+/** A form's text field. */
+function field(form: string, name: string): HTMLInputElement {
+  return byId<HTMLFormElement>(form).elements.namedItem(name) as HTMLInputElement;
+}
+
+// The page's people pickers live as long as the page; what they name is read on submit.
+const directPicker = new UserPicker(field("direct-form", "user"), api);
+const newRoomMembers = new PickedUsers(byId<HTMLUListElement>("new-room-members"));
+const newRoomPicker: UserPicker = new UserPicker(field("new-room-form", "member"), api, (user) => {
+  newRoomMembers.add(user);
+  newRoomPicker.reset();
+});
+const memberPicker = new UserPicker(field("add-member-form", "user"), api);
+
+/** The members a pick names, as the server takes them. */
+function memberRefs(who: Pick): MemberRefs {
+  if (!who) return {};
+  if ("user" in who) return { ids: [who.user.id] };
+  return "id" in who ? { ids: [who.id] } : { usernames: [who.username] };
+}
+
+/** A direct room's name, the same for both: who is in it (room names are at most 100 characters). */
+function directName(me: User, who: NonNullable<Pick>): string {
+  const them = "user" in who ? who.user.display_name : "username" in who ? `@${who.username}` : "someone";
+  return Array.from(`${me.display_name} & ${them}`).slice(0, 100).join("");
+}
+
+const NO_ONE = "Type a name and pick the person from the list, or enter their username or user id.";
+
 /** Everything that exists while a user is signed in. */
 class SignedIn {
   readonly client: ChatClient;
@@ -35,10 +66,13 @@ class SignedIn {
   constructor(private readonly me: User) {
     users.remember(me);
     this.client = new ChatClient({ token: (expired) => api.accessToken(expired) });
-    this.conversation = new Conversation(api, users, me.id, {
-      client: () => this.client,
-      onError: showError,
-    });
+    this.conversation = new Conversation(
+      api,
+      users,
+      me.id,
+      { client: () => this.client, onError: showError },
+      memberPicker,
+    );
     api.onTokenRenewed = (token) => void this.client.renewToken(token).catch(() => {});
     this.listen();
     this.client.connect();
@@ -68,10 +102,15 @@ class SignedIn {
     }
   }
 
-  async createRoom(name: string, type: RoomType): Promise<void> {
-    const room = await api.createRoom(name, type);
+  async createRoom(name: string | undefined, type: RoomType, members: MemberRefs): Promise<void> {
+    const room = await api.createRoom(name, type, members);
     await this.refreshRooms();
     await this.open(room.id);
+  }
+
+  /** Opens the direct room with `who`, made if it does not exist yet. */
+  async message(who: NonNullable<Pick>): Promise<void> {
+    await this.createRoom(directName(this.me, who), "direct", memberRefs(who));
   }
 
   async open(room: Id): Promise<void> {
@@ -170,6 +209,7 @@ function signedIn(user: User): void {
   byId("logout").hidden = false;
   byId("me").textContent = user.display_name;
   byId("my-id").textContent = user.id;
+  byId("my-username").textContent = `@${user.username}`;
   byId("room").hidden = true;
   byId("no-room").hidden = false;
   chat = new SignedIn(user);
@@ -218,9 +258,35 @@ byId<HTMLFormElement>("new-room-form").addEventListener("submit", async (event) 
   const name = (form.elements.namedItem("name") as HTMLInputElement).value.trim();
   const type = (form.elements.namedItem("type") as HTMLSelectElement).value as RoomType;
   if (!name || !chat) return;
+  // Someone typed but not picked counts too, when what was typed names them.
+  const typed = newRoomPicker.value;
+  if (!typed && field("new-room-form", "member").value.trim()) {
+    showError(NO_ONE);
+    return;
+  }
+  const members = memberRefs(typed);
+  members.ids = [...newRoomMembers.ids(), ...(members.ids ?? [])];
   try {
-    await chat.createRoom(name, type);
+    await chat.createRoom(name, type, members);
     form.reset();
+    newRoomPicker.reset();
+    newRoomMembers.reset();
+  } catch (err) {
+    showError(describe(err));
+  }
+});
+
+byId<HTMLFormElement>("direct-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const who = directPicker.value;
+  if (!chat) return;
+  if (!who) {
+    showError(NO_ONE);
+    return;
+  }
+  try {
+    await chat.message(who);
+    directPicker.reset();
   } catch (err) {
     showError(describe(err));
   }

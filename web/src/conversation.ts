@@ -22,6 +22,7 @@ import { contentOf, markNotSent, metaLine, pendingRow } from "./message-parts.js
 import { merged, quoteOf, withReaction } from "./message-state.js";
 import { ReplyBar, quoteButton, replyCountButton } from "./replies.js";
 import { ThreadPanel } from "./thread.js";
+import type { UserPicker } from "./user-picker.js";
 import type { UserDirectory } from "./users.js";
 
 const PAGE = 50;
@@ -82,6 +83,8 @@ export class Conversation {
     private readonly users: UserDirectory,
     private readonly me: Id,
     private readonly hooks: ConversationHooks,
+    /** The add-member form's field. */
+    private readonly memberPicker: UserPicker,
   ) {
     this.replyBar = new ReplyBar(users, this.input);
     this.thread = new ThreadPanel(api, users, me, {
@@ -99,7 +102,7 @@ export class Conversation {
     });
     byId<HTMLFormElement>("add-member-form").addEventListener("submit", (event) => {
       event.preventDefault();
-      void this.addMember(event.currentTarget as HTMLFormElement);
+      void this.addMember();
     });
     document.addEventListener("visibilitychange", () => this.markReadIfSeen());
     document.addEventListener("click", (event) => {
@@ -811,21 +814,21 @@ export class Conversation {
     }
   }
 
-  private async addMember(form: HTMLFormElement): Promise<void> {
-    const input = form.elements.namedItem("user") as HTMLInputElement;
-    const userId = input.value.trim();
+  private async addMember(): Promise<void> {
+    const who = this.memberPicker.value;
     if (!this.room) return;
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(userId)) {
-      this.hooks.onError("Enter the person's user id: it is shown at the top of their room list.");
+    if (!who) {
+      this.hooks.onError("Type a name and pick the person from the list, or enter their username or user id.");
       return;
     }
     try {
-      await this.api.addMember(this.room, userId);
-      input.value = "";
+      const ref = "user" in who ? { user_id: who.user.id } : "id" in who ? { user_id: who.id } : { username: who.username };
+      await this.api.addMember(this.room, ref);
+      this.memberPicker.reset();
       await this.memberChanged();
     } catch (err) {
       const unknown = err instanceof ChatError && err.code === "not_found";
-      this.hooks.onError(unknown ? "No one has that user id." : describe(err));
+      this.hooks.onError(unknown ? "No one has that username or user id." : describe(err));
     }
   }
 }

@@ -19,6 +19,7 @@ const BY_CODE: Record<string, string> = {
 /** Refusals of one field that a person can understand without the field's name. */
 const BY_FIELD: Record<string, string> = {
   reply_to: "The message you replied to has been deleted, so your reply was not sent.",
+  member_usernames: "No one has that username.",
 };
 
 export function describe(error: unknown): string {

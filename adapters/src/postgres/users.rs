@@ -1,11 +1,24 @@
 use async_trait::async_trait;
-use chat_shared::domain::{DisplayName, PasswordHash, User, UserId};
-use chat_shared::ports::{InsertUserError, StoreError, UserStore};
+use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, Username};
+use chat_shared::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
 use sqlx::PgPool;
 
 use crate::rows::{CredentialsRow, UserRow};
 
 use super::errors::{store_error, violates};
+
+/// A directory page (see `migrations/0009_user_directory.sql`): each prefix match is a range of
+/// an index under the "C" collation, so no character typed is a wildcard. Who may be listed is
+/// decided here and nowhere else.
+const SEARCH: &str = r#"
+    select id, username, display_name, created_at from users
+    where ((lower(username) collate "C" >= lower($1) collate "C"
+            and lower(username) collate "C" < (lower($1) || chr(1114111)) collate "C")
+        or (lower(display_name) collate "C" >= lower($1) collate "C"
+            and lower(display_name) collate "C" < (lower($1) || chr(1114111)) collate "C"))
+      and ($2::text is null or lower(username) collate "C" > $2 collate "C")
+    order by lower(username) collate "C"
+    limit $3"#;
 
 #[derive(Clone)]
 pub struct PgUserStore {
@@ -92,5 +105,36 @@ impl UserStore for PgUserStore {
         .map_err(store_error)?
         .map(User::try_from)
         .transpose()
+    }
+
+    async fn search(&self, query: &DirectoryQuery) -> Result<Vec<User>, StoreError> {
+        // Planned for each prefix (an unnamed statement), not once for all: a cached generic
+        // plan, blind to how many users a prefix matches, walks the whole username index in
+        // order and filters, which costs a scan of every user for a prefix that matches few.
+        sqlx::query_as::<_, UserRow>(SEARCH)
+            .persistent(false)
+            .bind(query.prefix.as_str())
+            .bind(query.after.as_ref().map(|cursor| cursor.as_str()))
+            .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(User::try_from)
+            .collect()
+    }
+
+    async fn by_usernames(&self, usernames: &[Username]) -> Result<Vec<User>, StoreError> {
+        let lowered: Vec<String> = usernames.iter().map(|name| name.as_str().to_ascii_lowercase()).collect();
+        sqlx::query_as::<_, UserRow>(
+            "select id, username, display_name, created_at from users where lower(username) = any($1)",
+        )
+        .bind(lowered)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
     }
 }

@@ -1,11 +1,22 @@
 use async_trait::async_trait;
-use chat_shared::domain::{DisplayName, PasswordHash, User, UserId};
-use chat_shared::ports::{InsertUserError, StoreError, UserStore};
+use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, Username};
+use chat_shared::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
 
 use crate::rows::{CredentialsRow, UserRow};
 
 use super::db::SqliteDb;
 use super::errors::{store_error, violates};
+
+/// A directory page (see `migrations/sqlite/0006_user_directory.sql`): each prefix match is a
+/// range of an index, so no character typed is a wildcard. Who may be listed is decided here
+/// and nowhere else.
+const SEARCH: &str = "
+    select id, username, display_name, created_at from users
+    where ((lower(username) >= lower(?1) and lower(username) < lower(?1) || char(1114111))
+        or (lower(display_name) >= lower(?1) and lower(display_name) < lower(?1) || char(1114111)))
+      and (?2 is null or lower(username) > ?2)
+    order by lower(username)
+    limit ?3";
 
 #[derive(Clone)]
 pub struct SqliteUserStore {
@@ -93,5 +104,36 @@ impl UserStore for SqliteUserStore {
         .map_err(store_error)?
         .map(User::try_from)
         .transpose()
+    }
+
+    async fn search(&self, query: &DirectoryQuery) -> Result<Vec<User>, StoreError> {
+        sqlx::query_as::<_, UserRow>(SEARCH)
+            .bind(query.prefix.as_str())
+            .bind(query.after.as_ref().map(|cursor| cursor.as_str()))
+            .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.db.readers)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(User::try_from)
+            .collect()
+    }
+
+    async fn by_usernames(&self, usernames: &[Username]) -> Result<Vec<User>, StoreError> {
+        // One statement for any number of names: they travel as a JSON array, not as one
+        // parameter each (SQLite caps those).
+        let lowered: Vec<String> = usernames.iter().map(|name| name.as_str().to_ascii_lowercase()).collect();
+        let lowered = serde_json::to_string(&lowered).map_err(|e| StoreError::Other(e.into()))?;
+        sqlx::query_as::<_, UserRow>(
+            "select id, username, display_name, created_at from users
+             where lower(username) in (select value from json_each(?1))",
+        )
+        .bind(lowered)
+        .fetch_all(&self.db.readers)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(User::try_from)
+        .collect()
     }
 }

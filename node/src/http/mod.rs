@@ -2,6 +2,7 @@
 
 mod auth;
 mod client_ip;
+mod directory;
 pub mod extract;
 mod fields;
 mod message_changes;
@@ -46,6 +47,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/logout", post(auth::logout))
+        .route("/users", get(directory::search))
         .route("/users/me", get(users::me).patch(users::update_me))
         .route("/users/me/password", put(users::change_password))
         .route("/users/{id}", get(users::get))

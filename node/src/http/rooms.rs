@@ -4,9 +4,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chat_shared::domain::{Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, UserId};
-use chat_shared::error::FieldErrors;
-use chat_shared::usecases::{Limit, MemberAdded, NewRoom, Online, RoomCreated};
+use chat_shared::domain::{
+    Participant, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, UserId, Username,
+};
+use chat_shared::error::{Error, FieldErrors};
+use chat_shared::usecases::{
+    Limit, MAX_RESOLVED_USERNAMES, MemberAdded, NewRoom, Online, ResolveError, RoomCreated,
+};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
@@ -20,10 +24,18 @@ pub struct CreateRoomRequest {
     #[serde(rename = "type")]
     room_type: Option<String>,
     member_ids: Option<Vec<String>>,
+    member_usernames: Option<Vec<String>>,
+}
+
+/// A room to create, and the members named by username, whose ids are still to be looked up.
+#[derive(Debug)]
+pub struct RoomRequest {
+    pub room: NewRoom,
+    pub member_usernames: Vec<Username>,
 }
 
 impl CreateRoomRequest {
-    pub fn try_into_domain(self) -> Result<NewRoom, ApiError> {
+    pub fn try_into_domain(self) -> Result<RoomRequest, ApiError> {
         let mut fields = FieldErrors::default();
         let name = self.name.as_deref().and_then(|raw| fields.check("name", RoomName::parse(raw)));
         let room_type = required(&mut fields, "type", &self.room_type)
@@ -35,24 +47,52 @@ impl CreateRoomRequest {
                 Err(_) => fields.add("member_ids", format!("{raw:?} is not a user id")),
             }
         }
+        let raw_usernames = self.member_usernames.unwrap_or_default();
+        if raw_usernames.len() > MAX_RESOLVED_USERNAMES {
+            fields.add("member_usernames", format!("at most {MAX_RESOLVED_USERNAMES} members"));
+        }
+        let mut member_usernames = Vec::with_capacity(raw_usernames.len().min(MAX_RESOLVED_USERNAMES));
+        for raw in raw_usernames.iter().take(MAX_RESOLVED_USERNAMES) {
+            match Username::parse(raw) {
+                Ok(name) => member_usernames.push(name),
+                Err(_) => fields.add("member_usernames", format!("no user named {raw:?}")),
+            }
+        }
         reject_invalid(fields)?;
         let room_type = room_type.ok_or(ApiError::Internal)?;
-        Ok(NewRoom { name, room_type, member_ids })
+        Ok(RoomRequest { room: NewRoom { name, room_type, member_ids }, member_usernames })
     }
 }
 
 #[derive(Deserialize)]
 pub struct AddMemberRequest {
     user_id: Option<String>,
+    username: Option<String>,
     role: Option<String>,
 }
 
+/// Who to add to a room: by id, or by username still to be looked up.
+#[derive(Debug)]
+pub enum NewMember {
+    Id(UserId),
+    Username(Username),
+}
+
 impl AddMemberRequest {
-    /// The user to add, and the role to give them (`member` when none is named).
-    pub fn try_into_domain(self) -> Result<(UserId, Role), ApiError> {
+    /// The user to add (by `user_id` or by `username`, exactly one), and the role to give them
+    /// (`member` when none is named).
+    pub fn try_into_domain(self) -> Result<(NewMember, Role), ApiError> {
         let mut fields = FieldErrors::default();
-        let target = required(&mut fields, "user_id", &self.user_id)
-            .and_then(|raw| fields.check("user_id", raw.parse::<UserId>()));
+        let target = match (self.user_id.as_deref(), self.username.as_deref()) {
+            (Some(raw), None) => fields.check("user_id", raw.parse::<UserId>()).map(NewMember::Id),
+            (None, Some(raw)) => fields.check("username", Username::parse(raw)).map(NewMember::Username),
+            (both, _) => {
+                let why = if both.is_some() { "give user_id or username, not both" } else { "is required" };
+                fields.add("user_id", why);
+                fields.add("username", why);
+                None
+            }
+        };
         let role = match self.role.as_deref() {
             None | Some("member") => Some(Role::Member),
             Some("admin") => Some(Role::Admin),
@@ -92,8 +132,15 @@ pub async fn create(
     AuthUser(caller): AuthUser,
     JsonBody(body): JsonBody<CreateRoomRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let request = body.try_into_domain()?;
+    let RoomRequest { room: mut request, member_usernames } = body.try_into_domain()?;
     state.limits.user(Limit::WritesPerUser, caller).await?;
+    match state.users.resolve_usernames(&member_usernames).await {
+        Ok(ids) => request.member_ids.extend(ids),
+        Err(unknown @ ResolveError::Unknown(_)) => {
+            return Err(ApiError::invalid_field("member_usernames", unknown.to_string()));
+        }
+        Err(ResolveError::Failed(err)) => return Err(err.into()),
+    }
     let RoomCreated { room, created } = state.rooms.create(caller, request).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(room)))
@@ -130,6 +177,15 @@ pub async fn add_member(
 ) -> Result<impl IntoResponse, ApiError> {
     let (target, role) = body.try_into_domain()?;
     state.limits.user(Limit::WritesPerUser, caller).await?;
+    let target = match target {
+        NewMember::Id(id) => id,
+        NewMember::Username(name) => match state.users.resolve_usernames(std::slice::from_ref(&name)).await {
+            Ok(ids) => ids.first().copied().ok_or(ApiError::Internal)?,
+            // As for an unknown user id.
+            Err(ResolveError::Unknown(_)) => return Err(Error::NotFound("user").into()),
+            Err(ResolveError::Failed(err)) => return Err(err.into()),
+        },
+    };
     let MemberAdded { participant, added } = state.rooms.add_member(caller, id, target, role).await?;
     let status = if added { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(participant)))

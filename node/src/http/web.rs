@@ -50,9 +50,11 @@ const ASSETS: &[Asset] = &[
     asset!("errors.js", JS),
     asset!("message-parts.js", JS),
     asset!("message-state.js", JS),
+    asset!("picked-users.js", JS),
     asset!("replies.js", JS),
     asset!("sidebar.js", JS),
     asset!("thread.js", JS),
+    asset!("user-picker.js", JS),
     asset!("users.js", JS),
 ];
 

@@ -37,4 +37,6 @@ pub enum Invalid {
     PostPolicy,
     #[error("must be 1 to 4 symbols of at most 64 bytes, without white space or control characters")]
     Emoji,
+    #[error("must be the `next` of an earlier page")]
+    Cursor,
 }

@@ -2,6 +2,7 @@
 
 mod change;
 mod chars;
+mod directory;
 mod ids;
 mod invalid;
 mod message;
@@ -15,6 +16,7 @@ mod token;
 mod user;
 
 pub use change::{Change, ChangeKind, Entry, apply_change};
+pub use directory::{DirectoryCursor, SearchPrefix};
 pub use ids::{LoginId, MessageId, RoomId, Seq, SocketId, UserId};
 pub use invalid::Invalid;
 pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, ReplyTo};

@@ -3,8 +3,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::{DisplayName, PasswordHash, User, UserId};
-use crate::ports::{InsertUserError, StoreError, UserStore};
+use crate::domain::{DisplayName, PasswordHash, User, UserId, Username};
+use crate::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
 
 #[derive(Default)]
 pub struct MemoryUserStore {
@@ -50,5 +50,33 @@ impl UserStore for MemoryUserStore {
             u.display_name = name.clone();
             u.clone()
         }))
+    }
+
+    async fn search(&self, query: &DirectoryQuery) -> Result<Vec<User>, StoreError> {
+        let prefix = query.prefix.as_str().to_lowercase();
+        let after = query.after.as_ref().map(|cursor| cursor.as_str());
+        let mut found: Vec<(String, User)> = self
+            .lock()
+            .values()
+            .map(|(user, _)| (user.username.as_str().to_ascii_lowercase(), user))
+            .filter(|(key, _)| after.is_none_or(|after| key.as_str() > after))
+            .filter(|(key, user)| {
+                key.starts_with(&prefix) || user.display_name.as_str().to_lowercase().starts_with(&prefix)
+            })
+            .map(|(key, user)| (key, user.clone()))
+            .collect();
+        found.sort_by(|(a, _), (b, _)| a.cmp(b));
+        Ok(found.into_iter().take(query.limit).map(|(_, user)| user).collect())
+    }
+
+    async fn by_usernames(&self, usernames: &[Username]) -> Result<Vec<User>, StoreError> {
+        let wanted: std::collections::HashSet<String> =
+            usernames.iter().map(|name| name.as_str().to_ascii_lowercase()).collect();
+        Ok(self
+            .lock()
+            .values()
+            .filter(|(user, _)| wanted.contains(&user.username.as_str().to_ascii_lowercase()))
+            .map(|(user, _)| user.clone())
+            .collect())
     }
 }

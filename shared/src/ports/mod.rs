@@ -30,4 +30,4 @@ pub use presence::{EventBus, EventStream, OnlineChange, PresenceError, PresenceS
 pub use probe::{Probe, ProbeError};
 pub use rooms::{AddMemberOutcome, DirectRoomOutcome, RoomStore, RoomUpdate, UNREAD_CAP};
 pub use tokens::RefreshTokenStore;
-pub use users::{InsertUserError, UserStore};
+pub use users::{DirectoryQuery, InsertUserError, UserStore};

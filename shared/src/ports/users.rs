@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 
 use super::errors::StoreError;
-use crate::domain::{DisplayName, PasswordHash, User, UserId};
+use crate::domain::{DirectoryCursor, DisplayName, PasswordHash, SearchPrefix, User, UserId, Username};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InsertUserError {
@@ -10,6 +10,15 @@ pub enum InsertUserError {
     UsernameTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// One page of a directory search: users whose username or display name starts with `prefix`,
+/// compared lower-cased, ordered by lower-cased username, after `after`, at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryQuery {
+    pub prefix: SearchPrefix,
+    pub after: Option<DirectoryCursor>,
+    pub limit: usize,
 }
 
 /// Where users and their password hashes live.
@@ -32,4 +41,14 @@ pub trait UserStore: Send + Sync {
 
     /// Sets the display name; `None` when the user does not exist.
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError>;
+
+    /// The users `query` finds, in its order. Usernames compare ASCII case-insensitively (they
+    /// are ASCII); display names as the store lower-cases text (PostgreSQL: `lower()` under the
+    /// database's locale; SQLite: ASCII letters only; in memory: Unicode). The prefix matches
+    /// literally: no character in it is a wildcard.
+    async fn search(&self, query: &DirectoryQuery) -> Result<Vec<User>, StoreError>;
+
+    /// The users among `usernames` (compared case-insensitively) that exist, in no particular
+    /// order, in one lookup however many are asked for.
+    async fn by_usernames(&self, usernames: &[Username]) -> Result<Vec<User>, StoreError>;
 }

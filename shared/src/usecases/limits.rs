@@ -1,5 +1,5 @@
 //! Abuse limits: how often a client may try a password, register or refresh, and how often a
-//! user may change rooms or send over REST. Counted in a store every node shares, so spreading
+//! user may change rooms, send over REST or search the directory. Counted in a store every node shares, so spreading
 //! attempts over nodes does not multiply them; while that store is unreachable each node counts
 //! alone, which loosens a limit by the number of nodes but never lifts it.
 
@@ -29,6 +29,8 @@ pub enum Limit {
     WritesPerUser,
     /// Messages one user sends over REST.
     SendsPerUser,
+    /// Searches of the user directory by one user.
+    SearchesPerUser,
 }
 
 impl Limit {
@@ -41,6 +43,7 @@ impl Limit {
             Limit::RefreshPerClient => "refresh_client",
             Limit::WritesPerUser => "writes_user",
             Limit::SendsPerUser => "sends_user",
+            Limit::SearchesPerUser => "search_user",
         }
     }
 }
@@ -54,6 +57,7 @@ pub struct LimitSettings {
     pub refresh_per_client: LimitSetting,
     pub writes_per_user: LimitSetting,
     pub sends_per_user: LimitSetting,
+    pub searches_per_user: LimitSetting,
 }
 
 impl LimitSettings {
@@ -65,6 +69,7 @@ impl LimitSettings {
         refresh_per_client: LimitSetting::Off,
         writes_per_user: LimitSetting::Off,
         sends_per_user: LimitSetting::Off,
+        searches_per_user: LimitSetting::Off,
     };
 
     fn quota(&self, limit: Limit) -> Option<Quota> {
@@ -75,6 +80,7 @@ impl LimitSettings {
             Limit::RefreshPerClient => self.refresh_per_client,
             Limit::WritesPerUser => self.writes_per_user,
             Limit::SendsPerUser => self.sends_per_user,
+            Limit::SearchesPerUser => self.searches_per_user,
         }
         .quota()
     }

@@ -23,7 +23,10 @@ pub use moderation::{MAX_MODERATION_SECS, NewBan};
 pub use presence::{Availability, Online, PresenceService, PresenceSettings};
 pub use reactions::{MAX_EMOJIS_PER_MESSAGE, Reacted};
 pub use rooms::{MemberAdded, NewRoom, RoomCreated, RoomPorts, RoomService};
-pub use users::UserService;
+pub use users::{
+    DEFAULT_DIRECTORY_PAGE, DirectoryPage, MAX_DIRECTORY_PAGE, MAX_RESOLVED_USERNAMES, ResolveError,
+    UserService,
+};
 
 #[cfg(test)]
 pub(crate) mod testkit;

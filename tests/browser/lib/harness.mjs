@@ -70,6 +70,25 @@ export async function addMember(page, userId) {
   await page.waitForSelector(`#members [data-user-id="${userId}"]`);
 }
 
+/**
+ * Types `typed` into the people picker of `form` and picks the suggestion of `username` with
+ * the keyboard (arrow keys, then Enter), as someone who does not reach for the mouse would.
+ */
+export async function pickPerson(page, form, typed, username) {
+  const input = `${form} input[role=combobox]`;
+  await page.fill(input, "");
+  await page.type(input, typed, { delay: 20 });
+  const list = `#${await page.getAttribute(input, "aria-controls")}`;
+  const option = `${list} [role=option][data-username="${username}"]`;
+  await page.waitForSelector(option);
+  for (let i = 0; i < 10 && (await page.getAttribute(option, "aria-selected")) !== "true"; i++) {
+    await page.press(input, "ArrowDown");
+  }
+  if ((await page.getAttribute(option, "aria-selected")) !== "true") throw new Error(`${username} cannot be reached with the arrow keys`);
+  await page.press(input, "Enter");
+  await page.waitForSelector(`${list}[hidden]`, { state: "attached" });
+}
+
 /** Refreshes the room list until the room shows up (membership is not pushed to the page). */
 export async function waitForRoom(page, roomId) {
   const link = `.room-list [data-room-id="${roomId}"]`;

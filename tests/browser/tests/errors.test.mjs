@@ -41,14 +41,16 @@ describe("error messages on the chat page", () => {
     assert.equal(await page.isVisible("#login-view"), true);
   });
 
-  test("adding someone by anything but a user id, or an unknown id, is explained", async () => {
-    await owner.page.fill("#add-member-form input[name=user]", "bob");
+  test("adding someone by what is not a name, or an unknown username or id, is explained", async () => {
+    await owner.page.fill("#add-member-form input[name=user]", "bob smith!");
     await owner.page.click("#add-member-form button[type=submit]");
-    await bannerSays(owner.page, "Enter the person's user id");
+    await bannerSays(owner.page, "pick the person from the list, or enter their username or user id");
 
-    await owner.page.fill("#add-member-form input[name=user]", "00000000-0000-4000-8000-000000000000");
-    await owner.page.click("#add-member-form button[type=submit]");
-    await bannerSays(owner.page, "No one has that user id.");
+    for (const unknown of ["no_such_bob", "00000000-0000-4000-8000-000000000000"]) {
+      await owner.page.fill("#add-member-form input[name=user]", unknown);
+      await owner.page.click("#add-member-form button[type=submit]");
+      await bannerSays(owner.page, "No one has that username or user id.");
+    }
   });
 
   test("someone who is not a member is told so and the room stays closed to them", async () => {

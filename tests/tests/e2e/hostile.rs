@@ -128,6 +128,7 @@ async fn every_authenticated_route_refuses_a_missing_token() {
     let app = TestApp::spawn().await.unwrap();
     let id = uuid::Uuid::new_v4();
     let routes = [
+        ("GET", "/users?query=ann".to_owned()),
         ("GET", "/users/me".to_owned()),
         ("PATCH", "/users/me".to_owned()),
         ("GET", format!("/users/{id}")),

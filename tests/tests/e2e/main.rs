@@ -6,6 +6,7 @@ mod bench_smoke;
 mod connections;
 mod contract;
 mod deployment;
+mod directory;
 mod edge;
 mod embedded;
 mod feed;

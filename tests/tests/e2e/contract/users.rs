@@ -1,7 +1,7 @@
 //! The `UserStore` contract.
 
-use chat_shared::domain::{DisplayName, PasswordHash, UserId};
-use chat_shared::ports::InsertUserError;
+use chat_shared::domain::{DirectoryCursor, DisplayName, PasswordHash, SearchPrefix, UserId, Username};
+use chat_shared::ports::{DirectoryQuery, InsertUserError};
 
 use super::{Stores, new_user};
 
@@ -11,6 +11,9 @@ contract_tests!(Stores [postgres, sqlite, memory] [
     of_concurrent_inserts_of_one_username_exactly_one_succeeds,
     a_display_name_is_updated_for_existing_users_only,
     a_password_hash_is_read_and_replaced_for_existing_users_only,
+    a_search_matches_the_start_of_usernames_and_display_names_in_any_case_literally,
+    a_search_pages_by_lower_cased_username_after_the_cursor,
+    usernames_are_looked_up_many_at_once_whatever_their_case,
 ]);
 
 async fn a_stored_user_is_found_by_id_and_by_username_in_any_case(stores: &Stores) {
@@ -61,4 +64,66 @@ async fn a_password_hash_is_read_and_replaced_for_existing_users_only(stores: &S
     assert_eq!(stores.users.password_hash(bob).await.unwrap().unwrap().as_str(), "hash of bob");
     assert!(stores.users.password_hash(UserId::generate()).await.unwrap().is_none());
     assert!(!stores.users.set_password_hash(UserId::generate(), &new).await.unwrap());
+}
+
+fn search(prefix: &str, after: Option<&str>, limit: usize) -> DirectoryQuery {
+    DirectoryQuery {
+        prefix: SearchPrefix::parse(prefix).unwrap(),
+        after: after.map(|a| DirectoryCursor::parse(a).unwrap()),
+        limit,
+    }
+}
+
+async fn found(stores: &Stores, query: DirectoryQuery) -> Vec<String> {
+    stores.users.search(&query).await.unwrap().into_iter().map(|u| u.username.as_str().to_owned()).collect()
+}
+
+async fn a_search_matches_the_start_of_usernames_and_display_names_in_any_case_literally(stores: &Stores) {
+    stores.user("Ann_Lee").await;
+    let bob = stores.user("bob").await;
+    let cid = stores.user("cid").await;
+    stores.users.update_display_name(bob, &DisplayName::parse("ANNA 100%").unwrap()).await.unwrap();
+    stores.users.update_display_name(cid, &DisplayName::parse(r"Zoë \ Éa_").unwrap()).await.unwrap();
+    stores.user("annex").await;
+    // Ordered by username, whichever of the two matched.
+    assert_eq!(found(stores, search("ann", None, 10)).await, ["Ann_Lee", "annex", "bob"]);
+    // `_`, `%` and `\` are characters like any other, not wildcards or escapes.
+    assert_eq!(found(stores, search("ANN_", None, 10)).await, ["Ann_Lee"]);
+    assert!(found(stores, search("an_", None, 10)).await.is_empty());
+    assert_eq!(found(stores, search("anna 100%", None, 10)).await, ["bob"]);
+    assert!(found(stores, search("anna 1%", None, 10)).await.is_empty());
+    assert_eq!(found(stores, search(r"zoë \", None, 10)).await, ["cid"]);
+    assert!(found(stores, search(r"zoë \\", None, 10)).await.is_empty());
+    // A display name matches at its start only.
+    assert!(found(stores, search("100", None, 10)).await.is_empty());
+    assert!(found(stores, search("nobody", None, 10)).await.is_empty());
+}
+
+async fn a_search_pages_by_lower_cased_username_after_the_cursor(stores: &Stores) {
+    for name in ["pg.e", "PG.C", "pg.a", "pg-z", "Pg.B", "pga"] {
+        stores.user(name).await;
+    }
+    // Byte order of the lower-cased usernames: '-' < '.' < 'a'.
+    assert_eq!(found(stores, search("pg", None, 10)).await, ["pg-z", "pg.a", "Pg.B", "PG.C", "pg.e", "pga"]);
+    assert_eq!(found(stores, search("pg.", None, 2)).await, ["pg.a", "Pg.B"]);
+    assert_eq!(found(stores, search("pg.", Some("PG.b"), 2)).await, ["PG.C", "pg.e"]);
+    assert!(found(stores, search("pg.", Some("pg.e"), 2)).await.is_empty());
+    // A cursor need not name anyone: it is a place in the order.
+    assert_eq!(found(stores, search("pg", Some("pg.bb"), 10)).await, ["PG.C", "pg.e", "pga"]);
+}
+
+async fn usernames_are_looked_up_many_at_once_whatever_their_case(stores: &Stores) {
+    let (ann, bob) = (stores.user("Ann").await, stores.user("bob").await);
+    stores.user("cid").await;
+    let names: Vec<Username> =
+        ["ANN", "Bob", "ghost", "ann"].iter().map(|n| Username::parse(n).unwrap()).collect();
+    let mut ids: Vec<UserId> =
+        stores.users.by_usernames(&names).await.unwrap().into_iter().map(|u| u.id).collect();
+    ids.sort_by_key(|id| id.to_string());
+    let mut expected = vec![ann, bob];
+    expected.sort_by_key(|id| id.to_string());
+    assert_eq!(ids, expected);
+    assert!(stores.users.by_usernames(&[]).await.unwrap().is_empty());
+    let many: Vec<Username> = (0..1000).map(|i| Username::parse(&format!("nobody{i}")).unwrap()).collect();
+    assert!(stores.users.by_usernames(&many).await.unwrap().is_empty());
 }

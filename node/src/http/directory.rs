@@ -1,0 +1,102 @@
+//! `GET /users?query=`: the user directory, so people find each other by name rather than by id.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chat_shared::domain::{DirectoryCursor, SearchPrefix, User};
+use chat_shared::error::FieldErrors;
+use chat_shared::usecases::{DEFAULT_DIRECTORY_PAGE, Limit, MAX_DIRECTORY_PAGE};
+use serde::Serialize;
+
+use super::extract::AuthUser;
+use super::fields::reject_invalid;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A directory search as the query string gives it, every malformed parameter named.
+struct Search {
+    prefix: SearchPrefix,
+    after: Option<DirectoryCursor>,
+    limit: usize,
+}
+
+impl Search {
+    fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let mut fields = FieldErrors::default();
+        let prefix = match params.get("query") {
+            Some(raw) => fields.check("query", SearchPrefix::parse(raw)),
+            None => {
+                fields.add("query", "is required");
+                None
+            }
+        };
+        let after = match params.get("after") {
+            Some(raw) => fields.check("after", DirectoryCursor::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let limit = match params.get("limit") {
+            None => Some(DEFAULT_DIRECTORY_PAGE),
+            Some(raw) => fields.check(
+                "limit",
+                raw.parse::<usize>()
+                    .ok()
+                    .filter(|limit| (1..=MAX_DIRECTORY_PAGE).contains(limit))
+                    .ok_or_else(|| format!("must be 1 to {MAX_DIRECTORY_PAGE}")),
+            ),
+        };
+        reject_invalid(fields)?;
+        match (prefix, after, limit) {
+            (Some(prefix), Some(after), Some(limit)) => Ok(Self { prefix, after, limit }),
+            _ => Err(ApiError::Internal),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct DirectoryResponse {
+    users: Vec<User>,
+    /// The `after` of the next page; `null` on the last.
+    next: Option<String>,
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<DirectoryResponse>, ApiError> {
+    let Search { prefix, after, limit } = Search::parse(&params)?;
+    state.limits.user(Limit::SearchesPerUser, caller).await?;
+    let page = state.users.search(prefix, after, limit).await?;
+    let next = page.next.map(|cursor| cursor.as_str().to_owned());
+    Ok(Json(DirectoryResponse { users: page.users, next }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields_of(query: &[(&str, &str)]) -> Vec<String> {
+        let params = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        match Search::parse(&params) {
+            Ok(_) => Vec::new(),
+            Err(ApiError::InvalidInput { fields, .. }) => {
+                fields.iter().map(|(name, _)| name.to_owned()).collect()
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_malformed_parameter_is_named() {
+        assert_eq!(fields_of(&[]), ["query"]);
+        assert_eq!(
+            fields_of(&[("query", ""), ("limit", "0"), ("after", "a b")]),
+            ["after", "limit", "query"]
+        );
+        assert_eq!(fields_of(&[("query", "ann"), ("limit", "51")]), ["limit"]);
+        assert_eq!(fields_of(&[("query", "ann"), ("limit", "x")]), ["limit"]);
+        assert_eq!(fields_of(&[("query", "ann\u{0}")]), ["query"]);
+        assert!(fields_of(&[("query", "ann"), ("limit", "50"), ("after", "Ann.Lee")]).is_empty());
+    }
+}
