@@ -139,6 +139,12 @@ async fn every_authenticated_route_refuses_a_missing_token() {
         ("POST", format!("/rooms/{id}/members")),
         ("DELETE", format!("/rooms/{id}/members/{id}")),
         ("POST", format!("/rooms/{id}/read")),
+        ("PATCH", format!("/rooms/{id}")),
+        ("GET", format!("/rooms/{id}/bans")),
+        ("POST", format!("/rooms/{id}/bans")),
+        ("DELETE", format!("/rooms/{id}/bans/{id}")),
+        ("PUT", format!("/rooms/{id}/mutes/{id}")),
+        ("DELETE", format!("/rooms/{id}/mutes/{id}")),
     ];
     for (method, path) in routes {
         let answer = app.call(method, &path, None, Some(json!({}))).await;
@@ -152,9 +158,20 @@ async fn every_authenticated_route_refuses_a_missing_token() {
 async fn hostile_strings_are_stored_as_data_and_never_leak_internals() {
     let app = TestApp::spawn().await.unwrap();
     let ann = app.register("ann").await;
+    let eve = app.register("eve").await;
+    let room = app.create_room(&ann, "group", &[]).await;
     let hostile = ["'; drop table users; --", "<script>alert(1)</script>", "\u{0}", "%s%s%n", "{{7*7}}"];
     for text in hostile {
         for answer in [
+            app.call("PATCH", &format!("/rooms/{room}"), Some(&ann.access), Some(json!({"topic": text})))
+                .await,
+            app.call(
+                "POST",
+                &format!("/rooms/{room}/bans"),
+                Some(&ann.access),
+                Some(json!({"user_id": eve.id, "reason": text})),
+            )
+            .await,
             app.call("POST", "/auth/login", None, Some(json!({"username": text, "password": text}))).await,
             app.call("POST", "/rooms", Some(&ann.access), Some(json!({"name": text, "type": "group"}))).await,
             app.call("PATCH", "/users/me", Some(&ann.access), Some(json!({"display_name": text}))).await,
@@ -165,7 +182,9 @@ async fn hostile_strings_are_stored_as_data_and_never_leak_internals() {
         }
     }
     let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.db.pool).await.unwrap();
-    assert_eq!(users, 1);
+    assert_eq!(users, 2);
+    let bans = app.call("GET", &format!("/rooms/{room}/bans"), Some(&ann.access), None).await;
+    assert_eq!(bans.body["bans"][0]["reason"], "{{7*7}}", "stored verbatim");
     let rooms = app.call("GET", "/rooms", Some(&ann.access), None).await;
     let names: Vec<&str> =
         rooms.body["rooms"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
