@@ -1,16 +1,15 @@
-// The page: signs in, keeps one ChatClient connected, follows every room of the user (for live
-// unread counts), and shows the open one.
+// The page: signs in, keeps one ChatClient connected, keeps the user's room list complete from
+// their feed, follows every room in it (for live unread counts), and shows the open one.
 import { Api } from "./api.js";
-import { ChatClient } from "./chat-client.js";
+import { ChatClient, } from "./chat-client.js";
 import { Conversation } from "./conversation.js";
 import { byId } from "./dom.js";
 import { describe, describeBody } from "./errors.js";
 import { PickedUsers } from "./picked-users.js";
+import { RoomFeed } from "./room-feed.js";
 import { Sidebar } from "./sidebar.js";
 import { UserPicker } from "./user-picker.js";
 import { UserDirectory } from "./users.js";
-/** New rooms the user was added to are found by asking again; the server does not push them. */
-const ROOM_LIST_POLL_MS = 15_000;
 const STATE_LABELS = {
     connecting: "connecting…",
     live: "live",
@@ -54,42 +53,41 @@ class SignedIn {
     conversation;
     /** Who is online in each followed room, from join replies and presence events. */
     online = new Map();
-    poll;
+    feed;
+    /** The names of rooms dropped since the list was last read, for a ban that is heard of after
+     * the room went by another way (the member event of one's own removal). */
+    gone = new Map();
     constructor(me) {
         this.me = me;
         users.remember(me);
         this.client = new ChatClient({ token: (expired) => api.accessToken(expired) });
         this.conversation = new Conversation(api, users, me.id, { client: () => this.client, onError: showError }, memberPicker);
         api.onTokenRenewed = (token) => void this.client.renewToken(token).catch(() => { });
+        // Reads the list each time the client becomes live: before it connects.
+        this.feed = new RoomFeed(this.client, {
+            list: (rooms) => this.showRooms(rooms),
+            added: (room) => this.roomAdded(room),
+            removed: (room, banned) => this.roomRemoved(room, banned),
+            updated: (room) => this.roomUpdated(room),
+            failed: (err) => showError(describe(err)),
+        }, () => api.rooms());
         this.listen();
         this.client.connect();
-        void this.refreshRooms();
-        this.poll = setInterval(() => void this.refreshRooms(), ROOM_LIST_POLL_MS);
     }
     stop() {
-        clearInterval(this.poll);
         this.conversation.close();
         this.client.close();
     }
-    async refreshRooms() {
-        try {
-            const rooms = await api.rooms();
-            this.sidebar.show(rooms);
-            for (const room of rooms) {
-                if (!this.online.has(room.id)) {
-                    this.online.set(room.id, new Set());
-                    // Failures while offline are fine: the client joins its rooms once live.
-                    this.client.join(room.id).catch(() => { });
-                }
-            }
-        }
-        catch (err) {
-            showError(describe(err));
-        }
+    /** Reads the room list again (the feed keeps it complete; this settles what it may have
+     * missed, say while NATS was unreachable). */
+    refreshRooms() {
+        return this.feed.sync();
     }
     async createRoom(name, type, members) {
         const room = await api.createRoom(name, type, members);
-        await this.refreshRooms();
+        // The feed's room_added may still be on its way.
+        if (!this.sidebar.room(room.id))
+            await this.refreshRooms();
         await this.open(room.id);
     }
     /** Opens the direct room with `who`, made if it does not exist yet. */
@@ -104,7 +102,7 @@ class SignedIn {
         document.body.classList.add("room-open");
         byId("room").hidden = false;
         byId("no-room").hidden = true;
-        await this.conversation.open(room, summary.name, this.online.get(room) ?? new Set());
+        await this.conversation.open(summary, this.online.get(room) ?? new Set());
     }
     closeRoom() {
         this.conversation.close();
@@ -112,6 +110,70 @@ class SignedIn {
         document.body.classList.remove("room-open");
         byId("room").hidden = true;
         byId("no-room").hidden = false;
+    }
+    // ---- The room list ----
+    showRooms(rooms) {
+        const listed = new Set(rooms.map((room) => room.id));
+        const open = this.conversation.room;
+        const openName = open ? this.sidebar.room(open)?.name : undefined;
+        this.gone.clear();
+        for (const id of this.sidebar.ids())
+            if (!listed.has(id))
+                this.unfollow(id);
+        this.sidebar.show(rooms);
+        for (const room of rooms)
+            this.follow(room.id);
+        if (open && !listed.has(open))
+            this.closeGone(open, openName);
+        const summary = open ? this.sidebar.room(open) : undefined;
+        if (summary)
+            this.conversation.setRoom(summary);
+    }
+    roomAdded(room) {
+        this.gone.delete(room.id);
+        this.sidebar.add(room);
+        this.follow(room.id);
+        if (room.id === this.conversation.room)
+            this.conversation.setRoom(room);
+    }
+    roomRemoved(room, banned) {
+        const name = this.sidebar.remove(room)?.name ?? this.gone.get(room);
+        this.unfollow(room);
+        if (name !== undefined)
+            this.gone.set(room, name);
+        if (room === this.conversation.room)
+            this.closeGone(room, name, banned);
+        else if (banned)
+            showError(`You were banned from ${name ?? "a room"}.`);
+    }
+    roomUpdated(room) {
+        const summary = this.sidebar.update(room);
+        if (summary && room.id === this.conversation.room)
+            this.conversation.setRoom(summary);
+    }
+    /** Joins a room for its live events and unread count, once. */
+    follow(room) {
+        if (this.online.has(room))
+            return;
+        this.online.set(room, new Set());
+        // Failures while offline are fine: the client joins its rooms once live.
+        this.client.join(room).catch(() => { });
+    }
+    unfollow(room) {
+        const name = this.sidebar.room(room)?.name;
+        if (name !== undefined)
+            this.gone.set(room, name);
+        if (!this.online.delete(room))
+            return;
+        void this.client.leave(room).catch(() => { });
+    }
+    /** Closes the open room the user is no longer in, saying why. */
+    closeGone(room, name, banned = false) {
+        if (room !== this.conversation.room)
+            return;
+        this.closeRoom();
+        const which = name ?? "this room";
+        showError(banned ? `You were banned from ${which}.` : `You are no longer in ${which}.`);
     }
     listen() {
         const client = this.client;
@@ -122,9 +184,8 @@ class SignedIn {
             if (room.id === this.conversation.room) {
                 void this.conversation.joined(messages, changes ?? [], resumed, recovered, online);
             }
-            else if (resumed) {
-                this.sidebar.addUnread(room.id, messages.filter((m) => m.sender_id !== this.me.id).length);
-            }
+            // A resumed join's missed messages are not counted: each reconnection reads the room
+            // list again, whose unread counts include them.
         });
         client.addEventListener("message", (event) => {
             const message = event.detail;
@@ -157,17 +218,24 @@ class SignedIn {
                 this.conversation.typing(event.detail.user_id);
         });
         client.addEventListener("read", (event) => {
-            if (event.detail.room === this.conversation.room)
-                this.conversation.read(event.detail.user_id, event.detail.seq);
+            const { room, user_id, seq } = event.detail;
+            // The user's own marker, moved on another device.
+            if (user_id === this.me.id)
+                this.sidebar.readElsewhere(room, seq, client.lastSeq(room));
+            if (room === this.conversation.room)
+                this.conversation.read(user_id, seq);
+        });
+        client.addEventListener("muted", (event) => {
+            const { room, until } = event.detail;
+            const summary = this.sidebar.setMuted(room, until ?? undefined);
+            if (summary && room === this.conversation.room)
+                this.conversation.setRoom(summary);
         });
         client.addEventListener("member", (event) => {
             const { room, user_id, change } = event.detail;
             if (user_id === this.me.id && change === "removed") {
-                if (room === this.conversation.room)
-                    this.closeRoom();
-                this.online.delete(room);
-                void client.leave(room).catch(() => { });
-                void this.refreshRooms();
+                // The feed's room_removed says the same (and whether it was a ban); whichever is first.
+                this.roomRemoved(room, false);
             }
             else if (room === this.conversation.room) {
                 void this.conversation.memberChanged();
@@ -298,7 +366,6 @@ byId("copy-id").addEventListener("click", () => {
 // Going offline makes the socket useless at once; coming back should not wait for a backoff.
 window.addEventListener("offline", () => chat?.client.reconnectNow());
 window.addEventListener("online", () => chat?.client.reconnectNow());
-window.addEventListener("focus", () => void chat?.refreshRooms());
 api.onSessionExpired = () => signOut("Your session has expired. Please sign in again.");
 const existing = api.user;
 if (existing)

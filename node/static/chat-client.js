@@ -43,7 +43,7 @@ export class ChatClient extends EventTarget {
      * reaction, which has none on the wire, an id of its own). */
     outgoing = new Map();
     /** Joined rooms, each with the highest seq delivered; -1 before the first join answered. */
-    rooms = new Map();
+    joined = new Map();
     /** The highest seq of a change or reaction delivered per room. Resuming asks from the newest
      * message's seq, so those after it come again; these are not delivered twice. */
     changesSeen = new Map();
@@ -111,20 +111,20 @@ export class ChatClient extends EventTarget {
     }
     /** Follows a room; after reconnecting it re-joins with `since` on its own. */
     async join(room, since) {
-        if (!this.rooms.has(room))
-            this.rooms.set(room, since ?? -1);
+        if (!this.joined.has(room))
+            this.joined.set(room, since ?? -1);
         return this.joinNow(room);
     }
     /** Stops following a room (membership is unchanged). */
     async leave(room) {
-        this.rooms.delete(room);
+        this.joined.delete(room);
         this.changesSeen.delete(room);
         if (this.stateValue === "live")
             await this.request({ type: "leave", room });
     }
     /** The highest seq delivered for a room, if any. */
     lastSeq(room) {
-        const seq = this.rooms.get(room);
+        const seq = this.joined.get(room);
         return seq === undefined || seq < 0 ? undefined : seq;
     }
     /**
@@ -210,6 +210,15 @@ export class ChatClient extends EventTarget {
             throw err;
         }
     }
+    /**
+     * The user's rooms, as `GET /rooms` lists them. Sent first after becoming live and followed
+     * by the feed's `room_added`, `room_removed` and `room_updated` events, it gives the complete
+     * list (the re-sync rule of "Your feed").
+     */
+    async rooms() {
+        const result = await this.request({ type: "rooms" });
+        return result.rooms;
+    }
     /** A page of history, ascending by seq. */
     async history(room, query = {}) {
         const result = await this.request({ type: "history", room, ...query });
@@ -280,13 +289,13 @@ export class ChatClient extends EventTarget {
         this.attempt = 0;
         this.setState("live");
         this.startHeartbeat();
-        for (const room of this.rooms.keys()) {
+        for (const room of this.joined.keys()) {
             this.joinNow(room).catch((err) => this.emit("error", { code: err.code, message: err.message }));
         }
         this.pump();
     }
     async joinNow(room) {
-        const since = this.rooms.get(room) ?? -1;
+        const since = this.joined.get(room) ?? -1;
         const frame = since >= 0 ? { type: "join", room, since } : { type: "join", room };
         let result;
         try {
@@ -295,15 +304,15 @@ export class ChatClient extends EventTarget {
         catch (err) {
             // Not a participant (any more), or no such room: stop trying on every reconnection.
             if (err instanceof ChatError && (err.code === "forbidden" || err.code === "not_found"))
-                this.rooms.delete(room);
+                this.joined.delete(room);
             throw err;
         }
-        if (!this.rooms.has(room))
+        if (!this.joined.has(room))
             return result;
-        let seen = this.rooms.get(room) ?? -1;
+        let seen = this.joined.get(room) ?? -1;
         for (const message of result.messages)
             seen = Math.max(seen, message.seq);
-        this.rooms.set(room, Math.max(seen, 0));
+        this.joined.set(room, Math.max(seen, 0));
         const changes = (result.changes ?? []).filter((change) => this.isNewChange(change));
         this.emit("joined", { ...result, changes, resumed: since >= 0 });
         return { ...result, changes };
@@ -373,24 +382,24 @@ export class ChatClient extends EventTarget {
                 return;
             }
             case "message": {
-                const seen = this.rooms.get(frame.message.room_id);
+                const seen = this.joined.get(frame.message.room_id);
                 // Live messages are delivered once and in order; this only guards the seam after a
                 // re-join, where the replay and the live stream meet.
                 if (seen === undefined || frame.message.seq <= seen)
                     return;
-                this.rooms.set(frame.message.room_id, frame.message.seq);
+                this.joined.set(frame.message.room_id, frame.message.seq);
                 this.emit("message", frame.message);
                 return;
             }
             case "message_edited":
             case "message_deleted": {
-                if (!this.rooms.has(frame.room) || !this.isNewChange(frame))
+                if (!this.joined.has(frame.room) || !this.isNewChange(frame))
                     return;
                 this.emit("changed", frame);
                 return;
             }
             case "reaction": {
-                if (!this.rooms.has(frame.room) || !this.isNewChange(frame))
+                if (!this.joined.has(frame.room) || !this.isNewChange(frame))
                     return;
                 this.emit("reaction", frame);
                 return;
@@ -403,6 +412,16 @@ export class ChatClient extends EventTarget {
                 this.emit(type, detail);
                 return;
             }
+            case "room_added":
+            case "room_updated":
+                this.emit(frame.type, { room: frame.room });
+                return;
+            case "room_removed":
+                this.emit("room_removed", { room: frame.room, banned: frame.banned === true });
+                return;
+            case "muted":
+                this.emit("muted", { room: frame.room, until: frame.until ?? null });
+                return;
             case "error":
                 this.emit("error", frame.error);
                 return;

@@ -1,4 +1,4 @@
-// The list of the user's rooms with their unread counts.
+// The list of the user's rooms with their topics and unread counts.
 import { byId, clear, el } from "./dom.js";
 export class Sidebar {
     onOpen;
@@ -11,11 +11,49 @@ export class Sidebar {
     }
     /** Replaces the list with the server's; the server's unread counts win. */
     show(rooms) {
-        this.rooms = rooms;
-        for (const room of rooms) {
+        this.rooms = [...rooms];
+        this.unread.clear();
+        for (const room of rooms)
             this.unread.set(room.id, room.id === this.openRoom ? 0 : room.unread_count);
-        }
         this.render();
+    }
+    /** Shows a room the user joined, or brings one shown up to the server's entry. */
+    add(summary) {
+        const at = this.rooms.findIndex((room) => room.id === summary.id);
+        if (at >= 0)
+            this.rooms[at] = summary;
+        else
+            this.rooms.push(summary);
+        this.unread.set(summary.id, summary.id === this.openRoom ? 0 : summary.unread_count);
+        this.render();
+    }
+    /** Takes a room out of the list; what it showed, if it was there. */
+    remove(id) {
+        const removed = this.room(id);
+        if (!removed)
+            return undefined;
+        this.rooms = this.rooms.filter((room) => room.id !== id);
+        this.unread.delete(id);
+        this.render();
+        return removed;
+    }
+    /** A room's new name, topic or post policy; the user's own entry (role, mute) stays. */
+    update(room) {
+        const at = this.rooms.findIndex((shown) => shown.id === room.id);
+        if (at < 0)
+            return undefined;
+        this.rooms[at] = { ...this.rooms[at], ...room };
+        this.render();
+        return this.rooms[at];
+    }
+    /** Until when the user is muted in a room (`undefined`: not muted). */
+    setMuted(id, until) {
+        const at = this.rooms.findIndex((room) => room.id === id);
+        if (at < 0)
+            return undefined;
+        const { muted_until: _, ...rest } = this.rooms[at];
+        this.rooms[at] = until === undefined ? rest : { ...rest, muted_until: until };
+        return this.rooms[at];
     }
     room(id) {
         return this.rooms.find((room) => room.id === id);
@@ -30,9 +68,17 @@ export class Sidebar {
         this.render();
     }
     addUnread(id, count) {
-        if (id === this.openRoom || count <= 0)
+        if (id === this.openRoom || count <= 0 || !this.room(id))
             return;
         this.unread.set(id, (this.unread.get(id) ?? 0) + count);
+        this.render();
+    }
+    /** The user read the room up to `seq` elsewhere: once that reaches the newest message this
+     * page has seen (`newest`), nothing here is unread. */
+    readElsewhere(id, seq, newest) {
+        if (newest === undefined || seq < newest || !this.unread.get(id))
+            return;
+        this.unread.set(id, 0);
         this.render();
     }
     render() {
@@ -47,7 +93,7 @@ export class Sidebar {
                 class: "room-link",
                 attrs: { type: "button", "data-room-id": room.id },
                 on: { click: () => this.onOpen(room.id) },
-            }, el("span", { class: "room-title", text: room.name }), el("span", { class: "room-type", text: room.type }), unread > 0 &&
+            }, el("span", { class: "room-names" }, el("span", { class: "room-title", text: room.name }), room.topic ? el("span", { class: "room-topic", text: room.topic }) : null), el("span", { class: "room-type", text: room.type }), unread > 0 &&
                 el("span", {
                     class: "unread",
                     text: unread >= 1000 ? "999+" : String(unread),

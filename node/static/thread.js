@@ -18,6 +18,7 @@ export class ThreadPanel {
     more = byId("thread-more");
     composer = byId("thread-composer");
     input = this.composer.elements.namedItem("content");
+    note = byId("thread-note");
     room = null;
     parent = null;
     /** Replies shown, ascending by seq, and their rows. */
@@ -47,6 +48,12 @@ export class ThreadPanel {
         });
         this.more.addEventListener("click", () => void this.loadMore());
         sendOnEnter(this.composer, this.input, () => this.submit());
+    }
+    /** Why the user may not post in the room (the composer goes, saying so), or `null`. */
+    setPosting(note) {
+        this.composer.hidden = note !== null;
+        this.note.textContent = note ?? "";
+        this.note.hidden = note === null;
     }
     /** The message whose thread is open, if any. */
     get parentId() {

@@ -10,16 +10,23 @@
 # every browser context is on that one node, and the restart tests stop and start embedded nodes
 # on their own data folders.
 #
-# usage: tests/browser/run.sh [--embedded] [binary folder, default target/debug]
+# usage: tests/browser/run.sh [--embedded] [binary folder, default target/debug] [test file...]
+# (--embedded may come anywhere; test files are relative to tests/browser, e.g.
+# tests/live-rooms.test.mjs; default: all of tests/)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 mode=cluster
-if [ "${1:-}" = "--embedded" ]; then
-  mode=embedded
-  shift
-fi
-bin="${1:-target/debug}"
+bin=""
+only=()
+for arg in "$@"; do
+  case "$arg" in
+    --embedded) mode=embedded ;;
+    *) if [ -z "$bin" ]; then bin="$arg"; else only+=("$arg"); fi ;;
+  esac
+done
+bin="${bin:-target/debug}"
+[ "${#only[@]}" -gt 0 ] || only=(tests/)
 case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
 artifacts="$here/artifacts"
 mkdir -p "$artifacts"
@@ -141,6 +148,6 @@ fi
 cd "$here"
 # In the background, so a signal to this script runs the clean-up at once.
 CHAT_MODE="$mode" NODE_A_URL="$node_a" NODE_B_URL="$node_b" ARTIFACTS="$artifacts" \
-  ACCESS_TOKEN_TTL_SECONDS="$token_ttl" setsid node --test --test-concurrency=1 tests/ &
+  ACCESS_TOKEN_TTL_SECONDS="$token_ttl" setsid node --test --test-concurrency=1 "${only[@]}" &
 tests_pid=$!
 wait "$tests_pid"

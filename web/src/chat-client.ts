@@ -21,6 +21,8 @@ export interface User {
 
 export type RoomType = "direct" | "group" | "channel";
 export type Role = "owner" | "admin" | "member";
+/** Who may send to a room: everyone in it, or (an announcement room) its owner and admins. */
+export type PostPolicy = "everyone" | "admins";
 
 export interface Room {
   id: Id;
@@ -29,12 +31,18 @@ export interface Room {
   created_by: Id;
   created_at: string;
   is_active: boolean;
+  /** null while none is set. */
+  topic: string | null;
+  post_policy: PostPolicy;
 }
 
 export interface RoomSummary extends Room {
   role: Role;
   last_read_seq: Seq;
   unread_count: number;
+  /** Until when a moderator muted the user here; absent when never muted, in the past once
+   * the mute ended. */
+  muted_until?: string;
 }
 
 export interface Participant {
@@ -42,6 +50,8 @@ export interface Participant {
   role: Role;
   joined_at: string;
   last_read_seq: Seq;
+  /** As `RoomSummary.muted_until`. */
+  muted_until?: string;
 }
 
 export interface Message {
@@ -163,6 +173,7 @@ export type ClientFrame =
   | { type: "history"; room: Id; before?: Seq; after?: Seq; limit?: number; id?: number }
   | { type: "typing"; room: Id; id?: number }
   | { type: "read"; room: Id; seq: Seq; id?: number }
+  | { type: "rooms"; id?: number }
   | { type: "ping"; id?: number };
 
 export type ServerFrame =
@@ -175,6 +186,10 @@ export type ServerFrame =
   | { type: "typing"; room: Id; user_id: Id }
   | { type: "read"; room: Id; user_id: Id; seq: Seq }
   | { type: "member"; room: Id; user_id: Id; change: "added" | "removed" }
+  | { type: "room_added"; room: RoomSummary }
+  | { type: "room_removed"; room: Id; banned?: boolean }
+  | { type: "room_updated"; room: Room }
+  | { type: "muted"; room: Id; until: string | null }
   | { type: "error"; error: ErrorBody }
   | { type: "pong" };
 
@@ -223,8 +238,19 @@ export interface ChatEventMap {
   reaction: CustomEvent<ReactionChange>;
   presence: CustomEvent<{ room: Id; user_id: Id; state: "online" | "offline" }>;
   typing: CustomEvent<{ room: Id; user_id: Id }>;
+  /** Someone's read marker moved in a joined room; or, with the user's own `user_id`, theirs
+   * moved on another device, in any room of theirs. */
   read: CustomEvent<{ room: Id; user_id: Id; seq: Seq }>;
   member: CustomEvent<{ room: Id; user_id: Id; change: "added" | "removed" }>;
+  /** The user's feed (docs/API.md, "Your feed"): they became a participant of `room`, shaped
+   * like an entry of `rooms()`. Apply by room id: it may describe what a list already shows. */
+  room_added: CustomEvent<{ room: RoomSummary }>;
+  /** They are no longer a participant; `banned` when a moderator banned them. */
+  room_removed: CustomEvent<{ room: Id; banned: boolean }>;
+  /** A room of theirs was renamed, or its topic or post policy changed. */
+  room_updated: CustomEvent<{ room: Room }>;
+  /** A moderator muted them in `room` until `until`, or unmuted them (`null`). */
+  muted: CustomEvent<{ room: Id; until: string | null }>;
   /** A server `error` frame, or a failure to keep the connection (code `session_expired`). */
   error: CustomEvent<ErrorBody>;
 }
@@ -291,7 +317,7 @@ export class ChatClient extends EventTarget {
    * reaction, which has none on the wire, an id of its own). */
   private readonly outgoing = new Map<string, OutgoingMessage>();
   /** Joined rooms, each with the highest seq delivered; -1 before the first join answered. */
-  private readonly rooms = new Map<Id, Seq>();
+  private readonly joined = new Map<Id, Seq>();
   /** The highest seq of a change or reaction delivered per room. Resuming asks from the newest
    * message's seq, so those after it come again; these are not delivered twice. */
   private readonly changesSeen = new Map<Id, Seq>();
@@ -362,20 +388,20 @@ export class ChatClient extends EventTarget {
 
   /** Follows a room; after reconnecting it re-joins with `since` on its own. */
   async join(room: Id, since?: Seq): Promise<JoinResult> {
-    if (!this.rooms.has(room)) this.rooms.set(room, since ?? -1);
+    if (!this.joined.has(room)) this.joined.set(room, since ?? -1);
     return this.joinNow(room);
   }
 
   /** Stops following a room (membership is unchanged). */
   async leave(room: Id): Promise<void> {
-    this.rooms.delete(room);
+    this.joined.delete(room);
     this.changesSeen.delete(room);
     if (this.stateValue === "live") await this.request({ type: "leave", room });
   }
 
   /** The highest seq delivered for a room, if any. */
   lastSeq(room: Id): Seq | undefined {
-    const seq = this.rooms.get(room);
+    const seq = this.joined.get(room);
     return seq === undefined || seq < 0 ? undefined : seq;
   }
 
@@ -471,6 +497,16 @@ export class ChatClient extends EventTarget {
     }
   }
 
+  /**
+   * The user's rooms, as `GET /rooms` lists them. Sent first after becoming live and followed
+   * by the feed's `room_added`, `room_removed` and `room_updated` events, it gives the complete
+   * list (the re-sync rule of "Your feed").
+   */
+  async rooms(): Promise<RoomSummary[]> {
+    const result = await this.request({ type: "rooms" });
+    return (result as unknown as { rooms: RoomSummary[] }).rooms;
+  }
+
   /** A page of history, ascending by seq. */
   async history(room: Id, query: { before?: Seq; after?: Seq; limit?: number } = {}): Promise<HistoryPage> {
     const result = await this.request({ type: "history", room, ...query });
@@ -552,27 +588,27 @@ export class ChatClient extends EventTarget {
     this.attempt = 0;
     this.setState("live");
     this.startHeartbeat();
-    for (const room of this.rooms.keys()) {
+    for (const room of this.joined.keys()) {
       this.joinNow(room).catch((err: ChatError) => this.emit("error", { code: err.code, message: err.message }));
     }
     this.pump();
   }
 
   private async joinNow(room: Id): Promise<JoinResult> {
-    const since = this.rooms.get(room) ?? -1;
+    const since = this.joined.get(room) ?? -1;
     const frame: ClientFrame = since >= 0 ? { type: "join", room, since } : { type: "join", room };
     let result: JoinResult;
     try {
       result = (await this.request(frame)) as unknown as JoinResult;
     } catch (err) {
       // Not a participant (any more), or no such room: stop trying on every reconnection.
-      if (err instanceof ChatError && (err.code === "forbidden" || err.code === "not_found")) this.rooms.delete(room);
+      if (err instanceof ChatError && (err.code === "forbidden" || err.code === "not_found")) this.joined.delete(room);
       throw err;
     }
-    if (!this.rooms.has(room)) return result;
-    let seen = this.rooms.get(room) ?? -1;
+    if (!this.joined.has(room)) return result;
+    let seen = this.joined.get(room) ?? -1;
     for (const message of result.messages) seen = Math.max(seen, message.seq);
-    this.rooms.set(room, Math.max(seen, 0));
+    this.joined.set(room, Math.max(seen, 0));
     const changes = (result.changes ?? []).filter((change) => this.isNewChange(change));
     this.emit("joined", { ...result, changes, resumed: since >= 0 });
     return { ...result, changes };
@@ -641,22 +677,22 @@ export class ChatClient extends EventTarget {
         return;
       }
       case "message": {
-        const seen = this.rooms.get(frame.message.room_id);
+        const seen = this.joined.get(frame.message.room_id);
         // Live messages are delivered once and in order; this only guards the seam after a
         // re-join, where the replay and the live stream meet.
         if (seen === undefined || frame.message.seq <= seen) return;
-        this.rooms.set(frame.message.room_id, frame.message.seq);
+        this.joined.set(frame.message.room_id, frame.message.seq);
         this.emit("message", frame.message);
         return;
       }
       case "message_edited":
       case "message_deleted": {
-        if (!this.rooms.has(frame.room) || !this.isNewChange(frame)) return;
+        if (!this.joined.has(frame.room) || !this.isNewChange(frame)) return;
         this.emit("changed", frame);
         return;
       }
       case "reaction": {
-        if (!this.rooms.has(frame.room) || !this.isNewChange(frame)) return;
+        if (!this.joined.has(frame.room) || !this.isNewChange(frame)) return;
         this.emit("reaction", frame);
         return;
       }
@@ -668,6 +704,16 @@ export class ChatClient extends EventTarget {
         this.emit(type, detail);
         return;
       }
+      case "room_added":
+      case "room_updated":
+        this.emit(frame.type, { room: frame.room });
+        return;
+      case "room_removed":
+        this.emit("room_removed", { room: frame.room, banned: frame.banned === true });
+        return;
+      case "muted":
+        this.emit("muted", { room: frame.room, until: frame.until ?? null });
+        return;
       case "error":
         this.emit("error", frame.error);
         return;

@@ -13,6 +13,7 @@ import {
   type ReactionChange,
   type ReactionCount,
   type ReplyQuote,
+  type RoomSummary,
   type Seq,
   newClientMsgId,
 } from "./chat-client.js";
@@ -34,6 +35,10 @@ const TYPING_SHOWN_MS = 4_000;
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 /** How long a message stays highlighted after its quote was chosen. */
 const HIGHLIGHT_MS = 2_000;
+/** The longest wait a timer takes; a mute that ends later is looked at again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** What the page says instead of the composer in an announcement room. */
+const ADMINS_ONLY = "Only the owner and admins post in this room";
 
 export interface ConversationHooks {
   client: () => ChatClient | null;
@@ -46,8 +51,15 @@ export class Conversation {
   private readonly typingLine = byId("typing");
   private readonly composer = byId<HTMLFormElement>("composer");
   private readonly input = this.composer.elements.namedItem("content") as HTMLTextAreaElement;
+  private readonly sendButton = this.composer.querySelector("button") as HTMLButtonElement;
+  /** Why the user may not post here, when they may not; the composer points to it. */
+  private readonly composerNote = byId("composer-note");
 
   room: Id | null = null;
+  /** The open room as the user's room list has it: name, topic, post policy, role, mute. */
+  private summary: RoomSummary | null = null;
+  /** Re-enables the composer when the user's mute ends. */
+  private muteTimer: ReturnType<typeof setTimeout> | null = null;
   /** Messages shown, ascending by seq, and their rows. */
   private messages: Message[] = [];
   private readonly rows = new Map<Id, HTMLLIElement>();
@@ -110,8 +122,9 @@ export class Conversation {
     });
   }
 
-  async open(room: Id, name: string, online: Set<Id>): Promise<void> {
+  async open(summary: RoomSummary, online: Set<Id>): Promise<void> {
     const generation = ++this.generation;
+    const room = summary.id;
     this.room = room;
     this.messages = [];
     this.rows.clear();
@@ -129,7 +142,8 @@ export class Conversation {
     clear(this.list);
     clear(this.membersList);
     this.typingLine.textContent = "";
-    byId("room-name").textContent = name;
+    this.members = [];
+    this.setRoom(summary);
     this.list.append(el("li", { class: "hint", text: "Loading…" }));
     try {
       const [page, members] = await Promise.all([this.api.history(room, { limit: PAGE }), this.api.members(room)]);
@@ -140,6 +154,7 @@ export class Conversation {
       this.hasMore = page.has_more;
       this.add(page.messages);
       this.renderMembers();
+      this.renderPosting();
       // Messages that arrived live while the members loaded were offered as to a plain member.
       this.renderAllActions();
       this.scrollToBottom();
@@ -154,6 +169,8 @@ export class Conversation {
   close(): void {
     this.generation++;
     this.room = null;
+    this.summary = null;
+    this.stopMuteTimer();
     this.replyBar.cancel();
     this.thread.close();
   }
@@ -254,7 +271,54 @@ export class Conversation {
     if (!members || room !== this.room) return;
     this.members = members;
     this.renderMembers();
+    this.renderPosting();
     this.renderAllActions();
+  }
+
+  /** The open room's entry changed (renamed, a new topic or post policy, the user muted or
+   * unmuted): the header and the composer follow. */
+  setRoom(summary: RoomSummary): void {
+    if (summary.id !== this.room) return;
+    this.summary = summary;
+    byId("room-name").textContent = summary.name;
+    const topic = byId("room-topic");
+    topic.textContent = summary.topic ?? "";
+    topic.hidden = !summary.topic;
+    this.renderPosting();
+  }
+
+  // ---- Who may post ----
+
+  /** The composer as the room's rules and the user's mute allow: hidden with the reason in an
+   * announcement room the user may not post in; disabled, saying until when, while muted. */
+  private renderPosting(): void {
+    this.stopMuteTimer();
+    const summary = this.summary;
+    const role = this.members.find((member) => member.user_id === this.me)?.role ?? summary?.role;
+    const until = summary?.muted_until ? new Date(summary.muted_until) : null;
+    const mutedFor = until ? until.getTime() - Date.now() : 0;
+    let note: string | null = null;
+    if (summary?.post_policy === "admins" && role === "member") {
+      note = ADMINS_ONLY;
+    } else if (until && mutedFor > 0) {
+      note = `You are muted in this room until ${clockTime(until)}`;
+      this.muteTimer = setTimeout(() => this.renderPosting(), Math.min(mutedFor + 250, MAX_TIMER_MS));
+    }
+    const hidden = note === ADMINS_ONLY;
+    this.composer.hidden = hidden;
+    this.input.disabled = note !== null;
+    this.sendButton.disabled = note !== null;
+    this.composerNote.textContent = note ?? "";
+    this.composerNote.hidden = note === null;
+    if (note) this.input.setAttribute("aria-describedby", "composer-note");
+    else this.input.removeAttribute("aria-describedby");
+    this.thread.setPosting(note);
+    if (hidden) this.replyBar.cancel();
+  }
+
+  private stopMuteTimer(): void {
+    if (this.muteTimer) clearTimeout(this.muteTimer);
+    this.muteTimer = null;
   }
 
   /** Called when the page comes back into view or the list is scrolled to the end. */
@@ -831,6 +895,13 @@ export class Conversation {
       this.hooks.onError(unknown ? "No one has that username or user id." : describe(err));
     }
   }
+}
+
+/** "14:05" today, "3 Jan, 14:05" on another day, in the reader's time zone. */
+function clockTime(at: Date): string {
+  const time = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  if (at.toDateString() === new Date().toDateString()) return time;
+  return `${at.toLocaleDateString([], { day: "numeric", month: "short" })}, ${time}`;
 }
 
 function reactionKey(id: Id, emoji: string): string {

@@ -1,6 +1,6 @@
-// The list of the user's rooms with their unread counts.
+// The list of the user's rooms with their topics and unread counts.
 
-import type { Id, RoomSummary } from "./chat-client.js";
+import type { Id, Room, RoomSummary, Seq } from "./chat-client.js";
 import { byId, clear, el } from "./dom.js";
 
 export class Sidebar {
@@ -13,11 +13,47 @@ export class Sidebar {
 
   /** Replaces the list with the server's; the server's unread counts win. */
   show(rooms: RoomSummary[]): void {
-    this.rooms = rooms;
-    for (const room of rooms) {
-      this.unread.set(room.id, room.id === this.openRoom ? 0 : room.unread_count);
-    }
+    this.rooms = [...rooms];
+    this.unread.clear();
+    for (const room of rooms) this.unread.set(room.id, room.id === this.openRoom ? 0 : room.unread_count);
     this.render();
+  }
+
+  /** Shows a room the user joined, or brings one shown up to the server's entry. */
+  add(summary: RoomSummary): void {
+    const at = this.rooms.findIndex((room) => room.id === summary.id);
+    if (at >= 0) this.rooms[at] = summary;
+    else this.rooms.push(summary);
+    this.unread.set(summary.id, summary.id === this.openRoom ? 0 : summary.unread_count);
+    this.render();
+  }
+
+  /** Takes a room out of the list; what it showed, if it was there. */
+  remove(id: Id): RoomSummary | undefined {
+    const removed = this.room(id);
+    if (!removed) return undefined;
+    this.rooms = this.rooms.filter((room) => room.id !== id);
+    this.unread.delete(id);
+    this.render();
+    return removed;
+  }
+
+  /** A room's new name, topic or post policy; the user's own entry (role, mute) stays. */
+  update(room: Room): RoomSummary | undefined {
+    const at = this.rooms.findIndex((shown) => shown.id === room.id);
+    if (at < 0) return undefined;
+    this.rooms[at] = { ...this.rooms[at], ...room };
+    this.render();
+    return this.rooms[at];
+  }
+
+  /** Until when the user is muted in a room (`undefined`: not muted). */
+  setMuted(id: Id, until: string | undefined): RoomSummary | undefined {
+    const at = this.rooms.findIndex((room) => room.id === id);
+    if (at < 0) return undefined;
+    const { muted_until: _, ...rest } = this.rooms[at];
+    this.rooms[at] = until === undefined ? rest : { ...rest, muted_until: until };
+    return this.rooms[at];
   }
 
   room(id: Id): RoomSummary | undefined {
@@ -35,8 +71,16 @@ export class Sidebar {
   }
 
   addUnread(id: Id, count: number): void {
-    if (id === this.openRoom || count <= 0) return;
+    if (id === this.openRoom || count <= 0 || !this.room(id)) return;
     this.unread.set(id, (this.unread.get(id) ?? 0) + count);
+    this.render();
+  }
+
+  /** The user read the room up to `seq` elsewhere: once that reaches the newest message this
+   * page has seen (`newest`), nothing here is unread. */
+  readElsewhere(id: Id, seq: Seq, newest: Seq | undefined): void {
+    if (newest === undefined || seq < newest || !this.unread.get(id)) return;
+    this.unread.set(id, 0);
     this.render();
   }
 
@@ -55,7 +99,12 @@ export class Sidebar {
           attrs: { type: "button", "data-room-id": room.id },
           on: { click: () => this.onOpen(room.id) },
         },
-        el("span", { class: "room-title", text: room.name }),
+        el(
+          "span",
+          { class: "room-names" },
+          el("span", { class: "room-title", text: room.name }),
+          room.topic ? el("span", { class: "room-topic", text: room.topic }) : null,
+        ),
         el("span", { class: "room-type", text: room.type }),
         unread > 0 &&
           el("span", {

@@ -29,6 +29,7 @@ export class ThreadPanel {
   private readonly more = byId<HTMLButtonElement>("thread-more");
   private readonly composer = byId<HTMLFormElement>("thread-composer");
   private readonly input = this.composer.elements.namedItem("content") as HTMLTextAreaElement;
+  private readonly note = byId("thread-note");
 
   private room: Id | null = null;
   private parent: Message | null = null;
@@ -61,6 +62,13 @@ export class ThreadPanel {
     });
     this.more.addEventListener("click", () => void this.loadMore());
     sendOnEnter(this.composer, this.input, () => this.submit());
+  }
+
+  /** Why the user may not post in the room (the composer goes, saying so), or `null`. */
+  setPosting(note: string | null): void {
+    this.composer.hidden = note !== null;
+    this.note.textContent = note ?? "";
+    this.note.hidden = note === null;
   }
 
   /** The message whose thread is open, if any. */

@@ -52,6 +52,7 @@ const ASSETS: &[Asset] = &[
     asset!("message-state.js", JS),
     asset!("picked-users.js", JS),
     asset!("replies.js", JS),
+    asset!("room-feed.js", JS),
     asset!("sidebar.js", JS),
     asset!("thread.js", JS),
     asset!("user-picker.js", JS),

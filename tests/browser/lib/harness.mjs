@@ -54,7 +54,7 @@ export async function person(browser, node, base, viewport = { width: 1100, heig
   await page.click("button[value=register]");
   await page.waitForSelector("#connection[data-state=live]");
   const id = (await page.textContent("#my-id")).trim();
-  return { context, page, name, id, problems, response };
+  return { context, page, name, id, problems, response, node };
 }
 
 export async function createRoom(page, name) {
@@ -89,14 +89,28 @@ export async function pickPerson(page, form, typed, username) {
   await page.waitForSelector(`${list}[hidden]`, { state: "attached" });
 }
 
-/** Refreshes the room list until the room shows up (membership is not pushed to the page). */
-export async function waitForRoom(page, roomId) {
-  const link = `.room-list [data-room-id="${roomId}"]`;
-  for (let i = 0; i < 50 && !(await page.$(link)); i++) {
-    await page.click("#refresh-rooms");
-    await page.waitForTimeout(200);
+/** Waits until the room shows in the list: the user's feed pushes it, nothing is refreshed. */
+export async function waitForRoom(page, roomId, timeout = 5_000) {
+  return page.waitForSelector(`.room-list [data-room-id="${roomId}"]`, { timeout });
+}
+
+/**
+ * A REST call of the contract as `who` (signed in on `who.node`, or `node`), with the access
+ * token their page holds at that moment (it renews it before it expires). The parsed body, or
+ * null for 204; a status other than `expect` throws.
+ */
+export async function rest(who, method, path, body, expect = undefined) {
+  const token = await accessToken(who.page);
+  const response = await fetch(`${who.node}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (expect !== undefined ? response.status !== expect : !response.ok) {
+    throw new Error(`${method} ${path}: ${response.status} ${text}`);
   }
-  return page.waitForSelector(link);
+  return text ? JSON.parse(text) : null;
 }
 
 export async function openRoom(page, roomId) {
