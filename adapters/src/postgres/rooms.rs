@@ -252,6 +252,27 @@ impl RoomStore for PgRoomStore {
         Ok(marker.map(seq_from_db))
     }
 
+    async fn set_role(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+    ) -> Result<Option<Participant>, StoreError> {
+        sqlx::query_as::<_, ParticipantRow>(
+            "update participants set role = $3
+             where room_id = $1 and user_id = $2 and is_active
+             returning user_id, role, joined_at, last_read_seq, muted_until",
+        )
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .bind(role.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?
+        .map(Participant::try_from)
+        .transpose()
+    }
+
     async fn ban(&self, ban: &Ban) -> Result<(), StoreError> {
         sqlx::query(
             "insert into room_bans (room_id, user_id, banned_by, reason, created_at, expires_at)

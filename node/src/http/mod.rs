@@ -54,7 +54,10 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/rooms", post(rooms::create).get(rooms::list_mine))
         .route("/rooms/{id}", get(rooms::get).patch(room_settings::update))
         .route("/rooms/{id}/members", get(rooms::members).post(rooms::add_member))
-        .route("/rooms/{id}/members/{user_id}", axum::routing::delete(rooms::remove_member))
+        .route(
+            "/rooms/{id}/members/{user_id}",
+            axum::routing::delete(rooms::remove_member).patch(moderation::change_role),
+        )
         .route("/rooms/{id}/read", post(rooms::mark_read))
         .route("/rooms/{id}/bans", get(moderation::bans).post(moderation::ban))
         .route("/rooms/{id}/bans/{user_id}", axum::routing::delete(moderation::unban))

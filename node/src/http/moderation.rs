@@ -1,10 +1,11 @@
-//! Room moderation: `/rooms/{id}/bans` and `/rooms/{id}/mutes/{user_id}`.
+//! Room moderation: `/rooms/{id}/bans`, `/rooms/{id}/mutes/{user_id}` and members' roles
+//! (`PATCH /rooms/{id}/members/{user_id}`).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chat_shared::domain::{Ban, BanReason, Participant, RoomId, UserId};
+use chat_shared::domain::{Ban, BanReason, Participant, Role, RoomId, UserId};
 use chat_shared::error::FieldErrors;
 use chat_shared::usecases::{Limit, NewBan};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,22 @@ impl BanRequest {
 #[derive(Deserialize)]
 pub struct MuteRequest {
     expires_in: Option<u64>,
+}
+
+#[derive(Deserialize)]
+pub struct RoleRequest {
+    role: Option<String>,
+}
+
+impl RoleRequest {
+    pub fn role(&self) -> Result<Role, ApiError> {
+        match self.role.as_deref() {
+            Some("member") => Ok(Role::Member),
+            Some("admin") => Ok(Role::Admin),
+            Some(_) => Err(ApiError::invalid_field("role", "must be member or admin")),
+            None => Err(ApiError::invalid_field("role", "is required")),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -91,4 +108,15 @@ pub async fn unmute(
 ) -> Result<Json<Participant>, ApiError> {
     state.limits.user(Limit::WritesPerUser, caller).await?;
     Ok(Json(state.rooms.unmute(caller, room, target).await?))
+}
+
+pub async fn change_role(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath((room, target)): ApiPath<(RoomId, UserId)>,
+    JsonBody(body): JsonBody<RoleRequest>,
+) -> Result<Json<Participant>, ApiError> {
+    let role = body.role()?;
+    state.limits.user(Limit::WritesPerUser, caller).await?;
+    Ok(Json(state.rooms.change_role(caller, room, target, role).await?))
 }

@@ -193,6 +193,19 @@ impl RoomStore for MemoryRoomStore {
         }))
     }
 
+    async fn set_role(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+    ) -> Result<Option<Participant>, StoreError> {
+        let mut state = self.lock();
+        Ok(state.row_mut(room, user).filter(|r| r.active).map(|row| {
+            row.participant.role = role;
+            row.participant.clone()
+        }))
+    }
+
     async fn ban(&self, ban: &Ban) -> Result<(), StoreError> {
         self.lock().bans.insert((ban.room_id, ban.user_id), ban.clone());
         Ok(())

@@ -78,6 +78,15 @@ pub trait RoomStore: Send + Sync {
     /// user is not an active participant.
     async fn mark_read(&self, room: RoomId, user: UserId, seq: Seq) -> Result<Option<Seq>, StoreError>;
 
+    /// Gives an active participant another role and returns them as they stand; `None` when
+    /// the user is not an active participant.
+    async fn set_role(
+        &self,
+        room: RoomId,
+        user: UserId,
+        role: Role,
+    ) -> Result<Option<Participant>, StoreError>;
+
     /// Stores a ban, replacing the user's earlier ban of the room if any. Membership is left
     /// as it is: the caller removes a banned member.
     async fn ban(&self, ban: &Ban) -> Result<(), StoreError>;

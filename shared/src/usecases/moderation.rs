@@ -58,6 +58,34 @@ impl RoomService {
         Ok(ban)
     }
 
+    /// Gives a member another role. Only the owner does, to members and admins, and the room
+    /// keeps its one owner. Answered once no node trusts what the old role allowed (a demoted
+    /// admin's posts in an announcement room).
+    pub async fn change_role(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        target: UserId,
+        role: Role,
+    ) -> Result<Participant, Error> {
+        if role == Role::Owner {
+            return Err(Error::invalid("role", "must be member or admin"));
+        }
+        if self.moderator(actor, room).await? != Role::Owner {
+            return Err(Error::Forbidden("only the owner changes roles"));
+        }
+        if target == actor {
+            return Err(Error::Forbidden("the owner stays the owner"));
+        }
+        let before = self.rooms.participant(room, target).await?.ok_or(Error::NotFound("participant"))?;
+        let changed = self.rooms.set_role(room, target, role).await?.ok_or(Error::NotFound("participant"))?;
+        if role < before.role {
+            self.leases.revoke(room, target);
+            tokio::time::sleep(self.leases.length()).await;
+        }
+        Ok(changed)
+    }
+
     /// Lifts a ban; the user is not added back.
     pub async fn unban(&self, actor: UserId, room: RoomId, target: UserId) -> Result<(), Error> {
         self.moderator(actor, room).await?;
@@ -291,8 +319,49 @@ mod tests {
         assert!(matches!(refused, Err(Error::Forbidden("only the owner and admins post in this room"))));
         send(&kit, bob, news).await.unwrap();
         send(&kit, ann, news).await.unwrap();
+        kit.rooms.change_role(ann, news, bob, Role::Member).await.unwrap();
+        assert!(send(&kit, bob, news).await.is_err(), "a demoted admin may not post");
+        kit.rooms.change_role(ann, news, bob, Role::Admin).await.unwrap();
         let everyone = RoomUpdate { post_policy: Some(PostPolicy::Everyone), ..RoomUpdate::default() };
         kit.rooms.update(bob, news, everyone).await.unwrap();
         send(&kit, eve, news).await.unwrap();
+    }
+}
+
+#[cfg(test)]
+mod role_tests {
+    use super::*;
+    use crate::domain::RoomName;
+    use crate::usecases::testkit::Kit;
+    use crate::usecases::{NewRoom, RoomCreated};
+
+    #[tokio::test]
+    async fn only_the_owner_changes_roles_and_nobody_becomes_owner() {
+        let kit = Kit::new();
+        let (ann, bob, cid) = (kit.user("ann").await, kit.user("bob").await, kit.user("cid").await);
+        let request = NewRoom {
+            name: Some(RoomName::parse("t").unwrap()),
+            room_type: RoomType::Group,
+            member_ids: vec![bob, cid],
+        };
+        let RoomCreated { room, .. } = kit.rooms.create(ann, request).await.unwrap();
+        let promoted = kit.rooms.change_role(ann, room.id, bob, Role::Admin).await.unwrap();
+        assert_eq!(promoted.role, Role::Admin);
+        assert!(matches!(
+            kit.rooms.change_role(bob, room.id, cid, Role::Admin).await,
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            kit.rooms.change_role(ann, room.id, ann, Role::Member).await,
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            kit.rooms.change_role(ann, room.id, cid, Role::Owner).await,
+            Err(Error::InvalidInput(_))
+        ));
+        let stranger = kit.user("dan").await;
+        let missing = kit.rooms.change_role(ann, room.id, stranger, Role::Admin).await;
+        assert!(matches!(missing, Err(Error::NotFound("participant"))));
+        assert_eq!(kit.rooms.change_role(ann, room.id, bob, Role::Member).await.unwrap().role, Role::Member);
     }
 }

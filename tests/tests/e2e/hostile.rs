@@ -138,6 +138,7 @@ async fn every_authenticated_route_refuses_a_missing_token() {
         ("GET", format!("/rooms/{id}/members")),
         ("POST", format!("/rooms/{id}/members")),
         ("DELETE", format!("/rooms/{id}/members/{id}")),
+        ("PATCH", format!("/rooms/{id}/members/{id}")),
         ("POST", format!("/rooms/{id}/read")),
         ("PATCH", format!("/rooms/{id}")),
         ("GET", format!("/rooms/{id}/bans")),

@@ -323,3 +323,41 @@ async fn an_embedded_node_bans_and_mutes() {
     assert_eq!(refused.status, 403);
     expect_nothing(&mut eves).await;
 }
+
+#[tokio::test]
+async fn the_owner_promotes_and_demotes_and_a_demoted_admin_of_an_announcement_room_stops_posting() {
+    let app = TestApp::spawn().await.unwrap();
+    let other = app.add_node().await.unwrap();
+    let (ann, bob, cat) = (app.register("ann").await, app.register("bob").await, app.register("cat").await);
+    let news = app.create_room(&ann, "channel", &[&bob, &cat]).await;
+    let role = |user: &Account| format!("/rooms/{news}/members/{}", user.id);
+    let promoted = app.call("PATCH", &role(&bob), Some(&ann.access), Some(json!({"role": "admin"}))).await;
+    assert_eq!((promoted.status, &promoted.body["role"]), (200, &json!("admin")), "{:?}", promoted.body);
+    let policy = json!({"post_policy": "admins"});
+    assert_eq!(
+        app.call("PATCH", &format!("/rooms/{news}"), Some(&ann.access), Some(policy)).await.status,
+        200
+    );
+    assert_eq!(send(&app, &other, &bob, &news, "as admin").await.status, 201);
+
+    let demoted = app.call("PATCH", &role(&bob), Some(&ann.access), Some(json!({"role": "member"}))).await;
+    assert_eq!((demoted.status, &demoted.body["role"]), (200, &json!("member")));
+    assert_eq!(send(&app, &other, &bob, &news, "as member").await.status, 403);
+
+    for (caller, target, body, status) in [
+        (&bob, &cat, json!({"role": "admin"}), 403),
+        (&ann, &ann, json!({"role": "member"}), 403),
+        (&ann, &cat, json!({"role": "owner"}), 400),
+        (&ann, &cat, json!({"role": 1}), 400),
+        (&ann, &cat, json!({}), 400),
+    ] {
+        let answer = app.call("PATCH", &role(target), Some(&caller.access), Some(body.clone())).await;
+        assert_eq!(answer.status, status, "{body}: {:?}", answer.body);
+    }
+    let stranger = app.register("dan").await;
+    assert_eq!(
+        app.call("PATCH", &role(&stranger), Some(&ann.access), Some(json!({"role": "admin"}))).await.status,
+        404
+    );
+    assert_eq!(app.call("PATCH", &role(&cat), None, Some(json!({"role": "admin"}))).await.status, 401);
+}

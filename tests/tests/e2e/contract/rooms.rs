@@ -16,6 +16,7 @@ contract_tests!(Stores [postgres, sqlite, memory] [
     one_rooms_summary_is_its_entry_in_the_users_room_list,
     a_ban_is_stored_replaced_listed_newest_first_and_lifted,
     a_mute_stays_through_leaving_and_rejoining_and_shows_in_the_room_list,
+    a_participants_role_changes_only_while_they_are_active,
 ]);
 
 async fn a_created_room_reads_back_with_its_members_owner_first(stores: &Stores) {
@@ -199,4 +200,15 @@ async fn a_mute_stays_through_leaving_and_rejoining_and_shows_in_the_room_list(s
     let unmuted = stores.rooms.set_muted_until(room, bob, None).await.unwrap().unwrap();
     assert_eq!(unmuted.muted_until, None);
     assert_eq!(stores.rooms.summary(room, bob).await.unwrap().unwrap().muted_until, None);
+}
+
+async fn a_participants_role_changes_only_while_they_are_active(stores: &Stores) {
+    let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
+    let room = stores.group(ann, &[bob]).await;
+    let promoted = stores.rooms.set_role(room, bob, Role::Admin).await.unwrap().unwrap();
+    assert_eq!(promoted.role, Role::Admin);
+    assert_eq!(stores.rooms.participant(room, bob).await.unwrap().unwrap().role, Role::Admin);
+    stores.rooms.remove_member(room, bob).await.unwrap();
+    assert!(stores.rooms.set_role(room, bob, Role::Member).await.unwrap().is_none());
+    assert!(stores.rooms.set_role(room, UserId::generate(), Role::Member).await.unwrap().is_none());
 }
