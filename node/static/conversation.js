@@ -40,6 +40,8 @@ export class Conversation {
     summary = null;
     /** Re-enables the composer when the user's mute ends. */
     muteTimer = null;
+    /** Why the user may not post here now (what the composer's note says), or null. */
+    postingNote = null;
     /** Messages shown, ascending by seq, and their rows. */
     messages = [];
     rows = new Map();
@@ -287,6 +289,8 @@ export class Conversation {
             note = `You are muted in this room until ${clockTime(until)}`;
             this.muteTimer = setTimeout(() => this.renderPosting(), Math.min(mutedFor + 250, MAX_TIMER_MS));
         }
+        const offersChanged = note !== this.postingNote;
+        this.postingNote = note;
         const hidden = note === ADMINS_ONLY;
         this.composer.hidden = hidden;
         this.input.disabled = note !== null;
@@ -298,8 +302,11 @@ export class Conversation {
         else
             this.input.removeAttribute("aria-describedby");
         this.thread.setPosting(note);
-        if (hidden)
+        if (note)
             this.replyBar.cancel();
+        // Reply and Edit are sends too: offered only while the user may post.
+        if (offersChanged)
+            this.renderAllActions();
     }
     stopMuteTimer() {
         if (this.muteTimer)
@@ -492,15 +499,18 @@ export class Conversation {
         const role = this.members.find((member) => member.user_id === this.me)?.role;
         return role === "owner" || role === "admin";
     }
-    /** The buttons a message offers the user: Reply on any, Edit on their own, Delete on their
-     * own and, for a moderator, on anyone's; none on a tombstone. */
+    /** The buttons a message offers the user: Reply on any, Edit on their own (both only while
+     * they may post here), Delete on their own and, for a moderator, on anyone's; none on a
+     * tombstone. */
     actions(message) {
         const box = el("div", { class: "actions" });
         if (message.deleted)
             return box;
         const mine = message.sender_id === this.me;
-        box.append(actionButton("Reply", "reply", () => this.replyBar.show(message), "Reply to this message"));
-        if (mine)
+        const mayPost = this.postingNote === null;
+        if (mayPost)
+            box.append(actionButton("Reply", "reply", () => this.replyBar.show(message), "Reply to this message"));
+        if (mine && mayPost)
             box.append(actionButton("Edit", "edit", () => this.startEdit(message)));
         if (mine || this.isModerator())
             box.append(actionButton("Delete", "delete", () => this.askDelete(message, box)));

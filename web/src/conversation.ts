@@ -60,6 +60,8 @@ export class Conversation {
   private summary: RoomSummary | null = null;
   /** Re-enables the composer when the user's mute ends. */
   private muteTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Why the user may not post here now (what the composer's note says), or null. */
+  private postingNote: string | null = null;
   /** Messages shown, ascending by seq, and their rows. */
   private messages: Message[] = [];
   private readonly rows = new Map<Id, HTMLLIElement>();
@@ -304,6 +306,8 @@ export class Conversation {
       note = `You are muted in this room until ${clockTime(until)}`;
       this.muteTimer = setTimeout(() => this.renderPosting(), Math.min(mutedFor + 250, MAX_TIMER_MS));
     }
+    const offersChanged = note !== this.postingNote;
+    this.postingNote = note;
     const hidden = note === ADMINS_ONLY;
     this.composer.hidden = hidden;
     this.input.disabled = note !== null;
@@ -313,7 +317,9 @@ export class Conversation {
     if (note) this.input.setAttribute("aria-describedby", "composer-note");
     else this.input.removeAttribute("aria-describedby");
     this.thread.setPosting(note);
-    if (hidden) this.replyBar.cancel();
+    if (note) this.replyBar.cancel();
+    // Reply and Edit are sends too: offered only while the user may post.
+    if (offersChanged) this.renderAllActions();
   }
 
   private stopMuteTimer(): void {
@@ -515,14 +521,16 @@ export class Conversation {
     return role === "owner" || role === "admin";
   }
 
-  /** The buttons a message offers the user: Reply on any, Edit on their own, Delete on their
-   * own and, for a moderator, on anyone's; none on a tombstone. */
+  /** The buttons a message offers the user: Reply on any, Edit on their own (both only while
+   * they may post here), Delete on their own and, for a moderator, on anyone's; none on a
+   * tombstone. */
   private actions(message: Message): HTMLDivElement {
     const box = el("div", { class: "actions" });
     if (message.deleted) return box;
     const mine = message.sender_id === this.me;
-    box.append(actionButton("Reply", "reply", () => this.replyBar.show(message), "Reply to this message"));
-    if (mine) box.append(actionButton("Edit", "edit", () => this.startEdit(message)));
+    const mayPost = this.postingNote === null;
+    if (mayPost) box.append(actionButton("Reply", "reply", () => this.replyBar.show(message), "Reply to this message"));
+    if (mine && mayPost) box.append(actionButton("Edit", "edit", () => this.startEdit(message)));
     if (mine || this.isModerator()) box.append(actionButton("Delete", "delete", () => this.askDelete(message, box)));
     return box;
   }

@@ -92,8 +92,10 @@ describe(`rooms appearing live, and banned and muted states, on ${SETUP}`, () =>
 
   test("a muted member's composer is disabled, saying until when, and comes back when unmuted", async () => {
     const room = await groupWithBob("Quiet please");
+    await rest(ann, "POST", `/rooms/${room.id}/messages`, { content: "please keep it short" }, 201);
     await waitForRoom(bob.page, room.id, LIVE_MS);
     await openRoom(bob.page, room.id);
+    await bob.page.waitForSelector("#messages li[data-id] button.reply");
     assert.deepEqual(await composer(bob.page), { shown: true, enabled: true, note: null, describedBy: null });
 
     await rest(ann, "PUT", `/rooms/${room.id}/mutes/${bob.id}`, { expires_in: 60 }, 200);
@@ -103,6 +105,7 @@ describe(`rooms appearing live, and banned and muted states, on ${SETUP}`, () =>
     assert.equal(muted.enabled, false);
     assert.match(muted.note, /^You are muted in this room until (.+, )?\d\d:\d\d$/);
     assert.equal(muted.describedBy, "composer-note", "the disabled field points to the reason");
+    assert.equal(await bob.page.$("#messages button.reply"), null, "a reply is a send: not offered");
     await bob.page.screenshot({ path: screenshot("live-rooms-muted") });
 
     // Opened afresh, the room list's entry says the same.
@@ -116,6 +119,7 @@ describe(`rooms appearing live, and banned and muted states, on ${SETUP}`, () =>
     await rest(ann, "DELETE", `/rooms/${room.id}/mutes/${bob.id}`, undefined, 200);
     await bob.page.waitForSelector("#composer textarea:enabled", { timeout: LIVE_MS });
     assert.deepEqual(await composer(bob.page), { shown: true, enabled: true, note: null, describedBy: null });
+    await bob.page.waitForSelector("#messages li[data-id] button.reply");
     await bob.page.fill("#composer textarea", "thanks");
     await bob.page.press("#composer textarea", "Enter");
     await bob.page.waitForFunction(() =>
@@ -125,6 +129,7 @@ describe(`rooms appearing live, and banned and muted states, on ${SETUP}`, () =>
 
   test("in an announcement room members see why they cannot post; the owner posts", async () => {
     const room = await groupWithBob("News");
+    await rest(ann, "POST", `/rooms/${room.id}/messages`, { content: "big news soon" }, 201);
     await waitForRoom(bob.page, room.id, LIVE_MS);
     await openRoom(bob.page, room.id);
     // Ann's page hears of the room she made through the API as well.
@@ -139,13 +144,16 @@ describe(`rooms appearing live, and banned and muted states, on ${SETUP}`, () =>
       note: "Only the owner and admins post in this room",
       describedBy: "composer-note",
     });
+    assert.equal(await bob.page.$("#messages button.reply"), null, "members are not offered replies");
     await bob.page.screenshot({ path: screenshot("live-rooms-announcements") });
     const owner = await composer(ann.page);
     assert.equal(owner.shown && owner.enabled && owner.note === null, true, "the owner still posts");
+    await ann.page.waitForSelector("#messages li[data-id] button.reply");
 
     await rest(ann, "PATCH", `/rooms/${room.id}`, { post_policy: "everyone" }, 200);
     await bob.page.waitForSelector("#composer textarea:enabled", { timeout: LIVE_MS });
     assert.equal((await composer(bob.page)).note, null);
+    await bob.page.waitForSelector("#messages li[data-id] button.reply");
   });
 
   test("a room you are removed from disappears, and closes if it was open", async () => {
