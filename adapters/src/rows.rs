@@ -3,7 +3,7 @@
 //! the same in both, only the SQL differs.
 
 use chat_shared::domain::{
-    Ban, BanReason, ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata,
+    AuditEntry, Ban, BanReason, ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata,
     Participant, RefreshTokenRecord, ReplyTo, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, TokenHash,
     User, UserId, Username,
 };
@@ -32,6 +32,7 @@ pub(crate) struct UserRow {
     pub(crate) username: String,
     pub(crate) display_name: String,
     pub(crate) created_at: DateTime<Utc>,
+    pub(crate) role: String,
 }
 
 impl TryFrom<UserRow> for User {
@@ -43,6 +44,7 @@ impl TryFrom<UserRow> for User {
             username: Username::parse(&row.username).map_err(|e| corrupt("username", e))?,
             display_name: DisplayName::parse(&row.display_name).map_err(|e| corrupt("display name", e))?,
             created_at: row.created_at,
+            role: row.role.parse().map_err(|e| corrupt("user role", e))?,
         })
     }
 }
@@ -297,3 +299,30 @@ impl<M: MetadataColumn> TryFrom<MessageRow<M>> for Message {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    pub(crate) id: Uuid,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) actor_id: Option<Uuid>,
+    pub(crate) action: String,
+    pub(crate) target_user_id: Option<Uuid>,
+    pub(crate) detail: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        Ok(AuditEntry {
+            id: row.id,
+            at: row.at,
+            actor: row.actor_id.map(UserId::from_uuid),
+            action: row.action.parse().map_err(|e| corrupt("audit action", e))?,
+            target_user: row.target_user_id.map(UserId::from_uuid),
+            detail: row.detail,
+        })
+    }
+}
+
+pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor_id, action, target_user_id, detail";

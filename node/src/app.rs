@@ -17,11 +17,12 @@ use axum::serve::ListenerExt;
 use chat_adapters::argon2::Argon2Hasher;
 use chat_adapters::jwt::JwtIssuer;
 use chat_adapters::telemetry;
+use chat_shared::domain::{UserRole, Username};
 use chat_shared::memory::MemoryRateLimiter;
 use chat_shared::ports::{Clock, RateLimiter, SystemClock, TokenIssuer};
 use chat_shared::usecases::{
-    AbuseLimits, AuthPorts, AuthService, LoginRevocations, MembershipLeases, MessageService, PresenceService,
-    PresenceSettings, RoomPorts, RoomService, UserService,
+    AbuseLimits, AdminService, AuthPorts, AuthService, LoginRevocations, MembershipLeases, MessageService,
+    PresenceService, PresenceSettings, RoomPorts, RoomService, UserService,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -29,7 +30,7 @@ use tokio_util::task::TaskTracker;
 
 use backends::Backends;
 
-use crate::config::{Mode, NodeConfig};
+use crate::config::{AdminCommand, Mode, NodeConfig};
 use crate::connections::Connections;
 use crate::feeds::Feeds;
 use crate::http;
@@ -179,6 +180,29 @@ pub async fn migrate(config: &NodeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs an administration command with the node's settings: grants or revokes the
+/// administrator role of a user, recorded in the audit log.
+pub async fn administer(config: &NodeConfig, command: AdminCommand) -> anyhow::Result<()> {
+    let (users, audit) = match config.mode()? {
+        Mode::Cluster(urls) => cluster::admin_stores(config, &urls).await?,
+        Mode::Embedded => embedded::admin_stores(config).await?,
+    };
+    let admin = AdminService::new(users, audit, Arc::new(SystemClock));
+    let (raw, role) = match &command {
+        AdminCommand::Grant { username } => (username, UserRole::Admin),
+        AdminCommand::Revoke { username } => (username, UserRole::User),
+    };
+    let username = Username::parse(raw).map_err(|why| anyhow::anyhow!("{raw:?} is not a username: {why}"))?;
+    match admin.set_role_from_command_line(&username, role).await {
+        Ok(user) => {
+            println!("{} ({}) is now {}", user.username.as_str(), user.id, role.as_str());
+            Ok(())
+        }
+        Err(chat_shared::error::Error::NotFound(_)) => anyhow::bail!("no user named {raw:?}"),
+        Err(err) => Err(anyhow::anyhow!("{err}")),
+    }
+}
+
 /// The use cases over the chosen adapters, on `clock`: the same in every mode.
 fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let access_ttl = chrono::Duration::from_std(config.access_token_ttl).context("access token ttl")?;
@@ -241,6 +265,7 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
             },
             refresh_ttl,
         )),
+        admin: Arc::new(AdminService::new(backends.users.clone(), backends.audit, clock.clone())),
         users: Arc::new(UserService::new(backends.users)),
         rooms,
         messages: messages.clone(),

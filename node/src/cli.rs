@@ -15,6 +15,7 @@ pub fn main() -> ExitCode {
     runtime::main("chat-node", worker_threads, log_format, async move {
         match cli.command {
             Some(Command::Migrate) => crate::migrate(&cli.config).await,
+            Some(Command::Admin(command)) => crate::administer(&cli.config, command).await,
             None => Application::build(cli.config).await?.run_until(telemetry::shutdown_signal()).await,
         }
     })

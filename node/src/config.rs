@@ -31,6 +31,24 @@ pub enum Command {
     /// Apply pending database migrations and exit: PostgreSQL's in cluster mode, the data
     /// folder's SQLite database in embedded mode.
     Migrate,
+    /// Administer the deployment from the command line, with the node's settings (its
+    /// database), and exit.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make a user an administrator (written to the audit log).
+    Grant {
+        /// The user's username (any case).
+        username: String,
+    },
+    /// Make an administrator a plain user again (written to the audit log).
+    Revoke {
+        /// The user's username (any case).
+        username: String,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args)]

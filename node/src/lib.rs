@@ -22,4 +22,4 @@ mod ws;
 
 pub use chat_adapters::telemetry;
 
-pub use app::{Application, migrate};
+pub use app::{Application, administer, migrate};

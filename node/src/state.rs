@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use chat_shared::ports::{Clock, TokenIssuer};
 use chat_shared::usecases::{
-    AbuseLimits, AuthService, LoginRevocations, MessageService, PresenceService, RoomService, UserService,
+    AbuseLimits, AdminService, AuthService, LoginRevocations, MessageService, PresenceService, RoomService,
+    UserService,
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +25,7 @@ use chat_adapters::readiness::Readiness;
 pub struct AppState {
     pub auth: Arc<AuthService>,
     pub users: Arc<UserService>,
+    pub admin: Arc<AdminService>,
     pub rooms: Arc<RoomService>,
     pub messages: Arc<MessageService>,
     pub presence: Arc<PresenceService>,

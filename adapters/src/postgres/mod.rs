@@ -1,5 +1,6 @@
 //! PostgreSQL adapters (sqlx). Migrations live in the workspace's `migrations/` folder.
 
+mod audit;
 mod client_ids;
 mod errors;
 mod message_copy;
@@ -20,6 +21,7 @@ use chat_shared::ports::{Probe, ProbeError};
 pub use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 
+pub use audit::PgAuditLog;
 pub use messages::PgMessageStore;
 pub use rooms::PgRoomStore;
 pub use tokens::PgRefreshTokenStore;

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, Username};
+use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username};
 use chat_shared::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
 use sqlx::PgPool;
 
@@ -11,7 +11,7 @@ use super::errors::{store_error, violates};
 /// an index under the "C" collation, so no character typed is a wildcard. Who may be listed is
 /// decided here and nowhere else.
 const SEARCH: &str = r#"
-    select id, username, display_name, created_at from users
+    select id, username, display_name, created_at, role from users
     where ((lower(username) collate "C" >= lower($1) collate "C"
             and lower(username) collate "C" < (lower($1) || chr(1114111)) collate "C")
         or (lower(display_name) collate "C" >= lower($1) collate "C"
@@ -35,14 +35,15 @@ impl PgUserStore {
 impl UserStore for PgUserStore {
     async fn insert(&self, user: &User, hash: &PasswordHash) -> Result<(), InsertUserError> {
         let result = sqlx::query(
-            "insert into users (id, username, display_name, password_hash, created_at)
-             values ($1, $2, $3, $4, $5)",
+            "insert into users (id, username, display_name, password_hash, created_at, role)
+             values ($1, $2, $3, $4, $5, $6)",
         )
         .bind(user.id.as_uuid())
         .bind(user.username.as_str())
         .bind(user.display_name.as_str())
         .bind(hash.as_str())
         .bind(user.created_at)
+        .bind(user.role.as_str())
         .execute(&self.pool)
         .await;
         match result {
@@ -53,18 +54,20 @@ impl UserStore for PgUserStore {
     }
 
     async fn by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        sqlx::query_as::<_, UserRow>("select id, username, display_name, created_at from users where id = $1")
-            .bind(id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(store_error)?
-            .map(User::try_from)
-            .transpose()
+        sqlx::query_as::<_, UserRow>(
+            "select id, username, display_name, created_at, role from users where id = $1",
+        )
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?
+        .map(User::try_from)
+        .transpose()
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<(User, PasswordHash)>, StoreError> {
         let row = sqlx::query_as::<_, CredentialsRow>(
-            "select id, username, display_name, created_at, password_hash
+            "select id, username, display_name, created_at, role, password_hash
              from users where lower(username) = lower($1)",
         )
         .bind(username)
@@ -93,10 +96,24 @@ impl UserStore for PgUserStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn set_role(&self, username: &Username, role: UserRole) -> Result<Option<User>, StoreError> {
+        sqlx::query_as::<_, UserRow>(
+            "update users set role = $2 where lower(username) = lower($1)
+             returning id, username, display_name, created_at, role",
+        )
+        .bind(username.as_str())
+        .bind(role.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?
+        .map(User::try_from)
+        .transpose()
+    }
+
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError> {
         sqlx::query_as::<_, UserRow>(
             "update users set display_name = $2, updated_at = now() where id = $1
-             returning id, username, display_name, created_at",
+             returning id, username, display_name, created_at, role",
         )
         .bind(id.as_uuid())
         .bind(name.as_str())
@@ -127,7 +144,7 @@ impl UserStore for PgUserStore {
     async fn by_usernames(&self, usernames: &[Username]) -> Result<Vec<User>, StoreError> {
         let lowered: Vec<String> = usernames.iter().map(|name| name.as_str().to_ascii_lowercase()).collect();
         sqlx::query_as::<_, UserRow>(
-            "select id, username, display_name, created_at from users where lower(username) = any($1)",
+            "select id, username, display_name, created_at, role from users where lower(username) = any($1)",
         )
         .bind(lowered)
         .fetch_all(&self.pool)

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, Username};
+use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username};
 use chat_shared::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
 
 use crate::rows::{CredentialsRow, UserRow};
@@ -11,7 +11,7 @@ use super::errors::{store_error, violates};
 /// range of an index, so no character typed is a wildcard. Who may be listed is decided here
 /// and nowhere else.
 const SEARCH: &str = "
-    select id, username, display_name, created_at from users
+    select id, username, display_name, created_at, role from users
     where ((lower(username) >= lower(?1) and lower(username) < lower(?1) || char(1114111))
         or (lower(display_name) >= lower(?1) and lower(display_name) < lower(?1) || char(1114111)))
       and (?2 is null or lower(username) > ?2)
@@ -33,14 +33,15 @@ impl SqliteUserStore {
 impl UserStore for SqliteUserStore {
     async fn insert(&self, user: &User, hash: &PasswordHash) -> Result<(), InsertUserError> {
         let result = sqlx::query(
-            "insert into users (id, username, display_name, password_hash, created_at)
-             values (?1, ?2, ?3, ?4, ?5)",
+            "insert into users (id, username, display_name, password_hash, created_at, role)
+             values (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .bind(user.id.as_uuid())
         .bind(user.username.as_str())
         .bind(user.display_name.as_str())
         .bind(hash.as_str())
         .bind(user.created_at)
+        .bind(user.role.as_str())
         .execute(&self.db.writer)
         .await;
         match result {
@@ -51,18 +52,20 @@ impl UserStore for SqliteUserStore {
     }
 
     async fn by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        sqlx::query_as::<_, UserRow>("select id, username, display_name, created_at from users where id = ?1")
-            .bind(id.as_uuid())
-            .fetch_optional(&self.db.readers)
-            .await
-            .map_err(store_error)?
-            .map(User::try_from)
-            .transpose()
+        sqlx::query_as::<_, UserRow>(
+            "select id, username, display_name, created_at, role from users where id = ?1",
+        )
+        .bind(id.as_uuid())
+        .fetch_optional(&self.db.readers)
+        .await
+        .map_err(store_error)?
+        .map(User::try_from)
+        .transpose()
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<(User, PasswordHash)>, StoreError> {
         let row = sqlx::query_as::<_, CredentialsRow>(
-            "select id, username, display_name, created_at, password_hash
+            "select id, username, display_name, created_at, role, password_hash
              from users where lower(username) = lower(?1)",
         )
         .bind(username)
@@ -91,11 +94,25 @@ impl UserStore for SqliteUserStore {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn set_role(&self, username: &Username, role: UserRole) -> Result<Option<User>, StoreError> {
+        sqlx::query_as::<_, UserRow>(
+            "update users set role = ?2 where lower(username) = lower(?1)
+             returning id, username, display_name, created_at, role",
+        )
+        .bind(username.as_str())
+        .bind(role.as_str())
+        .fetch_optional(&self.db.writer)
+        .await
+        .map_err(store_error)?
+        .map(User::try_from)
+        .transpose()
+    }
+
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError> {
         sqlx::query_as::<_, UserRow>(
             "update users set display_name = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              where id = ?1
-             returning id, username, display_name, created_at",
+             returning id, username, display_name, created_at, role",
         )
         .bind(id.as_uuid())
         .bind(name.as_str())
@@ -125,7 +142,7 @@ impl UserStore for SqliteUserStore {
         let lowered: Vec<String> = usernames.iter().map(|name| name.as_str().to_ascii_lowercase()).collect();
         let lowered = serde_json::to_string(&lowered).map_err(|e| StoreError::Other(e.into()))?;
         sqlx::query_as::<_, UserRow>(
-            "select id, username, display_name, created_at from users
+            "select id, username, display_name, created_at, role from users
              where lower(username) in (select value from json_each(?1))",
         )
         .bind(lowered)

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use chat_shared::ports::{
-    EventBus, LiveFeed, LoginAnnouncements, MessageLog, MessageStore, PresenceStore, Probe, RateLimiter,
-    RefreshTokenStore, RevokedLogins, RoomStore, UserFeed, UserStore,
+    AuditLog, EventBus, LiveFeed, LoginAnnouncements, MessageLog, MessageStore, PresenceStore, Probe,
+    RateLimiter, RefreshTokenStore, RevokedLogins, RoomStore, UserFeed, UserStore,
 };
 
 /// The adapters a mode chose, each behind its port.
 pub(super) struct Backends {
     pub users: Arc<dyn UserStore>,
+    /// What administrators did.
+    pub audit: Arc<dyn AuditLog>,
     pub tokens: Arc<dyn RefreshTokenStore>,
     pub rooms: Arc<dyn RoomStore>,
     pub messages: Arc<dyn MessageStore>,

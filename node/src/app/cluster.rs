@@ -6,10 +6,12 @@ use anyhow::Context;
 use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::nats::{NatsEvents, NatsLog, NatsLoginAnnouncements, NatsUserFeed};
 use chat_adapters::postgres::{
-    self, PgMessageStore, PgPool, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore,
+    self, PgAuditLog, PgMessageStore, PgPool, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore,
 };
 use chat_adapters::redis::RedisPresence;
 use chat_adapters::redis_logins::RedisRevokedLogins;
+
+use chat_shared::ports::{AuditLog, UserStore};
 
 use super::backends::Backends;
 use crate::config::{ClusterUrls, NodeConfig};
@@ -45,6 +47,7 @@ pub(super) async fn connect(
     .context("connecting to Redis (REDIS_URL, --redis-url)")?;
     Ok(Backends {
         users: Arc::new(PgUserStore::new(pool.clone())),
+        audit: Arc::new(PgAuditLog::new(pool.clone())),
         tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
         rooms: Arc::new(PgRoomStore::new(pool.clone())),
         messages: Arc::new(PgMessageStore::new(pool.clone())),
@@ -60,6 +63,18 @@ pub(super) async fn connect(
         required: vec![Arc::new(PgProbe(pool)), Arc::new(nats.probe())],
         optional: vec![Arc::new(redis.probe())],
     })
+}
+
+/// The stores the command line administers, over the cluster's database (migrated first).
+pub(super) async fn admin_stores(
+    config: &NodeConfig,
+    urls: &ClusterUrls,
+) -> anyhow::Result<(Arc<dyn UserStore>, Arc<dyn AuditLog>)> {
+    let pool = connect_database(config, urls, 1, "chat-node admin")?;
+    postgres::migrate(&pool).await.context(
+        "connecting to PostgreSQL (DATABASE_URL, --database-url) and applying database migrations",
+    )?;
+    Ok((Arc::new(PgUserStore::new(pool.clone())), Arc::new(PgAuditLog::new(pool))))
 }
 
 /// Applies the PostgreSQL database's pending migrations.

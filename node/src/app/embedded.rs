@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chat_adapters::sqlite::{
-    SqliteDb, SqliteMessageLog, SqliteMessageStore, SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore,
+    SqliteAuditLog, SqliteDb, SqliteMessageLog, SqliteMessageStore, SqliteRefreshTokenStore, SqliteRoomStore,
+    SqliteUserStore,
 };
 use chat_shared::memory::{
     MemoryEventBus, MemoryLoginAnnouncements, MemoryPresenceStore, MemoryRevokedLogins, MemoryUserFeed,
 };
-use chat_shared::ports::SystemClock;
+use chat_shared::ports::{AuditLog, SystemClock, UserStore};
 use rand::RngCore;
 
 use super::backends::Backends;
@@ -39,6 +40,7 @@ pub(super) async fn open(config: &NodeConfig) -> anyhow::Result<Backends> {
     let log = Arc::new(SqliteMessageLog::new(db.clone()));
     Ok(Backends {
         users: Arc::new(SqliteUserStore::new(db.clone())),
+        audit: Arc::new(SqliteAuditLog::new(db.clone())),
         tokens: Arc::new(SqliteRefreshTokenStore::new(db.clone())),
         rooms: Arc::new(SqliteRoomStore::new(db.clone())),
         messages: Arc::new(SqliteMessageStore::new(db.clone())),
@@ -54,6 +56,14 @@ pub(super) async fn open(config: &NodeConfig) -> anyhow::Result<Backends> {
         required: vec![Arc::new(db.probe())],
         optional: Vec::new(),
     })
+}
+
+/// The stores the command line administers, over the data folder's database.
+pub(super) async fn admin_stores(
+    config: &NodeConfig,
+) -> anyhow::Result<(Arc<dyn UserStore>, Arc<dyn AuditLog>)> {
+    let db = open_database(&config.data_dir).await?;
+    Ok((Arc::new(SqliteUserStore::new(db.clone())), Arc::new(SqliteAuditLog::new(db))))
 }
 
 /// Applies the embedded database's pending migrations (creating the folder and database).

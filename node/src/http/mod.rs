@@ -1,5 +1,6 @@
 //! REST routes, and the layers every request passes through.
 
+mod admin;
 mod auth;
 mod client_ip;
 mod directory;
@@ -51,6 +52,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/users/me", get(users::me).patch(users::update_me))
         .route("/users/me/password", put(users::change_password))
         .route("/users/{id}", get(users::get))
+        .route("/admin/audit", get(admin::audit))
         .route("/rooms", post(rooms::create).get(rooms::list_mine))
         .route("/rooms/{id}", get(rooms::get).patch(room_settings::update))
         .route("/rooms/{id}/members", get(rooms::members).post(rooms::add_member))

@@ -35,6 +35,10 @@ pub enum Invalid {
     Role,
     #[error("must be one of everyone, admins")]
     PostPolicy,
+    #[error("must be one of user, admin")]
+    UserRole,
+    #[error("is not an action of the audit log")]
+    AuditAction,
     #[error("must be 1 to 4 symbols of at most 64 bytes, without white space or control characters")]
     Emoji,
     #[error("must be the `next` of an earlier page")]

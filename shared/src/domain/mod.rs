@@ -1,5 +1,6 @@
 //! Domain types. Every constructor validates, so a value that exists is a valid one.
 
+mod audit;
 mod change;
 mod chars;
 mod directory;
@@ -15,6 +16,7 @@ mod timestamp;
 mod token;
 mod user;
 
+pub use audit::{AuditAction, AuditEntry};
 pub use change::{Change, ChangeKind, Entry, apply_change};
 pub use directory::{DirectoryCursor, SearchPrefix};
 pub use ids::{LoginId, MessageId, RoomId, Seq, SocketId, UserId};
@@ -24,4 +26,4 @@ pub use moderation::{Ban, BanReason, PostPolicy};
 pub use reaction::{Emoji, Reaction, ReactionCount, ReactionKey};
 pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomTopic, RoomType};
 pub use token::{AccessClaims, AccessToken, RefreshToken, RefreshTokenRecord, TokenHash};
-pub use user::{DisplayName, Password, PasswordHash, User, Username};
+pub use user::{DisplayName, Password, PasswordHash, User, UserRole, Username};

@@ -1,7 +1,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::chars::char_len;
 use super::ids::UserId;
@@ -106,6 +106,39 @@ pub struct User {
     pub username: Username,
     pub display_name: DisplayName,
     pub created_at: DateTime<Utc>,
+    /// What they may do beyond their own rooms.
+    pub role: UserRole,
+}
+
+/// A user's standing in the whole deployment: administrators run it (made from the command
+/// line, never by an HTTP call); everyone else is a user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserRole {
+    #[default]
+    User,
+    Admin,
+}
+
+impl UserRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserRole::User => "user",
+            UserRole::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for UserRole {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "user" => Ok(UserRole::User),
+            "admin" => Ok(UserRole::Admin),
+            _ => Err(Invalid::UserRole),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! `test-support` feature) the stores, log and clock of tests. Each is checked by the same port
 //! contract tests as the adapters over real services (`tests/tests/e2e/contract/`).
 
+#[cfg(any(test, feature = "test-support"))]
+mod audit;
 mod broadcast;
 #[cfg(any(test, feature = "test-support"))]
 mod clock;
@@ -19,6 +21,8 @@ mod tokens;
 #[cfg(any(test, feature = "test-support"))]
 mod users;
 
+#[cfg(any(test, feature = "test-support"))]
+pub use audit::MemoryAuditLog;
 pub use broadcast::broadcast_stream;
 #[cfg(any(test, feature = "test-support"))]
 pub use clock::{ManualClock, TokioClock};

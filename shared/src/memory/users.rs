@@ -3,7 +3,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::{DisplayName, PasswordHash, User, UserId, Username};
+use crate::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username};
 use crate::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
 
 #[derive(Default)]
@@ -43,6 +43,17 @@ impl UserStore for MemoryUserStore {
 
     async fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<bool, StoreError> {
         Ok(self.lock().get_mut(&id).map(|(_, stored)| *stored = hash.clone()).is_some())
+    }
+
+    async fn set_role(&self, username: &Username, role: UserRole) -> Result<Option<User>, StoreError> {
+        let mut users = self.lock();
+        let wanted = username.as_str();
+        Ok(users.values_mut().find(|(u, _)| u.username.as_str().eq_ignore_ascii_case(wanted)).map(
+            |(u, _)| {
+                u.role = role;
+                u.clone()
+            },
+        ))
     }
 
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError> {

@@ -1,6 +1,7 @@
 //! Ports: the traits through which use cases reach storage, crypto, time and the other nodes. Each adapter
 //! translates its driver's errors into the error types documented here.
 
+mod audit;
 mod clock;
 mod crypto;
 mod errors;
@@ -14,6 +15,7 @@ mod rooms;
 mod tokens;
 mod users;
 
+pub use audit::AuditLog;
 pub use clock::{Clock, SystemClock};
 pub use crypto::{PasswordHasher, TokenError, TokenIssuer};
 pub use errors::StoreError;

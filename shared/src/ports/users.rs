@@ -1,7 +1,9 @@
 use async_trait::async_trait;
 
 use super::errors::StoreError;
-use crate::domain::{DirectoryCursor, DisplayName, PasswordHash, SearchPrefix, User, UserId, Username};
+use crate::domain::{
+    DirectoryCursor, DisplayName, PasswordHash, SearchPrefix, User, UserId, UserRole, Username,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InsertUserError {
@@ -40,6 +42,10 @@ pub trait UserStore: Send + Sync {
     async fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<bool, StoreError>;
 
     /// Sets the display name; `None` when the user does not exist.
+    /// Gives the user (by username, case-insensitively) a role and returns them as they stand;
+    /// `None` when nobody has that username.
+    async fn set_role(&self, username: &Username, role: UserRole) -> Result<Option<User>, StoreError>;
+
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError>;
 
     /// The users `query` finds, in its order. Usernames compare ASCII case-insensitively (they

@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use super::logins::LoginRevocations;
 use crate::domain::{
-    AccessToken, DisplayName, LoginId, Password, RefreshToken, RefreshTokenRecord, User, UserId, Username,
+    AccessToken, DisplayName, LoginId, Password, RefreshToken, RefreshTokenRecord, User, UserId, UserRole,
+    Username,
 };
 use crate::error::Error;
 use crate::ports::{
@@ -67,6 +68,7 @@ impl AuthService {
             username: registration.username,
             display_name,
             created_at: self.clock.now(),
+            role: UserRole::User,
         };
         match self.users.insert(&user, &hash).await {
             Ok(()) => {}

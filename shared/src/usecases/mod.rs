@@ -1,5 +1,6 @@
 //! Use cases: each public method is one thing a client can ask for, with its rules.
 
+mod admin;
 mod auth;
 mod leases;
 mod limits;
@@ -13,6 +14,7 @@ mod replies;
 mod rooms;
 mod users;
 
+pub use admin::{AdminService, AuditPage, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
 pub use auth::{AuthPorts, AuthService, Registration, Session};
 pub use leases::MembershipLeases;
 pub use limits::{AbuseLimits, Limit, LimitSettings};

@@ -192,6 +192,7 @@ impl Kit {
             username: Username::parse(name).unwrap(),
             display_name: crate::domain::DisplayName::parse(name).unwrap(),
             created_at: Utc::now(),
+            role: crate::domain::UserRole::User,
         };
         self.user_store.insert(&user, &PasswordHash::new("x".into())).await.unwrap();
         user.id

@@ -130,6 +130,7 @@ async fn every_authenticated_route_refuses_a_missing_token() {
     let routes = [
         ("GET", "/users?query=ann".to_owned()),
         ("GET", "/users/me".to_owned()),
+        ("GET", "/admin/audit".to_owned()),
         ("PATCH", "/users/me".to_owned()),
         ("GET", format!("/users/{id}")),
         ("GET", "/rooms".to_owned()),

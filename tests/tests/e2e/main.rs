@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, real services, a database per test.
 
 mod abuse_limits;
+mod admin;
 mod auth;
 mod bench_smoke;
 mod connections;

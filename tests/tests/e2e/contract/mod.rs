@@ -39,16 +39,22 @@ mod users;
 use std::any::Any;
 use std::sync::Arc;
 
-use chat_adapters::postgres::{self, PgMessageStore, PgRefreshTokenStore, PgRoomStore, PgUserStore};
+use chat_adapters::postgres::{
+    self, PgAuditLog, PgMessageStore, PgRefreshTokenStore, PgRoomStore, PgUserStore,
+};
 use chat_adapters::sqlite::{
-    SqliteDb, SqliteMessageStore, SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore,
+    SqliteAuditLog, SqliteDb, SqliteMessageStore, SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore,
 };
 use chat_shared::domain::{
     ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, PasswordHash, PostPolicy,
-    Role, Room, RoomId, RoomName, RoomType, User, UserId, Username,
+    Role, Room, RoomId, RoomName, RoomType, User, UserId, UserRole, Username,
 };
-use chat_shared::memory::{MemoryMessageStore, MemoryRefreshTokenStore, MemoryRoomStore, MemoryUserStore};
-use chat_shared::ports::{Clock, MessageStore, RefreshTokenStore, RoomStore, SystemClock, UserStore};
+use chat_shared::memory::{
+    MemoryAuditLog, MemoryMessageStore, MemoryRefreshTokenStore, MemoryRoomStore, MemoryUserStore,
+};
+use chat_shared::ports::{
+    AuditLog, Clock, MessageStore, RefreshTokenStore, RoomStore, SystemClock, UserStore,
+};
 use chat_tests::TestDatabase;
 use chat_tests::embedded::DataDir;
 
@@ -58,6 +64,7 @@ pub struct Stores {
     pub tokens: Arc<dyn RefreshTokenStore>,
     pub rooms: Arc<dyn RoomStore>,
     pub messages: Arc<dyn MessageStore>,
+    pub audit: Arc<dyn AuditLog>,
     /// The database or folder, removed when the test ends.
     _place: Box<dyn Any + Send + Sync>,
 }
@@ -72,7 +79,8 @@ impl Stores {
             users: Arc::new(PgUserStore::new(pool.clone())),
             tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
             rooms: Arc::new(PgRoomStore::new(pool.clone())),
-            messages: Arc::new(PgMessageStore::new(pool)),
+            messages: Arc::new(PgMessageStore::new(pool.clone())),
+            audit: Arc::new(PgAuditLog::new(pool)),
             _place: Box::new(db),
         }
     }
@@ -85,7 +93,8 @@ impl Stores {
             users: Arc::new(SqliteUserStore::new(db.clone())),
             tokens: Arc::new(SqliteRefreshTokenStore::new(db.clone())),
             rooms: Arc::new(SqliteRoomStore::new(db.clone())),
-            messages: Arc::new(SqliteMessageStore::new(db)),
+            messages: Arc::new(SqliteMessageStore::new(db.clone())),
+            audit: Arc::new(SqliteAuditLog::new(db)),
             _place: Box::new(dir),
         }
     }
@@ -98,6 +107,7 @@ impl Stores {
             tokens: Arc::new(MemoryRefreshTokenStore::default()),
             rooms: Arc::new(MemoryRoomStore::counting_unread_in(messages.clone())),
             messages,
+            audit: Arc::new(MemoryAuditLog::default()),
             _place: Box::new(()),
         }
     }
@@ -138,6 +148,7 @@ pub fn new_user(name: &str) -> User {
         display_name: DisplayName::from_username(&username),
         username,
         created_at: now(),
+        role: UserRole::User,
     }
 }
 

@@ -1,6 +1,9 @@
 //! The `UserStore` contract.
 
-use chat_shared::domain::{DirectoryCursor, DisplayName, PasswordHash, SearchPrefix, UserId, Username};
+use chat_shared::domain::{
+    AuditAction, AuditEntry, DirectoryCursor, DisplayName, PasswordHash, SearchPrefix, UserId, UserRole,
+    Username,
+};
 use chat_shared::ports::{DirectoryQuery, InsertUserError};
 
 use super::{Stores, new_user};
@@ -14,6 +17,8 @@ contract_tests!(Stores [postgres, sqlite, memory] [
     a_search_matches_the_start_of_usernames_and_display_names_in_any_case_literally,
     a_search_pages_by_lower_cased_username_after_the_cursor,
     usernames_are_looked_up_many_at_once_whatever_their_case,
+    a_role_is_set_by_username_in_any_case_and_kept,
+    the_audit_log_pages_newest_first_before_an_entry,
 ]);
 
 async fn a_stored_user_is_found_by_id_and_by_username_in_any_case(stores: &Stores) {
@@ -126,4 +131,39 @@ async fn usernames_are_looked_up_many_at_once_whatever_their_case(stores: &Store
     assert!(stores.users.by_usernames(&[]).await.unwrap().is_empty());
     let many: Vec<Username> = (0..1000).map(|i| Username::parse(&format!("nobody{i}")).unwrap()).collect();
     assert!(stores.users.by_usernames(&many).await.unwrap().is_empty());
+}
+
+async fn a_role_is_set_by_username_in_any_case_and_kept(stores: &Stores) {
+    let ann = stores.user("ann").await;
+    assert_eq!(stores.users.by_id(ann).await.unwrap().unwrap().role, UserRole::User);
+    let admin =
+        stores.users.set_role(&Username::parse("ANN").unwrap(), UserRole::Admin).await.unwrap().unwrap();
+    assert_eq!((admin.id, admin.role), (ann, UserRole::Admin));
+    assert_eq!(stores.users.by_id(ann).await.unwrap().unwrap().role, UserRole::Admin);
+    assert_eq!(stores.users.credentials("ann").await.unwrap().unwrap().0.role, UserRole::Admin);
+    assert!(
+        stores.users.set_role(&Username::parse("nobody").unwrap(), UserRole::Admin).await.unwrap().is_none()
+    );
+}
+
+async fn the_audit_log_pages_newest_first_before_an_entry(stores: &Stores) {
+    let ann = stores.user("ann").await;
+    let entries: Vec<AuditEntry> = (0..3)
+        .map(|i| AuditEntry {
+            id: uuid::Uuid::now_v7(),
+            at: super::now(),
+            actor: (i > 0).then_some(ann),
+            action: if i == 1 { AuditAction::AdminRevoked } else { AuditAction::AdminGranted },
+            target_user: Some(ann),
+            detail: (i == 0).then(|| "from the command line".to_owned()),
+        })
+        .collect();
+    for entry in &entries {
+        stores.audit.record(entry).await.unwrap();
+    }
+    let newest_first: Vec<AuditEntry> = entries.iter().rev().cloned().collect();
+    assert_eq!(stores.audit.page(None, 10).await.unwrap(), newest_first);
+    assert_eq!(stores.audit.page(None, 1).await.unwrap(), newest_first[..1]);
+    assert_eq!(stores.audit.page(Some(entries[2].id), 10).await.unwrap(), newest_first[1..]);
+    assert!(stores.audit.page(Some(entries[0].id), 10).await.unwrap().is_empty());
 }

@@ -1,0 +1,52 @@
+//! The audit log: what administrators did, to whom, when.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::ids::UserId;
+use super::invalid::Invalid;
+
+/// What an administrator did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// Made a user an administrator.
+    AdminGranted,
+    /// Made an administrator a user again.
+    AdminRevoked,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::AdminGranted => "admin_granted",
+            AuditAction::AdminRevoked => "admin_revoked",
+        }
+    }
+}
+
+impl std::str::FromStr for AuditAction {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "admin_granted" => Ok(AuditAction::AdminGranted),
+            "admin_revoked" => Ok(AuditAction::AdminRevoked),
+            _ => Err(Invalid::AuditAction),
+        }
+    }
+}
+
+/// One entry of the audit log. `actor` is `None` for the command line, which needs no
+/// account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// UUIDv7: entries sort by it in the order they were made.
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub actor: Option<UserId>,
+    pub action: AuditAction,
+    pub target_user: Option<UserId>,
+    pub detail: Option<String>,
+}

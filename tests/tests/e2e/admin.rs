@@ -1,0 +1,131 @@
+//! Administrators: made from the command line with the node's own settings (never over HTTP),
+//! shown in their profile, and reading the audit log of what was done, in a cluster and
+//! embedded.
+
+use std::path::Path;
+
+use chat_tests::embedded::{DataDir, EmbeddedApp};
+use chat_tests::{JWT_SECRET, TestApp, nats_url, redis_url};
+use serde_json::{Value, json};
+
+const NODE: &str = env!("CARGO_BIN_EXE_chat-node-under-test");
+
+/// `chat-node <settings> admin <args>`: its exit code, standard output and standard error.
+async fn admin(settings: &[String], args: &[&str]) -> (Option<i32>, String, String) {
+    let output = tokio::process::Command::new(NODE)
+        .args(settings)
+        .arg("admin")
+        .args(args)
+        .env_remove("NATS_URL")
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env_remove("JWT_SECRET")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    (output.status.code(), text(output.stdout), text(output.stderr))
+}
+
+fn cluster_settings(app: &TestApp) -> Vec<String> {
+    [
+        "--nats-url",
+        &nats_url(),
+        "--database-url",
+        &app.db.url,
+        "--redis-url",
+        &redis_url(),
+        "--jwt-secret",
+        JWT_SECRET,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn embedded_settings(dir: &Path) -> Vec<String> {
+    vec!["--data-dir".into(), dir.display().to_string()]
+}
+
+#[tokio::test]
+async fn the_command_line_makes_an_administrator_who_reads_the_audit_log_and_nobody_else_does() {
+    let app = TestApp::spawn().await.unwrap();
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    assert_eq!(app.call("GET", "/users/me", Some(&ann.access), None).await.body["role"], "user");
+    assert_eq!(app.call("GET", "/admin/audit", Some(&ann.access), None).await.status, 403);
+
+    let settings = cluster_settings(&app);
+    let (code, stdout, stderr) = admin(&settings, &["grant", "ANN"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("ann") && stdout.contains("admin"), "{stdout}");
+    assert_eq!(app.call("GET", "/users/me", Some(&ann.access), None).await.body["role"], "admin");
+    assert_eq!(
+        app.call("GET", &format!("/users/{}", ann.id), Some(&bob.access), None).await.body["role"],
+        "admin"
+    );
+
+    assert_eq!(admin(&settings, &["grant", "bob"]).await.0, Some(0));
+    assert_eq!(admin(&settings, &["revoke", "bob"]).await.0, Some(0));
+    let page = app.call("GET", "/admin/audit?limit=2", Some(&ann.access), None).await;
+    assert_eq!(page.status, 200, "{:?}", page.body);
+    let entries = page.body["entries"].as_array().unwrap();
+    let seen: Vec<(&Value, &Value, &Value)> =
+        entries.iter().map(|e| (&e["action"], &e["target_user"], &e["actor"])).collect();
+    assert_eq!(
+        seen,
+        [
+            (&json!("admin_revoked"), &json!(bob.id), &Value::Null),
+            (&json!("admin_granted"), &json!(bob.id), &Value::Null)
+        ]
+    );
+    let next = page.body["next"].as_str().unwrap();
+    let rest = app.call("GET", &format!("/admin/audit?before={next}"), Some(&ann.access), None).await;
+    assert_eq!(rest.body["entries"].as_array().unwrap().len(), 1);
+    assert_eq!((&rest.body["entries"][0]["target_user"], &rest.body["next"]), (&json!(ann.id), &Value::Null));
+
+    assert_eq!(app.call("GET", "/admin/audit", Some(&bob.access), None).await.status, 403);
+    assert_eq!(app.call("GET", "/admin/audit", None, None).await.status, 401);
+    for (query, field) in
+        [("limit=0", "limit"), ("limit=201", "limit"), ("limit=x", "limit"), ("before=nope", "before")]
+    {
+        let refused = app.call("GET", &format!("/admin/audit?{query}"), Some(&ann.access), None).await;
+        assert_eq!(refused.status, 400, "{query}");
+        assert!(refused.body["error"]["fields"][field].is_string(), "{query}: {:?}", refused.body);
+    }
+    // Nothing over HTTP makes an administrator.
+    let attempt = app.call("PATCH", "/users/me", Some(&bob.access), Some(json!({"role": "admin"}))).await;
+    assert_ne!(attempt.status, 200, "{:?}", attempt.body);
+    assert_eq!(app.call("GET", "/users/me", Some(&bob.access), None).await.body["role"], "user");
+}
+
+#[tokio::test]
+async fn the_command_line_refuses_unknown_and_malformed_usernames_and_changes_nothing() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("ann").await;
+    let settings = cluster_settings(&app);
+    let (code, _, stderr) = admin(&settings, &["grant", "nobody"]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("no user named \"nobody\""), "{stderr}");
+    let (code, _, stderr) = admin(&settings, &["grant", "a b"]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("is not a username"), "{stderr}");
+    assert_ne!(admin(&settings, &["grant"]).await.0, Some(0), "a username is required");
+    assert_ne!(admin(&settings, &["promote", "ann"]).await.0, Some(0));
+    assert_eq!(app.call("GET", "/users/me", Some(&ann.access), None).await.body["role"], "user");
+    let entries: i64 =
+        sqlx::query_scalar("select count(*) from audit_log").fetch_one(&app.db.pool).await.unwrap();
+    assert_eq!(entries, 0);
+}
+
+#[tokio::test]
+async fn an_embedded_node_is_administered_from_the_command_line_too() {
+    let dir = DataDir::new();
+    let app = EmbeddedApp::spawn(&dir).await.unwrap();
+    let ann = app.register("ann").await;
+    let (code, _, stderr) = admin(&embedded_settings(&dir.path), &["grant", "ann"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(app.call("GET", "/users/me", Some(&ann.access), None).await.body["role"], "admin");
+    let page = app.call("GET", "/admin/audit", Some(&ann.access), None).await;
+    assert_eq!(page.body["entries"][0]["action"], "admin_granted");
+}
