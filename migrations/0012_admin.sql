@@ -2,6 +2,10 @@
 -- (`chat-node admin grant <username>`), never over HTTP.
 alter table users add column role text not null default 'user' check (role in ('user', 'admin'));
 
+-- A disabled user cannot log in, is not listed in the directory, and all their logins ended
+-- when they were disabled.
+alter table users add column disabled_at timestamptz;
+
 -- What administrators did: who (null: the command line), what, when, to whom. Ids are UUIDv7,
 -- so they sort by time and page by id.
 create table audit_log (

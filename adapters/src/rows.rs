@@ -33,6 +33,7 @@ pub(crate) struct UserRow {
     pub(crate) display_name: String,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) role: String,
+    pub(crate) disabled_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -45,6 +46,7 @@ impl TryFrom<UserRow> for User {
             display_name: DisplayName::parse(&row.display_name).map_err(|e| corrupt("display name", e))?,
             created_at: row.created_at,
             role: row.role.parse().map_err(|e| corrupt("user role", e))?,
+            disabled_at: row.disabled_at,
         })
     }
 }

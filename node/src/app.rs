@@ -21,8 +21,8 @@ use chat_shared::domain::{UserRole, Username};
 use chat_shared::memory::MemoryRateLimiter;
 use chat_shared::ports::{Clock, RateLimiter, SystemClock, TokenIssuer};
 use chat_shared::usecases::{
-    AbuseLimits, AdminService, AuthPorts, AuthService, LoginRevocations, MembershipLeases, MessageService,
-    PresenceService, PresenceSettings, RoomPorts, RoomService, UserService,
+    AbuseLimits, AdminPorts, AdminService, AuthPorts, AuthService, LoginRevocations, MembershipLeases,
+    MessageService, PresenceService, PresenceSettings, RoleGrants, RoomPorts, RoomService, UserService,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -187,13 +187,13 @@ pub async fn administer(config: &NodeConfig, command: AdminCommand) -> anyhow::R
         Mode::Cluster(urls) => cluster::admin_stores(config, &urls).await?,
         Mode::Embedded => embedded::admin_stores(config).await?,
     };
-    let admin = AdminService::new(users, audit, Arc::new(SystemClock));
+    let grants = RoleGrants::new(users, audit, Arc::new(SystemClock));
     let (raw, role) = match &command {
         AdminCommand::Grant { username } => (username, UserRole::Admin),
         AdminCommand::Revoke { username } => (username, UserRole::User),
     };
     let username = Username::parse(raw).map_err(|why| anyhow::anyhow!("{raw:?} is not a username: {why}"))?;
-    match admin.set_role_from_command_line(&username, role).await {
+    match grants.set_role(&username, role).await {
         Ok(user) => {
             println!("{} ({}) is now {}", user.username.as_str(), user.id, role.as_str());
             Ok(())
@@ -257,7 +257,7 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
         auth: Arc::new(AuthService::new(
             AuthPorts {
                 users: backends.users.clone(),
-                tokens: backends.tokens,
+                tokens: backends.tokens.clone(),
                 hasher: Arc::new(hasher),
                 issuer: issuer.clone(),
                 revocations: revocations.clone(),
@@ -265,7 +265,13 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
             },
             refresh_ttl,
         )),
-        admin: Arc::new(AdminService::new(backends.users.clone(), backends.audit, clock.clone())),
+        admin: Arc::new(AdminService::new(AdminPorts {
+            users: backends.users.clone(),
+            audit: backends.audit,
+            tokens: backends.tokens.clone(),
+            revocations: revocations.clone(),
+            clock: clock.clone(),
+        })),
         users: Arc::new(UserService::new(backends.users)),
         rooms,
         messages: messages.clone(),

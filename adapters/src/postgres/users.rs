@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username};
 use chat_shared::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::rows::{CredentialsRow, UserRow};
@@ -11,12 +12,13 @@ use super::errors::{store_error, violates};
 /// an index under the "C" collation, so no character typed is a wildcard. Who may be listed is
 /// decided here and nowhere else.
 const SEARCH: &str = r#"
-    select id, username, display_name, created_at, role from users
+    select id, username, display_name, created_at, role, disabled_at from users
     where ((lower(username) collate "C" >= lower($1) collate "C"
             and lower(username) collate "C" < (lower($1) || chr(1114111)) collate "C")
         or (lower(display_name) collate "C" >= lower($1) collate "C"
             and lower(display_name) collate "C" < (lower($1) || chr(1114111)) collate "C"))
       and ($2::text is null or lower(username) collate "C" > $2 collate "C")
+      and (disabled_at is null or $4)
     order by lower(username) collate "C"
     limit $3"#;
 
@@ -55,7 +57,7 @@ impl UserStore for PgUserStore {
 
     async fn by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         sqlx::query_as::<_, UserRow>(
-            "select id, username, display_name, created_at, role from users where id = $1",
+            "select id, username, display_name, created_at, role, disabled_at from users where id = $1",
         )
         .bind(id.as_uuid())
         .fetch_optional(&self.pool)
@@ -67,7 +69,7 @@ impl UserStore for PgUserStore {
 
     async fn credentials(&self, username: &str) -> Result<Option<(User, PasswordHash)>, StoreError> {
         let row = sqlx::query_as::<_, CredentialsRow>(
-            "select id, username, display_name, created_at, role, password_hash
+            "select id, username, display_name, created_at, role, disabled_at, password_hash
              from users where lower(username) = lower($1)",
         )
         .bind(username)
@@ -99,7 +101,7 @@ impl UserStore for PgUserStore {
     async fn set_role(&self, username: &Username, role: UserRole) -> Result<Option<User>, StoreError> {
         sqlx::query_as::<_, UserRow>(
             "update users set role = $2 where lower(username) = lower($1)
-             returning id, username, display_name, created_at, role",
+             returning id, username, display_name, created_at, role, disabled_at",
         )
         .bind(username.as_str())
         .bind(role.as_str())
@@ -110,10 +112,24 @@ impl UserStore for PgUserStore {
         .transpose()
     }
 
+    async fn set_disabled(&self, id: UserId, at: Option<DateTime<Utc>>) -> Result<Option<User>, StoreError> {
+        sqlx::query_as::<_, UserRow>(
+            "update users set disabled_at = $2 where id = $1
+             returning id, username, display_name, created_at, role, disabled_at",
+        )
+        .bind(id.as_uuid())
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?
+        .map(User::try_from)
+        .transpose()
+    }
+
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError> {
         sqlx::query_as::<_, UserRow>(
             "update users set display_name = $2, updated_at = now() where id = $1
-             returning id, username, display_name, created_at, role",
+             returning id, username, display_name, created_at, role, disabled_at",
         )
         .bind(id.as_uuid())
         .bind(name.as_str())
@@ -133,6 +149,7 @@ impl UserStore for PgUserStore {
             .bind(query.prefix.as_str())
             .bind(query.after.as_ref().map(|cursor| cursor.as_str()))
             .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .bind(query.include_disabled)
             .fetch_all(&self.pool)
             .await
             .map_err(store_error)?
@@ -144,7 +161,7 @@ impl UserStore for PgUserStore {
     async fn by_usernames(&self, usernames: &[Username]) -> Result<Vec<User>, StoreError> {
         let lowered: Vec<String> = usernames.iter().map(|name| name.as_str().to_ascii_lowercase()).collect();
         sqlx::query_as::<_, UserRow>(
-            "select id, username, display_name, created_at, role from users where lower(username) = any($1)",
+            "select id, username, display_name, created_at, role, disabled_at from users where lower(username) = any($1)",
         )
         .bind(lowered)
         .fetch_all(&self.pool)

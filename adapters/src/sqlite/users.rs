@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username};
 use chat_shared::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
+use chrono::{DateTime, Utc};
 
 use crate::rows::{CredentialsRow, UserRow};
 
@@ -11,10 +12,11 @@ use super::errors::{store_error, violates};
 /// range of an index, so no character typed is a wildcard. Who may be listed is decided here
 /// and nowhere else.
 const SEARCH: &str = "
-    select id, username, display_name, created_at, role from users
+    select id, username, display_name, created_at, role, disabled_at from users
     where ((lower(username) >= lower(?1) and lower(username) < lower(?1) || char(1114111))
         or (lower(display_name) >= lower(?1) and lower(display_name) < lower(?1) || char(1114111)))
       and (?2 is null or lower(username) > ?2)
+      and (disabled_at is null or ?4)
     order by lower(username)
     limit ?3";
 
@@ -53,7 +55,7 @@ impl UserStore for SqliteUserStore {
 
     async fn by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
         sqlx::query_as::<_, UserRow>(
-            "select id, username, display_name, created_at, role from users where id = ?1",
+            "select id, username, display_name, created_at, role, disabled_at from users where id = ?1",
         )
         .bind(id.as_uuid())
         .fetch_optional(&self.db.readers)
@@ -65,7 +67,7 @@ impl UserStore for SqliteUserStore {
 
     async fn credentials(&self, username: &str) -> Result<Option<(User, PasswordHash)>, StoreError> {
         let row = sqlx::query_as::<_, CredentialsRow>(
-            "select id, username, display_name, created_at, role, password_hash
+            "select id, username, display_name, created_at, role, disabled_at, password_hash
              from users where lower(username) = lower(?1)",
         )
         .bind(username)
@@ -97,10 +99,24 @@ impl UserStore for SqliteUserStore {
     async fn set_role(&self, username: &Username, role: UserRole) -> Result<Option<User>, StoreError> {
         sqlx::query_as::<_, UserRow>(
             "update users set role = ?2 where lower(username) = lower(?1)
-             returning id, username, display_name, created_at, role",
+             returning id, username, display_name, created_at, role, disabled_at",
         )
         .bind(username.as_str())
         .bind(role.as_str())
+        .fetch_optional(&self.db.writer)
+        .await
+        .map_err(store_error)?
+        .map(User::try_from)
+        .transpose()
+    }
+
+    async fn set_disabled(&self, id: UserId, at: Option<DateTime<Utc>>) -> Result<Option<User>, StoreError> {
+        sqlx::query_as::<_, UserRow>(
+            "update users set disabled_at = ?2 where id = ?1
+             returning id, username, display_name, created_at, role, disabled_at",
+        )
+        .bind(id.as_uuid())
+        .bind(at)
         .fetch_optional(&self.db.writer)
         .await
         .map_err(store_error)?
@@ -112,7 +128,7 @@ impl UserStore for SqliteUserStore {
         sqlx::query_as::<_, UserRow>(
             "update users set display_name = ?2, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              where id = ?1
-             returning id, username, display_name, created_at, role",
+             returning id, username, display_name, created_at, role, disabled_at",
         )
         .bind(id.as_uuid())
         .bind(name.as_str())
@@ -128,6 +144,7 @@ impl UserStore for SqliteUserStore {
             .bind(query.prefix.as_str())
             .bind(query.after.as_ref().map(|cursor| cursor.as_str()))
             .bind(i64::try_from(query.limit).unwrap_or(i64::MAX))
+            .bind(query.include_disabled)
             .fetch_all(&self.db.readers)
             .await
             .map_err(store_error)?
@@ -142,7 +159,7 @@ impl UserStore for SqliteUserStore {
         let lowered: Vec<String> = usernames.iter().map(|name| name.as_str().to_ascii_lowercase()).collect();
         let lowered = serde_json::to_string(&lowered).map_err(|e| StoreError::Other(e.into()))?;
         sqlx::query_as::<_, UserRow>(
-            "select id, username, display_name, created_at, role from users
+            "select id, username, display_name, created_at, role, disabled_at from users
              where lower(username) in (select value from json_each(?1))",
         )
         .bind(lowered)

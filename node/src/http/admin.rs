@@ -1,15 +1,17 @@
-//! `/admin/*`: what administrators of the deployment read. Administrators are made from the
-//! command line (`chat-node admin grant`).
+//! `/admin/*`: what administrators of the deployment do: list, disable and enable users, read
+//! the audit log. Administrators are made from the command line (`chat-node admin grant`).
 
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Query, State};
+use chat_shared::domain::{User, UserId};
 use chat_shared::error::FieldErrors;
 use chat_shared::usecases::{AuditPage, DEFAULT_AUDIT_PAGE};
 use uuid::Uuid;
 
-use super::extract::AuthUser;
+use super::directory::{DirectoryResponse, Search};
+use super::extract::{ApiPath, AuthUser};
 use super::fields::reject_invalid;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -45,4 +47,30 @@ pub async fn audit(
 ) -> Result<Json<AuditPage>, ApiError> {
     let (before, limit) = page_of(&params)?;
     Ok(Json(state.admin.audit(caller, before, limit).await?))
+}
+
+/// `GET /admin/users?query=&after=&limit=`: as the directory, disabled users included.
+pub async fn users(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<DirectoryResponse>, ApiError> {
+    let Search { prefix, after, limit } = Search::parse(&params)?;
+    Ok(Json(state.admin.users(caller, prefix, after, limit).await?.into()))
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(target): ApiPath<UserId>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.admin.disable(caller, target).await?))
+}
+
+pub async fn enable(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(target): ApiPath<UserId>,
+) -> Result<Json<User>, ApiError> {
+    Ok(Json(state.admin.enable(caller, target).await?))
 }

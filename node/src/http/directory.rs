@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use chat_shared::domain::{DirectoryCursor, SearchPrefix, User};
 use chat_shared::error::FieldErrors;
-use chat_shared::usecases::{DEFAULT_DIRECTORY_PAGE, Limit, MAX_DIRECTORY_PAGE};
+use chat_shared::usecases::{DEFAULT_DIRECTORY_PAGE, DirectoryPage, Limit, MAX_DIRECTORY_PAGE};
 use serde::Serialize;
 
 use super::extract::AuthUser;
@@ -14,15 +14,16 @@ use super::fields::reject_invalid;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A directory search as the query string gives it, every malformed parameter named.
-struct Search {
-    prefix: SearchPrefix,
-    after: Option<DirectoryCursor>,
-    limit: usize,
+/// A directory search as the query string gives it, every malformed parameter named. The
+/// administrators' listing of users reads the same parameters.
+pub(super) struct Search {
+    pub(super) prefix: SearchPrefix,
+    pub(super) after: Option<DirectoryCursor>,
+    pub(super) limit: usize,
 }
 
 impl Search {
-    fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
+    pub(super) fn parse(params: &HashMap<String, String>) -> Result<Self, ApiError> {
         let mut fields = FieldErrors::default();
         let prefix = match params.get("query") {
             Some(raw) => fields.check("query", SearchPrefix::parse(raw)),
@@ -60,6 +61,13 @@ pub struct DirectoryResponse {
     next: Option<String>,
 }
 
+impl From<DirectoryPage> for DirectoryResponse {
+    fn from(page: DirectoryPage) -> Self {
+        let next = page.next.map(|cursor| cursor.as_str().to_owned());
+        Self { users: page.users, next }
+    }
+}
+
 pub async fn search(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -67,9 +75,7 @@ pub async fn search(
 ) -> Result<Json<DirectoryResponse>, ApiError> {
     let Search { prefix, after, limit } = Search::parse(&params)?;
     state.limits.user(Limit::SearchesPerUser, caller).await?;
-    let page = state.users.search(prefix, after, limit).await?;
-    let next = page.next.map(|cursor| cursor.as_str().to_owned());
-    Ok(Json(DirectoryResponse { users: page.users, next }))
+    Ok(Json(state.users.search(prefix, after, limit).await?.into()))
 }
 
 #[cfg(test)]

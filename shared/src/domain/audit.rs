@@ -15,6 +15,10 @@ pub enum AuditAction {
     AdminGranted,
     /// Made an administrator a user again.
     AdminRevoked,
+    /// Disabled a user.
+    UserDisabled,
+    /// Enabled a disabled user again.
+    UserEnabled,
 }
 
 impl AuditAction {
@@ -22,6 +26,8 @@ impl AuditAction {
         match self {
             AuditAction::AdminGranted => "admin_granted",
             AuditAction::AdminRevoked => "admin_revoked",
+            AuditAction::UserDisabled => "user_disabled",
+            AuditAction::UserEnabled => "user_enabled",
         }
     }
 }
@@ -33,6 +39,8 @@ impl std::str::FromStr for AuditAction {
         match s {
             "admin_granted" => Ok(AuditAction::AdminGranted),
             "admin_revoked" => Ok(AuditAction::AdminRevoked),
+            "user_disabled" => Ok(AuditAction::UserDisabled),
+            "user_enabled" => Ok(AuditAction::UserEnabled),
             _ => Err(Invalid::AuditAction),
         }
     }

@@ -106,8 +106,13 @@ pub struct User {
     pub username: Username,
     pub display_name: DisplayName,
     pub created_at: DateTime<Utc>,
-    /// What they may do beyond their own rooms.
+    /// What they may do beyond their own rooms; shown only for administrators, so a plain
+    /// user's profile is what it always was.
+    #[serde(skip_serializing_if = "UserRole::is_user")]
     pub role: UserRole,
+    /// When an administrator disabled them; absent while they may log in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// A user's standing in the whole deployment: administrators run it (made from the command
@@ -121,6 +126,10 @@ pub enum UserRole {
 }
 
 impl UserRole {
+    pub fn is_user(&self) -> bool {
+        *self == UserRole::User
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             UserRole::User => "user",

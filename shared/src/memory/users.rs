@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username};
 use crate::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
@@ -45,6 +46,13 @@ impl UserStore for MemoryUserStore {
         Ok(self.lock().get_mut(&id).map(|(_, stored)| *stored = hash.clone()).is_some())
     }
 
+    async fn set_disabled(&self, id: UserId, at: Option<DateTime<Utc>>) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().get_mut(&id).map(|(u, _)| {
+            u.disabled_at = at;
+            u.clone()
+        }))
+    }
+
     async fn set_role(&self, username: &Username, role: UserRole) -> Result<Option<User>, StoreError> {
         let mut users = self.lock();
         let wanted = username.as_str();
@@ -71,6 +79,7 @@ impl UserStore for MemoryUserStore {
             .values()
             .map(|(user, _)| (user.username.as_str().to_ascii_lowercase(), user))
             .filter(|(key, _)| after.is_none_or(|after| key.as_str() > after))
+            .filter(|(_, user)| query.include_disabled || user.disabled_at.is_none())
             .filter(|(key, user)| {
                 key.starts_with(&prefix) || user.display_name.as_str().to_lowercase().starts_with(&prefix)
             })

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::errors::StoreError;
 use crate::domain::{
@@ -21,6 +22,8 @@ pub struct DirectoryQuery {
     pub prefix: SearchPrefix,
     pub after: Option<DirectoryCursor>,
     pub limit: usize,
+    /// Lists disabled users too (administrators' listing); the directory never does.
+    pub include_disabled: bool,
 }
 
 /// Where users and their password hashes live.
@@ -42,6 +45,10 @@ pub trait UserStore: Send + Sync {
     async fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<bool, StoreError>;
 
     /// Sets the display name; `None` when the user does not exist.
+    /// Disables the user from `at` (`None` enables them again) and returns them as they stand;
+    /// `None` when there is no such user.
+    async fn set_disabled(&self, id: UserId, at: Option<DateTime<Utc>>) -> Result<Option<User>, StoreError>;
+
     /// Gives the user (by username, case-insensitively) a role and returns them as they stand;
     /// `None` when nobody has that username.
     async fn set_role(&self, username: &Username, role: UserRole) -> Result<Option<User>, StoreError>;

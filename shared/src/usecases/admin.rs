@@ -5,9 +5,13 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::domain::{AuditAction, AuditEntry, User, UserId, UserRole, Username};
+use super::logins::LoginRevocations;
+use super::users::{DirectoryPage, directory_page};
+use crate::domain::{
+    AuditAction, AuditEntry, DirectoryCursor, LoginId, SearchPrefix, User, UserId, UserRole, Username,
+};
 use crate::error::Error;
-use crate::ports::{AuditLog, Clock, UserStore};
+use crate::ports::{AuditLog, Clock, LoginEnded, RefreshTokenStore, UserStore};
 
 /// The most entries an audit page holds, and how many it holds unless asked.
 pub const MAX_AUDIT_PAGE: usize = 200;
@@ -20,30 +24,90 @@ pub struct AuditPage {
     pub next: Option<Uuid>,
 }
 
-pub struct AdminService {
+/// What the command line administers, without the rest of a node: who is an administrator.
+pub struct RoleGrants {
     users: Arc<dyn UserStore>,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
 }
 
-impl AdminService {
+impl RoleGrants {
     pub fn new(users: Arc<dyn UserStore>, audit: Arc<dyn AuditLog>, clock: Arc<dyn Clock>) -> Self {
         Self { users, audit, clock }
     }
 
     /// Makes `username` an administrator (`UserRole::Admin`) or a user again, as the command
     /// line asks: no account acts, and the audit log says so.
-    pub async fn set_role_from_command_line(
-        &self,
-        username: &Username,
-        role: UserRole,
-    ) -> Result<User, Error> {
+    pub async fn set_role(&self, username: &Username, role: UserRole) -> Result<User, Error> {
         let user = self.users.set_role(username, role).await?.ok_or(Error::NotFound("user"))?;
         let action = match role {
             UserRole::Admin => AuditAction::AdminGranted,
             UserRole::User => AuditAction::AdminRevoked,
         };
-        self.record(None, action, Some(user.id), Some("from the command line".into())).await?;
+        let detail = Some("from the command line".into());
+        record(self.audit.as_ref(), self.clock.as_ref(), None, action, Some(user.id), detail).await?;
+        Ok(user)
+    }
+}
+
+/// The ports an [`AdminService`] works through.
+pub struct AdminPorts {
+    pub users: Arc<dyn UserStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub tokens: Arc<dyn RefreshTokenStore>,
+    pub revocations: Arc<LoginRevocations>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What administrators do over HTTP: list users, disable and enable them, read the audit log.
+pub struct AdminService {
+    users: Arc<dyn UserStore>,
+    audit: Arc<dyn AuditLog>,
+    tokens: Arc<dyn RefreshTokenStore>,
+    revocations: Arc<LoginRevocations>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AdminService {
+    pub fn new(ports: AdminPorts) -> Self {
+        let AdminPorts { users, audit, tokens, revocations, clock } = ports;
+        Self { users, audit, tokens, revocations, clock }
+    }
+
+    /// The users whose username or display name starts with `prefix`, disabled ones
+    /// included, as the directory pages them.
+    pub async fn users(
+        &self,
+        actor: UserId,
+        prefix: SearchPrefix,
+        after: Option<DirectoryCursor>,
+        limit: usize,
+    ) -> Result<DirectoryPage, Error> {
+        self.require_admin(actor).await?;
+        directory_page(self.users.as_ref(), prefix, after, limit, true).await
+    }
+
+    /// Disables a user: logins refused, every login of theirs ended (their tokens refused and
+    /// their sockets closed on every node, as a logout does), gone from the directory.
+    pub async fn disable(&self, actor: UserId, target: UserId) -> Result<User, Error> {
+        self.require_admin(actor).await?;
+        if target == actor {
+            return Err(Error::Forbidden("administrators do not disable themselves"));
+        }
+        let now = self.clock.now();
+        let user = self.users.set_disabled(target, Some(now)).await?.ok_or(Error::NotFound("user"))?;
+        for family in self.tokens.revoke_other_families(target, None, now).await? {
+            self.revocations.revoke(LoginEnded { login: LoginId::from_uuid(family), user: target }).await;
+        }
+        self.record(Some(actor), AuditAction::UserDisabled, Some(target)).await?;
+        Ok(user)
+    }
+
+    /// Lets a disabled user log in again.
+    pub async fn enable(&self, actor: UserId, target: UserId) -> Result<User, Error> {
+        self.require_admin(actor).await?;
+        let user = self.users.set_disabled(target, None).await?.ok_or(Error::NotFound("user"))?;
+        self.record(Some(actor), AuditAction::UserEnabled, Some(target)).await?;
         Ok(user)
     }
 
@@ -76,13 +140,22 @@ impl AdminService {
         &self,
         actor: Option<UserId>,
         action: AuditAction,
-        target_user: Option<UserId>,
-        detail: Option<String>,
+        target: Option<UserId>,
     ) -> Result<(), Error> {
-        let entry =
-            AuditEntry { id: Uuid::now_v7(), at: self.clock.now(), actor, action, target_user, detail };
-        Ok(self.audit.record(&entry).await?)
+        record(self.audit.as_ref(), self.clock.as_ref(), actor, action, target, None).await
     }
+}
+
+async fn record(
+    audit: &dyn AuditLog,
+    clock: &dyn Clock,
+    actor: Option<UserId>,
+    action: AuditAction,
+    target_user: Option<UserId>,
+    detail: Option<String>,
+) -> Result<(), Error> {
+    let entry = AuditEntry { id: Uuid::now_v7(), at: clock.now(), actor, action, target_user, detail };
+    Ok(audit.record(&entry).await?)
 }
 
 #[cfg(test)]
@@ -91,20 +164,29 @@ mod tests {
     use crate::memory::MemoryAuditLog;
     use crate::usecases::testkit::Kit;
 
-    fn admin(kit: &Kit) -> AdminService {
-        AdminService::new(kit.user_store.clone(), Arc::new(MemoryAuditLog::default()), kit.clock.clone())
+    /// The command line's grants and the HTTP administration, over one audit log.
+    fn admin(kit: &Kit) -> (RoleGrants, AdminService) {
+        let audit = Arc::new(MemoryAuditLog::default());
+        let grants = RoleGrants::new(kit.user_store.clone(), audit.clone(), kit.clock.clone());
+        let ports = AdminPorts {
+            users: kit.user_store.clone(),
+            audit,
+            tokens: kit.token_store.clone(),
+            revocations: kit.revocations.clone(),
+            clock: kit.clock.clone(),
+        };
+        (grants, AdminService::new(ports))
     }
 
     #[tokio::test]
     async fn the_command_line_grants_and_revokes_and_the_audit_log_pages_newest_first() {
         let kit = Kit::new();
-        let admins = admin(&kit);
+        let (grants, admins) = admin(&kit);
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
-        let granted =
-            admins.set_role_from_command_line(&Username::parse("ANN").unwrap(), UserRole::Admin).await;
+        let granted = grants.set_role(&Username::parse("ANN").unwrap(), UserRole::Admin).await;
         assert_eq!(granted.unwrap().role, UserRole::Admin);
-        admins.set_role_from_command_line(&Username::parse("bob").unwrap(), UserRole::Admin).await.unwrap();
-        admins.set_role_from_command_line(&Username::parse("bob").unwrap(), UserRole::User).await.unwrap();
+        grants.set_role(&Username::parse("bob").unwrap(), UserRole::Admin).await.unwrap();
+        grants.set_role(&Username::parse("bob").unwrap(), UserRole::User).await.unwrap();
 
         let first = admins.audit(ann, None, 2).await.unwrap();
         let seen: Vec<_> = first.entries.iter().map(|e| (e.action, e.target_user, e.actor)).collect();
@@ -120,16 +202,53 @@ mod tests {
     #[tokio::test]
     async fn only_administrators_read_the_audit_log_and_unknown_names_are_not_found() {
         let kit = Kit::new();
-        let admins = admin(&kit);
+        let (grants, admins) = admin(&kit);
         let bob = kit.user("bob").await;
         assert!(matches!(admins.audit(bob, None, 10).await, Err(Error::Forbidden(_))));
         assert!(matches!(admins.audit(UserId::generate(), None, 10).await, Err(Error::Unauthorized)));
-        let nobody =
-            admins.set_role_from_command_line(&Username::parse("nobody").unwrap(), UserRole::Admin).await;
+        let nobody = grants.set_role(&Username::parse("nobody").unwrap(), UserRole::Admin).await;
         assert!(matches!(nobody, Err(Error::NotFound("user"))));
-        admins.set_role_from_command_line(&Username::parse("bob").unwrap(), UserRole::Admin).await.unwrap();
+        grants.set_role(&Username::parse("bob").unwrap(), UserRole::Admin).await.unwrap();
         for limit in [0, MAX_AUDIT_PAGE + 1] {
             assert!(matches!(admins.audit(bob, None, limit).await, Err(Error::InvalidInput(_))));
         }
+    }
+
+    #[tokio::test]
+    async fn a_disabled_user_loses_every_login_cannot_log_in_and_leaves_the_directory_until_enabled() {
+        let kit = Kit::new();
+        let (grants, admins) = admin(&kit);
+        let registration = |name: &str| crate::usecases::Registration {
+            username: Username::parse(name).unwrap(),
+            password: crate::domain::Password::parse("correct horse").unwrap(),
+            display_name: None,
+        };
+        let root = kit.auth.register(registration("root")).await.unwrap().user.id;
+        grants.set_role(&Username::parse("root").unwrap(), UserRole::Admin).await.unwrap();
+        let laptop = kit.auth.register(registration("bob")).await.unwrap();
+        let bob = laptop.user.id;
+        kit.auth.login("bob", "correct horse").await.unwrap();
+
+        let disabled = admins.disable(root, bob).await.unwrap();
+        assert!(disabled.disabled_at.is_some());
+        assert_eq!(kit.closed.all().len(), 2, "both of bob's logins ended");
+        let refused = kit.auth.login("bob", "correct horse").await;
+        assert!(matches!(refused, Err(Error::Forbidden("this account is disabled"))));
+        assert!(kit.auth.refresh(&laptop.refresh).await.is_err());
+        let prefix = SearchPrefix::parse("bo").unwrap();
+        assert!(kit.users.search(prefix.clone(), None, 10).await.unwrap().users.is_empty());
+        assert_eq!(admins.users(root, prefix.clone(), None, 10).await.unwrap().users, vec![disabled]);
+
+        assert!(matches!(admins.disable(bob, root).await, Err(Error::Forbidden(_))));
+        assert!(matches!(admins.disable(root, root).await, Err(Error::Forbidden(_))));
+        assert!(matches!(admins.disable(root, UserId::generate()).await, Err(Error::NotFound(_))));
+        assert!(matches!(admins.users(bob, prefix.clone(), None, 10).await, Err(Error::Forbidden(_))));
+
+        assert_eq!(admins.enable(root, bob).await.unwrap().disabled_at, None);
+        kit.auth.login("bob", "correct horse").await.unwrap();
+        assert_eq!(kit.users.search(prefix, None, 10).await.unwrap().users.len(), 1);
+        let actions: Vec<AuditAction> =
+            admins.audit(root, None, 10).await.unwrap().entries.iter().map(|e| e.action).collect();
+        assert_eq!(actions, [AuditAction::UserEnabled, AuditAction::UserDisabled, AuditAction::AdminGranted]);
     }
 }

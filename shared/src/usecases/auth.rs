@@ -69,6 +69,7 @@ impl AuthService {
             display_name,
             created_at: self.clock.now(),
             role: UserRole::User,
+            disabled_at: None,
         };
         match self.users.insert(&user, &hash).await {
             Ok(()) => {}
@@ -163,6 +164,9 @@ impl AuthService {
     }
 
     async fn start_session(&self, user: User, family_id: Uuid) -> Result<Session, Error> {
+        if user.disabled_at.is_some() {
+            return Err(Error::Forbidden("this account is disabled"));
+        }
         let now = self.clock.now();
         let refresh = RefreshToken::generate();
         let record = RefreshTokenRecord {

@@ -14,7 +14,7 @@ mod replies;
 mod rooms;
 mod users;
 
-pub use admin::{AdminService, AuditPage, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE};
+pub use admin::{AdminPorts, AdminService, AuditPage, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE, RoleGrants};
 pub use auth::{AuthPorts, AuthService, Registration, Session};
 pub use leases::MembershipLeases;
 pub use limits::{AbuseLimits, Limit, LimitSettings};

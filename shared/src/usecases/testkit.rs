@@ -84,6 +84,7 @@ pub(crate) struct Kit {
     pub closed: Arc<ClosedLogins>,
     pub user_store: Arc<MemoryUserStore>,
     pub room_store: Arc<MemoryRoomStore>,
+    pub token_store: Arc<MemoryRefreshTokenStore>,
     lease: std::time::Duration,
     pub auth: AuthService,
     pub users: UserService,
@@ -124,9 +125,10 @@ impl Kit {
             clock.clone(),
             Duration::minutes(15),
         ));
+        let token_store = Arc::new(MemoryRefreshTokenStore::default());
         let ports = AuthPorts {
             users: user_store.clone(),
-            tokens: Arc::new(MemoryRefreshTokenStore::default()),
+            tokens: token_store.clone(),
             hasher: Arc::new(MarkerHasher),
             issuer: issuer.clone(),
             revocations: revocations.clone(),
@@ -166,6 +168,7 @@ impl Kit {
             closed,
             user_store,
             room_store,
+            token_store,
             lease,
             auth,
         }
@@ -193,6 +196,7 @@ impl Kit {
             display_name: crate::domain::DisplayName::parse(name).unwrap(),
             created_at: Utc::now(),
             role: crate::domain::UserRole::User,
+            disabled_at: None,
         };
         self.user_store.insert(&user, &PasswordHash::new("x".into())).await.unwrap();
         user.id

@@ -67,15 +67,7 @@ impl UserService {
         after: Option<DirectoryCursor>,
         limit: usize,
     ) -> Result<DirectoryPage, Error> {
-        let limit = limit.clamp(1, MAX_DIRECTORY_PAGE);
-        let mut users = self.users.search(&DirectoryQuery { prefix, after, limit: limit + 1 }).await?;
-        let next = if users.len() > limit {
-            users.truncate(limit);
-            users.last().map(DirectoryCursor::after_user)
-        } else {
-            None
-        };
-        Ok(DirectoryPage { users, next })
+        directory_page(self.users.as_ref(), prefix, after, limit, false).await
     }
 
     /// The ids of the users `usernames` name (case-insensitively), in the order asked, in one
@@ -104,6 +96,27 @@ impl UserService {
         }
         if unknown.is_empty() { Ok(ids) } else { Err(ResolveError::Unknown(unknown)) }
     }
+}
+
+/// A page of the users whose username or display name starts with `prefix`, disabled users
+/// included only when asked (administrators' listing).
+pub(super) async fn directory_page(
+    users: &dyn UserStore,
+    prefix: SearchPrefix,
+    after: Option<DirectoryCursor>,
+    limit: usize,
+    include_disabled: bool,
+) -> Result<DirectoryPage, Error> {
+    let limit = limit.clamp(1, MAX_DIRECTORY_PAGE);
+    let query = DirectoryQuery { prefix, after, limit: limit + 1, include_disabled };
+    let mut users = users.search(&query).await?;
+    let next = if users.len() > limit {
+        users.truncate(limit);
+        users.last().map(DirectoryCursor::after_user)
+    } else {
+        None
+    };
+    Ok(DirectoryPage { users, next })
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@
 use std::path::Path;
 
 use chat_tests::embedded::{DataDir, EmbeddedApp};
+use std::time::Duration;
+
+use chat_tests::ws::{Codec, WsClient};
 use chat_tests::{JWT_SECRET, TestApp, nats_url, redis_url};
 use serde_json::{Value, json};
 
@@ -52,7 +55,7 @@ fn embedded_settings(dir: &Path) -> Vec<String> {
 async fn the_command_line_makes_an_administrator_who_reads_the_audit_log_and_nobody_else_does() {
     let app = TestApp::spawn().await.unwrap();
     let (ann, bob) = (app.register("ann").await, app.register("bob").await);
-    assert_eq!(app.call("GET", "/users/me", Some(&ann.access), None).await.body["role"], "user");
+    assert_eq!(app.call("GET", "/users/me", Some(&ann.access), None).await.body.get("role"), None);
     assert_eq!(app.call("GET", "/admin/audit", Some(&ann.access), None).await.status, 403);
 
     let settings = cluster_settings(&app);
@@ -96,7 +99,7 @@ async fn the_command_line_makes_an_administrator_who_reads_the_audit_log_and_nob
     // Nothing over HTTP makes an administrator.
     let attempt = app.call("PATCH", "/users/me", Some(&bob.access), Some(json!({"role": "admin"}))).await;
     assert_ne!(attempt.status, 200, "{:?}", attempt.body);
-    assert_eq!(app.call("GET", "/users/me", Some(&bob.access), None).await.body["role"], "user");
+    assert_eq!(app.call("GET", "/users/me", Some(&bob.access), None).await.body.get("role"), None);
 }
 
 #[tokio::test]
@@ -112,7 +115,7 @@ async fn the_command_line_refuses_unknown_and_malformed_usernames_and_changes_no
     assert!(stderr.contains("is not a username"), "{stderr}");
     assert_ne!(admin(&settings, &["grant"]).await.0, Some(0), "a username is required");
     assert_ne!(admin(&settings, &["promote", "ann"]).await.0, Some(0));
-    assert_eq!(app.call("GET", "/users/me", Some(&ann.access), None).await.body["role"], "user");
+    assert_eq!(app.call("GET", "/users/me", Some(&ann.access), None).await.body.get("role"), None);
     let entries: i64 =
         sqlx::query_scalar("select count(*) from audit_log").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(entries, 0);
@@ -128,4 +131,78 @@ async fn an_embedded_node_is_administered_from_the_command_line_too() {
     assert_eq!(app.call("GET", "/users/me", Some(&ann.access), None).await.body["role"], "admin");
     let page = app.call("GET", "/admin/audit", Some(&ann.access), None).await;
     assert_eq!(page.body["entries"][0]["action"], "admin_granted");
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_signed_out_everywhere_within_a_second_and_stays_out_until_enabled() {
+    let app = TestApp::spawn().await.unwrap();
+    let other = app.add_node().await.unwrap();
+    let (root, bob) = (app.register("root").await, app.register("bob").await);
+    assert_eq!(admin(&cluster_settings(&app), &["grant", "root"]).await.0, Some(0));
+    let mut here = WsClient::connect(app.node.addr, Some(&bob.access), Codec::Json).await.unwrap();
+    let mut there = WsClient::connect(other.addr, Some(&bob.access), Codec::MsgPack).await.unwrap();
+    for socket in [&mut here, &mut there] {
+        assert_eq!(socket.request(json!({"type": "ping"})).await.unwrap()["ok"], true);
+    }
+
+    let disabled =
+        app.call("POST", &format!("/admin/users/{}/disable", bob.id), Some(&root.access), None).await;
+    assert_eq!(disabled.status, 200, "{:?}", disabled.body);
+    assert!(disabled.body["disabled_at"].is_string());
+    for socket in [&mut here, &mut there] {
+        assert_eq!(socket.close_code(Duration::from_secs(1)).await, Some(4001), "closed within a second");
+    }
+    for node in [&app.node, &other] {
+        assert_eq!(app.call_on(node, "GET", "/users/me", Some(&bob.access), None).await.status, 401);
+    }
+    let login = json!({"username": "bob", "password": bob.password});
+    let refused = app.call_on(&other, "POST", "/auth/login", None, Some(login.clone())).await;
+    assert_eq!((refused.status, refused.code()), (403, Some("forbidden")), "{:?}", refused.body);
+    let refresh = json!({"refresh_token": bob.refresh});
+    assert_eq!(app.call("POST", "/auth/refresh", None, Some(refresh)).await.status, 401);
+    let directory = app.call("GET", "/users?query=bo", Some(&root.access), None).await;
+    assert_eq!(directory.body["users"], json!([]));
+    let listed = app.call("GET", "/admin/users?query=bo", Some(&root.access), None).await;
+    assert_eq!(listed.body["users"], json!([disabled.body]));
+
+    let enabled =
+        app.call("POST", &format!("/admin/users/{}/enable", bob.id), Some(&root.access), None).await;
+    assert_eq!((enabled.status, enabled.body.get("disabled_at")), (200, None));
+    let back = app.call_on(&other, "POST", "/auth/login", None, Some(login)).await;
+    assert_eq!(back.status, 200);
+    let audit = app.call("GET", "/admin/audit", Some(&root.access), None).await;
+    let actions: Vec<&Value> =
+        audit.body["entries"].as_array().unwrap().iter().map(|e| &e["action"]).collect();
+    assert_eq!(actions, [&json!("user_enabled"), &json!("user_disabled"), &json!("admin_granted")]);
+    assert_eq!(audit.body["entries"][0]["actor"], json!(root.id));
+}
+
+#[tokio::test]
+async fn only_administrators_list_disable_and_enable_users_and_bad_requests_are_refused() {
+    let app = TestApp::spawn().await.unwrap();
+    let (root, bob) = (app.register("root").await, app.register("bob").await);
+    assert_eq!(admin(&cluster_settings(&app), &["grant", "root"]).await.0, Some(0));
+    let disable = |target: &str| format!("/admin/users/{target}/disable");
+    assert_eq!(app.call("POST", &disable(&root.id), Some(&bob.access), None).await.status, 403);
+    assert_eq!(
+        app.call("POST", &format!("/admin/users/{}/enable", root.id), Some(&bob.access), None).await.status,
+        403
+    );
+    assert_eq!(app.call("GET", "/admin/users?query=r", Some(&bob.access), None).await.status, 403);
+    assert_eq!(
+        app.call("POST", &disable(&root.id), Some(&root.access), None).await.status,
+        403,
+        "not oneself"
+    );
+    assert_eq!(
+        app.call("POST", &disable(&uuid::Uuid::new_v4().to_string()), Some(&root.access), None).await.status,
+        404
+    );
+    assert_eq!(app.call("POST", &disable("nope"), Some(&root.access), None).await.status, 400);
+    assert_eq!(app.call("POST", &disable(&bob.id), None, None).await.status, 401);
+    for query in ["", "?query=", "?query=b&limit=0", "?query=b&after=A%20B"] {
+        let refused = app.call("GET", &format!("/admin/users{query}"), Some(&root.access), None).await;
+        assert_eq!(refused.status, 400, "{query}: {:?}", refused.body);
+    }
+    assert_eq!(app.call("GET", "/users/me", Some(&bob.access), None).await.status, 200, "nothing was done");
 }

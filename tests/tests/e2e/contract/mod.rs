@@ -149,6 +149,7 @@ pub fn new_user(name: &str) -> User {
         username,
         created_at: now(),
         role: UserRole::User,
+        disabled_at: None,
     }
 }
 

@@ -76,6 +76,7 @@ fn search(prefix: &str, after: Option<&str>, limit: usize) -> DirectoryQuery {
         prefix: SearchPrefix::parse(prefix).unwrap(),
         after: after.map(|a| DirectoryCursor::parse(a).unwrap()),
         limit,
+        include_disabled: false,
     }
 }
 
