@@ -74,6 +74,10 @@ fn describe() {
     describe_gauge!("chat_ws_connections", "WebSocket sessions open on this node");
     describe_gauge!("chat_ws_joined_rooms", "Connection-room subscriptions on this node");
     describe_gauge!("chat_rooms_followed", "Rooms whose live feed this node follows");
+    describe_gauge!(
+        "chat_user_feeds_followed",
+        "Users whose feed this node follows (users with a socket here)"
+    );
     describe_counter!("chat_ws_frames_in_total", "WebSocket frames received");
     describe_counter!("chat_ws_frames_out_total", "WebSocket frames written");
     describe_counter!("chat_ws_commands_total", "Valid client frames, by command type");
