@@ -55,3 +55,16 @@ pub trait UserFeed: Send + Sync {
     /// stream ends the subscription.
     async fn subscribe(&self, user: UserId) -> Result<UserEventStream, FeedError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_error_says_what_failed_and_keeps_why() {
+        let err = FeedError::new(std::io::Error::other("connection reset"));
+        assert_eq!(err.to_string(), "user feed unavailable");
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("connection reset"));
+    }
+}
