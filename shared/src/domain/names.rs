@@ -1,7 +1,22 @@
 //! What every name people show to each other (display names, room names) must be: something
 //! a reader can see, that cannot reorder the text around it.
 
+use super::chars::char_len;
 use super::invalid::Invalid;
+
+/// `raw` trimmed, when it is 1 to `max` characters that can be shown: the rule of every name
+/// and text people write for each other to read (display names, room names and topics, ban
+/// reasons).
+pub(super) fn showable(raw: &str, max: usize) -> Result<String, Invalid> {
+    let trimmed = raw.trim();
+    if !(1..=max).contains(&char_len(trimmed)) {
+        return Err(Invalid::Length(1, max));
+    }
+    match unshowable(trimmed) {
+        Some(why) => Err(why),
+        None => Ok(trimmed.to_owned()),
+    }
+}
 
 /// Why `name` (already trimmed) cannot be shown, if it cannot.
 pub(super) fn unshowable(name: &str) -> Option<Invalid> {

@@ -4,7 +4,6 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::chars::char_len;
 use super::ids::Seq;
 use super::ids::{RoomId, UserId};
 use super::invalid::Invalid;
@@ -90,14 +89,7 @@ pub struct RoomName(String);
 
 impl RoomName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let trimmed = raw.trim();
-        if !(1..=100).contains(&char_len(trimmed)) {
-            return Err(Invalid::Length(1, 100));
-        }
-        if let Some(why) = super::names::unshowable(trimmed) {
-            return Err(why);
-        }
-        Ok(Self(trimmed.to_owned()))
+        super::names::showable(raw, 100).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -135,14 +127,7 @@ impl RoomTopic {
     pub const MAX_CHARS: usize = 250;
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let trimmed = raw.trim();
-        if !(1..=Self::MAX_CHARS).contains(&char_len(trimmed)) {
-            return Err(Invalid::Length(1, Self::MAX_CHARS));
-        }
-        if let Some(why) = super::names::unshowable(trimmed) {
-            return Err(why);
-        }
-        Ok(Self(trimmed.to_owned()))
+        super::names::showable(raw, Self::MAX_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -60,14 +60,7 @@ pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let trimmed = raw.trim();
-        if !(1..=64).contains(&char_len(trimmed)) {
-            return Err(Invalid::Length(1, 64));
-        }
-        if let Some(why) = super::names::unshowable(trimmed) {
-            return Err(why);
-        }
-        Ok(Self(trimmed.to_owned()))
+        super::names::showable(raw, 64).map(Self)
     }
 
     pub fn from_username(username: &Username) -> Self {
