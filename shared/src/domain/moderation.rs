@@ -1,7 +1,6 @@
 //! What room moderators decide: bans (out of the room, for a while or for good), mutes (in the
 //! room, reading but not sending) and who may post.
 
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -12,8 +11,8 @@ use super::invalid::Invalid;
 
 /// Why a moderator banned someone, as they wrote it: 1–500 characters after trimming, no
 /// control characters nor bidirectional overrides.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct BanReason(String);
 
 impl BanReason {
@@ -28,23 +27,9 @@ impl BanReason {
     }
 }
 
-impl TryFrom<String> for BanReason {
-    type Error = Invalid;
-
-    fn try_from(raw: String) -> Result<Self, Invalid> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<BanReason> for String {
-    fn from(reason: BanReason) -> String {
-        reason.0
-    }
-}
-
 /// A user kept out of a room: removed, and refused when added or joining again, until it
 /// expires (never, without `expires_at`) or is lifted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Ban {
     pub room_id: RoomId,
     pub user_id: UserId,
@@ -88,12 +73,6 @@ impl FromStr for PostPolicy {
             "admins" => Ok(PostPolicy::Admins),
             _ => Err(Invalid::PostPolicy),
         }
-    }
-}
-
-impl fmt::Display for PostPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
