@@ -184,8 +184,11 @@ class SignedIn {
             if (room.id === this.conversation.room) {
                 void this.conversation.joined(messages, changes ?? [], resumed, recovered, online);
             }
-            // A resumed join's missed messages are not counted: each reconnection reads the room
-            // list again, whose unread counts include them.
+            else if (!resumed) {
+                // A first join's page may hold messages sent since the list was read. A resumed
+                // join's are not counted: each reconnection reads the list again, which counts them.
+                this.sidebar.countJoined(room.id, messages, this.me.id);
+            }
         });
         client.addEventListener("message", (event) => {
             const message = event.detail;

@@ -73,9 +73,28 @@ export class Sidebar {
         this.unread.set(id, (this.unread.get(id) ?? 0) + count);
         this.render();
     }
+    /** Counts again from a fresh join's newest page, which holds whatever was sent between the
+     * entry's count and the join (live messages follow it). A page reaching back to the read
+     * marker is the exact count; a page of only unread messages is a lower bound, as the entry's
+     * count is. */
+    countJoined(id, page, me) {
+        const summary = this.room(id);
+        if (!summary || id === this.openRoom)
+            return;
+        const unread = page.filter((m) => m.seq > summary.last_read_seq && m.sender_id !== me && !m.deleted).length;
+        const exact = page.length > 0 && page[0].seq <= summary.last_read_seq;
+        const count = exact ? unread : Math.max(unread, this.unread.get(id) ?? 0);
+        if (count === (this.unread.get(id) ?? 0))
+            return;
+        this.unread.set(id, count);
+        this.render();
+    }
     /** The user read the room up to `seq` elsewhere: once that reaches the newest message this
      * page has seen (`newest`), nothing here is unread. */
     readElsewhere(id, seq, newest) {
+        const at = this.rooms.findIndex((room) => room.id === id);
+        if (at >= 0 && seq > this.rooms[at].last_read_seq)
+            this.rooms[at] = { ...this.rooms[at], last_read_seq: seq };
         if (newest === undefined || seq < newest || !this.unread.get(id))
             return;
         this.unread.set(id, 0);

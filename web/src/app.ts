@@ -206,9 +206,11 @@ class SignedIn {
       this.online.set(room.id, new Set(online));
       if (room.id === this.conversation.room) {
         void this.conversation.joined(messages, changes ?? [], resumed, recovered, online);
+      } else if (!resumed) {
+        // A first join's page may hold messages sent since the list was read. A resumed
+        // join's are not counted: each reconnection reads the list again, which counts them.
+        this.sidebar.countJoined(room.id, messages, this.me.id);
       }
-      // A resumed join's missed messages are not counted: each reconnection reads the room
-      // list again, whose unread counts include them.
     });
     client.addEventListener("message", (event) => {
       const message = event.detail;

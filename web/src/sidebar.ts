@@ -1,6 +1,6 @@
 // The list of the user's rooms with their topics and unread counts.
 
-import type { Id, Room, RoomSummary, Seq } from "./chat-client.js";
+import type { Id, Message, Room, RoomSummary, Seq } from "./chat-client.js";
 import { byId, clear, el } from "./dom.js";
 
 export class Sidebar {
@@ -76,9 +76,26 @@ export class Sidebar {
     this.render();
   }
 
+  /** Counts again from a fresh join's newest page, which holds whatever was sent between the
+   * entry's count and the join (live messages follow it). A page reaching back to the read
+   * marker is the exact count; a page of only unread messages is a lower bound, as the entry's
+   * count is. */
+  countJoined(id: Id, page: Message[], me: Id): void {
+    const summary = this.room(id);
+    if (!summary || id === this.openRoom) return;
+    const unread = page.filter((m) => m.seq > summary.last_read_seq && m.sender_id !== me && !m.deleted).length;
+    const exact = page.length > 0 && page[0].seq <= summary.last_read_seq;
+    const count = exact ? unread : Math.max(unread, this.unread.get(id) ?? 0);
+    if (count === (this.unread.get(id) ?? 0)) return;
+    this.unread.set(id, count);
+    this.render();
+  }
+
   /** The user read the room up to `seq` elsewhere: once that reaches the newest message this
    * page has seen (`newest`), nothing here is unread. */
   readElsewhere(id: Id, seq: Seq, newest: Seq | undefined): void {
+    const at = this.rooms.findIndex((room) => room.id === id);
+    if (at >= 0 && seq > this.rooms[at].last_read_seq) this.rooms[at] = { ...this.rooms[at], last_read_seq: seq };
     if (newest === undefined || seq < newest || !this.unread.get(id)) return;
     this.unread.set(id, 0);
     this.render();
