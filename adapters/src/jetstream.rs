@@ -185,6 +185,10 @@ impl MessageLog for JetStreamLog {
         self.nats.first_seq().await.map_err(log_error)
     }
 
+    async fn head(&self) -> Result<Seq, LogError> {
+        self.nats.last_seq().await.map_err(log_error)
+    }
+
     async fn persisted_through(&self) -> Result<Seq, LogError> {
         self.nats.ack_floor(&self.persister).await.map_err(log_error)
     }

@@ -270,6 +270,7 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
             audit: backends.audit,
             tokens: backends.tokens.clone(),
             revocations: revocations.clone(),
+            messages: messages.clone(),
             clock: clock.clone(),
         })),
         users: Arc::new(UserService::new(backends.users)),

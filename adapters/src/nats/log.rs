@@ -278,6 +278,11 @@ impl NatsLog {
         }
     }
 
+    /// The stream's newest sequence, of any room; 0 before the first append.
+    pub async fn last_seq(&self) -> Result<u64, NatsError> {
+        Ok(self.stream.get_info().await?.state.last_sequence)
+    }
+
     /// The lowest sequence still stored: the next one to be used once retention has removed
     /// every message, 0 before the first append. Messages above `after_seq` may have been
     /// removed exactly when this exceeds `after_seq + 1`; ask after reading, as retention only

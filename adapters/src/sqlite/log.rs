@@ -273,6 +273,17 @@ impl MessageLog for SqliteMessageLog {
         self.append_entry(Entry::Reaction(reaction.clone()), dedup_key).await
     }
 
+    async fn head(&self) -> Result<Seq, LogError> {
+        let head: i64 = sqlx::query_scalar(
+            "select max(coalesce((select max(seq) from messages), 0),
+                        coalesce((select max(seq) from message_changes), 0))",
+        )
+        .fetch_one(&self.db.readers)
+        .await
+        .map_err(log_error)?;
+        Ok(seq_from_db(head))
+    }
+
     /// The log and the store are one database, and a change is applied to its message in the
     /// transaction that appends it: every entry is in the store once appended.
     async fn persisted_through(&self) -> Result<Seq, LogError> {

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chat_shared::domain::{
-    Change, ChangeKind, ClientMsgId, Message, Reaction, ReactionKey, RoomId, Seq, UserId,
+    Change, ChangeKind, ClientMsgId, Message, Reaction, ReactionKey, RoomId, SentCursor, Seq, UserId,
 };
 use chat_shared::ports::{MessageRef, MessageStore, PageQuery, Redacted, StoreError, StoredReactions};
 use chrono::{DateTime, Utc};
@@ -14,8 +14,8 @@ use super::changes::{edit_seqs, erase_edit_entries, remember_edit};
 use super::db::SqliteDb;
 use super::errors::store_error;
 use super::replies;
-use crate::rows::seq_to_db;
 use crate::rows::{MESSAGE_COLUMNS as COLUMNS, MessageRow};
+use crate::rows::{seq_from_db, seq_to_db};
 
 #[derive(Clone)]
 pub struct SqliteMessageStore {
@@ -274,6 +274,33 @@ impl MessageStore for SqliteMessageStore {
     ) -> Result<StoredReactions, StoreError> {
         let mut tx = self.db.readers.begin().await.map_err(store_error)?;
         super::reactions::read(&mut tx, room, message_seqs, reader, watched).await
+    }
+
+    /// Served by `messages_sender_idx`.
+    async fn sent_by(
+        &self,
+        sender: UserId,
+        after: Option<SentCursor>,
+        limit: usize,
+    ) -> Result<Vec<SentCursor>, StoreError> {
+        // The lowest room id with seq 0 is before every message.
+        let after = after.unwrap_or(SentCursor { room: RoomId::from_uuid(Uuid::nil()), seq: 0 });
+        let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+            "select room_id, seq from messages
+                 where sender_id = ?1 and deleted_at is null and (room_id, seq) > (?2, ?3)
+                 order by room_id, seq limit ?4",
+        )
+        .bind(sender.as_uuid())
+        .bind(after.room.as_uuid())
+        .bind(seq_to_db(after.seq))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.db.readers)
+        .await
+        .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(room, seq)| SentCursor { room: RoomId::from_uuid(room), seq: seq_from_db(seq) })
+            .collect())
     }
 
     async fn find_seqs(&self, room: RoomId, seqs: &[Seq]) -> Result<Vec<Message>, StoreError> {

@@ -1,17 +1,18 @@
-//! `/admin/*`: what administrators of the deployment do: list, disable and enable users, read
-//! the audit log. Administrators are made from the command line (`chat-node admin grant`).
+//! `/admin/*`: what administrators of the deployment do: list, disable and enable users,
+//! delete a user's messages, read the audit log. Administrators are made from the command line (`chat-node admin grant`).
 
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Query, State};
-use chat_shared::domain::{User, UserId};
+use chat_shared::domain::{SentCursor, User, UserId};
 use chat_shared::error::FieldErrors;
-use chat_shared::usecases::{AuditPage, DEFAULT_AUDIT_PAGE};
+use chat_shared::usecases::{AuditPage, BulkDeletion, DEFAULT_AUDIT_PAGE, DEFAULT_BULK_DELETION};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::directory::{DirectoryResponse, Search};
-use super::extract::{ApiPath, AuthUser};
+use super::extract::{ApiPath, AuthUser, JsonBody};
 use super::fields::reject_invalid;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -73,4 +74,37 @@ pub async fn enable(
     ApiPath(target): ApiPath<UserId>,
 ) -> Result<Json<User>, ApiError> {
     Ok(Json(state.admin.enable(caller, target).await?))
+}
+
+/// `POST /admin/users/{id}/messages/delete`: `{"after"?, "limit"?}`.
+#[derive(Deserialize)]
+pub struct DeleteMessagesRequest {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+pub struct DeleteMessagesResponse {
+    deleted: u64,
+    /// The `after` of the next page; `null` once every message has been seen.
+    next: Option<String>,
+}
+
+impl From<BulkDeletion> for DeleteMessagesResponse {
+    fn from(page: BulkDeletion) -> Self {
+        Self { deleted: page.deleted, next: page.next.map(|cursor| cursor.to_string()) }
+    }
+}
+
+pub async fn delete_messages(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiPath(target): ApiPath<UserId>,
+    JsonBody(body): JsonBody<DeleteMessagesRequest>,
+) -> Result<Json<DeleteMessagesResponse>, ApiError> {
+    let mut fields = FieldErrors::default();
+    let after = body.after.as_deref().and_then(|raw| fields.check("after", SentCursor::parse(raw)));
+    reject_invalid(fields)?;
+    let limit = body.limit.unwrap_or(DEFAULT_BULK_DELETION);
+    Ok(Json(state.admin.delete_messages(caller, target, after, limit).await?.into()))
 }

@@ -56,6 +56,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/admin/users", get(admin::users))
         .route("/admin/users/{id}/disable", post(admin::disable))
         .route("/admin/users/{id}/enable", post(admin::enable))
+        .route("/admin/users/{id}/messages/delete", post(admin::delete_messages))
         .route("/rooms", post(rooms::create).get(rooms::list_mine))
         .route("/rooms/{id}", get(rooms::get).patch(room_settings::update))
         .route("/rooms/{id}/members", get(rooms::members).post(rooms::add_member))

@@ -57,6 +57,10 @@ impl MessageLog for FlakyLog {
         self.log.get(seq).await
     }
 
+    async fn head(&self) -> Result<Seq, LogError> {
+        self.log.head().await
+    }
+
     async fn persisted_through(&self) -> Result<Seq, LogError> {
         self.log.persisted_through().await
     }

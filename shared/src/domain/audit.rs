@@ -19,6 +19,8 @@ pub enum AuditAction {
     UserDisabled,
     /// Enabled a disabled user again.
     UserEnabled,
+    /// Deleted a page of a user's messages; the detail says how many.
+    MessagesDeleted,
 }
 
 impl AuditAction {
@@ -28,6 +30,7 @@ impl AuditAction {
             AuditAction::AdminRevoked => "admin_revoked",
             AuditAction::UserDisabled => "user_disabled",
             AuditAction::UserEnabled => "user_enabled",
+            AuditAction::MessagesDeleted => "messages_deleted",
         }
     }
 }
@@ -41,6 +44,7 @@ impl std::str::FromStr for AuditAction {
             "admin_revoked" => Ok(AuditAction::AdminRevoked),
             "user_disabled" => Ok(AuditAction::UserDisabled),
             "user_enabled" => Ok(AuditAction::UserEnabled),
+            "messages_deleted" => Ok(AuditAction::MessagesDeleted),
             _ => Err(Invalid::AuditAction),
         }
     }

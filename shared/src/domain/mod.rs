@@ -12,6 +12,7 @@ mod names;
 mod reaction;
 mod reply;
 mod room;
+mod sent_cursor;
 mod timestamp;
 mod token;
 mod user;
@@ -25,5 +26,6 @@ pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, ReplyTo}
 pub use moderation::{Ban, BanReason, PostPolicy};
 pub use reaction::{Emoji, Reaction, ReactionCount, ReactionKey};
 pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomTopic, RoomType};
+pub use sent_cursor::SentCursor;
 pub use token::{AccessClaims, AccessToken, RefreshToken, RefreshTokenRecord, TokenHash};
 pub use user::{DisplayName, Password, PasswordHash, User, UserRole, Username};

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use tokio::sync::broadcast;
 
 use crate::domain::{
-    Change, ChangeKind, ClientMsgId, Entry, Message, Reaction, ReactionKey, RoomId, Seq, UserId, apply_change,
+    Change, ChangeKind, ClientMsgId, Entry, Message, Reaction, ReactionKey, RoomId, SentCursor, Seq, UserId,
+    apply_change,
 };
 use crate::ports::{
     Appended, LiveEntry, LiveFeed, LiveStream, LogError, MessageLog, MessageRef, MessageStore, PageQuery,
@@ -119,6 +120,10 @@ impl MessageLog for MemoryMessageLog {
 
     async fn last_seq(&self, room: RoomId) -> Result<Seq, LogError> {
         Ok(self.lock().last_by_room.get(&room).copied().unwrap_or(0))
+    }
+
+    async fn head(&self) -> Result<Seq, LogError> {
+        Ok(self.lock().last_seq)
     }
 
     async fn persisted_through(&self) -> Result<Seq, LogError> {
@@ -294,6 +299,27 @@ impl MessageStore for MemoryMessageStore {
         let versions = watched.iter().filter_map(|key| Some((key.clone(), held.get(key)?.0))).collect();
         Ok(StoredReactions { tallies: tallies.into_values().collect(), versions })
     }
+    async fn sent_by(
+        &self,
+        sender: UserId,
+        after: Option<SentCursor>,
+        limit: usize,
+    ) -> Result<Vec<SentCursor>, StoreError> {
+        let state = self.lock();
+        let mut sent: Vec<SentCursor> = state
+            .by_room
+            .iter()
+            .flat_map(|(room, messages)| {
+                let theirs = messages.values().filter(|m| m.sender_id == sender && !m.deleted);
+                theirs.map(|m| SentCursor { room: *room, seq: m.seq })
+            })
+            .filter(|at| after.is_none_or(|after| *at > after))
+            .collect();
+        sent.sort_unstable();
+        sent.truncate(limit);
+        Ok(sent)
+    }
+
     async fn find_seqs(&self, room: RoomId, seqs: &[Seq]) -> Result<Vec<Message>, StoreError> {
         let state = self.lock();
         let Some(messages) = state.by_room.get(&room) else { return Ok(Vec::new()) };

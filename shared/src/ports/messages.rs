@@ -5,7 +5,8 @@ use futures::Stream;
 
 use super::errors::{BoxError, StoreError};
 use crate::domain::{
-    Change, ClientMsgId, Emoji, Entry, Message, MessageId, Reaction, ReactionKey, RoomId, Seq, UserId,
+    Change, ClientMsgId, Emoji, Entry, Message, MessageId, Reaction, ReactionKey, RoomId, SentCursor, Seq,
+    UserId,
 };
 
 /// The failure of the message log.
@@ -56,6 +57,9 @@ pub trait MessageLog: Send + Sync {
 
     /// The seq of the room's newest entry; 0 when it has none.
     async fn last_seq(&self, room: RoomId) -> Result<Seq, LogError>;
+
+    /// The seq of the newest entry of any room; 0 when there is none.
+    async fn head(&self) -> Result<Seq, LogError>;
 
     /// A seq at or below which every entry of every room is in the [`MessageStore`], changes
     /// applied: a read that needs the current state of messages reads the log only above it.
@@ -149,6 +153,15 @@ pub trait MessageStore: Send + Sync {
         parents: &[Seq],
         through: Seq,
     ) -> Result<Vec<(Seq, u64)>, StoreError>;
+
+    /// Where up to `limit` of `sender`'s messages that are not deleted are stored, in every
+    /// room, ordered by room and then by seq, starting right after `after`.
+    async fn sent_by(
+        &self,
+        sender: UserId,
+        after: Option<SentCursor>,
+        limit: usize,
+    ) -> Result<Vec<SentCursor>, StoreError>;
 
     /// Applies reaction entries, idempotently and in any order: each (message, user, emoji)
     /// keeps the entry with the highest `version`. A reaction may come before its message.

@@ -5,10 +5,13 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::bulk_deletion::{BulkDeletion, MAX_BULK_DELETION};
 use super::logins::LoginRevocations;
+use super::messages::MessageService;
 use super::users::{DirectoryPage, directory_page};
 use crate::domain::{
-    AuditAction, AuditEntry, DirectoryCursor, LoginId, SearchPrefix, User, UserId, UserRole, Username,
+    AuditAction, AuditEntry, DirectoryCursor, LoginId, SearchPrefix, SentCursor, User, UserId, UserRole,
+    Username,
 };
 use crate::error::Error;
 use crate::ports::{AuditLog, Clock, LoginEnded, RefreshTokenStore, UserStore};
@@ -56,22 +59,25 @@ pub struct AdminPorts {
     pub audit: Arc<dyn AuditLog>,
     pub tokens: Arc<dyn RefreshTokenStore>,
     pub revocations: Arc<LoginRevocations>,
+    pub messages: Arc<MessageService>,
     pub clock: Arc<dyn Clock>,
 }
 
-/// What administrators do over HTTP: list users, disable and enable them, read the audit log.
+/// What administrators do over HTTP: list users, disable and enable them, delete a user's
+/// messages, read the audit log.
 pub struct AdminService {
     users: Arc<dyn UserStore>,
     audit: Arc<dyn AuditLog>,
     tokens: Arc<dyn RefreshTokenStore>,
     revocations: Arc<LoginRevocations>,
+    messages: Arc<MessageService>,
     clock: Arc<dyn Clock>,
 }
 
 impl AdminService {
     pub fn new(ports: AdminPorts) -> Self {
-        let AdminPorts { users, audit, tokens, revocations, clock } = ports;
-        Self { users, audit, tokens, revocations, clock }
+        let AdminPorts { users, audit, tokens, revocations, messages, clock } = ports;
+        Self { users, audit, tokens, revocations, messages, clock }
     }
 
     /// The users whose username or display name starts with `prefix`, disabled ones
@@ -109,6 +115,33 @@ impl AdminService {
         let user = self.users.set_disabled(target, None).await?.ok_or(Error::NotFound("user"))?;
         self.record(Some(actor), AuditAction::UserEnabled, Some(target)).await?;
         Ok(user)
+    }
+
+    /// Deletes up to `limit` of `target`'s messages, in every room, after `after`: a page of a
+    /// walk that, started without `after` and followed through `next`, deletes every message of
+    /// theirs acknowledged before it began. Each page that deleted any is written to the audit
+    /// log with how many.
+    pub async fn delete_messages(
+        &self,
+        actor: UserId,
+        target: UserId,
+        after: Option<SentCursor>,
+        limit: usize,
+    ) -> Result<BulkDeletion, Error> {
+        self.require_admin(actor).await?;
+        if !(1..=MAX_BULK_DELETION).contains(&limit) {
+            return Err(Error::invalid("limit", format!("must be 1 to {MAX_BULK_DELETION}")));
+        }
+        self.users.by_id(target).await?.ok_or(Error::NotFound("user"))?;
+        let page = self.messages.delete_sent_by(actor, target, after, limit).await?;
+        if page.deleted > 0 {
+            let plural = if page.deleted == 1 { "" } else { "s" };
+            let detail = Some(format!("{} message{plural}", page.deleted));
+            let action = AuditAction::MessagesDeleted;
+            record(self.audit.as_ref(), self.clock.as_ref(), Some(actor), action, Some(target), detail)
+                .await?;
+        }
+        Ok(page)
     }
 
     /// A page of the audit log, for administrators only.
@@ -173,6 +206,13 @@ mod tests {
             audit,
             tokens: kit.token_store.clone(),
             revocations: kit.revocations.clone(),
+            messages: Arc::new(MessageService::new(
+                kit.rooms.clone(),
+                kit.log.clone(),
+                kit.store.clone(),
+                kit.clock.clone(),
+                1000,
+            )),
             clock: kit.clock.clone(),
         };
         (grants, AdminService::new(ports))
@@ -250,5 +290,39 @@ mod tests {
         let actions: Vec<AuditAction> =
             admins.audit(root, None, 10).await.unwrap().entries.iter().map(|e| e.action).collect();
         assert_eq!(actions, [AuditAction::UserEnabled, AuditAction::UserDisabled, AuditAction::AdminGranted]);
+    }
+
+    #[tokio::test]
+    async fn only_administrators_delete_a_users_messages_and_each_page_that_did_is_audited() {
+        let kit = Kit::new();
+        let (grants, admins) = admin(&kit);
+        let (root, bob) = (kit.user("root").await, kit.user("bob").await);
+        grants.set_role(&Username::parse("root").unwrap(), UserRole::Admin).await.unwrap();
+        let room = kit.group(bob, vec![]).await;
+        kit.send(bob, room, "spam").await;
+        kit.persist_all().await;
+
+        assert!(matches!(admins.delete_messages(bob, bob, None, 10).await, Err(Error::Forbidden(_))));
+        for limit in [0, MAX_BULK_DELETION + 1] {
+            let refused = admins.delete_messages(root, bob, None, limit).await;
+            assert!(matches!(refused, Err(Error::InvalidInput(_))), "{limit}");
+        }
+        let nobody = admins.delete_messages(root, UserId::generate(), None, 10).await;
+        assert!(matches!(nobody, Err(Error::NotFound("user"))));
+
+        assert_eq!(admins.delete_messages(root, bob, None, 10).await.unwrap().deleted, 1);
+        kit.persist_all().await;
+        assert_eq!(admins.delete_messages(root, bob, None, 10).await.unwrap().deleted, 0);
+        let entries = admins.audit(root, None, 10).await.unwrap().entries;
+        let deletions: Vec<_> = entries
+            .iter()
+            .filter(|e| e.action == AuditAction::MessagesDeleted)
+            .map(|e| (e.actor, e.target_user, e.detail.as_deref()))
+            .collect();
+        assert_eq!(
+            deletions,
+            [(Some(root), Some(bob), Some("1 message"))],
+            "a page that deleted nothing is not"
+        );
     }
 }

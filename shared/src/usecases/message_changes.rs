@@ -121,7 +121,7 @@ impl MessageService {
     }
 
     /// Appends a change; a repeated `client_change_id` answers the message as it stands.
-    async fn store_change(&self, change: Change) -> Result<Changed, Error> {
+    pub(super) async fn store_change(&self, change: Change) -> Result<Changed, Error> {
         let room = change.message.room_id;
         let mut buf = [0; 36];
         let dedup_key = match &change.client_change_id {

@@ -2,6 +2,7 @@
 
 mod admin;
 mod auth;
+mod bulk_deletion;
 mod leases;
 mod limits;
 mod logins;
@@ -16,6 +17,7 @@ mod users;
 
 pub use admin::{AdminPorts, AdminService, AuditPage, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE, RoleGrants};
 pub use auth::{AuthPorts, AuthService, Registration, Session};
+pub use bulk_deletion::{BulkDeletion, DEFAULT_BULK_DELETION, MAX_BULK_DELETION};
 pub use leases::MembershipLeases;
 pub use limits::{AbuseLimits, Limit, LimitSettings};
 pub use logins::LoginRevocations;

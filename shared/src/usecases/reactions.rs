@@ -215,23 +215,8 @@ impl Counter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Content, MessageKind, Metadata};
     use crate::ports::{MessageLog, MessageStore, PageQuery};
-    use crate::usecases::NewMessage;
     use crate::usecases::testkit::Kit;
-
-    async fn send(kit: &Kit, sender: UserId, room: RoomId, content: &str) -> Message {
-        let request = NewMessage {
-            room,
-            content: Content::parse(content).unwrap(),
-            kind: MessageKind::text(),
-            metadata: Metadata::default(),
-            client_msg_id: None,
-            first_attempt: false,
-            reply_to: None,
-        };
-        kit.messages.send(sender, request).await.unwrap().message
-    }
 
     fn emoji(raw: &str) -> Emoji {
         Emoji::parse(raw).unwrap()
@@ -255,7 +240,7 @@ mod tests {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
         let room = kit.group(ann, vec![bob]).await;
-        let hello = send(&kit, ann, room, "hello").await;
+        let hello = kit.send(ann, room, "hello").await;
         let first = react(&kit, ann, &hello, "👍", true).await;
         assert_eq!(counts(&first.message), [("👍", 1, true)]);
         react(&kit, bob, &hello, "🎉", true).await;
@@ -281,7 +266,7 @@ mod tests {
         let kit = Kit::new();
         let ann = kit.user("ann").await;
         let room = kit.group(ann, vec![]).await;
-        let hello = send(&kit, ann, room, "hello").await;
+        let hello = kit.send(ann, room, "hello").await;
         let mut stored = Vec::new();
         for add in [true, true, false, false, true] {
             if let Some(entry) = react(&kit, ann, &hello, "❤️", add).await.reaction {
@@ -299,7 +284,7 @@ mod tests {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
         let room = kit.group(ann, vec![bob]).await;
-        let hello = send(&kit, ann, room, "hello").await;
+        let hello = kit.send(ann, room, "hello").await;
         kit.persist_all().await;
         let entries = [
             react(&kit, ann, &hello, "👍", true).await,
@@ -319,10 +304,10 @@ mod tests {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
         let room = kit.group(ann, vec![bob]).await;
-        let held = send(&kit, ann, room, "held").await;
+        let held = kit.send(ann, room, "held").await;
         let since = held.seq;
         let on_held = react(&kit, bob, &held, "👀", true).await.reaction.unwrap();
-        let missed = send(&kit, ann, room, "missed").await;
+        let missed = kit.send(ann, room, "missed").await;
         let on_missed = react(&kit, bob, &missed, "✅", true).await.reaction.unwrap();
         let replay = kit.messages.replay(ann, room, since).await.unwrap();
         let seqs: Vec<Seq> = replay.changes.iter().map(Entry::seq).collect();
@@ -337,8 +322,8 @@ mod tests {
         let kit = Kit::new();
         let (ann, bob, eve) = (kit.user("ann").await, kit.user("bob").await, kit.user("eve").await);
         let room = kit.group(ann, vec![bob]).await;
-        let hello = send(&kit, ann, room, "hello").await;
-        let gone = send(&kit, ann, room, "gone").await;
+        let hello = kit.send(ann, room, "hello").await;
+        let gone = kit.send(ann, room, "gone").await;
         kit.messages.delete(ann, room, MessageRef::Seq(gone.seq), None).await.unwrap();
         let before = kit.log.all().len();
 
@@ -361,7 +346,7 @@ mod tests {
         let kit = Kit::new();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
         let room = kit.group(ann, vec![bob]).await;
-        let hello = send(&kit, ann, room, "hello").await;
+        let hello = kit.send(ann, room, "hello").await;
         for n in 0..MAX_EMOJIS_PER_MESSAGE {
             react(&kit, ann, &hello, &format!("e{n}"), true).await;
         }

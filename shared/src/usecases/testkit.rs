@@ -212,6 +212,25 @@ impl Kit {
         self.rooms.create(owner, request).await.unwrap().room.id
     }
 
+    /// Sends a plain text message as `sender` and returns it as stored.
+    pub async fn send(
+        &self,
+        sender: UserId,
+        room: crate::domain::RoomId,
+        content: &str,
+    ) -> crate::domain::Message {
+        let request = crate::usecases::NewMessage {
+            room,
+            content: crate::domain::Content::parse(content).unwrap(),
+            kind: crate::domain::MessageKind::text(),
+            metadata: crate::domain::Metadata::default(),
+            client_msg_id: None,
+            first_attempt: false,
+            reply_to: None,
+        };
+        self.messages.send(sender, request).await.unwrap().message
+    }
+
     /// Moves everything in the log to the store and redacts the log, as the persister does.
     pub async fn persist_all(&self) {
         let newest = self.persist_unacknowledged().await;

@@ -8,7 +8,7 @@ use chat_tests::embedded::{DataDir, EmbeddedApp};
 use std::time::Duration;
 
 use chat_tests::ws::{Codec, WsClient};
-use chat_tests::{JWT_SECRET, TestApp, nats_url, redis_url};
+use chat_tests::{Account, JWT_SECRET, TestApp, nats_url, redis_url};
 use serde_json::{Value, json};
 
 const NODE: &str = env!("CARGO_BIN_EXE_chat-node-under-test");
@@ -205,4 +205,171 @@ async fn only_administrators_list_disable_and_enable_users_and_bad_requests_are_
         assert_eq!(refused.status, 400, "{query}: {:?}", refused.body);
     }
     assert_eq!(app.call("GET", "/users/me", Some(&bob.access), None).await.status, 200, "nothing was done");
+}
+
+/// Every page of `target`'s bulk deletion, `limit` at a time: the pages' `deleted` counts.
+async fn delete_all_messages(app: &TestApp, admin: &Account, target: &Account, limit: u64) -> Vec<u64> {
+    let path = format!("/admin/users/{}/messages/delete", target.id);
+    let (mut counts, mut after) = (Vec::new(), Value::Null);
+    loop {
+        let body =
+            if after.is_null() { json!({"limit": limit}) } else { json!({"limit": limit, "after": after}) };
+        let page = app.call("POST", &path, Some(&admin.access), Some(body)).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        counts.push(page.body["deleted"].as_u64().unwrap());
+        after = page.body["next"].clone();
+        if after.is_null() {
+            return counts;
+        }
+        assert!(counts.len() < 20, "the walk ends");
+    }
+}
+
+#[tokio::test]
+async fn an_administrator_deletes_every_message_a_user_sent_live_on_every_node_and_at_rest() {
+    let app = TestApp::spawn().await.unwrap();
+    let other = app.add_node().await.unwrap();
+    let _persister = app.start_persister().await.unwrap();
+    let (root, bob, carol) =
+        (app.register("root").await, app.register("bob").await, app.register("carol").await);
+    assert_eq!(admin(&cluster_settings(&app), &["grant", "root"]).await.0, Some(0));
+    let carols = app.create_room(&carol, "group", &[&bob]).await;
+    let bobs = app.create_room(&bob, "group", &[&carol]).await;
+    let mut watcher = app.ws(&other, &carol, Codec::MsgPack).await;
+    watcher.request(json!({"type": "join", "room": carols})).await.unwrap();
+    let send = |account: &Account, room: &str, text: &str| {
+        let path = format!("/rooms/{room}/messages");
+        let (access, body) = (account.access.clone(), json!({"content": text}));
+        let app = &app;
+        async move { assert_eq!(app.call("POST", &path, Some(&access), Some(body)).await.status, 201) }
+    };
+    for n in 0..3 {
+        send(&bob, &carols, &format!("spam {n}")).await;
+    }
+    send(&carol, &carols, "a real message").await;
+    for n in 3..5 {
+        send(&bob, &bobs, &format!("spam {n}")).await;
+    }
+    // Sent just now: perhaps not in PostgreSQL yet when the first page begins.
+    send(&bob, &carols, "spam 5").await;
+    let disabled =
+        app.call("POST", &format!("/admin/users/{}/disable", bob.id), Some(&root.access), None).await;
+    assert_eq!(disabled.status, 200);
+
+    let counts = delete_all_messages(&app, &root, &bob, 2).await;
+    assert_eq!(counts.iter().sum::<u64>(), 6, "{counts:?}");
+
+    let mut deletions = Vec::new();
+    while deletions.len() < 4 {
+        let frame = watcher.next_frame(Duration::from_secs(5)).await.expect("a deletion frame");
+        if frame["type"] == "message_deleted" {
+            assert_eq!(frame["by"], json!(root.id));
+            deletions.push(frame["message"]["seq"].clone());
+        }
+    }
+    let history = app.call("GET", &format!("/rooms/{carols}/messages"), Some(&carol.access), None).await;
+    let shown: Vec<(&Value, &Value)> =
+        history.body["messages"].as_array().unwrap().iter().map(|m| (&m["content"], &m["deleted"])).collect();
+    let tombstone = (&json!(""), &json!(true));
+    assert_eq!(shown, [tombstone, tombstone, tombstone, (&json!("a real message"), &Value::Null), tombstone]);
+
+    // At rest: every row of bob's is a tombstone without its text, and nothing of carol's is.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: i64 = sqlx::query_scalar(
+            "select count(*) from messages where sender_id = $1::uuid and (deleted_at is null or content <> '')",
+        )
+        .bind(&bob.id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{left} of bob's messages still stored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let carols_rows: i64 =
+        sqlx::query_scalar("select count(*) from messages where sender_id = $1::uuid and deleted_at is null")
+            .bind(&carol.id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(carols_rows, 1);
+
+    let audit = app.call("GET", "/admin/audit", Some(&root.access), None).await;
+    let deleted: u64 = audit.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "messages_deleted" && e["target_user"] == json!(bob.id))
+        .map(|e| e["detail"].as_str().unwrap().split(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(deleted, 6);
+    assert_eq!(delete_all_messages(&app, &root, &bob, 100).await, [0], "a second walk finds nothing");
+}
+
+#[tokio::test]
+async fn an_embedded_administrator_deletes_a_users_messages_too() {
+    let dir = DataDir::new();
+    let app = EmbeddedApp::spawn(&dir).await.unwrap();
+    let (root, bob) = (app.register("root").await, app.register("bob").await);
+    assert_eq!(admin(&embedded_settings(&dir.path), &["grant", "root"]).await.0, Some(0));
+    let room =
+        app.call("POST", "/rooms", Some(&bob.access), Some(json!({"name": "r", "type": "group"}))).await;
+    let room = room.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/rooms/{room}/messages");
+    for text in ["one", "two"] {
+        let sent = app.call("POST", &path, Some(&bob.access), Some(json!({"content": text}))).await;
+        assert_eq!(sent.status, 201);
+    }
+    let delete = format!("/admin/users/{}/messages/delete", bob.id);
+    let page = app.call("POST", &delete, Some(&root.access), Some(json!({}))).await;
+    assert_eq!((page.status, &page.body), (200, &json!({"deleted": 2, "next": null})));
+    let history = app.call("GET", &path, Some(&bob.access), None).await;
+    assert!(history.body["messages"].as_array().unwrap().iter().all(|m| m["deleted"] == true));
+}
+
+#[tokio::test]
+async fn bulk_deletion_refuses_others_than_administrators_and_bad_requests() {
+    let app = TestApp::spawn().await.unwrap();
+    let (root, bob) = (app.register("root").await, app.register("bob").await);
+    assert_eq!(admin(&cluster_settings(&app), &["grant", "root"]).await.0, Some(0));
+    let room = app.create_room(&bob, "group", &[]).await;
+    let messages = format!("/rooms/{room}/messages");
+    let sent = app.call("POST", &messages, Some(&bob.access), Some(json!({"content": "x"}))).await;
+    assert_eq!(sent.status, 201);
+    let path = |target: &str| format!("/admin/users/{target}/messages/delete");
+
+    let not_admin = app.call("POST", &path(&bob.id), Some(&bob.access), Some(json!({}))).await;
+    assert_eq!((not_admin.status, not_admin.code()), (403, Some("forbidden")));
+    assert_eq!(app.call("POST", &path(&bob.id), None, Some(json!({}))).await.status, 401);
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(app.call("POST", &path(&unknown), Some(&root.access), Some(json!({}))).await.status, 404);
+    assert_eq!(app.call("POST", &path("nope"), Some(&root.access), Some(json!({}))).await.status, 400);
+    let room_cursor = format!("{room}.-1");
+    let huge = "x".repeat(5000);
+    for (body, field) in [
+        (json!({"limit": 0}), "limit"),
+        (json!({"limit": 501}), "limit"),
+        (json!({"limit": "ten"}), "limit"),
+        (json!({"limit": -1}), "limit"),
+        (json!({"after": "x"}), "after"),
+        (json!({"after": room_cursor}), "after"),
+        (json!({"after": huge}), "after"),
+        (json!({"after": 7}), "after"),
+    ] {
+        let refused = app.call("POST", &path(&bob.id), Some(&root.access), Some(body.clone())).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (400, Some("invalid_input")),
+            "{body}: {:?}",
+            refused.body
+        );
+        assert!(refused.body["error"]["fields"][field].is_string(), "{body}: {:?}", refused.body);
+    }
+    let not_json = app.call_raw("POST", &path(&bob.id), Some(&root.access), b"{limit".to_vec()).await;
+    assert_eq!(not_json.status, 400);
+    let history = app.call("GET", &format!("/rooms/{room}/messages"), Some(&bob.access), None).await;
+    assert_eq!(history.body["messages"][0]["content"], "x", "nothing was deleted");
 }

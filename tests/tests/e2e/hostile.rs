@@ -134,6 +134,7 @@ async fn every_authenticated_route_refuses_a_missing_token() {
         ("GET", "/admin/users?query=a".to_owned()),
         ("POST", format!("/admin/users/{id}/disable")),
         ("POST", format!("/admin/users/{id}/enable")),
+        ("POST", format!("/admin/users/{id}/messages/delete")),
         ("PATCH", "/users/me".to_owned()),
         ("GET", format!("/users/{id}")),
         ("GET", "/rooms".to_owned()),

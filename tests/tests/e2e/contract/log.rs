@@ -134,9 +134,12 @@ fn message_of(live: LiveEntry) -> (Message, Seq) {
 
 async fn appends_get_increasing_seqs_and_read_back_by_seq_and_by_room(logs: &Logs) {
     let (room, other) = (RoomId::generate(), RoomId::generate());
+    assert_eq!(logs.log.head().await.unwrap(), 0, "nothing appended yet");
     let a1 = append(&*logs.log, text(room, "a1")).await;
     let b1 = append(&*logs.log, text(other, "b1")).await;
+    assert_eq!(logs.log.head().await.unwrap(), b1.seq, "the newest entry of any room");
     let a2 = append(&*logs.log, text(room, "a2")).await;
+    assert_eq!(logs.log.head().await.unwrap(), a2.seq);
     assert!(a1.seq > 0 && a1.seq < b1.seq && b1.seq < a2.seq, "{} {} {}", a1.seq, b1.seq, a2.seq);
     assert_eq!(logs.log.get(b1.seq).await.unwrap(), Some(m(&b1)));
     assert_eq!(logs.log.get(a2.seq + 1000).await.unwrap(), None);

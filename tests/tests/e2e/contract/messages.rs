@@ -1,15 +1,18 @@
 //! The `MessageStore` contract.
 
-use chat_shared::domain::{ClientMsgId, Message, MessageKind, Metadata};
+use chat_shared::domain::{
+    Change, ChangeKind, ClientMsgId, Message, MessageKind, Metadata, SentCursor, UserId,
+};
 use chat_shared::ports::PageQuery;
 
-use super::{Stores, new_message};
+use super::{Stores, new_message, now};
 
 contract_tests!(Stores [postgres, sqlite, memory] [
     a_message_reads_back_exactly_as_stored,
     a_batch_skips_messages_whose_seq_is_stored_already,
     pages_read_backward_from_the_newest_or_forward_from_a_seq,
     client_ids_are_per_room,
+    a_senders_messages_not_deleted_are_walked_room_by_room_in_seq_order,
 ]);
 
 fn seqs(messages: &[Message]) -> Vec<u64> {
@@ -78,4 +81,42 @@ async fn client_ids_are_per_room(stores: &Stores) {
     assert_eq!(stores.messages.by_client_msg_id(other, &shared).await.unwrap(), Some(in_other));
     let unknown = ClientMsgId::parse("unknown").unwrap();
     assert_eq!(stores.messages.by_client_msg_id(room, &unknown).await.unwrap(), None);
+}
+
+async fn a_senders_messages_not_deleted_are_walked_room_by_room_in_seq_order(stores: &Stores) {
+    let ann = stores.user("ann").await;
+    let (mut first, mut second) = (stores.group(ann, &[]).await, stores.group(ann, &[]).await);
+    if second < first {
+        std::mem::swap(&mut first, &mut second);
+    }
+    let bob = UserId::generate();
+    let by = |sender: UserId, message: Message| Message { sender_id: sender, ..message };
+    let messages = [
+        by(bob, new_message(second, 2, "b2", None)),
+        by(bob, new_message(first, 7, "a7", None)),
+        by(UserId::generate(), new_message(first, 8, "someone else's", None)),
+        by(bob, new_message(first, 9, "a9", None)),
+        by(bob, new_message(first, 11, "a11, deleted", None)),
+        by(bob, new_message(second, 5, "b5", None)),
+    ];
+    stores.messages.insert_batch(&messages).await.unwrap();
+    let deleted = &messages[4];
+    let deletion = Change {
+        kind: ChangeKind::Deleted,
+        seq: 0,
+        actor: bob,
+        client_change_id: None,
+        message: deleted.tombstone(bob, now()),
+    };
+    stores.messages.apply_changes(&[deletion.at_seq(12)]).await.unwrap();
+
+    let at = |room, seq| SentCursor { room, seq };
+    let all = stores.messages.sent_by(bob, None, 10).await.unwrap();
+    assert_eq!(all, [at(first, 7), at(first, 9), at(second, 2), at(second, 5)]);
+    let page = stores.messages.sent_by(bob, None, 2).await.unwrap();
+    assert_eq!(page, [at(first, 7), at(first, 9)]);
+    let rest = stores.messages.sent_by(bob, Some(at(first, 9)), 2).await.unwrap();
+    assert_eq!(rest, [at(second, 2), at(second, 5)]);
+    assert!(stores.messages.sent_by(bob, Some(at(second, 5)), 2).await.unwrap().is_empty());
+    assert!(stores.messages.sent_by(UserId::generate(), None, 10).await.unwrap().is_empty());
 }
