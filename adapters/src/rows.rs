@@ -3,9 +3,9 @@
 //! the same in both, only the SQL differs.
 
 use chat_shared::domain::{
-    AuditEntry, Ban, BanReason, ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata,
-    Participant, RefreshTokenRecord, ReplyTo, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, TokenHash,
-    User, UserId, Username,
+    ApiKey, ApiKeyId, ApiKeyName, AuditEntry, Ban, BanReason, ClientMsgId, Content, DisplayName, Message,
+    MessageId, MessageKind, Metadata, Participant, RefreshTokenRecord, ReplyTo, Room, RoomId, RoomName,
+    RoomSummary, RoomTopic, Scope, Seq, TokenHash, User, UserId, Username,
 };
 use chat_shared::ports::StoreError;
 use chrono::{DateTime, Utc};
@@ -328,3 +328,36 @@ impl TryFrom<AuditRow> for AuditEntry {
 }
 
 pub(crate) const AUDIT_COLUMNS: &str = "id, at, actor_id, action, target_user_id, detail";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    pub(crate) id: Uuid,
+    pub(crate) name: String,
+    /// Space-separated.
+    pub(crate) scopes: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) created_by: Option<Uuid>,
+    pub(crate) revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = StoreError;
+
+    fn try_from(row: ApiKeyRow) -> Result<Self, StoreError> {
+        Ok(ApiKey {
+            id: ApiKeyId::from_uuid(row.id),
+            name: ApiKeyName::parse(&row.name).map_err(|e| corrupt("API key name", e))?,
+            scopes: Scope::parse_list(row.scopes.split(' ')).map_err(|e| corrupt("API key scopes", e))?,
+            created_at: row.created_at,
+            created_by: row.created_by.map(UserId::from_uuid),
+            revoked_at: row.revoked_at,
+        })
+    }
+}
+
+pub(crate) const API_KEY_COLUMNS: &str = "id, name, scopes, created_at, created_by, revoked_at";
+
+/// How `api_keys.scopes` holds a key's scopes.
+pub(crate) fn scopes_to_db(scopes: &[Scope]) -> String {
+    scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(" ")
+}

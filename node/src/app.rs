@@ -271,6 +271,7 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
             tokens: backends.tokens.clone(),
             revocations: revocations.clone(),
             messages: messages.clone(),
+            api_keys: backends.api_keys,
             clock: clock.clone(),
         })),
         users: Arc::new(UserService::new(backends.users)),

@@ -1,5 +1,6 @@
 //! PostgreSQL adapters (sqlx). Migrations live in the workspace's `migrations/` folder.
 
+mod api_keys;
 mod audit;
 mod client_ids;
 mod errors;
@@ -21,6 +22,7 @@ use chat_shared::ports::{Probe, ProbeError};
 pub use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 
+pub use api_keys::PgApiKeyStore;
 pub use audit::PgAuditLog;
 pub use messages::PgMessageStore;
 pub use rooms::PgRoomStore;

@@ -2,6 +2,7 @@
 //! folder, with the same semantics as the PostgreSQL adapters. Migrations live in
 //! `migrations/sqlite/` (the PostgreSQL migrator reads only the files of `migrations/` itself).
 
+mod api_keys;
 mod audit;
 mod changes;
 mod db;
@@ -14,6 +15,7 @@ mod rooms;
 mod tokens;
 mod users;
 
+pub use api_keys::SqliteApiKeyStore;
 pub use audit::SqliteAuditLog;
 pub use db::{MIGRATOR, SqliteDb, SqliteProbe};
 pub use log::SqliteMessageLog;

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use chat_shared::ports::{
-    AuditLog, EventBus, LiveFeed, LoginAnnouncements, MessageLog, MessageStore, PresenceStore, Probe,
-    RateLimiter, RefreshTokenStore, RevokedLogins, RoomStore, UserFeed, UserStore,
+    ApiKeyStore, AuditLog, EventBus, LiveFeed, LoginAnnouncements, MessageLog, MessageStore, PresenceStore,
+    Probe, RateLimiter, RefreshTokenStore, RevokedLogins, RoomStore, UserFeed, UserStore,
 };
 
 /// The adapters a mode chose, each behind its port.
@@ -12,6 +12,7 @@ pub(super) struct Backends {
     pub users: Arc<dyn UserStore>,
     /// What administrators did.
     pub audit: Arc<dyn AuditLog>,
+    pub api_keys: Arc<dyn ApiKeyStore>,
     pub tokens: Arc<dyn RefreshTokenStore>,
     pub rooms: Arc<dyn RoomStore>,
     pub messages: Arc<dyn MessageStore>,

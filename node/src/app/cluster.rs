@@ -6,7 +6,8 @@ use anyhow::Context;
 use chat_adapters::jetstream::JetStreamLog;
 use chat_adapters::nats::{NatsEvents, NatsLog, NatsLoginAnnouncements, NatsUserFeed};
 use chat_adapters::postgres::{
-    self, PgAuditLog, PgMessageStore, PgPool, PgProbe, PgRefreshTokenStore, PgRoomStore, PgUserStore,
+    self, PgApiKeyStore, PgAuditLog, PgMessageStore, PgPool, PgProbe, PgRefreshTokenStore, PgRoomStore,
+    PgUserStore,
 };
 use chat_adapters::redis::RedisPresence;
 use chat_adapters::redis_logins::RedisRevokedLogins;
@@ -48,6 +49,7 @@ pub(super) async fn connect(
     Ok(Backends {
         users: Arc::new(PgUserStore::new(pool.clone())),
         audit: Arc::new(PgAuditLog::new(pool.clone())),
+        api_keys: Arc::new(PgApiKeyStore::new(pool.clone())),
         tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
         rooms: Arc::new(PgRoomStore::new(pool.clone())),
         messages: Arc::new(PgMessageStore::new(pool.clone())),

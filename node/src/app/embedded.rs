@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chat_adapters::sqlite::{
-    SqliteAuditLog, SqliteDb, SqliteMessageLog, SqliteMessageStore, SqliteRefreshTokenStore, SqliteRoomStore,
-    SqliteUserStore,
+    SqliteApiKeyStore, SqliteAuditLog, SqliteDb, SqliteMessageLog, SqliteMessageStore,
+    SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore,
 };
 use chat_shared::memory::{
     MemoryEventBus, MemoryLoginAnnouncements, MemoryPresenceStore, MemoryRevokedLogins, MemoryUserFeed,
@@ -41,6 +41,7 @@ pub(super) async fn open(config: &NodeConfig) -> anyhow::Result<Backends> {
     Ok(Backends {
         users: Arc::new(SqliteUserStore::new(db.clone())),
         audit: Arc::new(SqliteAuditLog::new(db.clone())),
+        api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
         tokens: Arc::new(SqliteRefreshTokenStore::new(db.clone())),
         rooms: Arc::new(SqliteRoomStore::new(db.clone())),
         messages: Arc::new(SqliteMessageStore::new(db.clone())),

@@ -6,7 +6,7 @@ use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use chat_shared::domain::{AccessClaims, LoginId, UserId};
+use chat_shared::domain::{AccessClaims, ApiKey, ApiKeySecret, LoginId, UserId};
 use chat_shared::ports::TokenError;
 use serde::de::DeserializeOwned;
 
@@ -117,15 +117,45 @@ where
     }
 }
 
-/// The claims of a valid bearer token whose login has not ended.
-async fn bearer_claims(parts: &Parts, state: &AppState) -> Result<AccessClaims, ApiError> {
+/// An application backend, authenticated by `Authorization: Bearer <API key>`: a key that
+/// exists and is not revoked.
+pub struct ApiKeyCaller(pub ApiKey);
+
+impl<S> FromRequestParts<S> for ApiKeyCaller
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        if !token.starts_with(ApiKeySecret::PREFIX) {
+            return Err(ApiError::Unauthorized("this route takes an API key"));
+        }
+        let key = AppState::from_ref(state).admin.api_key(&ApiKeySecret::from_client(token)).await;
+        key.map(ApiKeyCaller).map_err(|err| match err {
+            chat_shared::error::Error::Unauthorized => ApiError::Unauthorized("invalid API key"),
+            other => other.into(),
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer` header.
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::Unauthorized("missing bearer token"))?;
     let token = header
         .to_str()
         .ok()
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .ok_or(ApiError::Unauthorized("malformed authorization header"))?;
-    let claims = match state.issuer.verify(token.trim(), state.clock.now()) {
+    Ok(token.trim())
+}
+
+/// The claims of a valid bearer token whose login has not ended.
+async fn bearer_claims(parts: &Parts, state: &AppState) -> Result<AccessClaims, ApiError> {
+    let token = bearer(parts)?;
+    let claims = match state.issuer.verify(token, state.clock.now()) {
         Ok(claims) => claims,
         Err(TokenError::Expired) => return Err(ApiError::Unauthorized("token expired")),
         Err(TokenError::Invalid) => return Err(ApiError::Unauthorized("invalid token")),

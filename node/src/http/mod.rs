@@ -1,6 +1,7 @@
 //! REST routes, and the layers every request passes through.
 
 mod admin;
+mod api_keys;
 mod auth;
 mod client_ip;
 mod directory;
@@ -14,6 +15,7 @@ mod ops;
 mod reactions;
 mod room_settings;
 mod rooms;
+mod server_api;
 mod threads;
 mod users;
 mod web;
@@ -57,6 +59,12 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/admin/users/{id}/disable", post(admin::disable))
         .route("/admin/users/{id}/enable", post(admin::enable))
         .route("/admin/users/{id}/messages/delete", post(admin::delete_messages))
+        .route("/admin/api-keys", post(api_keys::create).get(api_keys::list))
+        .route("/admin/api-keys/{id}", axum::routing::delete(api_keys::revoke))
+        .route("/server/users/{user_id}/rooms", post(server_api::create_room))
+        .route("/server/users/{user_id}/rooms/{room_id}/messages", post(server_api::send))
+        .route("/server/users/{user_id}/rooms/{room_id}/members", post(server_api::add_member))
+        .route("/server/users/{user_id}/rooms/{room_id}/presence", get(server_api::presence))
         .route("/rooms", post(rooms::create).get(rooms::list_mine))
         .route("/rooms/{id}", get(rooms::get).patch(room_settings::update))
         .route("/rooms/{id}/members", get(rooms::members).post(rooms::add_member))

@@ -132,8 +132,18 @@ pub async fn create(
     AuthUser(caller): AuthUser,
     JsonBody(body): JsonBody<CreateRoomRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let RoomRequest { room: mut request, member_usernames } = body.try_into_domain()?;
+    let request = body.try_into_domain()?;
     state.limits.user(Limit::WritesPerUser, caller).await?;
+    create_as(&state, caller, request).await
+}
+
+/// Creates the room `caller` asked for, members named by username included: `201`, or `200`
+/// with the direct room the pair has already.
+pub(super) async fn create_as(
+    state: &AppState,
+    caller: UserId,
+    RoomRequest { room: mut request, member_usernames }: RoomRequest,
+) -> Result<(StatusCode, Json<Room>), ApiError> {
     match state.users.resolve_usernames(&member_usernames).await {
         Ok(ids) => request.member_ids.extend(ids),
         Err(unknown @ ResolveError::Unknown(_)) => {
@@ -175,8 +185,18 @@ pub async fn add_member(
     ApiPath(id): ApiPath<RoomId>,
     JsonBody(body): JsonBody<AddMemberRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let (target, role) = body.try_into_domain()?;
+    let member = body.try_into_domain()?;
     state.limits.user(Limit::WritesPerUser, caller).await?;
+    add_member_as(&state, caller, id, member).await
+}
+
+/// Adds the member `caller` named, by id or username: `201`, or `200` when they were one.
+pub(super) async fn add_member_as(
+    state: &AppState,
+    caller: UserId,
+    id: RoomId,
+    (target, role): (NewMember, Role),
+) -> Result<(StatusCode, Json<Participant>), ApiError> {
     let target = match target {
         NewMember::Id(id) => id,
         NewMember::Username(name) => match state.users.resolve_usernames(std::slice::from_ref(&name)).await {

@@ -21,6 +21,10 @@ pub enum AuditAction {
     UserEnabled,
     /// Deleted a page of a user's messages; the detail says how many.
     MessagesDeleted,
+    /// Made an API key; the detail names it.
+    ApiKeyCreated,
+    /// Revoked an API key; the detail names it.
+    ApiKeyRevoked,
 }
 
 impl AuditAction {
@@ -31,6 +35,8 @@ impl AuditAction {
             AuditAction::UserDisabled => "user_disabled",
             AuditAction::UserEnabled => "user_enabled",
             AuditAction::MessagesDeleted => "messages_deleted",
+            AuditAction::ApiKeyCreated => "api_key_created",
+            AuditAction::ApiKeyRevoked => "api_key_revoked",
         }
     }
 }
@@ -45,6 +51,8 @@ impl std::str::FromStr for AuditAction {
             "user_disabled" => Ok(AuditAction::UserDisabled),
             "user_enabled" => Ok(AuditAction::UserEnabled),
             "messages_deleted" => Ok(AuditAction::MessagesDeleted),
+            "api_key_created" => Ok(AuditAction::ApiKeyCreated),
+            "api_key_revoked" => Ok(AuditAction::ApiKeyRevoked),
             _ => Err(Invalid::AuditAction),
         }
     }

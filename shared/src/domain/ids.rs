@@ -78,6 +78,11 @@ uuid_id!(
     MessageId,
     Uuid::now_v7
 );
+uuid_id!(
+    /// An API key's id: UUIDv7, so keys list newest first by id.
+    ApiKeyId,
+    Uuid::now_v7
+);
 
 #[cfg(test)]
 mod tests {

@@ -43,4 +43,8 @@ pub enum Invalid {
     Emoji,
     #[error("must be the `next` of an earlier page")]
     Cursor,
+    #[error("must be one of messages:publish, rooms:write, users:read")]
+    Scope,
+    #[error("must name at least one scope")]
+    NoScopes,
 }

@@ -1,5 +1,6 @@
 //! Domain types. Every constructor validates, so a value that exists is a valid one.
 
+mod api_key;
 mod audit;
 mod change;
 mod chars;
@@ -17,10 +18,11 @@ mod timestamp;
 mod token;
 mod user;
 
+pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, Scope};
 pub use audit::{AuditAction, AuditEntry};
 pub use change::{Change, ChangeKind, Entry, apply_change};
 pub use directory::{DirectoryCursor, SearchPrefix};
-pub use ids::{LoginId, MessageId, RoomId, Seq, SocketId, UserId};
+pub use ids::{ApiKeyId, LoginId, MessageId, RoomId, Seq, SocketId, UserId};
 pub use invalid::Invalid;
 pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, ReplyTo};
 pub use moderation::{Ban, BanReason, PostPolicy};

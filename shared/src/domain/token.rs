@@ -34,9 +34,7 @@ pub struct RefreshToken(String);
 
 impl RefreshToken {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        Self(URL_SAFE_NO_PAD.encode(bytes))
+        Self(random_secret())
     }
 
     /// Any string a client presents; an unknown one simply matches no stored hash.
@@ -49,8 +47,15 @@ impl RefreshToken {
     }
 
     pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+        TokenHash::of(&self.0)
     }
+}
+
+/// 32 random bytes in base64url: the secret part of refresh tokens and API keys.
+pub(super) fn random_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl fmt::Debug for RefreshToken {
@@ -59,9 +64,15 @@ impl fmt::Debug for RefreshToken {
     }
 }
 
-/// SHA-256 of a refresh token: what the store keeps and looks up by.
+/// SHA-256 of a refresh token or an API key's secret: what the store keeps and looks up by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    pub fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+}
 
 /// A stored refresh token. Tokens of one login form a family: each refresh spends one token and
 /// issues its successor in the same family.

@@ -4,6 +4,7 @@
 //! contract tests as the adapters over real services (`tests/tests/e2e/contract/`).
 
 #[cfg(any(test, feature = "test-support"))]
+mod api_keys;
 mod audit;
 mod broadcast;
 #[cfg(any(test, feature = "test-support"))]
@@ -22,6 +23,7 @@ mod tokens;
 mod users;
 
 #[cfg(any(test, feature = "test-support"))]
+pub use api_keys::MemoryApiKeyStore;
 pub use audit::MemoryAuditLog;
 pub use broadcast::broadcast_stream;
 #[cfg(any(test, feature = "test-support"))]

@@ -1,6 +1,7 @@
 //! Ports: the traits through which use cases reach storage, crypto, time and the other nodes. Each adapter
 //! translates its driver's errors into the error types documented here.
 
+mod api_keys;
 mod audit;
 mod clock;
 mod crypto;
@@ -15,6 +16,7 @@ mod rooms;
 mod tokens;
 mod users;
 
+pub use api_keys::{ApiKeyStore, KeyRevocation};
 pub use audit::AuditLog;
 pub use clock::{Clock, SystemClock};
 pub use crypto::{PasswordHasher, TokenError, TokenIssuer};

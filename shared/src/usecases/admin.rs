@@ -14,7 +14,7 @@ use crate::domain::{
     Username,
 };
 use crate::error::Error;
-use crate::ports::{AuditLog, Clock, LoginEnded, RefreshTokenStore, UserStore};
+use crate::ports::{ApiKeyStore, AuditLog, Clock, LoginEnded, RefreshTokenStore, UserStore};
 
 /// The most entries an audit page holds, and how many it holds unless asked.
 pub const MAX_AUDIT_PAGE: usize = 200;
@@ -60,24 +60,26 @@ pub struct AdminPorts {
     pub tokens: Arc<dyn RefreshTokenStore>,
     pub revocations: Arc<LoginRevocations>,
     pub messages: Arc<MessageService>,
+    pub api_keys: Arc<dyn ApiKeyStore>,
     pub clock: Arc<dyn Clock>,
 }
 
 /// What administrators do over HTTP: list users, disable and enable them, delete a user's
-/// messages, read the audit log.
+/// messages, read the audit log, manage API keys (see `api_keys`).
 pub struct AdminService {
-    users: Arc<dyn UserStore>,
-    audit: Arc<dyn AuditLog>,
+    pub(super) users: Arc<dyn UserStore>,
+    pub(super) audit: Arc<dyn AuditLog>,
     tokens: Arc<dyn RefreshTokenStore>,
     revocations: Arc<LoginRevocations>,
     messages: Arc<MessageService>,
-    clock: Arc<dyn Clock>,
+    pub(super) api_keys: Arc<dyn ApiKeyStore>,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl AdminService {
     pub fn new(ports: AdminPorts) -> Self {
-        let AdminPorts { users, audit, tokens, revocations, messages, clock } = ports;
-        Self { users, audit, tokens, revocations, messages, clock }
+        let AdminPorts { users, audit, tokens, revocations, messages, api_keys, clock } = ports;
+        Self { users, audit, tokens, revocations, messages, api_keys, clock }
     }
 
     /// The users whose username or display name starts with `prefix`, disabled ones
@@ -179,7 +181,7 @@ impl AdminService {
     }
 }
 
-async fn record(
+pub(super) async fn record(
     audit: &dyn AuditLog,
     clock: &dyn Clock,
     actor: Option<UserId>,
@@ -194,34 +196,12 @@ async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryAuditLog;
     use crate::usecases::testkit::Kit;
-
-    /// The command line's grants and the HTTP administration, over one audit log.
-    fn admin(kit: &Kit) -> (RoleGrants, AdminService) {
-        let audit = Arc::new(MemoryAuditLog::default());
-        let grants = RoleGrants::new(kit.user_store.clone(), audit.clone(), kit.clock.clone());
-        let ports = AdminPorts {
-            users: kit.user_store.clone(),
-            audit,
-            tokens: kit.token_store.clone(),
-            revocations: kit.revocations.clone(),
-            messages: Arc::new(MessageService::new(
-                kit.rooms.clone(),
-                kit.log.clone(),
-                kit.store.clone(),
-                kit.clock.clone(),
-                1000,
-            )),
-            clock: kit.clock.clone(),
-        };
-        (grants, AdminService::new(ports))
-    }
 
     #[tokio::test]
     async fn the_command_line_grants_and_revokes_and_the_audit_log_pages_newest_first() {
         let kit = Kit::new();
-        let (grants, admins) = admin(&kit);
+        let (grants, admins) = kit.admin();
         let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
         let granted = grants.set_role(&Username::parse("ANN").unwrap(), UserRole::Admin).await;
         assert_eq!(granted.unwrap().role, UserRole::Admin);
@@ -242,7 +222,7 @@ mod tests {
     #[tokio::test]
     async fn only_administrators_read_the_audit_log_and_unknown_names_are_not_found() {
         let kit = Kit::new();
-        let (grants, admins) = admin(&kit);
+        let (grants, admins) = kit.admin();
         let bob = kit.user("bob").await;
         assert!(matches!(admins.audit(bob, None, 10).await, Err(Error::Forbidden(_))));
         assert!(matches!(admins.audit(UserId::generate(), None, 10).await, Err(Error::Unauthorized)));
@@ -257,7 +237,7 @@ mod tests {
     #[tokio::test]
     async fn a_disabled_user_loses_every_login_cannot_log_in_and_leaves_the_directory_until_enabled() {
         let kit = Kit::new();
-        let (grants, admins) = admin(&kit);
+        let (grants, admins) = kit.admin();
         let registration = |name: &str| crate::usecases::Registration {
             username: Username::parse(name).unwrap(),
             password: crate::domain::Password::parse("correct horse").unwrap(),
@@ -295,7 +275,7 @@ mod tests {
     #[tokio::test]
     async fn only_administrators_delete_a_users_messages_and_each_page_that_did_is_audited() {
         let kit = Kit::new();
-        let (grants, admins) = admin(&kit);
+        let (grants, admins) = kit.admin();
         let (root, bob) = (kit.user("root").await, kit.user("bob").await);
         grants.set_role(&Username::parse("root").unwrap(), UserRole::Admin).await.unwrap();
         let room = kit.group(bob, vec![]).await;

@@ -1,6 +1,7 @@
 //! Use cases: each public method is one thing a client can ask for, with its rules.
 
 mod admin;
+mod api_keys;
 mod auth;
 mod bulk_deletion;
 mod leases;
@@ -16,6 +17,7 @@ mod rooms;
 mod users;
 
 pub use admin::{AdminPorts, AdminService, AuditPage, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE, RoleGrants};
+pub use api_keys::IssuedApiKey;
 pub use auth::{AuthPorts, AuthService, Registration, Session};
 pub use bulk_deletion::{BulkDeletion, DEFAULT_BULK_DELETION, MAX_BULK_DELETION};
 pub use leases::MembershipLeases;

@@ -212,6 +212,29 @@ impl Kit {
         self.rooms.create(owner, request).await.unwrap().room.id
     }
 
+    /// The command line's grants and the HTTP administration, over one audit log.
+    pub fn admin(&self) -> (crate::usecases::RoleGrants, crate::usecases::AdminService) {
+        let audit = Arc::new(crate::memory::MemoryAuditLog::default());
+        let grants =
+            crate::usecases::RoleGrants::new(self.user_store.clone(), audit.clone(), self.clock.clone());
+        let ports = crate::usecases::AdminPorts {
+            users: self.user_store.clone(),
+            audit,
+            tokens: self.token_store.clone(),
+            revocations: self.revocations.clone(),
+            messages: Arc::new(MessageService::new(
+                self.rooms.clone(),
+                self.log.clone(),
+                self.store.clone(),
+                self.clock.clone(),
+                1000,
+            )),
+            api_keys: Arc::new(crate::memory::MemoryApiKeyStore::default()),
+            clock: self.clock.clone(),
+        };
+        (grants, crate::usecases::AdminService::new(ports))
+    }
+
     /// Sends a plain text message as `sender` and returns it as stored.
     pub async fn send(
         &self,

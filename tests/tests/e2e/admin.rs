@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 const NODE: &str = env!("CARGO_BIN_EXE_chat-node-under-test");
 
 /// `chat-node <settings> admin <args>`: its exit code, standard output and standard error.
-async fn admin(settings: &[String], args: &[&str]) -> (Option<i32>, String, String) {
+pub(super) async fn admin(settings: &[String], args: &[&str]) -> (Option<i32>, String, String) {
     let output = tokio::process::Command::new(NODE)
         .args(settings)
         .arg("admin")
@@ -31,7 +31,7 @@ async fn admin(settings: &[String], args: &[&str]) -> (Option<i32>, String, Stri
     (output.status.code(), text(output.stdout), text(output.stderr))
 }
 
-fn cluster_settings(app: &TestApp) -> Vec<String> {
+pub(super) fn cluster_settings(app: &TestApp) -> Vec<String> {
     [
         "--nats-url",
         &nats_url(),
@@ -47,7 +47,7 @@ fn cluster_settings(app: &TestApp) -> Vec<String> {
     .collect()
 }
 
-fn embedded_settings(dir: &Path) -> Vec<String> {
+pub(super) fn embedded_settings(dir: &Path) -> Vec<String> {
     vec!["--data-dir".into(), dir.display().to_string()]
 }
 

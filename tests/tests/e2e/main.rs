@@ -2,6 +2,7 @@
 
 mod abuse_limits;
 mod admin;
+mod api_keys;
 mod auth;
 mod bench_smoke;
 mod connections;

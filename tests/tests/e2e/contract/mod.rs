@@ -22,6 +22,7 @@ macro_rules! contract_tests {
     };
 }
 
+mod api_keys;
 mod changes;
 mod events;
 mod limits;
@@ -40,20 +41,22 @@ use std::any::Any;
 use std::sync::Arc;
 
 use chat_adapters::postgres::{
-    self, PgAuditLog, PgMessageStore, PgRefreshTokenStore, PgRoomStore, PgUserStore,
+    self, PgApiKeyStore, PgAuditLog, PgMessageStore, PgRefreshTokenStore, PgRoomStore, PgUserStore,
 };
 use chat_adapters::sqlite::{
-    SqliteAuditLog, SqliteDb, SqliteMessageStore, SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore,
+    SqliteApiKeyStore, SqliteAuditLog, SqliteDb, SqliteMessageStore, SqliteRefreshTokenStore,
+    SqliteRoomStore, SqliteUserStore,
 };
 use chat_shared::domain::{
     ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, PasswordHash, PostPolicy,
     Role, Room, RoomId, RoomName, RoomType, User, UserId, UserRole, Username,
 };
 use chat_shared::memory::{
-    MemoryAuditLog, MemoryMessageStore, MemoryRefreshTokenStore, MemoryRoomStore, MemoryUserStore,
+    MemoryApiKeyStore, MemoryAuditLog, MemoryMessageStore, MemoryRefreshTokenStore, MemoryRoomStore,
+    MemoryUserStore,
 };
 use chat_shared::ports::{
-    AuditLog, Clock, MessageStore, RefreshTokenStore, RoomStore, SystemClock, UserStore,
+    ApiKeyStore, AuditLog, Clock, MessageStore, RefreshTokenStore, RoomStore, SystemClock, UserStore,
 };
 use chat_tests::TestDatabase;
 use chat_tests::embedded::DataDir;
@@ -65,6 +68,7 @@ pub struct Stores {
     pub rooms: Arc<dyn RoomStore>,
     pub messages: Arc<dyn MessageStore>,
     pub audit: Arc<dyn AuditLog>,
+    pub api_keys: Arc<dyn ApiKeyStore>,
     /// The database or folder, removed when the test ends.
     _place: Box<dyn Any + Send + Sync>,
 }
@@ -80,7 +84,8 @@ impl Stores {
             tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
             rooms: Arc::new(PgRoomStore::new(pool.clone())),
             messages: Arc::new(PgMessageStore::new(pool.clone())),
-            audit: Arc::new(PgAuditLog::new(pool)),
+            audit: Arc::new(PgAuditLog::new(pool.clone())),
+            api_keys: Arc::new(PgApiKeyStore::new(pool)),
             _place: Box::new(db),
         }
     }
@@ -94,7 +99,8 @@ impl Stores {
             tokens: Arc::new(SqliteRefreshTokenStore::new(db.clone())),
             rooms: Arc::new(SqliteRoomStore::new(db.clone())),
             messages: Arc::new(SqliteMessageStore::new(db.clone())),
-            audit: Arc::new(SqliteAuditLog::new(db)),
+            audit: Arc::new(SqliteAuditLog::new(db.clone())),
+            api_keys: Arc::new(SqliteApiKeyStore::new(db)),
             _place: Box::new(dir),
         }
     }
@@ -108,6 +114,7 @@ impl Stores {
             rooms: Arc::new(MemoryRoomStore::counting_unread_in(messages.clone())),
             messages,
             audit: Arc::new(MemoryAuditLog::default()),
+            api_keys: Arc::new(MemoryApiKeyStore::default()),
             _place: Box::new(()),
         }
     }
