@@ -1,4 +1,6 @@
 // Display names by user id, fetched once each.
+/** The sender of system messages, which no account has (docs/API.md, server-to-server API). */
+const SYSTEM_SENDER = "00000000-0000-0000-0000-000000000000";
 export class UserDirectory {
     api;
     users = new Map();
@@ -20,6 +22,11 @@ export class UserDirectory {
     nameNode(id, className = "name") {
         const span = document.createElement("span");
         span.className = className;
+        if (id === SYSTEM_SENDER) {
+            span.textContent = "System";
+            span.classList.add("system");
+            return span;
+        }
         span.textContent = id.slice(0, 8);
         void this.get(id).then((user) => {
             if (user) {

@@ -3,6 +3,9 @@
 import type { Api } from "./api.js";
 import type { Id, User } from "./chat-client.js";
 
+/** The sender of system messages, which no account has (docs/API.md, server-to-server API). */
+const SYSTEM_SENDER: Id = "00000000-0000-0000-0000-000000000000";
+
 export class UserDirectory {
   private readonly users = new Map<Id, Promise<User | null>>();
 
@@ -25,6 +28,11 @@ export class UserDirectory {
   nameNode(id: Id, className = "name"): HTMLSpanElement {
     const span = document.createElement("span");
     span.className = className;
+    if (id === SYSTEM_SENDER) {
+      span.textContent = "System";
+      span.classList.add("system");
+      return span;
+    }
     span.textContent = id.slice(0, 8);
     void this.get(id).then((user) => {
       if (user) {

@@ -61,6 +61,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/admin/users/{id}/messages/delete", post(admin::delete_messages))
         .route("/admin/api-keys", post(api_keys::create).get(api_keys::list))
         .route("/admin/api-keys/{id}", axum::routing::delete(api_keys::revoke))
+        .route("/server/rooms/{room_id}/messages", post(server_api::send_as_system))
         .route("/server/users/{user_id}/rooms", post(server_api::create_room))
         .route("/server/users/{user_id}/rooms/{room_id}/messages", post(server_api::send))
         .route("/server/users/{user_id}/rooms/{room_id}/members", post(server_api::add_member))

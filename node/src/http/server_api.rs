@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chat_shared::domain::{RoomId, Scope, UserId};
-use chat_shared::usecases::{Online, Sent};
+use chat_shared::usecases::{Online, Sent, require_scope};
 
 use super::extract::{ApiKeyCaller, ApiPath, JsonBody};
 use super::messages::SendRequest;
@@ -24,6 +24,20 @@ pub async fn send(
     let sender = state.admin.act_as(&key, Scope::MessagesPublish, user).await?;
     let request = body.try_into_domain(room)?;
     let Sent { message, duplicate } = state.messages.send(sender, request).await?;
+    let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(message)))
+}
+
+/// A message from the system (`sender_id` the nil UUID) in any room.
+pub async fn send_as_system(
+    State(state): State<AppState>,
+    ApiKeyCaller(key): ApiKeyCaller,
+    ApiPath(room): ApiPath<RoomId>,
+    JsonBody(body): JsonBody<SendRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    require_scope(&key, Scope::MessagesPublish)?;
+    let request = body.try_into_domain(room)?;
+    let Sent { message, duplicate } = state.messages.send_as_system(request).await?;
     let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
     Ok((status, Json(message)))
 }

@@ -56,6 +56,12 @@ uuid_id!(
     UserId,
     Uuid::new_v4
 );
+impl UserId {
+    /// The sender of system messages (the nil UUID), which no account has: application
+    /// backends publish as it with an API key.
+    pub const SYSTEM: UserId = UserId(Uuid::nil());
+}
+
 uuid_id!(
     /// A room's id (UUIDv4).
     RoomId,

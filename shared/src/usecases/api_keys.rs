@@ -63,9 +63,7 @@ impl AdminService {
     /// The user a call made with `key` acts as, on a route that needs `scope`: `Forbidden`
     /// for a key without the scope or a disabled user, `NotFound` for an unknown user.
     pub async fn act_as(&self, key: &ApiKey, scope: Scope, user: UserId) -> Result<UserId, Error> {
-        if !key.allows(scope) {
-            return Err(Error::Forbidden(lacks(scope)));
-        }
+        require_scope(key, scope)?;
         let user = self.users.by_id(user).await?.ok_or(Error::NotFound("user"))?;
         if user.disabled_at.is_some() {
             return Err(Error::Forbidden("this account is disabled"));
@@ -77,6 +75,11 @@ impl AdminService {
         let detail = Some(format!("{} ({})", key.name.as_str(), key.id));
         record(self.audit.as_ref(), self.clock.as_ref(), Some(actor), action, None, detail).await
     }
+}
+
+/// Refuses `Forbidden` a key without `scope`.
+pub fn require_scope(key: &ApiKey, scope: Scope) -> Result<(), Error> {
+    if key.allows(scope) { Ok(()) } else { Err(Error::Forbidden(lacks(scope))) }
 }
 
 fn lacks(scope: Scope) -> &'static str {

@@ -83,6 +83,11 @@ impl MessageService {
     /// `client_msg_id`.
     pub async fn send(&self, sender: UserId, request: NewMessage) -> Result<Sent, Error> {
         self.rooms.check_sender(sender, request.room).await?;
+        self.store_new(sender, request).await
+    }
+
+    /// [`send`](Self::send) for a sender already allowed to send to the room.
+    pub(super) async fn store_new(&self, sender: UserId, request: NewMessage) -> Result<Sent, Error> {
         // Past the log's duplicate window, the store remembers client ids: a resend may come
         // after it. A first attempt has no original to find there.
         if let Some(client_id) = &request.client_msg_id

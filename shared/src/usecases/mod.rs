@@ -14,10 +14,11 @@ mod presence;
 mod reactions;
 mod replies;
 mod rooms;
+mod system_messages;
 mod users;
 
 pub use admin::{AdminPorts, AdminService, AuditPage, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE, RoleGrants};
-pub use api_keys::IssuedApiKey;
+pub use api_keys::{IssuedApiKey, require_scope};
 pub use auth::{AuthPorts, AuthService, Registration, Session};
 pub use bulk_deletion::{BulkDeletion, DEFAULT_BULK_DELETION, MAX_BULK_DELETION};
 pub use leases::MembershipLeases;

@@ -205,3 +205,46 @@ async fn an_embedded_node_takes_api_keys_too() {
     let sent = app.call("POST", &path, Some(&secret), Some(json!({"content": "hi"}))).await;
     assert_eq!((sent.status, &sent.body["sender_id"]), (201, &json!(ann.id)));
 }
+
+#[tokio::test]
+async fn the_system_posts_in_any_room_live_on_every_node_once_per_client_id() {
+    let app = TestApp::spawn().await.unwrap();
+    let other = app.add_node().await.unwrap();
+    let (root, ann, bob) = (app.register("root").await, app.register("ann").await, app.register("bob").await);
+    assert_eq!(admin(&cluster_settings(&app), &["grant", "root"]).await.0, Some(0));
+    let room = app.create_room(&ann, "group", &[&bob]).await;
+    let announcements = json!({"post_policy": "admins"});
+    let policy = app.call("PATCH", &format!("/rooms/{room}"), Some(&ann.access), Some(announcements)).await;
+    assert_eq!(policy.status, 200, "{:?}", policy.body);
+    let (secret, _) = new_key(&app, &root, &["messages:publish"]).await;
+    let mut bobs_socket = app.ws(&app.node, &bob, Codec::Json).await;
+    bobs_socket.request(json!({"type": "join", "room": room})).await.unwrap();
+
+    let path = format!("/server/rooms/{room}/messages");
+    let body = json!({"content": "Maintenance at 22:00", "kind": "notice", "client_msg_id": "maint-1"});
+    let sent = app.call_on(&other, "POST", &path, Some(&secret), Some(body.clone())).await;
+    assert_eq!(sent.status, 201, "{:?}", sent.body);
+    assert_eq!(sent.body["sender_id"], json!("00000000-0000-0000-0000-000000000000"));
+    let live = bobs_socket.collect_messages(&room, 1, Duration::from_secs(5)).await;
+    assert_eq!((&live[0]["seq"], &live[0]["kind"]), (&sent.body["seq"], &json!("notice")));
+    let again = app.call("POST", &path, Some(&secret), Some(body)).await;
+    assert_eq!((again.status, &again.body["seq"]), (200, &sent.body["seq"]));
+    let history = app.call("GET", &format!("/rooms/{room}/messages"), Some(&bob.access), None).await;
+    assert_eq!(history.body["messages"].as_array().unwrap().len(), 1);
+    let nil = app.call("GET", "/users/00000000-0000-0000-0000-000000000000", Some(&bob.access), None).await;
+    assert_eq!(nil.status, 404, "no account is the system");
+
+    let nowhere = format!("/server/rooms/{}/messages", uuid::Uuid::new_v4());
+    let refused = app.call("POST", &nowhere, Some(&secret), Some(json!({"content": "x"}))).await;
+    assert_refused(&refused, 404, "not_found");
+    let (reader, _) = new_key(&app, &root, &["users:read"]).await;
+    let scopeless = app.call("POST", &path, Some(&reader), Some(json!({"content": "x"}))).await;
+    assert_refused(&scopeless, 403, "forbidden");
+    assert_refused(
+        &app.call("POST", &path, Some(&ann.access), Some(json!({"content": "x"}))).await,
+        401,
+        "unauthorized",
+    );
+    let malformed = app.call("POST", &path, Some(&secret), Some(json!({"content": 7}))).await;
+    assert_refused(&malformed, 400, "invalid_input");
+}

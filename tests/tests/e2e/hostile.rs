@@ -138,6 +138,7 @@ async fn every_authenticated_route_refuses_a_missing_token() {
         ("GET", "/admin/api-keys".to_owned()),
         ("POST", "/admin/api-keys".to_owned()),
         ("DELETE", format!("/admin/api-keys/{id}")),
+        ("POST", format!("/server/rooms/{id}/messages")),
         ("POST", format!("/server/users/{id}/rooms")),
         ("POST", format!("/server/users/{id}/rooms/{id}/messages")),
         ("POST", format!("/server/users/{id}/rooms/{id}/members")),
