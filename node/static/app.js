@@ -235,12 +235,19 @@ class SignedIn {
                 this.conversation.setRoom(summary);
         });
         client.addEventListener("member", (event) => {
-            const { room, user_id, change } = event.detail;
+            const { room, user_id, change, role } = event.detail;
             if (user_id === this.me.id && change === "removed") {
                 // The feed's room_removed says the same (and whether it was a ban); whichever is first.
                 this.roomRemoved(room, false);
+                return;
             }
-            else if (room === this.conversation.room) {
+            if (user_id === this.me.id && change === "role" && role) {
+                // What the page offers (posting in announcement rooms, moderation) follows the role.
+                const summary = this.sidebar.setRole(room, role);
+                if (summary && room === this.conversation.room)
+                    this.conversation.setRoom(summary);
+            }
+            if (room === this.conversation.room) {
                 void this.conversation.memberChanged();
             }
         });

@@ -46,6 +46,14 @@ export class Sidebar {
         this.render();
         return this.rooms[at];
     }
+    /** The user's new role in a room. */
+    setRole(id, role) {
+        const at = this.rooms.findIndex((room) => room.id === id);
+        if (at < 0)
+            return undefined;
+        this.rooms[at] = { ...this.rooms[at], role };
+        return this.rooms[at];
+    }
     /** Until when the user is muted in a room (`undefined`: not muted). */
     setMuted(id, until) {
         const at = this.rooms.findIndex((room) => room.id === id);

@@ -185,7 +185,7 @@ export type ServerFrame =
   | { type: "presence"; room: Id; user_id: Id; state: "online" | "offline" }
   | { type: "typing"; room: Id; user_id: Id }
   | { type: "read"; room: Id; user_id: Id; seq: Seq }
-  | { type: "member"; room: Id; user_id: Id; change: "added" | "removed" }
+  | { type: "member"; room: Id; user_id: Id; change: "added" | "removed" | "role"; role?: Role }
   | { type: "room_added"; room: RoomSummary }
   | { type: "room_removed"; room: Id; banned?: boolean }
   | { type: "room_updated"; room: Room }
@@ -241,7 +241,8 @@ export interface ChatEventMap {
   /** Someone's read marker moved in a joined room; or, with the user's own `user_id`, theirs
    * moved on another device, in any room of theirs. */
   read: CustomEvent<{ room: Id; user_id: Id; seq: Seq }>;
-  member: CustomEvent<{ room: Id; user_id: Id; change: "added" | "removed" }>;
+  /** `role` with `change: "role"` only: the member's new role. */
+  member: CustomEvent<{ room: Id; user_id: Id; change: "added" | "removed" | "role"; role?: Role }>;
   /** The user's feed (docs/API.md, "Your feed"): they became a participant of `room`, shaped
    * like an entry of `rooms()`. Apply by room id: it may describe what a list already shows. */
   room_added: CustomEvent<{ room: RoomSummary }>;

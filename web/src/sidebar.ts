@@ -1,6 +1,6 @@
 // The list of the user's rooms with their topics and unread counts.
 
-import type { Id, Message, Room, RoomSummary, Seq } from "./chat-client.js";
+import type { Id, Message, Role, Room, RoomSummary, Seq } from "./chat-client.js";
 import { byId, clear, el } from "./dom.js";
 
 export class Sidebar {
@@ -44,6 +44,14 @@ export class Sidebar {
     if (at < 0) return undefined;
     this.rooms[at] = { ...this.rooms[at], ...room };
     this.render();
+    return this.rooms[at];
+  }
+
+  /** The user's new role in a room. */
+  setRole(id: Id, role: Role): RoomSummary | undefined {
+    const at = this.rooms.findIndex((room) => room.id === id);
+    if (at < 0) return undefined;
+    this.rooms[at] = { ...this.rooms[at], role };
     return this.rooms[at];
   }
 

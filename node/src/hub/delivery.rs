@@ -31,18 +31,23 @@ fn event_frame(room: RoomId, event: &RoomEvent) -> ServerFrame {
             room,
             user_id,
             change: if added { MemberChange::Added } else { MemberChange::Removed },
+            role: None,
         },
+        RoomEvent::RoleChanged { user_id, role } => {
+            ServerFrame::Member { room, user_id, change: MemberChange::Role, role: Some(role) }
+        }
     }
 }
 
-/// Presence, typing and read events are for the others in the room; member events are for
-/// everyone, and a removed member's connections stop following the room.
+/// Presence, typing and read events are for the others in the room; member events (added,
+/// removed, role changed) are for everyone, and a removed member's connections stop following
+/// the room.
 pub(super) fn deliver_event(subscribers: &Subscribers, room: RoomId, event: &RoomEvent) {
     let (about, for_others) = match *event {
         RoomEvent::Presence { user_id, .. }
         | RoomEvent::Typing { user_id }
         | RoomEvent::Read { user_id, .. } => (user_id, true),
-        RoomEvent::Member { user_id, .. } => (user_id, false),
+        RoomEvent::Member { user_id, .. } | RoomEvent::RoleChanged { user_id, .. } => (user_id, false),
     };
     let removed = matches!(event, RoomEvent::Member { added: false, .. });
     let frame = event_frame(room, event);

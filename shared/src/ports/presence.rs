@@ -6,7 +6,7 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 
 use super::errors::BoxError;
-use crate::domain::{RoomId, Seq, UserId};
+use crate::domain::{Role, RoomId, Seq, UserId};
 
 /// The failure of the presence store or the event bus. Presence is best effort: callers log
 /// and count it, and messaging goes on.
@@ -57,10 +57,26 @@ pub trait PresenceStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RoomEvent {
-    Presence { user_id: UserId, online: bool },
-    Typing { user_id: UserId },
-    Read { user_id: UserId, seq: Seq },
-    Member { user_id: UserId, added: bool },
+    Presence {
+        user_id: UserId,
+        online: bool,
+    },
+    Typing {
+        user_id: UserId,
+    },
+    Read {
+        user_id: UserId,
+        seq: Seq,
+    },
+    Member {
+        user_id: UserId,
+        added: bool,
+    },
+    /// The owner made a member an admin or a member again.
+    RoleChanged {
+        user_id: UserId,
+        role: Role,
+    },
 }
 
 pub type EventStream = Pin<Box<dyn Stream<Item = RoomEvent> + Send>>;

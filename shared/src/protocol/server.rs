@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use super::client::FrameError;
 use super::codec::Codec;
 use crate::domain::{
-    Change, ChangeKind, Emoji, Entry, Message, MessageId, Reaction, Room, RoomId, RoomSummary, Seq, UserId,
+    Change, ChangeKind, Emoji, Entry, Message, MessageId, Reaction, Role, Room, RoomId, RoomSummary, Seq,
+    UserId,
 };
 use crate::error::FieldErrors;
 
@@ -40,6 +41,9 @@ pub enum ServerFrame {
         room: RoomId,
         user_id: UserId,
         change: MemberChange,
+        /// The new role, with `change: "role"` only.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        role: Option<Role>,
     },
     /// The user became a participant of a room: the room as `GET /rooms` lists it.
     RoomAdded {
@@ -124,6 +128,8 @@ pub enum PresenceState {
 pub enum MemberChange {
     Added,
     Removed,
+    /// Their role changed.
+    Role,
 }
 
 /// `{"code", "message", "fields"?}`: the error object of replies and `error` frames, the same
@@ -416,11 +422,11 @@ mod tests {
                 json!({"type": "read", "room": room.to_string(), "user_id": user.to_string(), "seq": 9}),
             ),
             (
-                ServerFrame::Member { room, user_id: user, change: MemberChange::Added },
+                ServerFrame::Member { room, user_id: user, change: MemberChange::Added, role: None },
                 json!({"type": "member", "room": room.to_string(), "user_id": user.to_string(), "change": "added"}),
             ),
             (
-                ServerFrame::Member { room, user_id: user, change: MemberChange::Removed },
+                ServerFrame::Member { room, user_id: user, change: MemberChange::Removed, role: None },
                 json!({"type": "member", "room": room.to_string(), "user_id": user.to_string(), "change": "removed"}),
             ),
             (
@@ -636,10 +642,14 @@ mod tests {
                     user_id,
                     seq
                 }),
-                (room(), user, any::<bool>()).prop_map(|(room, user_id, added)| ServerFrame::Member {
-                    room,
-                    user_id,
-                    change: if added { MemberChange::Added } else { MemberChange::Removed },
+                (room(), user, 0u8..4).prop_map(|(room, user_id, which)| {
+                    let (change, role) = match which {
+                        0 => (MemberChange::Added, None),
+                        1 => (MemberChange::Removed, None),
+                        2 => (MemberChange::Role, Some(Role::Admin)),
+                        _ => (MemberChange::Role, Some(Role::Member)),
+                    };
+                    ServerFrame::Member { room, user_id, change, role }
                 }),
                 error_body().prop_map(|error| ServerFrame::Error { error }),
                 Just(ServerFrame::Pong),

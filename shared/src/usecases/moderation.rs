@@ -79,6 +79,9 @@ impl RoomService {
         }
         let before = self.rooms.participant(room, target).await?.ok_or(Error::NotFound("participant"))?;
         let changed = self.rooms.set_role(room, target, role).await?.ok_or(Error::NotFound("participant"))?;
+        if role != before.role {
+            self.announce(room, RoomEvent::RoleChanged { user_id: target, role }).await;
+        }
         if role < before.role {
             self.leases.revoke(room, target);
             tokio::time::sleep(self.leases.length()).await;
@@ -330,8 +333,11 @@ mod tests {
 
 #[cfg(test)]
 mod role_tests {
+    use futures::StreamExt;
+
     use super::*;
     use crate::domain::RoomName;
+    use crate::ports::EventBus;
     use crate::usecases::testkit::Kit;
     use crate::usecases::{NewRoom, RoomCreated};
 
@@ -345,8 +351,15 @@ mod role_tests {
             member_ids: vec![bob, cid],
         };
         let RoomCreated { room, .. } = kit.rooms.create(ann, request).await.unwrap();
+        let mut events = kit.events.subscribe(room.id).await.unwrap();
         let promoted = kit.rooms.change_role(ann, room.id, bob, Role::Admin).await.unwrap();
         assert_eq!(promoted.role, Role::Admin);
+        let heard = events.next().await.unwrap();
+        assert_eq!(
+            heard,
+            RoomEvent::RoleChanged { user_id: bob, role: Role::Admin },
+            "everyone following hears it"
+        );
         assert!(matches!(
             kit.rooms.change_role(bob, room.id, cid, Role::Admin).await,
             Err(Error::Forbidden(_))
@@ -363,5 +376,10 @@ mod role_tests {
         let missing = kit.rooms.change_role(ann, room.id, stranger, Role::Admin).await;
         assert!(matches!(missing, Err(Error::NotFound("participant"))));
         assert_eq!(kit.rooms.change_role(ann, room.id, bob, Role::Member).await.unwrap().role, Role::Member);
+        let heard = events.next().await.unwrap();
+        assert_eq!(heard, RoomEvent::RoleChanged { user_id: bob, role: Role::Member });
+        kit.rooms.change_role(ann, room.id, bob, Role::Member).await.unwrap();
+        let unchanged = tokio::time::timeout(std::time::Duration::from_millis(50), events.next()).await;
+        assert!(unchanged.is_err(), "no event for a role that stays: {unchanged:?}");
     }
 }

@@ -91,6 +91,8 @@ pub(crate) struct Kit {
     pub rooms: Arc<RoomService>,
     /// Every user's feed, shared by the kit's nodes.
     pub feed: Arc<crate::memory::MemoryUserFeed>,
+    /// The room events of the kit's first node.
+    pub events: Arc<crate::memory::MemoryEventBus>,
     pub log: Arc<MemoryMessageLog>,
     pub store: Arc<MemoryMessageStore>,
     pub messages: MessageService,
@@ -141,7 +143,7 @@ impl Kit {
             RoomPorts {
                 rooms: room_store.clone(),
                 users: user_store.clone(),
-                events,
+                events: events.clone(),
                 feed: feed.clone(),
                 clock: clock.clone(),
             },
@@ -159,6 +161,7 @@ impl Kit {
             ),
             rooms,
             feed,
+            events,
             log,
             store,
             clock,

@@ -129,7 +129,7 @@ describe(`rooms appearing live, and banned and muted states, on ${SETUP}`, () =>
     );
   });
 
-  test("in an announcement room members see why they cannot post; the owner posts", async () => {
+  test("in an announcement room members see why they cannot post; the owner and admins post", async () => {
     const room = await groupWithBob("News");
     await rest(ann, "POST", `/rooms/${room.id}/messages`, { content: "big news soon" }, 201);
     await waitForRoom(bob.page, room.id, LIVE_MS);
@@ -151,6 +151,14 @@ describe(`rooms appearing live, and banned and muted states, on ${SETUP}`, () =>
     const owner = await composer(ann.page);
     assert.equal(owner.shown && owner.enabled && owner.note === null, true, "the owner still posts");
     await ann.page.waitForSelector("#messages li[data-id] button.reply");
+
+    // Made an admin, bob may post at once; made a member again, he may not.
+    await rest(ann, "PATCH", `/rooms/${room.id}/members/${bob.id}`, { role: "admin" }, 200);
+    await bob.page.waitForSelector("#composer textarea:enabled", { timeout: LIVE_MS });
+    assert.equal((await composer(bob.page)).note, null);
+    await rest(ann, "PATCH", `/rooms/${room.id}/members/${bob.id}`, { role: "member" }, 200);
+    await bob.page.waitForSelector("#composer", { state: "hidden", timeout: LIVE_MS });
+    assert.equal((await composer(bob.page)).note, "Only the owner and admins post in this room");
 
     await rest(ann, "PATCH", `/rooms/${room.id}`, { post_policy: "everyone" }, 200);
     await bob.page.waitForSelector("#composer textarea:enabled", { timeout: LIVE_MS });

@@ -330,9 +330,22 @@ async fn the_owner_promotes_and_demotes_and_a_demoted_admin_of_an_announcement_r
     let other = app.add_node().await.unwrap();
     let (ann, bob, cat) = (app.register("ann").await, app.register("bob").await, app.register("cat").await);
     let news = app.create_room(&ann, "channel", &[&bob, &cat]).await;
+    // Everyone following the room hears of each change, on every node, in both codecs.
+    let mut bobs = following(&app.node, &bob, &news, Codec::MsgPack).await;
+    let mut cats = following(&other, &cat, &news, Codec::Json).await;
     let role = |user: &Account| format!("/rooms/{news}/members/{}", user.id);
     let promoted = app.call("PATCH", &role(&bob), Some(&ann.access), Some(json!({"role": "admin"}))).await;
     assert_eq!((promoted.status, &promoted.body["role"]), (200, &json!("admin")), "{:?}", promoted.body);
+    let heard = json!({"type": "member", "room": news, "user_id": bob.id, "change": "role", "role": "admin"});
+    for socket in [&mut bobs, &mut cats] {
+        let frame = loop {
+            let frame = socket.next_frame(Duration::from_secs(5)).await.expect("a member frame");
+            if frame["type"] == "member" {
+                break frame;
+            }
+        };
+        assert_eq!(frame, heard);
+    }
     let policy = json!({"post_policy": "admins"});
     assert_eq!(
         app.call("PATCH", &format!("/rooms/{news}"), Some(&ann.access), Some(policy)).await.status,
