@@ -38,8 +38,13 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     }
 }
 
-/// Parses JSON, naming the field at fault when the shape is wrong.
+/// Parses a JSON object, naming the field at fault when the shape is wrong. Anything else
+/// (an array, which serde would read into a struct by position, a string, `null`) is refused.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let starts_an_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if !starts_an_object && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() {
+        return Err(ApiError::invalid("malformed JSON: the body must be a JSON object"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -199,6 +204,20 @@ mod tests {
             let err = parse_json::<Body>(bad).unwrap_err();
             assert_eq!(err.code(), "invalid_input");
         }
+    }
+
+    #[test]
+    fn a_body_that_is_valid_json_but_no_object_is_refused_without_fields() {
+        for bad in [&br#"["a", 1]"#[..], b" [null, 1]", b"null", b"\"a\"", b"7", b"true"] {
+            match parse_json::<Body>(bad).unwrap_err() {
+                ApiError::InvalidInput { message, fields } => {
+                    assert_eq!(message, "malformed JSON: the body must be a JSON object");
+                    assert!(fields.is_empty());
+                }
+                other => panic!("expected invalid input, got {other:?}"),
+            }
+        }
+        assert!(parse_json::<Body>(b" \n{\"name\": \"a\"}").is_ok());
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod metrics;
 mod moderation;
 mod ops;
 mod reactions;
+mod request_limits;
 mod room_settings;
 mod rooms;
 mod server_api;
@@ -24,11 +25,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
 use axum::routing::{get, post, put};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::NodeConfig;
@@ -89,7 +89,13 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         )
         .route("/rooms/{id}/messages/{message}/thread", get(threads::thread))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout));
+        .layer(axum::middleware::from_fn_with_state(
+            request_limits::RequestLimits {
+                max_body_bytes: config.max_body_bytes,
+                timeout: config.request_timeout,
+            },
+            request_limits::enforce,
+        ));
 
     // Metrics stay on the public address only when no address of their own is configured.
     let ops = match config.metrics_listen {

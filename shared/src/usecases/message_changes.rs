@@ -120,12 +120,15 @@ impl MessageService {
         self.with_quote(changed).await
     }
 
-    /// Appends a change; a repeated `client_change_id` answers the message as it stands.
+    /// Appends a change; a repeated `client_change_id` answers the message as it stands. A
+    /// deletion without one is keyed by its message, so deletions of one message racing each
+    /// other (an author and a moderator, two pages of a bulk deletion) store one, and the
+    /// others answer the tombstone.
     pub(super) async fn store_change(&self, change: Change) -> Result<Changed, Error> {
         let room = change.message.room_id;
         let mut buf = [0; 36];
-        let dedup_key = match &change.client_change_id {
-            Some(client_id) => {
+        let dedup_key = match (&change.client_change_id, change.kind) {
+            (Some(client_id), _) => {
                 let mut actor_buf = [0; 36];
                 [
                     room.encode(&mut buf),
@@ -136,7 +139,11 @@ impl MessageService {
                 ]
                 .concat()
             }
-            None => MessageId::generate().encode(&mut buf).to_owned(),
+            // Not `{room}:...`, the shape of a message's key, whose client id could imitate it.
+            (None, ChangeKind::Deleted) => {
+                format!("deleted:{}:{}", room.encode(&mut buf), change.message.seq)
+            }
+            (None, ChangeKind::Edited) => MessageId::generate().encode(&mut buf).to_owned(),
         };
         match self.log.append_change(&change, &dedup_key).await? {
             Appended::New(seq) => {

@@ -373,3 +373,45 @@ async fn bulk_deletion_refuses_others_than_administrators_and_bad_requests() {
     let history = app.call("GET", &format!("/rooms/{room}/messages"), Some(&bob.access), None).await;
     assert_eq!(history.body["messages"][0]["content"], "x", "nothing was deleted");
 }
+
+#[tokio::test]
+async fn bulk_deletions_racing_each_other_delete_each_message_once() {
+    let app = TestApp::spawn().await.unwrap();
+    let other = app.add_node().await.unwrap();
+    let _persister = app.start_persister().await.unwrap();
+    let (root, bob, carol) =
+        (app.register("root").await, app.register("bob").await, app.register("carol").await);
+    assert_eq!(admin(&cluster_settings(&app), &["grant", "root"]).await.0, Some(0));
+    let room = app.create_room(&carol, "group", &[&bob]).await;
+    let path = format!("/rooms/{room}/messages");
+    for n in 0..20 {
+        let sent =
+            app.call("POST", &path, Some(&bob.access), Some(json!({"content": format!("spam {n}")}))).await;
+        assert_eq!(sent.status, 201);
+    }
+    let mut watcher = app.ws(&other, &carol, Codec::Json).await;
+    watcher.request(json!({"type": "join", "room": room})).await.unwrap();
+
+    let delete = format!("/admin/users/{}/messages/delete", bob.id);
+    let pages = (0..10).map(|n| {
+        let node = if n % 2 == 0 { &app.node } else { &other };
+        app.call_on(node, "POST", &delete, Some(&root.access), Some(json!({})))
+    });
+    let answers = futures::future::join_all(pages).await;
+    let deleted: u64 = answers
+        .iter()
+        .map(|page| {
+            assert_eq!(page.status, 200, "{:?}", page.body);
+            page.body["deleted"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(deleted, 20, "each message counted once across the pages");
+
+    let mut frames = 0;
+    while let Some(frame) = watcher.next_frame(Duration::from_secs(2)).await {
+        if frame["type"] == "message_deleted" {
+            frames += 1;
+        }
+    }
+    assert_eq!(frames, 20, "one deletion each, live");
+}

@@ -114,6 +114,20 @@ async fn room_requests_name_every_invalid_field() {
 }
 
 #[tokio::test]
+async fn a_body_that_is_json_but_not_an_object_changes_nothing() {
+    let app = TestApp::spawn().await.unwrap();
+    let ann = app.register("ann").await;
+    for body in [json!(["x", "group", null, null]), json!(null), json!("x"), json!(7)] {
+        let answer = app.call("POST", "/rooms", Some(&ann.access), Some(body.clone())).await;
+        assert_invalid(&answer, None);
+        assert!(answer.body["error"].get("fields").is_none(), "{body}: {:?}", answer.body);
+        assert_no_internals(&answer);
+    }
+    let rooms = app.call("GET", "/rooms", Some(&ann.access), None).await;
+    assert_eq!(rooms.body["rooms"], json!([]));
+}
+
+#[tokio::test]
 async fn an_oversized_body_is_payload_too_large() {
     let app = TestApp::spawn().await.unwrap();
     let big = json!({"username": "ann", "password": "x".repeat(70 * 1024)});
@@ -121,6 +135,31 @@ async fn an_oversized_body_is_payload_too_large() {
     assert_eq!((answer.status, answer.code()), (413, Some("payload_too_large")));
     // The node is still fine afterwards.
     app.register("ann").await;
+}
+
+#[tokio::test]
+async fn a_body_declared_over_the_limit_is_refused_before_it_is_sent() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn().await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(app.node.addr).await.unwrap();
+    let head = "POST /auth/register HTTP/1.1\r\nhost: chat\r\ncontent-type: application/json\r\n\
+                content-length: 999999999\r\n\r\n{}";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer[..read.expect("an answer at once").unwrap()]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains(r#""code":"payload_too_large""#), "{text}");
+}
+
+#[tokio::test]
+async fn a_request_past_the_time_limit_is_unavailable_in_the_contract_shape() {
+    let app = TestApp::spawn_with(&["--request-timeout", "1ms"]).await.unwrap();
+    // Hashing a password takes longer than a millisecond.
+    let body = json!({"username": "ann", "password": "long enough password"});
+    let answer = app.call("POST", "/auth/register", None, Some(body)).await;
+    assert_eq!((answer.status, answer.code()), (503, Some("unavailable")), "{:?}", answer.body);
 }
 
 #[tokio::test]
