@@ -47,12 +47,6 @@ if [ "${#packages[@]}" -gt 0 ]; then
 fi
 [ -d "$here/node_modules/playwright-core" ] || (cd "$here" && npm ci --no-audit --no-fund)
 
-suffix="$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
-prefix="browser$suffix"
-admin_url="${CHAT_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
-base_url="${admin_url%/*}"
-nats_url="${NATS_URL:-nats://127.0.0.1:4222}"
-redis_url="${REDIS_URL:-redis://127.0.0.1:6379}"
 token_ttl="${ACCESS_TOKEN_TTL_SECONDS:-12}"
 # The settings both modes share.
 shared_flags=(--presence-grace 1s --argon2-memory-kib 1024 --argon2-iterations 1
@@ -62,10 +56,12 @@ shared_flags=(--presence-grace 1s --argon2-memory-kib 1024 --argon2-iterations 1
   --search-limit-per-user off
   # Short-lived access tokens, so the tests see the page renew them.
   --access-token-ttl "${token_ttl}s")
-pids=()
 tests_pid=""
 data_root=""
-database=""
+
+# shellcheck source=lib/cluster.sh
+source "$here/lib/cluster.sh"
+cluster_logs="$artifacts"
 
 cleanup() {
   local status=$?
@@ -77,62 +73,24 @@ cleanup() {
     # Let whatever was left in the group finish shutting down before its data folders go.
     for _ in $(seq 1 50); do kill -0 -- "-$tests_pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "$mode" = cluster ]; then
-    [ -n "$database" ] && { psql -q "$admin_url" -c "drop database if exists $database with (force)" >/dev/null 2>&1 || true; }
-    redis-cli -u "$redis_url" --scan --pattern "$prefix:*" 2>/dev/null | xargs -r redis-cli -u "$redis_url" del >/dev/null 2>&1 || true
-    node "$here/lib/delete-stream.mjs" "$nats_url" "${prefix}_messages" 2>/dev/null || true
-  fi
+  cluster_stop
   [ -n "$data_root" ] && rm -rf "$data_root"
   exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-start() { # log name, command...
-  local log="$artifacts/$1.log"
-  shift
-  RUST_LOG="${RUST_LOG:-warn}" "$@" >"$log" 2>&1 &
-  pids+=($!)
-}
-
-wait_healthy() { # port
-  for _ in $(seq 1 200); do
-    curl -fsS "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "nothing healthy on port $1; see $artifacts/*.log" >&2
-  return 1
-}
-
 if [ "$mode" = cluster ]; then
-  psql -q "$admin_url" -c "create database chat_browser_$suffix" >/dev/null
-  database="chat_browser_$suffix"
-  read -r port_a port_b port_p < <(node "$here/lib/free-ports.mjs" 3)
-  secret="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"
-
-  common=(--nats-url "$nats_url" --database-url "$base_url/$database" --stream-prefix "$prefix")
-  node_flags=("${common[@]}" --redis-url "$redis_url" --redis-prefix "$prefix" --jwt-secret "$secret"
-    "${shared_flags[@]}")
-
-  # The first node applies the migrations; the second starts once they are in place.
-  start node-a "$bin/chat-node" "${node_flags[@]}" --listen "127.0.0.1:$port_a" --node-id browser-a
-  wait_healthy "$port_a"
-  start node-b "$bin/chat-node" "${node_flags[@]}" --listen "127.0.0.1:$port_b" --node-id browser-b
-  start persister "$bin/chat-persister" "${common[@]}" --listen "127.0.0.1:$port_p"
-  wait_healthy "$port_b"
-  wait_healthy "$port_p"
-  echo "== cluster up: node A :$port_a, node B :$port_b, persister :$port_p, database $database"
-  node_a="http://127.0.0.1:$port_a"
-  node_b="http://127.0.0.1:$port_b"
+  cluster_start "$bin" browser "${shared_flags[@]}"
+  node_a="$cluster_node_a"
+  node_b="$cluster_node_b"
 else
   # No service URLs (none inherited either), and no JWT_SECRET: the node makes its key in the
   # data folder, as it does for anyone who runs it plainly.
   embedded_env=(env -u NATS_URL -u DATABASE_URL -u REDIS_URL -u JWT_SECRET)
   data_root="$(mktemp -d "${TMPDIR:-/tmp}/chat-browser.XXXXXX")"
   read -r port < <(node "$here/lib/free-ports.mjs" 1)
-  start node-embedded "${embedded_env[@]}" "$bin/chat-node" "${shared_flags[@]}" \
+  spawn node-embedded "${embedded_env[@]}" "$bin/chat-node" "${shared_flags[@]}" \
     --data-dir "$data_root/node" --listen "127.0.0.1:$port" --node-id browser-embedded
   wait_healthy "$port"
   echo "== embedded node up: :$port, data folder $data_root/node"
