@@ -1,221 +1,87 @@
-// The REST side of the contract, and the login session: tokens kept in sessionStorage (so they
-// end with the tab), the access token refreshed shortly before it expires and after a 401.
-import { ChatError, } from "./chat-client.js";
-const STORAGE_KEY = "chat.session";
-/** Refresh this long before the access token expires, so a slow network never lets it lapse;
- * a quarter of the lifetime when that is shorter, so short-lived tokens are not renewed
- * continuously. */
-function refreshMargin(session) {
-    return Math.min(60_000, session.lifetimeMs / 4);
-}
-/** Raised when the session cannot be renewed: the user has to sign in again. */
-export class SessionExpired extends ChatError {
-    constructor() {
-        super("session_expired", "your session has expired; sign in again");
-    }
-}
-export class Api {
-    base;
-    session = load();
-    refreshing = null;
-    refreshTimer = null;
-    /** Called with each new access token (to renew the WebSocket's). */
-    onTokenRenewed = () => { };
-    /** Called once when the session ends by expiry or revocation. */
-    onSessionExpired = () => { };
-    constructor(base = "") {
-        this.base = base;
-        this.scheduleRefresh();
-    }
-    get user() {
-        return this.session?.user ?? null;
-    }
-    async register(username, password, displayName) {
-        const body = { username, password };
-        if (displayName)
-            body.display_name = displayName;
-        return this.start(await this.call("POST", "/auth/register", body, false));
-    }
-    async login(username, password) {
-        return this.start(await this.call("POST", "/auth/login", { username, password }, false));
-    }
-    async logout() {
-        const refreshToken = this.session?.refreshToken;
-        this.end();
-        if (refreshToken) {
-            await this.call("POST", "/auth/logout", { refresh_token: refreshToken }, false).catch(() => { });
-        }
-    }
-    /** A valid access token, refreshed first when it is about to expire (or `force`). */
-    async accessToken(force = false) {
-        const session = this.session;
-        if (!session)
-            throw new SessionExpired();
-        if (!force && session.expiresAt - Date.now() > refreshMargin(session))
-            return session.accessToken;
-        return this.refresh();
-    }
-    getUser(id) {
-        return this.call("GET", `/users/${encodeURIComponent(id)}`);
-    }
-    async rooms() {
-        return (await this.call("GET", "/rooms")).rooms;
-    }
-    /** Users whose username or display name starts with `query`, ordered by username. */
-    async searchUsers(query, limit) {
-        const params = new URLSearchParams({ query, limit: String(limit) });
-        return (await this.call("GET", `/users?${params}`)).users;
-    }
-    /** A room with the members named by id or by username; `name` may be left out of a direct room. */
-    createRoom(name, type, members = {}) {
-        return this.call("POST", "/rooms", {
-            name,
-            type,
-            member_ids: members.ids ?? [],
-            member_usernames: members.usernames ?? [],
-        });
-    }
-    async members(room) {
-        return (await this.call("GET", `/rooms/${room}/members`)).members;
-    }
-    /** Adds someone named by id or by username. */
-    addMember(room, who) {
-        return this.call("POST", `/rooms/${room}/members`, who);
-    }
-    history(room, query) {
-        return this.call("GET", `/rooms/${room}/messages?${queryString(query)}`);
-    }
-    /** A page of a message's direct replies, ascending by seq, from right above `after`. */
-    thread(room, message, query) {
-        return this.call("GET", `/rooms/${room}/messages/${message}/thread?${queryString(query)}`);
-    }
-    send(room, content, clientMsgId) {
-        return this.call("POST", `/rooms/${room}/messages`, { content, client_msg_id: clientMsgId });
-    }
-    async call(method, path, body, authenticated = true) {
-        let response = await this.fetch(method, path, body, authenticated ? await this.accessToken() : null);
-        if (response.status === 401 && authenticated) {
-            // The token may have been revoked or the clock skewed: one refresh, one retry.
-            response = await this.fetch(method, path, body, await this.accessToken(true));
-        }
-        if (response.status === 204)
-            return undefined;
-        const text = await response.text();
-        let parsed = null;
-        try {
-            parsed = text ? JSON.parse(text) : null;
-        }
-        catch {
-            // A proxy's HTML error page: reported by status below.
-        }
-        if (!response.ok) {
-            const error = parsed?.error;
-            if (response.status === 401 && authenticated) {
-                this.expire();
-                throw new SessionExpired();
-            }
-            const retryAfter = response.headers.get("retry-after");
-            const message = error?.message ?? `the server answered ${response.status}`;
-            throw new ChatError(error?.code ?? `http_${response.status}`, retryAfter ? `${message} (retry in ${retryAfter} s)` : message, error?.fields);
-        }
-        return parsed;
-    }
-    async fetch(method, path, body, token) {
-        const headers = {};
-        if (body !== undefined)
-            headers["content-type"] = "application/json";
-        if (token)
-            headers.authorization = `Bearer ${token}`;
-        try {
-            return await fetch(this.base + path, {
-                method,
-                headers,
-                body: body === undefined ? undefined : JSON.stringify(body),
-            });
-        }
-        catch {
-            throw new ChatError("network", "the server cannot be reached; check your connection");
-        }
-    }
-    refresh() {
-        // One refresh at a time: a refresh token works once, and a second use revokes the login.
-        this.refreshing ??= (async () => {
-            const session = this.session;
-            if (!session)
-                throw new SessionExpired();
-            const response = await this.fetch("POST", "/auth/refresh", { refresh_token: session.refreshToken }, null);
-            if (response.status === 401) {
-                this.expire();
-                throw new SessionExpired();
-            }
-            if (!response.ok)
-                throw new ChatError("unavailable", "could not renew the session; retrying");
-            const answer = (await response.json());
-            this.start(answer);
-            this.onTokenRenewed(answer.access_token);
-            return answer.access_token;
-        })().finally(() => {
-            this.refreshing = null;
-        });
-        return this.refreshing;
-    }
-    start(answer) {
-        this.session = {
-            user: answer.user,
-            accessToken: answer.access_token,
-            refreshToken: answer.refresh_token,
-            expiresAt: Date.now() + answer.expires_in * 1000,
-            lifetimeMs: answer.expires_in * 1000,
-        };
-        sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.session));
-        this.scheduleRefresh();
-        return answer.user;
-    }
-    scheduleRefresh() {
-        if (this.refreshTimer)
-            clearTimeout(this.refreshTimer);
-        this.refreshTimer = null;
-        if (!this.session)
-            return;
-        const due = Math.max(1_000, this.session.expiresAt - Date.now() - refreshMargin(this.session));
-        this.refreshTimer = setTimeout(() => {
-            this.refresh().catch(() => {
-                // A failure that is not an expiry (network) is retried shortly.
-                if (this.session) {
-                    this.refreshTimer = setTimeout(() => this.scheduleRefresh(), 5_000);
-                }
-            });
-        }, due);
-    }
-    expire() {
-        const had = this.session !== null;
-        this.end();
-        if (had)
-            this.onSessionExpired();
-    }
-    end() {
-        this.session = null;
-        sessionStorage.removeItem(STORAGE_KEY);
-        if (this.refreshTimer)
-            clearTimeout(this.refreshTimer);
-        this.refreshTimer = null;
-    }
-}
-function load() {
+// src/api.ts
+import {
+  Session
+} from "./chat-client.js";
+var STORAGE_KEY = "chat.session";
+var tabStorage = {
+  load() {
     try {
-        const raw = sessionStorage.getItem(STORAGE_KEY);
-        return raw ? JSON.parse(raw) : null;
+      const raw = sessionStorage.getItem(STORAGE_KEY);
+      return raw ? JSON.parse(raw) : null;
+    } catch {
+      return null;
     }
-    catch {
-        return null;
-    }
-}
-/** A page query's parameters, those given only. */
+  },
+  save(session) {
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+  },
+  clear() {
+    sessionStorage.removeItem(STORAGE_KEY);
+  }
+};
+var Api = class {
+  /** Sign-in, tokens and their renewal; "expired" when the user has to sign in again. */
+  session = new Session({ store: tabStorage });
+  get user() {
+    return this.session.user;
+  }
+  register(username, password, displayName) {
+    return this.session.register(username, password, displayName);
+  }
+  login(username, password) {
+    return this.session.login(username, password);
+  }
+  logout() {
+    return this.session.logout();
+  }
+  getUser(id) {
+    return this.call("GET", `/users/${encodeURIComponent(id)}`);
+  }
+  async rooms() {
+    return (await this.call("GET", "/rooms")).rooms;
+  }
+  /** Users whose username or display name starts with `query`, ordered by username. */
+  async searchUsers(query, limit) {
+    const params = new URLSearchParams({ query, limit: String(limit) });
+    return (await this.call("GET", `/users?${params}`)).users;
+  }
+  /** A room with the members named by id or by username; `name` may be left out of a direct room. */
+  createRoom(name, type, members = {}) {
+    return this.call("POST", "/rooms", {
+      name,
+      type,
+      member_ids: members.ids ?? [],
+      member_usernames: members.usernames ?? []
+    });
+  }
+  async members(room) {
+    return (await this.call("GET", `/rooms/${room}/members`)).members;
+  }
+  /** Adds someone named by id or by username. */
+  addMember(room, who) {
+    return this.call("POST", `/rooms/${room}/members`, who);
+  }
+  history(room, query) {
+    return this.call("GET", `/rooms/${room}/messages?${queryString(query)}`);
+  }
+  /** A page of a message's direct replies, ascending by seq, from right above `after`. */
+  thread(room, message, query) {
+    return this.call("GET", `/rooms/${room}/messages/${message}/thread?${queryString(query)}`);
+  }
+  send(room, content, clientMsgId) {
+    return this.call("POST", `/rooms/${room}/messages`, { content, client_msg_id: clientMsgId });
+  }
+  call(method, path, body) {
+    return this.session.request(method, path, body);
+  }
+};
 function queryString(query) {
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) {
-        if (value !== undefined)
-            params.set(key, String(value));
-    }
-    return params.toString();
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== void 0) params.set(key, String(value));
+  }
+  return params.toString();
 }
+export {
+  Api
+};

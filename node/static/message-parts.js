@@ -1,32 +1,42 @@
-// The parts of a message's row that the room and the thread panel show alike.
+// src/message-parts.ts
 import { el } from "./dom.js";
-/** The author's name, the time, and "(edited)" on an edited message that stands. */
-export function metaLine(message, users) {
-    const time = new Date(message.created_at);
-    return el("div", { class: "meta" }, users.nameNode(message.sender_id), el("time", {
-        text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
-        attrs: { datetime: message.created_at, title: time.toLocaleString() },
-    }), !message.deleted && message.edited_at ? editedMark(message.edited_at) : null);
+function metaLine(message, users) {
+  const time = new Date(message.created_at);
+  return el(
+    "div",
+    { class: "meta" },
+    users.nameNode(message.sender_id),
+    el("time", {
+      text: time.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }),
+      attrs: { datetime: message.created_at, title: time.toLocaleString() }
+    }),
+    !message.deleted && message.edited_at ? editedMark(message.edited_at) : null
+  );
 }
-/** The text, or "message deleted" on a tombstone. */
-export function contentOf(message) {
-    return message.deleted
-        ? el("p", { class: "content tombstone", text: "message deleted" })
-        : el("p", { class: "content", text: message.content });
+function contentOf(message) {
+  return message.deleted ? el("p", { class: "content tombstone", text: "message deleted" }) : el("p", { class: "content", text: message.content });
 }
 function editedMark(editedAt) {
-    const title = `edited ${new Date(editedAt).toLocaleString()}`;
-    return el("span", { class: "edited", text: "(edited)", attrs: { title } });
+  const title = `edited ${new Date(editedAt).toLocaleString()}`;
+  return el("span", { class: "edited", text: "(edited)", attrs: { title } });
 }
-/** A message sent from here, shown as "sending…" until it is acknowledged; `quote` above its
- * text when it replies. */
-export function pendingRow(clientMsgId, content, quote = null) {
-    return el("li", { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } }, el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })), quote, el("p", { class: "content", text: content }));
+function pendingRow(clientMsgId, content, quote = null) {
+  return el(
+    "li",
+    { class: "message mine pending", attrs: { "data-client-msg-id": clientMsgId } },
+    el("div", { class: "meta" }, el("span", { class: "name", text: "You" }), el("span", { class: "status", text: "sending…" })),
+    quote,
+    el("p", { class: "content", text: content })
+  );
 }
-/** Marks a pending row as refused by the server. */
-export function markNotSent(row) {
-    const status = row.querySelector(".status");
-    if (status)
-        status.textContent = "not sent";
-    row.classList.add("failed");
+function markNotSent(row) {
+  const status = row.querySelector(".status");
+  if (status) status.textContent = "not sent";
+  row.classList.add("failed");
 }
+export {
+  contentOf,
+  markNotSent,
+  metaLine,
+  pendingRow
+};

@@ -10,7 +10,7 @@ import {
   type RoomSummary,
   type RoomType,
   type User,
-} from "./chat-client.js";
+} from "@chat-cluster/client";
 import { Conversation } from "./conversation.js";
 import { byId } from "./dom.js";
 import { describe, describeBody } from "./errors.js";
@@ -74,7 +74,8 @@ class SignedIn {
 
   constructor(private readonly me: User) {
     users.remember(me);
-    this.client = new ChatClient({ token: (expired) => api.accessToken(expired) });
+    // The session renews the socket's token before it expires.
+    this.client = new ChatClient({ session: api.session });
     this.conversation = new Conversation(
       api,
       users,
@@ -82,7 +83,6 @@ class SignedIn {
       { client: () => this.client, onError: showError },
       memberPicker,
     );
-    api.onTokenRenewed = (token) => void this.client.renewToken(token).catch(() => {});
     // Reads the list each time the client becomes live: before it connects.
     this.feed = new RoomFeed(
       this.client,
@@ -391,7 +391,7 @@ byId("copy-id").addEventListener("click", () => {
 window.addEventListener("offline", () => chat?.client.reconnectNow());
 window.addEventListener("online", () => chat?.client.reconnectNow());
 
-api.onSessionExpired = () => signOut("Your session has expired. Please sign in again.");
+api.session.addEventListener("expired", () => signOut("Your session has expired. Please sign in again."));
 
 const existing = api.user;
 if (existing) signedIn(existing);

@@ -16,7 +16,7 @@ import {
   type RoomSummary,
   type Seq,
   newClientMsgId,
-} from "./chat-client.js";
+} from "@chat-cluster/client";
 import { byId, clear, el, sendOnEnter } from "./dom.js";
 import { MAX_CONTENT, contentRefusal, describe } from "./errors.js";
 import { contentOf, markNotSent, metaLine, pendingRow } from "./message-parts.js";

@@ -1,6 +1,6 @@
 // Turns errors into sentences a person can act on.
 
-import { ChatError } from "./chat-client.js";
+import { ChatError } from "@chat-cluster/client";
 
 const BY_CODE: Record<string, string> = {
   rate_limited: "Too many attempts. Wait a moment and try again.",

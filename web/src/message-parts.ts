@@ -1,6 +1,6 @@
 // The parts of a message's row that the room and the thread panel show alike.
 
-import type { Message } from "./chat-client.js";
+import type { Message } from "@chat-cluster/client";
 import { el } from "./dom.js";
 import type { UserDirectory } from "./users.js";
 

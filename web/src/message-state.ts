@@ -1,7 +1,7 @@
 // A message's state as the page holds it, brought up to date by what the server says later:
 // another state of the message, a reaction, its parent's change.
 
-import type { Id, Message, ReactionChange, ReplyQuote, Seq } from "./chat-client.js";
+import type { Id, Message, ReactionChange, ReplyQuote, Seq } from "@chat-cluster/client";
 
 /** How much of its parent a reply quotes, in characters (code points), as the server cuts it. */
 const QUOTE_CHARS = 100;

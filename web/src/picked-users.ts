@@ -1,6 +1,6 @@
 // The people picked for a new room, shown as chips that a button removes.
 
-import type { Id, User } from "./chat-client.js";
+import type { Id, User } from "@chat-cluster/client";
 import { clear, el } from "./dom.js";
 
 export class PickedUsers {

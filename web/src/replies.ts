@@ -1,7 +1,7 @@
 // What a reply shows and how one is written: the quote of its parent, a parent's reply count,
 // and the "Replying to" bar above a composer.
 
-import type { Message, ReplyQuote } from "./chat-client.js";
+import type { Message, ReplyQuote } from "@chat-cluster/client";
 import { byId, el } from "./dom.js";
 import type { UserDirectory } from "./users.js";
 

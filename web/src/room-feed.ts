@@ -2,7 +2,7 @@
 // time the client becomes live it reads the list over the socket, then applies the feed's
 // `room_added`, `room_removed` and `room_updated` events by room id.
 
-import type { ChatClient, Id, Room, RoomSummary } from "./chat-client.js";
+import type { ChatClient, Id, Room, RoomSummary } from "@chat-cluster/client";
 
 export interface RoomFeedHandlers {
   /** The whole list, replacing what was shown. */

@@ -1,6 +1,6 @@
 // The list of the user's rooms with their topics and unread counts.
 
-import type { Id, Message, Role, Room, RoomSummary, Seq } from "./chat-client.js";
+import type { Id, Message, Role, Room, RoomSummary, Seq } from "@chat-cluster/client";
 import { byId, clear, el } from "./dom.js";
 
 export class Sidebar {

@@ -2,7 +2,7 @@
 // the open room, with a composer of its own whose messages reply to that message.
 
 import type { Api } from "./api.js";
-import type { Id, Message } from "./chat-client.js";
+import type { Id, Message } from "@chat-cluster/client";
 import { byId, clear, el, sendOnEnter } from "./dom.js";
 import { contentRefusal, describe } from "./errors.js";
 import { contentOf, markNotSent, metaLine, pendingRow } from "./message-parts.js";

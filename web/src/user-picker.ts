@@ -3,7 +3,7 @@
 // typed stays usable on its own (a username or a user id) when nothing is picked.
 
 import type { Api } from "./api.js";
-import type { User } from "./chat-client.js";
+import type { User } from "@chat-cluster/client";
 import { clear, el } from "./dom.js";
 
 /** Wait this long after the last keystroke before asking, so typing a name costs one search. */

@@ -1,7 +1,7 @@
 // Display names by user id, fetched once each.
 
 import type { Api } from "./api.js";
-import type { Id, User } from "./chat-client.js";
+import type { Id, User } from "@chat-cluster/client";
 
 /** The sender of system messages, which no account has (docs/API.md, server-to-server API). */
 const SYSTEM_SENDER: Id = "00000000-0000-0000-0000-000000000000";
