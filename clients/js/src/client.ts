@@ -1,12 +1,12 @@
 // The socket client of the chat protocol (`GET /ws`, subprotocol `chat.v1.json`).
 //
 // It keeps one connection alive: authenticates with the first frame, reconnects with backoff,
-// renews the token before it expires, re-joins every joined room with `since` = the last seq it
-// saw (so nothing is missed or delivered twice), and re-sends unacknowledged messages under
-// their `client_msg_id` until the server acknowledges them, edits and deletions likewise under
-// their `client_change_id`, and reactions (idempotent by nature) as they are. It needs only
-// `WebSocket`, `EventTarget`, `CustomEvent` and `crypto.getRandomValues`, so it works in a
-// browser page, a worker and Node.
+// gives the server each token its session renews before the old one expires, re-joins every
+// joined room with `since` = the last seq it saw (so nothing is missed or delivered twice), and
+// re-sends unacknowledged messages under their `client_msg_id` until the server acknowledges
+// them, edits and deletions likewise under their `client_change_id`, and reactions (idempotent
+// by nature) as they are. It needs only `WebSocket`, `EventTarget`, `CustomEvent` and
+// `crypto.getRandomValues`, so it works in a browser page, a worker and Node.
 
 import { ChatError } from "./errors.js";
 import type { Session } from "./session.js";
