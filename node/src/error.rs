@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chat_shared::error::{Error, FieldErrors};
 use chat_shared::protocol::ErrorBody;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -124,9 +124,16 @@ impl From<&ApiError> for ErrorBody {
     }
 }
 
+/// Every error answer of the REST API: `{"error": {"code", "message", "fields"?}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorResponse {
+    error: ErrorBody,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status(), Json(json!({ "error": self.body() }))).into_response();
+        let body = ErrorResponse { error: ErrorBody::from(&self) };
+        let mut response = (self.status(), Json(body)).into_response();
         let retry_after = match self {
             ApiError::RateLimited { retry_after } => retry_after_secs(retry_after),
             ApiError::Unavailable(_) => 1,

@@ -12,13 +12,19 @@ use serde::{Deserialize, Serialize};
 use super::client_ip::ClientIp;
 use super::extract::JsonBody;
 use super::fields::{reject_invalid, required};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
+    /// 3 to 32 of `a-z A-Z 0-9 _ . -`, unique ignoring case.
+    #[schema(required = true, value_type = String)]
     username: Option<String>,
+    /// 8 to 128 characters.
+    #[schema(required = true, value_type = String)]
     password: Option<String>,
+    /// 1 to 64 characters; the username when absent.
+    #[schema(required = false, value_type = String)]
     display_name: Option<String>,
 }
 
@@ -41,9 +47,11 @@ impl RegisterRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
+    #[schema(required = true, value_type = String)]
     username: Option<String>,
+    #[schema(required = true, value_type = String)]
     password: Option<String>,
 }
 
@@ -58,8 +66,9 @@ impl LoginRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
+    #[schema(required = true, value_type = String)]
     refresh_token: Option<String>,
 }
 
@@ -72,12 +81,14 @@ impl RefreshRequest {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionResponse {
     user: User,
     access_token: String,
     refresh_token: String,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// Seconds the access token lives.
     expires_in: u64,
 }
 
@@ -93,6 +104,11 @@ impl From<Session> for SessionResponse {
     }
 }
 
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest, responses(
+    (status = 201, description = "registered and logged in", body = SessionResponse),
+    (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 409, description = "`conflict`: the username is taken", body = ErrorResponse),
+    (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
+))]
 pub async fn register(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
@@ -104,6 +120,12 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(SessionResponse::from(session))))
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, body = SessionResponse), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse),
+    (status = 401, description = "`unauthorized`: wrong username or password", body = ErrorResponse),
+    (status = 403, description = "`forbidden`: the account is disabled", body = ErrorResponse),
+    (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
+))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
@@ -115,6 +137,11 @@ pub async fn login(
     Ok(Json(session.into()))
 }
 
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest, responses(
+    (status = 200, description = "a new access token and the refresh token's successor", body = SessionResponse),
+    (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: unknown, spent, expired or revoked", body = ErrorResponse),
+    (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
+))]
 pub async fn refresh(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
@@ -126,6 +153,9 @@ pub async fn refresh(
     Ok(Json(session.into()))
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest, responses(
+    (status = 204, description = "the login is ended on every node"), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
+))]
 pub async fn logout(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshRequest>,

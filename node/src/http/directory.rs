@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::extract::AuthUser;
 use super::fields::reject_invalid;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
 /// A directory search as the query string gives it, every malformed parameter named. The
@@ -54,7 +54,7 @@ impl Search {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DirectoryResponse {
     users: Vec<User>,
     /// The `after` of the next page; `null` on the last.
@@ -68,6 +68,11 @@ impl From<DirectoryPage> for DirectoryResponse {
     }
 }
 
+#[utoipa::path(get, path = "/users", tag = "users", security(("user" = [])), params(
+    ("query" = String, Query, description = "A prefix of usernames or display names, 1 to 64 characters"),
+    ("after" = Option<String>, Query, description = "The `next` of the previous page"),
+    ("limit" = Option<u32>, Query, description = "1 to 50, 20 unless given"),
+), responses((status = 200, body = DirectoryResponse), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn search(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -11,6 +11,7 @@ mod message_changes;
 mod messages;
 mod metrics;
 mod moderation;
+mod openapi;
 mod ops;
 mod reactions;
 mod request_limits;
@@ -30,6 +31,9 @@ use axum::routing::{get, post, put};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::NodeConfig;
 use crate::state::AppState;
@@ -44,16 +48,18 @@ pub use users::{ChangePasswordRequest, UpdateMeRequest};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn router(state: AppState, config: &NodeConfig) -> Router {
-    let api = Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/logout", post(auth::logout))
-        .route("/users", get(directory::search))
-        .route("/users/me", get(users::me).patch(users::update_me))
-        .route("/users/me/password", put(users::change_password))
-        .route("/users/{id}", get(users::get))
+/// The REST API's routes and its OpenAPI description: a described handler is registered with
+/// `routes!`, which adds it to the description at the same time.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(directory::search))
+        .routes(routes!(users::me, users::update_me))
+        .routes(routes!(users::change_password))
+        .routes(routes!(users::get))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/users", get(admin::users))
         .route("/admin/users/{id}/disable", post(admin::disable))
@@ -88,6 +94,18 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
             put(reactions::add).delete(reactions::remove),
         )
         .route("/rooms/{id}/messages/{message}/thread", get(threads::thread))
+}
+
+/// The OpenAPI document of the REST API, as `/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+pub fn router(state: AppState, config: &NodeConfig) -> Router {
+    let (api, document) = api_routes().split_for_parts();
+    let document = axum::Json(document);
+    let api = api
+        .route("/openapi.json", get(move || std::future::ready(document.clone())))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(
             request_limits::RequestLimits {

@@ -11,11 +11,13 @@ use serde::Deserialize;
 use super::client_ip::ClientIp;
 use super::extract::{ApiPath, AuthLogin, AuthUser, JsonBody};
 use super::fields::{reject_invalid, required};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateMeRequest {
+    /// 1 to 64 characters.
+    #[schema(required = true, value_type = String)]
     display_name: Option<String>,
 }
 
@@ -29,9 +31,12 @@ impl UpdateMeRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ChangePasswordRequest {
+    #[schema(required = true, value_type = String)]
     current_password: Option<String>,
+    /// 8 to 128 characters.
+    #[schema(required = true, value_type = String)]
     new_password: Option<String>,
 }
 
@@ -51,10 +56,16 @@ impl ChangePasswordRequest {
     }
 }
 
+#[utoipa::path(get, path = "/users/me", tag = "users", security(("user" = [])), responses(
+    (status = 200, body = User), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
+))]
 pub async fn me(State(state): State<AppState>, AuthUser(caller): AuthUser) -> Result<Json<User>, ApiError> {
     Ok(Json(state.users.me(caller).await?))
 }
 
+#[utoipa::path(patch, path = "/users/me", tag = "users", security(("user" = [])), request_body = UpdateMeRequest,
+    responses((status = 200, body = User), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn update_me(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -65,6 +76,10 @@ pub async fn update_me(
     Ok(Json(state.users.rename(caller, &name).await?))
 }
 
+#[utoipa::path(get, path = "/users/{id}", tag = "users", security(("user" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses((status = 200, body = User), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn get(
     State(state): State<AppState>,
     AuthUser(_): AuthUser,
@@ -74,6 +89,12 @@ pub async fn get(
 }
 
 /// `PUT /users/me/password`: changes the password and ends the caller's other logins.
+#[utoipa::path(put, path = "/users/me/password", tag = "users", security(("user" = [])),
+    request_body = ChangePasswordRequest, responses(
+    (status = 204, description = "changed; the caller's other logins are ended"), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse),
+    (status = 401, description = "`unauthorized`: no valid token, or a wrong current password", body = ErrorResponse),
+    (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
+))]
 pub async fn change_password(
     State(state): State<AppState>,
     AuthLogin { user, login }: AuthLogin,

@@ -12,7 +12,7 @@ use super::names::showable;
 use super::token::{TokenHash, random_secret};
 
 /// What a key may do; each server-to-server route needs one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 pub enum Scope {
     /// Send messages as a user.
     #[serde(rename = "messages:publish")]
@@ -56,7 +56,7 @@ impl Scope {
 }
 
 /// What people call a key, to tell keys apart: 1 to 100 showable characters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct ApiKeyName(String);
 
@@ -73,7 +73,7 @@ impl ApiKeyName {
 }
 
 /// A key as it is stored and shown: never its secret.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub name: ApiKeyName,

@@ -8,7 +8,7 @@ use super::ids::UserId;
 use super::invalid::Invalid;
 
 /// What an administrator did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
     /// Made a user an administrator.
@@ -60,7 +60,7 @@ impl std::str::FromStr for AuditAction {
 
 /// One entry of the audit log. `actor` is `None` for the command line, which needs no
 /// account.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// UUIDv7: entries sort by it in the order they were made.
     pub id: Uuid,

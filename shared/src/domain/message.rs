@@ -7,7 +7,7 @@ use super::invalid::Invalid;
 use super::reaction::ReactionCount;
 
 /// A message body: 1–4000 characters, not only white space.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Content(String);
 
@@ -38,7 +38,7 @@ impl Content {
 }
 
 /// What a message is (`text` by default): 1–32 of `a-z 0-9 _ . -`, so clients can add kinds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct MessageKind(String);
 
@@ -68,7 +68,7 @@ impl Default for MessageKind {
 }
 
 /// Free-form data a client attaches to a message: a JSON object of at most 4 KiB, or nothing.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Metadata(Option<serde_json::Map<String, serde_json::Value>>);
 
@@ -110,7 +110,7 @@ fn contains_nul(value: &serde_json::Value) -> bool {
 
 /// The sender's own id for a message, which makes a retried send safe: 1–64 characters, no
 /// control characters.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct ClientMsgId(String);
 
@@ -129,7 +129,7 @@ impl ClientMsgId {
 
 /// A reply's parent: the reference that is stored, and the quote that is filled when read
 /// (see `reply.rs`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReplyTo {
     pub id: MessageId,
     pub seq: Seq,
@@ -145,7 +145,7 @@ pub struct ReplyTo {
 
 /// A message as stored and delivered. Its fields deserialize as they are, without the checks
 /// of their `parse`: what a node stored must read back even if a rule has tightened since.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     pub id: MessageId,
     pub room_id: RoomId,

@@ -11,7 +11,7 @@ use super::invalid::Invalid;
 
 /// Why a moderator banned someone, as they wrote it: 1–500 characters after trimming, no
 /// control characters nor bidirectional overrides.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct BanReason(String);
 
@@ -29,7 +29,7 @@ impl BanReason {
 
 /// A user kept out of a room: removed, and refused when added or joining again, until it
 /// expires (never, without `expires_at`) or is lifted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Ban {
     pub room_id: RoomId,
     pub user_id: UserId,
@@ -47,7 +47,7 @@ impl Ban {
 }
 
 /// Who may post in a room: everyone in it, or (an announcement channel) its owner and admins.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PostPolicy {
     #[default]

@@ -11,7 +11,7 @@ use super::names::unshowable;
 
 /// What a reaction shows: 1–4 symbols (grapheme clusters) of at most 64 bytes, visible, with
 /// no white space or control characters. Compared exactly, without normalisation.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Emoji(String);
 
@@ -80,7 +80,7 @@ impl Reaction {
 }
 
 /// How many reacted to a message with one emoji, as one reader sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReactionCount {
     pub emoji: Emoji,
     pub count: u32,

@@ -10,7 +10,7 @@ use super::invalid::Invalid;
 use super::moderation::PostPolicy;
 
 /// What kind of conversation a room is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RoomType {
     /// Two people; unique per pair; takes no new members.
@@ -45,7 +45,9 @@ impl FromStr for RoomType {
 }
 
 /// A participant's standing in a room. Ordered by power: `Member < Admin < Owner`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Member,
@@ -83,7 +85,7 @@ impl FromStr for Role {
 
 /// A room's name: 1–100 characters after trimming, something visible, no control characters or
 /// bidirectional overrides.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct RoomName(String);
 
@@ -119,7 +121,7 @@ impl From<RoomName> for String {
 
 /// What a room is about, shown under its name: 1–250 characters after trimming, with the rules
 /// of names (something visible, no control characters or bidirectional overrides).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct RoomTopic(String);
 
@@ -150,7 +152,7 @@ impl From<RoomTopic> for String {
 }
 
 /// A room. Deserializable so that events about rooms can travel between nodes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Room {
     pub id: RoomId,
     pub name: RoomName,
@@ -167,7 +169,7 @@ pub struct Room {
 }
 
 /// A user's membership of a room.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Participant {
     pub user_id: UserId,
     pub role: Role,
@@ -187,7 +189,7 @@ impl Participant {
 }
 
 /// One entry of a user's room list.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomSummary {
     #[serde(flatten)]
     pub room: Room,

@@ -8,7 +8,7 @@ use super::ids::UserId;
 use super::invalid::Invalid;
 
 /// A login name: 3–32 of `a-z A-Z 0-9 _ . -`. Unique case-insensitively; stored as given.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Username(String);
 
@@ -54,7 +54,7 @@ impl fmt::Debug for Password {
 
 /// The name shown to others: 1–64 characters after trimming, something visible, no control
 /// characters or bidirectional overrides.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct DisplayName(String);
 
@@ -93,7 +93,7 @@ impl fmt::Debug for PasswordHash {
 }
 
 /// A registered user, as others may see them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub username: Username,
@@ -110,7 +110,7 @@ pub struct User {
 
 /// A user's standing in the whole deployment: administrators run it (made from the command
 /// line, never by an HTTP call); everyone else is a user.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserRole {
     #[default]

@@ -134,12 +134,14 @@ pub enum MemberChange {
 
 /// `{"code", "message", "fields"?}`: the error object of replies and `error` frames, the same
 /// as REST's. `fields` is left out when empty.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// One of the contract's codes (`invalid_input`, `forbidden`, ...).
     pub code: &'static str,
     pub message: String,
+    /// The reason for each field at fault, by field name.
     #[serde(skip_serializing_if = "FieldErrors::is_empty", serialize_with = "field_map")]
+    #[schema(required = false, value_type = std::collections::BTreeMap<String, String>)]
     pub fields: FieldErrors,
 }
 

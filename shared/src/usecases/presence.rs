@@ -21,7 +21,7 @@ pub struct PresenceSettings {
 }
 
 /// Who is online in a room, as a join reply or `GET /rooms/{id}/presence` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Online {
     /// Empty when the room is over the count threshold, or presence is unavailable.
     pub online: Vec<UserId>,
@@ -42,7 +42,7 @@ impl Online {
 }
 
 /// Whether presence could be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Availability {
     Available,

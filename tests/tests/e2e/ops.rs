@@ -9,6 +9,18 @@ async fn health_and_readiness_answer_while_postgres_is_reachable() {
 }
 
 #[tokio::test]
+async fn the_openapi_description_is_served_as_it_is_checked_in() {
+    let app = TestApp::spawn().await.unwrap();
+    let served = app.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(served.status, 200);
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.json");
+    let checked_in: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(served.body, checked_in);
+    assert!(served.body["paths"]["/auth/login"]["post"].is_object());
+}
+
+#[tokio::test]
 async fn metrics_count_requests_by_matched_route() {
     let app = TestApp::spawn().await.unwrap();
     let ann = app.register("ann").await;
