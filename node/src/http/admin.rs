@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::directory::{DirectoryResponse, Search};
 use super::extract::{ApiPath, AuthUser, JsonBody};
 use super::fields::reject_invalid;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
 /// `?before=ID&limit=N`, read as text so that every bad one is named.
@@ -41,6 +41,10 @@ fn page_of(params: &HashMap<String, String>) -> Result<(Option<Uuid>, usize), Ap
     Ok((before, limit))
 }
 
+#[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("user" = [])), params(
+    ("before" = Option<uuid::Uuid>, Query, description = "The `next` of the previous page"),
+    ("limit" = Option<u32>, Query, description = "1 to 200, 50 unless given"),
+), responses((status = 200, body = AuditPage), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: administrators only", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn audit(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -51,6 +55,11 @@ pub async fn audit(
 }
 
 /// `GET /admin/users?query=&after=&limit=`: as the directory, disabled users included.
+#[utoipa::path(get, path = "/admin/users", tag = "admin", security(("user" = [])), params(
+    ("query" = String, Query, description = "A prefix of usernames or display names, 1 to 64 characters"),
+    ("after" = Option<String>, Query, description = "The `next` of the previous page"),
+    ("limit" = Option<u32>, Query, description = "1 to 50, 20 unless given"),
+), responses((status = 200, body = DirectoryResponse), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: administrators only", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn users(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -60,6 +69,12 @@ pub async fn users(
     Ok(Json(state.admin.users(caller, prefix, after, limit).await?.into()))
 }
 
+#[utoipa::path(post, path = "/admin/users/{id}/disable", tag = "admin", security(("user" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses((status = 200, description = "disabled: every login of theirs ended", body = User), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse),
+        (status = 403, description = "`forbidden`: administrators only, never themselves", body = ErrorResponse),
+        (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn disable(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -68,6 +83,10 @@ pub async fn disable(
     Ok(Json(state.admin.disable(caller, target).await?))
 }
 
+#[utoipa::path(post, path = "/admin/users/{id}/enable", tag = "admin", security(("user" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses((status = 200, body = User), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: administrators only", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn enable(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -77,14 +96,19 @@ pub async fn enable(
 }
 
 /// `POST /admin/users/{id}/messages/delete`: `{"after"?, "limit"?}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeleteMessagesRequest {
+    /// The `next` of the previous page; absent on the first.
+    #[schema(required = false, value_type = String)]
     after: Option<String>,
+    /// 1 to 500, 100 unless given.
+    #[schema(required = false, value_type = u32)]
     limit: Option<usize>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DeleteMessagesResponse {
+    /// How many this page deleted.
     deleted: u64,
     /// The `after` of the next page; `null` once every message has been seen.
     next: Option<String>,
@@ -96,6 +120,10 @@ impl From<BulkDeletion> for DeleteMessagesResponse {
     }
 }
 
+#[utoipa::path(post, path = "/admin/users/{id}/messages/delete", tag = "admin", security(("user" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user's id")), request_body = DeleteMessagesRequest,
+    responses((status = 200, body = DeleteMessagesResponse), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: administrators only", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn delete_messages(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

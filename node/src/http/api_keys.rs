@@ -11,12 +11,16 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
 use super::fields::{reject_invalid, required};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateApiKeyRequest {
+    /// 1 to 100 characters.
+    #[schema(required = true, value_type = String)]
     name: Option<String>,
+    /// One or more of `messages:publish`, `rooms:write`, `users:read`.
+    #[schema(required = true, value_type = Vec<String>)]
     scopes: Option<Vec<String>>,
 }
 
@@ -38,17 +42,22 @@ impl CreateApiKeyRequest {
 }
 
 /// A key just made: the only answer that holds its secret.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
     key: ApiKey,
+    /// `ck_...`: shown this once.
     secret: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct KeyList {
     keys: Vec<ApiKey>,
 }
 
+#[utoipa::path(post, path = "/admin/api-keys", tag = "admin", security(("user" = [])),
+    request_body = CreateApiKeyRequest,
+    responses((status = 201, body = IssuedKey), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: administrators only", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -60,6 +69,9 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+#[utoipa::path(get, path = "/admin/api-keys", tag = "admin", security(("user" = [])),
+    responses((status = 200, description = "newest first, revoked ones included", body = KeyList), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: administrators only", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -67,6 +79,10 @@ pub async fn list(
     Ok(Json(KeyList { keys: state.admin.api_keys(caller).await? }))
 }
 
+#[utoipa::path(delete, path = "/admin/api-keys/{id}", tag = "admin", security(("user" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The key's id")),
+    responses((status = 200, description = "revoked (a revoked key stays as it was)", body = ApiKey), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: administrators only", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

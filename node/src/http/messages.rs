@@ -17,13 +17,25 @@ use super::fields::{reject_invalid, required};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SendRequest {
+    /// 1 to 4,000 characters, not only white space.
+    #[schema(required = true, value_type = String)]
     content: Option<String>,
+    /// 1 to 64 characters: the room's sends with the same one are stored once.
+    #[schema(required = false, value_type = String)]
     client_msg_id: Option<String>,
+    /// 1 to 32 of `a-z 0-9 _ . -`; `text` unless given.
+    #[schema(required = false, value_type = String)]
     kind: Option<String>,
+    /// A JSON object of at most 4 KiB, or null.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Value>,
+    /// The client's first try with this `client_msg_id`.
+    #[schema(required = false, value_type = bool)]
     first_attempt: Option<bool>,
+    /// The id of the message of the same room this one answers.
+    #[schema(required = false, value_type = uuid::Uuid)]
     reply_to: Option<String>,
 }
 

@@ -18,12 +18,18 @@ use super::fields::{reject_invalid, required};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateRoomRequest {
+    /// 1 to 100 characters; required except for a direct room.
+    #[schema(required = false, value_type = String)]
     name: Option<String>,
+    /// `direct`, `group` or `channel`.
     #[serde(rename = "type")]
+    #[schema(required = true, value_type = String)]
     room_type: Option<String>,
+    #[schema(required = false, value_type = Vec<uuid::Uuid>)]
     member_ids: Option<Vec<String>>,
+    #[schema(required = false, value_type = Vec<String>)]
     member_usernames: Option<Vec<String>>,
 }
 
@@ -64,10 +70,15 @@ impl CreateRoomRequest {
     }
 }
 
-#[derive(Deserialize)]
+/// Exactly one of `user_id` and `username`.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AddMemberRequest {
+    #[schema(required = false, value_type = uuid::Uuid)]
     user_id: Option<String>,
+    #[schema(required = false, value_type = String)]
     username: Option<String>,
+    /// `member` (unless given) or `admin`.
+    #[schema(required = false, value_type = String)]
     role: Option<String>,
 }
 

@@ -6,15 +6,20 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use chat_shared::domain::{RoomId, Scope, UserId};
+use chat_shared::domain::{Message, Participant, Room, RoomId, Scope, UserId};
 use chat_shared::usecases::{Online, Sent, require_scope};
 
 use super::extract::{ApiKeyCaller, ApiPath, JsonBody};
 use super::messages::SendRequest;
 use super::rooms::{AddMemberRequest, CreateRoomRequest, add_member_as, create_as};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
+#[utoipa::path(post, path = "/server/users/{user_id}/rooms/{room_id}/messages", tag = "server",
+    security(("api_key" = ["messages:publish"])), params(("user_id" = uuid::Uuid, Path, description = "The user the key acts as"), ("room_id" = uuid::Uuid, Path, description = "The room")), request_body = SendRequest,
+    responses((status = 201, body = Message), (status = 200, description = "the original of a repeated `client_msg_id`", body = Message),
+        (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no API key, or an unknown or revoked one", body = ErrorResponse), (status = 403, description = "`forbidden`: the key lacks the scope, the user is disabled, or the user may not do this", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn send(
     State(state): State<AppState>,
     ApiKeyCaller(key): ApiKeyCaller,
@@ -29,6 +34,12 @@ pub async fn send(
 }
 
 /// A message from the system (`sender_id` the nil UUID) in any room.
+#[utoipa::path(post, path = "/server/rooms/{room_id}/messages", tag = "server",
+    security(("api_key" = ["messages:publish"])), params(("room_id" = uuid::Uuid, Path, description = "The room")),
+    request_body = SendRequest,
+    responses((status = 201, body = Message), (status = 200, description = "the original of a repeated `client_msg_id`", body = Message),
+        (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no API key, or an unknown or revoked one", body = ErrorResponse), (status = 403, description = "`forbidden`: the key lacks the scope", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn send_as_system(
     State(state): State<AppState>,
     ApiKeyCaller(key): ApiKeyCaller,
@@ -42,6 +53,12 @@ pub async fn send_as_system(
     Ok((status, Json(message)))
 }
 
+#[utoipa::path(post, path = "/server/users/{user_id}/rooms", tag = "server",
+    security(("api_key" = ["rooms:write"])), params(("user_id" = uuid::Uuid, Path, description = "The user the key acts as: the owner")),
+    request_body = CreateRoomRequest,
+    responses((status = 201, body = Room), (status = 200, description = "the direct room the pair has already", body = Room),
+        (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no API key, or an unknown or revoked one", body = ErrorResponse), (status = 403, description = "`forbidden`: the key lacks the scope, the user is disabled, or the user may not do this", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn create_room(
     State(state): State<AppState>,
     ApiKeyCaller(key): ApiKeyCaller,
@@ -52,6 +69,11 @@ pub async fn create_room(
     create_as(&state, owner, body.try_into_domain()?).await
 }
 
+#[utoipa::path(post, path = "/server/users/{user_id}/rooms/{room_id}/members", tag = "server",
+    security(("api_key" = ["rooms:write"])), params(("user_id" = uuid::Uuid, Path, description = "The user the key acts as"), ("room_id" = uuid::Uuid, Path, description = "The room")), request_body = AddMemberRequest,
+    responses((status = 201, body = Participant), (status = 200, description = "they were a member already", body = Participant),
+        (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no API key, or an unknown or revoked one", body = ErrorResponse), (status = 403, description = "`forbidden`: the key lacks the scope, the user is disabled, or the user may not do this", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn add_member(
     State(state): State<AppState>,
     ApiKeyCaller(key): ApiKeyCaller,
@@ -62,6 +84,10 @@ pub async fn add_member(
     add_member_as(&state, actor, room, body.try_into_domain()?).await
 }
 
+#[utoipa::path(get, path = "/server/users/{user_id}/rooms/{room_id}/presence", tag = "server",
+    security(("api_key" = ["users:read"])), params(("user_id" = uuid::Uuid, Path, description = "The user the key acts as"), ("room_id" = uuid::Uuid, Path, description = "The room")),
+    responses((status = 200, body = Online), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no API key, or an unknown or revoked one", body = ErrorResponse), (status = 403, description = "`forbidden`: the key lacks the scope, the user is disabled, or the user may not do this", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)),
+)]
 pub async fn presence(
     State(state): State<AppState>,
     ApiKeyCaller(key): ApiKeyCaller,

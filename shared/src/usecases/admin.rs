@@ -21,9 +21,10 @@ pub const MAX_AUDIT_PAGE: usize = 200;
 pub const DEFAULT_AUDIT_PAGE: usize = 50;
 
 /// A page of the audit log, newest first; `next` reads on from its last entry.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
+    /// The `before` of the next page; `null` on the last.
     pub next: Option<Uuid>,
 }
 
