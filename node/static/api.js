@@ -68,9 +68,6 @@ var Api = class {
   thread(room, message, query) {
     return this.call("GET", `/rooms/${room}/messages/${message}/thread?${queryString(query)}`);
   }
-  send(room, content, clientMsgId) {
-    return this.call("POST", `/rooms/${room}/messages`, { content, client_msg_id: clientMsgId });
-  }
   call(method, path, body) {
     return this.session.request(method, path, body);
   }

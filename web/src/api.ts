@@ -4,7 +4,6 @@
 import {
   type HistoryPage,
   type Id,
-  type Message,
   type Participant,
   type Room,
   type RoomSummary,
@@ -101,10 +100,6 @@ export class Api {
   /** A page of a message's direct replies, ascending by seq, from right above `after`. */
   thread(room: Id, message: Id, query: { after?: Seq; limit?: number }): Promise<HistoryPage> {
     return this.call("GET", `/rooms/${room}/messages/${message}/thread?${queryString(query)}`);
-  }
-
-  send(room: Id, content: string, clientMsgId: string): Promise<Message> {
-    return this.call("POST", `/rooms/${room}/messages`, { content, client_msg_id: clientMsgId });
   }
 
   private call<T>(method: string, path: string, body?: unknown): Promise<T> {
