@@ -10,14 +10,19 @@ use serde::Deserialize;
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
 use super::fields::{reject_invalid, required};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct EditRequest {
+    /// The new content, as a message's.
+    #[schema(required = true, value_type = String)]
     content: Option<String>,
     /// `null` or absent keeps the message's metadata.
+    #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Value>,
+    /// 1 to 64 characters: a repeated edit with the same one is applied once.
+    #[schema(required = false, value_type = String)]
     client_change_id: Option<String>,
 }
 
@@ -57,6 +62,8 @@ pub(super) fn message_ref(raw: &str) -> Result<MessageRef, ApiError> {
         .map_err(|_| ApiError::invalid_field("message", "must be a message id (UUID) or seq"))
 }
 
+#[utoipa::path(patch, path = "/rooms/{id}/messages/{message}", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, description = "The message's id (UUID) or its seq in the room")),
+    request_body = EditRequest, responses((status = 200, description = "the message as edited", body = Message), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn edit(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -69,6 +76,8 @@ pub async fn edit(
     Ok(Json(state.messages.edit(caller, room, target, edit).await?.message))
 }
 
+#[utoipa::path(delete, path = "/rooms/{id}/messages/{message}", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, description = "The message's id (UUID) or its seq in the room")),
+    responses((status = 200, description = "the tombstone", body = Message), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn delete(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

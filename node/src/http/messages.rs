@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
 use super::fields::{reject_invalid, required};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -68,7 +68,7 @@ impl SendRequest {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PageResponse {
     pub(super) messages: Vec<Message>,
     pub(super) has_more: bool,
@@ -102,6 +102,11 @@ pub(super) fn page_limit(fields: &mut FieldErrors, params: &HashMap<String, Stri
     }
 }
 
+#[utoipa::path(get, path = "/rooms/{id}/messages", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"),
+    ("before" = Option<u64>, Query, description = "Messages below this seq (the newest page without it)"),
+    ("after" = Option<u64>, Query, description = "Messages above this seq, read forward"),
+    ("limit" = Option<u32>, Query, description = "1 to 200, 50 unless given"),
+), responses((status = 200, description = "ascending by seq", body = PageResponse), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn history(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -112,6 +117,9 @@ pub async fn history(
     Ok(Json(PageResponse { messages: page.messages, has_more: page.has_more }))
 }
 
+#[utoipa::path(post, path = "/rooms/{id}/messages", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room")), request_body = SendRequest,
+    responses((status = 201, description = "durable: stored in the stream", body = Message),
+        (status = 200, description = "the original of a repeated `client_msg_id`", body = Message), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn send(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

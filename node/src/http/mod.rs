@@ -27,7 +27,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request, header};
-use axum::routing::{get, post, put};
+use axum::routing::get;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -72,28 +72,19 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(server_api::send))
         .routes(routes!(server_api::add_member))
         .routes(routes!(server_api::presence))
-        .route("/rooms", post(rooms::create).get(rooms::list_mine))
-        .route("/rooms/{id}", get(rooms::get).patch(room_settings::update))
-        .route("/rooms/{id}/members", get(rooms::members).post(rooms::add_member))
-        .route(
-            "/rooms/{id}/members/{user_id}",
-            axum::routing::delete(rooms::remove_member).patch(moderation::change_role),
-        )
-        .route("/rooms/{id}/read", post(rooms::mark_read))
-        .route("/rooms/{id}/bans", get(moderation::bans).post(moderation::ban))
-        .route("/rooms/{id}/bans/{user_id}", axum::routing::delete(moderation::unban))
-        .route("/rooms/{id}/mutes/{user_id}", axum::routing::put(moderation::mute).delete(moderation::unmute))
-        .route("/rooms/{id}/presence", get(rooms::presence))
-        .route("/rooms/{id}/messages", get(messages::history).post(messages::send))
-        .route(
-            "/rooms/{id}/messages/{message}",
-            axum::routing::patch(message_changes::edit).delete(message_changes::delete),
-        )
-        .route(
-            "/rooms/{id}/messages/{message}/reactions/{emoji}",
-            put(reactions::add).delete(reactions::remove),
-        )
-        .route("/rooms/{id}/messages/{message}/thread", get(threads::thread))
+        .routes(routes!(rooms::create, rooms::list_mine))
+        .routes(routes!(rooms::get, room_settings::update))
+        .routes(routes!(rooms::members, rooms::add_member))
+        .routes(routes!(rooms::remove_member, moderation::change_role))
+        .routes(routes!(rooms::mark_read))
+        .routes(routes!(moderation::bans, moderation::ban))
+        .routes(routes!(moderation::unban))
+        .routes(routes!(moderation::mute, moderation::unmute))
+        .routes(routes!(rooms::presence))
+        .routes(routes!(messages::history, messages::send))
+        .routes(routes!(message_changes::edit, message_changes::delete))
+        .routes(routes!(reactions::add, reactions::remove))
+        .routes(routes!(threads::thread))
 }
 
 /// The OpenAPI document of the REST API, as `/openapi.json` serves it.

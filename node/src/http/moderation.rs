@@ -12,13 +12,18 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
 use super::fields::{reject_invalid, required};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BanRequest {
+    #[schema(required = true, value_type = uuid::Uuid)]
     user_id: Option<String>,
+    /// 1 to 500 characters.
+    #[schema(required = false, value_type = String)]
     reason: Option<String>,
+    /// Seconds, 1 to 366 days; for good unless given.
+    #[schema(required = false, value_type = u64)]
     expires_in: Option<u64>,
 }
 
@@ -34,13 +39,17 @@ impl BanRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct MuteRequest {
+    /// Seconds, 1 to 366 days.
+    #[schema(required = true, value_type = u64)]
     expires_in: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleRequest {
+    /// `member` or `admin`.
+    #[schema(required = true, value_type = String)]
     role: Option<String>,
 }
 
@@ -55,11 +64,13 @@ impl RoleRequest {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct BanList {
     bans: Vec<Ban>,
 }
 
+#[utoipa::path(post, path = "/rooms/{id}/bans", tag = "moderation", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room")), request_body = BanRequest,
+    responses((status = 201, body = Ban), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn ban(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -72,6 +83,8 @@ pub async fn ban(
     Ok((StatusCode::CREATED, Json(ban)))
 }
 
+#[utoipa::path(get, path = "/rooms/{id}/bans", tag = "moderation", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room")),
+    responses((status = 200, description = "the bans that hold, newest first", body = BanList), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn bans(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -80,6 +93,8 @@ pub async fn bans(
     Ok(Json(BanList { bans: state.rooms.bans(caller, room).await? }))
 }
 
+#[utoipa::path(delete, path = "/rooms/{id}/bans/{user_id}", tag = "moderation", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("user_id" = uuid::Uuid, Path, description = "The member")),
+    responses((status = 204, description = "the ban is lifted"), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn unban(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -90,6 +105,8 @@ pub async fn unban(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(put, path = "/rooms/{id}/mutes/{user_id}", tag = "moderation", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("user_id" = uuid::Uuid, Path, description = "The member")),
+    request_body = MuteRequest, responses((status = 200, body = Participant), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn mute(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -101,6 +118,8 @@ pub async fn mute(
     Ok(Json(state.rooms.mute(caller, room, target, secs).await?))
 }
 
+#[utoipa::path(delete, path = "/rooms/{id}/mutes/{user_id}", tag = "moderation", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("user_id" = uuid::Uuid, Path, description = "The member")),
+    responses((status = 200, body = Participant), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn unmute(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -110,6 +129,8 @@ pub async fn unmute(
     Ok(Json(state.rooms.unmute(caller, room, target).await?))
 }
 
+#[utoipa::path(patch, path = "/rooms/{id}/members/{user_id}", tag = "moderation", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("user_id" = uuid::Uuid, Path, description = "The member")),
+    request_body = RoleRequest, responses((status = 200, body = Participant), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn change_role(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -8,9 +8,12 @@ use chat_shared::usecases::Limit;
 
 use super::extract::{ApiPath, AuthUser};
 use super::message_changes::message_ref;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
+#[utoipa::path(put, path = "/rooms/{id}/messages/{message}/reactions/{emoji}", tag = "messages", security(("user" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, description = "The message's id (UUID) or its seq in the room"), ("emoji" = String, Path, description = "1 to 4 symbols, percent-encoded")),
+    responses((status = 200, description = "the message with its reactions", body = Message), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn add(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -19,6 +22,9 @@ pub async fn add(
     react(state, caller, room, &message, &emoji, true).await
 }
 
+#[utoipa::path(delete, path = "/rooms/{id}/messages/{message}/reactions/{emoji}", tag = "messages", security(("user" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, description = "The message's id (UUID) or its seq in the room"), ("emoji" = String, Path, description = "1 to 4 symbols, percent-encoded")),
+    responses((status = 200, description = "the message with its reactions", body = Message), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn remove(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -10,15 +10,21 @@ use serde::{Deserialize, Deserializer};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
 use super::fields::reject_invalid;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+/// Only the fields given change.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateRoomRequest {
+    /// 1 to 100 characters.
+    #[schema(required = false, value_type = String)]
     name: Option<String>,
     /// Absent: unchanged; `null`: cleared; a string: set (cleared when only white space).
     #[serde(default, deserialize_with = "present")]
+    #[schema(required = false, value_type = Option<String>)]
     topic: Option<Option<String>>,
+    /// `everyone` or `admins`.
+    #[schema(required = false, value_type = String)]
     post_policy: Option<String>,
 }
 
@@ -46,6 +52,8 @@ impl UpdateRoomRequest {
     }
 }
 
+#[utoipa::path(patch, path = "/rooms/{id}", tag = "rooms", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room")), request_body = UpdateRoomRequest,
+    responses((status = 200, body = Room), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn update(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
 use super::fields::{reject_invalid, required};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -117,8 +117,10 @@ impl AddMemberRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReadRequest {
+    /// The seq read up to; a marker only moves forward.
+    #[schema(required = true, value_type = u64)]
     seq: Option<u64>,
 }
 
@@ -128,16 +130,20 @@ impl ReadRequest {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RoomList {
     rooms: Vec<RoomSummary>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MemberList {
     members: Vec<Participant>,
 }
 
+#[utoipa::path(post, path = "/rooms", tag = "rooms", security(("user" = [])), request_body = CreateRoomRequest, responses(
+    (status = 201, body = Room), (status = 200, description = "the direct room the pair has already", body = Room),
+    (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
+))]
 pub async fn create(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -167,6 +173,10 @@ pub(super) async fn create_as(
     Ok((status, Json(room)))
 }
 
+#[utoipa::path(get, path = "/rooms", tag = "rooms", security(("user" = [])), responses(
+    (status = 200, description = "the caller's rooms with their read markers and unread counts", body = RoomList),
+    (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
+))]
 pub async fn list_mine(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -174,6 +184,8 @@ pub async fn list_mine(
     Ok(Json(RoomList { rooms: state.rooms.list_mine(caller).await? }))
 }
 
+#[utoipa::path(get, path = "/rooms/{id}", tag = "rooms", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room")),
+    responses((status = 200, body = Room), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn get(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -182,6 +194,8 @@ pub async fn get(
     Ok(Json(state.rooms.get(caller, id).await?))
 }
 
+#[utoipa::path(get, path = "/rooms/{id}/members", tag = "rooms", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room")),
+    responses((status = 200, body = MemberList), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn members(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -190,6 +204,10 @@ pub async fn members(
     Ok(Json(MemberList { members: state.rooms.members(caller, id).await? }))
 }
 
+#[utoipa::path(post, path = "/rooms/{id}/members", tag = "rooms", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room")),
+    request_body = AddMemberRequest, responses(
+    (status = 201, body = Participant), (status = 200, description = "they were a member already", body = Participant), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
+))]
 pub async fn add_member(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -222,6 +240,8 @@ pub(super) async fn add_member_as(
     Ok((status, Json(participant)))
 }
 
+#[utoipa::path(delete, path = "/rooms/{id}/members/{user_id}", tag = "rooms", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("user_id" = uuid::Uuid, Path, description = "The member")),
+    responses((status = 204, description = "removed (or left, when it is the caller)"), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn remove_member(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -232,6 +252,8 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/rooms/{id}/read", tag = "rooms", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room")), request_body = ReadRequest,
+    responses((status = 204, description = "the marker is at `seq` or beyond"), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn mark_read(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -243,6 +265,8 @@ pub async fn mark_read(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/rooms/{id}/presence", tag = "rooms", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room")),
+    responses((status = 200, body = Online), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn presence(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
