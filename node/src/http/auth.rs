@@ -154,7 +154,8 @@ pub async fn refresh(
 }
 
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest, responses(
-    (status = 204, description = "the login is ended on every node"), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
+    (status = 204, description = "the login is ended on every node"), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse),
+    (status = 401, description = "`unauthorized`: an unknown refresh token", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
 ))]
 pub async fn logout(
     State(state): State<AppState>,
