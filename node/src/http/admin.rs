@@ -43,7 +43,7 @@ fn page_of(params: &HashMap<String, String>) -> Result<(Option<Uuid>, usize), Ap
 
 #[utoipa::path(get, path = "/admin/audit", tag = "admin", security(("user" = [])), params(
     ("before" = Option<uuid::Uuid>, Query, description = "The `next` of the previous page"),
-    ("limit" = Option<u32>, Query, description = "1 to 200, 50 unless given"),
+    ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "50 unless given"),
 ), responses((status = 200, body = AuditPage), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: administrators only", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn audit(
     State(state): State<AppState>,
@@ -56,9 +56,9 @@ pub async fn audit(
 
 /// `GET /admin/users?query=&after=&limit=`: as the directory, disabled users included.
 #[utoipa::path(get, path = "/admin/users", tag = "admin", security(("user" = [])), params(
-    ("query" = String, Query, description = "A prefix of usernames or display names, 1 to 64 characters"),
-    ("after" = Option<String>, Query, description = "The `next` of the previous page"),
-    ("limit" = Option<u32>, Query, description = "1 to 50, 20 unless given"),
+    ("query" = String, Query, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$", description = "A prefix of usernames or display names, 1 to 64 characters without control characters"),
+    ("after" = Option<String>, Query, min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.-]*$", description = "The `next` of the previous page"),
+    ("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "20 unless given"),
 ), responses((status = 200, body = DirectoryResponse), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: administrators only", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn users(
     State(state): State<AppState>,

@@ -15,14 +15,15 @@ use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct EditRequest {
-    /// The new content, as a message's.
-    #[schema(required = true, value_type = String)]
+    /// The new content, as a message's: 1 to 4,000 characters, not only white space, no NUL.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 4000, pattern = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$")]
     content: Option<String>,
     /// `null` or absent keeps the message's metadata.
     #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Value>,
-    /// 1 to 64 characters: a repeated edit with the same one is applied once.
-    #[schema(required = false, value_type = String)]
+    /// 1 to 64 characters without control characters: a repeated edit with the same one is
+    /// applied once.
+    #[schema(required = false, value_type = String, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     client_change_id: Option<String>,
 }
 
@@ -62,7 +63,7 @@ pub(super) fn message_ref(raw: &str) -> Result<MessageRef, ApiError> {
         .map_err(|_| ApiError::invalid_field("message", "must be a message id (UUID) or seq"))
 }
 
-#[utoipa::path(patch, path = "/rooms/{id}/messages/{message}", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, description = "The message's id (UUID) or its seq in the room")),
+#[utoipa::path(patch, path = "/rooms/{id}/messages/{message}", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, pattern = "^([0-9]{1,19}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$", description = "The message's id (UUID) or its seq in the room")),
     request_body = EditRequest, responses((status = 200, description = "the message as edited", body = Message), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn edit(
     State(state): State<AppState>,
@@ -76,7 +77,7 @@ pub async fn edit(
     Ok(Json(state.messages.edit(caller, room, target, edit).await?.message))
 }
 
-#[utoipa::path(delete, path = "/rooms/{id}/messages/{message}", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, description = "The message's id (UUID) or its seq in the room")),
+#[utoipa::path(delete, path = "/rooms/{id}/messages/{message}", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, pattern = "^([0-9]{1,19}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$", description = "The message's id (UUID) or its seq in the room")),
     responses((status = 200, description = "the tombstone", body = Message), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn delete(
     State(state): State<AppState>,

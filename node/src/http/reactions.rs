@@ -12,7 +12,7 @@ use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
 #[utoipa::path(put, path = "/rooms/{id}/messages/{message}/reactions/{emoji}", tag = "messages", security(("user" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, description = "The message's id (UUID) or its seq in the room"), ("emoji" = String, Path, description = "1 to 4 symbols, percent-encoded")),
+    params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, pattern = "^([0-9]{1,19}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$", description = "The message's id (UUID) or its seq in the room"), ("emoji" = String, Path, description = "1 to 4 symbols, percent-encoded")),
     responses((status = 200, description = "the message with its reactions", body = Message), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn add(
     State(state): State<AppState>,
@@ -23,7 +23,7 @@ pub async fn add(
 }
 
 #[utoipa::path(delete, path = "/rooms/{id}/messages/{message}/reactions/{emoji}", tag = "messages", security(("user" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, description = "The message's id (UUID) or its seq in the room"), ("emoji" = String, Path, description = "1 to 4 symbols, percent-encoded")),
+    params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, pattern = "^([0-9]{1,19}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$", description = "The message's id (UUID) or its seq in the room"), ("emoji" = String, Path, description = "1 to 4 symbols, percent-encoded")),
     responses((status = 200, description = "the message with its reactions", body = Message), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn remove(
     State(state): State<AppState>,

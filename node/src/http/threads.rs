@@ -29,9 +29,9 @@ fn thread_query(params: &HashMap<String, String>) -> Result<(Seq, usize), ApiErr
     Ok((after.unwrap_or(0), limit.unwrap_or(DEFAULT_PAGE)))
 }
 
-#[utoipa::path(get, path = "/rooms/{id}/messages/{message}/thread", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, description = "The message's id (UUID) or its seq in the room"),
+#[utoipa::path(get, path = "/rooms/{id}/messages/{message}/thread", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, pattern = "^([0-9]{1,19}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$", description = "The message's id (UUID) or its seq in the room"),
     ("after" = Option<u64>, Query, description = "Replies above this seq; 0 unless given"),
-    ("limit" = Option<u32>, Query, description = "1 to 200, 50 unless given"),
+    ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "50 unless given"),
 ), responses((status = 200, description = "the direct replies, ascending by seq", body = PageResponse), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn thread(
     State(state): State<AppState>,
