@@ -99,10 +99,11 @@ pub async fn enable(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeleteMessagesRequest {
     /// The `next` of the previous page; absent on the first.
-    #[schema(required = false, value_type = String)]
+    #[schema(required = false, value_type = String,
+        pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\\.[0-9]{1,19}$")]
     after: Option<String>,
     /// 1 to 500, 100 unless given.
-    #[schema(required = false, value_type = u32)]
+    #[schema(required = false, value_type = u32, minimum = 1, maximum = 500)]
     limit: Option<usize>,
 }
 

@@ -18,13 +18,14 @@ use crate::state::AppState;
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
     /// 3 to 32 of `a-z A-Z 0-9 _ . -`, unique ignoring case.
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     username: Option<String>,
     /// 8 to 128 characters.
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 128)]
     password: Option<String>,
-    /// 1 to 64 characters; the username when absent.
-    #[schema(required = false, value_type = String)]
+    /// 1 to 64 characters, something visible, no control characters or bidirectional
+    /// overrides; the username when absent.
+    #[schema(required = false, value_type = String, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[!-~\\u00A1-\\u00AC\\u00AE-\\u034E\\u0350-\\u061B\\u061D-\\u115E\\u1161-\\u167F\\u1681-\\u17B3\\u17B6-\\u180A\\u1810-\\u1FFF\\u2010-\\u2027\\u2030-\\u205E\\u2070-\\u2FFF\\u3001-\\u3163\\u3165-\\uD7FF\\uE000-\\uFDFF\\uFE10-\\uFEFE\\uFF00-\\uFF9F\\uFFA1-\\uFFEF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$")]
     display_name: Option<String>,
 }
 

@@ -19,11 +19,11 @@ use crate::state::AppState;
 pub struct BanRequest {
     #[schema(required = true, value_type = uuid::Uuid)]
     user_id: Option<String>,
-    /// 1 to 500 characters.
-    #[schema(required = false, value_type = String)]
+    /// 1 to 500 characters, something visible, no control characters or bidirectional overrides.
+    #[schema(required = false, value_type = String, min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[!-~\\u00A1-\\u00AC\\u00AE-\\u034E\\u0350-\\u061B\\u061D-\\u115E\\u1161-\\u167F\\u1681-\\u17B3\\u17B6-\\u180A\\u1810-\\u1FFF\\u2010-\\u2027\\u2030-\\u205E\\u2070-\\u2FFF\\u3001-\\u3163\\u3165-\\uD7FF\\uE000-\\uFDFF\\uFE10-\\uFEFE\\uFF00-\\uFF9F\\uFFA1-\\uFFEF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$")]
     reason: Option<String>,
     /// Seconds, 1 to 366 days; for good unless given.
-    #[schema(required = false, value_type = u64)]
+    #[schema(required = false, value_type = u64, minimum = 1, maximum = 31622400)]
     expires_in: Option<u64>,
 }
 
@@ -42,14 +42,14 @@ impl BanRequest {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct MuteRequest {
     /// Seconds, 1 to 366 days.
-    #[schema(required = true, value_type = u64)]
+    #[schema(required = true, value_type = u64, minimum = 1, maximum = 31622400)]
     expires_in: Option<u64>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RoleRequest {
     /// `member` or `admin`.
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, pattern = "^(member|admin)$")]
     role: Option<String>,
 }
 

@@ -20,12 +20,13 @@ use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateRoomRequest {
-    /// 1 to 100 characters; required except for a direct room.
-    #[schema(required = false, value_type = String)]
+    /// 1 to 100 characters, something visible, no control characters or bidirectional
+    /// overrides; required except for a direct room.
+    #[schema(required = false, value_type = String, min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[!-~\\u00A1-\\u00AC\\u00AE-\\u034E\\u0350-\\u061B\\u061D-\\u115E\\u1161-\\u167F\\u1681-\\u17B3\\u17B6-\\u180A\\u1810-\\u1FFF\\u2010-\\u2027\\u2030-\\u205E\\u2070-\\u2FFF\\u3001-\\u3163\\u3165-\\uD7FF\\uE000-\\uFDFF\\uFE10-\\uFEFE\\uFF00-\\uFF9F\\uFFA1-\\uFFEF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$")]
     name: Option<String>,
     /// `direct`, `group` or `channel`.
     #[serde(rename = "type")]
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, pattern = "^(direct|group|channel)$")]
     room_type: Option<String>,
     #[schema(required = false, value_type = Vec<uuid::Uuid>)]
     member_ids: Option<Vec<String>>,
@@ -78,7 +79,7 @@ pub struct AddMemberRequest {
     #[schema(required = false, value_type = String)]
     username: Option<String>,
     /// `member` (unless given) or `admin`.
-    #[schema(required = false, value_type = String)]
+    #[schema(required = false, value_type = String, pattern = "^(member|admin)$")]
     role: Option<String>,
 }
 

@@ -16,8 +16,8 @@ use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateMeRequest {
-    /// 1 to 64 characters.
-    #[schema(required = true, value_type = String)]
+    /// 1 to 64 characters, something visible, no control characters or bidirectional overrides.
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[!-~\\u00A1-\\u00AC\\u00AE-\\u034E\\u0350-\\u061B\\u061D-\\u115E\\u1161-\\u167F\\u1681-\\u17B3\\u17B6-\\u180A\\u1810-\\u1FFF\\u2010-\\u2027\\u2030-\\u205E\\u2070-\\u2FFF\\u3001-\\u3163\\u3165-\\uD7FF\\uE000-\\uFDFF\\uFE10-\\uFEFE\\uFF00-\\uFF9F\\uFFA1-\\uFFEF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$")]
     display_name: Option<String>,
 }
 
@@ -36,7 +36,7 @@ pub struct ChangePasswordRequest {
     #[schema(required = true, value_type = String)]
     current_password: Option<String>,
     /// 8 to 128 characters.
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 128)]
     new_password: Option<String>,
 }
 
@@ -92,7 +92,8 @@ pub async fn get(
 #[utoipa::path(put, path = "/users/me/password", tag = "users", security(("user" = [])),
     request_body = ChangePasswordRequest, responses(
     (status = 204, description = "changed; the caller's other logins are ended"), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse),
-    (status = 401, description = "`unauthorized`: no valid token, or a wrong current password", body = ErrorResponse),
+    (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse),
+    (status = 403, description = "`forbidden`: the current password is wrong", body = ErrorResponse),
     (status = 413, description = "`payload_too_large`", body = ErrorResponse), (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse),
 ))]
 pub async fn change_password(
