@@ -132,6 +132,16 @@ export async function waitForMessage(page, text, timeout = 15_000) {
   );
 }
 
+/** The selector of the row of the shown message with exactly this text, once it is shown: a
+ * sender's own row gets its id from the acknowledgement, which may come after the other page
+ * shows the message. */
+export async function rowOf(page, text) {
+  await waitForMessage(page, text);
+  const message = (await shownMessages(page)).find((m) => m.text === text);
+  if (!message) throw new Error(`"${text}" is not shown`);
+  return `#messages li[data-id="${message.id}"]`;
+}
+
 /** The shown messages, in page order. */
 export function shownMessages(page) {
   return page.$$eval("#messages li[data-id]", (rows) =>

@@ -14,20 +14,13 @@ import {
   launch,
   openRoom,
   person,
+  rowOf,
   screenshot,
   send,
   shownMessages,
   waitForMessage,
   waitForRoom,
 } from "../lib/harness.mjs";
-
-/** The row of the shown message with exactly this text. */
-async function rowOf(page, text) {
-  const shown = await shownMessages(page);
-  const message = shown.find((m) => m.text === text);
-  assert.ok(message, `"${text}" is shown`);
-  return `#messages li[data-id="${message.id}"]`;
-}
 
 /** The message's id, from its row's selector. */
 function idOf(row) {
