@@ -129,7 +129,12 @@ pub async fn send(
 ) -> Result<impl IntoResponse, ApiError> {
     let request = body.try_into_domain(room)?;
     state.limits.user(Limit::SendsPerUser, caller).await?;
-    let Sent { message, duplicate } = state.messages.send(caller, request).await?;
+    Ok(sent_answer(state.messages.send(caller, request).await?))
+}
+
+/// A send's answer: `201` with the message, or `200` with the original of a repeated
+/// `client_msg_id`.
+pub(super) fn sent_answer(Sent { message, duplicate }: Sent) -> (StatusCode, Json<Message>) {
     let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(message)))
+    (status, Json(message))
 }

@@ -4,13 +4,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chat_shared::domain::{Message, Participant, Room, RoomId, Scope, UserId};
-use chat_shared::usecases::{Online, Sent, require_scope};
+use chat_shared::usecases::{Online, require_scope};
 
 use super::extract::{ApiKeyCaller, ApiPath, JsonBody};
-use super::messages::SendRequest;
+use super::messages::{SendRequest, sent_answer};
 use super::rooms::{AddMemberRequest, CreateRoomRequest, add_member_as, create_as};
 use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
@@ -28,9 +27,7 @@ pub async fn send(
 ) -> Result<impl IntoResponse, ApiError> {
     let sender = state.admin.act_as(&key, Scope::MessagesPublish, user).await?;
     let request = body.try_into_domain(room)?;
-    let Sent { message, duplicate } = state.messages.send(sender, request).await?;
-    let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(message)))
+    Ok(sent_answer(state.messages.send(sender, request).await?))
 }
 
 /// A message from the system (`sender_id` the nil UUID) in any room.
@@ -48,9 +45,7 @@ pub async fn send_as_system(
 ) -> Result<impl IntoResponse, ApiError> {
     require_scope(&key, Scope::MessagesPublish)?;
     let request = body.try_into_domain(room)?;
-    let Sent { message, duplicate } = state.messages.send_as_system(request).await?;
-    let status = if duplicate { StatusCode::OK } else { StatusCode::CREATED };
-    Ok((status, Json(message)))
+    Ok(sent_answer(state.messages.send_as_system(request).await?))
 }
 
 #[utoipa::path(post, path = "/server/users/{user_id}/rooms", tag = "server",
