@@ -30,3 +30,20 @@ fn the_document_is_openapi_3_1_with_both_ways_of_authenticating() {
         (&"bearer".into(), &"bearer".into())
     );
 }
+
+#[test]
+fn request_bodies_state_their_cross_field_rules_and_optional_fields_take_null() {
+    let document = serde_json::to_value(chat_node::http::openapi_document()).unwrap();
+    let schemas = &document["components"]["schemas"];
+    for (body, rule) in
+        [("CreateRoomRequest", "anyOf"), ("AddMemberRequest", "oneOf"), ("UpdateRoomRequest", "anyOf")]
+    {
+        assert!(schemas[body]["allOf"][1][rule].is_array(), "{body}");
+    }
+    assert_eq!(
+        schemas["SendRequest"]["properties"]["metadata"]["$ref"],
+        "#/components/schemas/MetadataInput"
+    );
+    let register = &schemas["RegisterRequest"]["properties"]["display_name"]["type"];
+    assert_eq!(register, &serde_json::json!(["string", "null"]));
+}

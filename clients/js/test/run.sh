@@ -21,14 +21,7 @@ done
 # shellcheck source=../../../tests/browser/lib/cluster.sh
 source "$root/tests/browser/lib/cluster.sh"
 cluster_logs="$(mktemp -d "${TMPDIR:-/tmp}/chat-client-tests.XXXXXX")"
-cleanup() {
-  local status=$?
-  cluster_stop
-  if [ "$status" = 0 ]; then rm -rf "$cluster_logs"; else echo "node logs: $cluster_logs" >&2; fi
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+cluster_stop_on_exit
 
 # Access tokens short enough that the renewal test outlives a few of them.
 token_ttl=5

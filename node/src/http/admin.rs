@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::directory::{DirectoryResponse, Search};
 use super::extract::{ApiPath, AuthUser, JsonBody};
-use super::fields::reject_invalid;
+use super::fields::{reject_invalid, whole_number};
 use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
@@ -99,12 +99,13 @@ pub async fn enable(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeleteMessagesRequest {
     /// The `next` of the previous page; absent on the first.
-    #[schema(required = false, value_type = String,
+    #[schema(required = false, nullable, value_type = String,
         pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\\.[0-9]{1,19}$")]
     after: Option<String>,
     /// 1 to 500, 100 unless given.
-    #[schema(required = false, value_type = u32, minimum = 1, maximum = 500)]
-    limit: Option<usize>,
+    #[schema(required = false, nullable, value_type = u32, minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "whole_number")]
+    limit: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -134,6 +135,8 @@ pub async fn delete_messages(
     let mut fields = FieldErrors::default();
     let after = body.after.as_deref().and_then(|raw| fields.check("after", SentCursor::parse(raw)));
     reject_invalid(fields)?;
-    let limit = body.limit.unwrap_or(DEFAULT_BULK_DELETION);
+    // Beyond usize is beyond the range the use case refuses anyway.
+    let limit =
+        body.limit.map_or(DEFAULT_BULK_DELETION, |limit| usize::try_from(limit).unwrap_or(usize::MAX));
     Ok(Json(state.admin.delete_messages(caller, target, after, limit).await?.into()))
 }

@@ -23,7 +23,7 @@ pub struct EditRequest {
     metadata: Option<serde_json::Value>,
     /// 1 to 64 characters without control characters: a repeated edit with the same one is
     /// applied once.
-    #[schema(required = false, value_type = String, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(required = false, nullable, value_type = String, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     client_change_id: Option<String>,
 }
 

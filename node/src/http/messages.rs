@@ -24,19 +24,19 @@ pub struct SendRequest {
     content: Option<String>,
     /// 1 to 64 characters without control characters: the room's sends with the same one are
     /// stored once.
-    #[schema(required = false, value_type = String, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(required = false, nullable, value_type = String, min_length = 1, max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     client_msg_id: Option<String>,
     /// 1 to 32 of `a-z 0-9 _ . -`; `text` unless given.
-    #[schema(required = false, value_type = String, min_length = 1, max_length = 32, pattern = "^[a-z0-9_.-]*$")]
+    #[schema(required = false, nullable, value_type = String, min_length = 1, max_length = 32, pattern = "^[a-z0-9_.-]*$")]
     kind: Option<String>,
     /// A JSON object of at most 4 KiB, or null.
     #[schema(value_type = Option<Object>)]
     metadata: Option<serde_json::Value>,
     /// The client's first try with this `client_msg_id`.
-    #[schema(required = false, value_type = bool)]
+    #[schema(required = false, nullable, value_type = bool)]
     first_attempt: Option<bool>,
     /// The id of the message of the same room this one answers.
-    #[schema(required = false, value_type = uuid::Uuid)]
+    #[schema(required = false, nullable, value_type = uuid::Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     reply_to: Option<String>,
 }
 
@@ -104,8 +104,8 @@ pub(super) fn page_limit(fields: &mut FieldErrors, params: &HashMap<String, Stri
 }
 
 #[utoipa::path(get, path = "/rooms/{id}/messages", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"),
-    ("before" = Option<u64>, Query, description = "Messages below this seq (the newest page without it)"),
-    ("after" = Option<u64>, Query, description = "Messages above this seq, read forward"),
+    ("before" = Option<u64>, Query, format = "uint64", maximum = 18446744073709551615_usize, description = "Messages below this seq (the newest page without it)"),
+    ("after" = Option<u64>, Query, format = "uint64", maximum = 18446744073709551615_usize, description = "Messages above this seq, read forward"),
     ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "50 unless given"),
 ), responses((status = 200, description = "ascending by seq", body = PageResponse), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn history(

@@ -87,13 +87,20 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(threads::thread))
 }
 
+/// The REST routes and their finished OpenAPI document.
+fn described_api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (api, mut document) = api_routes().split_for_parts();
+    openapi::refine(&mut document);
+    (api, document)
+}
+
 /// The OpenAPI document of the REST API, as `/openapi.json` serves it.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    described_api().1
 }
 
 pub fn router(state: AppState, config: &NodeConfig) -> Router {
-    let (api, document) = api_routes().split_for_parts();
+    let (api, document) = described_api();
     let document = axum::Json(document);
     let api = api
         .route("/openapi.json", get(move || std::future::ready(document.clone())))

@@ -11,19 +11,20 @@ use chat_shared::usecases::{Limit, NewBan};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
-use super::fields::{reject_invalid, required};
+use super::fields::{reject_invalid, required, whole_number};
 use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct BanRequest {
-    #[schema(required = true, value_type = uuid::Uuid)]
+    #[schema(required = true, value_type = uuid::Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     user_id: Option<String>,
     /// 1 to 500 characters, something visible, no control characters or bidirectional overrides.
-    #[schema(required = false, value_type = String, min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[!-~\\u00A1-\\u00AC\\u00AE-\\u034E\\u0350-\\u061B\\u061D-\\u115E\\u1161-\\u167F\\u1681-\\u17B3\\u17B6-\\u180A\\u1810-\\u1FFF\\u2010-\\u2027\\u2030-\\u205E\\u2070-\\u2FFF\\u3001-\\u3163\\u3165-\\uD7FF\\uE000-\\uFDFF\\uFE10-\\uFEFE\\uFF00-\\uFF9F\\uFFA1-\\uFFEF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$")]
+    #[schema(required = false, nullable, value_type = String, min_length = 1, max_length = 500, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[!-~\\u00A1-\\u00AC\\u00AE-\\u034E\\u0350-\\u061B\\u061D-\\u115E\\u1161-\\u167F\\u1681-\\u17B3\\u17B6-\\u180A\\u1810-\\u1FFF\\u2010-\\u2027\\u2030-\\u205E\\u2070-\\u2FFF\\u3001-\\u3163\\u3165-\\uD7FF\\uE000-\\uFDFF\\uFE10-\\uFEFE\\uFF00-\\uFF9F\\uFFA1-\\uFFEF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$")]
     reason: Option<String>,
     /// Seconds, 1 to 366 days; for good unless given.
-    #[schema(required = false, value_type = u64, minimum = 1, maximum = 31622400)]
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(required = false, nullable, value_type = u64, minimum = 1, maximum = 31622400)]
     expires_in: Option<u64>,
 }
 
@@ -42,6 +43,7 @@ impl BanRequest {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct MuteRequest {
     /// Seconds, 1 to 366 days.
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(required = true, value_type = u64, minimum = 1, maximum = 31622400)]
     expires_in: Option<u64>,
 }

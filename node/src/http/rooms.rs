@@ -14,7 +14,7 @@ use chat_shared::usecases::{
 use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiPath, AuthUser, JsonBody};
-use super::fields::{reject_invalid, required};
+use super::fields::{reject_invalid, required, whole_number};
 use crate::error::{ApiError, ErrorResponse};
 use crate::state::AppState;
 
@@ -22,15 +22,15 @@ use crate::state::AppState;
 pub struct CreateRoomRequest {
     /// 1 to 100 characters, something visible, no control characters or bidirectional
     /// overrides; required except for a direct room.
-    #[schema(required = false, value_type = String, min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[!-~\\u00A1-\\u00AC\\u00AE-\\u034E\\u0350-\\u061B\\u061D-\\u115E\\u1161-\\u167F\\u1681-\\u17B3\\u17B6-\\u180A\\u1810-\\u1FFF\\u2010-\\u2027\\u2030-\\u205E\\u2070-\\u2FFF\\u3001-\\u3163\\u3165-\\uD7FF\\uE000-\\uFDFF\\uFE10-\\uFEFE\\uFF00-\\uFF9F\\uFFA1-\\uFFEF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$")]
+    #[schema(required = false, nullable, value_type = String, min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[!-~\\u00A1-\\u00AC\\u00AE-\\u034E\\u0350-\\u061B\\u061D-\\u115E\\u1161-\\u167F\\u1681-\\u17B3\\u17B6-\\u180A\\u1810-\\u1FFF\\u2010-\\u2027\\u2030-\\u205E\\u2070-\\u2FFF\\u3001-\\u3163\\u3165-\\uD7FF\\uE000-\\uFDFF\\uFE10-\\uFEFE\\uFF00-\\uFF9F\\uFFA1-\\uFFEF][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$")]
     name: Option<String>,
     /// `direct`, `group` or `channel`.
     #[serde(rename = "type")]
     #[schema(required = true, value_type = String, pattern = "^(direct|group|channel)$")]
     room_type: Option<String>,
-    #[schema(required = false, value_type = Vec<uuid::Uuid>)]
+    #[schema(required = false, nullable, value_type = Vec<uuid::Uuid>)]
     member_ids: Option<Vec<String>>,
-    #[schema(required = false, value_type = Vec<String>)]
+    #[schema(required = false, nullable, value_type = Vec<String>)]
     member_usernames: Option<Vec<String>>,
 }
 
@@ -74,12 +74,13 @@ impl CreateRoomRequest {
 /// Exactly one of `user_id` and `username`.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct AddMemberRequest {
-    #[schema(required = false, value_type = uuid::Uuid)]
+    #[schema(required = false, nullable, value_type = uuid::Uuid, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     user_id: Option<String>,
-    #[schema(required = false, value_type = String)]
+    /// 3 to 32 of `a-z A-Z 0-9 _ . -`.
+    #[schema(required = false, nullable, value_type = String, pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     username: Option<String>,
     /// `member` (unless given) or `admin`.
-    #[schema(required = false, value_type = String, pattern = "^(member|admin)$")]
+    #[schema(required = false, nullable, value_type = String, pattern = "^(member|admin)$")]
     role: Option<String>,
 }
 
@@ -121,6 +122,7 @@ impl AddMemberRequest {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReadRequest {
     /// The seq read up to; a marker only moves forward.
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(required = true, value_type = u64)]
     seq: Option<u64>,
 }

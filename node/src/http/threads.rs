@@ -30,7 +30,7 @@ fn thread_query(params: &HashMap<String, String>) -> Result<(Seq, usize), ApiErr
 }
 
 #[utoipa::path(get, path = "/rooms/{id}/messages/{message}/thread", tag = "messages", security(("user" = [])), params(("id" = uuid::Uuid, Path, description = "The room"), ("message" = String, Path, pattern = "^([0-9]{1,19}|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$", description = "The message's id (UUID) or its seq in the room"),
-    ("after" = Option<u64>, Query, description = "Replies above this seq; 0 unless given"),
+    ("after" = Option<u64>, Query, format = "uint64", maximum = 18446744073709551615_usize, description = "Replies above this seq; 0 unless given"),
     ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "50 unless given"),
 ), responses((status = 200, description = "the direct replies, ascending by seq", body = PageResponse), (status = 400, description = "`invalid_input`, naming each bad field", body = ErrorResponse), (status = 401, description = "`unauthorized`: no valid token", body = ErrorResponse), (status = 403, description = "`forbidden`: not allowed to the caller here", body = ErrorResponse), (status = 404, description = "`not_found`", body = ErrorResponse), (status = 503, description = "`unavailable`, with `Retry-After`", body = ErrorResponse)))]
 pub async fn thread(

@@ -166,8 +166,9 @@ impl RoomService {
     pub async fn update(&self, actor: UserId, room_id: RoomId, update: RoomUpdate) -> Result<Room, Error> {
         if update == RoomUpdate::default() {
             let mut fields = FieldErrors::default();
-            fields.add("name", "give a name, a topic or both");
-            fields.add("topic", "give a name, a topic or both");
+            for field in ["name", "topic", "post_policy"] {
+                fields.add(field, "give a name, a topic or a post policy");
+            }
             fields.into_result()?;
         }
         let (room, participant) = self.visible(actor, room_id).await?;

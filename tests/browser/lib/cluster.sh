@@ -10,6 +10,8 @@
 #                               the cluster, named NAME in its database, prefix and node ids;
 #                               sets cluster_node_a and cluster_node_b (their http:// URLs)
 #   cluster_stop                stops every process spawned, drops what cluster_start made
+#   cluster_stop_on_exit        cluster_stop when the script ends, however it ends; keeps
+#                               cluster_logs only when it failed
 
 cluster_lib="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cluster_logs="${cluster_logs:-.}"
@@ -79,4 +81,16 @@ cluster_stop() {
     node "$cluster_lib/delete-stream.mjs" "$cluster_nats_url" "${cluster_prefix}_messages" 2>/dev/null || true
     cluster_prefix=""
   fi
+}
+
+cluster_stop_on_exit() {
+  trap cluster_exit EXIT
+  trap 'exit 130' INT TERM
+}
+
+cluster_exit() {
+  local status=$?
+  cluster_stop
+  if [ "$status" = 0 ]; then rm -rf "$cluster_logs"; else echo "node logs: $cluster_logs" >&2; fi
+  exit "$status"
 }

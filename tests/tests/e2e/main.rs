@@ -28,6 +28,7 @@ mod replicated_log;
 mod replies;
 mod revocation;
 mod rooms;
+mod schema_conformance;
 mod sockets;
 mod sqlite;
 mod store;
