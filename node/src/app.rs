@@ -37,6 +37,7 @@ use crate::http;
 use crate::hub::Hub;
 use crate::logins::SocketsByLogin;
 use crate::state::AppState;
+use crate::unread::UnreadCounting;
 use chat_adapters::readiness::Readiness;
 
 /// A node bound to its port and ready to serve.
@@ -253,6 +254,7 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
         clock.clone(),
         config.max_replay.max(1),
     ));
+    let hub = Hub::new(backends.live, backends.log, backends.events).quoting(messages.clone());
     Ok(AppState {
         auth: Arc::new(AuthService::new(
             AuthPorts {
@@ -284,8 +286,12 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
             config.limits.settings(),
         )),
         trusted_proxies: Arc::new(config.limits.trusted_proxies()),
-        hub: Hub::new(backends.live, backends.log, backends.events).quoting(messages),
-        feeds: Feeds::new(backends.feed),
+        hub: hub.clone(),
+        feeds: Feeds::new(backends.feed).counting_unread(UnreadCounting {
+            hub,
+            messages: messages.clone(),
+            every: config.unread_interval,
+        }),
         ws: Arc::new(config.ws_settings()),
         connections: Arc::new(Connections::new(config.max_connections, config.max_connections_per_user)),
         revocations,

@@ -221,6 +221,11 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_PRESENCE_COUNT_THRESHOLD", default_value_t = 1000)]
     pub presence_count_threshold: u64,
 
+    /// The shortest time between two `unread` events of one room to one user: a busy room's
+    /// count is sent as it stands at most once per this.
+    #[arg(long, env = "CHAT_UNREAD_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub unread_interval: Duration,
+
     /// Log format; any other value is refused at start.
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

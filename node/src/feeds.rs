@@ -2,7 +2,7 @@
 //! theirs, and hands each event to every such socket as bytes encoded once per codec.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
 use chat_shared::domain::{SocketId, UserId};
@@ -13,12 +13,15 @@ use tokio::sync::{OnceCell, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::{Outbound, Subscriber};
+use crate::unread::{self, Tell, UnreadCounting};
 
 /// A socket following its user's feed.
 #[derive(Clone)]
 struct FeedSocket {
     socket: SocketId,
     subscriber: Subscriber,
+    /// Whether it asked for `unread` events (`rooms` with `unread: true`).
+    counts_unread: bool,
 }
 
 type Sockets = Arc<RwLock<Vec<FeedSocket>>>;
@@ -30,6 +33,8 @@ struct UserEntry {
     followed: Arc<OnceCell<()>>,
     /// Ends the user's pump when their last socket here goes.
     stop: CancellationToken,
+    /// The task counting the user's unread messages, once a socket asked for them.
+    counting: Arc<OnceLock<mpsc::UnboundedSender<unread::Input>>>,
 }
 
 /// The feeds this node follows.
@@ -37,11 +42,18 @@ struct UserEntry {
 pub struct Feeds {
     feed: Arc<dyn UserFeed>,
     users: Arc<Mutex<HashMap<UserId, UserEntry>>>,
+    /// Keeps each followed user's unread counts and sends them `unread`; without it, none.
+    unread: Option<UnreadCounting>,
 }
 
 impl Feeds {
     pub fn new(feed: Arc<dyn UserFeed>) -> Self {
-        Self { feed, users: Arc::default() }
+        Self { feed, users: Arc::default(), unread: None }
+    }
+
+    /// Counts unread messages live for every user followed here.
+    pub fn counting_unread(self, counting: UnreadCounting) -> Self {
+        Self { unread: Some(counting), ..self }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, UserEntry>> {
@@ -53,28 +65,52 @@ impl Feeds {
     /// socket goes without (logged), and the next socket of the user to arrive tries again.
     pub async fn follow(&self, socket: SocketId, subscriber: Subscriber) {
         let user = subscriber.user;
-        let (sockets, followed, stop) = {
+        let (sockets, followed, stop, counting) = {
             let mut users = self.lock();
             let entry = users.entry(user).or_insert_with(|| UserEntry {
                 sockets: Arc::default(),
                 followed: Arc::default(),
                 stop: CancellationToken::new(),
+                counting: Arc::default(),
             });
-            write(&entry.sockets).push(FeedSocket { socket, subscriber });
-            let held = (entry.sockets.clone(), entry.followed.clone(), entry.stop.clone());
+            write(&entry.sockets).push(FeedSocket { socket, subscriber, counts_unread: false });
+            let held =
+                (entry.sockets.clone(), entry.followed.clone(), entry.stop.clone(), entry.counting.clone());
             metrics::gauge!("chat_user_feeds_followed").set(users.len() as f64);
             held
         };
         let subscribed = followed
             .get_or_try_init(|| async {
                 let events = self.feed.subscribe(user).await?;
-                tokio::spawn(pump(user, events, sockets, stop));
+                tokio::spawn(pump(user, events, sockets, stop, counting));
                 Ok::<(), chat_shared::ports::FeedError>(())
             })
             .await;
         if let Err(err) = subscribed {
             tracing::warn!(%user, error = %err, "user feed unavailable for this socket");
         }
+    }
+
+    /// Sends the socket `unread` events from now on, starting the count of its user's unread
+    /// messages here if no socket of theirs asked before. Right after, every socket that asked
+    /// hears the count of each room that has unread messages.
+    pub fn count_unread(&self, user: UserId, socket: SocketId) {
+        let Some(counting) = &self.unread else { return };
+        let users = self.lock();
+        let Some(entry) = users.get(&user) else { return };
+        if let Some(follower) = write(&entry.sockets).iter_mut().find(|s| s.socket == socket) {
+            follower.counts_unread = true;
+        }
+        let input = entry.counting.get_or_init(|| {
+            let (input, inputs) = mpsc::unbounded_channel();
+            let to_sockets = entry.sockets.clone();
+            let tell: Tell =
+                Arc::new(move |frame| deliver_frame(&to_sockets, frame, Recipients::CountingUnread));
+            tokio::spawn(unread::count(counting.clone(), user, inputs, tell, entry.stop.clone()));
+            input
+        });
+        // Fails only once the task has ended, with the user's last socket here.
+        let _ = input.send(unread::Input::TellAll);
     }
 
     /// Stops handing the user's events to the socket; the node stops following a feed whose
@@ -99,7 +135,14 @@ fn write(sockets: &Sockets) -> std::sync::RwLockWriteGuard<'_, Vec<FeedSocket>> 
     sockets.write().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn pump(user: UserId, mut events: UserEventStream, sockets: Sockets, stop: CancellationToken) {
+/// Hands the user's events to their sockets, and to the task counting their unread messages.
+async fn pump(
+    user: UserId,
+    mut events: UserEventStream,
+    sockets: Sockets,
+    stop: CancellationToken,
+    counting: Arc<OnceLock<mpsc::UnboundedSender<unread::Input>>>,
+) {
     loop {
         let event = tokio::select! {
             () = stop.cancelled() => return,
@@ -109,7 +152,12 @@ async fn pump(user: UserId, mut events: UserEventStream, sockets: Sockets, stop:
             tracing::warn!(%user, "user feed ended");
             return;
         };
-        deliver(user, &sockets, &event);
+        let (frame, skip) = frame(user, &event);
+        deliver_frame(&sockets, &frame, Recipients::AllBut(skip));
+        if let Some(counting) = counting.get() {
+            // Fails only once the counting task has ended, with the feed.
+            let _ = counting.send(unread::Input::Event(event));
+        }
     }
 }
 
@@ -128,20 +176,32 @@ fn frame(user: UserId, event: &UserEvent) -> (ServerFrame, Option<SocketId>) {
     }
 }
 
-fn deliver(user: UserId, sockets: &Sockets, event: &UserEvent) {
-    let (frame, skip) = frame(user, event);
+/// Which of the user's sockets a frame is for.
+enum Recipients {
+    /// Every one but the socket that caused the event, if any.
+    AllBut(Option<SocketId>),
+    /// Those that asked for `unread` events.
+    CountingUnread,
+}
+
+/// Sends `frame` to the user's sockets that `to` names, encoded once per codec.
+fn deliver_frame(sockets: &Sockets, frame: &ServerFrame, to: Recipients) {
     let mut json: Option<Arc<Bytes>> = None;
     let mut msgpack: Option<Arc<Bytes>> = None;
     let sockets = sockets.read().unwrap_or_else(|e| e.into_inner());
-    for FeedSocket { socket, subscriber } in sockets.iter() {
-        if Some(*socket) == skip {
+    for FeedSocket { socket, subscriber, counts_unread } in sockets.iter() {
+        let skip = match to {
+            Recipients::AllBut(skip) => Some(*socket) == skip,
+            Recipients::CountingUnread => !counts_unread,
+        };
+        if skip {
             continue;
         }
         let cache = match subscriber.codec {
             Codec::Json => &mut json,
             Codec::MsgPack => &mut msgpack,
         };
-        let bytes = cache.get_or_insert_with(|| Arc::new(encode(subscriber.codec, &frame))).clone();
+        let bytes = cache.get_or_insert_with(|| Arc::new(encode(subscriber.codec, frame))).clone();
         if let Err(mpsc::error::TrySendError::Full(_)) = subscriber.queue.try_send(Outbound::Event(bytes)) {
             subscriber.too_slow.cancel();
         }

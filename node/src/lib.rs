@@ -18,6 +18,7 @@ mod hub;
 mod logins;
 mod state;
 mod trusted_proxies;
+mod unread;
 mod ws;
 
 pub use chat_adapters::telemetry;

@@ -215,10 +215,11 @@ var ChatClient = class extends EventTarget {
   /**
    * The user's rooms, as `GET /rooms` lists them. Sent first after becoming live and followed
    * by the feed's `room_added`, `room_removed` and `room_updated` events, it gives the complete
-   * list (the re-sync rule of "Your feed").
+   * list (the re-sync rule of "Your feed"). With `unread: true` this socket also gets `unread`
+   * events from then on (ask again after a reconnect, with the list).
    */
-  async rooms() {
-    const result = await this.request({ type: "rooms" });
+  async rooms(options = {}) {
+    const result = await this.request(options.unread ? { type: "rooms", unread: true } : { type: "rooms" });
     return result.rooms;
   }
   /** A page of history, ascending by seq. */
@@ -393,6 +394,9 @@ var ChatClient = class extends EventTarget {
         return;
       case "muted":
         this.emit("muted", { room: frame.room, until: frame.until ?? null });
+        return;
+      case "unread":
+        this.emit("unread", { room: frame.room, unread_count: frame.unread_count, last_read_seq: frame.last_read_seq });
         return;
       case "error":
         this.emit("error", frame.error);

@@ -196,6 +196,8 @@ async function scenario() {
     socket.send({ type: 'ping' });
     await socket.next(ofType('pong'), 'pong to a ping without id');
   }
+  // This socket hears bob's unread counts from now on; nothing it joins is needed.
+  await ask(b2, { type: 'rooms', unread: true });
 
   // A group: its creator's sockets hear of it; bob is added (member, room_added) and joins.
   const group = await rest('POST', '/rooms', alice.token, { name: 'team', type: 'group' });

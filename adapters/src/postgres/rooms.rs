@@ -23,6 +23,22 @@ pub struct PgRoomStore {
 }
 
 impl PgRoomStore {
+    /// The user's room list, counting the unread messages up to seq `through`.
+    async fn room_list(&self, user: UserId, through: Seq) -> Result<Vec<RoomSummary>, StoreError> {
+        sqlx::query_as::<_, SummaryRow>(&format!(
+            "{} order by r.created_at desc, r.id desc",
+            summaries_of("p.user_id = $1", "and m.seq <= $2")
+        ))
+        .bind(user.as_uuid())
+        .bind(i64::try_from(through).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(RoomSummary::try_from)
+        .collect()
+    }
+
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
@@ -213,21 +229,15 @@ impl RoomStore for PgRoomStore {
     }
 
     async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {
-        sqlx::query_as::<_, SummaryRow>(&format!(
-            "{} order by r.created_at desc, r.id desc",
-            summaries_of("p.user_id = $1")
-        ))
-        .bind(user.as_uuid())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(store_error)?
-        .into_iter()
-        .map(RoomSummary::try_from)
-        .collect()
+        self.room_list(user, Seq::MAX).await
+    }
+
+    async fn rooms_of_through(&self, user: UserId, through: Seq) -> Result<Vec<RoomSummary>, StoreError> {
+        self.room_list(user, through).await
     }
 
     async fn summary(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError> {
-        sqlx::query_as::<_, SummaryRow>(&summaries_of("p.user_id = $1 and p.room_id = $2"))
+        sqlx::query_as::<_, SummaryRow>(&summaries_of("p.user_id = $1 and p.room_id = $2", ""))
             .bind(user.as_uuid())
             .bind(room.as_uuid())
             .fetch_optional(&self.pool)
@@ -351,14 +361,15 @@ impl RoomStore for PgRoomStore {
     }
 }
 
-/// The room list's query for the participants that `condition` picks. The unread count reads
+/// The room list's query for the participants that `condition` picks, counting the unread
+/// messages that `bound` (more of the count's condition on `m`) leaves. The unread count reads
 /// the (room_id, seq) index from the read marker on, and stops at UNREAD_CAP entries, so a room
 /// with a long unread history costs no more than that.
-fn summaries_of(condition: &str) -> String {
+fn summaries_of(condition: &str, bound: &str) -> String {
     format!(
         "select {ROOM_COLUMNS}, p.role, p.last_read_seq, p.muted_until,
                 (select count(*) from (select 1 from messages m
-                     where m.room_id = r.id and m.seq > p.last_read_seq
+                     where m.room_id = r.id and m.seq > p.last_read_seq {bound}
                      limit {UNREAD_CAP}) as unread) as unread_count
          from participants p join rooms r on r.id = p.room_id
          where {condition} and p.is_active"

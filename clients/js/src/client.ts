@@ -64,6 +64,8 @@ export interface ChatEventMap {
   room_updated: CustomEvent<{ room: Room }>;
   /** A moderator muted them in `room` until `until`, or unmuted them (`null`). */
   muted: CustomEvent<{ room: Id; until: string | null }>;
+  /** The unread count of one of the user's rooms changed (after `rooms({ unread: true })`). */
+  unread: CustomEvent<{ room: Id; unread_count: number; last_read_seq: Seq }>;
   /** A server `error` frame, or a failure to keep the connection (code `session_expired`). */
   error: CustomEvent<ErrorBody>;
 }
@@ -355,10 +357,11 @@ export class ChatClient extends EventTarget {
   /**
    * The user's rooms, as `GET /rooms` lists them. Sent first after becoming live and followed
    * by the feed's `room_added`, `room_removed` and `room_updated` events, it gives the complete
-   * list (the re-sync rule of "Your feed").
+   * list (the re-sync rule of "Your feed"). With `unread: true` this socket also gets `unread`
+   * events from then on (ask again after a reconnect, with the list).
    */
-  async rooms(): Promise<RoomSummary[]> {
-    const result = await this.request({ type: "rooms" });
+  async rooms(options: { unread?: boolean } = {}): Promise<RoomSummary[]> {
+    const result = await this.request(options.unread ? { type: "rooms", unread: true } : { type: "rooms" });
     return (result as unknown as { rooms: RoomSummary[] }).rooms;
   }
 
@@ -568,6 +571,9 @@ export class ChatClient extends EventTarget {
         return;
       case "muted":
         this.emit("muted", { room: frame.room, until: frame.until ?? null });
+        return;
+      case "unread":
+        this.emit("unread", { room: frame.room, unread_count: frame.unread_count, last_read_seq: frame.last_read_seq });
         return;
       case "error":
         this.emit("error", frame.error);

@@ -386,7 +386,7 @@ export type ClientFrame =
   | { type: "history"; room: Id; before?: Seq; after?: Seq; limit?: number; id?: number }
   | { type: "typing"; room: Id; id?: number }
   | { type: "read"; room: Id; seq: Seq; id?: number }
-  | { type: "rooms"; id?: number }
+  | { type: "rooms"; id?: number; unread?: boolean }
   | { type: "ping"; id?: number };
 
 /** What the server sends. A successful `reply` carries the request's result beside `ok`. */
@@ -404,6 +404,7 @@ export type ServerFrame =
   | { type: "room_removed"; room: Id; banned?: boolean }
   | { type: "room_updated"; room: Room }
   | { type: "muted"; room: Id; until: Time | null }
+  | { type: "unread"; room: Id; unread_count: number; last_read_seq: Seq }
   | { type: "error"; error: ErrorBody }
   | { type: "pong" };
 

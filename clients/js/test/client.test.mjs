@@ -59,6 +59,24 @@ describe("@chat-cluster/client on a two-node cluster", () => {
     assert.equal(received.sender_id, alice.user.id);
   });
 
+  test("unread counts of a room not joined arrive from the other node after asking", async () => {
+    const alice = await signUp(NODE_A, "alice");
+    const bob = await signUp(NODE_B, "bob");
+    const room = await createGroup(alice, "Counted", [bob]);
+    const sender = await open(alice);
+    const reader = await open(bob);
+    const rooms = await reader.rooms({ unread: true });
+    assert.ok(rooms.some((r) => r.id === room.id));
+    const counted = nextEvent(reader, "unread", (u) => u.room === room.id && u.unread_count === 2);
+    await sender.send(room.id, "one");
+    const second = await sender.send(room.id, "two");
+    const unread = await counted;
+    assert.equal(unread.last_read_seq, 0);
+    const cleared = nextEvent(reader, "unread", (u) => u.room === room.id && u.unread_count === 0);
+    await reader.markRead(room.id, second.seq);
+    assert.equal((await cleared).last_read_seq, second.seq);
+  });
+
   test("a send whose acknowledgement was lost is sent again after reconnecting and stored once", async () => {
     const alice = await signUp(NODE_A, "alice");
     const room = await createGroup(alice, "Once", []);

@@ -92,7 +92,8 @@ fn message_frame(codec: Codec, entry: &Entry, previous: Seq) -> Option<Arc<Messa
         tracing::error!(seq = entry.seq(), "an entry did not encode as a frame");
         return None;
     };
-    Some(Arc::new(MessageFrame { room: entry.room_id(), seq: entry.seq(), previous, frame }))
+    let is_message = matches!(entry, Entry::Message(_));
+    Some(Arc::new(MessageFrame { room: entry.room_id(), seq: entry.seq(), previous, is_message, frame }))
 }
 
 pub(super) fn deliver(subscribers: &Subscribers, message: &Entry, previous: Seq) {

@@ -29,6 +29,8 @@ pub struct MessageFrame {
     pub room: RoomId,
     pub seq: Seq,
     pub previous: Seq,
+    /// Whether the entry is a new message (not a change to one, nor a reaction).
+    pub is_message: bool,
     pub frame: WsMessage,
 }
 

@@ -170,11 +170,14 @@ impl MemoryMessageStore {
     }
 
     /// How many of the room's messages come after `seq`, counting up to `cap`.
-    pub(super) fn count_after(&self, room: RoomId, seq: Seq, cap: u64) -> u64 {
+    /// The room's messages with a seq above `after` and up to `through`, counted up to `cap`.
+    pub(super) fn count_between(&self, room: RoomId, after: Seq, through: Seq, cap: u64) -> u64 {
         let state = self.lock();
         let Some(messages) = state.by_room.get(&room) else { return 0 };
-        let after = messages.range(seq.saturating_add(1)..).take(cap as usize).count();
-        after as u64
+        if through <= after {
+            return 0;
+        }
+        messages.range(after + 1..=through).take(cap as usize).count() as u64
     }
 }
 

@@ -47,6 +47,16 @@ impl MemoryRoomStore {
     }
 
     fn summary_in(&self, state: &State, room_id: RoomId, user: UserId) -> Option<RoomSummary> {
+        self.summary_through(state, room_id, user, Seq::MAX)
+    }
+
+    fn summary_through(
+        &self,
+        state: &State,
+        room_id: RoomId,
+        user: UserId,
+        through: Seq,
+    ) -> Option<RoomSummary> {
         let rows = state.participants.get(&room_id)?;
         let row = rows.iter().find(|r| r.active && r.participant.user_id == user)?;
         let room = state.rooms.get(&room_id)?;
@@ -55,7 +65,7 @@ impl MemoryRoomStore {
             role: row.participant.role,
             last_read_seq: row.participant.last_read_seq,
             unread_count: self.messages.as_ref().map_or(0, |messages| {
-                messages.count_after(room_id, row.participant.last_read_seq, UNREAD_CAP)
+                messages.count_between(room_id, row.participant.last_read_seq, through, UNREAD_CAP)
             }),
             muted_until: row.participant.muted_until,
         })
@@ -177,6 +187,17 @@ impl RoomStore for MemoryRoomStore {
         let state = self.lock();
         let mut summaries: Vec<RoomSummary> =
             state.participants.keys().filter_map(|room| self.summary_in(&state, *room, user)).collect();
+        summaries.sort_by(|a, b| b.room.created_at.cmp(&a.room.created_at).then(b.room.id.cmp(&a.room.id)));
+        Ok(summaries)
+    }
+
+    async fn rooms_of_through(&self, user: UserId, through: Seq) -> Result<Vec<RoomSummary>, StoreError> {
+        let state = self.lock();
+        let mut summaries: Vec<RoomSummary> = state
+            .participants
+            .keys()
+            .filter_map(|room| self.summary_through(&state, *room, user, through))
+            .collect();
         summaries.sort_by(|a, b| b.room.created_at.cmp(&a.room.created_at).then(b.room.id.cmp(&a.room.id)));
         Ok(summaries)
     }

@@ -69,6 +69,10 @@ pub trait RoomStore: Send + Sync {
     /// the read marker are counted up to [`UNREAD_CAP`].
     async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError>;
 
+    /// [`Self::rooms_of`], counting only the unread messages up to seq `through`: with every
+    /// entry up to `through` stored, a count that later messages cannot have reached yet.
+    async fn rooms_of_through(&self, user: UserId, through: Seq) -> Result<Vec<RoomSummary>, StoreError>;
+
     /// The entry of `room` in the user's room list, as [`Self::rooms_of`] has it; `None` when
     /// the user is not an active participant.
     async fn summary(&self, room: RoomId, user: UserId) -> Result<Option<RoomSummary>, StoreError>;

@@ -143,7 +143,7 @@ pub fn command() -> impl Strategy<Value = Command> {
         room().prop_map(|room| Command::Typing { room }),
         (room(), any::<u64>()).prop_map(|(room, seq)| Command::Read { room, seq }),
         Just(Command::Ping),
-        Just(Command::Rooms),
+        any::<bool>().prop_map(|unread| Command::Rooms { unread }),
         "\\PC{1,100}".prop_map(|token| Command::Auth { token }),
         (
             room(),

@@ -35,7 +35,8 @@ pub enum Command {
     /// `ping`: answered with a `pong` frame.
     Ping,
     /// `rooms`: the caller's room list, as `GET /rooms`; the start of the feed's re-sync rule.
-    Rooms,
+    /// With `unread: true`, the socket is also sent `unread` events from then on.
+    Rooms { unread: bool },
     /// `auth`: the first frame of an unauthenticated connection, or a renewal.
     Auth { token: String },
     /// `edit`: new content for the author's own message.
@@ -66,7 +67,7 @@ impl Command {
             Command::Typing { .. } => "typing",
             Command::Read { .. } => "read",
             Command::Ping => "ping",
-            Command::Rooms => "rooms",
+            Command::Rooms { .. } => "rooms",
             Command::Auth { .. } => "auth",
             Command::Edit(_) => "edit",
             Command::Delete { .. } => "delete",
@@ -241,7 +242,7 @@ fn from_map(map: Map<String, Value>) -> Result<ClientFrame, FrameError> {
             "typing" => f.room().map(|room| Command::Typing { room }),
             "read" => read(&mut f),
             "ping" => Some(Command::Ping),
-            "rooms" => Some(Command::Rooms),
+            "rooms" => f.opt_bool("unread").map(|unread| Command::Rooms { unread }),
             "auth" => auth(&mut f),
             "edit" => edit(&mut f),
             "delete" => delete(&mut f),

@@ -27,7 +27,8 @@ impl ClientFrame {
                 json!({"room": room.to_string(), "before": before, "after": after, "limit": limit})
             }
             Command::Read { room, seq } => json!({"room": room.to_string(), "seq": seq}),
-            Command::Ping | Command::Rooms => json!({}),
+            Command::Ping => json!({}),
+            Command::Rooms { unread } => json!({"unread": unread}),
             Command::Auth { token } => json!({"token": token}),
             Command::Edit(edit) => with_target(
                 &edit.message,

@@ -64,6 +64,12 @@ pub enum ServerFrame {
     RoomUpdated {
         room: Room,
     },
+    /// The user's unread count of a room changed: messages above their read marker.
+    Unread {
+        room: RoomId,
+        unread_count: u64,
+        last_read_seq: Seq,
+    },
     /// A failure of a frame that had no `id`, or that could not be read at all.
     Error {
         error: ErrorBody,
@@ -470,6 +476,10 @@ mod tests {
             (
                 ServerFrame::Muted { room, until: None },
                 json!({"type": "muted", "room": room.to_string(), "until": null}),
+            ),
+            (
+                ServerFrame::Unread { room, unread_count: 3, last_read_seq: 7 },
+                json!({"type": "unread", "room": room.to_string(), "unread_count": 3, "last_read_seq": 7}),
             ),
             (
                 ServerFrame::RoomUpdated { room: Room { topic: None, ..room_of(room, user) } },

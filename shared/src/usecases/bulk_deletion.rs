@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::domain::{Change, ChangeKind, SentCursor, UserId};
+use crate::domain::{Change, ChangeKind, SentCursor, Seq, UserId};
 use crate::error::Error;
 use crate::ports::MessageRef;
 
@@ -63,7 +63,9 @@ impl MessageService {
         Ok(BulkDeletion { deleted, next })
     }
 
-    async fn wait_until_stored(&self) -> Result<(), Error> {
+    /// Waits until the store holds every entry the log holds now, and returns the newest seq
+    /// it then holds for sure.
+    pub(super) async fn wait_until_stored(&self) -> Result<Seq, Error> {
         let head = self.log.head().await?;
         let deadline = tokio::time::Instant::now() + STORE_CATCH_UP;
         while self.log.persisted_through().await? < head {
@@ -74,7 +76,7 @@ impl MessageService {
             }
             tokio::time::sleep(STORE_POLL).await;
         }
-        Ok(())
+        Ok(head)
     }
 }
 

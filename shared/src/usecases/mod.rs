@@ -15,6 +15,7 @@ mod reactions;
 mod replies;
 mod rooms;
 mod system_messages;
+mod unread_counts;
 mod users;
 
 pub use admin::{AdminPorts, AdminService, AuditPage, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE, RoleGrants};
@@ -30,6 +31,7 @@ pub use moderation::{MAX_MODERATION_SECS, NewBan};
 pub use presence::{Availability, Online, PresenceService, PresenceSettings};
 pub use reactions::{MAX_EMOJIS_PER_MESSAGE, Reacted};
 pub use rooms::{MemberAdded, NewRoom, RoomCreated, RoomPorts, RoomService};
+pub use unread_counts::UnreadCounts;
 pub use users::{
     DEFAULT_DIRECTORY_PAGE, DirectoryPage, MAX_DIRECTORY_PAGE, MAX_RESOLVED_USERNAMES, ResolveError,
     UserService,

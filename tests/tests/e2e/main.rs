@@ -33,5 +33,6 @@ mod sockets;
 mod sqlite;
 mod store;
 mod tls;
+mod unread;
 mod users;
 mod ws_input;

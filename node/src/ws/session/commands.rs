@@ -102,10 +102,16 @@ impl<W: Outgoing> Session<W> {
                     .map(|_| json!({}))
                     .map_err(ApiError::from)
             }
-            Command::Rooms => Box::pin(self.state.rooms.list_mine(self.user))
-                .await
-                .map(|rooms| json!({ "rooms": rooms }))
-                .map_err(ApiError::from),
+            Command::Rooms { unread } => {
+                if unread {
+                    // Before the list is read: every count it shows is then kept up to date.
+                    self.state.feeds.count_unread(self.user, self.socket);
+                }
+                Box::pin(self.state.rooms.list_mine(self.user))
+                    .await
+                    .map(|rooms| json!({ "rooms": rooms }))
+                    .map_err(ApiError::from)
+            }
             Command::Typing { room } => Box::pin(self.typing(room)).await,
             Command::Thread { room, message, after, limit } => {
                 let limit = limit.map_or(DEFAULT_PAGE, |l| l as usize);

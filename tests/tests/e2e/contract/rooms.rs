@@ -11,6 +11,7 @@ contract_tests!(Stores [postgres, sqlite, memory] [
     a_member_who_left_rejoins_with_a_fresh_role_and_keeps_the_read_marker,
     adding_an_active_member_changes_nothing,
     a_users_rooms_come_newest_first_with_unread_counts_capped_at_a_thousand,
+    unread_counts_through_a_seq_leave_out_later_messages,
     the_read_marker_only_moves_forward_and_only_for_members,
     an_update_sets_only_the_fields_it_names_and_a_topic_can_be_cleared,
     one_rooms_summary_is_its_entry_in_the_users_room_list,
@@ -111,6 +112,23 @@ async fn a_users_rooms_come_newest_first_with_unread_counts_capped_at_a_thousand
         summaries.iter().map(|s| (s.room.id, s.role, s.last_read_seq, s.unread_count)).collect();
     assert_eq!(seen, [(quiet, Role::Owner, 10, 2), (busy, Role::Member, 0, 1000)]);
     assert!(stores.rooms.rooms_of(UserId::generate()).await.unwrap().is_empty());
+}
+
+async fn unread_counts_through_a_seq_leave_out_later_messages(stores: &Stores) {
+    let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
+    let room = stores.group(ann, &[bob]).await;
+    let messages: Vec<_> = [3, 5, 8, 13].map(|seq| new_message(room, seq, "hi", None)).into();
+    stores.messages.insert_batch(&messages).await.unwrap();
+    stores.rooms.mark_read(room, bob, 3).await.unwrap();
+    let count = |through| async move {
+        let summaries = stores.rooms.rooms_of_through(bob, through).await.unwrap();
+        summaries.iter().map(|s| (s.room.id, s.last_read_seq, s.unread_count)).collect::<Vec<_>>()
+    };
+    assert_eq!(count(8).await, [(room, 3, 2)]);
+    assert_eq!(count(13).await, [(room, 3, 3)]);
+    assert_eq!(count(2).await, [(room, 3, 0)], "a bound below the marker counts nothing");
+    assert_eq!(count(u64::MAX).await, [(room, 3, 3)]);
+    assert!(stores.rooms.rooms_of_through(UserId::generate(), 8).await.unwrap().is_empty());
 }
 
 async fn the_read_marker_only_moves_forward_and_only_for_members(stores: &Stores) {
