@@ -28,6 +28,7 @@ mod replicated_log;
 mod replies;
 mod revocation;
 mod rooms;
+mod socketio;
 mod sockets;
 mod sqlite;
 mod store;
