@@ -225,11 +225,12 @@ async fn a_login_that_ends_closes_its_socket_with_4001() {
 
 #[tokio::test]
 async fn a_token_renewed_by_the_auth_event_keeps_the_socket_past_the_first_expiry() {
-    let app = TestApp::spawn_with(&["--access-token-ttl", "2s"]).await.unwrap();
+    let app = TestApp::spawn_with(&["--access-token-ttl", "4s"]).await.unwrap();
     let ann = app.register("ann").await;
     let mut renewed = sio(&app.node, &ann).await;
     let mut expiring = sio(&app.node, &ann).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The renewed token outlives the first by this long: room for the first's close to come.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let fresh = app.call("POST", "/auth/refresh", None, Some(json!({"refresh_token": ann.refresh}))).await;
     let token = fresh.body["access_token"].as_str().unwrap();
     assert_eq!(renewed.call("auth", json!({"token": token})).await.unwrap(), json!({"ok": true}));
@@ -282,4 +283,53 @@ async fn a_reader_that_falls_behind_is_closed_with_4002() {
         }
     }
     assert_eq!(sleeper.closed(Duration::from_secs(30)).await.unwrap()["code"], 4002);
+}
+
+#[tokio::test]
+async fn the_sessions_pings_do_not_close_a_socket_io_connection() {
+    let app = TestApp::spawn_with(&["--ws-ping-interval", "100ms"]).await.unwrap();
+    let ann = app.register("ann").await;
+    let mut socket = sio(&app.node, &ann).await;
+    // Many ping intervals: a /ws client that never answered would be closed after two.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(socket.call("ping", json!({})).await.unwrap()["ok"], true);
+}
+
+#[tokio::test]
+async fn the_nodes_connection_cap_refuses_one_more_socket_as_unavailable() {
+    let app = TestApp::spawn_with(&["--max-connections", "1"]).await.unwrap();
+    let ann = app.register("ann").await;
+    let _first = sio(&app.node, &ann).await;
+    let refused = SioClient::connect(app.node.addr, Token::Auth(&ann.access)).await.unwrap().err().unwrap();
+    assert_eq!(refused["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn events_past_the_sessions_backlog_are_refused_at_once() {
+    let app = TestApp::spawn_with(&["--max-frame-bytes", "1024"]).await.unwrap();
+    let ann = app.register("ann").await;
+    let room = app.create_room(&ann, "group", &[]).await;
+    let mut socket = sio(&app.node, &ann).await;
+    // Joins read the store, so the session takes them one by one far slower than they come:
+    // past 64 KiB of waiting events, the rest is refused before it reaches the session.
+    let padding = "x".repeat(900);
+    let mut ids = Vec::new();
+    for _ in 0..300 {
+        ids.push(socket.emit_with_ack("joinRoom", json!({"room": room, "pad": padding})).await.unwrap());
+    }
+    for _ in 0..50 {
+        socket.emit("joinRoom", json!({"room": room, "pad": padding})).await.unwrap();
+    }
+    let mut codes = Vec::new();
+    for id in ids {
+        let ack = socket.ack(id, Duration::from_secs(30)).await.expect("every event is answered");
+        codes.push(if ack["ok"] == true {
+            "ok".to_owned()
+        } else {
+            ack["error"]["code"].as_str().unwrap().to_owned()
+        });
+    }
+    assert!(codes.iter().any(|c| c == "ok"), "{codes:?}");
+    assert!(codes.iter().any(|c| c == "rate_limited"), "{codes:?}");
+    assert_eq!(socket.event("error", WAIT).await.unwrap()["error"]["code"], "rate_limited");
 }
