@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Side by side on this machine: the chat cluster and the Socket.IO + Redis adapter gateway it
 # replaces, with the same topology (two nodes, one broker), the same scenarios and the same
-# bench; prints medians of RUNS runs per scenario and system, and their ratios.
+# bench; prints medians of RUNS runs per scenario and system, and their ratios. The chat cluster
+# runs twice per scenario: its clients on `/ws` (system `chat`), and on its Socket.IO endpoint
+# (`chat-socketio`: the same sessions behind Socket.IO's events, the peer's wire protocol).
+# SYSTEMS ["chat chat-socketio socketio"] picks among them.
 #
 #   bench/compare.sh
 #
@@ -15,7 +18,8 @@
 #                                       `first_attempt`, as the browser client's do (set it
 #                                       empty for sends that make the server look each up)
 #
-# Chat: bench/cluster.sh (2 nodes on :8080/:8082 + persister; NATS, PostgreSQL, Redis).
+# Chat and chat-socketio: bench/cluster.sh (2 nodes on :8080/:8082 + persister; NATS,
+# PostgreSQL, Redis).
 # Peer: bench/peers/socketio/peer.sh (2 Node.js processes on :3001/:3002; Redis).
 #
 # Pinning. On 2 cores, everything started here gets both cores (taskset -c 0-1), the same for
@@ -43,6 +47,7 @@ members=${MEMBERS:-10}
 duration=${DURATION:-10}
 chat_flags=${CHAT_FLAGS---first-attempt}
 read -r -a rates <<<"${RATES:-0 1000 2000}"
+read -r -a systems <<<"${SYSTEMS:-chat chat-socketio socketio}"
 bench=${BENCH:-target/release/chat-bench}
 out=${OUT:-/tmp/chat-bench-compare}
 server_cpus=${SERVER_CPUS:-0-1}
@@ -60,7 +65,7 @@ system_now=
 system_dir=
 
 start_system() { # system dir
-  if [ "$1" = chat ]; then
+  if [ "$1" != socketio ]; then
     RUN_DIR="$2" SERVER_CPUS=$server_cpus bench/cluster.sh start "$cluster" >/dev/null
   else
     RUN_DIR="$2" SERVER_CPUS=$server_cpus bench/peers/socketio/peer.sh start >/dev/null
@@ -69,7 +74,7 @@ start_system() { # system dir
 
 stop_system() {
   case "$system_now" in
-  chat) RUN_DIR="$system_dir" bench/cluster.sh stop "$cluster" >/dev/null 2>&1 || true ;;
+  chat | chat-socketio) RUN_DIR="$system_dir" bench/cluster.sh stop "$cluster" >/dev/null 2>&1 || true ;;
   socketio) RUN_DIR="$system_dir" bench/peers/socketio/peer.sh stop >/dev/null 2>&1 || true ;;
   esac
   system_now=
@@ -87,7 +92,7 @@ run_one() { # system rate run
   pids="$(pids_of "$system_dir"/*.pid)"
   # Brokers by command: the bench also counts the PostgreSQL backends opened during the run.
   local flags=()
-  if [ "$system" = chat ]; then
+  if [ "$system" != socketio ]; then
     nodes=$chat_nodes
     brokers=nats-server,redis-server,postgres
     read -r -a flags <<<"$chat_flags"
@@ -115,14 +120,14 @@ run_one() { # system rate run
 
 for run in $(seq 1 "$runs"); do
   for rate in "${rates[@]}"; do
-    for system in chat socketio; do
+    for system in "${systems[@]}"; do
       run_one "$system" "$rate" "$run"
     done
   done
 done
 
-# Medians per (scenario, system), then chat ÷ socketio. Latency medians are the medians of
-# each run's percentile, not a percentile of the pooled samples.
+# Medians per (scenario, system), then chat ÷ socketio and chat-socketio ÷ socketio. Latency
+# medians are the medians of each run's percentile, not a percentile of the pooled samples.
 jq -rs -f /dev/stdin "$results" >"$out/table.md" <<'JQ'
 def median: sort | if length == 0 then null
   elif length % 2 == 1 then .[length / 2 | floor]
@@ -144,13 +149,17 @@ def ratio(a; b): if a == null or b == null or b == 0 then "-" else "\(a / b | fm
 . as $all |
 (group_by(scenario) | map({ scenario: (.[0] | scenario),
   chat: (map(select(.params.system == "chat")) | summary),
+  chat_sio: (map(select(.params.system == "chat-socketio")) | summary),
   peer: (map(select(.params.system == "socketio")) | summary) }) |
 "| scenario | system | clean runs | acks/s | deliveries/s | ack p50 / p99 ms | delivery p50 / p99 ms | servers CPU | other CPU |",
 "|---|---|---|---|---|---|---|---|---|",
 (.[] | . as $s |
-  (["chat", $s.chat], ["socketio", $s.peer]) as [$name, $m] |
+  (["chat", $s.chat], ["chat-socketio", $s.chat_sio], ["socketio", $s.peer]) as [$name, $m] |
+  select($m.runs > 0) |
   "| \($s.scenario) | \($name) | \($m.clean)/\($m.runs) | \($m.acks | fmt(0)) | \($m.deliveries | fmt(0)) | \($m.ack_p50 | fmt(1)) / \($m.ack_p99 | fmt(1)) | \($m.del_p50 | fmt(1)) / \($m.del_p99 | fmt(1)) | \($m.servers | fmt(2)) | \($m.other | fmt(2)) |"),
-(.[] | "| \(.scenario) | chat ÷ socketio | | \(ratio(.chat.acks; .peer.acks)) | \(ratio(.chat.deliveries; .peer.deliveries)) | \(ratio(.chat.ack_p50; .peer.ack_p50)) / \(ratio(.chat.ack_p99; .peer.ack_p99)) | \(ratio(.chat.del_p50; .peer.del_p50)) / \(ratio(.chat.del_p99; .peer.del_p99)) | \(ratio(.chat.servers; .peer.servers)) | |")),
+(.[] | . as $s | (["chat", $s.chat], ["chat-socketio", $s.chat_sio]) as [$name, $m] |
+  select($m.runs > 0 and $s.peer.runs > 0) |
+  "| \($s.scenario) | \($name) ÷ socketio | | \(ratio($m.acks; $s.peer.acks)) | \(ratio($m.deliveries; $s.peer.deliveries)) | \(ratio($m.ack_p50; $s.peer.ack_p50)) / \(ratio($m.ack_p99; $s.peer.ack_p99)) | \(ratio($m.del_p50; $s.peer.del_p50)) / \(ratio($m.del_p99; $s.peer.del_p99)) | \(ratio($m.servers; $s.peer.servers)) | |")),
 "",
 "Machine: \($all[0].machine.cpu_model), \($all[0].machine.cores) cores.",
 # What each system ran, from the runs' RESULT lines; runs that differ are all listed.

@@ -63,6 +63,9 @@ impl Codec {
 pub enum System {
     /// The chat cluster: REST setup, `GET /ws`, room seq order checked.
     Chat,
+    /// The chat cluster through its Socket.IO endpoint (`/socket.io/`): the same setup, sends
+    /// and checks as `chat`, with Socket.IO's events and acknowledgements on the wire.
+    ChatSocketio,
     /// The Socket.IO + Redis adapter peer in `bench/peers/socketio`: rooms by name, no
     /// accounts, per-sender order checked (it has no room sequence).
     Socketio,
@@ -72,8 +75,14 @@ impl System {
     pub fn name(self) -> &'static str {
         match self {
             System::Chat => "chat",
+            System::ChatSocketio => "chat-socketio",
             System::Socketio => "socketio",
         }
+    }
+
+    /// Whether the nodes are the chat cluster: accounts, rooms by id, room seqs, storage.
+    pub fn is_chat(self) -> bool {
+        matches!(self, System::Chat | System::ChatSocketio)
     }
 }
 
@@ -201,6 +210,10 @@ impl ThroughputArgs {
             anyhow::ensure!(!self.no_client_msg_id, "the Socket.IO peer has no client_msg_id to leave out");
             anyhow::ensure!(!self.first_attempt, "the Socket.IO peer has no client_msg_id to mark");
             anyhow::ensure!(self.mix.is_none(), "the Socket.IO peer has no edits, deletes or reactions");
+        }
+        if self.system == System::ChatSocketio {
+            anyhow::ensure!(self.codec == Codec::Json, "Socket.IO speaks JSON only");
+            anyhow::ensure!(self.mix.is_none(), "--mix runs over /ws only");
         }
         for ip in &self.bind {
             anyhow::ensure!(ip.is_loopback(), "--bind {ip} is not a loopback address");

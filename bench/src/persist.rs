@@ -11,7 +11,7 @@ use sqlx::postgres::PgPoolOptions;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::cli::{PersistArgs, System};
+use crate::cli::PersistArgs;
 use crate::report::{self, CatchUp, PersistResults};
 use crate::stored_seqs::StoredSeqs;
 use crate::{target, throughput, versions};
@@ -39,7 +39,7 @@ struct Polled {
 pub async fn main(args: PersistArgs) -> anyhow::Result<ExitCode> {
     args.throughput.validate()?;
     anyhow::ensure!(
-        args.throughput.system == System::Chat,
+        args.throughput.system.is_chat(),
         "persist counts the chat cluster's rows; the Socket.IO peer stores nothing"
     );
     target::check_database_url(&args.database_url)?;

@@ -19,7 +19,7 @@ use crate::latency::{Clock, Latencies, Window};
 use crate::mix::{Mix, OpKind, PerKind};
 use crate::ops::OpBook;
 use crate::sender_order::SendId;
-use crate::socketio_client::{self, Incoming};
+use crate::socketio_client::{self, ChatIncoming, Incoming};
 use crate::tag::Tag;
 use crate::throughput::{Outbox, SentTimes, Shared};
 
@@ -35,7 +35,7 @@ pub(crate) enum Log {
 impl Log {
     fn new(system: System) -> Log {
         match system {
-            System::Chat => Log::Seq { delivered: Vec::new(), acked: Vec::new() },
+            System::Chat | System::ChatSocketio => Log::Seq { delivered: Vec::new(), acked: Vec::new() },
             System::Socketio => Log::Sender { delivered: Vec::new(), acked: Vec::new() },
         }
     }
@@ -180,6 +180,7 @@ impl Reader {
     fn frame(&mut self, bytes: &[u8], now: u64) {
         match self.system {
             System::Chat => self.chat_frame(bytes, now),
+            System::ChatSocketio => self.chat_socketio_frame(bytes, now),
             System::Socketio => self.socketio_frame(bytes, now),
         }
     }
@@ -294,6 +295,40 @@ impl Reader {
         self.count_ack(kind, sent_at, now);
     }
 
+    /// A packet of the chat cluster's Socket.IO endpoint: its events carry the frames of `/ws`
+    /// and its acknowledgements the replies, read as on the chat path.
+    fn chat_socketio_frame(&mut self, bytes: &[u8], now: u64) {
+        let Some(incoming) =
+            std::str::from_utf8(bytes).ok().and_then(|t| socketio_client::decode_chat(t).ok())
+        else {
+            self.count_frame();
+            self.stats.undecodable += 1;
+            return;
+        };
+        match incoming {
+            ChatIncoming::Frame(frame) => self.chat_frame(frame.as_bytes(), now),
+            ChatIncoming::Reply(frame) => {
+                self.count_frame();
+                // Ack id 0 was the join, answered during setup.
+                if frame.id.is_some_and(|id| id > 0) {
+                    self.chat_reply(frame, now);
+                }
+            }
+            ChatIncoming::Ping => self.pong(),
+            ChatIncoming::Disconnected => self.stats.ended = Some("disconnected by the server".into()),
+            ChatIncoming::Other => self.count_frame(),
+        }
+    }
+
+    /// Answers a Socket.IO heartbeat off the read path: the writer may hold the outbox while
+    /// the socket is full.
+    fn pong(&self) {
+        let outbox = self.outbox.clone();
+        tokio::spawn(async move {
+            let _ = outbox.lock().await.send(socketio_client::pong()).await;
+        });
+    }
+
     fn socketio_frame(&mut self, bytes: &[u8], now: u64) {
         let Some(incoming) = std::str::from_utf8(bytes).ok().and_then(|t| socketio_client::decode(t).ok())
         else {
@@ -329,13 +364,7 @@ impl Reader {
                 }
                 self.count_ack(OpKind::Send, sent_at, now);
             }
-            Incoming::Ping => {
-                // Off the read path: the writer may hold the outbox while the socket is full.
-                let outbox = self.outbox.clone();
-                tokio::spawn(async move {
-                    let _ = outbox.lock().await.send(socketio_client::pong()).await;
-                });
-            }
+            Incoming::Ping => self.pong(),
             Incoming::Disconnected => self.stats.ended = Some("disconnected by the server".into()),
             Incoming::Ack { .. } | Incoming::Other => {}
         }

@@ -276,7 +276,7 @@ pub fn params_json(args: &ThroughputArgs) -> Value {
         "in_flight": args.in_flight,
         "codec": args.codec.name(),
         "content_bytes": args.content_bytes,
-        "client_msg_id": args.system == System::Chat && !args.no_client_msg_id,
+        "client_msg_id": args.system.is_chat() && !args.no_client_msg_id,
         "first_attempt": args.first_attempt,
     });
     if let Some(mix) = &args.mix {
@@ -351,7 +351,7 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
         },
     );
     let _ = match args.system {
-        System::Chat => writeln!(
+        System::Chat | System::ChatSocketio => writeln!(
             out,
             "setup: {} users registered in {:.1} s, {} rooms in {:.1} s, sockets joined in {:.1} s",
             r.users, r.register_secs, args.rooms, r.rooms_secs, r.connect_secs
@@ -410,7 +410,7 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
         "completeness ({}): {acknowledged}, {} expected deliveries, {} delivered; missing {}, duplicated {}, \
          out of order {}, mismatched id {}, conflicting acks {}, unacknowledged {} -> {}",
         match args.system {
-            System::Chat => "room seq order",
+            System::Chat | System::ChatSocketio => "room seq order",
             System::Socketio => "per-sender order",
         },
         c.expected,

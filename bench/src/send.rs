@@ -172,6 +172,15 @@ impl Writer {
                 };
                 client::encode(self.codec, &frame)
             }
+            System::ChatSocketio => {
+                let body = socketio_client::ChatSend {
+                    room: &self.room_id,
+                    content,
+                    client_msg_id,
+                    first_attempt: self.first_attempt,
+                };
+                socketio_client::chat_send_frame(request, &body)
+            }
             System::Socketio => socketio_client::send_frame(request, &self.room_id, content),
         }
     }

@@ -1,6 +1,7 @@
-//! A Socket.IO client of the peer gateway (`bench/peers/socketio`) over a raw WebSocket:
-//! the Engine.IO handshake, the namespace connect, `join` with its ack, and the frames of the
-//! send phase. It speaks JSON text only, like the peer.
+//! A Socket.IO client over a raw WebSocket, of the peer gateway (`bench/peers/socketio`) and of
+//! the chat cluster's `/socket.io/`: the Engine.IO handshake, the namespace connect (with the
+//! chat cluster's token), `join` with its ack, and the frames of the send phase. It speaks JSON
+//! text only, like both servers.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio_tungstenite::client_async_with_config;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Socket};
+use crate::client::{self, ServerFrame, Socket, WireError, WireMessage};
 use crate::engineio::{self, Packet, SocketPacket};
 use crate::target::Node;
 
@@ -21,8 +22,9 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The ack id of the `join`; sends count from 1, as on the chat path.
 const JOIN_ID: u64 = 0;
 
-/// Opens a WebSocket to the peer's Socket.IO endpoint and connects to the main namespace.
-pub async fn connect(node: &Node, local: Option<IpAddr>) -> anyhow::Result<Socket> {
+/// Opens a WebSocket to a Socket.IO endpoint and connects to the main namespace, with
+/// `auth: {token}` when given (the chat cluster's sockets are its users').
+pub async fn connect(node: &Node, local: Option<IpAddr>, token: Option<&str>) -> anyhow::Result<Socket> {
     let stream = client::open_tcp(node, local).await?;
     let url = format!("ws://{}{}", node.addr, engineio::WEBSOCKET_PATH);
     let (mut ws, _) = client_async_with_config(url, stream, Some(client::ws_config()))
@@ -33,7 +35,11 @@ pub async fn connect(node: &Node, local: Option<IpAddr>) -> anyhow::Result<Socke
         let Packet::Open(_) = engineio::decode(&first)? else {
             bail!("expected the open packet, got {first:?}")
         };
-        ws.send(Message::text(engineio::CONNECT)).await?;
+        let connect = match token {
+            Some(token) => format!("{}{}", engineio::CONNECT, serde_json::json!({ "token": token })),
+            None => engineio::CONNECT.to_owned(),
+        };
+        ws.send(Message::text(connect)).await?;
         loop {
             let text = next_text(&mut ws).await?;
             match engineio::decode(&text)? {
@@ -105,6 +111,22 @@ pub fn send_frame(request: u64, room: &str, content: &str) -> anyhow::Result<Mes
     Ok(Message::text(engineio::encode_event("send", &SendBody { room, content }, Some(request))?))
 }
 
+/// The data of the chat cluster's `send` event: the fields of its `send` frame.
+#[derive(Serialize)]
+pub struct ChatSend<'a> {
+    pub room: &'a str,
+    pub content: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub first_attempt: bool,
+}
+
+/// `42<request>["send",{"room","content","client_msg_id"?,"first_attempt"?}]` to the chat cluster.
+pub fn chat_send_frame(request: u64, body: &ChatSend<'_>) -> anyhow::Result<Message> {
+    Ok(Message::text(engineio::encode_event("send", body, Some(request))?))
+}
+
 /// The pong answering a server ping.
 pub fn pong() -> Message {
     Message::text(engineio::PONG)
@@ -161,9 +183,93 @@ pub fn decode(text: &str) -> anyhow::Result<Incoming<'_>> {
     })
 }
 
+/// The acknowledgement of the chat cluster: its `/ws` reply without `type` and `id`.
+#[derive(Deserialize)]
+struct ChatAck<'a> {
+    #[serde(default)]
+    ok: Option<bool>,
+    #[serde(default, borrow)]
+    message: Option<WireMessage<'a>>,
+    #[serde(default, borrow)]
+    error: Option<WireError<'a>>,
+}
+
+/// What a packet of the chat cluster's Socket.IO endpoint means to the bench. Each lives on the
+/// stack for one packet: boxing the reply would cost an allocation per acknowledgement.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum ChatIncoming<'a> {
+    /// An event: its payload is the `/ws` frame of the same type.
+    Frame(&'a str),
+    /// An acknowledgement, as the `/ws` reply to the request with its id.
+    Reply(ServerFrame<'a>),
+    /// The server's heartbeat, to be answered with [`pong`].
+    Ping,
+    /// The server ended the session (Engine.IO close or Socket.IO disconnect).
+    Disconnected,
+    Other,
+}
+
+pub fn decode_chat(text: &str) -> anyhow::Result<ChatIncoming<'_>> {
+    Ok(match engineio::decode(text)? {
+        Packet::Message(SocketPacket::Event { data, .. }) => {
+            let (_, frame): (Cow<'_, str>, &serde_json::value::RawValue) = engineio::event_payload(data)?;
+            ChatIncoming::Frame(frame.get())
+        }
+        Packet::Message(SocketPacket::Ack { id, data }) => {
+            let ack: ChatAck<'_> = engineio::ack_payload(data)?;
+            ChatIncoming::Reply(ServerFrame {
+                kind: Cow::Borrowed("reply"),
+                id: Some(id),
+                ok: ack.ok,
+                seq: None,
+                room: None,
+                message_id: None,
+                message: ack.message,
+                error: ack.error,
+            })
+        }
+        Packet::Ping => ChatIncoming::Ping,
+        Packet::Close | Packet::Message(SocketPacket::Disconnect) => ChatIncoming::Disconnected,
+        _ => ChatIncoming::Other,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chat_send_is_the_send_frames_fields_under_the_send_event() {
+        let body =
+            ChatSend { room: "r", content: "1:2:3;x", client_msg_id: Some("p-1"), first_attempt: true };
+        let Message::Text(text) = chat_send_frame(7, &body).unwrap() else { panic!("not text") };
+        assert_eq!(
+            text.as_str(),
+            r#"427["send",{"room":"r","content":"1:2:3;x","client_msg_id":"p-1","first_attempt":true}]"#
+        );
+        let body = ChatSend { room: "r", content: "c", client_msg_id: None, first_attempt: false };
+        let Message::Text(text) = chat_send_frame(8, &body).unwrap() else { panic!("not text") };
+        assert_eq!(text.as_str(), r#"428["send",{"room":"r","content":"c"}]"#);
+    }
+
+    #[test]
+    fn the_chat_clusters_events_carry_frames_and_its_acks_replies() {
+        let frame = r#"{"type":"message","message":{"id":"i","room_id":"r","seq":3,"content":"c"}}"#;
+        let packet = format!(r#"42["message",{frame}]"#);
+        let ChatIncoming::Frame(read) = decode_chat(&packet).unwrap() else { panic!("not a frame") };
+        assert_eq!(read, frame);
+        let ack = r#"4312[{"ok":true,"message":{"id":"i","room_id":"r","seq":3,"content":"c"}}]"#;
+        let ChatIncoming::Reply(reply) = decode_chat(ack).unwrap() else { panic!("not a reply") };
+        assert_eq!((reply.kind.as_ref(), reply.id, reply.ok), ("reply", Some(12), Some(true)));
+        assert_eq!(reply.message.unwrap().seq, 3);
+        let refused = r#"4313[{"ok":false,"error":{"code":"rate_limited","message":"m"}}]"#;
+        let ChatIncoming::Reply(reply) = decode_chat(refused).unwrap() else { panic!("not a reply") };
+        assert_eq!(reply.error.unwrap().code, "rate_limited");
+        assert!(matches!(decode_chat("2").unwrap(), ChatIncoming::Ping));
+        assert!(matches!(decode_chat("41").unwrap(), ChatIncoming::Disconnected));
+        assert!(matches!(decode_chat("3").unwrap(), ChatIncoming::Other));
+    }
 
     #[test]
     fn a_send_asks_for_an_ack_under_its_request_id() {

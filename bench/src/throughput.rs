@@ -117,7 +117,7 @@ pub async fn prepare(args: &ThroughputArgs) -> anyhow::Result<Prepared> {
     let nodes = target::parse_nodes(&args.nodes)?;
     let users = (args.rooms * args.members) as usize;
     let fixture = match args.system {
-        System::Chat => {
+        System::Chat | System::ChatSocketio => {
             let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
             eprintln!("setup: registering {users} users and creating {} rooms ...", args.rooms);
             setup::create(&http, &nodes, args.rooms, args.members, args.setup_concurrency).await?
@@ -166,8 +166,14 @@ async fn connect_and_join(
             client::join(&mut ws, args.codec, room_id).await?;
             Ok(ws)
         }
+        System::ChatSocketio => {
+            let token = Some(fixture.accounts[i].token.as_str());
+            let mut ws = socketio_client::connect(node, local, token).await?;
+            socketio_client::join(&mut ws, room_id).await?;
+            Ok(ws)
+        }
         System::Socketio => {
-            let mut ws = socketio_client::connect(node, local).await?;
+            let mut ws = socketio_client::connect(node, local, None).await?;
             socketio_client::join(&mut ws, room_id).await?;
             Ok(ws)
         }
@@ -428,7 +434,7 @@ struct Lost {
 
 fn check(args: &ThroughputArgs, fixture: &Fixture, stats: &[ConnStats]) -> Checked {
     match args.system {
-        System::Chat => check_by_seq(args, fixture, stats),
+        System::Chat | System::ChatSocketio => check_by_seq(args, fixture, stats),
         System::Socketio => check_by_sender(args, fixture, stats),
     }
 }

@@ -28,7 +28,7 @@ pub async fn detect(args: &ThroughputArgs, nodes: &[Node]) -> Versions {
     let mut versions = bench();
     versions.insert("redis-server".into(), ask(redis_version(&args.redis_url)).await);
     match args.system {
-        System::Chat => {
+        System::Chat | System::ChatSocketio => {
             add_nodes(&mut versions, nodes).await;
             add_nats(&mut versions, &args.nats_url).await;
             add_postgres(&mut versions, &args.postgres_url).await;

@@ -1,9 +1,9 @@
 //! The connection node: REST and metrics on one port, over the use cases of `chat-shared` and
 //! the adapters of `chat-adapters`. `main` is a thin wrapper around [`Application`].
 //!
-//! The modules point one way: the entry points (`cli`, `app`) over the edges (`http`, `ws`),
-//! over what those share (`state`, `error`, `hub`, `connections`, `logins`, `config`), over the
-//! use cases.
+//! The modules point one way: the entry points (`cli`, `app`) over the edges (`http`, `ws`, and
+//! `socketio`, which runs `ws`'s sessions), over what those share (`state`, `error`, `hub`,
+//! `connections`, `logins`, `config`), over the use cases.
 
 mod abuse_limits;
 pub mod app;
@@ -16,6 +16,7 @@ mod hot_metrics;
 pub mod http;
 mod hub;
 mod logins;
+mod socketio;
 mod state;
 mod trusted_proxies;
 mod unread;

@@ -10,6 +10,7 @@ pub mod embedded;
 pub mod nats_cluster;
 pub mod outage;
 pub mod process;
+pub mod socketio;
 pub mod ws;
 
 use std::net::SocketAddr;

@@ -125,6 +125,7 @@ pub fn router(state: AppState, config: &NodeConfig) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/ws", get(crate::ws::upgrade))
+        .route_service("/socket.io/", crate::socketio::service(state.clone()))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::record))

@@ -1,5 +1,7 @@
 //! Who a socket's token names: at the upgrade, and at each renewal within the session.
 
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use chat_shared::domain::{LoginId, UserId};
 use chat_shared::error::Error;
 
@@ -38,6 +40,15 @@ pub struct Authenticated {
     /// `None` for a token issued before tokens named their login.
     pub login: Option<LoginId>,
     pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
 }
 
 /// The user a token names, if it is valid, its login has not ended and the user still exists.

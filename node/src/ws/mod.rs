@@ -1,16 +1,17 @@
 //! `GET /ws`: authenticates, picks the subprotocol, and hands the socket to a [`session`].
+//! Socket.IO connections (`crate::socketio`) authenticate with the same functions and run the
+//! same session.
 
-mod auth;
-mod close;
+pub(crate) mod auth;
+pub(crate) mod close;
 mod send_limit;
-mod session;
+pub(crate) mod session;
 
 use std::time::Duration;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
 use chat_shared::protocol::{Codec, Command, decode_client_frame};
 use futures::StreamExt;
@@ -29,9 +30,10 @@ const AUTH_DEADLINE: Duration = Duration::from_secs(10);
 /// buffer grows for the rare large one, and on an idle connection it is the largest item.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 
+/// The query of an upgrade: the token, when the client puts it there.
 #[derive(Deserialize)]
 pub struct WsQuery {
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 pub async fn upgrade(
@@ -40,12 +42,7 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let bearer = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    let token = bearer.or(query.token);
+    let token = auth::bearer(&headers).or(query.token);
     let Some(admission) = state.connections.admit() else {
         metrics::counter!("chat_ws_refused_total", "reason" => "node_full").increment(1);
         return ApiError::Unavailable("this node holds as many connections as it may; retry later".into())

@@ -40,6 +40,40 @@ async fn a_short_throughput_run_against_two_nodes_is_complete() {
 }
 
 #[tokio::test]
+async fn a_short_throughput_run_over_socket_io_against_two_nodes_is_complete() {
+    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
+    let other = app.add_node().await.unwrap();
+    let _persister = app.start_persister().await.unwrap();
+    let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
+    let cli = Cli::parse_from([
+        "chat-bench",
+        "throughput",
+        "--system",
+        "chat-socketio",
+        "--nodes",
+        &nodes,
+        "--rooms",
+        "4",
+        "--members",
+        "5",
+        "--rate",
+        "200",
+        "--duration",
+        "2",
+        "--warmup",
+        "0.5",
+        "--drain-max",
+        "10",
+        "--first-attempt",
+    ]);
+    let Command::Throughput(args) = cli.command else { unreachable!("throughput was asked for") };
+    let outcome = chat_bench::throughput::prepare(&args).await.unwrap().run().await.unwrap();
+    let results = outcome.results;
+    assert!(results.acked > 0, "nothing was acknowledged: {results:?}");
+    assert!(results.is_clean(), "lost, doubled or reordered messages: {results:?}");
+}
+
+#[tokio::test]
 async fn a_short_mixed_run_against_two_nodes_is_complete_and_performs_every_kind() {
     let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
     let other = app.add_node().await.unwrap();

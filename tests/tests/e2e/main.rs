@@ -29,6 +29,7 @@ mod replies;
 mod revocation;
 mod rooms;
 mod schema_conformance;
+mod socketio;
 mod sockets;
 mod sqlite;
 mod store;
