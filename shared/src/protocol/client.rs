@@ -190,6 +190,11 @@ fn well_formed_json_send(bytes: &[u8]) -> Option<ClientFrame> {
         #[serde(borrow)]
         reply_to: Option<Cow<'a, str>>,
     }
+    // serde would read the struct from an array too, field by field in order; a frame is an
+    // object, and anything else goes to the general path to be refused.
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
     let send: Send = serde_json::from_slice(bytes).ok()?;
     if !matches!(&*send.frame_type, "send" | "sendMessage") {
         return None;
@@ -588,6 +593,9 @@ mod tests {
             format!(r#"{{"type":"join","room":"{room}"}}"#),
             format!(r#"{{"type":null,"room":"{room}","content":"x"}}"#),
             format!(r#"[{{"type":"send","room":"{room}","content":"x"}}]"#),
+            // serde reads a struct from an array by position; a frame is an object only.
+            format!(r#"["send",null,"{room}","x",null,null,null,null,null]"#),
+            format!(r#" ["send",7,"{room}","x","c1","text",{{}},true,null]"#),
         ];
         let mut shortcuts = 0;
         for frame in &frames {
@@ -597,6 +605,18 @@ mod tests {
             }
         }
         assert_eq!(shortcuts, 3, "the well-formed sends take the shortcut, nothing else does");
+    }
+
+    #[test]
+    fn a_send_written_as_an_array_is_refused_as_in_messagepack() {
+        let fields = json!(["send", 7, ROOM, "hi", null, null, null, null, null]);
+        let json = decode_client_frame(Codec::Json, fields.to_string().as_bytes());
+        let msgpack = decode_client_frame(Codec::MsgPack, &rmp_serde::to_vec(&fields).unwrap());
+        assert_eq!(
+            json.as_ref().map_err(|err| err.message.as_str()),
+            Err("a frame must be an object with a \"type\"")
+        );
+        assert_eq!(json, msgpack);
     }
 
     #[test]
