@@ -183,7 +183,8 @@ pub struct NodeConfig {
 
     /// How long a node trusts a sender's membership it checked, before asking the database
     /// again. Removing someone else from a room is answered this long after it is stored, so
-    /// that no node accepts their sends after the answer. 0 checks every send.
+    /// that no node accepts their sends after the answer. The leases of members who are
+    /// sending are renewed together, in one query every half lease. 0 checks every send.
     #[arg(long, env = "CHAT_MEMBERSHIP_LEASE", default_value = "2s", value_parser = humantime::parse_duration)]
     pub membership_lease: Duration,
 

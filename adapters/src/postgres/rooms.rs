@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chat_shared::domain::{
-    Ban, BanReason, Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq,
-    UserId,
+    Ban, BanReason, Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic,
+    SenderStanding, Seq, UserId,
 };
 use chat_shared::ports::{
     AddMemberOutcome, DirectRoomOutcome, RoomStore, RoomUpdate, StoreError, UNREAD_CAP,
@@ -15,7 +15,7 @@ use crate::rows::{
 };
 
 use super::errors::store_error;
-use crate::rows::{seq_from_db, seq_to_db};
+use crate::rows::{corrupt, seq_from_db, seq_to_db};
 
 #[derive(Clone)]
 pub struct PgRoomStore {
@@ -162,6 +162,26 @@ impl RoomStore for PgRoomStore {
         .map_err(store_error)?
         .map(Participant::try_from)
         .transpose()
+    }
+
+    async fn standings(&self, pairs: &[(RoomId, UserId)]) -> Result<Vec<SenderStanding>, StoreError> {
+        let (rooms, users): (Vec<Uuid>, Vec<Uuid>) =
+            pairs.iter().map(|(room, user)| (room.as_uuid(), user.as_uuid())).unzip();
+        sqlx::query_as::<_, StandingRow>(&format!(
+            "select p.room_id, {PARTICIPANT_COLUMNS}, r.post_policy
+             from unnest($1::uuid[], $2::uuid[]) as asked (room_id, user_id)
+             join participants p on p.room_id = asked.room_id and p.user_id = asked.user_id
+             join rooms r on r.id = p.room_id
+             where p.is_active"
+        ))
+        .bind(rooms)
+        .bind(users)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(SenderStanding::try_from)
+        .collect()
     }
 
     async fn members(&self, room: RoomId) -> Result<Vec<Participant>, StoreError> {
@@ -374,4 +394,25 @@ fn summaries_of(condition: &str, bound: &str) -> String {
          from participants p join rooms r on r.id = p.room_id
          where {condition} and p.is_active"
     )
+}
+
+/// A participation with its room's post policy, as [`RoomStore::standings`] reads it.
+#[derive(sqlx::FromRow)]
+struct StandingRow {
+    room_id: Uuid,
+    #[sqlx(flatten)]
+    participant: ParticipantRow,
+    post_policy: String,
+}
+
+impl TryFrom<StandingRow> for SenderStanding {
+    type Error = StoreError;
+
+    fn try_from(row: StandingRow) -> Result<Self, StoreError> {
+        Ok(SenderStanding {
+            room_id: RoomId::from_uuid(row.room_id),
+            participant: row.participant.try_into()?,
+            post_policy: row.post_policy.parse().map_err(|e| corrupt("post policy", e))?,
+        })
+    }
 }

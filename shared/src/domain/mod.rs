@@ -27,7 +27,7 @@ pub use invalid::Invalid;
 pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, ReplyTo};
 pub use moderation::{Ban, BanReason, PostPolicy};
 pub use reaction::{Emoji, Reaction, ReactionCount, ReactionKey};
-pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomTopic, RoomType};
+pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomTopic, RoomType, SenderStanding};
 pub use sent_cursor::SentCursor;
 pub use token::{AccessClaims, AccessToken, RefreshToken, RefreshTokenRecord, TokenHash};
 pub use user::{DisplayName, Password, PasswordHash, User, UserRole, Username};

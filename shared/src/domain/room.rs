@@ -201,6 +201,28 @@ pub struct RoomSummary {
     pub muted_until: Option<DateTime<Utc>>,
 }
 
+/// A member's standing for posting in a room: their membership and the room's post policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SenderStanding {
+    pub room_id: RoomId,
+    pub participant: Participant,
+    pub post_policy: PostPolicy,
+}
+
+impl SenderStanding {
+    /// Why the member may not post at `now`, if they may not: muted, or not an admin where
+    /// only admins post.
+    pub fn refusal(&self, now: DateTime<Utc>) -> Option<&'static str> {
+        if self.participant.is_muted(now) {
+            Some("muted in this room")
+        } else if self.post_policy == PostPolicy::Admins && self.participant.role < Role::Admin {
+            Some("only the owner and admins post in this room")
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +277,33 @@ mod tests {
         assert!(Role::Owner > Role::Admin && Role::Admin > Role::Member);
         assert!(Role::Admin.manages_members());
         assert!(!Role::Member.manages_members());
+    }
+
+    #[test]
+    fn a_standing_refuses_the_muted_and_non_admins_of_admin_only_rooms() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let mut standing = SenderStanding {
+            room_id: RoomId::generate(),
+            participant: Participant {
+                user_id: UserId::generate(),
+                role: Role::Member,
+                joined_at: now,
+                last_read_seq: 0,
+                muted_until: None,
+            },
+            post_policy: PostPolicy::Everyone,
+        };
+        assert_eq!(standing.refusal(now), None);
+        standing.participant.muted_until = Some(now + chrono::Duration::minutes(1));
+        assert_eq!(standing.refusal(now), Some("muted in this room"));
+        assert_eq!(standing.refusal(now + chrono::Duration::minutes(1)), None, "the mute ended");
+        standing.post_policy = PostPolicy::Admins;
+        assert_eq!(
+            standing.refusal(now + chrono::Duration::minutes(1)),
+            Some("only the owner and admins post in this room")
+        );
+        standing.participant.role = Role::Admin;
+        assert_eq!(standing.refusal(now + chrono::Duration::minutes(1)), None);
     }
 }

@@ -3,7 +3,8 @@ use chrono::{DateTime, Utc};
 
 use super::errors::StoreError;
 use crate::domain::{
-    Ban, Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq, UserId,
+    Ban, Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, SenderStanding, Seq,
+    UserId,
 };
 
 pub enum DirectRoomOutcome {
@@ -49,6 +50,21 @@ pub trait RoomStore: Send + Sync {
 
     /// The user's membership, if active.
     async fn participant(&self, room: RoomId, user: UserId) -> Result<Option<Participant>, StoreError>;
+
+    /// The standing of each asked (room, user) pair that is an active participation, in any
+    /// order; the others are left out. For checking many senders at once: the default asks one
+    /// pair at a time, a store over the network does better in one query.
+    async fn standings(&self, pairs: &[(RoomId, UserId)]) -> Result<Vec<SenderStanding>, StoreError> {
+        let mut standings = Vec::new();
+        for &(room_id, user) in pairs {
+            if let Some(participant) = self.participant(room_id, user).await?
+                && let Some(room) = self.get(room_id).await?
+            {
+                standings.push(SenderStanding { room_id, participant, post_policy: room.post_policy });
+            }
+        }
+        Ok(standings)
+    }
 
     /// Active participants, in the order they joined (those who joined together: owner first,
     /// then admins, then members).

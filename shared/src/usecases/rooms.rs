@@ -1,10 +1,13 @@
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::leases::MembershipLeases;
 use crate::domain::{
-    Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomType, Seq, SocketId, UserId,
+    Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomType, SenderStanding, Seq,
+    SocketId, UserId,
 };
 use crate::error::{Error, FieldErrors};
 use crate::ports::{
@@ -57,6 +60,9 @@ pub struct RoomPorts {
 
 /// How many members a room may be created with in one request.
 const MAX_INITIAL_MEMBERS: usize = 1000;
+/// Most leases renewed by one read of the store; the rest wait for the next renewal or are
+/// checked on their next send.
+const RENEWED_AT_ONCE: usize = 5000;
 
 impl RoomService {
     pub fn new(ports: RoomPorts, leases: MembershipLeases) -> Self {
@@ -223,7 +229,7 @@ impl RoomService {
     /// it has not heard of, may go on sending: messaging does not stop with the database.
     pub async fn check_sender(&self, actor: UserId, room: RoomId) -> Result<(), Error> {
         let asked_at = Instant::now();
-        let lease = self.leases.until(room, actor);
+        let lease = self.leases.until_for_send(room, actor);
         if lease.is_some_and(|until| asked_at < until) {
             return Ok(());
         }
@@ -244,17 +250,44 @@ impl RoomService {
     }
 
     /// Refuses a member who is muted, or who is not an admin where only admins post.
-    async fn may_post(&self, room: RoomId, participant: &Participant) -> Result<(), Error> {
-        if participant.is_muted(self.clock.now()) {
-            return Err(Error::Forbidden("muted in this room"));
+    async fn may_post(&self, room_id: RoomId, participant: &Participant) -> Result<(), Error> {
+        // Admins post whatever the policy, so theirs is not read.
+        let post_policy = if participant.role < Role::Admin {
+            self.rooms.get(room_id).await?.ok_or(Error::NotFound("room"))?.post_policy
+        } else {
+            PostPolicy::Everyone
+        };
+        let standing = SenderStanding { room_id, participant: participant.clone(), post_policy };
+        standing.refusal(self.clock.now()).map_or(Ok(()), |why| Err(Error::Forbidden(why)))
+    }
+
+    /// Renews, in one read of the store, the leases that sends relied on and that end within
+    /// `within`, so that steady senders find theirs valid and never wait for the store. A
+    /// sender who is no longer a member, or may no longer post, loses the lease: their next
+    /// send is checked and refused. When the store cannot be asked nothing is renewed, and
+    /// those senders' next sends ask it themselves. Returns how many leases were renewed.
+    ///
+    /// Like a send's own check, a renewal counts from before its read, so removals that wait
+    /// out the lease length hold.
+    pub async fn renew_leases(&self, within: Duration) -> Result<usize, Error> {
+        let asked_at = Instant::now();
+        let due = self.leases.due(asked_at, within, RENEWED_AT_ONCE);
+        if due.is_empty() {
+            return Ok(0);
         }
-        if participant.role < Role::Admin {
-            let room = self.rooms.get(room).await?.ok_or(Error::NotFound("room"))?;
-            if room.post_policy == PostPolicy::Admins {
-                return Err(Error::Forbidden("only the owner and admins post in this room"));
+        let now = self.clock.now();
+        let allowed: HashSet<(RoomId, UserId)> = (self.rooms.standings(&due).await?.into_iter())
+            .filter(|standing| standing.refusal(now).is_none())
+            .map(|standing| (standing.room_id, standing.participant.user_id))
+            .collect();
+        for (room, user) in due {
+            if allowed.contains(&(room, user)) {
+                self.leases.grant(room, user, asked_at);
+            } else {
+                self.leases.revoke(room, user);
             }
         }
-        Ok(())
+        Ok(allowed.len())
     }
 
     /// Forgets a membership this node heard has ended (a removal announced by another node).
@@ -584,6 +617,53 @@ mod tests {
         // ...until it runs out.
         tokio::time::advance(std::time::Duration::from_secs(2)).await;
         assert!(matches!(kit.rooms.check_sender(bob, team.id).await, Err(Error::Forbidden(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn leases_senders_rely_on_are_renewed_and_ended_memberships_lose_theirs() {
+        let lease = std::time::Duration::from_secs(2);
+        let kit = Kit::with_membership_lease(lease);
+        let (ann, bob, cid) = (kit.user("ann").await, kit.user("bob").await, kit.user("cid").await);
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![bob, cid])).await.unwrap();
+        for sender in [ann, bob, cid] {
+            kit.rooms.check_sender(sender, team.id).await.unwrap();
+        }
+        tokio::time::advance(lease / 2).await;
+        // Sends rely on ann's and bob's leases; cid is quiet. Then bob is removed behind the
+        // use case's back, as by another node.
+        kit.rooms.check_sender(ann, team.id).await.unwrap();
+        kit.rooms.check_sender(bob, team.id).await.unwrap();
+        kit.room_store.remove_member(team.id, bob).await.unwrap();
+        assert_eq!(kit.rooms.renew_leases(lease * 3 / 4).await.unwrap(), 1);
+
+        // Past the original leases: ann's was renewed and is trusted without the store...
+        tokio::time::advance(lease * 3 / 4).await;
+        kit.room_store.remove_member(team.id, ann).await.unwrap();
+        kit.rooms.check_sender(ann, team.id).await.unwrap();
+        // ...bob's ended with his membership, and cid's, unused, simply ran out.
+        assert!(matches!(kit.rooms.check_sender(bob, team.id).await, Err(Error::Forbidden(_))));
+        assert_eq!(kit.rooms.renew_leases(lease).await.unwrap(), 0, "ann's lease is now gone too");
+        assert!(matches!(kit.rooms.check_sender(ann, team.id).await, Err(Error::Forbidden(_))));
+        assert_eq!(kit.rooms.renew_leases(lease).await.unwrap(), 0, "nothing is due");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_renewal_ends_the_lease_of_a_member_who_may_no_longer_post() {
+        let lease = std::time::Duration::from_secs(2);
+        let kit = Kit::with_membership_lease(lease);
+        let (ann, bob) = (kit.user("ann").await, kit.user("bob").await);
+        let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
+        kit.rooms.check_sender(bob, team.id).await.unwrap();
+        kit.rooms.check_sender(ann, team.id).await.unwrap();
+        tokio::time::advance(lease / 2).await;
+        kit.rooms.check_sender(bob, team.id).await.unwrap();
+        kit.rooms.check_sender(ann, team.id).await.unwrap();
+        // Only admins post now, behind the use case's back: the owner keeps her lease.
+        let update = RoomUpdate { post_policy: Some(PostPolicy::Admins), ..RoomUpdate::default() };
+        kit.room_store.update(team.id, &update).await.unwrap();
+        assert_eq!(kit.rooms.renew_leases(lease).await.unwrap(), 1);
+        assert!(matches!(kit.rooms.check_sender(bob, team.id).await, Err(Error::Forbidden(_))));
+        kit.rooms.check_sender(ann, team.id).await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,6 +1,8 @@
 //! The `RoomStore` contract.
 
-use chat_shared::domain::{Ban, BanReason, PostPolicy, Role, RoomId, RoomName, RoomTopic, RoomType, UserId};
+use chat_shared::domain::{
+    Ban, BanReason, PostPolicy, Role, RoomId, RoomName, RoomTopic, RoomType, SenderStanding, UserId,
+};
 use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomUpdate};
 
 use super::{Stores, new_message, new_room, now};
@@ -18,6 +20,7 @@ contract_tests!(Stores [postgres, sqlite, memory] [
     a_ban_is_stored_replaced_listed_newest_first_and_lifted,
     a_mute_stays_through_leaving_and_rejoining_and_shows_in_the_room_list,
     a_participants_role_changes_only_while_they_are_active,
+    standings_are_read_for_active_participations_only,
 ]);
 
 async fn a_created_room_reads_back_with_its_members_owner_first(stores: &Stores) {
@@ -229,4 +232,27 @@ async fn a_participants_role_changes_only_while_they_are_active(stores: &Stores)
     stores.rooms.remove_member(room, bob).await.unwrap();
     assert!(stores.rooms.set_role(room, bob, Role::Member).await.unwrap().is_none());
     assert!(stores.rooms.set_role(room, UserId::generate(), Role::Member).await.unwrap().is_none());
+}
+
+async fn standings_are_read_for_active_participations_only(stores: &Stores) {
+    let (ann, bob, cat) = (stores.user("ann").await, stores.user("bob").await, stores.user("cat").await);
+    let team = stores.group(ann, &[bob, cat]).await;
+    let news = stores.group(bob, &[]).await;
+    let update = RoomUpdate { post_policy: Some(PostPolicy::Admins), ..RoomUpdate::default() };
+    stores.rooms.update(news, &update).await.unwrap();
+    stores.rooms.remove_member(team, cat).await.unwrap();
+    let asked = [(team, ann), (team, bob), (team, cat), (news, bob), (news, ann), (RoomId::generate(), ann)];
+    let mut standings: Vec<SenderStanding> = stores.rooms.standings(&asked).await.unwrap();
+    standings.sort_by_key(|s| (s.room_id != team, std::cmp::Reverse(s.participant.role)));
+    let read: Vec<_> = standings.iter().map(|s| (s.room_id, s.participant.user_id, s.post_policy)).collect();
+    assert_eq!(
+        read,
+        [
+            (team, ann, PostPolicy::Everyone),
+            (team, bob, PostPolicy::Everyone),
+            (news, bob, PostPolicy::Admins)
+        ]
+    );
+    assert_eq!(standings[0].participant, stores.rooms.participant(team, ann).await.unwrap().unwrap());
+    assert_eq!(stores.rooms.standings(&[]).await.unwrap(), []);
 }
