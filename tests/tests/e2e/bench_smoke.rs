@@ -8,100 +8,55 @@ use chat_bench::mix::OpKind;
 use chat_tests::TestApp;
 use clap::Parser;
 
-#[tokio::test]
-async fn a_short_throughput_run_against_two_nodes_is_complete() {
+/// A short, small throughput run against two fresh nodes with a persister, with `extra` flags.
+async fn short_throughput_run(extra: &[&str]) -> chat_bench::throughput::Outcome {
     let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
     let other = app.add_node().await.unwrap();
     let _persister = app.start_persister().await.unwrap();
     let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
-    let cli = Cli::parse_from([
-        "chat-bench",
-        "throughput",
-        "--nodes",
-        &nodes,
-        "--rooms",
-        "4",
-        "--members",
-        "5",
-        "--rate",
-        "200",
-        "--duration",
-        "2",
-        "--warmup",
-        "0.5",
-        "--drain-max",
-        "10",
-    ]);
-    let Command::Throughput(args) = cli.command else { unreachable!("throughput was asked for") };
-    let outcome = chat_bench::throughput::prepare(&args).await.unwrap().run().await.unwrap();
-    let results = outcome.results;
+    let mut argv = vec!["chat-bench", "throughput", "--nodes", &nodes];
+    argv.extend(SMALL_AND_SHORT);
+    argv.extend(extra);
+    let Command::Throughput(args) = Cli::parse_from(argv).command else {
+        unreachable!("throughput was asked for")
+    };
+    chat_bench::throughput::prepare(&args).await.unwrap().run().await.unwrap()
+}
+
+/// The load of every run here: 4 rooms of 5 at 200 sends/s for 2 s.
+const SMALL_AND_SHORT: [&str; 12] = [
+    "--rooms",
+    "4",
+    "--members",
+    "5",
+    "--rate",
+    "200",
+    "--duration",
+    "2",
+    "--warmup",
+    "0.5",
+    "--drain-max",
+    "10",
+];
+
+#[tokio::test]
+async fn a_short_throughput_run_against_two_nodes_is_complete() {
+    let results = short_throughput_run(&[]).await.results;
     assert!(results.acked > 0, "nothing was acknowledged: {results:?}");
     assert!(results.is_clean(), "lost, doubled or reordered messages: {results:?}");
 }
 
 #[tokio::test]
 async fn a_short_throughput_run_over_socket_io_against_two_nodes_is_complete() {
-    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
-    let other = app.add_node().await.unwrap();
-    let _persister = app.start_persister().await.unwrap();
-    let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
-    let cli = Cli::parse_from([
-        "chat-bench",
-        "throughput",
-        "--system",
-        "chat-socketio",
-        "--nodes",
-        &nodes,
-        "--rooms",
-        "4",
-        "--members",
-        "5",
-        "--rate",
-        "200",
-        "--duration",
-        "2",
-        "--warmup",
-        "0.5",
-        "--drain-max",
-        "10",
-        "--first-attempt",
-    ]);
-    let Command::Throughput(args) = cli.command else { unreachable!("throughput was asked for") };
-    let outcome = chat_bench::throughput::prepare(&args).await.unwrap().run().await.unwrap();
-    let results = outcome.results;
+    let results = short_throughput_run(&["--system", "chat-socketio", "--first-attempt"]).await.results;
     assert!(results.acked > 0, "nothing was acknowledged: {results:?}");
     assert!(results.is_clean(), "lost, doubled or reordered messages: {results:?}");
 }
 
 #[tokio::test]
 async fn a_short_mixed_run_against_two_nodes_is_complete_and_performs_every_kind() {
-    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
-    let other = app.add_node().await.unwrap();
-    let _persister = app.start_persister().await.unwrap();
-    let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
-    let cli = Cli::parse_from([
-        "chat-bench",
-        "throughput",
-        "--nodes",
-        &nodes,
-        "--rooms",
-        "4",
-        "--members",
-        "5",
-        "--rate",
-        "200",
-        "--duration",
-        "2",
-        "--warmup",
-        "0.5",
-        "--drain-max",
-        "10",
-        // More changes than a measured mix, so each kind surely comes in a run this short.
-        "--mix",
-        "sends=50,reactions=20,edits=15,deletes=15",
-    ]);
-    let Command::Throughput(args) = cli.command else { unreachable!("throughput was asked for") };
-    let outcome = chat_bench::throughput::prepare(&args).await.unwrap().run().await.unwrap();
+    // More changes than a measured mix, so each kind surely comes in a run this short.
+    let outcome = short_throughput_run(&["--mix", "sends=50,reactions=20,edits=15,deletes=15"]).await;
     let results = outcome.results;
     assert!(results.is_clean(), "lost, doubled or reordered messages or changes: {results:?}");
     let mix = results.mix.as_ref().expect("a mixed run reports its operations");
@@ -119,30 +74,22 @@ async fn a_short_persist_run_finds_every_acknowledged_message_in_postgres() {
     let other = app.add_node().await.unwrap();
     let _persister = app.start_persister().await.unwrap();
     let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
-    let cli = Cli::parse_from([
-        "chat-bench",
-        "persist",
-        "--database-url",
-        &app.db.url,
-        "--poll-ms",
-        "20",
-        "--persist-timeout",
-        "30",
-        "--nodes",
-        &nodes,
-        "--rooms",
-        "4",
-        "--members",
-        "5",
-        "--rate",
-        "200",
-        "--duration",
-        "2",
-        "--warmup",
-        "0.5",
-        "--drain-max",
-        "10",
-    ]);
+    let cli = Cli::parse_from(
+        [
+            "chat-bench",
+            "persist",
+            "--database-url",
+            &app.db.url,
+            "--poll-ms",
+            "20",
+            "--persist-timeout",
+            "30",
+            "--nodes",
+            &nodes,
+        ]
+        .into_iter()
+        .chain(SMALL_AND_SHORT),
+    );
     let Command::Persist(args) = cli.command else { unreachable!("persist was asked for") };
 
     let exit = chat_bench::persist::main(args).await.unwrap();
