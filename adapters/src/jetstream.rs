@@ -101,7 +101,7 @@ pub fn decode_stored(payload: &[u8], seq: Seq) -> Result<Entry, rmp_serde::decod
 static PUBLISH_ACK_SECONDS: LazyLock<Histogram> =
     LazyLock::new(|| metrics::histogram!("chat_publish_ack_seconds"));
 
-fn log_error(err: NatsError) -> LogError {
+pub(crate) fn log_error(err: NatsError) -> LogError {
     if err.is_unavailable() { LogError::Unavailable(Box::new(err)) } else { LogError::Other(Box::new(err)) }
 }
 

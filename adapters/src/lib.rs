@@ -4,6 +4,7 @@
 pub mod argon2;
 pub mod config;
 pub mod jetstream;
+pub mod jetstream_new_messages;
 pub mod jwt;
 pub mod nats;
 pub mod postgres;
@@ -16,3 +17,4 @@ pub mod runtime;
 pub mod secret;
 pub mod sqlite;
 pub mod telemetry;
+pub mod webhook_http;

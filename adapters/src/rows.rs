@@ -3,11 +3,12 @@
 //! the same in both, only the SQL differs.
 
 use chat_shared::domain::{
-    ApiKey, ApiKeyId, ApiKeyName, AuditEntry, Ban, BanReason, ClientMsgId, Content, DisplayName, Message,
-    MessageId, MessageKind, Metadata, Participant, RefreshTokenRecord, ReplyTo, Room, RoomId, RoomName,
-    RoomSummary, RoomTopic, Scope, Seq, TokenHash, User, UserId, Username,
+    ApiKey, ApiKeyId, ApiKeyName, AuditEntry, Ban, BanReason, ClientMsgId, Content, Delivery, DeliveryId,
+    DeliveryStatus, DisplayName, EventType, Message, MessageId, MessageKind, Metadata, Participant,
+    RefreshTokenRecord, ReplyTo, Room, RoomId, RoomName, RoomSummary, RoomTopic, Scope, Seq, TokenHash, User,
+    UserId, Username, Webhook, WebhookId, WebhookSecret, WebhookUrl,
 };
-use chat_shared::ports::StoreError;
+use chat_shared::ports::{AttemptOutcome, AttemptResult, DueDelivery, StoreError};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -360,4 +361,132 @@ pub(crate) const API_KEY_COLUMNS: &str = "id, name, scopes, created_at, created_
 /// How `api_keys.scopes` holds a key's scopes.
 pub(crate) fn scopes_to_db(scopes: &[Scope]) -> String {
     scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WebhookRow {
+    pub(crate) id: Uuid,
+    pub(crate) url: String,
+    /// Space-separated.
+    pub(crate) events: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) created_by: Option<Uuid>,
+}
+
+impl TryFrom<WebhookRow> for Webhook {
+    type Error = StoreError;
+
+    fn try_from(row: WebhookRow) -> Result<Self, StoreError> {
+        Ok(Webhook {
+            id: WebhookId::from_uuid(row.id),
+            url: WebhookUrl::parse(&row.url).map_err(|e| corrupt("webhook URL", e))?,
+            events: EventType::parse_list(row.events.split(' ')).map_err(|e| corrupt("webhook events", e))?,
+            created_at: row.created_at,
+            created_by: row.created_by.map(UserId::from_uuid),
+        })
+    }
+}
+
+pub(crate) const WEBHOOK_COLUMNS: &str = "id, url, events, created_at, created_by";
+
+/// How `webhooks.events` holds a webhook's event types.
+pub(crate) fn events_to_db(events: &[EventType]) -> String {
+    events.iter().map(|event| event.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    pub(crate) id: Uuid,
+    pub(crate) webhook_id: Uuid,
+    pub(crate) event_id: Uuid,
+    pub(crate) event_type: String,
+    pub(crate) status: String,
+    pub(crate) attempts: i32,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+    pub(crate) last_attempt_at: Option<DateTime<Utc>>,
+    pub(crate) last_status: Option<i32>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) delivered_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+
+    fn try_from(row: DeliveryRow) -> Result<Self, StoreError> {
+        let status = DeliveryStatus::parse(&row.status).map_err(|e| corrupt("delivery status", e))?;
+        Ok(Delivery {
+            id: DeliveryId::from_uuid(row.id),
+            webhook_id: WebhookId::from_uuid(row.webhook_id),
+            event_id: row.event_id,
+            event_type: EventType::parse(&row.event_type).map_err(|e| corrupt("delivery event type", e))?,
+            status,
+            attempts: u32::try_from(row.attempts).unwrap_or_default(),
+            created_at: row.created_at,
+            // A claimed delivery's due time is its lease's end: still when it is next due.
+            next_attempt_at: row.next_attempt_at.filter(|_| status == DeliveryStatus::Pending),
+            last_attempt_at: row.last_attempt_at,
+            last_status: row.last_status.and_then(|s| u16::try_from(s).ok()),
+            last_error: row.last_error,
+            delivered_at: row.delivered_at,
+        })
+    }
+}
+
+pub(crate) const DELIVERY_COLUMNS: &str = "id, webhook_id, event_id, event_type, status, attempts, created_at, \
+     next_attempt_at, last_attempt_at, last_status, last_error, delivered_at";
+
+/// A claimed delivery with its webhook's URL and secret, before its attempt count goes up.
+#[derive(sqlx::FromRow)]
+pub(crate) struct DueRow {
+    pub(crate) id: Uuid,
+    pub(crate) webhook_id: Uuid,
+    pub(crate) event_id: Uuid,
+    pub(crate) event_type: String,
+    pub(crate) body: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) attempts: i32,
+    pub(crate) url: String,
+    pub(crate) secret: String,
+}
+
+impl TryFrom<DueRow> for DueDelivery {
+    type Error = StoreError;
+
+    fn try_from(row: DueRow) -> Result<Self, StoreError> {
+        Ok(DueDelivery {
+            id: DeliveryId::from_uuid(row.id),
+            webhook_id: WebhookId::from_uuid(row.webhook_id),
+            event_id: row.event_id,
+            event_type: EventType::parse(&row.event_type).map_err(|e| corrupt("delivery event type", e))?,
+            url: WebhookUrl::parse(&row.url).map_err(|e| corrupt("webhook URL", e))?,
+            secret: WebhookSecret::from_stored(&row.secret),
+            body: row.body,
+            created_at: row.created_at,
+            attempt: u32::try_from(row.attempts).unwrap_or_default() + 1,
+        })
+    }
+}
+
+/// The columns of a claim, `d` the deliveries and `w` the webhooks.
+pub(crate) const DUE_COLUMNS: &str =
+    "d.id, d.webhook_id, d.event_id, d.event_type, d.body, d.created_at, d.attempts, w.url, w.secret";
+
+/// The columns `record` writes of an attempt's outcome, besides its time and HTTP status.
+pub(crate) struct OutcomeColumns<'a> {
+    pub(crate) status: &'static str,
+    pub(crate) next_attempt_at: Option<DateTime<Utc>>,
+    pub(crate) last_error: Option<&'a str>,
+    pub(crate) delivered_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) fn outcome_to_db(outcome: &AttemptOutcome) -> OutcomeColumns<'_> {
+    let (status, next_attempt_at, last_error, delivered_at) = match &outcome.result {
+        AttemptResult::Delivered => ("delivered", None, None, Some(outcome.at)),
+        AttemptResult::Retry { error, next_attempt_at } => {
+            ("pending", Some(*next_attempt_at), Some(error.as_str()), None)
+        }
+        AttemptResult::GaveUp { error } => ("failed", None, Some(error.as_str()), None),
+    };
+    OutcomeColumns { status, next_attempt_at, last_error, delivered_at }
 }

@@ -108,6 +108,21 @@ fn describe() {
     describe_counter!("chat_presence_updates_total", "Presence changes written to Redis");
     describe_counter!("chat_presence_redis_errors_total", "Failed Redis calls of the presence adapter");
     describe_gauge!("chat_degraded", "Optional services unreachable at the last readiness check");
+    describe_counter!("chat_webhook_attempts_total", "Webhook delivery attempts, by event type and outcome");
+    describe_histogram!(
+        "chat_webhook_attempt_seconds",
+        "Time of one webhook delivery attempt, by event type"
+    );
+    describe_counter!(
+        "chat_webhook_given_up_total",
+        "Webhook deliveries given up after the retry period, by event type"
+    );
+    describe_gauge!("chat_webhook_backlog", "Webhook deliveries due and not yet attempted, deployment-wide");
+    describe_counter!("chat_webhook_messages_total", "Stream messages handled for message.created events");
+    describe_counter!(
+        "chat_webhook_store_errors_total",
+        "Failed database calls of the webhook delivery worker"
+    );
     describe_counter!("chat_nats_events_total", "Events of the NATS connection, by kind");
     describe_gauge!("chat_persister_lag_messages", "Stream messages not yet delivered to a persister");
     describe_counter!("chat_persister_rows_total", "Messages inserted into PostgreSQL");

@@ -6,8 +6,8 @@
 use chat_node::error::ApiError;
 use chat_node::http::extract::parse_json;
 use chat_node::http::{
-    AddMemberRequest, ChangePasswordRequest, CreateRoomRequest, EditRequest, LoginRequest, ReadRequest,
-    RefreshRequest, RegisterRequest, SendRequest, UpdateMeRequest,
+    AddMemberRequest, ChangePasswordRequest, CreateRoomRequest, CreateWebhookRequest, EditRequest, LoginRequest,
+    ReadRequest, RefreshRequest, RegisterRequest, SendRequest, UpdateMeRequest,
 };
 use chat_shared::domain::RoomId;
 use libfuzzer_sys::fuzz_target;
@@ -25,6 +25,7 @@ fuzz_target!(|bytes: &[u8]| {
     let room = RoomId::from_uuid(uuid::Uuid::from_u128(0x0190_f3a2_5b7c_4d1e_9f00_1234_5678_9abc));
     check(parse_json::<SendRequest>(bytes).and_then(|body| body.try_into_domain(room)));
     check(parse_json::<EditRequest>(bytes).and_then(EditRequest::try_into_domain));
+    check(parse_json::<CreateWebhookRequest>(bytes).and_then(|body| body.try_into_domain().map(drop)));
 });
 
 fn check<T>(outcome: Result<T, ApiError>) {

@@ -17,12 +17,14 @@ use axum::serve::ListenerExt;
 use chat_adapters::argon2::Argon2Hasher;
 use chat_adapters::jwt::JwtIssuer;
 use chat_adapters::telemetry;
-use chat_shared::domain::{UserRole, Username};
+use chat_adapters::webhook_http::HttpWebhookSender;
+use chat_shared::domain::{RetryPolicy, UserRole, Username, WebhookHosts};
 use chat_shared::memory::MemoryRateLimiter;
 use chat_shared::ports::{Clock, RateLimiter, SystemClock, TokenIssuer};
 use chat_shared::usecases::{
     AbuseLimits, AdminPorts, AdminService, AuthPorts, AuthService, LoginRevocations, MembershipLeases,
-    MessageService, PresenceService, PresenceSettings, RoleGrants, RoomPorts, RoomService, UserService,
+    MessageService, MessageWebhooks, PresenceService, PresenceSettings, RoleGrants, RoomPorts, RoomService,
+    UserService, WebhookDispatcher, WebhookOutbox,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +40,7 @@ use crate::hub::Hub;
 use crate::logins::SocketsByLogin;
 use crate::state::AppState;
 use crate::unread::UnreadCounting;
+use crate::webhooks::WebhookWorker;
 use chat_adapters::readiness::Readiness;
 
 /// A node bound to its port and ready to serve.
@@ -48,6 +51,8 @@ pub struct Application {
     /// `/metrics` on an address of its own, when so configured.
     metrics_listener: Option<TcpListener>,
     state: AppState,
+    /// Delivers webhooks while the node serves.
+    webhooks: WebhookWorker,
     config: NodeConfig,
     node_id: String,
 }
@@ -62,7 +67,7 @@ impl Application {
             Mode::Cluster(urls) => cluster::connect(&config, &urls, &node_id).await?,
             Mode::Embedded => embedded::open(&config).await?,
         };
-        let state = assemble(&config, backends, Arc::new(SystemClock))?;
+        let (state, webhooks) = assemble(&config, backends, Arc::new(SystemClock))?;
         let revocations = Box::pin(follow_revocations(&state).await?);
         let listener = TcpListener::bind(config.listen)
             .await
@@ -75,7 +80,7 @@ impl Application {
             ),
             None => None,
         };
-        Ok(Self { listener, revocations, metrics_listener, state, config, node_id })
+        Ok(Self { listener, revocations, metrics_listener, state, webhooks, config, node_id })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -100,6 +105,7 @@ impl Application {
         let sessions = self.state.sessions.clone();
         let close_sessions = self.state.shutdown.clone();
         let revocations = tokio::spawn(self.revocations);
+        let webhooks = tokio::spawn(self.webhooks.run(self.state.shutdown.clone()));
         let heartbeat = tokio::spawn(presence_heartbeat(
             self.state.presence.clone(),
             self.config.presence_ttl,
@@ -141,6 +147,7 @@ impl Application {
         let _ = heartbeat.await;
         let _ = lease_renewal.await;
         let _ = revocations.await;
+        let _ = webhooks.await;
         if let Some(server) = metrics_server {
             server.await.context("the metrics server")?.context("serving metrics")?;
         }
@@ -234,8 +241,13 @@ pub async fn administer(config: &NodeConfig, command: AdminCommand) -> anyhow::R
     }
 }
 
-/// The use cases over the chosen adapters, on `clock`: the same in every mode.
-fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+/// The use cases over the chosen adapters, on `clock`: the same in every mode. With them, the
+/// worker that delivers webhooks, for the node to run while it serves.
+fn assemble(
+    config: &NodeConfig,
+    backends: Backends,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(AppState, WebhookWorker)> {
     let access_ttl = chrono::Duration::from_std(config.access_token_ttl).context("access token ttl")?;
     let refresh_ttl = chrono::Duration::from_std(config.refresh_token_ttl).context("refresh token ttl")?;
     let issuer: Arc<dyn TokenIssuer> = Arc::new(JwtIssuer::new(&backends.jwt_secret, access_ttl));
@@ -250,7 +262,7 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
     )
     .map_err(|e| anyhow::anyhow!("invalid Argon2 settings: {e}"))?;
     let presence = Arc::new(PresenceService::new(
-        backends.presence,
+        backends.presence.clone(),
         backends.events.clone(),
         PresenceSettings {
             grace: config.presence_grace,
@@ -259,12 +271,20 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
         },
     ));
     let local_limits: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
+    let webhooks = Arc::new(WebhookOutbox::new(backends.webhooks.clone(), clock.clone()));
+    let message_webhooks = Arc::new(MessageWebhooks::new(
+        backends.new_messages.clone(),
+        backends.rooms.clone(),
+        backends.presence.clone(),
+        webhooks.clone(),
+    ));
     let rooms = Arc::new(RoomService::new(
         RoomPorts {
             rooms: backends.rooms,
             users: backends.users.clone(),
             events: backends.events.clone(),
             feed: backends.feed.clone(),
+            webhooks: webhooks.clone(),
             clock: clock.clone(),
         },
         MembershipLeases::new(config.membership_lease),
@@ -285,7 +305,9 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
         config.max_replay.max(1),
     ));
     let hub = Hub::new(backends.live, backends.log, backends.events).quoting(messages.clone());
-    Ok(AppState {
+    let worker =
+        webhook_worker(config, backends.webhooks.clone(), &webhooks, message_webhooks, clock.clone())?;
+    let state = AppState {
         auth: Arc::new(AuthService::new(
             AuthPorts {
                 users: backends.users.clone(),
@@ -304,6 +326,8 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
             revocations: revocations.clone(),
             messages: messages.clone(),
             api_keys: backends.api_keys,
+            webhooks: webhooks.clone(),
+            webhook_hosts: WebhookHosts::only(&config.webhook_hosts),
             clock: clock.clone(),
         })),
         users: Arc::new(UserService::new(backends.users)),
@@ -332,5 +356,28 @@ fn assemble(config: &NodeConfig, backends: Backends, clock: Arc<dyn Clock>) -> a
         clock,
         readiness: Arc::new(Readiness::new(backends.required, backends.optional)),
         metrics: telemetry::metrics_handle(),
-    })
+    };
+    Ok((state, worker))
+}
+
+/// The workers that make the events of new messages and deliver the outbox's webhooks, on
+/// the configured schedule.
+fn webhook_worker(
+    config: &NodeConfig,
+    store: Arc<dyn chat_shared::ports::WebhookStore>,
+    outbox: &WebhookOutbox,
+    messages: Arc<MessageWebhooks>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<WebhookWorker> {
+    let sender =
+        HttpWebhookSender::new(config.webhook_timeout).context("building the webhook HTTP client")?;
+    let policy = RetryPolicy {
+        base: config.webhook_retry_base,
+        retry_for: config.webhook_retry_for,
+        ..RetryPolicy::DEFAULT
+    };
+    // A claim outlasts the attempt's time limit with room to record its outcome.
+    let lease = config.webhook_timeout * 2 + std::time::Duration::from_secs(5);
+    let dispatcher = WebhookDispatcher::new(store, Arc::new(sender), clock, policy, lease);
+    Ok(WebhookWorker::new(Arc::new(dispatcher), outbox.enqueued(), messages))
 }

@@ -227,6 +227,26 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_UNREAD_INTERVAL", default_value = "500ms", value_parser = humantime::parse_duration)]
     pub unread_interval: Duration,
 
+    /// The first wait before a failed webhook delivery is attempted again; each later wait
+    /// doubles (with jitter) up to an hour.
+    #[arg(long, env = "CHAT_WEBHOOK_RETRY_BASE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub webhook_retry_base: Duration,
+
+    /// How long failed webhook deliveries are retried before they are given up (the last
+    /// attempt is made at or after this age).
+    #[arg(long, env = "CHAT_WEBHOOK_RETRY_FOR", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub webhook_retry_for: Duration,
+
+    /// The only hosts webhooks may be registered for (names or addresses, IPv6 ones in
+    /// brackets), comma separated; empty: any. Keeps an administrator's account from being
+    /// used to make the nodes call into the private network.
+    #[arg(long, env = "CHAT_WEBHOOK_HOSTS", value_delimiter = ',', default_value = "")]
+    pub webhook_hosts: Vec<String>,
+
+    /// Time limit of one webhook attempt, connecting included; no answer by then is a failure.
+    #[arg(long, env = "CHAT_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: Duration,
+
     /// Log format; any other value is refused at start.
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

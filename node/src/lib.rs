@@ -16,10 +16,12 @@ mod hot_metrics;
 pub mod http;
 mod hub;
 mod logins;
+mod message_events;
 mod socketio;
 mod state;
 mod trusted_proxies;
 mod unread;
+mod webhooks;
 mod ws;
 
 pub use chat_adapters::telemetry;

@@ -28,10 +28,11 @@ cluster_stop_on_exit
 
 # Abuse limits off: thousands of generated requests from one address and one user are the
 # point here, and the limits have tests of their own.
+# Webhooks only to 127.0.0.1: the generated URLs must not make the nodes call anywhere else.
 cluster_start "$bin" schema --argon2-memory-kib 1024 --argon2-iterations 1 \
   --login-limit-per-ip off --login-limit-per-username off --register-limit-per-ip off \
   --refresh-limit-per-ip off --write-limit-per-user off --rest-send-limit-per-user off \
-  --search-limit-per-user off
+  --search-limit-per-user off --webhook-hosts 127.0.0.1
 
 json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 

@@ -11,6 +11,7 @@ pub mod nats_cluster;
 pub mod outage;
 pub mod process;
 pub mod socketio;
+pub mod webhook_receiver;
 pub mod ws;
 
 use std::net::SocketAddr;

@@ -310,13 +310,34 @@ impl NatsLog {
         ack_wait: Duration,
         max_deliver: i64,
     ) -> Result<DurableConsumer, NatsError> {
+        self.durable(name, ack_wait, max_deliver, DeliverPolicy::All).await
+    }
+
+    /// As [`durable_consumer`](Self::durable_consumer), for a consumer that, made now, starts
+    /// with the messages appended from now on (the history stays unread), and is delivered
+    /// each message until it is acknowledged.
+    pub async fn durable_consumer_from_now(
+        &self,
+        name: &str,
+        ack_wait: Duration,
+    ) -> Result<DurableConsumer, NatsError> {
+        self.durable(name, ack_wait, -1, DeliverPolicy::New).await
+    }
+
+    async fn durable(
+        &self,
+        name: &str,
+        ack_wait: Duration,
+        max_deliver: i64,
+        deliver_policy: DeliverPolicy,
+    ) -> Result<DurableConsumer, NatsError> {
         let name = token("consumer name", name)?;
         let consumer = self
             .stream
             .create_consumer(pull::Config {
                 durable_name: Some(name.to_owned()),
                 filter_subject: self.names.all_rooms(),
-                deliver_policy: DeliverPolicy::All,
+                deliver_policy,
                 ack_policy: AckPolicy::Explicit,
                 ack_wait,
                 max_deliver,

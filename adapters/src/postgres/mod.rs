@@ -13,6 +13,7 @@ mod rooms;
 mod test_db;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::path::Path;
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub use messages::PgMessageStore;
 pub use rooms::PgRoomStore;
 pub use tokens::PgRefreshTokenStore;
 pub use users::PgUserStore;
+pub use webhooks::PgWebhookStore;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 

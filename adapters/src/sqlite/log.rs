@@ -36,7 +36,7 @@ use crate::rows::{seq_from_db, seq_to_db};
 
 /// A message as the log appended it, unless deleted since: a `messages` row with the content
 /// and metadata it was appended with in place of those of its edits (a tombstone's are gone).
-const APPENDED_COLUMNS: &str = "id, room_id, seq, sender_id, \
+pub(super) const APPENDED_COLUMNS: &str = "id, room_id, seq, sender_id, \
      case when appended_content is null then content else appended_content end as content, kind, \
      case when appended_content is null then metadata else appended_metadata end as metadata, \
      client_msg_id, created_at, \
@@ -101,11 +101,11 @@ fn lock(live: &LiveRooms) -> std::sync::MutexGuard<'_, HashMap<RoomId, broadcast
     live.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn log_error(err: sqlx::Error) -> LogError {
+pub(super) fn log_error(err: sqlx::Error) -> LogError {
     if is_unavailable(&err) { LogError::Unavailable(Box::new(err)) } else { LogError::Other(Box::new(err)) }
 }
 
-fn corrupt_entry(err: StoreError) -> LogError {
+pub(super) fn corrupt_entry(err: StoreError) -> LogError {
     LogError::Other(Box::new(err))
 }
 

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use chat_shared::ports::{
-    ApiKeyStore, AuditLog, EventBus, LiveFeed, LoginAnnouncements, MessageLog, MessageStore, PresenceStore,
-    Probe, RateLimiter, RefreshTokenStore, RevokedLogins, RoomStore, UserFeed, UserStore,
+    ApiKeyStore, AuditLog, EventBus, LiveFeed, LoginAnnouncements, MessageLog, MessageStore, NewMessages,
+    PresenceStore, Probe, RateLimiter, RefreshTokenStore, RevokedLogins, RoomStore, UserFeed, UserStore,
+    WebhookStore,
 };
 
 /// The adapters a mode chose, each behind its port.
@@ -13,6 +14,10 @@ pub(super) struct Backends {
     /// What administrators did.
     pub audit: Arc<dyn AuditLog>,
     pub api_keys: Arc<dyn ApiKeyStore>,
+    /// Registered webhooks and the outbox of their deliveries.
+    pub webhooks: Arc<dyn WebhookStore>,
+    /// The log's new messages, for `message.created`.
+    pub new_messages: Arc<dyn NewMessages>,
     pub tokens: Arc<dyn RefreshTokenStore>,
     pub rooms: Arc<dyn RoomStore>,
     pub messages: Arc<dyn MessageStore>,

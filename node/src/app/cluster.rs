@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chat_adapters::jetstream::JetStreamLog;
+use chat_adapters::jetstream_new_messages::JetStreamNewMessages;
 use chat_adapters::nats::{NatsEvents, NatsLog, NatsLoginAnnouncements, NatsUserFeed};
 use chat_adapters::postgres::{
     self, PgApiKeyStore, PgAuditLog, PgMessageStore, PgPool, PgProbe, PgRefreshTokenStore, PgRoomStore,
-    PgUserStore,
+    PgUserStore, PgWebhookStore,
 };
 use chat_adapters::redis::RedisPresence;
 use chat_adapters::redis_logins::RedisRevokedLogins;
@@ -16,6 +17,11 @@ use chat_shared::ports::{AuditLog, UserStore};
 
 use super::backends::Backends;
 use crate::config::{ClusterUrls, NodeConfig};
+
+/// The nodes' durable consumer of the message stream for `message.created`.
+const WEBHOOK_CONSUMER: &str = "webhooks";
+/// How long a node may hold a new message before another is handed it.
+const WEBHOOK_ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Connects to the cluster's services and applies the database's pending migrations.
 pub(super) async fn connect(
@@ -50,6 +56,8 @@ pub(super) async fn connect(
         users: Arc::new(PgUserStore::new(pool.clone())),
         audit: Arc::new(PgAuditLog::new(pool.clone())),
         api_keys: Arc::new(PgApiKeyStore::new(pool.clone())),
+        webhooks: Arc::new(PgWebhookStore::new(pool.clone())),
+        new_messages: Arc::new(JetStreamNewMessages::new(nats.clone(), WEBHOOK_CONSUMER, WEBHOOK_ACK_WAIT)),
         tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
         rooms: Arc::new(PgRoomStore::new(pool.clone())),
         messages: Arc::new(PgMessageStore::new(pool.clone())),

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chat_adapters::sqlite::{
-    SqliteApiKeyStore, SqliteAuditLog, SqliteDb, SqliteMessageLog, SqliteMessageStore,
-    SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore,
+    SqliteApiKeyStore, SqliteAuditLog, SqliteDb, SqliteMessageLog, SqliteMessageStore, SqliteNewMessages,
+    SqliteRefreshTokenStore, SqliteRoomStore, SqliteUserStore, SqliteWebhookStore,
 };
 use chat_shared::memory::{
     MemoryEventBus, MemoryLoginAnnouncements, MemoryPresenceStore, MemoryRevokedLogins, MemoryUserFeed,
@@ -42,6 +42,8 @@ pub(super) async fn open(config: &NodeConfig) -> anyhow::Result<Backends> {
         users: Arc::new(SqliteUserStore::new(db.clone())),
         audit: Arc::new(SqliteAuditLog::new(db.clone())),
         api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
+        webhooks: Arc::new(SqliteWebhookStore::new(db.clone())),
+        new_messages: Arc::new(SqliteNewMessages::new(db.clone())),
         tokens: Arc::new(SqliteRefreshTokenStore::new(db.clone())),
         rooms: Arc::new(SqliteRoomStore::new(db.clone())),
         messages: Arc::new(SqliteMessageStore::new(db.clone())),

@@ -38,7 +38,8 @@ impl TestState {
         let config = Cli::try_parse_from(argv).expect("valid test flags").config;
         let backends = embedded::open(&config).await.expect("an embedded database opens");
         // Tests that pause tokio's time move token expiry with it.
-        let state = assemble(&config, backends, Arc::new(TokioClock::new())).expect("the use cases assemble");
+        let (state, _webhooks) =
+            assemble(&config, backends, Arc::new(TokioClock::new())).expect("the use cases assemble");
         tokio::spawn(follow_revocations(&state).await.expect("the node hears of ended logins"));
         Self { state, folder }
     }

@@ -21,6 +21,7 @@ mod server_api;
 mod threads;
 mod users;
 mod web;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ pub use message_changes::EditRequest;
 pub use messages::SendRequest;
 pub use rooms::{AddMemberRequest, CreateRoomRequest, ReadRequest};
 pub use users::{ChangePasswordRequest, UpdateMeRequest};
+pub use webhooks::CreateWebhookRequest;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -67,6 +69,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::delete_messages))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::revoke))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
         .routes(routes!(server_api::send_as_system))
         .routes(routes!(server_api::create_room))
         .routes(routes!(server_api::send))

@@ -25,6 +25,10 @@ pub enum AuditAction {
     ApiKeyCreated,
     /// Revoked an API key; the detail names it.
     ApiKeyRevoked,
+    /// Registered a webhook; the detail names its URL.
+    WebhookCreated,
+    /// Deleted a webhook; the detail names its URL.
+    WebhookDeleted,
 }
 
 impl AuditAction {
@@ -37,6 +41,8 @@ impl AuditAction {
             AuditAction::MessagesDeleted => "messages_deleted",
             AuditAction::ApiKeyCreated => "api_key_created",
             AuditAction::ApiKeyRevoked => "api_key_revoked",
+            AuditAction::WebhookCreated => "webhook_created",
+            AuditAction::WebhookDeleted => "webhook_deleted",
         }
     }
 }
@@ -53,6 +59,8 @@ impl std::str::FromStr for AuditAction {
             "messages_deleted" => Ok(AuditAction::MessagesDeleted),
             "api_key_created" => Ok(AuditAction::ApiKeyCreated),
             "api_key_revoked" => Ok(AuditAction::ApiKeyRevoked),
+            "webhook_created" => Ok(AuditAction::WebhookCreated),
+            "webhook_deleted" => Ok(AuditAction::WebhookDeleted),
             _ => Err(Invalid::AuditAction),
         }
     }

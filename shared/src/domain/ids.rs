@@ -89,6 +89,17 @@ uuid_id!(
     ApiKeyId,
     Uuid::now_v7
 );
+uuid_id!(
+    /// A webhook's id: UUIDv7, so webhooks list newest first by id.
+    WebhookId,
+    Uuid::now_v7
+);
+uuid_id!(
+    /// One event's delivery to one webhook, the same on every attempt (its `webhook-id`
+    /// header): UUIDv7, so deliveries list in the order they were enqueued.
+    DeliveryId,
+    Uuid::now_v7
+);
 
 #[cfg(test)]
 mod tests {

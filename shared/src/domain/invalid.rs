@@ -47,4 +47,18 @@ pub enum Invalid {
     Scope,
     #[error("must name at least one scope")]
     NoScopes,
+    #[error("must be one of message.created, room.created, member.added, member.removed, user.disabled")]
+    EventType,
+    #[error("must name at least one event type")]
+    NoEventTypes,
+    #[error("must be printable ASCII without spaces (international host names in their xn-- form)")]
+    UrlCharacters,
+    #[error("must be an http:// or https:// URL")]
+    UrlScheme,
+    #[error("must not contain credentials (user:password@)")]
+    UrlCredentials,
+    #[error("must name a host (and a port from 0 to 65535, if any)")]
+    UrlHost,
+    #[error("is not a delivery status")]
+    DeliveryStatus,
 }

@@ -17,12 +17,13 @@ mod sent_cursor;
 mod timestamp;
 mod token;
 mod user;
+mod webhook;
 
 pub use api_key::{ApiKey, ApiKeyName, ApiKeySecret, Scope};
 pub use audit::{AuditAction, AuditEntry};
 pub use change::{Change, ChangeKind, Entry, apply_change};
 pub use directory::{DirectoryCursor, SearchPrefix};
-pub use ids::{ApiKeyId, LoginId, MessageId, RoomId, Seq, SocketId, UserId};
+pub use ids::{ApiKeyId, DeliveryId, LoginId, MessageId, RoomId, Seq, SocketId, UserId, WebhookId};
 pub use invalid::Invalid;
 pub use message::{ClientMsgId, Content, Message, MessageKind, Metadata, ReplyTo};
 pub use moderation::{Ban, BanReason, PostPolicy};
@@ -31,3 +32,7 @@ pub use room::{Participant, Role, Room, RoomName, RoomSummary, RoomTopic, RoomTy
 pub use sent_cursor::SentCursor;
 pub use token::{AccessClaims, AccessToken, RefreshToken, RefreshTokenRecord, TokenHash};
 pub use user::{DisplayName, Password, PasswordHash, User, UserRole, Username};
+pub use webhook::{
+    Delivery, DeliveryStatus, EventType, RetryPolicy, Webhook, WebhookEvent, WebhookHosts, WebhookSecret,
+    WebhookUrl,
+};

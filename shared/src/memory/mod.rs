@@ -21,6 +21,8 @@ mod rooms;
 mod tokens;
 #[cfg(any(test, feature = "test-support"))]
 mod users;
+#[cfg(any(test, feature = "test-support"))]
+mod webhooks;
 
 #[cfg(any(test, feature = "test-support"))]
 pub use api_keys::MemoryApiKeyStore;
@@ -40,3 +42,5 @@ pub use rooms::MemoryRoomStore;
 pub use tokens::MemoryRefreshTokenStore;
 #[cfg(any(test, feature = "test-support"))]
 pub use users::MemoryUserStore;
+#[cfg(any(test, feature = "test-support"))]
+pub use webhooks::MemoryWebhookStore;

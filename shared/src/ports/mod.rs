@@ -15,6 +15,7 @@ mod probe;
 mod rooms;
 mod tokens;
 mod users;
+mod webhooks;
 
 pub use api_keys::{ApiKeyStore, KeyRevocation};
 pub use audit::AuditLog;
@@ -35,3 +36,7 @@ pub use probe::{Probe, ProbeError};
 pub use rooms::{AddMemberOutcome, DirectRoomOutcome, RoomStore, RoomUpdate, UNREAD_CAP};
 pub use tokens::RefreshTokenStore;
 pub use users::{DirectoryQuery, InsertUserError, UserStore};
+pub use webhooks::{
+    AttemptOutcome, AttemptResult, DueDelivery, NewMessage, NewMessages, Receipt, SendError, WebhookSender,
+    WebhookStore,
+};

@@ -9,9 +9,10 @@ use super::bulk_deletion::{BulkDeletion, MAX_BULK_DELETION};
 use super::logins::LoginRevocations;
 use super::messages::MessageService;
 use super::users::{DirectoryPage, directory_page};
+use super::webhook_outbox::WebhookOutbox;
 use crate::domain::{
-    AuditAction, AuditEntry, DirectoryCursor, LoginId, SearchPrefix, SentCursor, User, UserId, UserRole,
-    Username,
+    AuditAction, AuditEntry, DirectoryCursor, EventType, LoginId, SearchPrefix, SentCursor, User, UserId,
+    UserRole, Username, WebhookHosts,
 };
 use crate::error::Error;
 use crate::ports::{ApiKeyStore, AuditLog, Clock, LoginEnded, RefreshTokenStore, UserStore};
@@ -62,11 +63,15 @@ pub struct AdminPorts {
     pub revocations: Arc<LoginRevocations>,
     pub messages: Arc<MessageService>,
     pub api_keys: Arc<dyn ApiKeyStore>,
+    pub webhooks: Arc<WebhookOutbox>,
+    /// Where webhooks may be registered for.
+    pub webhook_hosts: WebhookHosts,
     pub clock: Arc<dyn Clock>,
 }
 
 /// What administrators do over HTTP: list users, disable and enable them, delete a user's
-/// messages, read the audit log, manage API keys (see `api_keys`).
+/// messages, read the audit log, manage API keys (see `api_keys`) and webhooks (see
+/// `webhooks`).
 pub struct AdminService {
     pub(super) users: Arc<dyn UserStore>,
     pub(super) audit: Arc<dyn AuditLog>,
@@ -74,13 +79,25 @@ pub struct AdminService {
     revocations: Arc<LoginRevocations>,
     messages: Arc<MessageService>,
     pub(super) api_keys: Arc<dyn ApiKeyStore>,
+    pub(super) webhooks: Arc<WebhookOutbox>,
+    pub(super) webhook_hosts: WebhookHosts,
     pub(super) clock: Arc<dyn Clock>,
 }
 
 impl AdminService {
     pub fn new(ports: AdminPorts) -> Self {
-        let AdminPorts { users, audit, tokens, revocations, messages, api_keys, clock } = ports;
-        Self { users, audit, tokens, revocations, messages, api_keys, clock }
+        let AdminPorts {
+            users,
+            audit,
+            tokens,
+            revocations,
+            messages,
+            api_keys,
+            webhooks,
+            webhook_hosts,
+            clock,
+        } = ports;
+        Self { users, audit, tokens, revocations, messages, api_keys, webhooks, webhook_hosts, clock }
     }
 
     /// The users whose username or display name starts with `prefix`, disabled ones
@@ -109,6 +126,12 @@ impl AdminService {
             self.revocations.revoke(LoginEnded { login: LoginId::from_uuid(family), user: target }).await;
         }
         self.record(Some(actor), AuditAction::UserDisabled, Some(target)).await?;
+        #[derive(serde::Serialize)]
+        struct UserDisabledEvent<'a> {
+            user: &'a User,
+            by: UserId,
+        }
+        self.webhooks.emit(EventType::UserDisabled, UserDisabledEvent { user: &user, by: actor }).await?;
         Ok(user)
     }
 

@@ -8,6 +8,7 @@ mod leases;
 mod limits;
 mod logins;
 mod message_changes;
+mod message_webhooks;
 mod messages;
 mod moderation;
 mod presence;
@@ -17,6 +18,9 @@ mod rooms;
 mod system_messages;
 mod unread_counts;
 mod users;
+mod webhook_delivery;
+mod webhook_outbox;
+mod webhooks;
 
 pub use admin::{AdminPorts, AdminService, AuditPage, DEFAULT_AUDIT_PAGE, MAX_AUDIT_PAGE, RoleGrants};
 pub use api_keys::{IssuedApiKey, require_scope};
@@ -26,6 +30,7 @@ pub use leases::MembershipLeases;
 pub use limits::{AbuseLimits, Limit, LimitSettings};
 pub use logins::LoginRevocations;
 pub use message_changes::{Changed, MessageEdit};
+pub use message_webhooks::{MessageWebhooks, MessagesHandled};
 pub use messages::{DEFAULT_PAGE, MAX_PAGE, MessageService, NewMessage, Page, Replay, Sent};
 pub use moderation::{MAX_MODERATION_SECS, NewBan};
 pub use presence::{Availability, Online, PresenceService, PresenceSettings};
@@ -36,6 +41,9 @@ pub use users::{
     DEFAULT_DIRECTORY_PAGE, DirectoryPage, MAX_DIRECTORY_PAGE, MAX_RESOLVED_USERNAMES, ResolveError,
     UserService,
 };
+pub use webhook_delivery::{Attempted, DeliveryResult, WebhookDispatcher};
+pub use webhook_outbox::WebhookOutbox;
+pub use webhooks::{DEFAULT_DELIVERY_PAGE, MAX_DELIVERY_PAGE, RegisteredWebhook};
 
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::rooms::RoomService;
-use crate::domain::{Ban, BanReason, Participant, Role, RoomId, RoomType, UserId};
+use super::rooms::{MemberRemovedEvent, Removal, RoomService};
+use crate::domain::{Ban, BanReason, EventType, Participant, Role, RoomId, RoomType, UserId};
 use crate::error::Error;
 use crate::ports::{RoomEvent, UserEvent};
 
@@ -53,6 +53,9 @@ impl RoomService {
             self.leases.revoke(room, target);
             self.announce(room, RoomEvent::Member { user_id: target, added: false }).await;
             self.tell(target, &UserEvent::RoomRemoved { room_id: room, banned: true }).await;
+            let event =
+                MemberRemovedEvent { room_id: room, user_id: target, by: actor, reason: Removal::Banned };
+            self.webhooks.emit(EventType::MemberRemoved, event).await?;
             tokio::time::sleep(self.leases.length()).await;
         }
         Ok(ban)

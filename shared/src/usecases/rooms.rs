@@ -5,9 +5,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::leases::MembershipLeases;
+use super::webhook_outbox::WebhookOutbox;
 use crate::domain::{
-    Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomType, SenderStanding, Seq,
-    SocketId, UserId,
+    EventType, Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomType, SenderStanding,
+    Seq, SocketId, UserId,
 };
 use crate::error::{Error, FieldErrors};
 use crate::ports::{
@@ -39,14 +40,34 @@ pub struct MemberAdded {
 
 /// Rooms and membership, with the contract's rules for who may see and change what. Those
 /// watching a room learn of membership changes and read markers through the event bus; the
-/// users concerned learn of changes to their room list through their feed.
+/// users concerned learn of changes to their room list through their feed; webhooks hear of
+/// new rooms and members through the outbox.
 pub struct RoomService {
     pub(super) rooms: Arc<dyn RoomStore>,
     pub(super) users: Arc<dyn UserStore>,
     events: Arc<dyn EventBus>,
     feed: Arc<dyn UserFeed>,
+    pub(super) webhooks: Arc<WebhookOutbox>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) leases: MembershipLeases,
+}
+
+/// Why someone stopped being a member, as `member.removed` says.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Removal {
+    Left,
+    Removed,
+    Banned,
+}
+
+/// The data of `member.removed`.
+#[derive(serde::Serialize)]
+pub(super) struct MemberRemovedEvent {
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub by: UserId,
+    pub reason: Removal,
 }
 
 /// The ports a [`RoomService`] works through.
@@ -55,6 +76,7 @@ pub struct RoomPorts {
     pub users: Arc<dyn UserStore>,
     pub events: Arc<dyn EventBus>,
     pub feed: Arc<dyn UserFeed>,
+    pub webhooks: Arc<WebhookOutbox>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -66,8 +88,8 @@ const RENEWED_AT_ONCE: usize = 5000;
 
 impl RoomService {
     pub fn new(ports: RoomPorts, leases: MembershipLeases) -> Self {
-        let RoomPorts { rooms, users, events, feed, clock } = ports;
-        Self { rooms, users, events, feed, clock, leases }
+        let RoomPorts { rooms, users, events, feed, webhooks, clock } = ports;
+        Self { rooms, users, events, feed, webhooks, clock, leases }
     }
 
     /// Best effort: the change is stored either way, and watchers that miss the event see the
@@ -142,6 +164,7 @@ impl RoomService {
             match self.rooms.create_direct(&room, participants[1].0).await? {
                 DirectRoomOutcome::Created(room) => {
                     self.tell_created(&room, &participants).await;
+                    self.emit_created(&room, &participants).await?;
                     return Ok(RoomCreated { room, created: true });
                 }
                 DirectRoomOutcome::Existing(room) => return Ok(RoomCreated { room, created: false }),
@@ -149,7 +172,38 @@ impl RoomService {
         }
         self.rooms.create(&room, &participants).await?;
         self.tell_created(&room, &participants).await;
+        self.emit_created(&room, &participants).await?;
         Ok(RoomCreated { room, created: true })
+    }
+
+    async fn emit_created(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<(), Error> {
+        #[derive(serde::Serialize)]
+        struct RoomCreatedEvent<'a> {
+            room: &'a Room,
+            /// The owner first.
+            member_ids: Vec<UserId>,
+        }
+        let member_ids = participants.iter().map(|(user, _)| *user).collect();
+        self.webhooks.emit(EventType::RoomCreated, RoomCreatedEvent { room, member_ids }).await
+    }
+
+    /// Records `member.added` of `user_id`, made `role` by `by` (themselves when they joined).
+    async fn emit_added(
+        &self,
+        room_id: RoomId,
+        user_id: UserId,
+        role: Role,
+        by: UserId,
+    ) -> Result<(), Error> {
+        #[derive(serde::Serialize)]
+        struct MemberAddedEvent {
+            room_id: RoomId,
+            user_id: UserId,
+            role: Role,
+            by: UserId,
+        }
+        let event = MemberAddedEvent { room_id, user_id, role, by };
+        self.webhooks.emit(EventType::MemberAdded, event).await
     }
 
     /// Tells every participant of a new room, the creator's other devices included. Nothing is
@@ -307,6 +361,7 @@ impl RoomService {
             {
                 self.announce(room_id, RoomEvent::Member { user_id: actor, added: true }).await;
                 self.tell_added(room_id, actor).await;
+                self.emit_added(room_id, actor, Role::Member, actor).await?;
             }
         }
         Ok(room)
@@ -347,6 +402,7 @@ impl RoomService {
             AddMemberOutcome::Added(p) => {
                 self.announce(room_id, RoomEvent::Member { user_id: target, added: true }).await;
                 self.tell_added(room_id, target).await;
+                self.emit_added(room_id, target, p.role, actor).await?;
                 Ok(MemberAdded { participant: p, added: true })
             }
             AddMemberOutcome::AlreadyMember(p) => Ok(MemberAdded { participant: p, added: false }),
@@ -373,6 +429,9 @@ impl RoomService {
         self.leases.revoke(room_id, target);
         self.announce(room_id, RoomEvent::Member { user_id: target, added: false }).await;
         self.tell(target, &UserEvent::RoomRemoved { room_id, banned: false }).await;
+        let reason = if target == actor { Removal::Left } else { Removal::Removed };
+        let event = MemberRemovedEvent { room_id, user_id: target, by: actor, reason };
+        self.webhooks.emit(EventType::MemberRemoved, event).await?;
         if target != actor {
             // Every node may still trust a lease it took before the removal was stored; once
             // they have all run out, no send of the removed member can be accepted anywhere.

@@ -96,6 +96,8 @@ pub(crate) struct Kit {
     pub log: Arc<MemoryMessageLog>,
     pub store: Arc<MemoryMessageStore>,
     pub messages: MessageService,
+    /// The outbox of webhook deliveries, shared by the kit's nodes and administration.
+    pub webhooks: Arc<crate::usecases::WebhookOutbox>,
 }
 
 impl Kit {
@@ -139,12 +141,17 @@ impl Kit {
         let auth = AuthService::new(ports, Duration::days(30));
         let events = Arc::new(crate::memory::MemoryEventBus::default());
         let feed = Arc::new(crate::memory::MemoryUserFeed::default());
+        let webhooks = Arc::new(crate::usecases::WebhookOutbox::new(
+            Arc::new(crate::memory::MemoryWebhookStore::default()),
+            clock.clone(),
+        ));
         let rooms = Arc::new(RoomService::new(
             RoomPorts {
                 rooms: room_store.clone(),
                 users: user_store.clone(),
                 events: events.clone(),
                 feed: feed.clone(),
+                webhooks: webhooks.clone(),
                 clock: clock.clone(),
             },
             crate::usecases::MembershipLeases::new(lease),
@@ -162,6 +169,7 @@ impl Kit {
             rooms,
             feed,
             events,
+            webhooks,
             log,
             store,
             clock,
@@ -185,6 +193,7 @@ impl Kit {
                 users: self.user_store.clone(),
                 events: Arc::new(crate::memory::MemoryEventBus::default()),
                 feed: self.feed.clone(),
+                webhooks: self.webhooks.clone(),
                 clock: self.clock.clone(),
             },
             crate::usecases::MembershipLeases::new(self.lease),
@@ -233,6 +242,8 @@ impl Kit {
                 1000,
             )),
             api_keys: Arc::new(crate::memory::MemoryApiKeyStore::default()),
+            webhooks: self.webhooks.clone(),
+            webhook_hosts: crate::domain::WebhookHosts::default(),
             clock: self.clock.clone(),
         };
         (grants, crate::usecases::AdminService::new(ports))

@@ -36,4 +36,5 @@ mod store;
 mod tls;
 mod unread;
 mod users;
+mod webhooks;
 mod ws_input;

@@ -36,16 +36,18 @@ mod revoked_logins;
 mod rooms;
 mod tokens;
 mod users;
+mod webhooks;
 
 use std::any::Any;
 use std::sync::Arc;
 
 use chat_adapters::postgres::{
     self, PgApiKeyStore, PgAuditLog, PgMessageStore, PgRefreshTokenStore, PgRoomStore, PgUserStore,
+    PgWebhookStore,
 };
 use chat_adapters::sqlite::{
     SqliteApiKeyStore, SqliteAuditLog, SqliteDb, SqliteMessageStore, SqliteRefreshTokenStore,
-    SqliteRoomStore, SqliteUserStore,
+    SqliteRoomStore, SqliteUserStore, SqliteWebhookStore,
 };
 use chat_shared::domain::{
     ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, PasswordHash, PostPolicy,
@@ -53,10 +55,11 @@ use chat_shared::domain::{
 };
 use chat_shared::memory::{
     MemoryApiKeyStore, MemoryAuditLog, MemoryMessageStore, MemoryRefreshTokenStore, MemoryRoomStore,
-    MemoryUserStore,
+    MemoryUserStore, MemoryWebhookStore,
 };
 use chat_shared::ports::{
     ApiKeyStore, AuditLog, Clock, MessageStore, RefreshTokenStore, RoomStore, SystemClock, UserStore,
+    WebhookStore,
 };
 use chat_tests::TestDatabase;
 use chat_tests::embedded::DataDir;
@@ -69,6 +72,7 @@ pub struct Stores {
     pub messages: Arc<dyn MessageStore>,
     pub audit: Arc<dyn AuditLog>,
     pub api_keys: Arc<dyn ApiKeyStore>,
+    pub webhooks: Arc<dyn WebhookStore>,
     /// The database or folder, removed when the test ends.
     _place: Box<dyn Any + Send + Sync>,
 }
@@ -85,7 +89,8 @@ impl Stores {
             rooms: Arc::new(PgRoomStore::new(pool.clone())),
             messages: Arc::new(PgMessageStore::new(pool.clone())),
             audit: Arc::new(PgAuditLog::new(pool.clone())),
-            api_keys: Arc::new(PgApiKeyStore::new(pool)),
+            api_keys: Arc::new(PgApiKeyStore::new(pool.clone())),
+            webhooks: Arc::new(PgWebhookStore::new(pool)),
             _place: Box::new(db),
         }
     }
@@ -100,7 +105,8 @@ impl Stores {
             rooms: Arc::new(SqliteRoomStore::new(db.clone())),
             messages: Arc::new(SqliteMessageStore::new(db.clone())),
             audit: Arc::new(SqliteAuditLog::new(db.clone())),
-            api_keys: Arc::new(SqliteApiKeyStore::new(db)),
+            api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
+            webhooks: Arc::new(SqliteWebhookStore::new(db)),
             _place: Box::new(dir),
         }
     }
@@ -115,6 +121,7 @@ impl Stores {
             messages,
             audit: Arc::new(MemoryAuditLog::default()),
             api_keys: Arc::new(MemoryApiKeyStore::default()),
+            webhooks: Arc::new(MemoryWebhookStore::default()),
             _place: Box::new(()),
         }
     }
