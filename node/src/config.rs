@@ -247,6 +247,12 @@ pub struct NodeConfig {
     #[arg(long, env = "CHAT_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub webhook_timeout: Duration,
 
+    /// How long a node may hold a new message of the stream, making its `message.created`,
+    /// before another node is handed it: the ack wait of the nodes' shared consumer, which
+    /// every node of a cluster should be started with alike.
+    #[arg(long, env = "CHAT_WEBHOOK_ACK_WAIT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub webhook_ack_wait: Duration,
+
     /// Log format; any other value is refused at start.
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

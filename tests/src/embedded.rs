@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::{Account, Answer, TestApp, TestNode, start_node, ws};
+use crate::{Account, Answer, TestNode, start_node, ws};
 
 /// A fresh folder under the system's temporary one, removed when dropped.
 pub struct DataDir {
@@ -84,15 +84,7 @@ impl EmbeddedApp {
     }
 
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
-        let mut request = self.http.request(method, self.node.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        TestApp::answer(request.send().await.expect("the node answers")).await
+        crate::call_at(&self.http, self.node.addr, method, path, token, body).await
     }
 
     pub async fn register(&self, username: &str) -> Account {

@@ -211,6 +211,11 @@ impl TestNode {
 
     /// Asks the node to shut down gracefully and waits until it has.
     pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shut_down().await
+    }
+
+    /// [`Self::stop`], keeping the value: for a test whose cluster goes on on other nodes.
+    pub async fn shut_down(&mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -318,6 +323,41 @@ pub async fn start_node(args: Vec<String>) -> anyhow::Result<TestNode> {
     Ok(TestNode { addr, metrics_addr, shutdown: Some(tx), task: Some(task) })
 }
 
+/// A call to the node at `addr`, with a bearer `token` and a JSON `body` if given.
+pub async fn call_at(
+    http: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
+    let mut request = http.request(method, format!("http://{addr}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the node answers");
+    read_answer(response).await
+}
+
+/// A response's status, headers and JSON body.
+async fn read_answer(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("a readable body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Answer { status, body, headers }
+}
+
 /// One database and one node on it, with a typed HTTP client.
 pub struct TestApp {
     pub node: TestNode,
@@ -410,16 +450,19 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Answer {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a valid method");
-        let mut request = self.http.request(method, node.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the node answers");
-        Self::answer(response).await
+        self.call_at(node.addr, method, path, token, body).await
+    }
+
+    /// A call to the node at `addr` (a node process, say).
+    pub async fn call_at(
+        &self,
+        addr: std::net::SocketAddr,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        call_at(&self.http, addr, method, path, token, body).await
     }
 
     /// Sends a raw body with a JSON content type.
@@ -431,20 +474,7 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         let response = request.body(body).send().await.expect("the node answers");
-        Self::answer(response).await
-    }
-
-    async fn answer(response: reqwest::Response) -> Answer {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("a readable body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        Answer { status, body, headers }
+        read_answer(response).await
     }
 
     pub async fn register(&self, username: &str) -> Account {

@@ -66,6 +66,8 @@ struct Behaviour {
 
 #[derive(Default)]
 struct Shared {
+    /// The `webhook-id` of every request as it arrives, before it is answered.
+    arrivals: Mutex<Vec<String>>,
     received: Mutex<Vec<Received>>,
     behaviour: Mutex<Behaviour>,
     arrived: Notify,
@@ -128,6 +130,20 @@ impl WebhookReceiver {
         }
     }
 
+    /// Waits until `count` requests have arrived, answered or not (a held one too), or `wait`
+    /// passes; the `webhook-id` of each arrived by then.
+    pub async fn wait_for_arrivals(&self, count: usize, wait: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let arrived = self.shared.arrived.notified();
+            let arrivals = self.shared.arrivals.lock().unwrap().clone();
+            if arrivals.len() >= count || tokio::time::Instant::now() >= deadline {
+                return arrivals;
+            }
+            let _ = tokio::time::timeout_at(deadline, arrived).await;
+        }
+    }
+
     /// The requests answered with a 2xx.
     pub fn delivered(&self) -> Vec<Received> {
         self.received().into_iter().filter(|r| (200..300).contains(&r.answered)).collect()
@@ -146,6 +162,9 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    shared.arrivals.lock().unwrap().push(header("webhook-id"));
+    shared.arrived.notify_waiters();
     let (status, delay) = {
         let mut behaviour = shared.behaviour.lock().unwrap();
         let status = if behaviour.failures_left > 0 {
@@ -159,7 +178,6 @@ async fn receive(
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     shared.received.lock().unwrap().push(Received {
         path: uri.path().to_owned(),
         id: header("webhook-id"),

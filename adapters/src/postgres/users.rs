@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username};
+use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username, WebhookEvent};
 use chat_shared::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::rows::{CredentialsRow, UserRow};
 
 use super::errors::{store_error, violates};
+use super::webhooks::enqueue_in;
 
 /// A directory page (see `migrations/0009_user_directory.sql`): each prefix match is a range of
 /// an index under the "C" collation, so no character typed is a wildcard. Who may be listed is
@@ -112,18 +113,31 @@ impl UserStore for PgUserStore {
         .transpose()
     }
 
-    async fn set_disabled(&self, id: UserId, at: Option<DateTime<Utc>>) -> Result<Option<User>, StoreError> {
-        sqlx::query_as::<_, UserRow>(
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        at: Option<DateTime<Utc>>,
+        event: Option<&WebhookEvent>,
+    ) -> Result<Option<User>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let Some(row) = sqlx::query_as::<_, UserRow>(
             "update users set disabled_at = $2 where id = $1
              returning id, username, display_name, created_at, role, disabled_at",
         )
         .bind(id.as_uuid())
         .bind(at)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?
-        .map(User::try_from)
-        .transpose()
+        else {
+            return Ok(None);
+        };
+        let user = User::try_from(row)?;
+        if let Some(event) = event {
+            enqueue_in(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(Some(user))
     }
 
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chat_shared::domain::{Delivery, DeliveryId, Webhook, WebhookEvent, WebhookId, WebhookSecret};
 use chat_shared::ports::{AttemptOutcome, DueDelivery, StoreError, WebhookStore};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::rows::{
@@ -83,37 +83,8 @@ impl WebhookStore for PgWebhookStore {
     }
 
     async fn enqueue(&self, event: &WebhookEvent) -> Result<usize, StoreError> {
-        // The webhooks that want the event, then a delivery for each with an id made here
-        // (UUIDv7, so deliveries sort as they were enqueued). A webhook deleted in between
-        // drops out of the join; one that has the event already, out of the conflict.
-        let wanting: Vec<Uuid> =
-            sqlx::query_scalar(&format!("select id from webhooks where {}", wants("$1")))
-                .bind(event.event_type.as_str())
-                .fetch_all(&self.pool)
-                .await
-                .map_err(store_error)?;
-        if wanting.is_empty() {
-            return Ok(0);
-        }
-        let ids: Vec<Uuid> = wanting.iter().map(|_| DeliveryId::generate().as_uuid()).collect();
-        let inserted = sqlx::query(
-            "insert into webhook_deliveries
-                 (id, webhook_id, event_id, event_type, body, created_at, next_attempt_at)
-             select fresh.id, w.id, $3, $4, $5, $6, $6
-             from unnest($1::uuid[], $2::uuid[]) as fresh (id, webhook_id)
-             join webhooks w on w.id = fresh.webhook_id
-             on conflict (webhook_id, event_id) do nothing",
-        )
-        .bind(&ids)
-        .bind(&wanting)
-        .bind(event.id)
-        .bind(event.event_type.as_str())
-        .bind(event.body())
-        .bind(event.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
-        Ok(inserted.rows_affected() as usize)
+        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        enqueue_in(&mut conn, event).await
     }
 
     async fn claim(
@@ -215,4 +186,39 @@ impl WebhookStore for PgWebhookStore {
                 .map_err(store_error)?;
         Ok(deleted.rows_affected())
     }
+}
+
+/// Enqueues `event`'s deliveries on `conn`: in a change's transaction, the change's event is
+/// stored with it or not at all.
+pub(super) async fn enqueue_in(conn: &mut PgConnection, event: &WebhookEvent) -> Result<usize, StoreError> {
+    // The webhooks that want the event, then a delivery for each with an id made here
+    // (UUIDv7, so deliveries sort as they were enqueued). A webhook deleted in between
+    // drops out of the join; one that has the event already, out of the conflict.
+    let wanting: Vec<Uuid> = sqlx::query_scalar(&format!("select id from webhooks where {}", wants("$1")))
+        .bind(event.event_type.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(store_error)?;
+    if wanting.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = wanting.iter().map(|_| DeliveryId::generate().as_uuid()).collect();
+    let inserted = sqlx::query(
+        "insert into webhook_deliveries
+             (id, webhook_id, event_id, event_type, body, created_at, next_attempt_at)
+         select fresh.id, w.id, $3, $4, $5, $6, $6
+         from unnest($1::uuid[], $2::uuid[]) as fresh (id, webhook_id)
+         join webhooks w on w.id = fresh.webhook_id
+         on conflict (webhook_id, event_id) do nothing",
+    )
+    .bind(&ids)
+    .bind(&wanting)
+    .bind(event.id)
+    .bind(event.event_type.as_str())
+    .bind(event.body())
+    .bind(event.created_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(store_error)?;
+    Ok(inserted.rows_affected() as usize)
 }

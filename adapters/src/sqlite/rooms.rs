@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chat_shared::domain::{
     Ban, BanReason, Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, Seq,
-    UserId,
+    UserId, WebhookEvent,
 };
 use chat_shared::ports::{
     AddMemberOutcome, DirectRoomOutcome, RoomStore, RoomUpdate, StoreError, UNREAD_CAP,
@@ -15,6 +15,7 @@ use crate::rows::{
 
 use super::db::SqliteDb;
 use super::errors::store_error;
+use super::webhooks::enqueue_in;
 use crate::rows::{seq_from_db, seq_to_db};
 
 #[derive(Clone)]
@@ -88,14 +89,25 @@ async fn insert_participants(
 
 #[async_trait]
 impl RoomStore for SqliteRoomStore {
-    async fn create(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        room: &Room,
+        participants: &[(UserId, Role)],
+        event: &WebhookEvent,
+    ) -> Result<(), StoreError> {
         let mut tx = self.db.write().await.map_err(store_error)?;
         insert_room(&mut tx, room, None).await.map_err(store_error)?;
         insert_participants(&mut tx, room, participants).await.map_err(store_error)?;
+        enqueue_in(&mut tx, event).await?;
         tx.commit().await.map_err(store_error)
     }
 
-    async fn create_direct(&self, room: &Room, other: UserId) -> Result<DirectRoomOutcome, StoreError> {
+    async fn create_direct(
+        &self,
+        room: &Room,
+        other: UserId,
+        event: &WebhookEvent,
+    ) -> Result<DirectRoomOutcome, StoreError> {
         let key = direct_key(room.created_by, other);
         // On the one writer connection, a concurrent call's room is either committed before
         // this transaction starts or created after it ends: never half seen.
@@ -103,6 +115,7 @@ impl RoomStore for SqliteRoomStore {
         if insert_room(&mut tx, room, Some(&key)).await.map_err(store_error)? {
             let participants = [(room.created_by, Role::Owner), (other, Role::Member)];
             insert_participants(&mut tx, room, &participants).await.map_err(store_error)?;
+            enqueue_in(&mut tx, event).await?;
             tx.commit().await.map_err(store_error)?;
             return Ok(DirectRoomOutcome::Created(room.clone()));
         }
@@ -188,10 +201,12 @@ impl RoomStore for SqliteRoomStore {
         user: UserId,
         role: Role,
         at: DateTime<Utc>,
+        event: &WebhookEvent,
     ) -> Result<AddMemberOutcome, StoreError> {
         // Inserts, or reactivates a row whose user had left; an active row is left untouched
         // and then read back below. Rejoining keeps the read marker. (SQLite's `returning`
         // takes no table alias.)
+        let mut tx = self.db.write().await.map_err(store_error)?;
         let added = sqlx::query_as::<_, ParticipantRow>(
             "insert into participants as p (room_id, user_id, role, joined_at)
              values (?1, ?2, ?3, ?4)
@@ -204,12 +219,15 @@ impl RoomStore for SqliteRoomStore {
         .bind(user.as_uuid())
         .bind(role.as_str())
         .bind(at)
-        .fetch_optional(&self.db.writer)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
         if let Some(row) = added {
+            enqueue_in(&mut tx, event).await?;
+            tx.commit().await.map_err(store_error)?;
             return Ok(AddMemberOutcome::Added(row.try_into()?));
         }
+        drop(tx);
         let existing = self
             .participant(room, user)
             .await?
@@ -217,17 +235,28 @@ impl RoomStore for SqliteRoomStore {
         Ok(AddMemberOutcome::AlreadyMember(existing))
     }
 
-    async fn remove_member(&self, room: RoomId, user: UserId) -> Result<bool, StoreError> {
+    async fn remove_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        event: &WebhookEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.write().await.map_err(store_error)?;
         let done = sqlx::query(
             "update participants set is_active = 0
              where room_id = ?1 and user_id = ?2 and is_active",
         )
         .bind(room.as_uuid())
         .bind(user.as_uuid())
-        .execute(&self.db.writer)
+        .execute(&mut *tx)
         .await
         .map_err(store_error)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        enqueue_in(&mut tx, event).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
     }
 
     async fn rooms_of(&self, user: UserId) -> Result<Vec<RoomSummary>, StoreError> {

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username};
+use chat_shared::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username, WebhookEvent};
 use chat_shared::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
 use chrono::{DateTime, Utc};
 
@@ -7,6 +7,7 @@ use crate::rows::{CredentialsRow, UserRow};
 
 use super::db::SqliteDb;
 use super::errors::{store_error, violates};
+use super::webhooks::enqueue_in;
 
 /// A directory page (see `migrations/sqlite/0006_user_directory.sql`): each prefix match is a
 /// range of an index, so no character typed is a wildcard. Who may be listed is decided here
@@ -110,18 +111,31 @@ impl UserStore for SqliteUserStore {
         .transpose()
     }
 
-    async fn set_disabled(&self, id: UserId, at: Option<DateTime<Utc>>) -> Result<Option<User>, StoreError> {
-        sqlx::query_as::<_, UserRow>(
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        at: Option<DateTime<Utc>>,
+        event: Option<&WebhookEvent>,
+    ) -> Result<Option<User>, StoreError> {
+        let mut tx = self.db.write().await.map_err(store_error)?;
+        let Some(row) = sqlx::query_as::<_, UserRow>(
             "update users set disabled_at = ?2 where id = ?1
              returning id, username, display_name, created_at, role, disabled_at",
         )
         .bind(id.as_uuid())
         .bind(at)
-        .fetch_optional(&self.db.writer)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?
-        .map(User::try_from)
-        .transpose()
+        else {
+            return Ok(None);
+        };
+        let user = User::try_from(row)?;
+        if let Some(event) = event {
+            enqueue_in(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(store_error)?;
+        Ok(Some(user))
     }
 
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError> {

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chat_shared::domain::{Delivery, DeliveryId, Webhook, WebhookEvent, WebhookId, WebhookSecret};
 use chat_shared::ports::{AttemptOutcome, DueDelivery, StoreError, WebhookStore};
 use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::rows::{
@@ -78,36 +79,7 @@ impl WebhookStore for SqliteWebhookStore {
 
     async fn enqueue(&self, event: &WebhookEvent) -> Result<usize, StoreError> {
         let mut tx = self.db.write().await.map_err(store_error)?;
-        let wanting: Vec<Uuid> = sqlx::query_scalar(
-            "select id from webhooks where instr(' ' || events || ' ', ' ' || ?1 || ' ') > 0",
-        )
-        .bind(event.event_type.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_error)?;
-        if wanting.is_empty() {
-            return Ok(0);
-        }
-        let body = event.body();
-        let mut enqueued = 0;
-        for webhook in wanting {
-            let inserted = sqlx::query(
-                "insert into webhook_deliveries
-                     (id, webhook_id, event_id, event_type, body, created_at, next_attempt_at)
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-                 on conflict (webhook_id, event_id) do nothing",
-            )
-            .bind(DeliveryId::generate().as_uuid())
-            .bind(webhook)
-            .bind(event.id)
-            .bind(event.event_type.as_str())
-            .bind(&body)
-            .bind(event.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
-            enqueued += inserted.rows_affected() as usize;
-        }
+        let enqueued = enqueue_in(&mut tx, event).await?;
         tx.commit().await.map_err(store_error)?;
         Ok(enqueued)
     }
@@ -207,4 +179,42 @@ impl WebhookStore for SqliteWebhookStore {
                 .map_err(store_error)?;
         Ok(deleted.rows_affected())
     }
+}
+
+/// Enqueues `event`'s deliveries on `conn`: in a change's transaction, the change's event is
+/// stored with it or not at all.
+pub(super) async fn enqueue_in(
+    conn: &mut SqliteConnection,
+    event: &WebhookEvent,
+) -> Result<usize, StoreError> {
+    let wanting: Vec<Uuid> =
+        sqlx::query_scalar("select id from webhooks where instr(' ' || events || ' ', ' ' || ?1 || ' ') > 0")
+            .bind(event.event_type.as_str())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(store_error)?;
+    if wanting.is_empty() {
+        return Ok(0);
+    }
+    let body = event.body();
+    let mut enqueued = 0;
+    for webhook in wanting {
+        let inserted = sqlx::query(
+            "insert into webhook_deliveries
+                 (id, webhook_id, event_id, event_type, body, created_at, next_attempt_at)
+             values (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             on conflict (webhook_id, event_id) do nothing",
+        )
+        .bind(DeliveryId::generate().as_uuid())
+        .bind(webhook)
+        .bind(event.id)
+        .bind(event.event_type.as_str())
+        .bind(&body)
+        .bind(event.created_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(store_error)?;
+        enqueued += inserted.rows_affected() as usize;
+    }
+    Ok(enqueued)
 }

@@ -20,8 +20,6 @@ use crate::config::{ClusterUrls, NodeConfig};
 
 /// The nodes' durable consumer of the message stream for `message.created`.
 const WEBHOOK_CONSUMER: &str = "webhooks";
-/// How long a node may hold a new message before another is handed it.
-const WEBHOOK_ACK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Connects to the cluster's services and applies the database's pending migrations.
 pub(super) async fn connect(
@@ -57,7 +55,11 @@ pub(super) async fn connect(
         audit: Arc::new(PgAuditLog::new(pool.clone())),
         api_keys: Arc::new(PgApiKeyStore::new(pool.clone())),
         webhooks: Arc::new(PgWebhookStore::new(pool.clone())),
-        new_messages: Arc::new(JetStreamNewMessages::new(nats.clone(), WEBHOOK_CONSUMER, WEBHOOK_ACK_WAIT)),
+        new_messages: Arc::new(JetStreamNewMessages::new(
+            nats.clone(),
+            WEBHOOK_CONSUMER,
+            config.webhook_ack_wait,
+        )),
         tokens: Arc::new(PgRefreshTokenStore::new(pool.clone())),
         rooms: Arc::new(PgRoomStore::new(pool.clone())),
         messages: Arc::new(PgMessageStore::new(pool.clone())),

@@ -6,15 +6,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::messages::MemoryMessageStore;
-use crate::domain::{Ban, Participant, Role, Room, RoomId, RoomSummary, Seq, UserId};
+use super::webhooks::MemoryWebhookStore;
+use crate::domain::{Ban, Participant, Role, Room, RoomId, RoomSummary, Seq, UserId, WebhookEvent};
 use crate::ports::{AddMemberOutcome, DirectRoomOutcome, RoomStore, RoomUpdate, StoreError, UNREAD_CAP};
 
 /// Rooms and participants; unread counts come from the message store it is given, as a
-/// database's come from its messages table (none given: nothing is unread).
+/// database's come from its messages table (none given: nothing is unread), and changes'
+/// events go to the webhook store it is given (none given: they are dropped).
 #[derive(Default)]
 pub struct MemoryRoomStore {
     state: Mutex<State>,
     messages: Option<Arc<MemoryMessageStore>>,
+    webhooks: Option<Arc<MemoryWebhookStore>>,
 }
 
 #[derive(Default)]
@@ -39,7 +42,20 @@ fn pair(a: UserId, b: UserId) -> (UserId, UserId) {
 
 impl MemoryRoomStore {
     pub fn counting_unread_in(messages: Arc<MemoryMessageStore>) -> Self {
-        Self { state: Mutex::default(), messages: Some(messages) }
+        Self { state: Mutex::default(), messages: Some(messages), webhooks: None }
+    }
+
+    /// This store, enqueueing its changes' events in `webhooks`.
+    pub fn recording_events_in(self, webhooks: Arc<MemoryWebhookStore>) -> Self {
+        Self { webhooks: Some(webhooks), ..self }
+    }
+
+    /// Enqueues a change's event; called with the state locked, so nobody sees the change
+    /// without it.
+    fn record(&self, event: &WebhookEvent) {
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.enqueue_now(event);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -98,12 +114,24 @@ impl State {
 
 #[async_trait]
 impl RoomStore for MemoryRoomStore {
-    async fn create(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<(), StoreError> {
-        self.lock().insert(room, participants);
+    async fn create(
+        &self,
+        room: &Room,
+        participants: &[(UserId, Role)],
+        event: &WebhookEvent,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.insert(room, participants);
+        self.record(event);
         Ok(())
     }
 
-    async fn create_direct(&self, room: &Room, other: UserId) -> Result<DirectRoomOutcome, StoreError> {
+    async fn create_direct(
+        &self,
+        room: &Room,
+        other: UserId,
+        event: &WebhookEvent,
+    ) -> Result<DirectRoomOutcome, StoreError> {
         let mut state = self.lock();
         let key = pair(room.created_by, other);
         if let Some(existing) = state.direct.get(&key).and_then(|id| state.rooms.get(id)) {
@@ -111,6 +139,7 @@ impl RoomStore for MemoryRoomStore {
         }
         state.insert(room, &[(room.created_by, Role::Owner), (other, Role::Member)]);
         state.direct.insert(key, room.id);
+        self.record(event);
         Ok(DirectRoomOutcome::Created(room.clone()))
     }
 
@@ -152,31 +181,46 @@ impl RoomStore for MemoryRoomStore {
         user: UserId,
         role: Role,
         at: DateTime<Utc>,
+        event: &WebhookEvent,
     ) -> Result<AddMemberOutcome, StoreError> {
         let mut state = self.lock();
         let fresh = Participant { user_id: user, role, joined_at: at, last_read_seq: 0, muted_until: None };
-        if let Some(row) = state.row_mut(room, user) {
-            if row.active {
-                return Ok(AddMemberOutcome::AlreadyMember(row.participant.clone()));
+        let added = match state.row_mut(room, user) {
+            Some(row) if row.active => return Ok(AddMemberOutcome::AlreadyMember(row.participant.clone())),
+            Some(row) => {
+                // Rejoining keeps the read marker: what was read stays read.
+                row.participant = Participant {
+                    last_read_seq: row.participant.last_read_seq,
+                    muted_until: row.participant.muted_until,
+                    ..fresh
+                };
+                row.active = true;
+                row.participant.clone()
             }
-            // Rejoining keeps the read marker: what was read stays read.
-            row.participant = Participant {
-                last_read_seq: row.participant.last_read_seq,
-                muted_until: row.participant.muted_until,
-                ..fresh
-            };
-            row.active = true;
-            return Ok(AddMemberOutcome::Added(row.participant.clone()));
-        }
-        state.participants.entry(room).or_default().push(Row { participant: fresh.clone(), active: true });
-        Ok(AddMemberOutcome::Added(fresh))
+            None => {
+                state
+                    .participants
+                    .entry(room)
+                    .or_default()
+                    .push(Row { participant: fresh.clone(), active: true });
+                fresh
+            }
+        };
+        self.record(event);
+        Ok(AddMemberOutcome::Added(added))
     }
 
-    async fn remove_member(&self, room: RoomId, user: UserId) -> Result<bool, StoreError> {
+    async fn remove_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        event: &WebhookEvent,
+    ) -> Result<bool, StoreError> {
         let mut state = self.lock();
         match state.row_mut(room, user) {
             Some(row) if row.active => {
                 row.active = false;
+                self.record(event);
                 Ok(true)
             }
             _ => Ok(false),

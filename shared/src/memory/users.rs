@@ -1,18 +1,27 @@
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username};
+use super::webhooks::MemoryWebhookStore;
+use crate::domain::{DisplayName, PasswordHash, User, UserId, UserRole, Username, WebhookEvent};
 use crate::ports::{DirectoryQuery, InsertUserError, StoreError, UserStore};
 
+/// Users; the events of their changes go to the webhook store it is given (none given: they
+/// are dropped).
 #[derive(Default)]
 pub struct MemoryUserStore {
     users: Mutex<HashMap<UserId, (User, PasswordHash)>>,
+    webhooks: Option<Arc<MemoryWebhookStore>>,
 }
 
 impl MemoryUserStore {
+    /// This store, enqueueing its changes' events in `webhooks`.
+    pub fn recording_events_in(self, webhooks: Arc<MemoryWebhookStore>) -> Self {
+        Self { webhooks: Some(webhooks), ..self }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (User, PasswordHash)>> {
         self.users.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -46,11 +55,20 @@ impl UserStore for MemoryUserStore {
         Ok(self.lock().get_mut(&id).map(|(_, stored)| *stored = hash.clone()).is_some())
     }
 
-    async fn set_disabled(&self, id: UserId, at: Option<DateTime<Utc>>) -> Result<Option<User>, StoreError> {
-        Ok(self.lock().get_mut(&id).map(|(u, _)| {
-            u.disabled_at = at;
-            u.clone()
-        }))
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        at: Option<DateTime<Utc>>,
+        event: Option<&WebhookEvent>,
+    ) -> Result<Option<User>, StoreError> {
+        let mut users = self.lock();
+        let Some((user, _)) = users.get_mut(&id) else { return Ok(None) };
+        user.disabled_at = at;
+        let user = user.clone();
+        if let (Some(webhooks), Some(event)) = (&self.webhooks, event) {
+            webhooks.enqueue_now(event);
+        }
+        Ok(Some(user))
     }
 
     async fn set_role(&self, username: &Username, role: UserRole) -> Result<Option<User>, StoreError> {

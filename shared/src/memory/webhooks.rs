@@ -23,6 +23,39 @@ impl MemoryWebhookStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// [`WebhookStore::enqueue`], for the in-memory stores whose changes record their events
+    /// with them (their lock held, so the two are seen together).
+    pub fn enqueue_now(&self, event: &WebhookEvent) -> usize {
+        let mut state = self.lock();
+        let wanting: Vec<WebhookId> =
+            state.webhooks.iter().filter(|(w, _)| w.wants(event.event_type)).map(|(w, _)| w.id).collect();
+        let mut added = 0;
+        for webhook_id in wanting {
+            let known =
+                state.deliveries.iter().any(|(d, _)| d.webhook_id == webhook_id && d.event_id == event.id);
+            if known {
+                continue;
+            }
+            let delivery = Delivery {
+                id: DeliveryId::generate(),
+                webhook_id,
+                event_id: event.id,
+                event_type: event.event_type,
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                created_at: event.created_at,
+                next_attempt_at: Some(event.created_at),
+                last_attempt_at: None,
+                last_status: None,
+                last_error: None,
+                delivered_at: None,
+            };
+            state.deliveries.push((delivery, event.body()));
+            added += 1;
+        }
+        added
+    }
 }
 
 #[async_trait]
@@ -51,34 +84,7 @@ impl WebhookStore for MemoryWebhookStore {
     }
 
     async fn enqueue(&self, event: &WebhookEvent) -> Result<usize, StoreError> {
-        let mut state = self.lock();
-        let wanting: Vec<WebhookId> =
-            state.webhooks.iter().filter(|(w, _)| w.wants(event.event_type)).map(|(w, _)| w.id).collect();
-        let mut added = 0;
-        for webhook_id in wanting {
-            let known =
-                state.deliveries.iter().any(|(d, _)| d.webhook_id == webhook_id && d.event_id == event.id);
-            if known {
-                continue;
-            }
-            let delivery = Delivery {
-                id: DeliveryId::generate(),
-                webhook_id,
-                event_id: event.id,
-                event_type: event.event_type,
-                status: DeliveryStatus::Pending,
-                attempts: 0,
-                created_at: event.created_at,
-                next_attempt_at: Some(event.created_at),
-                last_attempt_at: None,
-                last_status: None,
-                last_error: None,
-                delivered_at: None,
-            };
-            state.deliveries.push((delivery, event.body()));
-            added += 1;
-        }
-        Ok(added)
+        Ok(self.enqueue_now(event))
     }
 
     async fn claim(

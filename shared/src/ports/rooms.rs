@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use super::errors::StoreError;
 use crate::domain::{
     Ban, Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomTopic, SenderStanding, Seq,
-    UserId,
+    UserId, WebhookEvent,
 };
 
 pub enum DirectRoomOutcome {
@@ -28,20 +28,35 @@ pub enum AddMemberOutcome {
     AlreadyMember(Participant),
 }
 
-/// Rooms and their participants. A participant row is never deleted: leaving marks it inactive,
-/// and joining again reactivates it with a fresh role and join time.
 /// Where a room list stops counting unread messages: a room with a long unread history costs
 /// no more than this; a client shows it as "999+".
 pub const UNREAD_CAP: u64 = 1000;
 
+/// Rooms and their participants. A participant row is never deleted: leaving marks it inactive,
+/// and joining again reactivates it with a fresh role and join time.
+///
+/// A change that webhooks hear of takes its `event`, and enqueues its deliveries (as
+/// [`super::WebhookStore::enqueue`] does) in the same transaction, when and only when the change
+/// is made: a change is never stored without its event, nor an event without its change.
 #[async_trait]
 pub trait RoomStore: Send + Sync {
-    /// Stores a group or channel room with its initial participants.
-    async fn create(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<(), StoreError>;
+    /// Stores a group or channel room with its initial participants, and `event`.
+    async fn create(
+        &self,
+        room: &Room,
+        participants: &[(UserId, Role)],
+        event: &WebhookEvent,
+    ) -> Result<(), StoreError>;
 
-    /// Stores a direct room between its creator and `other`, unless that pair (in either order)
-    /// has one already, in which case that room is returned. Safe under concurrent calls.
-    async fn create_direct(&self, room: &Room, other: UserId) -> Result<DirectRoomOutcome, StoreError>;
+    /// Stores a direct room between its creator and `other`, with `event`, unless that pair (in
+    /// either order) has one already, in which case that room is returned and `event` is not
+    /// recorded. Safe under concurrent calls.
+    async fn create_direct(
+        &self,
+        room: &Room,
+        other: UserId,
+        event: &WebhookEvent,
+    ) -> Result<DirectRoomOutcome, StoreError>;
 
     async fn get(&self, id: RoomId) -> Result<Option<Room>, StoreError>;
 
@@ -70,16 +85,25 @@ pub trait RoomStore: Send + Sync {
     /// then admins, then members).
     async fn members(&self, room: RoomId) -> Result<Vec<Participant>, StoreError>;
 
+    /// Makes `user` an active participant with `event`; an active participant already stays
+    /// as they are, and `event` is not recorded.
     async fn add_member(
         &self,
         room: RoomId,
         user: UserId,
         role: Role,
         at: DateTime<Utc>,
+        event: &WebhookEvent,
     ) -> Result<AddMemberOutcome, StoreError>;
 
-    /// Ends a membership; `false` when the user was not an active participant.
-    async fn remove_member(&self, room: RoomId, user: UserId) -> Result<bool, StoreError>;
+    /// Ends a membership with `event`; `false` (and `event` not recorded) when the user was
+    /// not an active participant.
+    async fn remove_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        event: &WebhookEvent,
+    ) -> Result<bool, StoreError>;
 
     /// The user's active rooms, most recently created first, with read state: the messages after
     /// the read marker are counted up to [`UNREAD_CAP`].

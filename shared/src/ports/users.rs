@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 
 use super::errors::StoreError;
 use crate::domain::{
-    DirectoryCursor, DisplayName, PasswordHash, SearchPrefix, User, UserId, UserRole, Username,
+    DirectoryCursor, DisplayName, PasswordHash, SearchPrefix, User, UserId, UserRole, Username, WebhookEvent,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -44,15 +44,21 @@ pub trait UserStore: Send + Sync {
     /// Replaces the user's password hash; `false` when the user does not exist.
     async fn set_password_hash(&self, id: UserId, hash: &PasswordHash) -> Result<bool, StoreError>;
 
-    /// Sets the display name; `None` when the user does not exist.
     /// Disables the user from `at` (`None` enables them again) and returns them as they stand;
-    /// `None` when there is no such user.
-    async fn set_disabled(&self, id: UserId, at: Option<DateTime<Utc>>) -> Result<Option<User>, StoreError>;
+    /// `None` when there is no such user. `event`, if any, is recorded in the same transaction,
+    /// as [`super::RoomStore`]'s changes record theirs: only when the user exists.
+    async fn set_disabled(
+        &self,
+        id: UserId,
+        at: Option<DateTime<Utc>>,
+        event: Option<&WebhookEvent>,
+    ) -> Result<Option<User>, StoreError>;
 
     /// Gives the user (by username, case-insensitively) a role and returns them as they stand;
     /// `None` when nobody has that username.
     async fn set_role(&self, username: &Username, role: UserRole) -> Result<Option<User>, StoreError>;
 
+    /// Sets the display name; `None` when the user does not exist.
     async fn update_display_name(&self, id: UserId, name: &DisplayName) -> Result<Option<User>, StoreError>;
 
     /// The users `query` finds, in its order. Usernames compare ASCII case-insensitively (they

@@ -120,25 +120,30 @@ impl AdminService {
         if target == actor {
             return Err(Error::Forbidden("administrators do not disable themselves"));
         }
-        let now = self.clock.now();
-        let user = self.users.set_disabled(target, Some(now)).await?.ok_or(Error::NotFound("user"))?;
-        for family in self.tokens.revoke_other_families(target, None, now).await? {
-            self.revocations.revoke(LoginEnded { login: LoginId::from_uuid(family), user: target }).await;
-        }
-        self.record(Some(actor), AuditAction::UserDisabled, Some(target)).await?;
         #[derive(serde::Serialize)]
         struct UserDisabledEvent<'a> {
             user: &'a User,
             by: UserId,
         }
-        self.webhooks.emit(EventType::UserDisabled, UserDisabledEvent { user: &user, by: actor }).await?;
+        let now = self.clock.now();
+        let mut user = self.users.by_id(target).await?.ok_or(Error::NotFound("user"))?;
+        user.disabled_at = Some(now);
+        let event =
+            self.webhooks.event(EventType::UserDisabled, UserDisabledEvent { user: &user, by: actor })?;
+        let user =
+            self.users.set_disabled(target, Some(now), Some(&event)).await?.ok_or(Error::NotFound("user"))?;
+        self.webhooks.stored();
+        for family in self.tokens.revoke_other_families(target, None, now).await? {
+            self.revocations.revoke(LoginEnded { login: LoginId::from_uuid(family), user: target }).await;
+        }
+        self.record(Some(actor), AuditAction::UserDisabled, Some(target)).await?;
         Ok(user)
     }
 
     /// Lets a disabled user log in again.
     pub async fn enable(&self, actor: UserId, target: UserId) -> Result<User, Error> {
         self.require_admin(actor).await?;
-        let user = self.users.set_disabled(target, None).await?.ok_or(Error::NotFound("user"))?;
+        let user = self.users.set_disabled(target, None, None).await?.ok_or(Error::NotFound("user"))?;
         self.record(Some(actor), AuditAction::UserEnabled, Some(target)).await?;
         Ok(user)
     }

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::rooms::{MemberRemovedEvent, Removal, RoomService};
-use crate::domain::{Ban, BanReason, EventType, Participant, Role, RoomId, RoomType, UserId};
+use crate::domain::{Ban, BanReason, Participant, Role, RoomId, RoomType, UserId};
 use crate::error::Error;
 use crate::ports::{RoomEvent, UserEvent};
 
@@ -49,13 +49,12 @@ impl RoomService {
         };
         // Stored before the removal: from here on, no add or join lets them back in.
         self.rooms.ban(&ban).await?;
-        if membership.is_some() && self.rooms.remove_member(room, target).await? {
+        let removal =
+            MemberRemovedEvent { room_id: room, user_id: target, by: actor, reason: Removal::Banned };
+        if membership.is_some() && self.store_removed(removal).await? {
             self.leases.revoke(room, target);
             self.announce(room, RoomEvent::Member { user_id: target, added: false }).await;
             self.tell(target, &UserEvent::RoomRemoved { room_id: room, banned: true }).await;
-            let event =
-                MemberRemovedEvent { room_id: room, user_id: target, by: actor, reason: Removal::Banned };
-            self.webhooks.emit(EventType::MemberRemoved, event).await?;
             tokio::time::sleep(self.leases.length()).await;
         }
         Ok(ban)

@@ -8,7 +8,7 @@ use super::leases::MembershipLeases;
 use super::webhook_outbox::WebhookOutbox;
 use crate::domain::{
     EventType, Participant, PostPolicy, Role, Room, RoomId, RoomName, RoomSummary, RoomType, SenderStanding,
-    Seq, SocketId, UserId,
+    Seq, SocketId, UserId, WebhookEvent,
 };
 use crate::error::{Error, FieldErrors};
 use crate::ports::{
@@ -160,23 +160,25 @@ impl RoomService {
         let participants: Vec<(UserId, Role)> = std::iter::once((actor, Role::Owner))
             .chain(members.into_iter().map(|id| (id, Role::Member)))
             .collect();
+        let event = self.created_event(&room, &participants)?;
         if request.room_type == RoomType::Direct {
-            match self.rooms.create_direct(&room, participants[1].0).await? {
+            match self.rooms.create_direct(&room, participants[1].0, &event).await? {
                 DirectRoomOutcome::Created(room) => {
+                    self.webhooks.stored();
                     self.tell_created(&room, &participants).await;
-                    self.emit_created(&room, &participants).await?;
                     return Ok(RoomCreated { room, created: true });
                 }
                 DirectRoomOutcome::Existing(room) => return Ok(RoomCreated { room, created: false }),
             }
         }
-        self.rooms.create(&room, &participants).await?;
+        self.rooms.create(&room, &participants, &event).await?;
+        self.webhooks.stored();
         self.tell_created(&room, &participants).await;
-        self.emit_created(&room, &participants).await?;
         Ok(RoomCreated { room, created: true })
     }
 
-    async fn emit_created(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<(), Error> {
+    /// `room.created` of `room`, for the store to record with it.
+    fn created_event(&self, room: &Room, participants: &[(UserId, Role)]) -> Result<WebhookEvent, Error> {
         #[derive(serde::Serialize)]
         struct RoomCreatedEvent<'a> {
             room: &'a Room,
@@ -184,17 +186,17 @@ impl RoomService {
             member_ids: Vec<UserId>,
         }
         let member_ids = participants.iter().map(|(user, _)| *user).collect();
-        self.webhooks.emit(EventType::RoomCreated, RoomCreatedEvent { room, member_ids }).await
+        self.webhooks.event(EventType::RoomCreated, RoomCreatedEvent { room, member_ids })
     }
 
-    /// Records `member.added` of `user_id`, made `role` by `by` (themselves when they joined).
-    async fn emit_added(
+    /// Adds `user_id` as `role`, by `by` (themselves when they join), with its `member.added`.
+    async fn store_added(
         &self,
         room_id: RoomId,
         user_id: UserId,
         role: Role,
         by: UserId,
-    ) -> Result<(), Error> {
+    ) -> Result<AddMemberOutcome, Error> {
         #[derive(serde::Serialize)]
         struct MemberAddedEvent {
             room_id: RoomId,
@@ -202,8 +204,25 @@ impl RoomService {
             role: Role,
             by: UserId,
         }
-        let event = MemberAddedEvent { room_id, user_id, role, by };
-        self.webhooks.emit(EventType::MemberAdded, event).await
+        let event =
+            self.webhooks.event(EventType::MemberAdded, MemberAddedEvent { room_id, user_id, role, by })?;
+        let outcome = self.rooms.add_member(room_id, user_id, role, self.clock.now(), &event).await?;
+        if let AddMemberOutcome::Added(_) = outcome {
+            self.webhooks.stored();
+        }
+        Ok(outcome)
+    }
+
+    /// Ends `user_id`'s membership, with its `member.removed`; `false` when they were not a
+    /// member.
+    pub(super) async fn store_removed(&self, removal: MemberRemovedEvent) -> Result<bool, Error> {
+        let (room_id, user_id) = (removal.room_id, removal.user_id);
+        let event = self.webhooks.event(EventType::MemberRemoved, removal)?;
+        let removed = self.rooms.remove_member(room_id, user_id, &event).await?;
+        if removed {
+            self.webhooks.stored();
+        }
+        Ok(removed)
     }
 
     /// Tells every participant of a new room, the creator's other devices included. Nothing is
@@ -356,12 +375,9 @@ impl RoomService {
         if participant.is_none() {
             self.existing(actor).await?;
             self.refuse_banned(room_id, actor).await?;
-            if let AddMemberOutcome::Added(_) =
-                self.rooms.add_member(room_id, actor, Role::Member, self.clock.now()).await?
-            {
+            if let AddMemberOutcome::Added(_) = self.store_added(room_id, actor, Role::Member, actor).await? {
                 self.announce(room_id, RoomEvent::Member { user_id: actor, added: true }).await;
                 self.tell_added(room_id, actor).await;
-                self.emit_added(room_id, actor, Role::Member, actor).await?;
             }
         }
         Ok(room)
@@ -398,11 +414,10 @@ impl RoomService {
         if self.rooms.participant(room_id, target).await?.is_none() {
             self.refuse_banned(room_id, target).await?;
         }
-        match self.rooms.add_member(room_id, target, role, self.clock.now()).await? {
+        match self.store_added(room_id, target, role, actor).await? {
             AddMemberOutcome::Added(p) => {
                 self.announce(room_id, RoomEvent::Member { user_id: target, added: true }).await;
                 self.tell_added(room_id, target).await;
-                self.emit_added(room_id, target, p.role, actor).await?;
                 Ok(MemberAdded { participant: p, added: true })
             }
             AddMemberOutcome::AlreadyMember(p) => Ok(MemberAdded { participant: p, added: false }),
@@ -423,15 +438,13 @@ impl RoomService {
                 return Err(Error::Forbidden("not allowed to remove this member"));
             }
         }
-        if !self.rooms.remove_member(room_id, target).await? {
+        let reason = if target == actor { Removal::Left } else { Removal::Removed };
+        if !self.store_removed(MemberRemovedEvent { room_id, user_id: target, by: actor, reason }).await? {
             return Err(Error::NotFound("participant"));
         }
         self.leases.revoke(room_id, target);
         self.announce(room_id, RoomEvent::Member { user_id: target, added: false }).await;
         self.tell(target, &UserEvent::RoomRemoved { room_id, banned: false }).await;
-        let reason = if target == actor { Removal::Left } else { Removal::Removed };
-        let event = MemberRemovedEvent { room_id, user_id: target, by: actor, reason };
-        self.webhooks.emit(EventType::MemberRemoved, event).await?;
         if target != actor {
             // Every node may still trust a lease it took before the removal was stored; once
             // they have all run out, no send of the removed member can be accepted anywhere.
@@ -671,7 +684,7 @@ mod tests {
         let RoomCreated { room: team, .. } = kit.rooms.create(ann, group(vec![bob])).await.unwrap();
         kit.rooms.check_sender(bob, team.id).await.unwrap();
         // Removed behind the use case's back, as by another node: the lease still holds...
-        kit.room_store.remove_member(team.id, bob).await.unwrap();
+        kit.remove_from_store(team.id, bob).await;
         kit.rooms.check_sender(bob, team.id).await.unwrap();
         // ...until it runs out.
         tokio::time::advance(std::time::Duration::from_secs(2)).await;
@@ -692,12 +705,12 @@ mod tests {
         // use case's back, as by another node.
         kit.rooms.check_sender(ann, team.id).await.unwrap();
         kit.rooms.check_sender(bob, team.id).await.unwrap();
-        kit.room_store.remove_member(team.id, bob).await.unwrap();
+        kit.remove_from_store(team.id, bob).await;
         assert_eq!(kit.rooms.renew_leases(lease * 3 / 4).await.unwrap(), 1);
 
         // Past the original leases: ann's was renewed and is trusted without the store...
         tokio::time::advance(lease * 3 / 4).await;
-        kit.room_store.remove_member(team.id, ann).await.unwrap();
+        kit.remove_from_store(team.id, ann).await;
         kit.rooms.check_sender(ann, team.id).await.unwrap();
         // ...bob's ended with his membership, and cid's, unused, simply ran out.
         assert!(matches!(kit.rooms.check_sender(bob, team.id).await, Err(Error::Forbidden(_))));

@@ -117,9 +117,12 @@ impl Kit {
     fn build(max_replay: usize, lease: std::time::Duration) -> Self {
         let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()));
         let issuer: Arc<dyn TokenIssuer> = Arc::new(PlainIssuer);
-        let user_store = Arc::new(MemoryUserStore::default());
+        let webhook_store = Arc::new(crate::memory::MemoryWebhookStore::default());
+        let user_store = Arc::new(MemoryUserStore::default().recording_events_in(webhook_store.clone()));
         let store = Arc::new(MemoryMessageStore::default());
-        let room_store = Arc::new(MemoryRoomStore::counting_unread_in(store.clone()));
+        let room_store = Arc::new(
+            MemoryRoomStore::counting_unread_in(store.clone()).recording_events_in(webhook_store.clone()),
+        );
         let revoked = Arc::new(MemoryRevokedLogins::new(clock.clone()));
         let closed = Arc::new(ClosedLogins::default());
         let revocations = Arc::new(LoginRevocations::new(
@@ -141,10 +144,7 @@ impl Kit {
         let auth = AuthService::new(ports, Duration::days(30));
         let events = Arc::new(crate::memory::MemoryEventBus::default());
         let feed = Arc::new(crate::memory::MemoryUserFeed::default());
-        let webhooks = Arc::new(crate::usecases::WebhookOutbox::new(
-            Arc::new(crate::memory::MemoryWebhookStore::default()),
-            clock.clone(),
-        ));
+        let webhooks = Arc::new(crate::usecases::WebhookOutbox::new(webhook_store, clock.clone()));
         let rooms = Arc::new(RoomService::new(
             RoomPorts {
                 rooms: room_store.clone(),
@@ -198,6 +198,14 @@ impl Kit {
             },
             crate::usecases::MembershipLeases::new(self.lease),
         )
+    }
+
+    /// Ends a membership in the store directly, behind the use cases' back, as another node
+    /// does.
+    pub async fn remove_from_store(&self, room: crate::domain::RoomId, user: UserId) {
+        use crate::ports::RoomStore as _;
+        let event = self.webhooks.event(crate::domain::EventType::MemberRemoved, ()).unwrap();
+        assert!(self.room_store.remove_member(room, user, &event).await.unwrap(), "a member removed");
     }
 
     /// Stores a user directly and returns their id.

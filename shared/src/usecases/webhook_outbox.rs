@@ -1,5 +1,5 @@
-//! The outbox of webhook deliveries, as the use cases that make changes see it: where they
-//! record each change's event before they answer.
+//! The outbox of webhook deliveries, as the use cases that make changes see it: the events they
+//! hand to the stores with their changes, and the events of new messages recorded here.
 
 use std::sync::Arc;
 
@@ -11,8 +11,9 @@ use crate::domain::{EventType, WebhookEvent};
 use crate::error::Error;
 use crate::ports::{Clock, WebhookStore};
 
-/// Records events for the webhooks that want them, durably, and wakes this node's delivery
-/// worker. Every use case that makes a change with an event goes through it.
+/// Makes the events of changes, which the stores record in the changes' own transactions,
+/// records the events of new messages, and wakes this node's delivery worker. Every use case
+/// that makes a change with an event goes through it.
 pub struct WebhookOutbox {
     store: Arc<dyn WebhookStore>,
     clock: Arc<dyn Clock>,
@@ -34,13 +35,16 @@ impl WebhookOutbox {
         self.enqueued.clone()
     }
 
-    /// Records a new event of `event_type` happening now. Called after the change is stored and
-    /// before it is answered: an error here fails the request, so a change whose event was
-    /// not recorded is never acknowledged (it is stored all the same: see docs/API.md).
-    pub async fn emit(&self, event_type: EventType, data: impl Serialize) -> Result<(), Error> {
+    /// A new event of `event_type` happening now, for a store to record with its change.
+    pub fn event(&self, event_type: EventType, data: impl Serialize) -> Result<WebhookEvent, Error> {
         let data = serde_json::to_value(data).map_err(|e| Error::Internal(e.into()))?;
-        let event = WebhookEvent { id: Uuid::now_v7(), event_type, created_at: self.clock.now(), data };
-        self.record(&event).await.map(|_| ())
+        Ok(WebhookEvent { id: Uuid::now_v7(), event_type, created_at: self.clock.now(), data })
+    }
+
+    /// Wakes this node's worker after a change stored with its event: the event's deliveries,
+    /// if any webhook wanted it, are due now.
+    pub fn stored(&self) {
+        self.enqueued.notify_one();
     }
 
     /// Records `event`, whose id says whether it was recorded before; the new deliveries'

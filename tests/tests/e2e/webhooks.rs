@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use chat_tests::embedded::{DataDir, EmbeddedApp, embedded_args};
+use chat_tests::process::Process;
 use chat_tests::webhook_receiver::{Received, WebhookReceiver};
 use chat_tests::ws::Codec;
-use chat_tests::{Account, Answer, TestApp, start_node};
+use chat_tests::{Account, Answer, TestApp, call_at, start_node};
 use serde_json::{Value, json};
 
 use super::admin::{admin, cluster_settings, embedded_settings};
@@ -16,6 +17,19 @@ use super::admin::{admin, cluster_settings, embedded_settings};
 /// Fast retries, so the tests of failing receivers wait seconds, not minutes.
 const FAST_RETRIES: &[&str] = &["--webhook-retry-base", "200ms", "--webhook-timeout", "2s"];
 const WAIT: Duration = Duration::from_secs(20);
+const NODE: &str = env!("CARGO_BIN_EXE_chat-node-under-test");
+/// The node processes killed with SIGKILL: their claims on deliveries (twice the time limit
+/// and 5 s: 9 s) and on new messages (2 s) run out soon after they die.
+const KILLABLE: &[&str] = &[
+    "--webhook-retry-base",
+    "200ms",
+    "--webhook-timeout",
+    "2s",
+    "--webhook-ack-wait",
+    "2s",
+    "--send-rate",
+    "0",
+];
 
 fn assert_refused(answer: &Answer, status: u16, code: &str) {
     assert_eq!((answer.status, answer.code()), (status, Some(code)), "{:?}", answer.body);
@@ -504,4 +518,154 @@ async fn an_embedded_node_makes_message_events_in_process_and_resumes_after_a_re
     let sent = BTreeSet::from([first.body["id"].to_string(), second.body["id"].to_string()]);
     assert_eq!(ids, sent, "{deliveries:#?}");
     assert!(deliveries.values().all(|b| b["data"]["offline_user_ids"] == json!([bob.id])));
+}
+
+#[tokio::test]
+async fn a_delivery_in_flight_when_its_node_is_killed_is_made_by_another_under_the_same_id() {
+    let mut app = TestApp::spawn_with(KILLABLE).await.unwrap();
+    let root = with_admin(&app).await;
+    let receiver = WebhookReceiver::start().await;
+    let (webhook, secret) = register(&app, &root, &receiver.url("/in"), &["room.created"]).await;
+    let ann = app.register("ann").await;
+    // Only the doomed node delivers: the test's own node stops, the survivor starts later.
+    app.node.shut_down().await.unwrap();
+    let doomed = Process::node(NODE, &app.db, &app.stream, KILLABLE).await.unwrap();
+
+    receiver.delay(Some(Duration::from_secs(60)));
+    let body = json!({"name": "launch", "type": "group", "member_ids": []});
+    let created = app.call_at(doomed.addr, "POST", "/rooms", Some(&ann.access), Some(body)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let room = created.body["id"].as_str().unwrap().to_owned();
+    let first = receiver.wait_for_arrivals(1, WAIT).await;
+    assert_eq!(first.len(), 1, "the doomed node's attempt is in flight");
+    doomed.kill().await;
+    receiver.delay(None);
+
+    let survivor = Process::node(NODE, &app.db, &app.stream, KILLABLE).await.unwrap();
+    receiver.wait_for_delivered(1, WAIT).await;
+    let deliveries = by_delivery_id(&receiver.received(), &secret);
+    assert_eq!(deliveries.keys().collect::<Vec<_>>(), [&first[0]], "delivered under the first attempt's id");
+    assert_eq!(deliveries[&first[0]]["data"]["room"]["id"], json!(room));
+    let path = format!("/admin/webhooks/{webhook}/deliveries");
+    let listed = app.call_at(survivor.addr, "GET", &path, Some(&root.access), None).await;
+    let delivery = &listed.body["deliveries"][0];
+    assert_eq!((&delivery["status"], &delivery["attempts"]), (&json!("delivered"), &json!(2)), "{delivery}");
+}
+
+#[tokio::test]
+async fn messages_a_killed_node_held_unacknowledged_get_their_event_once_from_another_node() {
+    let mut app = TestApp::spawn_with(KILLABLE).await.unwrap();
+    let root = with_admin(&app).await;
+    let receiver = WebhookReceiver::start().await;
+    let (_, secret) = register(&app, &root, &receiver.url("/push"), &["message.created"]).await;
+    let (ann, bob) = (app.register("ann").await, app.register("bob").await);
+    let room = app.create_room(&ann, "group", &[&bob]).await;
+    app.node.shut_down().await.unwrap();
+    let doomed = Process::node(NODE, &app.db, &app.stream, KILLABLE).await.unwrap();
+
+    // The outbox is locked: the doomed node takes the new messages from the stream and then
+    // waits to record their events, holding them unacknowledged when it dies.
+    let mut lock = app.db.pool.begin().await.unwrap();
+    sqlx::query("lock table webhook_deliveries in share mode").execute(&mut *lock).await.unwrap();
+    let mut sent = BTreeSet::new();
+    for n in 0..30 {
+        let path = format!("/rooms/{room}/messages");
+        let body = json!({"content": format!("m{n}")});
+        let answer = app.call_at(doomed.addr, "POST", &path, Some(&ann.access), Some(body)).await;
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        sent.insert(answer.body["id"].as_str().unwrap().to_owned());
+    }
+    wait_for_insert_waiting_on_lock(&app).await;
+    doomed.kill().await;
+    lock.rollback().await.unwrap();
+
+    let _survivor = Process::node(NODE, &app.db, &app.stream, KILLABLE).await.unwrap();
+    receiver.wait_for_delivered(sent.len(), WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let deliveries = by_delivery_id(&receiver.received(), &secret);
+    let messages: Vec<String> =
+        deliveries.values().map(|b| b["data"]["message"]["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(messages.len(), sent.len(), "one delivery per message, none twice: {messages:?}");
+    assert_eq!(messages.into_iter().collect::<BTreeSet<_>>(), sent, "every message's event");
+}
+
+/// Waits until a connection of the test's database waits on a lock to insert into the outbox.
+async fn wait_for_insert_waiting_on_lock(app: &TestApp) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and wait_event_type = 'Lock'
+               and query ilike '%insert into webhook_deliveries%'",
+        )
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no node waits to record an event");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_embedded_node_killed_with_events_undelivered_and_unmade_delivers_each_once_after_a_restart() {
+    let dir = DataDir::new();
+    let http = reqwest::Client::new();
+    let node = Process::embedded_node(NODE, &dir.path).await.unwrap();
+    let register = |name: &'static str| {
+        let (http, addr) = (&http, node.addr);
+        async move {
+            let body = json!({"username": name, "password": format!("{name}-password")});
+            let answer = call_at(http, addr, "POST", "/auth/register", None, Some(body)).await;
+            assert_eq!(answer.status, 201, "{:?}", answer.body);
+            (answer.body["user"]["id"].clone(), answer.body["access_token"].as_str().unwrap().to_owned())
+        }
+    };
+    let ((_, root), (_, ann), (bob, _)) =
+        (register("root").await, register("ann").await, register("bob").await);
+    assert_eq!(admin(&embedded_settings(&dir.path), &["grant", "root"]).await.0, Some(0));
+    let receiver = WebhookReceiver::start().await;
+    let body = json!({"url": receiver.url("/in"), "events": ["room.created", "message.created"]});
+    let made = call_at(&http, node.addr, "POST", "/admin/webhooks", Some(&root), Some(body)).await;
+    assert_eq!(made.status, 201, "{:?}", made.body);
+    let secret = made.body["secret"].as_str().unwrap().to_owned();
+
+    // The receiver is down; the node dies right after the last send, before it has made every
+    // message's event or delivered any.
+    receiver.answer(Some(503));
+    let body = json!({"name": "team", "type": "group", "member_ids": [bob]});
+    let room = call_at(&http, node.addr, "POST", "/rooms", Some(&ann), Some(body)).await;
+    assert_eq!(room.status, 201, "{:?}", room.body);
+    let room = room.body["id"].as_str().unwrap().to_owned();
+    let mut sent = BTreeSet::new();
+    for n in 0..20 {
+        let path = format!("/rooms/{room}/messages");
+        let answer =
+            call_at(&http, node.addr, "POST", &path, Some(&ann), Some(json!({"content": n.to_string()})))
+                .await;
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        sent.insert(answer.body["id"].as_str().unwrap().to_owned());
+    }
+    node.kill().await;
+    receiver.answer(None);
+
+    let _restarted = Process::embedded_node(NODE, &dir.path).await.unwrap();
+    receiver.wait_for_delivered(21, Duration::from_secs(40)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let deliveries = by_delivery_id(&receiver.received(), &secret);
+    let created: Vec<&Value> = deliveries
+        .values()
+        .filter(|b| b["type"] == "room.created")
+        .map(|b| &b["data"]["room"]["id"])
+        .collect();
+    assert_eq!(created, [&json!(room)]);
+    let messages: Vec<String> = deliveries
+        .values()
+        .filter(|b| b["type"] == "message.created")
+        .map(|b| b["data"]["message"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(messages.len(), sent.len(), "one delivery per message, none twice");
+    assert_eq!(messages.into_iter().collect::<BTreeSet<_>>(), sent);
 }

@@ -50,8 +50,8 @@ use chat_adapters::sqlite::{
     SqliteRoomStore, SqliteUserStore, SqliteWebhookStore,
 };
 use chat_shared::domain::{
-    ClientMsgId, Content, DisplayName, Message, MessageId, MessageKind, Metadata, PasswordHash, PostPolicy,
-    Role, Room, RoomId, RoomName, RoomType, User, UserId, UserRole, Username,
+    ClientMsgId, Content, DisplayName, EventType, Message, MessageId, MessageKind, Metadata, PasswordHash,
+    PostPolicy, Role, Room, RoomId, RoomName, RoomType, User, UserId, UserRole, Username, WebhookEvent,
 };
 use chat_shared::memory::{
     MemoryApiKeyStore, MemoryAuditLog, MemoryMessageStore, MemoryRefreshTokenStore, MemoryRoomStore,
@@ -114,15 +114,34 @@ impl Stores {
     /// On the in-memory stores.
     pub async fn memory() -> Self {
         let messages = Arc::new(MemoryMessageStore::default());
+        let webhooks = Arc::new(MemoryWebhookStore::default());
         Self {
-            users: Arc::new(MemoryUserStore::default()),
+            users: Arc::new(MemoryUserStore::default().recording_events_in(webhooks.clone())),
             tokens: Arc::new(MemoryRefreshTokenStore::default()),
-            rooms: Arc::new(MemoryRoomStore::counting_unread_in(messages.clone())),
+            rooms: Arc::new(
+                MemoryRoomStore::counting_unread_in(messages.clone()).recording_events_in(webhooks.clone()),
+            ),
             messages,
             audit: Arc::new(MemoryAuditLog::default()),
             api_keys: Arc::new(MemoryApiKeyStore::default()),
-            webhooks: Arc::new(MemoryWebhookStore::default()),
+            webhooks,
             _place: Box::new(()),
+        }
+    }
+
+    /// Runs `sql` on the database itself, behind the stores' back (PostgreSQL and SQLite only).
+    pub async fn execute(&self, sql: &str) {
+        if let Some(db) = self._place.downcast_ref::<TestDatabase>() {
+            sqlx::query(sql).execute(&db.pool).await.expect("the statement runs");
+        } else if let Some(dir) = self._place.downcast_ref::<DataDir>() {
+            use sqlx::Connection;
+            let path = dir.path.join("chat.db");
+            let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("the database opens");
+            sqlx::query(sql).execute(&mut db).await.expect("the statement runs");
+        } else {
+            panic!("no database to run {sql} on");
         }
     }
 
@@ -138,7 +157,8 @@ impl Stores {
         let room = new_room(owner, RoomType::Group);
         let mut participants = vec![(owner, Role::Owner)];
         participants.extend(members.iter().map(|m| (*m, Role::Member)));
-        self.rooms.create(&room, &participants).await.expect("a new room");
+        let event = new_event(EventType::RoomCreated, room.created_at);
+        self.rooms.create(&room, &participants, &event).await.expect("a new room");
         room.id
     }
 }
@@ -177,6 +197,17 @@ pub fn new_room(owner: UserId, room_type: RoomType) -> Room {
         created_by: owner,
         created_at: now(),
         is_active: true,
+    }
+}
+
+/// An event of `event_type` happening `at`, as a change hands it to a store (when no webhook
+/// wants it, recording it enqueues nothing).
+pub fn new_event(event_type: EventType, at: chrono::DateTime<chrono::Utc>) -> WebhookEvent {
+    WebhookEvent {
+        id: uuid::Uuid::now_v7(),
+        event_type,
+        created_at: at,
+        data: serde_json::json!({"ünïcode": "✓", "n": 1}),
     }
 }
 

@@ -1,11 +1,12 @@
 //! The `RoomStore` contract.
 
 use chat_shared::domain::{
-    Ban, BanReason, PostPolicy, Role, RoomId, RoomName, RoomTopic, RoomType, SenderStanding, UserId,
+    Ban, BanReason, EventType, PostPolicy, Role, RoomId, RoomName, RoomTopic, RoomType, SenderStanding,
+    UserId, WebhookEvent,
 };
 use chat_shared::ports::{AddMemberOutcome, DirectRoomOutcome, RoomUpdate};
 
-use super::{Stores, new_message, new_room, now};
+use super::{Stores, new_event, new_message, new_room, now};
 
 contract_tests!(Stores [postgres, sqlite, memory] [
     a_created_room_reads_back_with_its_members_owner_first,
@@ -23,10 +24,24 @@ contract_tests!(Stores [postgres, sqlite, memory] [
     standings_are_read_for_active_participations_only,
 ]);
 
+/// The events changes hand to the store (no webhook wants them in these tests).
+fn room_created() -> WebhookEvent {
+    new_event(EventType::RoomCreated, now())
+}
+
+fn member_added() -> WebhookEvent {
+    new_event(EventType::MemberAdded, now())
+}
+
+fn member_removed() -> WebhookEvent {
+    new_event(EventType::MemberRemoved, now())
+}
+
 async fn a_created_room_reads_back_with_its_members_owner_first(stores: &Stores) {
     let (ann, bob, cat) = (stores.user("ann").await, stores.user("bob").await, stores.user("cat").await);
     let room = new_room(ann, RoomType::Channel);
-    stores.rooms.create(&room, &[(cat, Role::Member), (bob, Role::Admin), (ann, Role::Owner)]).await.unwrap();
+    let participants = [(cat, Role::Member), (bob, Role::Admin), (ann, Role::Owner)];
+    stores.rooms.create(&room, &participants, &room_created()).await.unwrap();
     assert_eq!(stores.rooms.get(room.id).await.unwrap(), Some(room.clone()));
     let members: Vec<(UserId, Role)> =
         stores.rooms.members(room.id).await.unwrap().into_iter().map(|p| (p.user_id, p.role)).collect();
@@ -48,8 +63,9 @@ async fn a_direct_room_is_unique_per_pair_in_either_order_even_when_created_conc
             }
         })
         .collect();
+    let event = room_created();
     let outcomes = futures::future::join_all(
-        attempts.iter().map(|(room, other)| stores.rooms.create_direct(room, *other)),
+        attempts.iter().map(|(room, other)| stores.rooms.create_direct(room, *other, &event)),
     )
     .await;
     let mut created = Vec::new();
@@ -71,13 +87,13 @@ async fn a_member_who_left_rejoins_with_a_fresh_role_and_keeps_the_read_marker(s
     let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
     let room = stores.group(ann, &[bob]).await;
     assert_eq!(stores.rooms.mark_read(room, bob, 7).await.unwrap(), Some(7));
-    assert!(stores.rooms.remove_member(room, bob).await.unwrap());
-    assert!(!stores.rooms.remove_member(room, bob).await.unwrap(), "leaving twice");
+    assert!(stores.rooms.remove_member(room, bob, &member_removed()).await.unwrap());
+    assert!(!stores.rooms.remove_member(room, bob, &member_removed()).await.unwrap(), "leaving twice");
     assert!(stores.rooms.participant(room, bob).await.unwrap().is_none());
     assert_eq!(stores.rooms.members(room).await.unwrap().len(), 1);
     let rejoined_at = now();
     let AddMemberOutcome::Added(back) =
-        stores.rooms.add_member(room, bob, Role::Admin, rejoined_at).await.unwrap()
+        stores.rooms.add_member(room, bob, Role::Admin, rejoined_at, &member_added()).await.unwrap()
     else {
         panic!("a member who left is added again");
     };
@@ -88,10 +104,13 @@ async fn adding_an_active_member_changes_nothing(stores: &Stores) {
     let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
     let room = stores.group(ann, &[bob]).await;
     let before = stores.rooms.participant(room, bob).await.unwrap().unwrap();
-    let outcome = stores.rooms.add_member(room, bob, Role::Admin, now()).await.unwrap();
+    let outcome = stores.rooms.add_member(room, bob, Role::Admin, now(), &member_added()).await.unwrap();
     assert!(matches!(outcome, AddMemberOutcome::AlreadyMember(p) if p == before));
-    let AddMemberOutcome::Added(cat) =
-        stores.rooms.add_member(room, stores.user("cat").await, Role::Member, now()).await.unwrap()
+    let AddMemberOutcome::Added(cat) = stores
+        .rooms
+        .add_member(room, stores.user("cat").await, Role::Member, now(), &member_added())
+        .await
+        .unwrap()
     else {
         panic!("a new member is added");
     };
@@ -103,7 +122,7 @@ async fn a_users_rooms_come_newest_first_with_unread_counts_capped_at_a_thousand
     let busy = stores.group(ann, &[bob]).await;
     let quiet = stores.group(bob, &[ann]).await;
     let left = stores.group(ann, &[bob]).await;
-    stores.rooms.remove_member(left, bob).await.unwrap();
+    stores.rooms.remove_member(left, bob, &member_removed()).await.unwrap();
     let messages: Vec<_> = (1..=1005).map(|seq| new_message(busy, seq, "busy", None)).collect();
     assert_eq!(stores.messages.insert_batch(&messages).await.unwrap(), 1005);
     let quiet_messages: Vec<_> = (1..=3).map(|seq| new_message(quiet, seq * 10, "quiet", None)).collect();
@@ -177,7 +196,7 @@ async fn one_rooms_summary_is_its_entry_in_the_users_room_list(stores: &Stores) 
     let summary = stores.rooms.summary(room, bob).await.unwrap().unwrap();
     assert_eq!((summary.role, summary.last_read_seq, summary.unread_count), (Role::Member, 1, 3));
     assert_eq!(stores.rooms.rooms_of(bob).await.unwrap(), vec![summary]);
-    stores.rooms.remove_member(room, bob).await.unwrap();
+    stores.rooms.remove_member(room, bob, &member_removed()).await.unwrap();
     assert!(stores.rooms.summary(room, bob).await.unwrap().is_none());
     assert!(stores.rooms.summary(RoomId::generate(), ann).await.unwrap().is_none());
 }
@@ -214,9 +233,9 @@ async fn a_mute_stays_through_leaving_and_rejoining_and_shows_in_the_room_list(s
     let muted = stores.rooms.set_muted_until(room, bob, Some(until)).await.unwrap().unwrap();
     assert_eq!(muted.muted_until, Some(until));
     assert_eq!(stores.rooms.rooms_of(bob).await.unwrap()[0].muted_until, Some(until));
-    stores.rooms.remove_member(room, bob).await.unwrap();
+    stores.rooms.remove_member(room, bob, &member_removed()).await.unwrap();
     assert!(stores.rooms.set_muted_until(room, bob, None).await.unwrap().is_none());
-    stores.rooms.add_member(room, bob, Role::Member, now()).await.unwrap();
+    stores.rooms.add_member(room, bob, Role::Member, now(), &member_added()).await.unwrap();
     assert_eq!(stores.rooms.participant(room, bob).await.unwrap().unwrap().muted_until, Some(until));
     let unmuted = stores.rooms.set_muted_until(room, bob, None).await.unwrap().unwrap();
     assert_eq!(unmuted.muted_until, None);
@@ -229,7 +248,7 @@ async fn a_participants_role_changes_only_while_they_are_active(stores: &Stores)
     let promoted = stores.rooms.set_role(room, bob, Role::Admin).await.unwrap().unwrap();
     assert_eq!(promoted.role, Role::Admin);
     assert_eq!(stores.rooms.participant(room, bob).await.unwrap().unwrap().role, Role::Admin);
-    stores.rooms.remove_member(room, bob).await.unwrap();
+    stores.rooms.remove_member(room, bob, &member_removed()).await.unwrap();
     assert!(stores.rooms.set_role(room, bob, Role::Member).await.unwrap().is_none());
     assert!(stores.rooms.set_role(room, UserId::generate(), Role::Member).await.unwrap().is_none());
 }
@@ -240,7 +259,7 @@ async fn standings_are_read_for_active_participations_only(stores: &Stores) {
     let news = stores.group(bob, &[]).await;
     let update = RoomUpdate { post_policy: Some(PostPolicy::Admins), ..RoomUpdate::default() };
     stores.rooms.update(news, &update).await.unwrap();
-    stores.rooms.remove_member(team, cat).await.unwrap();
+    stores.rooms.remove_member(team, cat, &member_removed()).await.unwrap();
     let asked = [(team, ann), (team, bob), (team, cat), (news, bob), (news, ann), (RoomId::generate(), ann)];
     let mut standings: Vec<SenderStanding> = stores.rooms.standings(&asked).await.unwrap();
     standings.sort_by_key(|s| (s.room_id != team, std::cmp::Reverse(s.participant.role)));

@@ -1,15 +1,16 @@
 //! The `WebhookStore` contract: webhooks listed newest first and deleted with their
 //! deliveries; an event enqueued once per webhook that wants it, however often it is recorded;
 //! claims that take each due delivery once until their lease runs out; outcomes recorded only
-//! for the latest claim.
+//! for the latest claim. And the room and user stores' side of it: a change's event enqueued in
+//! the change's own transaction, when and only when the change is made.
 
 use chat_shared::domain::{
-    DeliveryStatus, EventType, Webhook, WebhookEvent, WebhookId, WebhookSecret, WebhookUrl,
+    DeliveryStatus, EventType, Role, RoomType, UserId, Webhook, WebhookId, WebhookSecret, WebhookUrl,
 };
-use chat_shared::ports::{AttemptOutcome, AttemptResult};
+use chat_shared::ports::{AddMemberOutcome, AttemptOutcome, AttemptResult, DirectRoomOutcome};
 use chrono::{Duration, SubsecRound};
 
-use super::{Stores, now};
+use super::{Stores, new_event, new_room, now};
 
 contract_tests!(Stores [postgres, sqlite, memory] [
     webhooks_read_back_exactly_list_newest_first_and_are_deleted_once,
@@ -18,7 +19,17 @@ contract_tests!(Stores [postgres, sqlite, memory] [
     an_outcome_counts_only_for_the_latest_claim_and_is_shown_in_the_deliveries,
     deleting_a_webhook_drops_its_pending_deliveries,
     delivered_and_failed_deliveries_are_pruned_and_pending_ones_kept,
+    a_changes_event_is_enqueued_when_and_only_when_the_change_is_made,
 ]);
+
+/// What takes a database to break behind the stores' back.
+mod databases {
+    use super::{Stores, a_change_whose_event_cannot_be_enqueued_is_not_stored};
+
+    contract_tests!(Stores [postgres, sqlite] [
+        a_change_whose_event_cannot_be_enqueued_is_not_stored,
+    ]);
+}
 
 fn new_webhook(url: &str, events: Vec<EventType>) -> Webhook {
     Webhook {
@@ -27,15 +38,6 @@ fn new_webhook(url: &str, events: Vec<EventType>) -> Webhook {
         events,
         created_at: now().trunc_subsecs(6),
         created_by: None,
-    }
-}
-
-fn event(event_type: EventType, at: chrono::DateTime<chrono::Utc>) -> WebhookEvent {
-    WebhookEvent {
-        id: uuid::Uuid::now_v7(),
-        event_type,
-        created_at: at,
-        data: serde_json::json!({"ünïcode": "✓", "n": 1}),
     }
 }
 
@@ -65,11 +67,11 @@ async fn an_event_is_enqueued_once_for_each_webhook_that_wants_it(stores: &Store
     for webhook in [&rooms, &all, &members] {
         store.insert(webhook, &WebhookSecret::generate()).await.unwrap();
     }
-    let created = event(EventType::RoomCreated, now());
+    let created = new_event(EventType::RoomCreated, now());
     assert_eq!(store.enqueue(&created).await.unwrap(), 2);
     assert_eq!(store.enqueue(&created).await.unwrap(), 0, "recorded again: nothing new");
-    assert_eq!(store.enqueue(&event(EventType::UserDisabled, now())).await.unwrap(), 1);
-    assert_eq!(store.enqueue(&event(EventType::MessageCreated, now())).await.unwrap(), 1);
+    assert_eq!(store.enqueue(&new_event(EventType::UserDisabled, now())).await.unwrap(), 1);
+    assert_eq!(store.enqueue(&new_event(EventType::MessageCreated, now())).await.unwrap(), 1);
 
     let later = now() + Duration::seconds(1);
     assert_eq!(store.backlog(later).await.unwrap(), 4);
@@ -101,7 +103,7 @@ async fn a_due_delivery_is_claimed_once_until_its_lease_runs_out(stores: &Stores
     // Enqueued in this order, due in it; the third later than the claims look.
     for offset_ms in [0, 250, 5_000] {
         store
-            .enqueue(&event(EventType::RoomCreated, start + Duration::milliseconds(offset_ms)))
+            .enqueue(&new_event(EventType::RoomCreated, start + Duration::milliseconds(offset_ms)))
             .await
             .unwrap();
     }
@@ -134,7 +136,7 @@ async fn an_outcome_counts_only_for_the_latest_claim_and_is_shown_in_the_deliver
     let webhook = new_webhook("http://127.0.0.1:9/in", vec![EventType::MemberRemoved]);
     store.insert(&webhook, &WebhookSecret::generate()).await.unwrap();
     let start = now().trunc_subsecs(6);
-    let removed = event(EventType::MemberRemoved, start);
+    let removed = new_event(EventType::MemberRemoved, start);
     store.enqueue(&removed).await.unwrap();
     let due = store.claim(start, start + Duration::seconds(30), 10).await.unwrap().remove(0);
 
@@ -177,7 +179,7 @@ async fn an_outcome_counts_only_for_the_latest_claim_and_is_shown_in_the_deliver
     assert!(store.claim(far, far + Duration::seconds(30), 10).await.unwrap().is_empty());
 
     // Given up: failed for good, never claimed again.
-    let other = event(EventType::MemberRemoved, start);
+    let other = new_event(EventType::MemberRemoved, start);
     store.enqueue(&other).await.unwrap();
     let due = store.claim(far, far + Duration::seconds(30), 10).await.unwrap().remove(0);
     let gave_up =
@@ -201,7 +203,7 @@ async fn deleting_a_webhook_drops_its_pending_deliveries(stores: &Stores) {
     );
     store.insert(&kept, &WebhookSecret::generate()).await.unwrap();
     store.insert(&deleted, &WebhookSecret::generate()).await.unwrap();
-    store.enqueue(&event(EventType::RoomCreated, now())).await.unwrap();
+    store.enqueue(&new_event(EventType::RoomCreated, now())).await.unwrap();
     store.delete(deleted.id).await.unwrap();
     assert!(store.deliveries(deleted.id, 10).await.unwrap().is_empty());
     let later = now() + Duration::seconds(1);
@@ -215,7 +217,7 @@ async fn delivered_and_failed_deliveries_are_pruned_and_pending_ones_kept(stores
     store.insert(&webhook, &WebhookSecret::generate()).await.unwrap();
     let old = now().trunc_subsecs(6) - Duration::days(8);
     for _ in 0..3 {
-        store.enqueue(&event(EventType::RoomCreated, old)).await.unwrap();
+        store.enqueue(&new_event(EventType::RoomCreated, old)).await.unwrap();
     }
     let mut due = store.claim(now(), now() + Duration::seconds(30), 2).await.unwrap();
     let delivered = AttemptOutcome { at: now(), status: Some(200), result: AttemptResult::Delivered };
@@ -224,7 +226,7 @@ async fn delivered_and_failed_deliveries_are_pruned_and_pending_ones_kept(stores
     let (first, second) = (due.remove(0), due.remove(0));
     assert!(store.record(first.id, first.attempt, &delivered).await.unwrap());
     assert!(store.record(second.id, second.attempt, &gave_up).await.unwrap());
-    store.enqueue(&event(EventType::RoomCreated, now())).await.unwrap();
+    store.enqueue(&new_event(EventType::RoomCreated, now())).await.unwrap();
     let recent = store.claim(now(), now(), 10).await.unwrap();
     let recent: Vec<_> = recent.into_iter().filter(|d| d.created_at > old).collect();
     assert!(store.record(recent[0].id, recent[0].attempt, &delivered).await.unwrap());
@@ -235,4 +237,81 @@ async fn delivered_and_failed_deliveries_are_pruned_and_pending_ones_kept(stores
     assert_eq!(left.len(), 2, "{statuses:?}");
     assert!(left.iter().any(|d| d.status == DeliveryStatus::Pending), "an old pending one stays");
     assert!(left.iter().any(|d| d.status == DeliveryStatus::Delivered && d.created_at > old));
+}
+
+async fn a_changes_event_is_enqueued_when_and_only_when_the_change_is_made(stores: &Stores) {
+    let webhook = new_webhook("http://127.0.0.1:9/all", EventType::ALL.to_vec());
+    stores.webhooks.insert(&webhook, &WebhookSecret::generate()).await.unwrap();
+    let (ann, bob, cat) = (stores.user("ann").await, stores.user("bob").await, stores.user("cat").await);
+    let (rooms, users) = (&stores.rooms, &stores.users);
+    let mut made = Vec::new();
+
+    let room = new_room(ann, RoomType::Group);
+    let created = new_event(EventType::RoomCreated, now());
+    rooms.create(&room, &[(ann, Role::Owner)], &created).await.unwrap();
+    made.push(created.id);
+    let direct = new_event(EventType::RoomCreated, now());
+    let outcome = rooms.create_direct(&new_room(ann, RoomType::Direct), bob, &direct).await.unwrap();
+    assert!(matches!(outcome, DirectRoomOutcome::Created(_)));
+    made.push(direct.id);
+    let pair_again = new_event(EventType::RoomCreated, now());
+    let outcome = rooms.create_direct(&new_room(bob, RoomType::Direct), ann, &pair_again).await.unwrap();
+    assert!(matches!(outcome, DirectRoomOutcome::Existing(_)));
+
+    let added = new_event(EventType::MemberAdded, now());
+    let outcome = rooms.add_member(room.id, bob, Role::Member, now(), &added).await.unwrap();
+    assert!(matches!(outcome, AddMemberOutcome::Added(_)));
+    made.push(added.id);
+    let member_already = new_event(EventType::MemberAdded, now());
+    let outcome = rooms.add_member(room.id, bob, Role::Admin, now(), &member_already).await.unwrap();
+    assert!(matches!(outcome, AddMemberOutcome::AlreadyMember(_)));
+
+    let removed = new_event(EventType::MemberRemoved, now());
+    assert!(rooms.remove_member(room.id, bob, &removed).await.unwrap());
+    made.push(removed.id);
+    let not_a_member = new_event(EventType::MemberRemoved, now());
+    assert!(!rooms.remove_member(room.id, cat, &not_a_member).await.unwrap());
+
+    let disabled = new_event(EventType::UserDisabled, now());
+    assert!(users.set_disabled(cat, Some(now()), Some(&disabled)).await.unwrap().is_some());
+    made.push(disabled.id);
+    let nobody = new_event(EventType::UserDisabled, now());
+    assert!(users.set_disabled(UserId::generate(), Some(now()), Some(&nobody)).await.unwrap().is_none());
+    assert!(users.set_disabled(cat, None, None).await.unwrap().is_some(), "enabled, with no event");
+
+    let deliveries = stores.webhooks.deliveries(webhook.id, 100).await.unwrap();
+    let mut enqueued: Vec<_> = deliveries.iter().map(|d| d.event_id).collect();
+    enqueued.sort();
+    made.sort();
+    assert_eq!(enqueued, made, "one delivery per change made, none for the changes not made");
+    assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Pending));
+}
+
+async fn a_change_whose_event_cannot_be_enqueued_is_not_stored(stores: &Stores) {
+    let webhook = new_webhook("http://127.0.0.1:9/all", EventType::ALL.to_vec());
+    stores.webhooks.insert(&webhook, &WebhookSecret::generate()).await.unwrap();
+    let (ann, bob) = (stores.user("ann").await, stores.user("bob").await);
+    let member = stores.group(ann, &[bob]).await;
+    // The outbox breaks: every change with an event fails, and none is stored without it.
+    stores.execute("drop table webhook_deliveries").await;
+
+    let room = new_room(ann, RoomType::Group);
+    let created = new_event(EventType::RoomCreated, now());
+    assert!(stores.rooms.create(&room, &[(ann, Role::Owner)], &created).await.is_err());
+    assert_eq!(stores.rooms.get(room.id).await.unwrap(), None);
+    let direct = new_room(ann, RoomType::Direct);
+    assert!(stores.rooms.create_direct(&direct, bob, &created).await.is_err());
+    assert_eq!(stores.rooms.get(direct.id).await.unwrap(), None);
+
+    let cat = stores.user("cat").await;
+    let added = new_event(EventType::MemberAdded, now());
+    assert!(stores.rooms.add_member(member, cat, Role::Member, now(), &added).await.is_err());
+    assert_eq!(stores.rooms.participant(member, cat).await.unwrap(), None);
+    let removed = new_event(EventType::MemberRemoved, now());
+    assert!(stores.rooms.remove_member(member, bob, &removed).await.is_err());
+    assert!(stores.rooms.participant(member, bob).await.unwrap().is_some());
+
+    let disabled = new_event(EventType::UserDisabled, now());
+    assert!(stores.users.set_disabled(cat, Some(now()), Some(&disabled)).await.is_err());
+    assert_eq!(stores.users.by_id(cat).await.unwrap().unwrap().disabled_at, None);
 }
