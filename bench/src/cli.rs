@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::mix::Mix;
+use crate::pace::Pace;
+use crate::watch::Watched;
 
 #[derive(Debug, Parser)]
 #[command(name = "chat-bench", version, about = "Load generator for the chat cluster")]
@@ -28,9 +30,18 @@ pub enum Command {
     /// What the machine allows without our code: JetStream publishes, core NATS fan-out and
     /// PostgreSQL batch inserts and copies, each flat out.
     Ceilings(CeilingsArgs),
+    /// A long paced throughput run while sampling the resident memory, open files, threads and
+    /// CPU of the processes under test: their drift after the warm-up, and the completeness check.
+    Soak(SoakArgs),
     /// What checking an access token's login against the ended logins adds to a REST request
     /// and a WebSocket authentication: the node's own check, in this process, against Redis.
     TokenCheck(TokenCheckArgs),
+    /// Reads of a room with millions of stored messages (newest page, a page in the middle,
+    /// a resume) and the room list of a user in many rooms, one request at a time.
+    History(crate::history::HistoryArgs),
+    /// Closed-loop REST clients over the nodes, each doing a weighted mix of history pages,
+    /// room lists, `GET /users/me` and sends: requests/s and latency per route.
+    RestMix(crate::rest_mix::RestMixArgs),
 }
 
 /// The WebSocket subprotocol the bench's connections speak.
@@ -86,6 +97,9 @@ impl System {
     }
 }
 
+/// The warm-up of a throughput run when `--warmup` is not given.
+const DEFAULT_WARMUP_SECS: f64 = 2.0;
+
 #[derive(Debug, Clone, Args)]
 pub struct ThroughputArgs {
     /// What the nodes run.
@@ -108,6 +122,11 @@ pub struct ThroughputArgs {
     /// operations of every kind per second.
     #[arg(long, default_value_t = 0.0)]
     pub rate: f64,
+    /// Where each paced sender's sends fall: `staggered` spreads the senders' phases evenly so
+    /// that all sends together are evenly spaced; `per-socket` gives each sender a random phase
+    /// of the same interval, as independent clients would have.
+    #[arg(long, value_enum, default_value_t = Pace::Staggered)]
+    pub pace: Pace,
     /// Operations of each sending connection besides sends, in proportions, e.g.
     /// `sends=80,reactions=10,edits=5,deletes=5`: reactions (react and unreact alternately) on
     /// the room's latest message, edits of the connection's newest own message, deletes of its
@@ -117,9 +136,10 @@ pub struct ThroughputArgs {
     /// Seconds of measured sending, after the warm-up.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
-    /// Seconds of sending before measuring starts; its messages are still checked for completeness.
-    #[arg(long, default_value_t = 2.0)]
-    pub warmup: f64,
+    /// Seconds of sending before measuring starts; its messages are still checked for
+    /// completeness [default: 2; soak: 5 minutes or a tenth of --duration, whichever is shorter].
+    #[arg(long)]
+    pub warmup: Option<f64>,
     /// Most unacknowledged sends per sending connection.
     #[arg(long, default_value_t = 8)]
     pub in_flight: u32,
@@ -185,7 +205,11 @@ impl ThroughputArgs {
     }
 
     pub fn warmup(&self) -> Duration {
-        Duration::from_secs_f64(self.warmup)
+        Duration::from_secs_f64(self.warmup_secs())
+    }
+
+    pub fn warmup_secs(&self) -> f64 {
+        self.warmup.unwrap_or(DEFAULT_WARMUP_SECS)
     }
 
     /// Refuses settings the server would reject or that make no scenario.
@@ -195,7 +219,7 @@ impl ThroughputArgs {
         anyhow::ensure!(self.senders_per_room() >= 1, "--senders-per-room must be at least 1");
         anyhow::ensure!(self.rate >= 0.0 && self.rate.is_finite(), "--rate must be 0 or more");
         anyhow::ensure!(self.duration > 0.0 && self.duration.is_finite(), "--duration must be above 0");
-        anyhow::ensure!(self.warmup >= 0.0 && self.warmup.is_finite(), "--warmup must be 0 or more");
+        anyhow::ensure!(self.warmup.is_none_or(|w| w >= 0.0 && w.is_finite()), "--warmup must be 0 or more");
         anyhow::ensure!(self.in_flight >= 1, "--in-flight must be at least 1");
         anyhow::ensure!((1..=4000).contains(&self.content_bytes), "--content-bytes must be 1 to 4000");
         anyhow::ensure!(self.drain_idle > 0.0 && self.drain_max >= self.drain_idle, "bad drain settings");
@@ -241,6 +265,55 @@ pub struct PersistArgs {
     pub pause_persister: Vec<u32>,
     #[command(flatten)]
     pub throughput: ThroughputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SoakArgs {
+    /// A process to sample, as NAME=PID (repeat the flag or separate by commas), e.g.
+    /// `node-8080=$(cat /tmp/chat-bench-soak1/node-8080.pid)`.
+    #[arg(long, value_delimiter = ',')]
+    pub watch: Vec<Watched>,
+    /// A PostgreSQL database whose backends (the server processes of its connections) are
+    /// sampled together as one row, looked up again at every sample.
+    #[arg(long)]
+    pub watch_database: Option<String>,
+    /// Seconds between samples.
+    #[arg(long, default_value_t = 60.0)]
+    pub sample_every: f64,
+    /// Most drift of any watched row's resident memory, from the end of the warm-up to the end
+    /// of the run, in percent; more fails the run.
+    #[arg(long, default_value_t = 5.0)]
+    pub max_drift: f64,
+    #[command(flatten)]
+    pub throughput: ThroughputArgs,
+}
+
+/// A soak's warm-up when `--warmup` is not given: 5 minutes, or a tenth of `--duration` if shorter.
+const SOAK_WARMUP_SECS: f64 = 300.0;
+
+impl SoakArgs {
+    /// Refuses settings that make no soak; fills in the soak's own warm-up.
+    pub fn validate(&mut self) -> anyhow::Result<()> {
+        self.throughput.validate()?;
+        anyhow::ensure!(self.throughput.rate > 0.0, "a soak is paced: give --rate");
+        anyhow::ensure!(
+            self.throughput.system.is_chat(),
+            "a soak runs against the chat cluster (--system chat or chat-socketio)"
+        );
+        anyhow::ensure!(
+            self.sample_every > 0.0 && self.sample_every.is_finite(),
+            "--sample-every must be above 0"
+        );
+        anyhow::ensure!(self.max_drift >= 0.0 && self.max_drift.is_finite(), "--max-drift must be 0 or more");
+        anyhow::ensure!(
+            !self.watch.is_empty() || self.watch_database.is_some(),
+            "nothing to sample: give --watch NAME=PID or --watch-database"
+        );
+        if self.throughput.warmup.is_none() {
+            self.throughput.warmup = Some(SOAK_WARMUP_SECS.min(self.throughput.duration / 10.0));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -421,6 +494,40 @@ mod tests {
         let Command::Throughput(args) = cli.command else { panic!("not throughput") };
         assert!(args.mix.is_none());
         assert!(Cli::try_parse_from(["chat-bench", "throughput", "--mix", "edits=5"]).is_err());
+    }
+
+    #[test]
+    fn a_paced_run_is_staggered_unless_asked_per_socket() {
+        let pace = |extra: &[&str]| {
+            let cli = Cli::parse_from(["chat-bench", "throughput", "--rate", "100"].iter().chain(extra));
+            let Command::Throughput(args) = cli.command else { panic!("not throughput") };
+            args.pace
+        };
+        assert_eq!(pace(&[]), Pace::Staggered);
+        assert_eq!(pace(&["--pace", "per-socket"]), Pace::PerSocket);
+    }
+
+    #[test]
+    fn a_soak_warms_up_five_minutes_or_a_tenth_of_its_duration() {
+        let soak = |extra: &[&str]| {
+            let argv = ["chat-bench", "soak", "--watch", "node=1,persister=2"];
+            let Command::Soak(mut args) = Cli::parse_from(argv.iter().chain(extra)).command else {
+                panic!("not soak")
+            };
+            args.validate().map(|()| args)
+        };
+        let hour = soak(&["--rate", "2000", "--duration", "3600"]).unwrap();
+        assert_eq!(hour.throughput.warmup_secs(), 300.0);
+        assert_eq!(hour.watch.len(), 2);
+        assert_eq!((hour.sample_every, hour.max_drift), (60.0, 5.0));
+        let short = soak(&["--rate", "200", "--duration", "120"]).unwrap();
+        assert_eq!(short.throughput.warmup_secs(), 12.0);
+        let given = soak(&["--rate", "200", "--duration", "120", "--warmup", "30"]).unwrap();
+        assert_eq!(given.throughput.warmup_secs(), 30.0);
+        assert!(soak(&[]).is_err(), "a soak is paced");
+        let cli = Cli::parse_from(["chat-bench", "throughput"]);
+        let Command::Throughput(args) = cli.command else { panic!("not throughput") };
+        assert_eq!(args.warmup_secs(), 2.0, "throughput keeps its own warm-up");
     }
 
     #[test]

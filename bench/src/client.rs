@@ -130,6 +130,15 @@ pub struct ChangeFrame<'a> {
 }
 
 /// Encodes a client frame: JSON text, or a MessagePack map with string keys.
+/// `{"type":"auth","token"}`: a fresh access token for an open socket, before the one it
+/// authenticated with expires. The server sends no reply.
+#[derive(Serialize)]
+pub struct AuthFrame<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub token: &'a str,
+}
+
 pub fn encode<T: Serialize>(codec: Codec, frame: &T) -> anyhow::Result<Message> {
     Ok(match codec {
         Codec::Json => Message::Text(serde_json::to_string(frame)?.into()),

@@ -174,6 +174,12 @@ impl Reader {
         if let Some(permits) = &self.permits {
             permits.close();
         }
+        // Told at once, not only in the report: a long run is failed from here on.
+        if let Some(why) = &self.stats.ended
+            && self.shared.early_ends.fetch_add(1, Ordering::Relaxed) == 0
+        {
+            eprintln!("WARNING: connection {} closed early ({why}); the run will fail", self.conn);
+        }
         self.stats
     }
 

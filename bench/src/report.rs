@@ -42,7 +42,7 @@ pub fn process_cpu_secs() -> f64 {
     cpu_secs_of_stat(&stat).unwrap_or(0.0)
 }
 
-fn cpu_secs_of_stat(stat: &str) -> Option<f64> {
+pub(crate) fn cpu_secs_of_stat(stat: &str) -> Option<f64> {
     // Fields after the command name (which may hold spaces, hence the last ')'): state is
     // field 3, utime 14 and stime 15, in clock ticks of 1/100 s on Linux.
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -272,7 +272,7 @@ pub fn params_json(args: &ThroughputArgs) -> Value {
         "senders_per_room": args.senders_per_room(),
         "rate": args.rate,
         "duration_secs": args.duration,
-        "warmup_secs": args.warmup,
+        "warmup_secs": args.warmup_secs(),
         "in_flight": args.in_flight,
         "codec": args.codec.name(),
         "content_bytes": args.content_bytes,
@@ -281,6 +281,9 @@ pub fn params_json(args: &ThroughputArgs) -> Value {
     });
     if let Some(mix) = &args.mix {
         params["mix"] = json!(mix.to_string());
+    }
+    if args.rate > 0.0 {
+        params["pace"] = json!(args.pace.name());
     }
     params
 }
@@ -294,6 +297,18 @@ pub fn result_line(
     versions: &BTreeMap<String, String>,
     ok: bool,
 ) -> String {
+    format!("RESULT {}", result_json(scenario, args, throughput, persist, versions, ok))
+}
+
+/// The JSON object of the RESULT line, for a scenario that adds its own fields.
+pub fn result_json(
+    scenario: &str,
+    args: &ThroughputArgs,
+    throughput: &ThroughputResults,
+    persist: Option<&PersistResults>,
+    versions: &BTreeMap<String, String>,
+    ok: bool,
+) -> Value {
     let mut value = json!({
         "bench": "chat-bench",
         "version": env!("CARGO_PKG_VERSION"),
@@ -308,7 +323,7 @@ pub fn result_line(
     if let Some(persist) = persist {
         value["persist"] = json!(persist);
     }
-    format!("RESULT {value}")
+    value
 }
 
 fn counts(map: &BTreeMap<String, u64>) -> String {
@@ -329,7 +344,11 @@ fn latency_row(out: &mut String, name: &str, s: &Summary) {
 /// The human table of a throughput run.
 pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
     let mut out = String::new();
-    let pace = if args.rate > 0.0 { format!("paced at {} sends/s", args.rate) } else { "flat out".into() };
+    let pace = if args.rate > 0.0 {
+        format!("paced at {} sends/s ({})", args.rate, args.pace.name())
+    } else {
+        "flat out".into()
+    };
     let _ = writeln!(
         out,
         "chat-bench {} | {} | run {} | {} node(s) | {} rooms x {} members | {} senders {} | in-flight {} | {} | {} B{}",
@@ -365,7 +384,9 @@ pub fn table(args: &ThroughputArgs, r: &ThroughputResults) -> String {
     let _ = writeln!(
         out,
         "window: {:.1} s after {:.1} s warm-up; drain {:.2} s",
-        r.window_secs, args.warmup, r.drain_secs
+        r.window_secs,
+        args.warmup_secs(),
+        r.drain_secs
     );
     let _ = writeln!(out, "  {:<32} {:>12}", "rate", "per second");
     for (name, rate) in [

@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use futures::SinkExt;
 use tokio::sync::Semaphore;
@@ -17,6 +16,7 @@ use crate::client::{self, ChangeFrame, SendFrame};
 use crate::latency::{Clock, Window};
 use crate::mix::PerKind;
 use crate::ops::{Op, OpBook, Planner};
+use crate::pace::SenderPace;
 use crate::socketio_client;
 use crate::tag::Tag;
 use crate::throughput::{Outbox, SentTimes, Shared};
@@ -35,7 +35,7 @@ pub(crate) struct Writer {
     pub start_at: Instant,
     pub end_at: Instant,
     /// Paced: the interval between this sender's sends and its offset from the start.
-    pub pace: Option<(Duration, Duration)>,
+    pub pace: Option<SenderPace>,
     pub permits: Arc<Semaphore>,
     /// Under a mix: what chooses each operation, and the book it records them in for the reader.
     pub mix: Option<(Planner, Arc<OpBook>)>,
@@ -60,7 +60,7 @@ impl Writer {
         let mut stats = WriterStats::default();
         let mut content = String::with_capacity(self.content_bytes + 32);
         let mut client_msg_id = String::new();
-        let mut ticker = self.pace.map(|(every, offset)| {
+        let mut ticker = self.pace.map(|SenderPace { every, offset }| {
             let mut ticker = tokio::time::interval_at(self.start_at + offset, every);
             ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
             ticker

@@ -19,7 +19,11 @@ const ATTEMPTS: u32 = 5;
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: String,
+    /// The access token, good for `lifetime`.
     pub token: String,
+    /// What renews it (once: each refresh hands out the next).
+    pub refresh_token: String,
+    pub lifetime: Duration,
 }
 
 /// What a run works with: accounts in room order (room `r` holds accounts `r*M..(r+1)*M`;
@@ -37,6 +41,19 @@ pub struct Fixture {
 struct AuthBody {
     user: UserBody,
     access_token: String,
+    refresh_token: String,
+    expires_in: u64,
+}
+
+impl AuthBody {
+    fn into_account(self) -> Account {
+        Account {
+            id: self.user.id,
+            token: self.access_token,
+            refresh_token: self.refresh_token,
+            lifetime: Duration::from_secs(self.expires_in),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -105,15 +122,15 @@ pub fn named_rooms(rooms: u32) -> Fixture {
     Fixture { prefix, accounts: Vec::new(), rooms, register_secs: 0.0, rooms_secs: 0.0 }
 }
 
-async fn register(http: &reqwest::Client, node: &Node, username: String) -> anyhow::Result<Account> {
+pub async fn register(http: &reqwest::Client, node: &Node, username: String) -> anyhow::Result<Account> {
     let body = json!({ "username": username, "password": PASSWORD });
     let auth: AuthBody = post(http, &node.url("/auth/register"), None, &body, StatusCode::CREATED)
         .await
         .with_context(|| format!("registering {username} at {}", node.base))?;
-    Ok(Account { id: auth.user.id, token: auth.access_token })
+    Ok(auth.into_account())
 }
 
-async fn create_room(
+pub async fn create_room(
     http: &reqwest::Client,
     node: &Node,
     owner: &Account,
@@ -128,8 +145,27 @@ async fn create_room(
     Ok(room.id)
 }
 
+/// Logs in as `username` with the bench's password.
+pub async fn login(http: &reqwest::Client, node: &Node, username: &str) -> anyhow::Result<Account> {
+    let body = json!({ "username": username, "password": PASSWORD });
+    let auth: AuthBody = post(http, &node.url("/auth/login"), None, &body, StatusCode::OK)
+        .await
+        .with_context(|| format!("logging in as {username} at {}", node.base))?;
+    Ok(auth.into_account())
+}
+
+/// Trades `account`'s refresh token for a new pair, as a client does before its access token
+/// expires.
+pub async fn refresh(http: &reqwest::Client, node: &Node, account: &Account) -> anyhow::Result<Account> {
+    let body = json!({ "refresh_token": account.refresh_token });
+    let auth: AuthBody = post(http, &node.url("/auth/refresh"), None, &body, StatusCode::OK)
+        .await
+        .with_context(|| format!("refreshing the login of {} at {}", account.id, node.base))?;
+    Ok(auth.into_account())
+}
+
 /// POSTs JSON and reads the expected status's body, retrying while the server sheds load.
-async fn post<T: serde::de::DeserializeOwned>(
+pub async fn post<T: serde::de::DeserializeOwned>(
     http: &reqwest::Client,
     url: &str,
     token: Option<&str>,

@@ -30,7 +30,9 @@ use crate::latency::{Clock, Latencies, Window};
 use crate::logins::LoginLoad;
 use crate::mix::{OpKind, PerKind};
 use crate::ops::{OpBook, Planner};
+use crate::pace;
 use crate::receive::{ConnStats, Log, Reader, Replies};
+use crate::renew::{Renewals, Renewer};
 use crate::report::{self, LostMessage, MissingExample, MixResults, OpResults, ThroughputResults};
 use crate::send::Writer;
 use crate::sender_order::{self, RoomSends, SendId};
@@ -78,6 +80,23 @@ pub fn warn(r: &ThroughputResults) {
         eprintln!(
             "FAILED: messages were lost, duplicated or reordered, sends went unanswered, or sockets closed early"
         );
+    }
+}
+
+/// When a run sends: from `start_at`, measured from `measure_from` on, until `end_at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Phases {
+    pub start_at: Instant,
+    pub measure_from: Instant,
+    pub end_at: Instant,
+}
+
+impl Phases {
+    /// The phases of a run whose tasks are spawned now: sending starts a moment later.
+    pub fn starting_soon(args: &ThroughputArgs) -> Phases {
+        let start_at = Instant::now() + START_DELAY;
+        let measure_from = start_at + args.warmup();
+        Phases { start_at, measure_from, end_at: measure_from + args.duration() }
     }
 }
 
@@ -191,6 +210,8 @@ pub(crate) struct Shared {
     pub replied: AtomicU64,
     /// Clock reading of the latest reply to a send.
     pub last_reply_at: AtomicU64,
+    /// Connections that ended before the bench stopped them.
+    pub early_ends: AtomicU64,
 }
 
 impl Prepared {
@@ -199,16 +220,23 @@ impl Prepared {
     }
 
     pub async fn run(self) -> anyhow::Result<Outcome> {
+        let phases = Phases::starting_soon(&self.args);
+        self.run_in(phases).await
+    }
+
+    /// Runs in `phases`, which a caller that times its own work by the run's (the soak's
+    /// sampler) has from [`Phases::starting_soon`].
+    pub async fn run_in(self, phases: Phases) -> anyhow::Result<Outcome> {
         let Prepared { args, nodes, fixture, conns, clock, connect_secs } = self;
         let shared = Arc::new(Shared::default());
         let stop = CancellationToken::new();
         let total_senders = conns.iter().filter(|c| c.sender).count();
 
-        let start_at = Instant::now() + START_DELAY;
-        let measure_from = start_at + args.warmup();
-        let end_at = measure_from + args.duration();
+        let Phases { start_at, measure_from, end_at } = phases;
         let window = Window { from: clock.at(measure_from.into_std()), to: clock.at(end_at.into_std()) };
-        let interval = (args.rate > 0.0).then(|| Duration::from_secs_f64(total_senders as f64 / args.rate));
+        // The run prefix is fresh for each run, and so are the per-socket phases drawn from it.
+        let seed = u64::from_str_radix(&fixture.prefix, 16).unwrap_or_default();
+        let pacing = pace::Schedule::new(args.pace, args.rate, total_senders, seed);
         let client_msg_prefix = (!args.no_client_msg_id).then(|| fixture.prefix.clone());
 
         let mut readers = Vec::with_capacity(conns.len());
@@ -251,8 +279,7 @@ impl Prepared {
                     first_attempt: args.first_attempt,
                     start_at,
                     end_at,
-                    pace: interval
-                        .map(|every| (every, every.mul_f64(sender_index as f64 / total_senders as f64))),
+                    pace: pacing.map(|pacing| pacing.sender(sender_index)),
                     permits,
                     // Each sender starts its schedule elsewhere, so kinds spread over time.
                     mix: book.map(|(mix, book)| (Planner::new(mix.schedule(sender_index as u64)), book)),
@@ -264,6 +291,16 @@ impl Prepared {
                 writers.push(tokio::spawn(writer.run()));
             }
         }
+        // Only `/ws` sockets renew their login; a Socket.IO session keeps its handshake's token.
+        let renewals = (args.system == System::Chat).then(|| {
+            let renewer = Renewer {
+                codec: args.codec,
+                nodes: nodes.clone(),
+                accounts: fixture.accounts.clone(),
+                outboxes: outboxes.clone(),
+            };
+            tokio::spawn(renewer.run(stop.clone()))
+        });
         let logins = (args.login_rate > 0.0).then(|| {
             let load = LoginLoad {
                 rate: args.login_rate,
@@ -277,7 +314,7 @@ impl Prepared {
             "run: {} sockets, {} senders, {:.1} s warm-up + {:.1} s measured ...",
             readers.len(),
             total_senders,
-            args.warmup,
+            args.warmup_secs(),
             args.duration
         );
 
@@ -334,6 +371,12 @@ impl Prepared {
         let cpu_span = (Instant::now() - start_at).as_secs_f64();
 
         stop.cancel();
+        if let Some(task) = renewals {
+            let Renewals { ok, failed } = task.await??;
+            if ok + failed > 0 {
+                eprintln!("logins renewed: {ok}, not renewed: {failed}");
+            }
+        }
         let mut stats = Vec::with_capacity(readers.len());
         for reader in readers {
             stats.push(reader.await?);

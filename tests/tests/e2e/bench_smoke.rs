@@ -5,16 +5,32 @@
 
 use chat_bench::cli::{Cli, Command};
 use chat_bench::mix::OpKind;
-use chat_tests::TestApp;
+use chat_tests::{TestApp, TestNode, TestPersister};
 use clap::Parser;
+
+/// Two fresh nodes on one database and stream, with a persister: what every run here drives.
+/// Fields drop in order, the persister and the second node before the app that holds the
+/// database and stream.
+struct TwoNodes {
+    _persister: TestPersister,
+    _other: TestNode,
+    app: TestApp,
+    /// `--nodes` for the bench.
+    nodes: String,
+}
+
+async fn two_nodes() -> TwoNodes {
+    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
+    let other = app.add_node().await.unwrap();
+    let persister = app.start_persister().await.unwrap();
+    let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
+    TwoNodes { _persister: persister, _other: other, app, nodes }
+}
 
 /// A short, small throughput run against two fresh nodes with a persister, with `extra` flags.
 async fn short_throughput_run(extra: &[&str]) -> chat_bench::throughput::Outcome {
-    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
-    let other = app.add_node().await.unwrap();
-    let _persister = app.start_persister().await.unwrap();
-    let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
-    let mut argv = vec!["chat-bench", "throughput", "--nodes", &nodes];
+    let cluster = two_nodes().await;
+    let mut argv = vec!["chat-bench", "throughput", "--nodes", &cluster.nodes];
     argv.extend(SMALL_AND_SHORT);
     argv.extend(extra);
     let Command::Throughput(args) = Cli::parse_from(argv).command else {
@@ -70,22 +86,19 @@ async fn a_short_mixed_run_against_two_nodes_is_complete_and_performs_every_kind
 
 #[tokio::test]
 async fn a_short_persist_run_finds_every_acknowledged_message_in_postgres() {
-    let app = TestApp::spawn_with(&["--send-rate", "0"]).await.unwrap();
-    let other = app.add_node().await.unwrap();
-    let _persister = app.start_persister().await.unwrap();
-    let nodes = format!("http://{},http://{}", app.node.addr, other.addr);
+    let cluster = two_nodes().await;
     let cli = Cli::parse_from(
         [
             "chat-bench",
             "persist",
             "--database-url",
-            &app.db.url,
+            &cluster.app.db.url,
             "--poll-ms",
             "20",
             "--persist-timeout",
             "30",
             "--nodes",
-            &nodes,
+            &cluster.nodes,
         ]
         .into_iter()
         .chain(SMALL_AND_SHORT),
@@ -95,4 +108,50 @@ async fn a_short_persist_run_finds_every_acknowledged_message_in_postgres() {
     let exit = chat_bench::persist::main(args).await.unwrap();
 
     assert_eq!(exit, std::process::ExitCode::SUCCESS, "not every acknowledged message was stored");
+}
+
+#[tokio::test]
+async fn a_two_minute_soak_against_two_nodes_is_complete_and_samples_every_row() {
+    let cluster = two_nodes().await;
+    // The nodes and the persister run inside this process, beside the bench.
+    let this_process = format!("tests={}", std::process::id());
+    let cli = Cli::parse_from([
+        "chat-bench",
+        "soak",
+        "--nodes",
+        &cluster.nodes,
+        "--rooms",
+        "10",
+        "--members",
+        "10",
+        "--rate",
+        "200",
+        "--warmup",
+        "10",
+        "--duration",
+        "110",
+        "--sample-every",
+        "10",
+        "--drain-max",
+        "10",
+        "--watch",
+        &this_process,
+        "--watch-database",
+        &cluster.app.db.name,
+    ]);
+    let Command::Soak(mut args) = cli.command else { unreachable!("soak was asked for") };
+    args.validate().unwrap();
+
+    let outcome = chat_bench::soak::run(&args).await.unwrap();
+
+    // Completeness only: this process runs the rest of the suite too, so its memory says
+    // nothing about the cluster's.
+    let results = &outcome.results;
+    assert!(results.acked > 12_000, "not half of 120 s at 200/s acknowledged: {results:?}");
+    assert!(results.is_clean(), "lost, doubled or reordered messages: {results:?}");
+    assert_eq!(outcome.samples.len(), 13, "every 10 s from the first send to the end (120 s)");
+    for sample in &outcome.samples {
+        assert!(sample.usage.iter().all(Option::is_some), "a row went unread: {sample:?}");
+    }
+    assert_eq!(outcome.drifts.len(), 2, "a drift for each row: {:?}", outcome.rows);
 }
