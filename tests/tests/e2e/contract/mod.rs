@@ -74,7 +74,7 @@ pub struct Stores {
     pub api_keys: Arc<dyn ApiKeyStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     /// The database or folder, removed when the test ends.
-    _place: Box<dyn Any + Send + Sync>,
+    place: Box<dyn Any + Send + Sync>,
 }
 
 impl Stores {
@@ -91,7 +91,7 @@ impl Stores {
             audit: Arc::new(PgAuditLog::new(pool.clone())),
             api_keys: Arc::new(PgApiKeyStore::new(pool.clone())),
             webhooks: Arc::new(PgWebhookStore::new(pool)),
-            _place: Box::new(db),
+            place: Box::new(db),
         }
     }
 
@@ -107,7 +107,7 @@ impl Stores {
             audit: Arc::new(SqliteAuditLog::new(db.clone())),
             api_keys: Arc::new(SqliteApiKeyStore::new(db.clone())),
             webhooks: Arc::new(SqliteWebhookStore::new(db)),
-            _place: Box::new(dir),
+            place: Box::new(dir),
         }
     }
 
@@ -125,15 +125,15 @@ impl Stores {
             audit: Arc::new(MemoryAuditLog::default()),
             api_keys: Arc::new(MemoryApiKeyStore::default()),
             webhooks,
-            _place: Box::new(()),
+            place: Box::new(()),
         }
     }
 
     /// Runs `sql` on the database itself, behind the stores' back (PostgreSQL and SQLite only).
     pub async fn execute(&self, sql: &str) {
-        if let Some(db) = self._place.downcast_ref::<TestDatabase>() {
+        if let Some(db) = self.place.downcast_ref::<TestDatabase>() {
             sqlx::query(sql).execute(&db.pool).await.expect("the statement runs");
-        } else if let Some(dir) = self._place.downcast_ref::<DataDir>() {
+        } else if let Some(dir) = self.place.downcast_ref::<DataDir>() {
             use sqlx::Connection;
             let path = dir.path.join("chat.db");
             let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
